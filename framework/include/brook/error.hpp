@@ -1,0 +1,53 @@
+// Error types thrown by brook. Every brook exception derives from brook::Error, so a caller can
+// catch the family; the subclasses carry what a program needs to react (errno, diagnostics).
+// Results a caller is expected to handle in normal operation (a full queue, a malformed frame from
+// the network) are returned as values instead, see envelope_codec.hpp and node.hpp.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace brook {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A ZeroMQ call failed for a reason other than "would block". Carries errno and the libzmq text.
+class ZmqError : public Error {
+ public:
+  ZmqError(int err, const std::string& what_failed);
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+// Bad command line, bad option value: the message says which option and what is expected.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Configuration that is well-formed but unusable at run time (a handler missing for an input
+// port, a port that the topology does not declare).
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+// emit() could not queue a message: the channel's pending queue stayed full for the channel's
+// block timeout (policy `block`), or was full at once (policy `fail`).
+class BackpressureError : public Error {
+ public:
+  using Error::Error;
+};
+
+// emit() refused a message larger than the channel's max_message_size.
+class MessageTooLarge : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace brook

@@ -1,0 +1,159 @@
+// Topology files: load, validate and query (docs/topology.md).
+//
+// A Topology is an immutable value once loaded; share it freely between threads. Loading reads
+// the file and the environment and does not touch the network.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <brook/error.hpp>
+
+namespace brook {
+
+enum class Pattern { kPipeline, kPubsub };
+enum class RestartPolicy { kNever, kOnFailure, kAlways };
+// What emit() does when a channel's pending queue for a consumer group is full.
+enum class OnFull { kBlock, kDrop, kFail };
+
+std::string_view to_string(Pattern p) noexcept;
+std::optional<Pattern> parse_pattern(std::string_view s) noexcept;
+std::string_view to_string(RestartPolicy p) noexcept;
+std::string_view to_string(OnFull p) noexcept;
+
+// Where a value came from: a file position (1-based line and column), or a --set override.
+struct SourceLocation {
+  std::string file;  // topology file path as given, or "--set key=value" for overrides
+  int line = 0;      // 0 when unknown
+  int column = 0;
+  std::string str() const;  // "file:line:column" (or just file when line is 0)
+};
+
+struct Diagnostic {
+  enum class Severity { kError, kWarning };
+  Severity severity = Severity::kError;
+  SourceLocation where;
+  std::string message;
+  std::string hint;         // how to fix it; may be empty
+  std::string str() const;  // "file:line:col: error: message (hint: ...)"
+};
+
+// Thrown by load/parse when there is at least one error; carries every diagnostic found.
+class TopologyError : public Error {
+ public:
+  explicit TopologyError(std::vector<Diagnostic> diagnostics);
+  const std::vector<Diagnostic>& diagnostics() const noexcept { return diagnostics_; }
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
+struct DirectorySpec {
+  std::vector<std::string> endpoints;  // ROUTER endpoints, e.g. tcp://127.0.0.1:5670
+  std::chrono::milliseconds ttl{3000};
+  std::chrono::milliseconds heartbeat{1000};
+  bool external = false;  // true: `brook up` does not start a directory, someone else runs it
+  SourceLocation where;
+};
+
+struct ChannelSpec {
+  std::string name;
+  Pattern pattern = Pattern::kPipeline;
+  std::size_t max_message_size = 1024 * 1024;
+  int hwm = 1000;                  // ZeroMQ high-water mark per peer pipe (send and receive)
+  std::size_t max_pending = 10000; // messages held per consumer group while it cannot take more
+  OnFull on_full = OnFull::kBlock;
+  std::chrono::milliseconds block_timeout{1000};  // bound for OnFull::kBlock
+  bool external = false;  // written from outside the topology (brook send, other systems)
+  SourceLocation where;
+};
+
+// A node's named port mapped to a channel (ROS 2 style remapping: code names ports, the topology
+// names channels).
+struct PortSpec {
+  std::string port;
+  std::string channel;
+  SourceLocation where;
+};
+
+struct RestartSpec {
+  RestartPolicy policy = RestartPolicy::kOnFailure;
+  int max_restarts = 10;  // within `window`; then the node is given up
+  std::chrono::milliseconds window{60000};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{5000};
+};
+
+struct NodeSpec {
+  std::string name;
+  std::string exec;                 // as written in the file
+  std::filesystem::path exec_path;  // resolved (see docs/topology.md); empty if not found
+  std::vector<std::string> args;
+  int replicas = 1;
+  bool job = false;  // runs to completion; `brook up` exits when all jobs finished
+  std::vector<PortSpec> inputs;
+  std::vector<PortSpec> outputs;
+  YAML::Node params;  // a map (possibly empty); read through brook::Params
+  std::map<std::string, std::string> env;
+  RestartSpec restart;
+  std::chrono::milliseconds ready_timeout{5000};
+  std::chrono::milliseconds drain_timeout{2000};
+  SourceLocation where;
+
+  const PortSpec* input(std::string_view port) const noexcept;
+  const PortSpec* output(std::string_view port) const noexcept;
+};
+
+class Topology {
+ public:
+  std::string name;
+  std::filesystem::path file;  // absolute path of the loaded file, empty when parsed from text
+  DirectorySpec directory;
+  std::vector<ChannelSpec> channels;  // in file order
+  std::vector<NodeSpec> nodes;        // in file order
+  std::vector<Diagnostic> warnings;   // non-fatal findings of validation
+
+  const ChannelSpec* channel(std::string_view name) const noexcept;
+  const NodeSpec* node(std::string_view name) const noexcept;
+  // Nodes with an input / output port mapped to `channel`, in file order.
+  std::vector<const NodeSpec*> consumers(std::string_view channel) const;
+  std::vector<const NodeSpec*> producers(std::string_view channel) const;
+};
+
+struct LoadOptions {
+  // "path=value" overrides applied before validation. Paths are dotted: `nodes.basket.replicas`,
+  // `channels.orders.hwm`, `directory.ttl`; a path starting with a node name is short for
+  // `nodes.<name>...` (`basket.params.rate=5`). Values are parsed as YAML scalars/flow nodes.
+  std::vector<std::string> overrides;
+  // Looks up ${NAME}; defaults to ::getenv. Return nullopt for unset.
+  std::function<std::optional<std::string>(const std::string&)> env;
+  // Where to look for `exec` names without a slash, before $PATH (e.g. the build's bin dir).
+  std::vector<std::filesystem::path> exec_search_path;
+  // Maximum file size accepted, to refuse accidental or hostile huge inputs early.
+  std::size_t max_file_size = 4 * 1024 * 1024;
+};
+
+// Loads and validates a topology file. Throws TopologyError listing every error found (warnings
+// are kept in Topology::warnings on success). Throws brook::Error if the file cannot be read.
+Topology load_topology(const std::filesystem::path& file, const LoadOptions& options = {});
+
+// Same from text; `filename` is used in diagnostics and to resolve relative paths (its directory).
+Topology parse_topology(std::string_view text, const std::string& filename,
+                        const LoadOptions& options = {});
+
+// Parses "250ms", "3s", "1m", "1h" or a bare integer (milliseconds). nullopt if malformed.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) noexcept;
+// Parses "512", "64KiB", "1MiB", "1GiB" (also KB/MB/GB as powers of 1000). nullopt if malformed.
+std::optional<std::size_t> parse_size(std::string_view s) noexcept;
+
+}  // namespace brook
