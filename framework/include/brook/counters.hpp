@@ -1,0 +1,63 @@
+// Counters a node keeps per channel and reports with each directory heartbeat.
+//
+// They are plain integers owned by the node's event loop thread: read them from handlers and
+// timers (same thread) or from the directory (`brook stats`), not from other threads.
+#pragma once
+
+#include <cstdint>
+#include <array>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace brook {
+
+struct ChannelCounters {
+  std::uint64_t received = 0;        // envelopes decoded and handed to a handler
+  std::uint64_t emitted = 0;         // messages accepted by emit() on this channel
+  std::uint64_t sent = 0;            // frames handed to ZeroMQ (one per consumer group)
+  std::uint64_t decode_errors = 0;   // frames rejected by the envelope or payload decoder
+  std::uint64_t handler_errors = 0;  // handler calls that threw
+  std::uint64_t dropped = 0;         // messages discarded by policy (on_full: drop, taps)
+  std::uint64_t backpressure = 0;    // emits that found a full queue (blocked, failed or dropped)
+  std::uint64_t pending = 0;         // gauge: messages held for consumers right now
+
+  // Visits (name, value) for each counter in kChannelCounterFields order (the wire names).
+  template <class F>
+  void for_each(F&& fn) const;
+  // Sets the counter with this wire name; false if unknown (newer peers may send more).
+  bool set(std::string_view name, std::uint64_t value);
+  ChannelCounters& operator+=(const ChannelCounters& o);
+};
+
+struct CounterField {
+  std::string_view name;
+  std::uint64_t ChannelCounters::*member;
+};
+
+// The single list of counters: wire names and members. Adding a counter means adding it here.
+inline constexpr std::array<CounterField, 8> kChannelCounterFields{{
+    {"received", &ChannelCounters::received},
+    {"emitted", &ChannelCounters::emitted},
+    {"sent", &ChannelCounters::sent},
+    {"decode_errors", &ChannelCounters::decode_errors},
+    {"handler_errors", &ChannelCounters::handler_errors},
+    {"dropped", &ChannelCounters::dropped},
+    {"backpressure", &ChannelCounters::backpressure},
+    {"pending", &ChannelCounters::pending},
+}};
+
+template <class F>
+void ChannelCounters::for_each(F&& fn) const {
+  for (const auto& f : kChannelCounterFields) fn(f.name, this->*f.member);
+}
+
+struct NodeCounters {
+  std::map<std::string, ChannelCounters, std::less<>> channels;
+  std::uint64_t uptime_ms = 0;
+  std::uint64_t loop_iterations = 0;
+
+  ChannelCounters total() const;
+};
+
+}  // namespace brook

@@ -1,0 +1,193 @@
+// Messages of the directory protocol (docs/directory.md) and their msgpack encoding.
+//
+// Requests and replies are single frames holding a msgpack map with string keys; change
+// notifications are two frames, a kind ("update" or "tick") and a map. Decoding is strict and
+// bounded and reports problems as values (ProtocolStatus), never by crashing or throwing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <brook/counters.hpp>
+#include <brook/topology.hpp>
+
+namespace brook {
+
+inline constexpr std::uint32_t kDirectoryProtocolVersion = 1;
+inline constexpr std::size_t kMaxDirectoryFrame = 4 * 1024 * 1024;
+
+enum class Direction { kIn, kOut };
+std::string_view to_string(Direction d) noexcept;
+
+// One port of one instance as registered: an input carries the endpoint it bound.
+struct Registration {
+  std::string channel;
+  Direction direction = Direction::kIn;
+  Pattern pattern = Pattern::kPipeline;
+  std::string endpoint;  // inputs: where producers connect; outputs: empty
+  std::string port;      // the node's port name (informational)
+  bool tap = false;      // an observer (brook tap): producers send copies best-effort
+  bool operator==(const Registration&) const = default;
+};
+
+// A registration together with the instance that made it: the unit the directory publishes.
+struct DirectoryEntry {
+  std::string node;
+  std::uint32_t instance = 0;
+  std::string incarnation;  // unique per process start; a restart registers a new one
+  Registration reg;
+
+  std::string instance_name() const;  // "node.instance"
+  bool operator==(const DirectoryEntry&) const = default;
+};
+
+struct InstanceInfo {
+  std::string node;
+  std::uint32_t instance = 0;
+  std::string incarnation;
+  std::string host;
+  std::uint32_t pid = 0;
+  std::uint32_t lease_ms = 0;
+  std::uint64_t age_ms = 0;         // since the last register/heartbeat
+  std::uint64_t registered_ms = 0;  // since registration
+  std::vector<Registration> registrations;
+  NodeCounters counters;
+};
+
+// ---- requests ----------------------------------------------------------------------------
+
+struct HelloRequest {};
+struct RegisterRequest {
+  std::string node;
+  std::uint32_t instance = 0;
+  std::string incarnation;
+  std::string host;
+  std::uint32_t pid = 0;
+  std::uint32_t lease_ms = 0;  // 0: the directory's default TTL
+  std::vector<Registration> registrations;
+};
+struct HeartbeatRequest {
+  std::string node;
+  std::uint32_t instance = 0;
+  std::string incarnation;
+  NodeCounters counters;
+};
+struct UnregisterRequest {
+  std::string node;
+  std::uint32_t instance = 0;
+  std::string incarnation;
+};
+struct ResolveRequest {
+  std::string channel;
+};
+struct SnapshotRequest {};
+struct ListRequest {};
+
+using DirectoryRequestBody = std::variant<HelloRequest, RegisterRequest, HeartbeatRequest,
+                                          UnregisterRequest, ResolveRequest, SnapshotRequest,
+                                          ListRequest>;
+
+struct DirectoryRequest {
+  std::uint64_t id = 0;  // chosen by the client, echoed in the reply
+  DirectoryRequestBody body;
+};
+
+std::string_view op_name(const DirectoryRequestBody& body) noexcept;
+
+// ---- replies -----------------------------------------------------------------------------
+
+// Error codes a directory replies with (wire strings in docs/directory.md).
+enum class DirectoryErrc {
+  kBadRequest,       // malformed frame or fields
+  kUnknownOp,        // op not understood
+  kUnknownInstance,  // heartbeat/unregister for an instance the directory does not know
+  kStaleIncarnation, // an older incarnation than the one registered
+  kTooLarge,
+  kDenied,
+};
+std::string_view to_string(DirectoryErrc e) noexcept;
+std::optional<DirectoryErrc> parse_directory_errc(std::string_view s) noexcept;
+
+struct DirectoryState {
+  std::string epoch;         // random id of this directory process; changes on restart
+  std::uint64_t seq = 0;     // sequence number of the last published change
+  std::uint64_t uptime_ms = 0;
+  bool settled = false;      // uptime >= TTL: every live instance has had time to re-register
+};
+
+struct HelloReply {
+  DirectoryState state;
+  std::string pub_endpoint;  // where change notifications are published
+  std::uint32_t ttl_ms = 0;
+  std::uint32_t heartbeat_ms = 0;
+};
+struct AckReply {
+  DirectoryState state;
+};
+struct EntriesReply {  // resolve and snapshot
+  DirectoryState state;
+  std::vector<DirectoryEntry> entries;
+};
+struct ListReply {
+  DirectoryState state;
+  std::vector<InstanceInfo> instances;
+};
+struct ErrorReply {
+  DirectoryErrc code = DirectoryErrc::kBadRequest;
+  std::string detail;
+};
+
+using DirectoryReplyBody = std::variant<HelloReply, AckReply, EntriesReply, ListReply, ErrorReply>;
+
+struct DirectoryReply {
+  std::uint64_t id = 0;
+  DirectoryReplyBody body;
+};
+
+// ---- notifications -----------------------------------------------------------------------
+
+enum class ChangeOp { kAdd, kRemove };
+enum class ChangeReason { kRegistered, kUnregistered, kExpired, kReplaced };
+std::string_view to_string(ChangeOp op) noexcept;
+std::string_view to_string(ChangeReason r) noexcept;
+
+struct DirectoryUpdate {
+  std::string epoch;
+  std::uint64_t seq = 0;
+  ChangeOp op = ChangeOp::kAdd;
+  ChangeReason reason = ChangeReason::kRegistered;
+  DirectoryEntry entry;
+};
+
+struct DirectoryTick {
+  DirectoryState state;
+};
+
+inline constexpr std::string_view kUpdateKind = "update";
+inline constexpr std::string_view kTickKind = "tick";
+
+// ---- codec -------------------------------------------------------------------------------
+
+struct [[nodiscard]] ProtocolStatus {
+  bool ok = true;
+  std::string error;  // what was wrong, naming the field
+  explicit operator bool() const noexcept { return ok; }
+  static ProtocolStatus failure(std::string why) { return {false, std::move(why)}; }
+};
+
+std::string encode(const DirectoryRequest& r);
+std::string encode(const DirectoryReply& r);
+std::string encode(const DirectoryUpdate& u);
+std::string encode(const DirectoryTick& t);
+
+ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out);
+ProtocolStatus decode(std::span<const std::byte> frame, DirectoryReply& out);
+ProtocolStatus decode(std::span<const std::byte> frame, DirectoryUpdate& out);
+ProtocolStatus decode(std::span<const std::byte> frame, DirectoryTick& out);
+
+}  // namespace brook

@@ -1,0 +1,44 @@
+// Process lifecycle helpers shared by nodes, the directory and the launcher: readiness
+// notification (so a launcher or test never races a half-started process) and a stop signal
+// that can be polled next to ZeroMQ sockets.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <string_view>
+
+namespace brook {
+
+// Name of the environment variable holding a file descriptor to which a process writes one line
+// "READY <detail>\n" once it is ready, then closes it. Launchers pass a pipe's write end.
+inline constexpr const char* kReadyFdEnv = "BROOK_READY_FD";
+
+// Writes the READY line if BROOK_READY_FD is set (once per process; later calls do nothing).
+// Never blocks for long: the launcher reads the pipe. Safe from any thread.
+void notify_ready(std::string_view detail);
+
+// A file descriptor that becomes readable when request_stop() is called (from any thread) and,
+// with catch_signals, when SIGINT or SIGTERM arrives: the handlers are installed for the life of
+// the object, SIGPIPE is ignored, and only one signal-catching instance may exist at a time.
+class StopSignal {
+ public:
+  explicit StopSignal(bool catch_signals = true);
+  ~StopSignal();
+  StopSignal(const StopSignal&) = delete;
+  StopSignal& operator=(const StopSignal&) = delete;
+
+  int fd() const noexcept { return read_fd_; }
+  bool requested() const noexcept;
+  // Name of the signal that arrived ("SIGTERM"), or "stop()" for request_stop(); empty if none.
+  std::string reason() const;
+  // Async-signal-safe and thread-safe.
+  void request_stop() noexcept;
+
+ private:
+  bool catch_signals_;
+  std::atomic<bool> requested_{false};
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+};
+
+}  // namespace brook

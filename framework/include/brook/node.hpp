@@ -1,0 +1,216 @@
+// brook::Node — the runtime a service is written against.
+//
+//   int main(int argc, char** argv) {
+//     brook::Node node(argc, argv);
+//     node.on<Checkout>("in", [&](const Checkout& c) { node.emit("out", price(c)); });
+//     return node.run();
+//   }
+//
+// Threading: run() turns the calling thread into the node's event loop. That thread owns every
+// socket; handlers, timers and on_ready callbacks run on it, one at a time. emit(), every(),
+// after() and cancel() must be called from that thread (or before run()); stop() may be called
+// from any thread or a signal handler. There are no hidden worker threads between a socket and
+// a handler (ZeroMQ's own I/O thread aside).
+#pragma once
+
+#include <brook/counters.hpp>
+#include <brook/envelope.hpp>
+#include <brook/envelope_codec.hpp>
+#include <brook/error.hpp>
+#include <brook/log.hpp>
+#include <brook/params.hpp>
+#include <brook/topology.hpp>
+#include <brook/type_name.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace brook {
+
+class NodeRuntime;  // the event loop behind Node (framework/src/runtime)
+
+struct NodeOptions {
+  std::filesystem::path topology;
+  std::vector<std::string> overrides;  // --set path=value, applied to the topology
+  std::string node;                    // which node of the topology this process is
+  std::uint32_t instance = 0;          // replica number, 0-based
+  std::vector<std::string> directory;  // overrides the topology's directory endpoints
+  std::string advertise = "127.0.0.1"; // host inputs bind to and publish
+  LogLevel log_level = LogLevel::kInfo;
+  bool handle_signals = true;  // SIGINT/SIGTERM stop the node (one signal-handling node per process)
+  std::optional<std::chrono::milliseconds> ready_timeout;  // default: the node spec's
+  std::optional<std::chrono::milliseconds> drain_timeout;  // default: the node spec's
+
+  // Parses a node's command line. Returns nullopt after printing help to `out` for --help;
+  // throws UsageError naming the bad option.
+  static std::optional<NodeOptions> parse(int argc, const char* const* argv, std::ostream& out);
+  static std::string usage();
+};
+
+// A received message, valid only during the handler call it is passed to.
+class Message {
+ public:
+  const EnvelopeView& envelope() const noexcept { return envelope_; }
+  MessageId id() const noexcept { return envelope_.id; }
+  std::string_view channel() const noexcept { return envelope_.channel; }
+  std::string_view type() const noexcept { return envelope_.type; }
+  std::string_view port() const noexcept { return port_; }
+  // The ordering key, or nullopt when the producer set none.
+  std::optional<std::string_view> key() const noexcept {
+    return envelope_.has_key ? std::optional(envelope_.key) : std::nullopt;
+  }
+  std::uint32_t attempt() const noexcept { return envelope_.attempt; }
+  std::string_view header(std::string_view name) const { return envelope_.header(name); }
+  std::span<const std::byte> payload_bytes() const noexcept { return envelope_.payload; }
+
+  // The payload as a msgpack object (decoded on first use; strings reference the frame).
+  // A malformed payload throws PayloadError, which the runtime counts as a decode error.
+  const msgpack::object& payload() const;
+  // The payload converted to T; a mismatch throws PayloadError.
+  template <class T>
+  T as() const;
+
+ private:
+  friend class NodeRuntime;
+  Message(const EnvelopeView& env, std::string_view port, PayloadDecoder& decoder)
+      : envelope_(env), port_(port), decoder_(&decoder) {}
+
+  EnvelopeView envelope_;
+  std::string_view port_;
+  PayloadDecoder* decoder_;
+  mutable msgpack::object payload_{};
+  mutable bool decoded_ = false;
+};
+
+// Raised by Message::payload()/as<T>() (and so by typed handlers) for a payload that cannot be
+// decoded into the handler's type. The runtime counts it under decode_errors, not handler errors.
+class PayloadError : public Error {
+ public:
+  PayloadError(DecodeStatus status, std::string what) : Error(std::move(what)), status_(status) {}
+  DecodeStatus status() const noexcept { return status_; }
+
+ private:
+  DecodeStatus status_;
+};
+
+struct EmitOptions {
+  std::optional<std::string_view> key;  // ordering key; also shown by tools
+  std::span<const Header> headers;      // viewed, not copied: keep alive during emit()
+  std::string_view type;                // overrides type_name<T>()
+};
+
+using TimerId = std::uint64_t;
+
+class Node {
+ public:
+  // Parses the command line (see NodeOptions::parse). On --help prints usage and exits 0; on a
+  // usage or topology error prints it and exits 2 — a node cannot do anything useful then.
+  Node(int argc, char** argv);
+  // Loads the topology and sets up sockets' configuration; throws TopologyError, ConfigError.
+  explicit Node(NodeOptions options);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Handler for an input port: fn(const T&) or fn(const T&, const Message&). T is any type
+  // msgpack-cxx can convert (MSGPACK_DEFINE_MAP structs, std::string, maps...). One handler per
+  // port; register before run().
+  template <class T, class F>
+  Node& on(std::string_view port, F&& fn);
+  // Untyped handler: the Message gives the envelope and the payload as msgpack.
+  Node& on(std::string_view port, std::function<void(const Message&)> fn);
+
+  // Queues `value` on an output port. Returns once the message is handed to ZeroMQ or held in
+  // the port's bounded pending queue; if that queue is full the channel's on_full policy applies:
+  // block (up to block_timeout, then BackpressureError), drop (counted), or fail
+  // (BackpressureError at once). Throws MessageTooLarge above max_message_size. Loop thread only.
+  template <class T>
+  void emit(std::string_view port, const T& value, const EmitOptions& options = {});
+  // Payload given as msgpack bytes.
+  void emit_raw(std::string_view port, std::span<const std::byte> payload, std::string_view type,
+                const EmitOptions& options = {});
+
+  // Timers run on the loop thread. A zero period runs fn on every loop iteration (a busy source).
+  TimerId every(std::chrono::milliseconds period, std::function<void()> fn);
+  TimerId after(std::chrono::milliseconds delay, std::function<void()> fn);
+  void cancel(TimerId id);
+
+  // Called once on the loop thread when the node is ready: inputs registered, and every declared
+  // consumer of its outputs connected (or the ready timeout expired, which is logged).
+  void on_ready(std::function<void()> fn);
+  // Called on the loop thread when shutdown begins, before inputs are drained.
+  void on_stop(std::function<void()> fn);
+
+  // Runs the event loop until stop() or SIGINT/SIGTERM, then drains inputs, flushes outputs,
+  // unregisters and returns the exit code (0 on a clean stop). Blocks the calling thread.
+  int run();
+  // Asks run() to finish. Thread-safe and async-signal-safe; returns at once.
+  void stop() noexcept;
+
+  const Params& params() const noexcept;
+  const Topology& topology() const noexcept;
+  const NodeSpec& spec() const noexcept;
+  const std::string& name() const noexcept;           // "basket"
+  std::uint32_t instance() const noexcept;
+  const std::string& instance_name() const noexcept;  // "basket.0"
+  const std::string& producer_id() const noexcept;    // "basket.0@<incarnation>"
+  bool ready() const noexcept;
+  // Loop thread only (see counters.hpp).
+  const NodeCounters& counters() const noexcept;
+
+ private:
+  std::size_t output_index(std::string_view port) const;
+  EnvelopeEncoder& encoder() noexcept;
+  OutgoingEnvelope begin_emit(std::size_t output, std::string_view type, const EmitOptions& o);
+  void finish_emit(std::size_t output, std::span<const std::byte> frame);
+
+  std::unique_ptr<NodeRuntime> runtime_;
+};
+
+// ---- templates ---------------------------------------------------------------------------
+
+template <class T>
+T Message::as() const {
+  const msgpack::object& obj = payload();
+  try {
+    return obj.as<T>();
+  } catch (const msgpack::type_error&) {
+    throw PayloadError(DecodeStatus{DecodeErrc::kTypeMismatch, "payload", 0},
+                       std::string("payload does not convert to ") + std::string(type_name<T>()));
+  }
+}
+
+template <class T, class F>
+Node& Node::on(std::string_view port, F&& fn) {
+  static_assert(std::is_invocable_v<F&, const T&> || std::is_invocable_v<F&, const T&, const Message&>,
+                "handler must be callable as fn(const T&) or fn(const T&, const brook::Message&)");
+  return on(port, std::function<void(const Message&)>(
+                      [fn = std::forward<F>(fn)](const Message& m) mutable {
+                        T value = m.as<T>();
+                        if constexpr (std::is_invocable_v<F&, const T&, const Message&>) {
+                          fn(value, m);
+                        } else {
+                          fn(value);
+                        }
+                      }));
+}
+
+template <class T>
+void Node::emit(std::string_view port, const T& value, const EmitOptions& options) {
+  const std::size_t out = output_index(port);
+  const OutgoingEnvelope env =
+      begin_emit(out, options.type.empty() ? type_name<T>() : options.type, options);
+  finish_emit(out, encoder().encode(env, value));
+}
+
+}  // namespace brook

@@ -1,0 +1,413 @@
+#include "runtime/directory_session.hpp"
+
+#include <brook/envelope_codec.hpp>
+#include <brook/log.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace brook::detail {
+
+namespace {
+using namespace std::chrono_literals;
+constexpr auto kHelloRetry = 500ms;
+constexpr auto kRequestTimeout = 1500ms;
+constexpr std::size_t kMaxBuffered = 100000;
+
+std::span<const std::byte> bytes_of(const zmq::message_t& m) {
+  return {static_cast<const std::byte*>(m.data()), m.size()};
+}
+}  // namespace
+
+DirectorySession::DirectorySession(zmq::context_t& context, std::string endpoint,
+                                   InstanceIdentity identity,
+                                   std::vector<Registration> registrations,
+                                   std::chrono::milliseconds ttl,
+                                   std::chrono::milliseconds heartbeat, Listener& listener)
+    : dealer_(context, zmq::socket_type::dealer),
+      sub_(context, zmq::socket_type::sub),
+      endpoint_(std::move(endpoint)),
+      identity_(std::move(identity)),
+      registrations_(std::move(registrations)),
+      ttl_(ttl),
+      heartbeat_(heartbeat),
+      listener_(listener) {
+  // IMMEDIATE: while the directory is down, requests fail at once instead of queueing stale
+  // heartbeats that would all arrive when it comes back.
+  dealer_.set(zmq::sockopt::immediate, 1);
+  dealer_.set(zmq::sockopt::linger, 0);
+  dealer_.set(zmq::sockopt::sndhwm, 100);
+  dealer_.set(zmq::sockopt::reconnect_ivl, 100);
+  dealer_.set(zmq::sockopt::reconnect_ivl_max, 500);
+  dealer_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
+  sub_.set(zmq::sockopt::linger, 0);
+  sub_.set(zmq::sockopt::rcvhwm, 100000);
+  sub_.set(zmq::sockopt::reconnect_ivl, 100);
+  sub_.set(zmq::sockopt::reconnect_ivl_max, 500);
+  sub_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
+  sub_.set(zmq::sockopt::subscribe, "");
+  dealer_.connect(endpoint_);
+  next_wakeup_ = Clock::now();
+}
+
+std::string DirectorySession::key_of(const DirectoryEntry& e) {
+  std::string k = e.node;
+  k += '.';
+  k += std::to_string(e.instance);
+  k += '@';
+  k += e.incarnation;
+  k += '|';
+  k += e.reg.channel;
+  k += '|';
+  k += to_string(e.reg.direction);
+  k += '|';
+  k += e.reg.endpoint;
+  k += '|';
+  k += e.reg.port;
+  return k;
+}
+
+bool DirectorySession::send(DirectoryRequestBody body, Clock::time_point now) {
+  const std::uint64_t id = next_id_++;
+  const std::string op(op_name(body));
+  const std::string bytes = encode(DirectoryRequest{id, std::move(body)});
+  const auto sent = dealer_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  if (!sent) return false;  // not connected (IMMEDIATE): retried on a later tick
+  outstanding_[id] = Pending{op, now};
+  return true;
+}
+
+void DirectorySession::send_hello(Clock::time_point now) {
+  next_hello_ = now + kHelloRetry;
+  (void)send(HelloRequest{}, now);
+}
+
+void DirectorySession::send_register(Clock::time_point now) {
+  RegisterRequest r;
+  r.node = identity_.node;
+  r.instance = identity_.instance;
+  r.incarnation = identity_.incarnation;
+  r.host = identity_.host;
+  r.pid = identity_.pid;
+  r.lease_ms = static_cast<std::uint32_t>(ttl_.count());
+  r.registrations = registrations_;
+  phase_ = Phase::kRegistering;
+  next_hello_ = now + kRequestTimeout;  // if no ack by then, start over with hello
+  (void)send(std::move(r), now);
+}
+
+void DirectorySession::reachable(bool yes) {
+  if (yes == reachable_) return;
+  reachable_ = yes;
+  if (yes) {
+    BROOK_LOG(kInfo) << "directory " << endpoint_ << " reachable again";
+  } else {
+    BROOK_LOG(kWarn) << "directory " << endpoint_
+                     << " not answering; established channels keep flowing, retrying";
+  }
+}
+
+void DirectorySession::tick(Clock::time_point now) {
+  // Requests unanswered for too long: the directory is down or restarted.
+  bool timed_out = false;
+  for (auto it = outstanding_.begin(); it != outstanding_.end();) {
+    if (now - it->second.sent > kRequestTimeout) {
+      if (it->second.op == "snapshot") snapshot_in_flight_ = false;
+      it = outstanding_.erase(it);
+      timed_out = true;
+    } else {
+      ++it;
+    }
+  }
+  if (timed_out && now - last_reply_ > kRequestTimeout) reachable(false);
+
+  if (unregister_sent_) {
+    if (now >= unregister_deadline_) unregister_done_ = true;
+    next_wakeup_ = unregister_deadline_;
+    return;
+  }
+
+  switch (phase_) {
+    case Phase::kHello:
+    case Phase::kRegistering:
+      if (now >= next_hello_) {
+        phase_ = Phase::kHello;
+        send_hello(now);
+      }
+      break;
+    case Phase::kRegistered:
+      if (now >= next_heartbeat_) {
+        next_heartbeat_ = now + heartbeat_;
+        (void)send(HeartbeatRequest{identity_.node, identity_.instance, identity_.incarnation,
+                                    listener_.heartbeat_counters()},
+                   now);
+      }
+      break;
+    case Phase::kConflict:
+      if (now >= next_conflict_log_) {
+        next_conflict_log_ = now + 10s;
+        BROOK_LOG(kError) << identity_.node << "." << identity_.instance
+                          << " is registered by another process at " << endpoint_
+                          << "; this one will not take over (give each replica its own "
+                             "--instance)";
+      }
+      break;
+  }
+
+  if (phase_ != Phase::kHello && needs_snapshot_ && !snapshot_in_flight_ && !epoch_.empty()) {
+    snapshot_in_flight_ = send(SnapshotRequest{}, now);
+  }
+
+  next_wakeup_ = now + 100ms;
+  if (phase_ == Phase::kRegistered) next_wakeup_ = std::min(next_wakeup_, next_heartbeat_);
+}
+
+void DirectorySession::on_request_readable() {
+  for (int i = 0; i < 100; ++i) {
+    zmq::message_t frame;
+    if (!dealer_.recv(frame, zmq::recv_flags::dontwait)) return;
+    bool junk = false;
+    while (frame.more()) {  // a reply is one frame; anything else is not from a directory
+      zmq::message_t extra;
+      (void)dealer_.recv(extra, zmq::recv_flags::none);
+      junk = true;
+      if (!extra.more()) break;
+    }
+    DirectoryReply reply;
+    auto st = junk ? ProtocolStatus::failure("multi-frame reply") : decode(bytes_of(frame), reply);
+    if (!st) {
+      BROOK_LOG(kWarn) << "ignoring malformed reply from directory " << endpoint_ << ": "
+                       << st.error;
+      continue;
+    }
+    handle_reply(reply, Clock::now());
+  }
+}
+
+void DirectorySession::handle_reply(const DirectoryReply& reply, Clock::time_point now) {
+  auto it = outstanding_.find(reply.id);
+  if (it == outstanding_.end()) return;  // answer to a request we already gave up on
+  const std::string op = it->second.op;
+  outstanding_.erase(it);
+  last_reply_ = now;
+  reachable(true);
+
+  if (const auto* err = std::get_if<ErrorReply>(&reply.body)) {
+    if (op == "snapshot") snapshot_in_flight_ = false;
+    if (op == "unregister") {
+      unregister_done_ = true;
+      return;
+    }
+    switch (err->code) {
+      case DirectoryErrc::kUnknownInstance:
+        // The directory forgot us (restart, or our lease expired while we were stalled).
+        BROOK_LOG(kInfo) << "directory " << endpoint_ << " does not know this instance; "
+                         << "registering again";
+        send_register(now);
+        break;
+      case DirectoryErrc::kStaleIncarnation:
+        phase_ = Phase::kConflict;
+        next_conflict_log_ = now;
+        BROOK_LOG(kError) << "directory " << endpoint_ << ": " << err->detail;
+        break;
+      default:
+        BROOK_LOG(kError) << "directory " << endpoint_ << " refused " << op << ": "
+                          << to_string(err->code) << ": " << err->detail;
+        if (op == "register") {
+          phase_ = Phase::kHello;
+          next_hello_ = now + 5s;  // a refused registration will not fix itself quickly
+        }
+        break;
+    }
+    return;
+  }
+
+  if (const auto* hello = std::get_if<HelloReply>(&reply.body)) {
+    handle_hello(*hello, now);
+  } else if (const auto* ack = std::get_if<AckReply>(&reply.body)) {
+    if (ack->state.epoch != epoch_) {
+      epoch_seen(ack->state.epoch, now);
+      return;
+    }
+    if (op == "register") {
+      if (phase_ != Phase::kRegistered) {
+        if (ever_registered_) {
+          BROOK_LOG(kInfo) << "re-registered with directory " << endpoint_ << " (epoch "
+                           << epoch_ << ")";
+        } else {
+          BROOK_LOG(kDebug) << "registered with directory " << endpoint_;
+        }
+      }
+      phase_ = Phase::kRegistered;
+      ever_registered_ = true;
+      next_heartbeat_ = now + heartbeat_;
+      listener_.registered(endpoint_);
+    } else if (op == "unregister") {
+      unregister_done_ = true;
+    }
+  } else if (const auto* entries = std::get_if<EntriesReply>(&reply.body)) {
+    snapshot_in_flight_ = false;
+    if (entries->state.epoch != epoch_) {
+      epoch_seen(entries->state.epoch, now);
+      return;
+    }
+    handle_entries(*entries);
+  }
+}
+
+void DirectorySession::epoch_seen(const std::string& epoch, Clock::time_point now) {
+  if (epoch == epoch_ || phase_ == Phase::kHello) return;
+  // The directory restarted behind our back: start over with hello to learn the new PUB port.
+  phase_ = Phase::kHello;
+  send_hello(now);
+}
+
+void DirectorySession::handle_hello(const HelloReply& r, Clock::time_point now) {
+  if (r.state.epoch != epoch_) {
+    if (!epoch_.empty()) {
+      BROOK_LOG(kInfo) << "directory " << endpoint_ << " restarted (epoch " << epoch_ << " -> "
+                       << r.state.epoch << "); registering again, keeping "
+                       << entries_.size() << " known entries until it settles";
+      full_reconcile_pending_ = true;
+    }
+    epoch_ = r.state.epoch;
+    if (r.pub_endpoint != pub_endpoint_) {
+      if (!pub_endpoint_.empty()) {
+        try {
+          sub_.disconnect(pub_endpoint_);
+        } catch (const zmq::error_t&) {
+          // Already gone; nothing to undo.
+        }
+      }
+      pub_endpoint_ = r.pub_endpoint;
+      sub_.connect(pub_endpoint_);
+    }
+    have_snapshot_ = false;
+    needs_snapshot_ = true;
+    last_seq_ = 0;
+    buffered_.clear();
+  }
+  send_register(now);
+}
+
+void DirectorySession::handle_entries(const EntriesReply& r) {
+  // Before the directory has settled an absent entry may just not have re-registered yet, so
+  // only additions are trusted; removal by absence waits for a settled snapshot.
+  const bool trust_absence = r.state.settled || !full_reconcile_pending_;
+  std::set<std::string> present;
+  for (const auto& e : r.entries) {
+    present.insert(key_of(e));
+    add_entry(e);
+  }
+  if (trust_absence) {
+    std::vector<DirectoryEntry> gone;
+    for (const auto& [k, e] : entries_) {
+      if (!present.count(k)) gone.push_back(e);
+    }
+    for (const auto& e : gone) remove_entry(e);
+    full_reconcile_pending_ = false;
+  }
+  last_seq_ = r.state.seq;
+  have_snapshot_ = true;
+  needs_snapshot_ = false;
+  std::vector<DirectoryUpdate> pending;
+  pending.swap(buffered_);
+  std::sort(pending.begin(), pending.end(),
+            [](const DirectoryUpdate& a, const DirectoryUpdate& b) { return a.seq < b.seq; });
+  for (const auto& u : pending) handle_update(u);
+}
+
+void DirectorySession::on_watch_readable() {
+  for (int i = 0; i < 1000; ++i) {
+    zmq::message_t kind;
+    if (!sub_.recv(kind, zmq::recv_flags::dontwait)) return;
+    if (!kind.more()) continue;
+    zmq::message_t body;
+    (void)sub_.recv(body, zmq::recv_flags::none);
+    while (body.more()) {
+      zmq::message_t extra;
+      (void)sub_.recv(extra, zmq::recv_flags::none);
+      if (!extra.more()) break;
+    }
+    const std::string_view k(static_cast<const char*>(kind.data()), kind.size());
+    if (k == kUpdateKind) {
+      DirectoryUpdate u;
+      if (decode(bytes_of(body), u)) {
+        if (u.epoch == epoch_) handle_update(u);
+      } else {
+        BROOK_LOG(kWarn) << "ignoring malformed update from directory " << endpoint_;
+      }
+    } else if (k == kTickKind) {
+      DirectoryTick t;
+      if (decode(bytes_of(body), t)) handle_tick(t, Clock::now());
+    }
+  }
+}
+
+void DirectorySession::handle_update(const DirectoryUpdate& u) {
+  if (!have_snapshot_) {
+    if (buffered_.size() < kMaxBuffered) {
+      buffered_.push_back(u);
+    } else {
+      buffered_.clear();  // the snapshot will cover it
+    }
+    return;
+  }
+  if (u.seq <= last_seq_) return;
+  if (u.seq != last_seq_ + 1) {
+    // Missed updates (PUB dropped them or we connected late): take a fresh snapshot.
+    needs_snapshot_ = true;
+    have_snapshot_ = false;
+    buffered_.push_back(u);
+    return;
+  }
+  last_seq_ = u.seq;
+  apply(u);
+}
+
+void DirectorySession::handle_tick(const DirectoryTick& t, Clock::time_point now) {
+  if (t.state.epoch != epoch_) {
+    if (!epoch_.empty()) epoch_seen(t.state.epoch, now);
+    return;
+  }
+  // Updates and ticks share one PUB socket, so a tick arrives after every update it counts.
+  if (have_snapshot_ && t.state.seq > last_seq_) needs_snapshot_ = true;
+  if (full_reconcile_pending_ && t.state.settled) needs_snapshot_ = true;
+}
+
+void DirectorySession::apply(const DirectoryUpdate& u) {
+  if (u.op == ChangeOp::kAdd) {
+    add_entry(u.entry);
+  } else {
+    remove_entry(u.entry);
+  }
+}
+
+void DirectorySession::add_entry(const DirectoryEntry& e) {
+  auto [it, inserted] = entries_.emplace(key_of(e), e);
+  if (inserted) listener_.entry_added(e);
+}
+
+void DirectorySession::remove_entry(const DirectoryEntry& e) {
+  auto it = entries_.find(key_of(e));
+  if (it == entries_.end()) return;
+  const DirectoryEntry copy = it->second;
+  entries_.erase(it);
+  listener_.entry_removed(copy);
+}
+
+void DirectorySession::begin_unregister() {
+  if (unregister_sent_) return;
+  unregister_sent_ = true;
+  const auto now = Clock::now();
+  unregister_deadline_ = now + 500ms;
+  if (phase_ != Phase::kRegistered && phase_ != Phase::kRegistering) {
+    unregister_done_ = true;
+    return;
+  }
+  if (!send(UnregisterRequest{identity_.node, identity_.instance, identity_.incarnation}, now)) {
+    unregister_done_ = true;  // directory unreachable: the lease will expire on its own
+  }
+}
+
+}  // namespace brook::detail

@@ -1,0 +1,121 @@
+// A node's conversation with one directory, driven by the node's event loop: hello, register,
+// heartbeats, and a watch that mirrors the directory's entries (snapshot + numbered updates, the
+// ZeroMQ guide's Clone pattern). It never blocks: requests go out on a DEALER and replies are
+// handled when the loop sees them.
+//
+// The directory is soft state. When it is unreachable the session keeps its last known entries,
+// so established connections keep flowing; when it comes back with a new epoch the session
+// re-registers and only drops entries missing from a snapshot taken once the directory has
+// settled (a full TTL after its start, when every live instance has re-registered).
+#pragma once
+
+#include <brook/directory_protocol.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+namespace brook::detail {
+
+struct InstanceIdentity {
+  std::string node;
+  std::uint32_t instance = 0;
+  std::string incarnation;
+  std::string host;
+  std::uint32_t pid = 0;
+};
+
+class DirectorySession {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    virtual void entry_added(const DirectoryEntry& e) = 0;
+    virtual void entry_removed(const DirectoryEntry& e) = 0;
+    virtual void registered(const std::string& directory_endpoint) = 0;
+    virtual NodeCounters heartbeat_counters() = 0;
+  };
+
+  DirectorySession(zmq::context_t& context, std::string endpoint, InstanceIdentity identity,
+                   std::vector<Registration> registrations, std::chrono::milliseconds ttl,
+                   std::chrono::milliseconds heartbeat, Listener& listener);
+
+  void* request_socket() noexcept { return dealer_.handle(); }
+  void* watch_socket() noexcept { return sub_.handle(); }
+  void on_request_readable();
+  void on_watch_readable();
+  // Sends what is due (hello retries, heartbeats, snapshot requests) and handles timeouts.
+  void tick(Clock::time_point now);
+  Clock::time_point next_wakeup() const noexcept { return next_wakeup_; }
+
+  bool registered() const noexcept { return phase_ == Phase::kRegistered; }
+  bool synced() const noexcept { return have_snapshot_; }
+  const std::string& endpoint() const noexcept { return endpoint_; }
+
+  // Shutdown: sends unregister once; done() when acknowledged or given up.
+  void begin_unregister();
+  bool unregister_done() const noexcept { return unregister_done_; }
+
+ private:
+  enum class Phase { kHello, kRegistering, kRegistered, kConflict };
+
+  bool send(DirectoryRequestBody body, Clock::time_point now);
+  void send_hello(Clock::time_point now);
+  void send_register(Clock::time_point now);
+  void handle_reply(const DirectoryReply& reply, Clock::time_point now);
+  void handle_hello(const HelloReply& r, Clock::time_point now);
+  void handle_entries(const EntriesReply& r);
+  void handle_update(const DirectoryUpdate& u);
+  void handle_tick(const DirectoryTick& t, Clock::time_point now);
+  void apply(const DirectoryUpdate& u);
+  void add_entry(const DirectoryEntry& e);
+  void remove_entry(const DirectoryEntry& e);
+  void epoch_seen(const std::string& epoch, Clock::time_point now);
+  void reachable(bool yes);
+  static std::string key_of(const DirectoryEntry& e);
+
+  zmq::socket_t dealer_;
+  zmq::socket_t sub_;
+  std::string endpoint_;
+  InstanceIdentity identity_;
+  std::vector<Registration> registrations_;
+  std::chrono::milliseconds ttl_;
+  std::chrono::milliseconds heartbeat_;
+  Listener& listener_;
+
+  Phase phase_ = Phase::kHello;
+  std::string epoch_;
+  std::string pub_endpoint_;
+  std::uint64_t next_id_ = 1;
+  struct Pending {
+    std::string op;
+    Clock::time_point sent;
+  };
+  std::map<std::uint64_t, Pending> outstanding_;
+  Clock::time_point next_hello_{};
+  Clock::time_point next_heartbeat_{};
+  Clock::time_point last_reply_{};
+  Clock::time_point next_wakeup_{};
+  Clock::time_point next_conflict_log_{};
+  bool reachable_ = true;
+  bool ever_registered_ = false;
+
+  // Watch state.
+  std::map<std::string, DirectoryEntry> entries_;
+  bool have_snapshot_ = false;
+  bool snapshot_in_flight_ = false;
+  bool needs_snapshot_ = true;
+  bool full_reconcile_pending_ = false;  // epoch changed: drop absent entries once settled
+  std::uint64_t last_seq_ = 0;
+  std::vector<DirectoryUpdate> buffered_;
+
+  bool unregister_sent_ = false;
+  bool unregister_done_ = false;
+  Clock::time_point unregister_deadline_{};
+};
+
+}  // namespace brook::detail

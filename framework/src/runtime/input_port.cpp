@@ -1,0 +1,130 @@
+#include "runtime/input_port.hpp"
+
+#include <brook/error.hpp>
+#include <brook/log.hpp>
+
+#include "runtime/socket_setup.hpp"
+#include "wire/object_reader.hpp"
+
+namespace brook::detail {
+
+InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
+                     const std::string& advertise, const std::string& own_id,
+                     std::chrono::milliseconds linger)
+    : port_(port.port),
+      channel_(&channel),
+      own_id_(own_id),
+      hello_(hello_topic(own_id)),
+      socket_(context, channel.pattern == Pattern::kPipeline ? zmq::socket_type::pull
+                                                             : zmq::socket_type::sub) {
+  configure_data_socket(socket_, channel, linger);
+  limits_.max_message_size = channel.max_message_size;
+  if (channel.pattern == Pattern::kPubsub) {
+    socket_.set(zmq::sockopt::subscribe, channel.name);
+    socket_.set(zmq::sockopt::subscribe, hello_);
+  }
+  const std::string bind = "tcp://" + advertise + ":*";
+  try {
+    socket_.bind(bind);
+  } catch (const zmq::error_t& e) {
+    throw ZmqError(e.num(), "cannot bind input port '" + port_ + "' to " + bind +
+                                " (check --advertise: it must be an address of this host)");
+  }
+  endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+}
+
+Registration InputPort::registration() const {
+  return Registration{channel_->name, Direction::kIn, channel_->pattern, endpoint_, port_, false};
+}
+
+InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {
+  if (channel_->pattern == Pattern::kPipeline) {
+    if (!socket_.recv(body, zmq::recv_flags::dontwait)) return Received::kNothing;
+    if (!body.more()) return Received::kMessage;
+    // A brook envelope is one frame; drain the rest of this multi-part message.
+    std::size_t parts = 1;
+    while (body.more()) {
+      zmq::message_t extra;
+      (void)socket_.recv(extra, zmq::recv_flags::none);
+      ++parts;
+      body.swap(extra);
+    }
+    why = "expected 1 frame, got " + std::to_string(parts);
+    return Received::kMalformed;
+  }
+
+  zmq::message_t topic;
+  if (!socket_.recv(topic, zmq::recv_flags::dontwait)) return Received::kNothing;
+  if (!topic.more()) {
+    why = "expected a topic frame and an envelope frame, got 1 frame";
+    body.swap(topic);
+    return Received::kMalformed;
+  }
+  (void)socket_.recv(body, zmq::recv_flags::none);
+  if (body.more()) {
+    std::size_t parts = 2;
+    while (body.more()) {
+      zmq::message_t extra;
+      (void)socket_.recv(extra, zmq::recv_flags::none);
+      ++parts;
+      body.swap(extra);
+    }
+    why = "expected 2 frames, got " + std::to_string(parts);
+    return Received::kMalformed;
+  }
+  const std::string_view t(static_cast<const char*>(topic.data()), topic.size());
+  if (t == channel_->name) return Received::kMessage;
+  if (t == hello_) {
+    msgpack::object_handle h;
+    std::string err;
+    if (!unpack_control_frame(std::string_view(static_cast<const char*>(body.data()), body.size()),
+                              h, err)) {
+      why = "malformed welcome: " + err;
+      return Received::kMalformed;
+    }
+    ObjectReader f(h.get(), "welcome");
+    std::string publisher;
+    std::uint64_t next_seq = 0;
+    f.str("publisher", publisher, 255);
+    f.uint("next_seq", next_seq);
+    if (!f.ok()) {
+      why = f.error();
+      return Received::kMalformed;
+    }
+    welcomed_[publisher] = next_seq;
+    BROOK_LOG(kDebug) << "welcomed by " << publisher << " on " << channel_->name
+                      << " from seq " << next_seq;
+    return Received::kWelcome;
+  }
+  why = "topic '" + std::string(t.substr(0, 64)) + "' is not channel '" + channel_->name + "'";
+  return Received::kMalformed;
+}
+
+void InputPort::publisher_added(const DirectoryEntry& e) {
+  publishers_.insert(e.instance_name() + "@" + e.incarnation);
+}
+
+void InputPort::publisher_removed(const DirectoryEntry& e) {
+  const std::string id = e.instance_name() + "@" + e.incarnation;
+  publishers_.erase(id);
+  welcomed_.erase(id);
+}
+
+bool InputPort::all_publishers_welcomed() const {
+  for (const auto& p : publishers_) {
+    if (!welcomed_.count(p)) return false;
+  }
+  return true;
+}
+
+std::string InputPort::waiting_for() const {
+  std::string s;
+  for (const auto& p : publishers_) {
+    if (welcomed_.count(p)) continue;
+    if (!s.empty()) s += ", ";
+    s += p;
+  }
+  return s;
+}
+
+}  // namespace brook::detail

@@ -1,0 +1,57 @@
+// A node's input port: a PULL (pipeline) or SUB (pubsub) socket bound to an ephemeral port on the
+// advertise host, registered with the directory under the port's channel.
+#pragma once
+
+#include <brook/directory_protocol.hpp>
+#include <brook/node.hpp>
+#include <brook/topology.hpp>
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <zmq.hpp>
+
+namespace brook::detail {
+
+class InputPort {
+ public:
+  // Binds at once; throws ZmqError if the host cannot be bound.
+  InputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
+            const std::string& advertise, const std::string& own_id,
+            std::chrono::milliseconds linger);
+
+  const std::string& port() const noexcept { return port_; }
+  const ChannelSpec& channel() const noexcept { return *channel_; }
+  const std::string& endpoint() const noexcept { return endpoint_; }
+  const Limits& limits() const noexcept { return limits_; }
+  Registration registration() const;
+  void* socket() noexcept { return socket_.handle(); }
+
+  std::function<void(const Message&)>& handler() noexcept { return handler_; }
+
+  enum class Received { kNothing, kMessage, kWelcome, kMalformed };
+  // Reads one message. kMessage: `body` holds the envelope frame. kWelcome: a publisher's
+  // welcome was recorded. kMalformed: wrong frame structure; `why` says what.
+  Received receive(zmq::message_t& body, std::string& why);
+
+  // Pubsub: the publishers the directory lists, and which of them welcomed us.
+  void publisher_added(const DirectoryEntry& e);
+  void publisher_removed(const DirectoryEntry& e);
+  bool all_publishers_welcomed() const;
+  std::string waiting_for() const;  // publishers not yet heard from, for logs
+
+ private:
+  std::string port_;
+  const ChannelSpec* channel_;
+  std::string own_id_;
+  std::string hello_;
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  Limits limits_;
+  std::function<void(const Message&)> handler_;
+  std::set<std::string> publishers_;  // producer ids listed by the directory
+  std::map<std::string, std::uint64_t> welcomed_;  // producer id -> first seq we will see
+};
+
+}  // namespace brook::detail

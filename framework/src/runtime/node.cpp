@@ -1,0 +1,94 @@
+// brook::Node and brook::Message: the public face of NodeRuntime.
+#include <brook/node.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "runtime/node_runtime.hpp"
+
+namespace brook {
+
+const msgpack::object& Message::payload() const {
+  if (!decoded_) {
+    const DecodeStatus st = decoder_->unpack(envelope_.payload, payload_);
+    if (!st) throw PayloadError(st, "payload: " + st.describe());
+    decoded_ = true;
+  }
+  return payload_;
+}
+
+namespace {
+NodeOptions parse_or_exit(int argc, char** argv) {
+  try {
+    auto o = NodeOptions::parse(argc, argv, std::cout);
+    if (!o) std::exit(0);
+    return std::move(*o);
+  } catch (const UsageError& e) {
+    std::cerr << argv[0] << ": " << e.what() << "\n\n" << NodeOptions::usage();
+    std::exit(2);
+  }
+}
+
+std::unique_ptr<NodeRuntime> make_or_exit(NodeOptions options) {
+  try {
+    return std::make_unique<NodeRuntime>(std::move(options));
+  } catch (const TopologyError& e) {
+    std::cerr << e.what() << "\n";
+  } catch (const ConfigError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+  }
+  std::exit(2);
+}
+}  // namespace
+
+Node::Node(int argc, char** argv) : runtime_(make_or_exit(parse_or_exit(argc, argv))) {}
+Node::Node(NodeOptions options) : runtime_(std::make_unique<NodeRuntime>(std::move(options))) {}
+Node::~Node() = default;
+
+Node& Node::on(std::string_view port, std::function<void(const Message&)> fn) {
+  runtime_->set_handler(port, std::move(fn));
+  return *this;
+}
+
+void Node::emit_raw(std::string_view port, std::span<const std::byte> payload,
+                    std::string_view type, const EmitOptions& options) {
+  const std::size_t out = output_index(port);
+  const OutgoingEnvelope env = begin_emit(out, type, options);
+  finish_emit(out, encoder().encode_raw(env, payload));
+}
+
+TimerId Node::every(std::chrono::milliseconds period, std::function<void()> fn) {
+  return runtime_->add_timer(period, period, true, std::move(fn));
+}
+TimerId Node::after(std::chrono::milliseconds delay, std::function<void()> fn) {
+  return runtime_->add_timer(delay, std::chrono::milliseconds(0), false, std::move(fn));
+}
+void Node::cancel(TimerId id) { runtime_->cancel_timer(id); }
+void Node::on_ready(std::function<void()> fn) { runtime_->add_on_ready(std::move(fn)); }
+void Node::on_stop(std::function<void()> fn) { runtime_->add_on_stop(std::move(fn)); }
+int Node::run() { return runtime_->run(); }
+void Node::stop() noexcept { runtime_->stop(); }
+
+const Params& Node::params() const noexcept { return runtime_->params(); }
+const Topology& Node::topology() const noexcept { return runtime_->topology(); }
+const NodeSpec& Node::spec() const noexcept { return runtime_->spec(); }
+const std::string& Node::name() const noexcept { return runtime_->name(); }
+std::uint32_t Node::instance() const noexcept { return runtime_->instance(); }
+const std::string& Node::instance_name() const noexcept { return runtime_->instance_name(); }
+const std::string& Node::producer_id() const noexcept { return runtime_->producer_id(); }
+bool Node::ready() const noexcept { return runtime_->ready(); }
+const NodeCounters& Node::counters() const noexcept { return runtime_->counters(); }
+
+std::size_t Node::output_index(std::string_view port) const { return runtime_->output_index(port); }
+EnvelopeEncoder& Node::encoder() noexcept { return runtime_->encoder(); }
+OutgoingEnvelope Node::begin_emit(std::size_t output, std::string_view type,
+                                  const EmitOptions& o) {
+  return runtime_->begin_emit(output, type, o);
+}
+void Node::finish_emit(std::size_t output, std::span<const std::byte> frame) {
+  runtime_->finish_emit(output, frame);
+}
+
+}  // namespace brook

@@ -1,0 +1,413 @@
+// The node's event loop: poll, receive and dispatch, readiness, and the shutdown sequence.
+#include <unistd.h>
+
+#include <brook/error.hpp>
+#include <brook/log.hpp>
+
+#include <algorithm>
+
+#include "runtime/node_runtime.hpp"
+
+namespace brook {
+
+namespace {
+using namespace std::chrono_literals;
+// Messages read from one input before looking at the other sockets again: large enough to
+// amortise the poll, small enough to keep inputs fair and timers on time.
+constexpr int kInputBatch = 256;
+constexpr auto kQuietForDrain = 100ms;
+
+std::span<const std::byte> bytes_of(const zmq::message_t& m) {
+  return {static_cast<const std::byte*>(m.data()), m.size()};
+}
+
+std::string peer_of(const zmq::message_t& m) {
+  const char* v = zmq_msg_gets(const_cast<zmq_msg_t*>(m.handle()), "Peer-Address");
+  return v != nullptr ? v : "unknown peer";
+}
+}  // namespace
+
+int NodeRuntime::run() {
+  if (running_) throw ConfigError("run() called twice");
+  for (auto& in : inputs_) {
+    if (!in->handler()) {
+      throw ConfigError("input port '" + in->port() + "' (channel '" + in->channel().name +
+                        "') has no handler; call node.on(\"" + in->port() +
+                        "\", ...) before run()");
+    }
+  }
+  running_ = true;
+  loop_thread_ = std::this_thread::get_id();
+  started_ = Clock::now();
+
+  std::vector<Registration> regs;
+  for (auto& in : inputs_) regs.push_back(in->registration());
+  for (auto& out : outputs_) regs.push_back(out->registration());
+  std::vector<std::string> endpoints =
+      options_.directory.empty() ? topology_.directory.endpoints : options_.directory;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  for (const auto& ep : endpoints) {
+    detail::InstanceIdentity id{spec_->name, options_.instance, incarnation_, host,
+                                static_cast<std::uint32_t>(::getpid())};
+    sessions_.push_back(std::make_unique<detail::DirectorySession>(
+        context_, ep, id, regs, topology_.directory.ttl, topology_.directory.heartbeat, *this));
+  }
+  ++generation_;
+  BROOK_LOG(kInfo) << "starting " << producer_id_ << " (topology " << topology_.name << ", "
+                   << inputs_.size() << " inputs, " << outputs_.size() << " outputs, directory "
+                   << (endpoints.empty() ? std::string("none") : endpoints.front()) << ")";
+
+  int code = 0;
+  try {
+    while (!stopping_) iterate(Mode::kNormal, Clock::time_point::max());
+    shutdown();
+  } catch (const std::exception& e) {
+    BROOK_LOG(kError) << "fatal: " << e.what();
+    code = 1;
+  }
+  close_all();
+  running_ = false;
+  return code;
+}
+
+void NodeRuntime::build(PollBuffer& b) {
+  b.items.clear();
+  b.slots.clear();
+  auto add = [&](void* socket, int fd, Slot slot) {
+    b.items.push_back(zmq::pollitem_t{socket, fd, 0, 0});
+    b.slots.push_back(slot);
+  };
+  add(nullptr, stop_.fd(), {SlotKind::kStop, nullptr, nullptr});
+  for (auto& in : inputs_) add(in->socket(), 0, {SlotKind::kInput, in.get(), nullptr});
+  for (auto& s : sessions_) {
+    add(s->request_socket(), 0, {SlotKind::kDirRequest, s.get(), nullptr});
+    add(s->watch_socket(), 0, {SlotKind::kDirWatch, s.get(), nullptr});
+  }
+  for (auto& out : outputs_) {
+    if (auto* p = out->publisher()) add(p->socket(), 0, {SlotKind::kPublisher, p, out.get()});
+    for (auto& [key, g] : out->groups()) {
+      add(g->monitor_socket(), 0, {SlotKind::kMonitor, g.get(), out.get()});
+      add(g->socket(), 0, {SlotKind::kGroupOut, g.get(), out.get()});
+    }
+  }
+  b.generation = generation_;
+}
+
+void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
+  PollBuffer& b = buffers_[mode == Mode::kNormal ? 0 : 1];
+  if (b.generation != generation_) build(b);
+
+  bool publisher_work = false;
+  for (std::size_t i = 0; i < b.items.size(); ++i) {
+    const Slot& s = b.slots[i];
+    short events = 0;
+    switch (s.kind) {
+      case SlotKind::kStop:
+      case SlotKind::kDirRequest:
+      case SlotKind::kDirWatch:
+      case SlotKind::kMonitor:
+      case SlotKind::kPublisher:
+        events = ZMQ_POLLIN;
+        if (s.kind == SlotKind::kPublisher && static_cast<detail::Publisher*>(s.target)->has_work()) {
+          publisher_work = true;
+        }
+        break;
+      case SlotKind::kInput:
+        events = mode == Mode::kNormal ? ZMQ_POLLIN : 0;
+        break;
+      case SlotKind::kGroupOut:
+        events = static_cast<detail::ConsumerGroup*>(s.target)->pending() > 0 ? ZMQ_POLLOUT : 0;
+        break;
+    }
+    b.items[i].events = events;
+    b.items[i].revents = 0;
+  }
+
+  auto now = Clock::now();
+  auto wake = std::min(deadline, now + 1s);
+  for (auto& s : sessions_) wake = std::min(wake, s->next_wakeup());
+  if (mode == Mode::kNormal) {
+    wake = std::min(wake, timers_.next_deadline());
+    if (!ready_) wake = std::min(wake, now + 50ms);
+    if (stopping_) wake = std::min(wake, now + 10ms);
+  }
+  // XPUB always reports writable, so a stalled subscriber is retried on a short timer instead.
+  if (publisher_work) wake = std::min(wake, now + 1ms);
+  if (more_input_ && mode == Mode::kNormal) wake = now;
+  more_input_ = false;
+  const auto timeout =
+      std::max(std::chrono::duration_cast<std::chrono::milliseconds>(wake - now), 0ms);
+
+  int rc = zmq_poll(b.items.data(), static_cast<int>(b.items.size()), static_cast<long>(timeout.count()));
+  if (rc < 0 && zmq_errno() != EINTR) throw ZmqError(zmq_errno(), "zmq_poll");
+  ++counters_.loop_iterations;
+
+  for (std::size_t i = 0; rc > 0 && i < b.items.size(); ++i) {
+    const short rev = b.items[i].revents;
+    if (rev == 0) continue;
+    const Slot s = b.slots[i];
+    switch (s.kind) {
+      case SlotKind::kStop: {
+        char buf[16];
+        const ssize_t n = ::read(stop_.fd(), buf, sizeof buf);
+        if (n > 0) stop_reads_ += static_cast<int>(n);
+        if (!stopping_) {
+          stopping_ = true;
+          BROOK_LOG(kInfo) << "stopping (" << stop_.reason() << ")";
+        }
+        break;
+      }
+      case SlotKind::kInput:
+        drain_input(*static_cast<detail::InputPort*>(s.target));
+        break;
+      case SlotKind::kDirRequest:
+        static_cast<detail::DirectorySession*>(s.target)->on_request_readable();
+        break;
+      case SlotKind::kDirWatch:
+        static_cast<detail::DirectorySession*>(s.target)->on_watch_readable();
+        break;
+      case SlotKind::kMonitor:
+        static_cast<detail::ConsumerGroup*>(s.target)->on_monitor_event();
+        break;
+      case SlotKind::kPublisher:
+        static_cast<detail::Publisher*>(s.target)->on_readable(s.output->next_seq());
+        break;
+      case SlotKind::kGroupOut:
+        s.output->flush();
+        break;
+    }
+  }
+
+  now = Clock::now();
+  if (publisher_work && now >= next_publisher_flush_) {
+    next_publisher_flush_ = now + 1ms;
+    for (auto& out : outputs_) {
+      if (out->publisher() != nullptr) out->flush();
+    }
+  }
+  for (auto& s : sessions_) {
+    if (now >= s->next_wakeup()) s->tick(now);
+  }
+  if (mode == Mode::kNormal) {
+    timers_.run_due(now, [&](const std::exception& e) {
+      std::uint64_t suppressed = 0;
+      if (handler_log_.allow(suppressed)) {
+        BROOK_LOG(kError) << "timer callback threw: " << e.what();
+      }
+    });
+    if (!ready_) check_ready(now);
+  }
+}
+
+bool NodeRuntime::wait_until(const std::function<bool()>& done, Clock::time_point deadline) {
+  while (true) {
+    if (done()) return true;
+    if (Clock::now() >= deadline) return false;
+    iterate(Mode::kControlOnly, std::min(deadline, Clock::now() + 10ms));
+  }
+}
+
+// ---- receiving -----------------------------------------------------------------------------
+
+void NodeRuntime::drain_input(detail::InputPort& in) {
+  zmq::message_t frame;
+  std::string why;
+  for (int i = 0; i < kInputBatch; ++i) {
+    switch (in.receive(frame, why)) {
+      case detail::InputPort::Received::kNothing:
+        return;
+      case detail::InputPort::Received::kWelcome:
+        continue;
+      case detail::InputPort::Received::kMalformed:
+        decode_error(in, frame, why);
+        continue;
+      case detail::InputPort::Received::kMessage:
+        dispatch(in, frame);
+        continue;
+    }
+  }
+  more_input_ = true;
+}
+
+void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
+  EnvelopeView env;
+  if (const DecodeStatus st = decode_envelope(bytes_of(frame), in.limits(), env); !st) {
+    decode_error(in, frame, st.describe());
+    return;
+  }
+  if (env.channel != in.channel().name) {
+    decode_error(in, frame, "envelope names channel '" + std::string(env.channel.substr(0, 64)) +
+                                "' but arrived on '" + in.channel().name + "'");
+    return;
+  }
+  auto& counters = counters_.channels[in.channel().name];
+  ++counters.received;
+  last_input_ = Clock::now();
+  Message message(env, in.port(), payload_decoder_);
+  current_ = &env;
+  try {
+    in.handler()(message);
+  } catch (const PayloadError& e) {
+    current_ = nullptr;
+    ++counters.decode_errors;
+    std::uint64_t suppressed = 0;
+    if (decode_log_.allow(suppressed)) {
+      BROOK_LOG(kWarn) << "port '" << in.port() << "': message " << env.id.producer << "/"
+                       << env.id.seq << " of type '" << env.type << "' from " << peer_of(frame)
+                       << ": " << e.what() << " (" << counters.decode_errors
+                       << " decode errors on this channel)";
+    }
+  } catch (const std::exception& e) {
+    current_ = nullptr;
+    ++counters.handler_errors;
+    std::uint64_t suppressed = 0;
+    if (handler_log_.allow(suppressed)) {
+      BROOK_LOG(kError) << "handler for port '" << in.port() << "' threw on message "
+                        << env.id.producer << "/" << env.id.seq << ": " << e.what() << " ("
+                        << counters.handler_errors << " handler errors on this channel"
+                        << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
+                        << ")";
+    }
+  }
+  current_ = nullptr;
+}
+
+void NodeRuntime::decode_error(detail::InputPort& in, const zmq::message_t& frame,
+                               const std::string& why) {
+  auto& counters = counters_.channels[in.channel().name];
+  ++counters.decode_errors;
+  std::uint64_t suppressed = 0;
+  if (decode_log_.allow(suppressed)) {
+    BROOK_LOG(kWarn) << "dropping malformed message on port '" << in.port() << "' (channel '"
+                     << in.channel().name << "') from " << peer_of(frame) << ": " << why << " ("
+                     << counters.decode_errors << " decode errors on this channel"
+                     << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
+                     << ")";
+  }
+}
+
+// ---- readiness -----------------------------------------------------------------------------
+
+void NodeRuntime::check_ready(Clock::time_point now) {
+  bool synced = false;
+  for (auto& s : sessions_) synced = synced || s->synced();
+  const bool timed_out = now - started_ >= ready_timeout_;
+  if (!registered_once_ || !synced) {
+    if (timed_out && now >= next_unregistered_warn_) {
+      next_unregistered_warn_ = now + ready_timeout_;
+      BROOK_LOG(kWarn) << "not registered with any directory after "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()
+                       << " ms; is brook-directory running at "
+                       << (sessions_.empty() ? std::string("(none)") : sessions_.front()->endpoint())
+                       << "?";
+    }
+    return;
+  }
+  std::string missing;
+  for (auto& out : outputs_) {
+    if (!out->ready()) missing += (missing.empty() ? "" : "; ") + out->port() + ": " + out->readiness();
+  }
+  for (auto& in : inputs_) {
+    if (in->channel().pattern == Pattern::kPubsub && !in->all_publishers_welcomed()) {
+      missing += (missing.empty() ? "" : "; ") + in->port() + ": waiting for a welcome from " +
+                 in->waiting_for();
+    }
+  }
+  if (!missing.empty() && !timed_out) return;
+  if (!missing.empty()) {
+    BROOK_LOG(kWarn) << "ready after the " << ready_timeout_.count()
+                     << " ms ready timeout without every peer: " << missing
+                     << ". Messages for missing consumers are held (up to max_pending each).";
+  }
+  ready_ = true;
+  for (auto& out : outputs_) out->open();
+  flush_outputs();
+  std::string eps;
+  for (auto& in : inputs_) eps += " " + in->port() + "=" + in->endpoint();
+  BROOK_LOG(kInfo) << "ready in "
+                   << std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()
+                   << " ms" << eps;
+  notify_ready(producer_id_ + eps);
+  for (auto& fn : on_ready_) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      BROOK_LOG(kError) << "on_ready callback threw: " << e.what();
+    }
+  }
+}
+
+void NodeRuntime::flush_outputs() {
+  for (auto& out : outputs_) {
+    if (out->has_pending()) out->flush();
+  }
+}
+
+// ---- shutdown ------------------------------------------------------------------------------
+
+void NodeRuntime::shutdown() {
+  const auto begin = Clock::now();
+  for (auto& fn : on_stop_) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      BROOK_LOG(kError) << "on_stop callback threw: " << e.what();
+    }
+  }
+  // Unregister first so producers stop routing to this instance, then keep handling what was
+  // already sent here until the inputs go quiet: messages in our queues are not thrown away.
+  for (auto& s : sessions_) s->begin_unregister();
+  const int reads_at_stop = stop_reads_;
+  const auto drain_deadline = begin + drain_timeout_;
+  last_input_ = Clock::now();
+  std::uint64_t drained = 0;
+  const std::uint64_t received_before = counters_.total().received;
+  if (!inputs_.empty()) {
+    while (Clock::now() < drain_deadline && stop_reads_ == reads_at_stop) {
+      iterate(Mode::kNormal, std::min(drain_deadline, Clock::now() + kQuietForDrain));
+      bool unregistered = true;
+      for (auto& s : sessions_) unregistered = unregistered && s->unregister_done();
+      if (unregistered && Clock::now() - last_input_ >= kQuietForDrain) break;
+    }
+    drained = counters_.total().received - received_before;
+  }
+  // Hand held messages to ZeroMQ; what sits in socket queues then gets the linger period.
+  const auto flush_deadline = Clock::now() + linger_;
+  bool flushed = wait_until(
+      [&] {
+        flush_outputs();
+        for (auto& out : outputs_) {
+          if (out->has_pending()) return false;
+        }
+        return true;
+      },
+      stop_reads_ == reads_at_stop ? flush_deadline : Clock::now());
+  for (auto& s : sessions_) {
+    while (!s->unregister_done() && stop_reads_ == reads_at_stop) {
+      iterate(Mode::kControlOnly, Clock::now() + 50ms);
+    }
+  }
+  const auto total = counters_.total();
+  BROOK_LOG(kInfo) << "stopped after "
+                   << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count()
+                   << " ms: received " << total.received << " (" << drained
+                   << " while draining), emitted " << total.emitted << ", decode errors "
+                   << total.decode_errors << ", handler errors " << total.handler_errors
+                   << ", dropped " << total.dropped
+                   << (flushed ? "" : ", " + std::to_string(total.pending) + " still pending");
+}
+
+void NodeRuntime::close_all() noexcept {
+  try {
+    sessions_.clear();
+    inputs_.clear();
+    outputs_.clear();
+    ++generation_;
+    context_.close();  // waits up to each socket's linger for queued messages to leave
+  } catch (...) {
+    // Destructors must not throw; the process is going away.
+  }
+}
+
+}  // namespace brook

@@ -1,0 +1,90 @@
+// Command line of every node executable.
+#include <brook/node.hpp>
+
+#include <boost/program_options.hpp>
+#include <ostream>
+#include <sstream>
+
+namespace brook {
+
+namespace po = boost::program_options;
+
+namespace {
+
+po::options_description describe() {
+  po::options_description d("Options");
+  d.add_options()
+      ("help,h", "print this help and exit")
+      ("topology,t", po::value<std::string>(), "topology file (required)")
+      ("node,n", po::value<std::string>(), "which node of the topology this process runs (required)")
+      ("instance,i", po::value<std::uint32_t>()->default_value(0), "replica number, 0-based")
+      ("directory,d", po::value<std::vector<std::string>>()->composing(),
+       "directory endpoint; repeat for several (default: the topology's)")
+      ("advertise", po::value<std::string>()->default_value("127.0.0.1"),
+       "host or address to bind inputs on and publish to the directory")
+      ("set", po::value<std::vector<std::string>>()->composing(),
+       "override a topology value, e.g. --set pricing.params.tax=0.2 (repeatable)")
+      ("ready-timeout", po::value<std::string>(),
+       "how long to hold output waiting for consumers before starting anyway (e.g. 5s)")
+      ("drain-timeout", po::value<std::string>(),
+       "bound on draining inputs and flushing outputs at shutdown (e.g. 2s)")
+      ("log-level", po::value<std::string>()->default_value("info"),
+       "trace, debug, info, warn, error or off");
+  return d;
+}
+
+std::chrono::milliseconds duration_arg(const po::variables_map& vm, const char* name) {
+  const auto text = vm[name].as<std::string>();
+  auto d = parse_duration(text);
+  if (!d) {
+    throw UsageError(std::string("--") + name + ": expected a duration like 5s or 250ms, got '" +
+                     text + "'");
+  }
+  return *d;
+}
+
+}  // namespace
+
+std::string NodeOptions::usage() {
+  std::ostringstream s;
+  s << "A brook node: reads its ports, channels and params from a topology file, registers with\n"
+       "the directory and runs until SIGINT/SIGTERM.\n\n"
+       "usage: <node-executable> --topology FILE --node NAME [--instance N] [options]\n\n"
+    << describe();
+  return s.str();
+}
+
+std::optional<NodeOptions> NodeOptions::parse(int argc, const char* const* argv,
+                                              std::ostream& out) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(describe()).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    out << usage();
+    return std::nullopt;
+  }
+  NodeOptions o;
+  if (!vm.count("topology")) throw UsageError("--topology is required");
+  if (!vm.count("node")) throw UsageError("--node is required");
+  o.topology = vm["topology"].as<std::string>();
+  o.node = vm["node"].as<std::string>();
+  o.instance = vm["instance"].as<std::uint32_t>();
+  if (vm.count("directory")) o.directory = vm["directory"].as<std::vector<std::string>>();
+  if (vm.count("set")) o.overrides = vm["set"].as<std::vector<std::string>>();
+  o.advertise = vm["advertise"].as<std::string>();
+  const auto level = parse_log_level(vm["log-level"].as<std::string>());
+  if (!level) {
+    throw UsageError("--log-level: expected trace, debug, info, warn, error or off, got '" +
+                     vm["log-level"].as<std::string>() + "'");
+  }
+  o.log_level = *level;
+  if (vm.count("ready-timeout")) o.ready_timeout = duration_arg(vm, "ready-timeout");
+  if (vm.count("drain-timeout")) o.drain_timeout = duration_arg(vm, "drain-timeout");
+  return o;
+}
+
+}  // namespace brook

@@ -1,0 +1,207 @@
+// NodeRuntime set-up, the emit path and directory events. The loop itself is in node_loop.cpp.
+#include "runtime/node_runtime.hpp"
+
+#include <unistd.h>
+
+#include <brook/error.hpp>
+#include <brook/log.hpp>
+
+namespace brook {
+
+namespace {
+
+std::string join_ports(const std::vector<PortSpec>& ports) {
+  std::string s;
+  for (const auto& p : ports) {
+    if (!s.empty()) s += ", ";
+    s += p.port;
+  }
+  return s.empty() ? "none" : s;
+}
+
+Topology load(const NodeOptions& o) {
+  LoadOptions lo;
+  lo.overrides = o.overrides;
+  return load_topology(o.topology, lo);
+}
+
+}  // namespace
+
+NodeRuntime::NodeRuntime(NodeOptions options)
+    : options_(std::move(options)),
+      topology_(load(options_)),
+      context_(1),
+      stop_(options_.handle_signals) {
+  spec_ = topology_.node(options_.node);
+  if (spec_ == nullptr) {
+    std::string names;
+    for (const auto& n : topology_.nodes) names += (names.empty() ? "" : ", ") + n.name;
+    throw ConfigError("node '" + options_.node + "' is not in topology '" + topology_.name +
+                      "' (" + options_.topology.string() + "; nodes: " + names + ")");
+  }
+  if (options_.instance >= static_cast<std::uint32_t>(spec_->replicas)) {
+    throw ConfigError("--instance " + std::to_string(options_.instance) + " is out of range: node '" +
+                      spec_->name + "' has " + std::to_string(spec_->replicas) +
+                      " replicas (instances 0.." + std::to_string(spec_->replicas - 1) + ")");
+  }
+  instance_name_ = spec_->name + "." + std::to_string(options_.instance);
+  incarnation_ = random_id();
+  producer_id_ = instance_name_ + "@" + incarnation_;
+  set_log_level(options_.log_level);
+  set_log_identity(instance_name_);
+  ready_timeout_ = options_.ready_timeout.value_or(spec_->ready_timeout);
+  drain_timeout_ = options_.drain_timeout.value_or(spec_->drain_timeout);
+  linger_ = drain_timeout_;
+  params_ = Params(spec_->params, topology_.file.string() + ": nodes." + spec_->name + ".params",
+                   topology_.file.string());
+
+  for (const auto& port : spec_->inputs) {
+    const ChannelSpec* ch = topology_.channel(port.channel);
+    counters_.channels[ch->name];
+    inputs_.push_back(std::make_unique<detail::InputPort>(context_, port, *ch, options_.advertise,
+                                                          producer_id_, linger_));
+  }
+  for (const auto& port : spec_->outputs) {
+    const ChannelSpec* ch = topology_.channel(port.channel);
+    outputs_.push_back(std::make_unique<detail::OutputPort>(context_, port, *ch, topology_,
+                                                            producer_id_, linger_,
+                                                            counters_.channels[ch->name]));
+  }
+  wait_fn_ = [this](const std::function<bool()>& done, Clock::time_point deadline) {
+    return wait_until(done, deadline);
+  };
+}
+
+NodeRuntime::~NodeRuntime() { close_all(); }
+
+void NodeRuntime::check_loop_thread(const char* what) const {
+  if (running_ && std::this_thread::get_id() != loop_thread_) {
+    throw ConfigError(std::string(what) +
+                      " called from a thread other than the node's loop thread; call it from a "
+                      "handler, timer or on_ready callback");
+  }
+}
+
+void NodeRuntime::set_handler(std::string_view port, std::function<void(const Message&)> fn) {
+  if (running_) throw ConfigError("handlers must be registered before run()");
+  for (auto& in : inputs_) {
+    if (in->port() == port) {
+      if (in->handler()) {
+        throw ConfigError("input port '" + std::string(port) + "' already has a handler");
+      }
+      in->handler() = std::move(fn);
+      return;
+    }
+  }
+  throw ConfigError("node '" + spec_->name + "' has no input port '" + std::string(port) +
+                    "' in " + topology_.file.string() + " (inputs: " + join_ports(spec_->inputs) +
+                    ")");
+}
+
+std::size_t NodeRuntime::output_index(std::string_view port) const {
+  for (std::size_t i = 0; i < outputs_.size(); ++i) {
+    if (outputs_[i]->port() == port) return i;
+  }
+  throw ConfigError("node '" + spec_->name + "' has no output port '" + std::string(port) +
+                    "' in " + topology_.file.string() + " (outputs: " +
+                    join_ports(spec_->outputs) + ")");
+}
+
+OutgoingEnvelope NodeRuntime::begin_emit(std::size_t output, std::string_view type,
+                                         const EmitOptions& o) {
+  check_loop_thread("emit()");
+  auto& out = *outputs_[output];
+  OutgoingEnvelope env;
+  env.producer = producer_id_;
+  env.seq = out.next_seq();
+  env.channel = out.channel().name;
+  env.type = type;
+  env.key = o.key;
+  env.created_ns = wall_clock_ns();
+  env.attempt = 1;
+  // A message emitted while handling another continues its trace.
+  env.trace = current_ != nullptr ? current_->trace : trace_ids_.next();
+  env.headers = o.headers;
+  return env;
+}
+
+void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> frame) {
+  auto& out = *outputs_[output];
+  if (frame.size() > out.channel().max_message_size) {
+    throw MessageTooLarge("channel '" + out.channel().name + "': message of " +
+                          std::to_string(frame.size()) + " bytes exceeds max_message_size " +
+                          std::to_string(out.channel().max_message_size) +
+                          " (raise it in the topology's channel spec)");
+  }
+  if (!running_) {
+    throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
+  }
+  out.send(frame, wait_fn_);
+  ++counters_.channels[out.channel().name].emitted;
+}
+
+TimerId NodeRuntime::add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
+                               bool periodic, std::function<void()> fn) {
+  check_loop_thread("every()/after()");
+  return timers_.add(Clock::now() + delay, period, periodic, std::move(fn));
+}
+
+void NodeRuntime::cancel_timer(TimerId id) {
+  check_loop_thread("cancel()");
+  timers_.cancel(id);
+}
+
+// ---- directory events ----------------------------------------------------------------------
+
+std::string NodeRuntime::view_key(const DirectoryEntry& e) const {
+  return e.instance_name() + "@" + e.incarnation + "|" + e.reg.channel + "|" +
+         std::string(to_string(e.reg.direction)) + "|" + e.reg.endpoint + "|" + e.reg.port;
+}
+
+void NodeRuntime::entry_added(const DirectoryEntry& e) {
+  // With several directories the same entry arrives once from each; act on the first.
+  if (++view_[view_key(e)] != 1) return;
+  const ChannelSpec* ch = topology_.channel(e.reg.channel);
+  if (ch == nullptr) return;  // a channel this topology does not have: not ours to use
+  if (ch->pattern != e.reg.pattern) {
+    BROOK_LOG(kWarn) << e.instance_name() << " registered channel '" << ch->name << "' as "
+                     << to_string(e.reg.pattern) << " but this topology says "
+                     << to_string(ch->pattern) << "; ignoring it (are both using the same "
+                     << "topology file?)";
+    return;
+  }
+  if (e.reg.direction == Direction::kIn) {
+    for (auto& out : outputs_) {
+      if (out->channel().name == e.reg.channel && out->consumer_added(e)) ++generation_;
+    }
+  } else if (e.reg.pattern == Pattern::kPubsub) {
+    for (auto& in : inputs_) {
+      if (in->channel().name == e.reg.channel) in->publisher_added(e);
+    }
+  }
+}
+
+void NodeRuntime::entry_removed(const DirectoryEntry& e) {
+  auto it = view_.find(view_key(e));
+  if (it == view_.end() || --it->second > 0) return;
+  view_.erase(it);
+  if (e.reg.direction == Direction::kIn) {
+    for (auto& out : outputs_) {
+      if (out->channel().name == e.reg.channel) out->consumer_removed(e);
+    }
+  } else {
+    for (auto& in : inputs_) {
+      if (in->channel().name == e.reg.channel) in->publisher_removed(e);
+    }
+  }
+}
+
+void NodeRuntime::registered(const std::string&) { registered_once_ = true; }
+
+NodeCounters NodeRuntime::heartbeat_counters() {
+  counters_.uptime_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count());
+  return counters_;
+}
+
+}  // namespace brook

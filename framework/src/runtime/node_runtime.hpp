@@ -1,0 +1,135 @@
+// The event loop behind brook::Node: owns the ZeroMQ context and every socket, polls them on the
+// thread that called run(), and calls handlers on that same thread.
+#pragma once
+
+#include <brook/ids.hpp>
+#include <brook/lifecycle.hpp>
+#include <brook/node.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "runtime/directory_session.hpp"
+#include "runtime/input_port.hpp"
+#include "runtime/output_port.hpp"
+#include "runtime/timer_queue.hpp"
+
+namespace brook {
+
+class NodeRuntime final : public detail::DirectorySession::Listener {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit NodeRuntime(NodeOptions options);
+  ~NodeRuntime() override;
+
+  // ---- used by Node ----
+  void set_handler(std::string_view port, std::function<void(const Message&)> fn);
+  std::size_t output_index(std::string_view port) const;
+  EnvelopeEncoder& encoder() noexcept { return encoder_; }
+  OutgoingEnvelope begin_emit(std::size_t output, std::string_view type, const EmitOptions& o);
+  void finish_emit(std::size_t output, std::span<const std::byte> frame);
+  TimerId add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
+                    bool periodic, std::function<void()> fn);
+  void cancel_timer(TimerId id);
+  void add_on_ready(std::function<void()> fn) { on_ready_.push_back(std::move(fn)); }
+  void add_on_stop(std::function<void()> fn) { on_stop_.push_back(std::move(fn)); }
+  int run();
+  void stop() noexcept { stop_.request_stop(); }
+
+  const Params& params() const noexcept { return params_; }
+  const Topology& topology() const noexcept { return topology_; }
+  const NodeSpec& spec() const noexcept { return *spec_; }
+  const std::string& name() const noexcept { return spec_->name; }
+  std::uint32_t instance() const noexcept { return options_.instance; }
+  const std::string& instance_name() const noexcept { return instance_name_; }
+  const std::string& producer_id() const noexcept { return producer_id_; }
+  bool ready() const noexcept { return ready_; }
+  const NodeCounters& counters() const noexcept { return counters_; }
+
+  // ---- DirectorySession::Listener ----
+  void entry_added(const DirectoryEntry& e) override;
+  void entry_removed(const DirectoryEntry& e) override;
+  void registered(const std::string& directory_endpoint) override;
+  NodeCounters heartbeat_counters() override;
+
+ private:
+  enum class Mode { kNormal, kControlOnly };
+  enum class SlotKind { kStop, kInput, kDirRequest, kDirWatch, kMonitor, kGroupOut, kPublisher };
+  struct Slot {
+    SlotKind kind;
+    void* target;  // InputPort*, DirectorySession*, ConsumerGroup* or Publisher*
+    detail::OutputPort* output;
+  };
+  struct PollBuffer {
+    std::uint64_t generation = 0;
+    std::vector<zmq::pollitem_t> items;
+    std::vector<Slot> slots;
+  };
+
+  void check_loop_thread(const char* what) const;
+  void build(PollBuffer& b);
+  // One poll + dispatch. kControlOnly never reads inputs or runs timers (used while emit()
+  // blocks inside a handler, so handlers never nest).
+  void iterate(Mode mode, Clock::time_point deadline);
+  bool wait_until(const std::function<bool()>& done, Clock::time_point deadline);
+  void drain_input(detail::InputPort& in);
+  void dispatch(detail::InputPort& in, zmq::message_t& frame);
+  void decode_error(detail::InputPort& in, const zmq::message_t& frame, const std::string& why);
+  void flush_outputs();
+  void check_ready(Clock::time_point now);
+  void shutdown();
+  void close_all() noexcept;
+  std::string view_key(const DirectoryEntry& e) const;
+
+  NodeOptions options_;
+  Topology topology_;
+  const NodeSpec* spec_ = nullptr;
+  Params params_;
+  std::string instance_name_;
+  std::string incarnation_;
+  std::string producer_id_;
+  std::chrono::milliseconds ready_timeout_;
+  std::chrono::milliseconds drain_timeout_;
+  std::chrono::milliseconds linger_;
+
+  zmq::context_t context_;
+  StopSignal stop_;
+  std::vector<std::unique_ptr<detail::InputPort>> inputs_;
+  std::vector<std::unique_ptr<detail::OutputPort>> outputs_;
+  std::vector<std::unique_ptr<detail::DirectorySession>> sessions_;
+  std::map<std::string, int> view_;  // merged directory entries across sessions (refcounts)
+  detail::TimerQueue timers_;
+  std::vector<std::function<void()>> on_ready_;
+  std::vector<std::function<void()>> on_stop_;
+
+  EnvelopeEncoder encoder_;
+  PayloadDecoder payload_decoder_;
+  TraceIdGenerator trace_ids_;
+  NodeCounters counters_;
+  LogRateLimiter decode_log_;
+  LogRateLimiter handler_log_;
+  detail::WaitFn wait_fn_;
+
+  std::thread::id loop_thread_{};
+  bool running_ = false;
+  bool ready_ = false;
+  bool registered_once_ = false;
+  bool more_input_ = false;  // an input stopped at its batch limit: poll without waiting
+  bool stopping_ = false;
+  int stop_reads_ = 0;
+  const EnvelopeView* current_ = nullptr;  // message being handled, for trace propagation
+  Clock::time_point started_{};
+  Clock::time_point last_input_{};
+  Clock::time_point next_publisher_flush_{};
+  Clock::time_point next_unregistered_warn_{};
+  std::uint64_t generation_ = 1;
+  PollBuffer buffers_[2];
+};
+
+}  // namespace brook

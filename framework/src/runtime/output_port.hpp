@@ -1,0 +1,78 @@
+// A node's output port: the channel's consumer groups (pipeline) or publisher (pubsub), the
+// port's sequence numbers, and the on_full policy applied when consumers cannot keep up.
+#pragma once
+
+#include <brook/counters.hpp>
+#include <brook/directory_protocol.hpp>
+#include <brook/topology.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <zmq.hpp>
+
+#include "runtime/consumer_group.hpp"
+#include "runtime/publisher.hpp"
+
+namespace brook::detail {
+
+// Runs the loop's control work (directory, monitors, flushing) until `done()` or the deadline;
+// true if done() became true. Provided by the runtime for the `block` policy.
+using WaitFn = std::function<bool(const std::function<bool()>& done,
+                                  std::chrono::steady_clock::time_point deadline)>;
+
+class OutputPort {
+ public:
+  OutputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
+             const Topology& topology, std::string producer_id, std::chrono::milliseconds linger,
+             ChannelCounters& counters);
+
+  const std::string& port() const noexcept { return port_; }
+  const ChannelSpec& channel() const noexcept { return *channel_; }
+  Registration registration() const;
+
+  std::uint64_t next_seq() const noexcept { return next_seq_; }
+
+  // Directory events for inputs on this port's channel. True when sockets were added (the
+  // loop's poll set must be rebuilt).
+  bool consumer_added(const DirectoryEntry& e);
+  void consumer_removed(const DirectoryEntry& e);
+
+  // Hands one encoded envelope to every consumer group, applying on_full. Consumes a sequence
+  // number. Throws BackpressureError (policy fail, or block timed out).
+  void send(std::span<const std::byte> frame, const WaitFn& wait);
+  // Moves held messages to sockets that can take them.
+  void flush();
+  bool has_pending() const;
+
+  // Every declared consumer node has a connected replica and every listed replica is connected
+  // (pipeline) or welcomed us (pubsub).
+  bool ready() const;
+  std::string readiness() const;  // what is missing, for the ready-timeout warning
+  // Publishes held pubsub messages even though not every subscriber is there (ready timeout).
+  void open();
+
+  std::map<std::string, std::unique_ptr<ConsumerGroup>>& groups() noexcept { return groups_; }
+  Publisher* publisher() noexcept { return publisher_.get(); }
+
+ private:
+  void update_pending_gauge();
+  bool make_room(ConsumerGroup& g, const WaitFn& wait);
+
+  std::string port_;
+  const ChannelSpec* channel_;
+  std::string producer_id_;
+  std::chrono::milliseconds linger_;
+  ChannelCounters& counters_;
+  zmq::context_t& context_;
+  std::set<std::string> declared_;  // consuming nodes named by the topology
+  std::set<std::string> warned_;    // undeclared consumers already warned about
+  std::uint64_t next_seq_ = 1;
+  std::map<std::string, std::unique_ptr<ConsumerGroup>> groups_;  // pipeline, by node
+  std::unique_ptr<Publisher> publisher_;                          // pubsub
+};
+
+}  // namespace brook::detail

@@ -1,0 +1,75 @@
+// The producing side of a pubsub channel: an XPUB socket connected to every subscriber
+// instance's SUB endpoint. XPUB_NODROP makes a full subscriber pipe visible (EAGAIN) instead of
+// a silent drop, so the message waits in the bounded pending queue and every drop is counted.
+//
+// Subscribers announce themselves by subscribing to their hello topic; the publisher answers
+// with a welcome carrying its next sequence number, which is how both sides know a subscriber
+// will see every message from then on (docs/wire.md).
+#pragma once
+
+#include <brook/directory_protocol.hpp>
+#include <brook/topology.hpp>
+
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "runtime/consumer_group.hpp"
+
+namespace brook::detail {
+
+class Publisher {
+ public:
+  Publisher(zmq::context_t& context, const ChannelSpec& channel, std::string producer_id,
+            std::chrono::milliseconds linger);
+
+  void add_subscriber(const DirectoryEntry& e);
+  void remove_subscriber(const DirectoryEntry& e);
+
+  // Topic frame + envelope frame; same contract as ConsumerGroup::offer. `seq` is the
+  // envelope's sequence number (welcomes report the oldest one not yet published).
+  [[nodiscard]] Offer offer(std::uint64_t seq, zmq::message_t& envelope);
+  std::size_t flush();
+  std::size_t pending() const noexcept { return pending_.size(); }
+  bool has_work() const noexcept { return !pending_.empty() || !welcomes_.empty(); }
+
+  // Holds messages until opened (every declared subscribing node has a welcomed instance, or the
+  // ready timeout passed) so the first messages are not published to nobody.
+  void open() noexcept { open_ = true; }
+  bool is_open() const noexcept { return open_; }
+
+  // Reads subscription messages; queues welcomes for new subscribers. `next_seq` is the
+  // sequence number the next published message will carry.
+  void on_readable(std::uint64_t next_seq);
+  void* socket() noexcept { return xpub_.handle(); }
+
+  std::size_t known_subscribers() const noexcept { return subscribers_.size(); }
+  // Instances (producer ids) that completed the hello/welcome exchange.
+  const std::set<std::string>& welcomed() const noexcept { return welcomed_; }
+  bool node_welcomed(const std::string& node) const;
+  bool all_welcomed() const;
+
+  // Observers (brook tap) get copies on a separate lossy PUB so they can never slow the channel.
+  void send_to_taps(const zmq::message_t& envelope);
+
+ private:
+  bool send_pair(const std::string& topic, zmq::message_t& body);
+  void send_welcomes();
+
+  std::string channel_;
+  std::string producer_id_;
+  std::size_t max_pending_;
+  bool open_ = false;
+  zmq::socket_t xpub_;
+  zmq::socket_t tap_pub_;
+  std::size_t taps_ = 0;
+  std::map<std::string, std::string> subscribers_;  // endpoint -> subscriber producer id
+  std::set<std::string> welcomed_;
+  std::deque<std::pair<std::uint64_t, zmq::message_t>> pending_;
+  std::vector<std::pair<std::string, std::string>> welcomes_;  // (topic, body) not yet sent
+};
+
+}  // namespace brook::detail

@@ -1,0 +1,21 @@
+// Socket options every data-path socket gets, in one place so producers and consumers agree.
+#pragma once
+
+#include <brook/topology.hpp>
+
+#include <chrono>
+#include <zmq.hpp>
+
+namespace brook::detail {
+
+// High-water marks from the channel, ZMQ_MAXMSGSIZE from its max_message_size (a peer sending
+// more is disconnected by libzmq before anything is allocated), bounded linger, fast reconnect.
+void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
+                           std::chrono::milliseconds linger);
+
+// The topic a subscriber instance listens on for its publishers' welcome messages
+// (docs/wire.md): "~brook/hello/" + the subscriber's producer id.
+std::string hello_topic(std::string_view subscriber_id);
+inline constexpr std::string_view kHelloTopicPrefix = "~brook/hello/";
+
+}  // namespace brook::detail

@@ -1,0 +1,43 @@
+#include <brook/ids.hpp>
+
+#include <time.h>
+
+#include <cstring>
+#include <random>
+
+namespace brook {
+
+std::string random_id() {
+  thread_local std::random_device rd;
+  const std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 0; i < 16; ++i) s[static_cast<std::size_t>(i)] = kDigits[(v >> (60 - 4 * i)) & 0xf];
+  return s;
+}
+
+std::int64_t wall_clock_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+TraceIdGenerator::TraceIdGenerator() {
+  std::random_device rd;
+  state_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+
+TraceId TraceIdGenerator::next() noexcept {
+  // splitmix64: two outputs fill the 16 bytes.
+  TraceId t;
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    std::memcpy(t.data() + 8 * half, &z, 8);
+  }
+  return t;
+}
+
+}  // namespace brook

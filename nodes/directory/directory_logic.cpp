@@ -1,0 +1,245 @@
+#include "directory_logic.hpp"
+
+#include <algorithm>
+
+namespace brook {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+std::uint64_t ms_between(DirectoryRegistry::Clock::time_point from,
+                         DirectoryRegistry::Clock::time_point to) {
+  if (to <= from) return 0;
+  return static_cast<std::uint64_t>(duration_cast<milliseconds>(to - from).count());
+}
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+  });
+}
+
+ErrorReply error(DirectoryErrc code, std::string detail) { return {code, std::move(detail)}; }
+
+}  // namespace
+
+std::string validate_registration(const RegisterRequest& r) {
+  if (!valid_name(r.node)) return "node name '" + r.node + "' is not [A-Za-z0-9_-]{1,64}";
+  if (r.incarnation.empty()) return "incarnation is empty";
+  for (const auto& reg : r.registrations) {
+    if (!valid_name(reg.channel)) return "channel name '" + reg.channel + "' is invalid";
+    if (reg.direction == Direction::kIn && reg.endpoint.empty()) {
+      return "input on channel '" + reg.channel + "' has no endpoint";
+    }
+  }
+  return {};
+}
+
+DirectoryRegistry::DirectoryRegistry(DirectoryConfig config, std::string epoch,
+                                     Clock::time_point started)
+    : config_(std::move(config)), epoch_(std::move(epoch)), started_(started) {}
+
+std::string DirectoryRegistry::key(const std::string& node, std::uint32_t instance) {
+  return node + "." + std::to_string(instance);
+}
+
+DirectoryState DirectoryRegistry::state(Clock::time_point now) const {
+  DirectoryState s;
+  s.epoch = epoch_;
+  s.seq = seq_;
+  s.uptime_ms = ms_between(started_, now);
+  // Until a full TTL has passed since start, live instances may not have re-registered yet, so
+  // an absent entry does not mean a dead instance.
+  s.settled = now - started_ >= config_.default_ttl;
+  return s;
+}
+
+DirectoryReplyBody DirectoryRegistry::handle(const DirectoryRequestBody& request,
+                                             Clock::time_point now,
+                                             std::vector<DirectoryUpdate>& changes) {
+  struct Visitor {
+    DirectoryRegistry& self;
+    Clock::time_point now;
+    std::vector<DirectoryUpdate>& changes;
+    DirectoryReplyBody operator()(const HelloRequest&) const {
+      return HelloReply{self.state(now), self.config_.pub_endpoint,
+                        static_cast<std::uint32_t>(self.config_.default_ttl.count()),
+                        static_cast<std::uint32_t>(self.config_.heartbeat.count())};
+    }
+    DirectoryReplyBody operator()(const RegisterRequest& r) const {
+      return self.do_register(r, now, changes);
+    }
+    DirectoryReplyBody operator()(const HeartbeatRequest& r) const {
+      return self.do_heartbeat(r, now);
+    }
+    DirectoryReplyBody operator()(const UnregisterRequest& r) const {
+      return self.do_unregister(r, now, changes);
+    }
+    DirectoryReplyBody operator()(const ResolveRequest& r) const {
+      return self.entries(now, &r.channel);
+    }
+    DirectoryReplyBody operator()(const SnapshotRequest&) const {
+      return self.entries(now, nullptr);
+    }
+    DirectoryReplyBody operator()(const ListRequest&) const { return self.list(now); }
+  };
+  return std::visit(Visitor{*this, now, changes}, request);
+}
+
+void DirectoryRegistry::publish(ChangeOp op, ChangeReason reason, const Instance& inst,
+                                const Registration& reg, std::vector<DirectoryUpdate>& changes) {
+  DirectoryUpdate u;
+  u.epoch = epoch_;
+  u.seq = ++seq_;
+  u.op = op;
+  u.reason = reason;
+  u.entry = DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg};
+  changes.push_back(std::move(u));
+}
+
+void DirectoryRegistry::remove_all(const Instance& inst, ChangeReason reason,
+                                   std::vector<DirectoryUpdate>& changes) {
+  for (const auto& reg : inst.registrations) publish(ChangeOp::kRemove, reason, inst, reg, changes);
+}
+
+DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Clock::time_point now,
+                                                  std::vector<DirectoryUpdate>& changes) {
+  if (std::string why = validate_registration(r); !why.empty()) {
+    return error(DirectoryErrc::kBadRequest, why);
+  }
+  const auto k = key(r.node, r.instance);
+  auto it = instances_.find(k);
+  if (it == instances_.end() && instances_.size() >= config_.max_instances) {
+    return error(DirectoryErrc::kDenied, "directory full (" +
+                                             std::to_string(config_.max_instances) +
+                                             " instances); raise --max-instances");
+  }
+  milliseconds lease = r.lease_ms == 0 ? config_.default_ttl : milliseconds(r.lease_ms);
+  lease = std::clamp(lease, config_.min_ttl, config_.max_ttl);
+
+  if (it != instances_.end() && it->second.incarnation != r.incarnation) {
+    // A new process took over this instance slot (a restart, usually before the old lease ran
+    // out). The newest registration wins; watchers see the old endpoints go.
+    remove_all(it->second, ChangeReason::kReplaced, changes);
+    instances_.erase(it);
+    it = instances_.end();
+  }
+
+  if (it == instances_.end()) {
+    Instance inst;
+    inst.node = r.node;
+    inst.instance = r.instance;
+    inst.incarnation = r.incarnation;
+    inst.registered_at = now;
+    it = instances_.emplace(k, std::move(inst)).first;
+  }
+  Instance& inst = it->second;
+  inst.host = r.host;
+  inst.pid = r.pid;
+  inst.lease = lease;
+  inst.last_seen = now;
+
+  // Re-registration of the same incarnation (after a directory restart, or a node adding ports):
+  // publish only the difference so watchers do not drop healthy connections.
+  for (const auto& old : inst.registrations) {
+    if (std::find(r.registrations.begin(), r.registrations.end(), old) == r.registrations.end()) {
+      publish(ChangeOp::kRemove, ChangeReason::kUnregistered, inst, old, changes);
+    }
+  }
+  for (const auto& reg : r.registrations) {
+    if (std::find(inst.registrations.begin(), inst.registrations.end(), reg) ==
+        inst.registrations.end()) {
+      publish(ChangeOp::kAdd, ChangeReason::kRegistered, inst, reg, changes);
+    }
+  }
+  inst.registrations = r.registrations;
+  return AckReply{state(now)};
+}
+
+DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
+                                                   Clock::time_point now) {
+  auto it = instances_.find(key(r.node, r.instance));
+  if (it == instances_.end()) {
+    return error(DirectoryErrc::kUnknownInstance,
+                 key(r.node, r.instance) + " is not registered here; register again");
+  }
+  if (it->second.incarnation != r.incarnation) {
+    return error(DirectoryErrc::kStaleIncarnation,
+                 key(r.node, r.instance) + " is now registered by incarnation " +
+                     it->second.incarnation + " (pid " + std::to_string(it->second.pid) +
+                     "); two processes claim the same instance");
+  }
+  it->second.last_seen = now;
+  it->second.counters = r.counters;
+  return AckReply{state(now)};
+}
+
+DirectoryReplyBody DirectoryRegistry::do_unregister(const UnregisterRequest& r,
+                                                    Clock::time_point now,
+                                                    std::vector<DirectoryUpdate>& changes) {
+  auto it = instances_.find(key(r.node, r.instance));
+  if (it == instances_.end()) {
+    return error(DirectoryErrc::kUnknownInstance, key(r.node, r.instance) + " is not registered");
+  }
+  if (it->second.incarnation != r.incarnation) {
+    return error(DirectoryErrc::kStaleIncarnation,
+                 "incarnation " + r.incarnation + " no longer owns " + it->first);
+  }
+  remove_all(it->second, ChangeReason::kUnregistered, changes);
+  instances_.erase(it);
+  return AckReply{state(now)};
+}
+
+void DirectoryRegistry::expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes) {
+  for (auto it = instances_.begin(); it != instances_.end();) {
+    if (now - it->second.last_seen > it->second.lease) {
+      remove_all(it->second, ChangeReason::kExpired, changes);
+      it = instances_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+DirectoryRegistry::Clock::time_point DirectoryRegistry::next_expiry() const {
+  auto next = Clock::time_point::max();
+  for (const auto& [k, inst] : instances_) next = std::min(next, inst.last_seen + inst.lease);
+  return next;
+}
+
+EntriesReply DirectoryRegistry::entries(Clock::time_point now, const std::string* channel) const {
+  EntriesReply r{state(now), {}};
+  for (const auto& [k, inst] : instances_) {
+    for (const auto& reg : inst.registrations) {
+      if (channel != nullptr && reg.channel != *channel) continue;
+      r.entries.push_back(DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg});
+    }
+  }
+  return r;
+}
+
+ListReply DirectoryRegistry::list(Clock::time_point now) const {
+  ListReply r{state(now), {}};
+  r.instances.reserve(instances_.size());
+  for (const auto& [k, inst] : instances_) {
+    InstanceInfo info;
+    info.node = inst.node;
+    info.instance = inst.instance;
+    info.incarnation = inst.incarnation;
+    info.host = inst.host;
+    info.pid = inst.pid;
+    info.lease_ms = static_cast<std::uint32_t>(inst.lease.count());
+    info.age_ms = ms_between(inst.last_seen, now);
+    info.registered_ms = ms_between(inst.registered_at, now);
+    info.registrations = inst.registrations;
+    info.counters = inst.counters;
+    r.instances.push_back(std::move(info));
+  }
+  return r;
+}
+
+}  // namespace brook

@@ -1,0 +1,83 @@
+// The directory's state machine, without sockets: registrations with leases, the numbered change
+// log that watchers follow, and the replies to every request. The server (directory_server.*)
+// feeds it decoded requests and the clock, and publishes the changes it returns.
+//
+// Not thread-safe: owned by the directory's single event loop.
+#pragma once
+
+#include <brook/directory_protocol.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace brook {
+
+struct DirectoryConfig {
+  std::chrono::milliseconds default_ttl{3000};
+  std::chrono::milliseconds heartbeat{1000};
+  std::chrono::milliseconds min_ttl{200};  // requested leases are clamped to [min_ttl, max_ttl]
+  std::chrono::milliseconds max_ttl{60000};
+  std::size_t max_instances = 10000;
+  std::string pub_endpoint;  // told to clients in the hello reply
+};
+
+class DirectoryRegistry {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  DirectoryRegistry(DirectoryConfig config, std::string epoch, Clock::time_point started);
+
+  // Handles one request; appends the changes it caused (consecutive seq numbers) to `changes`.
+  DirectoryReplyBody handle(const DirectoryRequestBody& request, Clock::time_point now,
+                            std::vector<DirectoryUpdate>& changes);
+
+  // Removes instances whose lease ran out before `now`, appending the removals.
+  void expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes);
+
+  DirectoryState state(Clock::time_point now) const;
+  // Earliest lease deadline, or time_point::max() when nothing is registered.
+  Clock::time_point next_expiry() const;
+  std::size_t instance_count() const noexcept { return instances_.size(); }
+  const DirectoryConfig& config() const noexcept { return config_; }
+  void set_pub_endpoint(std::string endpoint) { config_.pub_endpoint = std::move(endpoint); }
+
+ private:
+  struct Instance {
+    std::string node;
+    std::uint32_t instance = 0;
+    std::string incarnation;
+    std::string host;
+    std::uint32_t pid = 0;
+    std::chrono::milliseconds lease{};
+    Clock::time_point registered_at;
+    Clock::time_point last_seen;
+    std::vector<Registration> registrations;
+    NodeCounters counters;
+  };
+
+  DirectoryReplyBody do_register(const RegisterRequest& r, Clock::time_point now,
+                                 std::vector<DirectoryUpdate>& changes);
+  DirectoryReplyBody do_heartbeat(const HeartbeatRequest& r, Clock::time_point now);
+  DirectoryReplyBody do_unregister(const UnregisterRequest& r, Clock::time_point now,
+                                   std::vector<DirectoryUpdate>& changes);
+  EntriesReply entries(Clock::time_point now, const std::string* channel) const;
+  ListReply list(Clock::time_point now) const;
+
+  void publish(ChangeOp op, ChangeReason reason, const Instance& inst, const Registration& reg,
+               std::vector<DirectoryUpdate>& changes);
+  void remove_all(const Instance& inst, ChangeReason reason, std::vector<DirectoryUpdate>& changes);
+  static std::string key(const std::string& node, std::uint32_t instance);
+
+  DirectoryConfig config_;
+  std::string epoch_;
+  Clock::time_point started_;
+  std::uint64_t seq_ = 0;
+  std::map<std::string, Instance> instances_;  // by "node.instance"
+};
+
+// Validates what a register request asks for; returns an error text or empty when acceptable.
+std::string validate_registration(const RegisterRequest& r);
+
+}  // namespace brook

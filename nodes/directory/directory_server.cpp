@@ -1,0 +1,181 @@
+#include "directory_server.hpp"
+
+#include <brook/error.hpp>
+#include <brook/envelope_codec.hpp>
+#include <brook/ids.hpp>
+#include <brook/log.hpp>
+
+#include <algorithm>
+
+namespace brook {
+
+namespace {
+
+using Clock = DirectoryRegistry::Clock;
+
+std::string host_of(const std::string& endpoint) {
+  // tcp://host:port -> host ("*" for wildcard binds stays as is).
+  const auto scheme = endpoint.find("://");
+  const auto colon = endpoint.rfind(':');
+  if (scheme == std::string::npos || colon == std::string::npos || colon <= scheme + 3) {
+    return "127.0.0.1";
+  }
+  return endpoint.substr(scheme + 3, colon - scheme - 3);
+}
+
+// The remote address of a TCP peer, from the message's metadata.
+std::string peer_address(const zmq::message_t& m) {
+  const char* v = zmq_msg_gets(const_cast<zmq_msg_t*>(m.handle()), "Peer-Address");
+  return v != nullptr ? v : "unknown peer";
+}
+
+std::string bind_socket(zmq::socket_t& s, const std::string& endpoint, const char* what) {
+  try {
+    s.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw ZmqError(e.num(), std::string("cannot bind ") + what + " to " + endpoint +
+                                " (is another directory running there? pick another --bind)");
+  }
+  return s.get(zmq::sockopt::last_endpoint);
+}
+
+}  // namespace
+
+DirectoryServer::DirectoryServer(DirectoryServerOptions options)
+    : options_(std::move(options)),
+      epoch_(random_id()),
+      router_(context_, zmq::socket_type::router),
+      pub_(context_, zmq::socket_type::pub),
+      registry_(options_.config, epoch_, Clock::now()) {
+  for (auto* s : {&router_, &pub_}) {
+    s->set(zmq::sockopt::linger, 0);
+  }
+  router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
+  router_.set(zmq::sockopt::sndhwm, 10000);
+  router_.set(zmq::sockopt::rcvhwm, 10000);
+  // Watchers that fall behind lose updates here; they notice the seq gap and take a snapshot.
+  pub_.set(zmq::sockopt::sndhwm, 100000);
+  endpoint_ = bind_socket(router_, options_.bind, "the directory ROUTER");
+  std::string pub_bind = options_.pub_bind;
+  if (pub_bind.empty()) pub_bind = "tcp://" + host_of(endpoint_) + ":*";
+  pub_endpoint_ = bind_socket(pub_, pub_bind, "the directory PUB");
+  options_.config.pub_endpoint = pub_endpoint_;
+  registry_.set_pub_endpoint(pub_endpoint_);
+}
+
+void DirectoryServer::run(StopSignal& stop) {
+  BROOK_LOG(kInfo) << "directory " << epoch_ << " serving " << endpoint_ << ", changes on "
+                   << pub_endpoint_ << " (ttl " << options_.config.default_ttl.count()
+                   << " ms, heartbeat " << options_.config.heartbeat.count() << " ms)";
+  auto next_tick = Clock::now();
+  while (!stop.requested()) {
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      publish_tick();
+      next_tick = now + options_.tick;
+    }
+    changes_.clear();
+    registry_.expire(now, changes_);
+    for (const auto& c : changes_) {
+      BROOK_LOG(kInfo) << "lease expired: " << c.entry.instance_name() << " ("
+                       << c.entry.reg.channel << " " << to_string(c.entry.reg.direction) << ")";
+    }
+    publish(changes_);
+
+    const auto wake = std::min(next_tick, registry_.next_expiry() + std::chrono::milliseconds(1));
+    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
+    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, stop.fd(), ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::max(timeout, std::chrono::milliseconds(0)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      throw;
+    }
+    if (items[0].revents & ZMQ_POLLIN) serve_requests();
+  }
+  BROOK_LOG(kInfo) << "directory stopping (" << stop.reason() << "): " << stats_.requests
+                   << " requests, " << stats_.bad_requests << " bad, "
+                   << registry_.instance_count() << " instances registered";
+}
+
+void DirectoryServer::serve_requests() {
+  // Bounded batch so expiry and ticks keep their schedule under a request flood.
+  for (int i = 0; i < 1000; ++i) {
+    zmq::message_t identity;
+    if (!router_.recv(identity, zmq::recv_flags::dontwait)) return;
+    zmq::message_t body;
+    bool extra_frames = false;
+    if (identity.more()) {
+      (void)router_.recv(body, zmq::recv_flags::none);
+      // Frames after the body come from a non-brook peer; read them all to stay in sync.
+      bool more = body.more();
+      while (more) {
+        zmq::message_t junk;
+        (void)router_.recv(junk, zmq::recv_flags::none);
+        more = junk.more();
+        extra_frames = true;
+      }
+    }
+    handle(identity, body, extra_frames);
+  }
+}
+
+void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, bool extra_frames) {
+  ++stats_.requests;
+  DirectoryRequest request;
+  ProtocolStatus status;
+  if (extra_frames) {
+    status = ProtocolStatus::failure("expected exactly one frame after the routing id");
+  } else {
+    status = decode({static_cast<const std::byte*>(body.data()), body.size()}, request);
+  }
+  if (!status) {
+    ++stats_.bad_requests;
+    static LogRateLimiter limiter;
+    std::uint64_t suppressed = 0;
+    if (limiter.allow(suppressed)) {
+      BROOK_LOG(kWarn) << "bad request from " << peer_address(body) << ": "
+                       << status.error << " (" << stats_.bad_requests << " bad so far"
+                       << (suppressed > 0 ? ", " + std::to_string(suppressed) + " not logged" : "")
+                       << ")";
+    }
+    reply(identity, DirectoryReply{request.id, ErrorReply{DirectoryErrc::kBadRequest, status.error}});
+    return;
+  }
+  changes_.clear();
+  auto result = registry_.handle(request.body, Clock::now(), changes_);
+  if (const auto* reg = std::get_if<RegisterRequest>(&request.body)) {
+    if (std::holds_alternative<AckReply>(result)) {
+      BROOK_LOG(kDebug) << "registered " << reg->node << "." << reg->instance << " ("
+                        << reg->registrations.size() << " ports, pid " << reg->pid << ")";
+    }
+  }
+  reply(identity, DirectoryReply{request.id, std::move(result)});
+  publish(changes_);
+}
+
+void DirectoryServer::reply(zmq::message_t& identity, const DirectoryReply& r) {
+  const std::string bytes = encode(r);
+  // A peer that vanished or stopped reading loses its reply; ROUTER drops it without blocking.
+  (void)router_.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  (void)router_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+}
+
+void DirectoryServer::publish(std::vector<DirectoryUpdate>& changes) {
+  for (const auto& c : changes) {
+    const std::string bytes = encode(c);
+    (void)pub_.send(zmq::buffer(kUpdateKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    ++stats_.updates_published;
+  }
+  changes.clear();
+}
+
+void DirectoryServer::publish_tick() {
+  const std::string bytes = encode(DirectoryTick{registry_.state(Clock::now())});
+  (void)pub_.send(zmq::buffer(kTickKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+}
+
+}  // namespace brook

@@ -1,0 +1,63 @@
+// The directory's sockets and event loop: a ROUTER answering requests and a PUB announcing
+// changes, both driven by DirectoryRegistry.
+#pragma once
+
+#include <brook/lifecycle.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <zmq.hpp>
+
+#include "directory_logic.hpp"
+
+namespace brook {
+
+struct DirectoryServerOptions {
+  std::string bind = "tcp://127.0.0.1:5670";  // ROUTER; port * picks an ephemeral one
+  std::string pub_bind;                       // PUB; empty: same host as `bind`, ephemeral port
+  DirectoryConfig config;
+  std::chrono::milliseconds tick{500};  // how often watchers hear the current seq
+};
+
+struct DirectoryServerStats {
+  std::uint64_t requests = 0;
+  std::uint64_t bad_requests = 0;
+  std::uint64_t updates_published = 0;
+};
+
+class DirectoryServer {
+ public:
+  // Binds both sockets; throws ZmqError if an endpoint cannot be bound.
+  explicit DirectoryServer(DirectoryServerOptions options);
+  DirectoryServer(const DirectoryServer&) = delete;
+  DirectoryServer& operator=(const DirectoryServer&) = delete;
+
+  const std::string& endpoint() const noexcept { return endpoint_; }
+  const std::string& pub_endpoint() const noexcept { return pub_endpoint_; }
+  const std::string& epoch() const noexcept { return epoch_; }
+
+  // Serves until `stop` fires. Blocks the calling thread.
+  void run(StopSignal& stop);
+  const DirectoryServerStats& stats() const noexcept { return stats_; }
+
+ private:
+  void serve_requests();
+  void handle(zmq::message_t& identity, zmq::message_t& body, bool extra_frames);
+  void reply(zmq::message_t& identity, const DirectoryReply& r);
+  void publish(std::vector<DirectoryUpdate>& changes);
+  void publish_tick();
+
+  DirectoryServerOptions options_;
+  std::string epoch_;
+  zmq::context_t context_{1};
+  zmq::socket_t router_;
+  zmq::socket_t pub_;
+  std::string endpoint_;
+  std::string pub_endpoint_;
+  DirectoryRegistry registry_;
+  DirectoryServerStats stats_;
+  std::vector<DirectoryUpdate> changes_;
+};
+
+}  // namespace brook

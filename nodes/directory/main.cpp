@@ -1,0 +1,104 @@
+// brook-directory: discovery for brook nodes (docs/directory.md).
+#include <brook/error.hpp>
+#include <brook/lifecycle.hpp>
+#include <brook/log.hpp>
+#include <brook/topology.hpp>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "directory_server.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::chrono::milliseconds duration_option(const po::variables_map& vm, const char* name) {
+  const auto text = vm[name].as<std::string>();
+  auto d = brook::parse_duration(text);
+  if (!d || d->count() <= 0) {
+    throw brook::UsageError(std::string("--") + name + ": expected a duration like 3s or 500ms, got '" +
+                            text + "'");
+  }
+  return *d;
+}
+
+int run(int argc, char** argv) {
+  po::options_description desc(
+      "brook-directory: registrations with leases and change notifications for brook nodes.\n"
+      "Nodes bind ephemeral endpoints, register them here and watch the channels they use;\n"
+      "no message data flows through the directory.\n\nOptions");
+  desc.add_options()
+      ("help,h", "print this help and exit")
+      ("bind", po::value<std::string>(),
+       "ROUTER endpoint for requests (default: the topology's first directory endpoint, else "
+       "tcp://127.0.0.1:5670; use port * for an ephemeral port)")
+      ("pub-bind", po::value<std::string>(),
+       "PUB endpoint for change notifications (default: same host as --bind, ephemeral port; "
+       "clients learn it from the hello reply)")
+      ("topology", po::value<std::string>(), "read endpoint, ttl and heartbeat from this topology")
+      ("set", po::value<std::vector<std::string>>()->composing(), "topology override key=value")
+      ("ttl", po::value<std::string>(), "default lease TTL (default 3s, or the topology's)")
+      ("heartbeat", po::value<std::string>(), "heartbeat period told to nodes (default 1s)")
+      ("max-instances", po::value<std::size_t>()->default_value(10000),
+       "refuse registrations beyond this many instances")
+      ("log-level", po::value<std::string>()->default_value("info"),
+       "trace, debug, info, warn, error or off");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "brook-directory: " << e.what() << "\n(see brook-directory --help)\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  try {
+    const auto level = brook::parse_log_level(vm["log-level"].as<std::string>());
+    if (!level) throw brook::UsageError("--log-level: expected trace|debug|info|warn|error|off");
+    brook::set_log_level(*level);
+    brook::set_log_identity("directory");
+
+    brook::DirectoryServerOptions opts;
+    if (vm.count("topology")) {
+      brook::LoadOptions lo;
+      if (vm.count("set")) lo.overrides = vm["set"].as<std::vector<std::string>>();
+      const auto topo = brook::load_topology(vm["topology"].as<std::string>(), lo);
+      if (!topo.directory.endpoints.empty()) opts.bind = topo.directory.endpoints.front();
+      opts.config.default_ttl = topo.directory.ttl;
+      opts.config.heartbeat = topo.directory.heartbeat;
+    }
+    if (vm.count("bind")) opts.bind = vm["bind"].as<std::string>();
+    if (vm.count("pub-bind")) opts.pub_bind = vm["pub-bind"].as<std::string>();
+    if (vm.count("ttl")) opts.config.default_ttl = duration_option(vm, "ttl");
+    if (vm.count("heartbeat")) opts.config.heartbeat = duration_option(vm, "heartbeat");
+    if (opts.config.heartbeat >= opts.config.default_ttl) {
+      throw brook::UsageError("--heartbeat must be shorter than --ttl");
+    }
+    opts.config.min_ttl = std::min(opts.config.min_ttl, opts.config.default_ttl);
+    opts.config.max_instances = vm["max-instances"].as<std::size_t>();
+
+    brook::StopSignal stop;
+    brook::DirectoryServer server(std::move(opts));
+    brook::notify_ready("router=" + server.endpoint() + " pub=" + server.pub_endpoint() +
+                        " epoch=" + server.epoch());
+    server.run(stop);
+    return 0;
+  } catch (const brook::TopologyError& e) {
+    std::cerr << e.what() << "\n";
+    return 2;
+  } catch (const brook::UsageError& e) {
+    std::cerr << "brook-directory: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "brook-directory: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return run(argc, argv); }

@@ -1,0 +1,188 @@
+#include <gtest/gtest.h>
+
+#include "directory_logic.hpp"
+
+namespace brook {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = DirectoryRegistry::Clock;
+
+Registration input(std::string channel, std::string endpoint) {
+  return Registration{std::move(channel), Direction::kIn, Pattern::kPipeline, std::move(endpoint),
+                      "in", false};
+}
+
+RegisterRequest reg(std::string node, std::uint32_t instance, std::string incarnation,
+                    std::vector<Registration> regs) {
+  RegisterRequest r;
+  r.node = std::move(node);
+  r.instance = instance;
+  r.incarnation = std::move(incarnation);
+  r.pid = 1234;
+  r.registrations = std::move(regs);
+  return r;
+}
+
+class DirectoryLogic : public ::testing::Test {
+ protected:
+  DirectoryConfig config() {
+    DirectoryConfig c;
+    c.default_ttl = 3000ms;
+    c.heartbeat = 1000ms;
+    c.pub_endpoint = "tcp://127.0.0.1:9999";
+    return c;
+  }
+  Clock::time_point t0 = Clock::now();
+  DirectoryRegistry dir{config(), "epoch-1", t0};
+  std::vector<DirectoryUpdate> changes;
+
+  DirectoryReplyBody send(const DirectoryRequestBody& r, Clock::duration at) {
+    changes.clear();
+    return dir.handle(r, t0 + at, changes);
+  }
+  std::vector<DirectoryEntry> snapshot(Clock::duration at) {
+    std::vector<DirectoryUpdate> none;
+    auto r = dir.handle(SnapshotRequest{}, t0 + at, none);
+    return std::get<EntriesReply>(r).entries;
+  }
+};
+
+TEST_F(DirectoryLogic, RegistrationPublishesNumberedAdds) {
+  auto r = send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("x", "tcp://h:2")}), 0ms);
+  ASSERT_TRUE(std::holds_alternative<AckReply>(r));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].seq, 1u);
+  EXPECT_EQ(changes[1].seq, 2u);
+  EXPECT_EQ(changes[0].op, ChangeOp::kAdd);
+  EXPECT_EQ(changes[0].epoch, "epoch-1");
+  EXPECT_EQ(changes[0].entry.instance_name(), "product.0");
+  EXPECT_EQ(std::get<AckReply>(r).state.seq, 2u);
+  EXPECT_EQ(snapshot(1ms).size(), 2u);
+}
+
+TEST_F(DirectoryLogic, ReRegisteringTheSameIncarnationPublishesOnlyTheDifference) {
+  (void)send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("x", "tcp://h:2")}), 0ms);
+  (void)send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("y", "tcp://h:3")}), 10ms);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].op, ChangeOp::kRemove);
+  EXPECT_EQ(changes[0].entry.reg.channel, "x");
+  EXPECT_EQ(changes[1].op, ChangeOp::kAdd);
+  EXPECT_EQ(changes[1].entry.reg.channel, "y");
+
+  (void)send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("y", "tcp://h:3")}), 20ms);
+  EXPECT_TRUE(changes.empty()) << "an identical re-registration must not disturb watchers";
+}
+
+TEST_F(DirectoryLogic, ANewIncarnationReplacesTheOldOne) {
+  (void)send(reg("product", 1, "old", {input("checkouts", "tcp://h:1")}), 0ms);
+  (void)send(reg("product", 1, "new", {input("checkouts", "tcp://h:7")}), 100ms);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].op, ChangeOp::kRemove);
+  EXPECT_EQ(changes[0].reason, ChangeReason::kReplaced);
+  EXPECT_EQ(changes[0].entry.incarnation, "old");
+  EXPECT_EQ(changes[1].op, ChangeOp::kAdd);
+  EXPECT_EQ(changes[1].entry.reg.endpoint, "tcp://h:7");
+
+  HeartbeatRequest hb{"product", 1, "old", {}};
+  auto r = send(hb, 200ms);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(r));
+  EXPECT_EQ(std::get<ErrorReply>(r).code, DirectoryErrc::kStaleIncarnation);
+}
+
+TEST_F(DirectoryLogic, LeasesExpireAfterTtlAndHeartbeatsRenewThem) {
+  (void)send(reg("pricing", 0, "a", {input("resolved", "tcp://h:1")}), 0ms);
+  (void)send(reg("pricing", 1, "b", {input("resolved", "tcp://h:2")}), 0ms);
+  EXPECT_EQ(dir.next_expiry(), t0 + 3000ms);
+
+  // Instance 1 keeps heartbeating; instance 0 went silent.
+  for (auto at : {900ms, 1900ms, 2900ms}) {
+    ASSERT_TRUE(std::holds_alternative<AckReply>(send(HeartbeatRequest{"pricing", 1, "b", {}}, at)));
+  }
+  changes.clear();
+  dir.expire(t0 + 3000ms, changes);
+  EXPECT_TRUE(changes.empty()) << "a lease is valid up to and including its TTL";
+  dir.expire(t0 + 3001ms, changes);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].op, ChangeOp::kRemove);
+  EXPECT_EQ(changes[0].reason, ChangeReason::kExpired);
+  EXPECT_EQ(changes[0].entry.instance_name(), "pricing.0");
+  EXPECT_EQ(dir.instance_count(), 1u);
+
+  auto r = send(HeartbeatRequest{"pricing", 0, "a", {}}, 3100ms);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(r));
+  EXPECT_EQ(std::get<ErrorReply>(r).code, DirectoryErrc::kUnknownInstance);
+}
+
+TEST_F(DirectoryLogic, RequestedLeaseIsClamped) {
+  auto r = reg("order", 0, "a", {input("resolved", "tcp://h:1")});
+  r.lease_ms = 5;  // below min_ttl
+  (void)send(r, 0ms);
+  EXPECT_EQ(dir.next_expiry(), t0 + config().min_ttl);
+}
+
+TEST_F(DirectoryLogic, UnregisterRemovesEverything) {
+  (void)send(reg("order", 0, "a", {input("resolved", "tcp://h:1")}), 0ms);
+  auto r = send(UnregisterRequest{"order", 0, "a"}, 5ms);
+  ASSERT_TRUE(std::holds_alternative<AckReply>(r));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].reason, ChangeReason::kUnregistered);
+  EXPECT_TRUE(snapshot(6ms).empty());
+}
+
+TEST_F(DirectoryLogic, SettlesOneTtlAfterStart) {
+  EXPECT_FALSE(dir.state(t0 + 2999ms).settled);
+  EXPECT_TRUE(dir.state(t0 + 3000ms).settled);
+  auto hello = std::get<HelloReply>(send(HelloRequest{}, 10ms));
+  EXPECT_EQ(hello.pub_endpoint, "tcp://127.0.0.1:9999");
+  EXPECT_EQ(hello.ttl_ms, 3000u);
+  EXPECT_EQ(hello.heartbeat_ms, 1000u);
+  EXPECT_EQ(hello.state.epoch, "epoch-1");
+}
+
+TEST_F(DirectoryLogic, ResolveFiltersByChannel) {
+  (void)send(reg("a", 0, "x", {input("one", "tcp://h:1"), input("two", "tcp://h:2")}), 0ms);
+  auto r = std::get<EntriesReply>(send(ResolveRequest{"two"}, 1ms));
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].reg.endpoint, "tcp://h:2");
+}
+
+TEST_F(DirectoryLogic, ListReportsCountersAndAges) {
+  (void)send(reg("a", 0, "x", {input("one", "tcp://h:1")}), 0ms);
+  HeartbeatRequest hb{"a", 0, "x", {}};
+  hb.counters.channels["one"].received = 77;
+  (void)send(hb, 1000ms);
+  auto r = std::get<ListReply>(send(ListRequest{}, 1500ms));
+  ASSERT_EQ(r.instances.size(), 1u);
+  EXPECT_EQ(r.instances[0].counters.channels.at("one").received, 77u);
+  EXPECT_EQ(r.instances[0].age_ms, 500u);
+  EXPECT_EQ(r.instances[0].registered_ms, 1500u);
+  EXPECT_EQ(r.instances[0].pid, 1234u);
+}
+
+TEST_F(DirectoryLogic, RejectsInvalidRegistrations) {
+  auto bad_name = reg("no.dots", 0, "x", {});
+  auto r = send(bad_name, 0ms);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(r));
+  EXPECT_EQ(std::get<ErrorReply>(r).code, DirectoryErrc::kBadRequest);
+  auto no_endpoint = reg("ok", 0, "x", {input("c", "")});
+  r = send(no_endpoint, 0ms);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(r));
+  EXPECT_NE(std::get<ErrorReply>(r).detail.find("no endpoint"), std::string::npos);
+  EXPECT_TRUE(changes.empty());
+}
+
+TEST_F(DirectoryLogic, RefusesBeyondMaxInstances) {
+  DirectoryConfig c = config();
+  c.max_instances = 2;
+  DirectoryRegistry small(c, "e", t0);
+  std::vector<DirectoryUpdate> ch;
+  EXPECT_TRUE(std::holds_alternative<AckReply>(small.handle(reg("a", 0, "x", {}), t0, ch)));
+  EXPECT_TRUE(std::holds_alternative<AckReply>(small.handle(reg("a", 1, "x", {}), t0, ch)));
+  auto r = small.handle(reg("a", 2, "x", {}), t0, ch);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(r));
+  EXPECT_EQ(std::get<ErrorReply>(r).code, DirectoryErrc::kDenied);
+}
+
+}  // namespace
+}  // namespace brook

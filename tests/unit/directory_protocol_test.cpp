@@ -1,0 +1,179 @@
+#include <brook/directory_protocol.hpp>
+#include <brook/envelope_codec.hpp>
+#include <gtest/gtest.h>
+
+namespace brook {
+namespace {
+
+std::span<const std::byte> bytes(const std::string& s) { return as_bytes(s); }
+
+RegisterRequest sample_register() {
+  RegisterRequest r;
+  r.node = "product";
+  r.instance = 3;
+  r.incarnation = "0123456789abcdef";
+  r.host = "host-a";
+  r.pid = 4242;
+  r.lease_ms = 2500;
+  r.registrations = {
+      {"checkouts", Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:4000", "in", false},
+      {"resolved", Direction::kOut, Pattern::kPubsub, "", "out", false},
+      {"resolved", Direction::kIn, Pattern::kPubsub, "tcp://127.0.0.1:4001", "tap", true}};
+  return r;
+}
+
+TEST(DirectoryProtocol, RequestsRoundTrip) {
+  std::vector<DirectoryRequestBody> bodies{
+      HelloRequest{}, sample_register(),
+      HeartbeatRequest{"product", 3, "0123456789abcdef", {}},
+      UnregisterRequest{"product", 3, "0123456789abcdef"},
+      ResolveRequest{"checkouts"}, SnapshotRequest{}, ListRequest{}};
+  std::uint64_t id = 100;
+  for (const auto& body : bodies) {
+    DirectoryRequest in{id++, body};
+    DirectoryRequest out;
+    ASSERT_TRUE(decode(bytes(encode(in)), out)) << op_name(body);
+    EXPECT_EQ(out.id, in.id);
+    EXPECT_EQ(out.body.index(), in.body.index());
+  }
+  DirectoryRequest out;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{1, sample_register()})), out));
+  const auto& r = std::get<RegisterRequest>(out.body);
+  EXPECT_EQ(r.node, "product");
+  EXPECT_EQ(r.instance, 3u);
+  EXPECT_EQ(r.pid, 4242u);
+  EXPECT_EQ(r.lease_ms, 2500u);
+  EXPECT_EQ(r.registrations, sample_register().registrations);
+}
+
+TEST(DirectoryProtocol, HeartbeatCarriesCounters) {
+  HeartbeatRequest hb{"n", 0, "i", {}};
+  hb.counters.uptime_ms = 12345;
+  hb.counters.channels["a"].received = 5;
+  hb.counters.channels["a"].decode_errors = 2;
+  hb.counters.channels["b"].emitted = 9;
+  DirectoryRequest out;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{7, hb})), out));
+  const auto& c = std::get<HeartbeatRequest>(out.body).counters;
+  EXPECT_EQ(c.uptime_ms, 12345u);
+  EXPECT_EQ(c.channels.at("a").received, 5u);
+  EXPECT_EQ(c.channels.at("a").decode_errors, 2u);
+  EXPECT_EQ(c.channels.at("b").emitted, 9u);
+  EXPECT_EQ(c.total().received, 5u);
+}
+
+TEST(DirectoryProtocol, RepliesRoundTrip) {
+  DirectoryState st{"ep", 17, 900, true};
+  DirectoryReply hello{1, HelloReply{st, "tcp://127.0.0.1:5671", 3000, 1000}};
+  DirectoryReply out;
+  ASSERT_TRUE(decode(bytes(encode(hello)), out));
+  const auto& h = std::get<HelloReply>(out.body);
+  EXPECT_EQ(h.state.epoch, "ep");
+  EXPECT_EQ(h.state.seq, 17u);
+  EXPECT_TRUE(h.state.settled);
+  EXPECT_EQ(h.pub_endpoint, "tcp://127.0.0.1:5671");
+
+  EntriesReply er{st, {DirectoryEntry{"a", 1, "inc", sample_register().registrations[0]}}};
+  ASSERT_TRUE(decode(bytes(encode(DirectoryReply{2, er})), out));
+  EXPECT_EQ(std::get<EntriesReply>(out.body).entries, er.entries);
+
+  InstanceInfo info;
+  info.node = "a";
+  info.registrations = sample_register().registrations;
+  info.counters.channels["x"].sent = 3;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryReply{3, ListReply{st, {info}}})), out));
+  const auto& l = std::get<ListReply>(out.body);
+  ASSERT_EQ(l.instances.size(), 1u);
+  EXPECT_EQ(l.instances[0].counters.channels.at("x").sent, 3u);
+
+  ASSERT_TRUE(decode(bytes(encode(DirectoryReply{4, ErrorReply{DirectoryErrc::kUnknownInstance, "gone"}})), out));
+  EXPECT_EQ(out.id, 4u);
+  EXPECT_EQ(std::get<ErrorReply>(out.body).code, DirectoryErrc::kUnknownInstance);
+  EXPECT_EQ(std::get<ErrorReply>(out.body).detail, "gone");
+}
+
+TEST(DirectoryProtocol, UpdatesAndTicksRoundTrip) {
+  DirectoryUpdate u{"ep", 9, ChangeOp::kRemove, ChangeReason::kExpired,
+                    DirectoryEntry{"a", 1, "inc", sample_register().registrations[0]}};
+  DirectoryUpdate out;
+  ASSERT_TRUE(decode(bytes(encode(u)), out));
+  EXPECT_EQ(out.seq, 9u);
+  EXPECT_EQ(out.op, ChangeOp::kRemove);
+  EXPECT_EQ(out.reason, ChangeReason::kExpired);
+  EXPECT_EQ(out.entry, u.entry);
+  DirectoryTick t{{"ep", 5, 100, false}}, tout;
+  ASSERT_TRUE(decode(bytes(encode(t)), tout));
+  EXPECT_EQ(tout.state.seq, 5u);
+  EXPECT_FALSE(tout.state.settled);
+}
+
+std::string pack_map(const std::map<std::string, msgpack::type::variant>& m) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, m);
+  return {b.data(), b.size()};
+}
+
+TEST(DirectoryProtocol, MalformedRequestsNameTheProblem) {
+  DirectoryRequest out;
+  auto st = decode(bytes(std::string("\xc1garbage")), out);
+  EXPECT_FALSE(st);
+  EXPECT_FALSE(st.error.empty());
+
+  st = decode(bytes(std::string("")), out);
+  EXPECT_EQ(st.error, "empty frame");
+
+  msgpack::sbuffer arr;
+  msgpack::pack(arr, std::vector<int>{1, 2});
+  st = decode(bytes(std::string(arr.data(), arr.size())), out);
+  EXPECT_EQ(st.error, "message: expected a map, got array");
+
+  st = decode(bytes(pack_map({{"v", 2}, {"op", "hello"}, {"id", 1}})), out);
+  EXPECT_EQ(st.error, "v: unsupported protocol version 2 (this is 1)");
+
+  st = decode(bytes(pack_map({{"v", 1}, {"op", "explode"}, {"id", 1}})), out);
+  EXPECT_EQ(st.error, "unknown op 'explode'");
+
+  st = decode(bytes(pack_map({{"v", 1}, {"op", "resolve"}, {"id", 1}, {"channel", 5}})), out);
+  EXPECT_EQ(st.error, "channel: expected a string, got unsigned integer");
+
+  st = decode(bytes(pack_map({{"v", 1}, {"op", "unregister"}, {"id", 1}, {"node", "a"},
+                              {"incarnation", "x"}})), out);
+  EXPECT_EQ(st.error, "instance: missing");
+
+  st = decode(bytes(pack_map({{"v", 1}, {"op", "hello"}, {"id", -1}})), out);
+  EXPECT_EQ(st.error, "id: expected an unsigned integer, got negative integer");
+}
+
+TEST(DirectoryProtocol, BadRegistrationFieldIsLocated) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(7);
+  p.pack("v"); p.pack(1);
+  p.pack("op"); p.pack("register");
+  p.pack("id"); p.pack(1);
+  p.pack("node"); p.pack("a");
+  p.pack("instance"); p.pack(0);
+  p.pack("incarnation"); p.pack("x");
+  p.pack("registrations");
+  p.pack_array(1);
+  p.pack_map(4);
+  p.pack("channel"); p.pack("c");
+  p.pack("dir"); p.pack("sideways");
+  p.pack("pattern"); p.pack("pipeline");
+  p.pack("endpoint"); p.pack("tcp://x:1");
+  DirectoryRequest out;
+  auto st = decode(bytes(std::string(b.data(), b.size())), out);
+  EXPECT_EQ(st.error, "registrations[0].dir: expected 'in' or 'out', got 'sideways'");
+}
+
+TEST(DirectoryProtocol, DeepNestingIsRefused) {
+  std::string deep(200, '\x91');
+  deep.push_back('\x01');
+  DirectoryRequest out;
+  auto st = decode(bytes(deep), out);
+  EXPECT_FALSE(st);
+  EXPECT_NE(st.error.find("limits"), std::string::npos) << st.error;
+}
+
+}  // namespace
+}  // namespace brook
