@@ -140,7 +140,7 @@ void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, boo
                        << (suppressed > 0 ? ", " + std::to_string(suppressed) + " not logged" : "")
                        << ")";
     }
-    reply(identity, DirectoryReply{request.id, ErrorReply{DirectoryErrc::kBadRequest, status.error}});
+    reply(identity, DirectoryReply{request.id, ErrorReply{status.code, status.error}});
     return;
   }
   changes_.clear();

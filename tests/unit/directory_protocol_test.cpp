@@ -132,6 +132,7 @@ TEST(DirectoryProtocol, MalformedRequestsNameTheProblem) {
 
   st = decode(bytes(pack_map({{"v", 1}, {"op", "explode"}, {"id", 1}})), out);
   EXPECT_EQ(st.error, "unknown op 'explode'");
+  EXPECT_EQ(st.code, DirectoryErrc::kUnknownOp);
 
   st = decode(bytes(pack_map({{"v", 1}, {"op", "resolve"}, {"id", 1}, {"channel", 5}})), out);
   EXPECT_EQ(st.error, "channel: expected a string, got unsigned integer");

@@ -176,8 +176,12 @@ inline constexpr std::string_view kTickKind = "tick";
 struct [[nodiscard]] ProtocolStatus {
   bool ok = true;
   std::string error;  // what was wrong, naming the field
+  DirectoryErrc code = DirectoryErrc::kBadRequest;  // what to answer a bad request with
   explicit operator bool() const noexcept { return ok; }
-  static ProtocolStatus failure(std::string why) { return {false, std::move(why)}; }
+  static ProtocolStatus failure(std::string why,
+                                DirectoryErrc code = DirectoryErrc::kBadRequest) {
+    return {false, std::move(why), code};
+  }
 };
 
 std::string encode(const DirectoryRequest& r);

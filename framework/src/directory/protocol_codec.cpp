@@ -116,7 +116,7 @@ bool read_registrations(ObjectReader& f, std::string_view key, std::vector<Regis
   for (std::uint32_t i = 0; i < arr->size; ++i) {
     std::string err;
     if (!read_registration(arr->ptr[i], f.child(key, i), out[i], err)) {
-      f.fail(key, err);
+      f.fail_nested(err);
       return false;
     }
   }
@@ -439,7 +439,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
   } else if (op == "list") {
     out.body = ListRequest{};
   } else {
-    return ProtocolStatus::failure("unknown op '" + op + "'");
+    return ProtocolStatus::failure("unknown op '" + op + "'", DirectoryErrc::kUnknownOp);
   }
   if (!f.ok()) return ProtocolStatus::failure(f.error());
   return {};

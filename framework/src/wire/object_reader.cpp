@@ -37,6 +37,10 @@ void ObjectReader::fail(std::string_view field, std::string_view what) {
   error_ = child(field) + ": " + std::string(what);
 }
 
+void ObjectReader::fail_nested(std::string error) {
+  if (error_.empty()) error_ = std::move(error);
+}
+
 std::string ObjectReader::child(std::string_view key) const {
   return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
 }

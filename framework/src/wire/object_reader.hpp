@@ -17,6 +17,8 @@ class ObjectReader {
   bool ok() const noexcept { return error_.empty(); }
   const std::string& error() const noexcept { return error_; }
   void fail(std::string_view field, std::string_view what);
+  // Records an error already phrased with its full path (from a nested reader).
+  void fail_nested(std::string error);
 
   const msgpack::object* find(std::string_view key) const noexcept;
 

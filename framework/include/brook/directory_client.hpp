@@ -1,0 +1,45 @@
+// A synchronous client for the directory, for tools (the brook CLI) and tests. Nodes do not use
+// it: their runtime talks to the directory asynchronously from the event loop.
+//
+// Not thread-safe; each call blocks for at most the timeout.
+#pragma once
+
+#include <brook/directory_protocol.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <zmq.hpp>
+
+namespace brook {
+
+class DirectoryClient {
+ public:
+  explicit DirectoryClient(std::string endpoint,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(2));
+  ~DirectoryClient();
+  DirectoryClient(const DirectoryClient&) = delete;
+  DirectoryClient& operator=(const DirectoryClient&) = delete;
+
+  // Each throws brook::Error naming the endpoint when the directory does not answer within the
+  // timeout or answers with an error.
+  HelloReply hello();
+  ListReply list();
+  EntriesReply snapshot();
+  EntriesReply resolve(const std::string& channel);
+  // Any request; returns the reply body (an ErrorReply is returned, not thrown).
+  DirectoryReplyBody request(DirectoryRequestBody body);
+
+  const std::string& endpoint() const noexcept { return endpoint_; }
+
+ private:
+  void reconnect();
+
+  std::string endpoint_;
+  std::chrono::milliseconds timeout_;
+  zmq::context_t context_{1};
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace brook

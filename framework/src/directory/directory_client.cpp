@@ -1,0 +1,82 @@
+#include <brook/directory_client.hpp>
+
+#include <brook/envelope_codec.hpp>
+#include <brook/error.hpp>
+
+namespace brook {
+
+DirectoryClient::DirectoryClient(std::string endpoint, std::chrono::milliseconds timeout)
+    : endpoint_(std::move(endpoint)), timeout_(timeout) {
+  reconnect();
+}
+
+DirectoryClient::~DirectoryClient() = default;
+
+void DirectoryClient::reconnect() {
+  // A fresh socket per timeout: a late reply to an abandoned request must not be taken as the
+  // answer to the next one.
+  socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+  socket_->set(zmq::sockopt::linger, 0);
+  socket_->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
+  socket_->connect(endpoint_);
+}
+
+DirectoryReplyBody DirectoryClient::request(DirectoryRequestBody body) {
+  const std::uint64_t id = next_id_++;
+  const std::string op(op_name(body));
+  const std::string bytes = encode(DirectoryRequest{id, std::move(body)});
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  auto fail = [&](const std::string& why) -> Error {
+    reconnect();
+    return Error("directory " + endpoint_ + ": " + op + " " + why);
+  };
+  zmq::pollitem_t out_item{socket_->handle(), 0, ZMQ_POLLOUT, 0};
+  if (zmq::poll(&out_item, 1, timeout_) == 0) {
+    throw fail("could not be sent within " + std::to_string(timeout_.count()) +
+               " ms (is brook-directory running there?)");
+  }
+  (void)socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
+    if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
+      throw fail("got no reply within " + std::to_string(timeout_.count()) +
+                 " ms (is brook-directory running there?)");
+    }
+    zmq::message_t frame;
+    if (!socket_->recv(frame, zmq::recv_flags::dontwait)) continue;
+    DirectoryReply reply;
+    const auto st = decode({static_cast<const std::byte*>(frame.data()), frame.size()}, reply);
+    if (!st) throw fail("reply malformed: " + st.error);
+    if (reply.id != id) continue;  // stale
+    return std::move(reply.body);
+  }
+}
+
+namespace {
+template <class T>
+T expect(DirectoryReplyBody body, const std::string& endpoint, const char* op) {
+  if (auto* err = std::get_if<ErrorReply>(&body)) {
+    throw Error("directory " + endpoint + " refused " + op + ": " +
+                std::string(to_string(err->code)) + ": " + err->detail);
+  }
+  if (auto* r = std::get_if<T>(&body)) return std::move(*r);
+  throw Error("directory " + endpoint + ": unexpected reply to " + op);
+}
+}  // namespace
+
+HelloReply DirectoryClient::hello() {
+  return expect<HelloReply>(request(HelloRequest{}), endpoint_, "hello");
+}
+ListReply DirectoryClient::list() {
+  return expect<ListReply>(request(ListRequest{}), endpoint_, "list");
+}
+EntriesReply DirectoryClient::snapshot() {
+  return expect<EntriesReply>(request(SnapshotRequest{}), endpoint_, "snapshot");
+}
+EntriesReply DirectoryClient::resolve(const std::string& channel) {
+  return expect<EntriesReply>(request(ResolveRequest{channel}), endpoint_, "resolve");
+}
+
+}  // namespace brook

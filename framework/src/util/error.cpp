@@ -1,0 +1,10 @@
+#include <brook/error.hpp>
+
+#include <zmq.h>
+
+namespace brook {
+
+ZmqError::ZmqError(int err, const std::string& what_failed)
+    : Error(what_failed + ": " + zmq_strerror(err)), code_(err) {}
+
+}  // namespace brook

@@ -1,0 +1,143 @@
+// Hostile bytes at a node's input and at the directory: both count and survive them, and real
+// traffic keeps flowing.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <brook/envelope_codec.hpp>
+#include <random>
+#include <zmq.hpp>
+
+#include "support/cluster.hpp"
+
+namespace brook::test {
+namespace {
+
+// Writes raw bytes to a TCP endpoint "tcp://127.0.0.1:port" without speaking ZMTP.
+void raw_tcp(const std::string& endpoint, const std::string& bytes) {
+  const auto colon = endpoint.rfind(':');
+  const int port = std::stoi(endpoint.substr(colon + 1));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    [[maybe_unused]] auto n = ::write(fd, bytes.data(), bytes.size());
+  }
+  ::close(fd);
+}
+
+std::string random_bytes(std::mt19937& rng, std::size_t n) {
+  std::string s(n, '\0');
+  for (auto& ch : s) ch = static_cast<char>(rng() & 0xff);
+  return s;
+}
+
+TEST(Garbage, NodeAndDirectorySurviveAndCountIt) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: garbage
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms}
+channels:
+  work: {pattern: pipeline, max_message_size: 64KiB}
+nodes:
+  source:
+    exec: brook-test-source
+    outputs: {out: work}
+    params: {count: 3000, rate: 1000}
+  sink:
+    exec: brook-test-sink
+    inputs: {in: work}
+    params: {report: "{DIR}/sink-{instance}.txt"}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink", 0);
+  const auto entries = c.client().resolve("work").entries;
+  ASSERT_EQ(entries.size(), 1u);
+  const std::string input = entries[0].reg.endpoint;
+  auto source = c.start_node("brook-test-source", "source", 0);
+
+  std::mt19937 rng(42);
+  zmq::context_t ctx;
+  // 1. Not ZeroMQ at all.
+  for (int i = 0; i < 20; ++i) {
+    raw_tcp(input, random_bytes(rng, 1 + rng() % 4000));
+    raw_tcp(c.directory_endpoint(), random_bytes(rng, 1 + rng() % 4000));
+  }
+  // 2. Valid ZeroMQ, invalid brook frames: random bytes, truncated envelopes, multi-part,
+  //    oversized (above max_message_size: libzmq drops the connection).
+  zmq::socket_t push(ctx, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 1000);
+  push.connect(input);
+  EnvelopeEncoder enc;
+  OutgoingEnvelope env;
+  env.producer = "intruder";
+  env.seq = 1;
+  env.channel = "work";
+  env.type = "brook.test.Msg";
+  const auto good = enc.encode(env, std::string("not a TestMsg"));
+  const std::string good_bytes(reinterpret_cast<const char*>(good.data()), good.size());
+  int bad_frames = 0;
+  for (int i = 0; i < 100; ++i) {
+    push.send(zmq::buffer(random_bytes(rng, rng() % 300)), zmq::send_flags::none);
+    push.send(zmq::buffer(good_bytes.substr(0, rng() % good_bytes.size())), zmq::send_flags::none);
+    bad_frames += 2;
+  }
+  push.send(zmq::buffer(good_bytes), zmq::send_flags::none);  // decodes, wrong payload type
+  ++bad_frames;
+  push.send(zmq::buffer(std::string("a")), zmq::send_flags::sndmore);
+  push.send(zmq::buffer(std::string("b")), zmq::send_flags::none);
+  ++bad_frames;
+  env.channel = "elsewhere";
+  const auto wrong_channel = enc.encode(env, 1);
+  push.send(zmq::buffer(wrong_channel.data(), wrong_channel.size()), zmq::send_flags::none);
+  ++bad_frames;
+  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::decode_errors) >=
+                                    static_cast<std::uint64_t>(bad_frames); }, 10s))
+      << "decode errors counted: " << c.counter("sink", "work", &ChannelCounters::decode_errors);
+  zmq::socket_t big(ctx, zmq::socket_type::push);
+  big.set(zmq::sockopt::linger, 0);
+  big.connect(input);
+  big.send(zmq::buffer(std::string(128 * 1024, 'x')), zmq::send_flags::none);
+
+  // 3. The directory: garbage, unknown ops, multi-frame requests; each gets an error reply.
+  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.set(zmq::sockopt::rcvtimeo, 2000);
+  dealer.connect(c.directory_endpoint());
+  int replies = 0;
+  for (int i = 0; i < 50; ++i) {
+    dealer.send(zmq::buffer(random_bytes(rng, rng() % 200)), zmq::send_flags::none);
+    zmq::message_t reply;
+    if (dealer.recv(reply)) {
+      DirectoryReply r;
+      ASSERT_TRUE(decode({static_cast<const std::byte*>(reply.data()), reply.size()}, r));
+      ASSERT_TRUE(std::holds_alternative<ErrorReply>(r.body));
+      EXPECT_EQ(std::get<ErrorReply>(r.body).code, DirectoryErrc::kBadRequest);
+      ++replies;
+    }
+  }
+  EXPECT_EQ(replies, 50);
+  dealer.send(zmq::buffer(std::string("x")), zmq::send_flags::sndmore);
+  dealer.send(zmq::buffer(std::string("y")), zmq::send_flags::none);
+  zmq::message_t reply;
+  ASSERT_TRUE(dealer.recv(reply)) << "multi-frame request gets an error reply";
+
+  // Real traffic is unaffected.
+  ASSERT_EQ(source.wait(30s), 0) << source.log();
+  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 3000; }, 15s));
+  EXPECT_NO_THROW(c.client().list());
+  ASSERT_EQ(sink.stop(), 0) << sink.log();
+  EXPECT_TRUE(c.directory().running());
+  auto r = read_report(c.dir() / "sink-0.txt");
+  std::uint64_t from_source = 0;
+  for (const auto& m : r.messages) from_source += m.source == "source.0" ? 1 : 0;
+  EXPECT_EQ(from_source, 3000u);
+  EXPECT_NE(sink.log().find("malformed"), std::string::npos) << "decode errors are logged";
+}
+
+}  // namespace
+}  // namespace brook::test

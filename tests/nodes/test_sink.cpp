@@ -1,0 +1,44 @@
+// brook-test-sink: records every TestMsg received on port "in" and, if the node has an output
+// port "out", forwards it. On exit writes a report: one "source n seq" line per message, then
+// "END received=R".
+#include <brook/node.hpp>
+
+#include <fstream>
+#include <thread>
+
+#include "test_msg.hpp"
+
+int main(int argc, char** argv) {
+  brook::Node node(argc, argv);
+  std::string report = node.params().get<std::string>("report", "");
+  if (const auto pos = report.find("{instance}"); pos != std::string::npos) {
+    report.replace(pos, 10, std::to_string(node.instance()));
+  }
+  const auto delay_us = node.params().get<std::uint64_t>("delay_us", 0);
+  const bool forward = node.spec().output("out") != nullptr;
+
+  struct Seen {
+    std::string source;
+    std::uint64_t n;
+    std::uint64_t seq;
+    std::string key;
+  };
+  std::vector<Seen> seen;
+  seen.reserve(100000);
+  node.on<brook::test::TestMsg>("in", [&](const brook::test::TestMsg& m, const brook::Message& msg) {
+    seen.push_back({m.source, m.n, msg.id().seq, std::string(msg.key().value_or(""))});
+    if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+    if (forward) node.emit("out", m);
+  });
+  const int code = node.run();
+  if (!report.empty()) {
+    std::ofstream out(report + ".tmp");
+    for (const auto& s : seen) {
+      out << s.source << " " << s.n << " " << s.seq << (s.key.empty() ? "" : " " + s.key) << "\n";
+    }
+    out << "END received=" << seen.size() << "\n";
+    out.close();
+    std::rename((report + ".tmp").c_str(), report.c_str());
+  }
+  return code;
+}
