@@ -1,0 +1,73 @@
+// Checks that need the whole topology: channel references and how each channel is used.
+#include "topology/decode.hpp"
+
+namespace brook::detail {
+
+namespace {
+
+std::vector<std::string> channel_names(const Topology& t) {
+  std::vector<std::string> names;
+  for (const auto& c : t.channels)
+    names.push_back(c.name);
+  return names;
+}
+
+void check_ports(const Topology& t, const NodeSpec& n, const std::vector<PortSpec>& ports,
+                 const std::string& direction, DiagnosticSink& sink) {
+  for (const auto& p : ports) {
+    if (t.channel(p.channel) != nullptr) continue;
+    sink.error(
+        p.where,
+        direction + " '" + p.port + "' of node '" + n.name + "' uses undeclared channel '" +
+            p.channel + "'",
+        suggest(p.channel, channel_names(t), "declared channels", "declare it under channels:"));
+  }
+}
+
+}  // namespace
+
+void check_channel_use(const Decoded& decoded, DiagnosticSink& sink) {
+  const Topology& t = decoded.topology;
+  for (const auto& n : t.nodes) {
+    check_ports(t, n, n.inputs, "input", sink);
+    check_ports(t, n, n.outputs, "output", sink);
+  }
+  for (const auto& a : decoded.assertions) {
+    const ChannelSpec* c = t.channel(a.channel);
+    if (c == nullptr || c->pattern == a.pattern) continue;
+    sink.error(a.where,
+               a.direction + " '" + a.port + "' of node '" + a.node + "' expects a " +
+                   std::string(to_string(a.pattern)) + " channel, but channel '" + c->name +
+                   "' is " + std::string(to_string(c->pattern)),
+               "change the port's pattern, or the channel's pattern at " + c->where.str());
+  }
+  auto warn = [&](const ChannelSpec& c, std::string message, std::string hint) {
+    sink.warning(c.where, std::move(message), std::move(hint));
+  };
+  for (const auto& c : t.channels) {
+    const auto readers = t.consumers(c.name);
+    const bool written = !t.producers(c.name).empty();
+    if (readers.empty() && !written && !c.external) {
+      warn(c, "channel '" + c.name + "' is not used by any node",
+           "remove it, or add it to a node's inputs or outputs");
+    } else if (readers.empty() && c.pattern == Pattern::kPipeline) {
+      warn(c, "channel '" + c.name + "' is written but no node reads it; messages would be held",
+           "add it to some node's inputs");
+    } else if (readers.empty()) {
+      warn(c, "pubsub channel '" + c.name + "' has no subscribers; published messages are dropped",
+           "add it to some node's inputs");
+    } else if (!written && !c.external && c.pattern == Pattern::kPipeline) {
+      for (const NodeSpec* n : readers) {
+        for (const auto& p : n->inputs) {
+          if (p.channel != c.name) continue;
+          sink.error(p.where,
+                     "input '" + p.port + "' of node '" + n->name + "' reads pipeline channel '" +
+                         c.name + "', which no node writes",
+                     "add an output to some node or mark the channel external: true");
+        }
+      }
+    }
+  }
+}
+
+}  // namespace brook::detail

@@ -1,0 +1,49 @@
+// Turning the (substituted, overridden) YAML tree into a Topology, with every problem reported.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <brook/topology.hpp>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "topology/diagnostics.hpp"
+#include "topology/schema.hpp"
+#include "topology/substitution.hpp"
+
+namespace brook::detail {
+
+// A port item's `pattern:`, checked against the channel once all channels are known.
+struct PatternAssertion {
+  std::string node;
+  std::string direction;  // "input" or "output"
+  std::string port;
+  std::string channel;
+  Pattern pattern = Pattern::kPipeline;
+  SourceLocation where;
+};
+
+// What validation needs beyond the Topology itself.
+struct Decoded {
+  Topology topology;
+  std::vector<PatternAssertion> assertions;
+  std::vector<SourceLocation> exec_where;  // parallel to topology.nodes
+};
+
+Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink);
+
+void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& out);
+void decode_channels(DiagnosticSink& sink, const Entry& entry, std::vector<ChannelSpec>& out);
+void decode_nodes(DiagnosticSink& sink, const Entry& entry, Decoded& out);
+
+// Cross references: undeclared channels, pattern assertions, channels nobody feeds or reads.
+void check_channel_use(const Decoded& decoded, DiagnosticSink& sink);
+
+// Fills NodeSpec::exec_path; a missing program is a warning, `brook check` may run elsewhere.
+void resolve_execs(Decoded& decoded, const std::filesystem::path& base_dir,
+                   const std::vector<std::filesystem::path>& search_path, const EnvLookup& env,
+                   DiagnosticSink& sink);
+
+}  // namespace brook::detail

@@ -1,0 +1,201 @@
+// The top level, `directory:` and `channels:` sections.
+#include <charconv>
+
+#include "topology/decode.hpp"
+#include "topology/values.hpp"
+
+namespace brook::detail {
+
+namespace {
+
+constexpr std::size_t kMinMessageSize = 256;
+constexpr std::size_t kMaxMessageSize = 256u * 1024 * 1024;
+constexpr std::string_view kEndpointHint = "use tcp://host:port (port 1-65535) or ipc://path";
+
+bool valid_endpoint(std::string_view ep) {
+  if (ep.starts_with("ipc://")) return ep.size() > 6;
+  if (!ep.starts_with("tcp://")) return false;
+  const std::string_view rest = ep.substr(6);
+  const std::size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  const std::string_view port = rest.substr(colon + 1);
+  if (port.empty() || port.size() > 5) return false;
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return ec == std::errc{} && ptr == port.data() + port.size() && value >= 1 && value <= 65535;
+}
+
+void decode_endpoints(DiagnosticSink& sink, const Entry& e, std::vector<std::string>& out) {
+  std::vector<Entry> items;
+  if (e.value.IsScalar()) {
+    items.push_back(e);
+  } else if (e.value.IsSequence()) {
+    for (auto it = e.value.begin(); it != e.value.end(); ++it)
+      items.push_back(Entry{*it, *it});
+    if (items.empty()) {
+      sink.error(where_value(sink, e), "endpoints: expected at least one endpoint",
+                 std::string(kEndpointHint));
+      return;
+    }
+  } else {
+    sink.error(where_value(sink, e),
+               "endpoints: expected an endpoint or a list of endpoints, got " + describe(e.value),
+               std::string(kEndpointHint));
+    return;
+  }
+  std::vector<std::string> endpoints;
+  for (const auto& item : items) {
+    auto s = read_string(sink, item, "endpoints");
+    if (!s) continue;
+    if (!valid_endpoint(*s)) {
+      sink.error(where_value(sink, item), "invalid directory endpoint '" + *s + "'",
+                 std::string(kEndpointHint));
+      continue;
+    }
+    endpoints.push_back(*s);
+  }
+  if (endpoints.size() == items.size()) out = std::move(endpoints);
+}
+
+void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& e, ChannelSpec& c) {
+  c.name = name;
+  c.where = sink.where(e.key);
+  if (e.value.IsNull()) return;
+  if (!e.value.IsMap()) {
+    sink.error(where_value(sink, e),
+               "channel '" + name + "': expected a map of settings, got " + describe(e.value),
+               "write " + name + ": {} for the defaults, or e.g. " + name + ": {pattern: pubsub}");
+    return;
+  }
+  const Fields f = read_fields(
+      sink, e.value,
+      {"pattern", "max_message_size", "hwm", "max_pending", "on_full", "block_timeout", "external"},
+      "in channel '" + name + "'");
+  if (const Entry* x = f.find("pattern")) {
+    if (auto v = read_enum<Pattern>(sink, *x, "pattern", parse_pattern, {"pipeline", "pubsub"})) {
+      c.pattern = *v;
+    }
+  }
+  if (const Entry* x = f.find("max_message_size")) {
+    if (auto v = read_size(sink, *x, "max_message_size")) {
+      if (*v < kMinMessageSize || *v > kMaxMessageSize) {
+        sink.error(where_value(sink, *x),
+                   "max_message_size must be between " + format_size(kMinMessageSize) + " and " +
+                       format_size(kMaxMessageSize) + ", got " + format_size(*v));
+      } else {
+        c.max_message_size = *v;
+      }
+    }
+  }
+  if (const Entry* x = f.find("hwm")) {
+    if (auto v = read_int(sink, *x, "hwm", 1)) c.hwm = static_cast<int>(*v);
+  }
+  if (const Entry* x = f.find("max_pending")) {
+    if (auto v = read_int(sink, *x, "max_pending", 1, kIntMax)) {
+      c.max_pending = static_cast<std::size_t>(*v);
+    }
+  }
+  if (const Entry* x = f.find("on_full")) {
+    if (auto v = read_enum<OnFull>(sink, *x, "on_full", parse_on_full, {"block", "drop", "fail"})) {
+      c.on_full = *v;
+    }
+  }
+  if (const Entry* x = f.find("block_timeout")) {
+    if (auto v = read_duration(sink, *x, "block_timeout")) c.block_timeout = *v;
+  }
+  if (const Entry* x = f.find("external")) {
+    if (auto v = read_bool(sink, *x, "external")) c.external = *v;
+  }
+}
+
+void missing_key(DiagnosticSink& sink, const YAML::Node& map, const std::string& key,
+                 const std::string& context, std::string hint) {
+  sink.error(sink.where(map), "missing required key '" + key + "' " + context, std::move(hint));
+}
+
+}  // namespace
+
+void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& out) {
+  out.endpoints = {"tcp://127.0.0.1:5670"};
+  out.where = SourceLocation{sink.file(), 0, 0};
+  if (entry == nullptr) return;
+  out.where = sink.where(entry->key);
+  if (!expect_map(sink, *entry, "directory", true)) return;
+  const Fields f = read_fields(sink, entry->value, {"endpoints", "ttl", "heartbeat", "external"},
+                               "in directory");
+  if (const Entry* x = f.find("endpoints")) decode_endpoints(sink, *x, out.endpoints);
+  const Entry* ttl = f.find("ttl");
+  const Entry* heartbeat = f.find("heartbeat");
+  bool times_ok = true;
+  if (ttl) {
+    auto v = read_duration(sink, *ttl, "ttl");
+    if (v) out.ttl = *v;
+    times_ok = v.has_value();
+  }
+  if (heartbeat) {
+    auto v = read_duration(sink, *heartbeat, "heartbeat");
+    if (v) out.heartbeat = *v;
+    times_ok = times_ok && v.has_value();
+  }
+  if (times_ok && out.heartbeat >= out.ttl) {
+    const Entry* at = heartbeat ? heartbeat : ttl;
+    sink.error(at ? where_value(sink, *at) : out.where,
+               "heartbeat (" + format_duration(out.heartbeat) + ") must be shorter than ttl (" +
+                   format_duration(out.ttl) + ")",
+               "a lease expires when no heartbeat arrives within ttl; e.g. ttl: 3s, heartbeat: 1s");
+  }
+  if (const Entry* x = f.find("external")) {
+    if (auto v = read_bool(sink, *x, "external")) out.external = *v;
+  }
+}
+
+void decode_channels(DiagnosticSink& sink, const Entry& entry, std::vector<ChannelSpec>& out) {
+  if (!expect_map(sink, entry, "channels", true)) return;
+  for (const auto& [name, e] : read_named(sink, entry.value, "channel")) {
+    ChannelSpec c;
+    decode_channel(sink, name, e, c);
+    out.push_back(std::move(c));
+  }
+}
+
+Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
+  Decoded d;
+  if (root.IsNull()) {
+    sink.error(sink.where(root), "the file is empty",
+               "a topology needs at least topology:, channels: and nodes:");
+    return d;
+  }
+  if (!root.IsMap()) {
+    sink.error(sink.where(root), "expected a map at the top level, got " + describe(root),
+               "a topology file starts with topology: <name>");
+    return d;
+  }
+  const Fields f =
+      read_fields(sink, root, {"topology", "directory", "channels", "nodes"}, "at the top level");
+  const std::string context = "at the top level";
+  if (const Entry* x = f.find("topology")) {
+    if (auto name = read_string(sink, *x, "topology")) {
+      d.topology.name = *name;
+      if (!valid_name(*name)) {
+        sink.error(where_value(sink, *x), "invalid topology name '" + *name + "'",
+                   std::string(kNameRule));
+      }
+    }
+  } else {
+    missing_key(sink, root, "topology", context, "name the topology, e.g. topology: shop");
+  }
+  decode_directory(sink, f.find("directory"), d.topology.directory);
+  if (const Entry* x = f.find("channels")) {
+    decode_channels(sink, *x, d.topology.channels);
+  } else {
+    missing_key(sink, root, "channels", context, "declare the channels under channels:");
+  }
+  if (const Entry* x = f.find("nodes")) {
+    decode_nodes(sink, *x, d);
+  } else {
+    missing_key(sink, root, "nodes", context, "declare the nodes under nodes:");
+  }
+  return d;
+}
+
+}  // namespace brook::detail

@@ -1,0 +1,91 @@
+// load_topology / parse_topology: parse, substitute, override, decode, check, resolve.
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <system_error>
+
+#include "topology/decode.hpp"
+#include "topology/overrides.hpp"
+#include "topology/substitution.hpp"
+
+namespace brook {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::optional<std::string> getenv_lookup(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+void check_size(std::size_t size, const std::string& filename, std::size_t limit) {
+  if (size <= limit) return;
+  throw Error(filename + ": topology file is " + std::to_string(size) +
+              " bytes, more than the limit of " + std::to_string(limit) + " bytes");
+}
+
+// A syntax error stops everything: without a tree there is nothing else to check.
+YAML::Node parse_yaml(std::string_view text, detail::DiagnosticSink& sink) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    const int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
+    const int column = e.mark.column < 0 ? 0 : e.mark.column + 1;
+    sink.error(SourceLocation{sink.file(), line, column}, "invalid YAML: " + e.msg,
+               "check indentation, quoting and brackets at or just before this position");
+    throw TopologyError(sink.take_errors());
+  }
+  if (docs.empty()) return YAML::Node(YAML::NodeType::Null);
+  if (docs.size() > 1) {
+    sink.error(sink.where(docs[1]),
+               "expected one YAML document, found " + std::to_string(docs.size()),
+               "remove the '---' separators; a file holds one topology");
+  }
+  return docs.front();
+}
+
+}  // namespace
+
+Topology parse_topology(std::string_view text, const std::string& filename,
+                        const LoadOptions& options) {
+  check_size(text.size(), filename, options.max_file_size);
+  const detail::EnvLookup env = options.env ? options.env : detail::EnvLookup(getenv_lookup);
+  detail::DiagnosticSink sink(filename);
+
+  YAML::Node root = parse_yaml(text, sink);
+  detail::substitute_env(root, env, sink);
+  if (root.IsMap()) detail::apply_overrides(root, options.overrides, sink);
+
+  detail::Decoded decoded = detail::decode_topology(root, sink);
+  detail::check_channel_use(decoded, sink);
+  std::error_code ec;
+  fs::path base = fs::absolute(fs::path(filename), ec).parent_path();
+  if (ec) base = fs::path(filename).parent_path();
+  detail::resolve_execs(decoded, base, options.exec_search_path, env, sink);
+
+  if (sink.has_errors()) throw TopologyError(sink.take_errors());
+  decoded.topology.warnings = sink.take_warnings();
+  return std::move(decoded.topology);
+}
+
+Topology load_topology(const fs::path& file, const LoadOptions& options) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) throw Error("cannot read topology file " + file.string() + ": " + ec.message());
+  check_size(static_cast<std::size_t>(size), file.string(), options.max_file_size);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot open topology file " + file.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw Error("cannot read topology file " + file.string());
+
+  Topology t = parse_topology(text.str(), file.string(), options);
+  t.file = fs::absolute(file, ec).lexically_normal();
+  return t;
+}
+
+}  // namespace brook
