@@ -10,13 +10,14 @@ namespace brook::detail {
 
 InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
                      const std::string& advertise, const std::string& own_id,
-                     std::chrono::milliseconds linger)
+                     std::chrono::milliseconds linger, ChannelCounters& counters)
     : port_(port.port),
       channel_(&channel),
       own_id_(own_id),
       hello_(hello_topic(own_id)),
       socket_(context, channel.pattern == Pattern::kPipeline ? zmq::socket_type::pull
-                                                             : zmq::socket_type::sub) {
+                                                             : zmq::socket_type::sub),
+      counters_(counters) {
   configure_data_socket(socket_, channel, linger);
   limits_.max_message_size = channel.max_message_size;
   if (channel.pattern == Pattern::kPubsub) {

@@ -19,12 +19,13 @@ class InputPort {
   // Binds at once; throws ZmqError if the host cannot be bound.
   InputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
             const std::string& advertise, const std::string& own_id,
-            std::chrono::milliseconds linger);
+            std::chrono::milliseconds linger, ChannelCounters& counters);
 
   const std::string& port() const noexcept { return port_; }
   const ChannelSpec& channel() const noexcept { return *channel_; }
   const std::string& endpoint() const noexcept { return endpoint_; }
   const Limits& limits() const noexcept { return limits_; }
+  ChannelCounters& counters() noexcept { return counters_; }
   Registration registration() const;
   void* socket() noexcept { return socket_.handle(); }
 
@@ -49,6 +50,7 @@ class InputPort {
   zmq::socket_t socket_;
   std::string endpoint_;
   Limits limits_;
+  ChannelCounters& counters_;
   std::function<void(const Message&)> handler_;
   std::set<std::string> publishers_;  // producer ids listed by the directory
   std::map<std::string, std::uint64_t> welcomed_;  // producer id -> first seq we will see

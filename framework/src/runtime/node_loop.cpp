@@ -241,9 +241,9 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
                                 "' but arrived on '" + in.channel().name + "'");
     return;
   }
-  auto& counters = counters_.channels[in.channel().name];
+  auto& counters = in.counters();
   ++counters.received;
-  last_input_ = Clock::now();
+  if (stopping_) last_input_ = Clock::now();
   Message message(env, in.port(), payload_decoder_);
   current_ = &env;
   try {
@@ -275,7 +275,7 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
 
 void NodeRuntime::decode_error(detail::InputPort& in, const zmq::message_t& frame,
                                const std::string& why) {
-  auto& counters = counters_.channels[in.channel().name];
+  auto& counters = in.counters();
   ++counters.decode_errors;
   std::uint64_t suppressed = 0;
   if (decode_log_.allow(suppressed)) {

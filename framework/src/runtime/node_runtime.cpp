@@ -57,9 +57,9 @@ NodeRuntime::NodeRuntime(NodeOptions options)
 
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
-    counters_.channels[ch->name];
     inputs_.push_back(std::make_unique<detail::InputPort>(context_, port, *ch, options_.advertise,
-                                                          producer_id_, linger_));
+                                                          producer_id_, linger_,
+                                                          counters_.channels[ch->name]));
   }
   for (const auto& port : spec_->outputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
@@ -137,7 +137,7 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
     throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
   }
   out.send(frame, wait_fn_);
-  ++counters_.channels[out.channel().name].emitted;
+  ++out.counters().emitted;
 }
 
 TimerId NodeRuntime::add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,

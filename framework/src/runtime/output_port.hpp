@@ -35,6 +35,7 @@ class OutputPort {
   Registration registration() const;
 
   std::uint64_t next_seq() const noexcept { return next_seq_; }
+  ChannelCounters& counters() noexcept { return counters_; }
 
   // Directory events for inputs on this port's channel. True when sockets were added (the
   // loop's poll set must be rebuilt).

@@ -1,0 +1,236 @@
+// The Node API in-process: command line, configuration errors a user makes, emit policies when
+// consumers cannot take messages. No directory is running, so nothing is ever connected and every
+// message is held: exactly the situation the on_full policies are for.
+#include <brook/node.hpp>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "support/process.hpp"
+
+namespace brook {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kTopology = R"(
+topology: api
+directory: {endpoints: ["tcp://127.0.0.1:1"]}
+channels:
+  work: {pattern: pipeline, max_pending: 5, on_full: ON_FULL, block_timeout: 200ms, max_message_size: 1KiB}
+nodes:
+  source:
+    exec: brook-test-source
+    outputs: {out: work}
+    params: {rate: 7, name: x, nested: {deep: 3}}
+  sink:
+    exec: brook-test-sink
+    replicas: 2
+    inputs: {in: work}
+)";
+
+class NodeApi : public ::testing::Test {
+ protected:
+  std::filesystem::path topology(const std::string& on_full = "fail") {
+    std::string t = kTopology;
+    t.replace(t.find("ON_FULL"), 7, on_full);
+    return dir_.write("api.yaml", t);
+  }
+  NodeOptions options(const std::string& node, const std::string& on_full = "fail") {
+    NodeOptions o;
+    o.topology = topology(on_full);
+    o.node = node;
+    o.handle_signals = false;
+    o.log_level = LogLevel::kError;
+    o.drain_timeout = 100ms;  // nothing will ever flush: do not wait long for it
+    return o;
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(NodeApi, ParsesTheCommandLine) {
+  const char* argv[] = {"n", "--topology", "t.yaml", "--node", "sink", "--instance", "1",
+                        "--directory", "tcp://h:1", "--directory", "tcp://h:2", "--set", "a.b=1",
+                        "--ready-timeout", "2s", "--log-level", "warn"};
+  std::ostringstream out;
+  auto o = NodeOptions::parse(static_cast<int>(std::size(argv)), argv, out);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->node, "sink");
+  EXPECT_EQ(o->instance, 1u);
+  EXPECT_EQ(o->directory, (std::vector<std::string>{"tcp://h:1", "tcp://h:2"}));
+  EXPECT_EQ(o->overrides, std::vector<std::string>{"a.b=1"});
+  EXPECT_EQ(o->ready_timeout, 2000ms);
+  EXPECT_EQ(o->log_level, LogLevel::kWarn);
+}
+
+TEST_F(NodeApi, HelpAndUsageErrors) {
+  std::ostringstream out;
+  const char* help[] = {"n", "--help"};
+  EXPECT_FALSE(NodeOptions::parse(2, help, out));
+  EXPECT_NE(out.str().find("--topology"), std::string::npos);
+
+  const char* missing[] = {"n", "--topology", "t.yaml"};
+  try {
+    (void)NodeOptions::parse(3, missing, out);
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--node is required");
+  }
+  const char* bad_level[] = {"n", "--topology", "t", "--node", "x", "--log-level", "loud"};
+  EXPECT_THROW((void)NodeOptions::parse(7, bad_level, out), UsageError);
+  const char* bad_duration[] = {"n", "--topology", "t", "--node", "x", "--ready-timeout", "soon"};
+  EXPECT_THROW((void)NodeOptions::parse(7, bad_duration, out), UsageError);
+  const char* unknown[] = {"n", "--topology", "t", "--node", "x", "--frobnicate"};
+  EXPECT_THROW((void)NodeOptions::parse(6, unknown, out), UsageError);
+}
+
+TEST_F(NodeApi, UnknownNodeInstanceOrPortIsAConfigError) {
+  try {
+    Node n(options("nope"));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'nope' is not in topology 'api'"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("nodes: source, sink"), std::string::npos) << e.what();
+  }
+  auto o = options("sink");
+  o.instance = 2;
+  try {
+    Node n(o);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'sink' has 2 replicas"), std::string::npos) << e.what();
+  }
+  Node sink(options("sink"));
+  try {
+    sink.on("wrong", [](const Message&) {});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("no input port 'wrong'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("(inputs: in)"), std::string::npos) << e.what();
+  }
+  // run() refuses to start with an input that has no handler.
+  EXPECT_THROW(sink.run(), ConfigError);
+}
+
+TEST_F(NodeApi, ParamsAndIdentity) {
+  Node n(options("source"));
+  EXPECT_EQ(n.params().get<int>("rate"), 7);
+  EXPECT_EQ(n.params().get<int>("nested.deep"), 3);
+  EXPECT_EQ(n.params().get<int>("absent", 9), 9);
+  EXPECT_THROW((void)n.params().get<int>("name"), ConfigError);
+  EXPECT_EQ(n.instance_name(), "source.0");
+  EXPECT_EQ(n.producer_id().rfind("source.0@", 0), 0u);
+  EXPECT_EQ(n.producer_id().size(), std::string("source.0@").size() + 16);
+}
+
+TEST_F(NodeApi, EmitOutsideTheLoopIsRefused) {
+  Node n(options("source"));
+  EXPECT_THROW(n.emit("out", 1), ConfigError);
+  EXPECT_THROW(n.emit("no-such-port", 1), ConfigError);
+}
+
+TEST_F(NodeApi, OnFullFailRejectsOnceThePendingQueueIsFull) {
+  Node n(options("source", "fail"));
+  int accepted = 0;
+  std::string error;
+  n.after(0ms, [&] {
+    try {
+      for (int i = 0; i < 10; ++i) {
+        n.emit("out", i);
+        ++accepted;
+      }
+    } catch (const BackpressureError& e) {
+      error = e.what();
+    }
+    n.stop();
+  });
+  EXPECT_EQ(n.run(), 0);
+  EXPECT_EQ(accepted, 5) << "max_pending is 5 and no consumer is connected";
+  EXPECT_NE(error.find("on_full is fail"), std::string::npos) << error;
+  const auto& c = n.counters().channels.at("work");
+  EXPECT_EQ(c.emitted, 5u);
+  EXPECT_EQ(c.backpressure, 1u);
+  EXPECT_EQ(c.pending, 5u);
+}
+
+TEST_F(NodeApi, OnFullDropCountsEveryDrop) {
+  Node n(options("source", "drop"));
+  n.after(0ms, [&] {
+    for (int i = 0; i < 12; ++i) n.emit("out", i);
+    n.stop();
+  });
+  EXPECT_EQ(n.run(), 0);
+  const auto& c = n.counters().channels.at("work");
+  EXPECT_EQ(c.emitted, 12u);
+  EXPECT_EQ(c.dropped, 7u);
+  EXPECT_EQ(c.pending, 5u);
+}
+
+TEST_F(NodeApi, OnFullBlockGivesUpAfterBlockTimeout) {
+  Node n(options("source", "block"));
+  std::chrono::milliseconds blocked{0};
+  bool threw = false;
+  n.after(0ms, [&] {
+    for (int i = 0; i < 5; ++i) n.emit("out", i);
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      n.emit("out", 5);
+    } catch (const BackpressureError&) {
+      threw = true;
+    }
+    blocked = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    n.stop();
+  });
+  EXPECT_EQ(n.run(), 0);
+  EXPECT_TRUE(threw);
+  EXPECT_GE(blocked, 200ms);
+  EXPECT_LT(blocked, 2000ms);
+}
+
+TEST_F(NodeApi, OversizedMessagesAreRefusedAtEmit) {
+  Node n(options("source"));
+  std::string error;
+  n.after(0ms, [&] {
+    try {
+      n.emit("out", std::string(2000, 'x'));
+    } catch (const MessageTooLarge& e) {
+      error = e.what();
+    }
+    n.stop();
+  });
+  EXPECT_EQ(n.run(), 0);
+  EXPECT_NE(error.find("exceeds max_message_size 1024"), std::string::npos) << error;
+  EXPECT_EQ(n.counters().channels.at("work").emitted, 0u);
+}
+
+TEST_F(NodeApi, StopFromAnotherThreadEndsRun) {
+  Node n(options("source"));
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(100ms);
+    n.stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(n.run(), 0);
+  stopper.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST_F(NodeApi, TimersRunInOrderAndCanBeCancelled) {
+  Node n(options("source"));
+  std::vector<int> order;
+  int ticks = 0;
+  TimerId periodic = 0;
+  n.after(30ms, [&] { order.push_back(2); });
+  n.after(10ms, [&] { order.push_back(1); });
+  periodic = n.every(5ms, [&] {
+    if (++ticks == 3) n.cancel(periodic);
+  });
+  n.after(80ms, [&] { n.stop(); });
+  EXPECT_EQ(n.run(), 0);
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_EQ(ticks, 3);
+}
+
+}  // namespace
+}  // namespace brook
