@@ -11,6 +11,7 @@ namespace brook::detail {
 namespace {
 using namespace std::chrono_literals;
 constexpr auto kHelloRetry = 500ms;
+constexpr auto kConnectRetry = 10ms;
 constexpr auto kRequestTimeout = 1500ms;
 constexpr std::size_t kMaxBuffered = 100000;
 
@@ -78,8 +79,9 @@ bool DirectorySession::send(DirectoryRequestBody body, Clock::time_point now) {
 }
 
 void DirectorySession::send_hello(Clock::time_point now) {
-  next_hello_ = now + kHelloRetry;
-  (void)send(HelloRequest{}, now);
+  // Not sent means the connection is not up yet (IMMEDIATE): try again almost at once, so a new
+  // node joins within milliseconds of the directory being reachable.
+  next_hello_ = now + (send(HelloRequest{}, now) ? kHelloRetry : kConnectRetry);
 }
 
 void DirectorySession::send_register(Clock::time_point now) {
@@ -160,6 +162,7 @@ void DirectorySession::tick(Clock::time_point now) {
 
   next_wakeup_ = now + 100ms;
   if (phase_ == Phase::kRegistered) next_wakeup_ = std::min(next_wakeup_, next_heartbeat_);
+  if (phase_ == Phase::kHello) next_wakeup_ = std::min(next_wakeup_, next_hello_);
 }
 
 void DirectorySession::on_request_readable() {
@@ -288,6 +291,7 @@ void DirectorySession::handle_hello(const HelloReply& r, Clock::time_point now) 
     buffered_.clear();
   }
   send_register(now);
+  if (needs_snapshot_ && !snapshot_in_flight_) snapshot_in_flight_ = send(SnapshotRequest{}, now);
 }
 
 void DirectorySession::handle_entries(const EntriesReply& r) {

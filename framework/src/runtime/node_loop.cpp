@@ -129,7 +129,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   for (auto& s : sessions_) wake = std::min(wake, s->next_wakeup());
   if (mode == Mode::kNormal) {
     wake = std::min(wake, timers_.next_deadline());
-    if (!ready_) wake = std::min(wake, now + 50ms);
+    if (!ready_) wake = std::min(wake, now + 10ms);
     if (stopping_) wake = std::min(wake, now + 10ms);
   }
   // XPUB always reports writable, so a stalled subscriber is retried on a short timer instead.
