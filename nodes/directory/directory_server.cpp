@@ -82,7 +82,9 @@ void DirectoryServer::run(StopSignal& stop) {
     }
     publish(changes_);
 
-    const auto wake = std::min(next_tick, registry_.next_expiry() + std::chrono::milliseconds(1));
+    // Wake just after the earliest lease deadline (max() when nothing is registered).
+    const auto expiry = registry_.next_expiry();
+    const auto wake = expiry < next_tick ? expiry + std::chrono::milliseconds(1) : next_tick;
     const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
     zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, stop.fd(), ZMQ_POLLIN, 0}};

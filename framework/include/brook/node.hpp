@@ -22,6 +22,8 @@
 #include <brook/topology.hpp>
 #include <brook/type_name.hpp>
 
+#include <boost/program_options.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -51,10 +53,15 @@ struct NodeOptions {
   std::optional<std::chrono::milliseconds> ready_timeout;  // default: the node spec's
   std::optional<std::chrono::milliseconds> drain_timeout;  // default: the node spec's
 
-  // Parses a node's command line. Returns nullopt after printing help to `out` for --help;
-  // throws UsageError naming the bad option.
-  static std::optional<NodeOptions> parse(int argc, const char* const* argv, std::ostream& out);
-  static std::string usage();
+  // Values of the node program's own options (see Node(argc, argv, own_options)).
+  std::shared_ptr<const boost::program_options::variables_map> own;
+
+  // Parses a node's command line, including the program's `own_options` if given. Returns
+  // nullopt after printing help to `out` for --help; throws UsageError naming the bad option.
+  static std::optional<NodeOptions> parse(
+      int argc, const char* const* argv, std::ostream& out,
+      const boost::program_options::options_description* own_options = nullptr);
+  static std::string usage(const boost::program_options::options_description* own_options = nullptr);
 };
 
 // A received message, valid only during the handler call it is passed to.
@@ -116,6 +123,8 @@ class Node {
   // Parses the command line (see NodeOptions::parse). On --help prints usage and exits 0; on a
   // usage or topology error prints it and exits 2 — a node cannot do anything useful then.
   Node(int argc, char** argv);
+  // Same, also accepting the program's own options (shown by --help); read them with option().
+  Node(int argc, char** argv, const boost::program_options::options_description& own_options);
   // Loads the topology and sets up sockets' configuration; throws TopologyError, ConfigError.
   explicit Node(NodeOptions options);
   ~Node();
@@ -158,6 +167,10 @@ class Node {
   void stop() noexcept;
 
   const Params& params() const noexcept;
+  // Value of one of the program's own command-line options; nullopt when not given (and no
+  // default was declared). Throws UsageError if the value is not a T.
+  template <class T>
+  std::optional<T> option(const std::string& name) const;
   const Topology& topology() const noexcept;
   const NodeSpec& spec() const noexcept;
   const std::string& name() const noexcept;           // "basket"
@@ -170,6 +183,7 @@ class Node {
 
  private:
   std::size_t output_index(std::string_view port) const;
+  const boost::program_options::variables_map& own_options() const noexcept;
   EnvelopeEncoder& encoder() noexcept;
   OutgoingEnvelope begin_emit(std::size_t output, std::string_view type, const EmitOptions& o);
   void finish_emit(std::size_t output, std::span<const std::byte> frame);
@@ -203,6 +217,17 @@ Node& Node::on(std::string_view port, F&& fn) {
                           fn(value);
                         }
                       }));
+}
+
+template <class T>
+std::optional<T> Node::option(const std::string& name) const {
+  const auto& vm = own_options();
+  if (!vm.count(name)) return std::nullopt;
+  try {
+    return vm[name].as<T>();
+  } catch (const boost::bad_any_cast&) {
+    throw UsageError("--" + name + ": not of the type the program reads it as");
+  }
 }
 
 template <class T>

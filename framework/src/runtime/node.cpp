@@ -18,13 +18,14 @@ const msgpack::object& Message::payload() const {
 }
 
 namespace {
-NodeOptions parse_or_exit(int argc, char** argv) {
+NodeOptions parse_or_exit(int argc, char** argv,
+                          const boost::program_options::options_description* own) {
   try {
-    auto o = NodeOptions::parse(argc, argv, std::cout);
+    auto o = NodeOptions::parse(argc, argv, std::cout, own);
     if (!o) std::exit(0);
     return std::move(*o);
   } catch (const UsageError& e) {
-    std::cerr << argv[0] << ": " << e.what() << "\n\n" << NodeOptions::usage();
+    std::cerr << argv[0] << ": " << e.what() << "\n\n" << NodeOptions::usage(own);
     std::exit(2);
   }
 }
@@ -43,7 +44,10 @@ std::unique_ptr<NodeRuntime> make_or_exit(NodeOptions options) {
 }
 }  // namespace
 
-Node::Node(int argc, char** argv) : runtime_(make_or_exit(parse_or_exit(argc, argv))) {}
+Node::Node(int argc, char** argv)
+    : runtime_(make_or_exit(parse_or_exit(argc, argv, nullptr))) {}
+Node::Node(int argc, char** argv, const boost::program_options::options_description& own_options)
+    : runtime_(make_or_exit(parse_or_exit(argc, argv, &own_options))) {}
 Node::Node(NodeOptions options) : runtime_(std::make_unique<NodeRuntime>(std::move(options))) {}
 Node::~Node() = default;
 
@@ -82,6 +86,9 @@ bool Node::ready() const noexcept { return runtime_->ready(); }
 const NodeCounters& Node::counters() const noexcept { return runtime_->counters(); }
 
 std::size_t Node::output_index(std::string_view port) const { return runtime_->output_index(port); }
+const boost::program_options::variables_map& Node::own_options() const noexcept {
+  return runtime_->own_options();
+}
 EnvelopeEncoder& Node::encoder() noexcept { return runtime_->encoder(); }
 OutgoingEnvelope Node::begin_emit(std::size_t output, std::string_view type,
                                   const EmitOptions& o) {

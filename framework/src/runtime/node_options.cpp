@@ -2,6 +2,7 @@
 #include <brook/node.hpp>
 
 #include <boost/program_options.hpp>
+#include <memory>
 #include <ostream>
 #include <sstream>
 
@@ -45,26 +46,31 @@ std::chrono::milliseconds duration_arg(const po::variables_map& vm, const char* 
 
 }  // namespace
 
-std::string NodeOptions::usage() {
+std::string NodeOptions::usage(const po::options_description* own_options) {
   std::ostringstream s;
   s << "A brook node: reads its ports, channels and params from a topology file, registers with\n"
        "the directory and runs until SIGINT/SIGTERM.\n\n"
        "usage: <node-executable> --topology FILE --node NAME [--instance N] [options]\n\n"
     << describe();
+  if (own_options != nullptr) s << "\n" << *own_options;
   return s.str();
 }
 
 std::optional<NodeOptions> NodeOptions::parse(int argc, const char* const* argv,
-                                              std::ostream& out) {
-  po::variables_map vm;
+                                              std::ostream& out,
+                                              const po::options_description* own_options) {
+  auto vm_ptr = std::make_shared<po::variables_map>();
+  auto& vm = *vm_ptr;
+  po::options_description all = describe();
+  if (own_options != nullptr) all.add(*own_options);
   try {
-    po::store(po::command_line_parser(argc, argv).options(describe()).run(), vm);
+    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw UsageError(e.what());
   }
   if (vm.count("help")) {
-    out << usage();
+    out << usage(own_options);
     return std::nullopt;
   }
   NodeOptions o;
@@ -84,6 +90,7 @@ std::optional<NodeOptions> NodeOptions::parse(int argc, const char* const* argv,
   o.log_level = *level;
   if (vm.count("ready-timeout")) o.ready_timeout = duration_arg(vm, "ready-timeout");
   if (vm.count("drain-timeout")) o.drain_timeout = duration_arg(vm, "drain-timeout");
+  o.own = std::move(vm_ptr);
   return o;
 }
 

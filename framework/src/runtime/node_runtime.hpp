@@ -51,6 +51,10 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   const std::string& producer_id() const noexcept { return producer_id_; }
   bool ready() const noexcept { return ready_; }
   const NodeCounters& counters() const noexcept { return counters_; }
+  const boost::program_options::variables_map& own_options() const noexcept {
+    static const boost::program_options::variables_map kEmpty;
+    return options_.own ? *options_.own : kEmpty;
+  }
 
   // ---- DirectorySession::Listener ----
   void entry_added(const DirectoryEntry& e) override;
