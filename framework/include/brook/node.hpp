@@ -53,6 +53,13 @@ struct NodeOptions {
   std::optional<std::chrono::milliseconds> ready_timeout;  // default: the node spec's
   std::optional<std::chrono::milliseconds> drain_timeout;  // default: the node spec's
 
+  // A topology already in memory (tools build one, e.g. `brook tap`): used instead of loading
+  // `topology`; `overrides` are then ignored.
+  std::shared_ptr<const Topology> preloaded;
+  // Inputs register as observers (taps): producers send them copies best-effort and never hold
+  // messages for them, and pubsub inputs do not wait for publishers' welcomes.
+  bool observer = false;
+
   // Values of the node program's own options (see Node(argc, argv, own_options)).
   std::shared_ptr<const boost::program_options::variables_map> own;
 

@@ -9,11 +9,12 @@
 namespace brook::detail {
 
 InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
-                     const std::string& advertise, const std::string& own_id,
+                     const std::string& advertise, const std::string& own_id, bool tap,
                      std::chrono::milliseconds linger, ChannelCounters& counters)
     : port_(port.port),
       channel_(&channel),
       own_id_(own_id),
+      tap_(tap),
       hello_(hello_topic(own_id)),
       socket_(context, channel.pattern == Pattern::kPipeline ? zmq::socket_type::pull
                                                              : zmq::socket_type::sub),
@@ -35,7 +36,7 @@ InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const Channe
 }
 
 Registration InputPort::registration() const {
-  return Registration{channel_->name, Direction::kIn, channel_->pattern, endpoint_, port_, false};
+  return Registration{channel_->name, Direction::kIn, channel_->pattern, endpoint_, port_, tap_};
 }
 
 InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {

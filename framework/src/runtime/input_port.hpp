@@ -18,12 +18,13 @@ class InputPort {
  public:
   // Binds at once; throws ZmqError if the host cannot be bound.
   InputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
-            const std::string& advertise, const std::string& own_id,
+            const std::string& advertise, const std::string& own_id, bool tap,
             std::chrono::milliseconds linger, ChannelCounters& counters);
 
   const std::string& port() const noexcept { return port_; }
   const ChannelSpec& channel() const noexcept { return *channel_; }
   const std::string& endpoint() const noexcept { return endpoint_; }
+  bool tap() const noexcept { return tap_; }
   const Limits& limits() const noexcept { return limits_; }
   ChannelCounters& counters() noexcept { return counters_; }
   Registration registration() const;
@@ -46,6 +47,7 @@ class InputPort {
   std::string port_;
   const ChannelSpec* channel_;
   std::string own_id_;
+  bool tap_;
   std::string hello_;
   zmq::socket_t socket_;
   std::string endpoint_;

@@ -309,7 +309,8 @@ void NodeRuntime::check_ready(Clock::time_point now) {
     if (!out->ready()) missing += (missing.empty() ? "" : "; ") + out->port() + ": " + out->readiness();
   }
   for (auto& in : inputs_) {
-    if (in->channel().pattern == Pattern::kPubsub && !in->all_publishers_welcomed()) {
+    // A tap reads the publishers' lossy copy socket, which sends no welcomes.
+    if (in->channel().pattern == Pattern::kPubsub && !in->tap() && !in->all_publishers_welcomed()) {
       missing += (missing.empty() ? "" : "; ") + in->port() + ": waiting for a welcome from " +
                  in->waiting_for();
     }

@@ -20,6 +20,7 @@ std::string join_ports(const std::vector<PortSpec>& ports) {
 }
 
 Topology load(const NodeOptions& o) {
+  if (o.preloaded) return *o.preloaded;
   LoadOptions lo;
   lo.overrides = o.overrides;
   return load_topology(o.topology, lo);
@@ -58,7 +59,7 @@ NodeRuntime::NodeRuntime(NodeOptions options)
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
     inputs_.push_back(std::make_unique<detail::InputPort>(context_, port, *ch, options_.advertise,
-                                                          producer_id_, linger_,
+                                                          producer_id_, options_.observer, linger_,
                                                           counters_.channels[ch->name]));
   }
   for (const auto& port : spec_->outputs) {

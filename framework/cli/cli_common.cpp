@@ -1,0 +1,127 @@
+#include "cli_common.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+namespace brook::cli {
+
+namespace fs = std::filesystem;
+
+std::optional<po::variables_map> parse(const Args& args, const std::string& synopsis,
+                                       const std::string& description,
+                                       const po::options_description& options,
+                                       const po::positional_options_description& positional) {
+  po::options_description all("Options");
+  all.add_options()("help,h", "print this help and exit");
+  all.add(options);
+  auto usage = [&] {
+    std::ostringstream s;
+    s << "usage: " << args.program << " " << synopsis << "\n\n" << description << "\n\n" << all;
+    return s.str();
+  };
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args.argv).options(all).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage();
+      return std::nullopt;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Exit(kExitUsage, args.program + ": " + e.what() + "\n\n" + usage());
+  }
+  return vm;
+}
+
+void add_directory_options(po::options_description& d) {
+  d.add_options()("directory,d", po::value<std::string>(),
+                  "directory endpoint (default: the topology's, else $BROOK_DIRECTORY, else "
+                  "tcp://127.0.0.1:5670)");
+}
+
+void add_topology_options(po::options_description& d) {
+  d.add_options()("set", po::value<std::vector<std::string>>()->composing(),
+                  "override a topology value, e.g. --set pricing.replicas=3 (repeatable)");
+}
+
+std::string directory_endpoint(const po::variables_map& vm, const Topology* topology) {
+  if (vm.count("directory")) return vm["directory"].as<std::string>();
+  if (topology != nullptr && !topology->directory.endpoints.empty())
+    return topology->directory.endpoints.front();
+  if (const char* env = std::getenv("BROOK_DIRECTORY"); env != nullptr && *env != '\0') return env;
+  return "tcp://127.0.0.1:5670";
+}
+
+fs::path self_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+
+std::vector<fs::path> exec_search_path() {
+  std::vector<fs::path> dirs{self_dir()};
+  if (const char* env = std::getenv("BROOK_PATH"); env != nullptr) {
+    std::string_view rest(env);
+    while (!rest.empty()) {
+      const auto colon = rest.find(':');
+      const auto part = rest.substr(0, colon);
+      if (!part.empty()) dirs.emplace_back(std::string(part));
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+  return dirs;
+}
+
+Topology load(const fs::path& file, const po::variables_map& vm) {
+  LoadOptions lo;
+  if (vm.count("set")) lo.overrides = vm["set"].as<std::vector<std::string>>();
+  lo.exec_search_path = exec_search_path();
+  try {
+    return load_topology(file, lo);
+  } catch (const TopologyError& e) {
+    std::ostringstream s;
+    for (const auto& d : e.diagnostics()) s << d.str() << "\n";
+    s << e.diagnostics().size() << " error(s) in " << file.string();
+    throw Exit(kExitFailed, s.str());
+  } catch (const Error& e) {
+    throw Exit(kExitUsage, e.what());
+  }
+}
+
+bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
+
+void print_json(std::ostream& out, const nlohmann::json& j) {
+  out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+std::string format_rate(double per_second) {
+  char buf[32];
+  if (per_second >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.1fM/s", per_second / 1e6);
+  } else if (per_second >= 1e4) {
+    std::snprintf(buf, sizeof buf, "%.0fk/s", per_second / 1e3);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f/s", per_second);
+  }
+  return buf;
+}
+
+std::string format_duration_ms(std::uint64_t ms) {
+  char buf[32];
+  if (ms < 10'000) {
+    std::snprintf(buf, sizeof buf, "%llums", static_cast<unsigned long long>(ms));
+  } else if (ms < 3'600'000) {
+    std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(ms / 1000));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(ms / 3'600'000),
+                  static_cast<unsigned long long>(ms / 60'000 % 60));
+  }
+  return buf;
+}
+
+}  // namespace brook::cli

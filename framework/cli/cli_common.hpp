@@ -1,0 +1,71 @@
+// What every `brook` subcommand shares: exit codes, option parsing with --help, finding the
+// topology, the directory and sibling executables, and JSON output.
+#pragma once
+
+#include <brook/error.hpp>
+#include <brook/topology.hpp>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brook::cli {
+
+namespace po = boost::program_options;
+
+// Exit codes of every subcommand (docs/cli.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // the operation failed: invalid topology, a node failed...
+inline constexpr int kExitUsage = 2;   // bad command line, unreadable file
+inline constexpr int kExitUnreachable = 3;  // the directory did not answer
+
+// Raised by a subcommand to exit with a message and a code.
+class Exit : public Error {
+ public:
+  Exit(int code, std::string what) : Error(std::move(what)), code_(code) {}
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+struct Args {
+  std::string program;             // "brook tap"
+  std::vector<std::string> argv;   // after the subcommand name
+};
+
+// Parses `args` against `options` (+ positionals). Returns nullopt after printing help for
+// --help/-h; throws Exit(kExitUsage) with the usage for bad options.
+std::optional<po::variables_map> parse(const Args& args, const std::string& synopsis,
+                                       const std::string& description,
+                                       const po::options_description& options,
+                                       const po::positional_options_description& positional);
+
+// Options shared by commands that talk to a running topology.
+void add_directory_options(po::options_description& d);
+// Options for commands that read a topology file: --set.
+void add_topology_options(po::options_description& d);
+
+// Directory endpoint: --directory, else the topology's first endpoint (if --topology given),
+// else $BROOK_DIRECTORY, else tcp://127.0.0.1:5670.
+std::string directory_endpoint(const po::variables_map& vm, const Topology* topology);
+
+// Loads a topology with --set overrides and the exec search path (directory of the brook
+// executable, then $BROOK_PATH). Throws Exit(kExitFailed) printing every diagnostic.
+Topology load(const std::filesystem::path& file, const po::variables_map& vm);
+std::vector<std::filesystem::path> exec_search_path();
+// Directory containing this `brook` executable.
+std::filesystem::path self_dir();
+
+bool stdout_is_tty();
+// One compact JSON document per line.
+void print_json(std::ostream& out, const nlohmann::json& j);
+std::string format_rate(double per_second);
+std::string format_duration_ms(std::uint64_t ms);
+
+}  // namespace brook::cli

@@ -1,0 +1,16 @@
+// The subcommands of `brook`; each lives in commands/<name>.cpp and returns an exit code.
+#pragma once
+
+#include "cli_common.hpp"
+
+namespace brook::cli {
+
+int run_up(const Args& args);
+int run_check(const Args& args);
+int run_graph(const Args& args);
+int run_ls(const Args& args);
+int run_stats(const Args& args);
+int run_tap(const Args& args);
+int run_send(const Args& args);
+
+}  // namespace brook::cli

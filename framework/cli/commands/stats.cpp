@@ -1,0 +1,130 @@
+// brook stats: per instance and channel counters (from heartbeats) and rates; live on a
+// terminal, once with --json or --once.
+#include <brook/lifecycle.hpp>
+
+#include <poll.h>
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "commands.hpp"
+#include "directory_view.hpp"
+
+namespace brook::cli {
+
+namespace {
+
+std::string instance_name(const InstanceInfo& i) {
+  return i.node + "." + std::to_string(i.instance);
+}
+
+nlohmann::json stats_json(const std::string& ep, const StatsSample& before, const StatsSample& now,
+                          bool with_rates) {
+  nlohmann::json j{{"directory", ep}, {"epoch", now.list.state.epoch},
+                   {"interval_ms", with_rates ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    now.at - before.at).count() : 0}};
+  j["instances"] = nlohmann::json::array();
+  nlohmann::json nodes = nlohmann::json::object();
+  for (const auto& i : now.list.instances) {
+    nlohmann::json channels = nlohmann::json::object();
+    for (const auto& [name, c] : i.counters.channels) {
+      nlohmann::json cj = to_json(c);
+      const Rates r = with_rates ? rates_since(before, now, i, name) : Rates{};
+      cj["received_per_s"] = r.received;
+      cj["emitted_per_s"] = r.emitted;
+      channels[name] = cj;
+      auto& node_ch = nodes[i.node]["channels"][name];
+      c.for_each([&](std::string_view k, std::uint64_t v) {
+        const std::string key(k);
+        node_ch[key] = node_ch.value(key, std::uint64_t{0}) + v;
+      });
+      node_ch["received_per_s"] = node_ch.value("received_per_s", 0.0) + r.received;
+      node_ch["emitted_per_s"] = node_ch.value("emitted_per_s", 0.0) + r.emitted;
+    }
+    nodes[i.node]["instances"] = nodes[i.node].value("instances", 0) + 1;
+    j["instances"].push_back({{"name", instance_name(i)}, {"node", i.node},
+                              {"instance", i.instance}, {"pid", i.pid},
+                              {"uptime_ms", i.counters.uptime_ms}, {"age_ms", i.age_ms},
+                              {"channels", channels}});
+  }
+  j["nodes"] = nodes;
+  return j;
+}
+
+std::string stats_table(const std::string& ep, const StatsSample& before, const StatsSample& now) {
+  std::ostringstream s;
+  s << "brook stats  directory " << ep << "  " << now.list.instances.size() << " instance(s)\n"
+    << std::left << std::setw(18) << "INSTANCE" << std::setw(16) << "CHANNEL" << std::right
+    << std::setw(11) << "RECEIVED" << std::setw(9) << "RATE" << std::setw(11) << "EMITTED"
+    << std::setw(9) << "RATE" << std::setw(8) << "ERRORS" << std::setw(9) << "DROPPED"
+    << std::setw(9) << "PENDING" << "\n";
+  for (const auto& i : now.list.instances) {
+    bool first = true;
+    for (const auto& [name, c] : i.counters.channels) {
+      const Rates r = rates_since(before, now, i, name);
+      s << std::left << std::setw(18) << (first ? instance_name(i) : "") << std::setw(16) << name
+        << std::right << std::setw(11) << c.received << std::setw(9) << format_rate(r.received)
+        << std::setw(11) << c.emitted << std::setw(9) << format_rate(r.emitted) << std::setw(8)
+        << (c.decode_errors + c.handler_errors) << std::setw(9) << c.dropped << std::setw(9)
+        << c.pending << "\n";
+      first = false;
+    }
+    if (first) s << std::left << std::setw(18) << instance_name(i) << "(no channel counters yet)\n";
+  }
+  return s.str();
+}
+
+}  // namespace
+
+int run_stats(const Args& args) {
+  po::options_description o;
+  add_directory_options(o);
+  o.add_options()("topology,t", po::value<std::string>(), "find the directory through this topology")
+      ("json", "print one JSON object and exit")
+      ("once", "print the table once and exit (default when not on a terminal)")
+      ("interval", po::value<std::string>()->default_value("1s"),
+       "time between samples; rates are computed over it (0 with --json: no rates, no wait)");
+  add_topology_options(o);
+  const auto vm = parse(args, "[--directory EP | --topology FILE] [--json | --once] [--interval 1s]",
+                        "Counters each instance reports with its heartbeats (received, emitted, sent,\n"
+                        "decode/handler errors, dropped, backpressure, pending) and per-second rates.",
+                        o, {});
+  if (!vm) return kExitOk;
+  std::optional<Topology> topo;
+  if (vm->count("topology")) topo = load((*vm)["topology"].as<std::string>(), *vm);
+  const std::string ep = directory_endpoint(*vm, topo ? &*topo : nullptr);
+  const auto interval = parse_duration((*vm)["interval"].as<std::string>());
+  if (!interval) throw Exit(kExitUsage, "brook stats: --interval expects a duration like 1s or 500ms");
+
+  auto sample = [&] { return StatsSample{std::chrono::steady_clock::now(), list_instances(ep)}; };
+  StatsSample before = sample();
+  const bool json = vm->count("json") > 0;
+  const bool live = !json && !vm->count("once") && stdout_is_tty();
+  if (json || !live) {
+    StatsSample now = before;
+    if (interval->count() > 0) {
+      std::this_thread::sleep_for(*interval);  // the only way to measure a rate is to wait
+      now = sample();
+    }
+    if (json) {
+      print_json(std::cout, stats_json(ep, before, now, interval->count() > 0));
+    } else {
+      std::cout << stats_table(ep, before, now);
+    }
+    return kExitOk;
+  }
+
+  StopSignal stop(true);
+  for (;;) {
+    pollfd pfd{stop.fd(), POLLIN, 0};
+    (void)::poll(&pfd, 1, static_cast<int>(interval->count()));
+    if (stop.requested()) return kExitOk;
+    StatsSample now = sample();
+    std::cout << "\x1b[H\x1b[2J" << stats_table(ep, before, now) << std::flush;
+    before = std::move(now);
+  }
+}
+
+}  // namespace brook::cli

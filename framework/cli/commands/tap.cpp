@@ -1,0 +1,109 @@
+// brook tap CHANNEL: prints the messages flowing on a channel as JSON lines. The tap registers
+// as an observer: producers send it copies on a lossy path, so it never takes work from the real
+// consumers nor slows them; it counts what it missed from gaps in each producer's sequence.
+#include <brook/node.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "commands.hpp"
+#include "json_codec.hpp"
+#include "tool_topology.hpp"
+
+namespace brook::cli {
+
+namespace {
+
+nlohmann::json message_json(const Message& m) {
+  const EnvelopeView& e = m.envelope();
+  nlohmann::json j{{"channel", std::string(e.channel)},
+                   {"producer", std::string(e.id.producer)},
+                   {"seq", e.id.seq},
+                   {"type", std::string(e.type)},
+                   {"key", e.has_key ? nlohmann::json(std::string(e.key)) : nlohmann::json(nullptr)},
+                   {"created_ns", e.created_ns},
+                   {"attempt", e.attempt},
+                   {"trace", to_hex(e.trace)}};
+  nlohmann::json headers = nlohmann::json::object();
+  e.for_each_header([&](std::string_view k, std::string_view v) {
+    headers[std::string(k)] = std::string(v);
+  });
+  j["headers"] = headers;
+  try {
+    j["payload"] = to_json(m.payload());
+  } catch (const PayloadError& err) {
+    j["payload"] = nullptr;
+    j["payload_error"] = err.what();
+  }
+  return j;
+}
+
+}  // namespace
+
+int run_tap(const Args& args) {
+  po::options_description o;
+  add_directory_options(o);
+  add_topology_options(o);
+  o.add_options()("topology,t", po::value<std::string>(), "topology file (default: ask the directory)")
+      ("count,n", po::value<std::uint64_t>(), "exit after this many messages")
+      ("duration", po::value<std::string>(), "exit after this long, e.g. 10s")
+      ("payload-only", "print only the decoded payload of each message")
+      ("channel", po::value<std::string>()->required(), "channel to watch");
+  po::positional_options_description pos;
+  pos.add("channel", 1);
+  const auto vm = parse(args, "CHANNEL [--topology FILE | --directory EP] [--count N] [--duration 10s]",
+                        "Prints each message on CHANNEL as one JSON line (envelope fields and the\n"
+                        "payload decoded from msgpack) until Ctrl-C, --count or --duration. Real\n"
+                        "consumers are unaffected: the tap gets best-effort copies and reports on\n"
+                        "standard error how many it missed.",
+                        o, pos);
+  if (!vm) return kExitOk;
+  const std::string channel = (*vm)["channel"].as<std::string>();
+  std::optional<std::chrono::milliseconds> duration;
+  if (vm->count("duration")) {
+    duration = parse_duration((*vm)["duration"].as<std::string>());
+    if (!duration) throw Exit(kExitUsage, "brook tap: --duration expects a duration like 10s");
+  }
+  const std::uint64_t limit = vm->count("count") ? (*vm)["count"].as<std::uint64_t>() : 0;
+  const bool payload_only = vm->count("payload-only") > 0;
+
+  const ToolTopology tt = tool_topology(*vm, channel, "brook-tap", ToolSide::kReader);
+  NodeOptions no;
+  no.preloaded = tt.topology;
+  no.node = tt.node;
+  no.directory = {tt.directory};
+  no.observer = true;
+  no.log_level = LogLevel::kWarn;
+  Node node(std::move(no));
+
+  std::uint64_t seen = 0;
+  std::uint64_t missed = 0;
+  std::map<std::string, std::uint64_t, std::less<>> last_seq;  // per producer
+  node.on("port", [&](const Message& m) {
+    const auto id = m.id();
+    auto it = last_seq.find(id.producer);
+    if (it == last_seq.end()) {
+      last_seq.emplace(std::string(id.producer), id.seq);
+    } else {
+      if (id.seq > it->second + 1) missed += id.seq - it->second - 1;
+      it->second = std::max(it->second, id.seq);
+    }
+    ++seen;
+    const nlohmann::json j = message_json(m);
+    print_json(std::cout, payload_only ? j["payload"] : j);
+    std::cout.flush();
+    if (!std::cout) node.stop();  // reader went away (| head)
+    if (limit > 0 && seen >= limit) node.stop();
+  });
+  if (duration) node.after(*duration, [&] { node.stop(); });
+  node.on_ready([&] {
+    std::cerr << "tapping " << to_string(tt.pattern) << " channel '" << channel << "' via "
+              << tt.directory << " (Ctrl-C to stop)\n";
+  });
+  const int rc = node.run();
+  std::cerr << "tap: " << seen << " message(s) from " << last_seq.size() << " producer(s), "
+            << missed << " missed (the tap drops rather than slow the channel)\n";
+  return rc == 0 ? kExitOk : kExitFailed;
+}
+
+}  // namespace brook::cli

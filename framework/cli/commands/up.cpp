@@ -1,0 +1,125 @@
+// brook up TOPOLOGY: runs the directory and every node of a topology (launch/launcher.hpp).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include <brook/log.hpp>
+
+#include "commands.hpp"
+#include "launch/launcher.hpp"
+
+namespace brook::cli {
+
+namespace {
+
+std::set<std::string> split_names(const std::vector<std::string>& values) {
+  std::set<std::string> out;
+  for (const auto& v : values) {
+    std::stringstream s(v);
+    std::string name;
+    while (std::getline(s, name, ',')) {
+      if (!name.empty()) out.insert(name);
+    }
+  }
+  return out;
+}
+
+std::filesystem::path find_program(const std::string& name) {
+  for (const auto& dir : exec_search_path()) {
+    const auto p = dir / name;
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  if (const char* path = std::getenv("PATH")) {
+    std::stringstream s(path);
+    std::string dir;
+    while (std::getline(s, dir, ':')) {
+      if (dir.empty()) continue;
+      const auto p = std::filesystem::path(dir) / name;
+      if (::access(p.c_str(), X_OK) == 0) return p;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+int run_up(const Args& args) {
+  po::options_description o;
+  add_topology_options(o);
+  o.add_options()
+      ("only", po::value<std::vector<std::string>>()->composing(),
+       "start only these nodes (comma-separated, repeatable): run one topology across hosts")
+      ("directory,d", po::value<std::string>(),
+       "use the directory running at this endpoint instead of starting one")
+      ("no-directory", "do not start a directory (another host runs it)")
+      ("quiet,q", "no live status lines")
+      ("no-color", "no colours in prefixes")
+      ("log-level", po::value<std::string>()->default_value("info"), "passed to every node")
+      ("drain-limit", po::value<std::string>()->default_value("60s"),
+       "after the jobs finished, stop anyway when the pipeline has not drained within this")
+      ("topology", po::value<std::string>()->required(), "topology file");
+  po::positional_options_description pos;
+  pos.add("topology", 1);
+  const auto vm = parse(args, "TOPOLOGY [--set path=value]... [--only n1,n2] [--directory EP] [--quiet]",
+                        "Starts the topology's directory (unless external) and every replica of its\n"
+                        "nodes, consumers first, prefixing their output with 'node.instance |'.\n"
+                        "Failed nodes are restarted by their restart policy. Ctrl-C or SIGTERM stops\n"
+                        "everything, producers first. When the topology has jobs, exits once they\n"
+                        "all finished and the pipeline drained. Exit 0 when no node failed.",
+                        o, pos);
+  if (!vm) return kExitOk;
+
+  launch::LaunchOptions lo;
+  lo.topology = std::make_shared<const Topology>(load((*vm)["topology"].as<std::string>(), *vm));
+  const Topology& t = *lo.topology;
+  if (vm->count("set")) lo.overrides = (*vm)["set"].as<std::vector<std::string>>();
+  if (vm->count("only")) lo.only = split_names((*vm)["only"].as<std::vector<std::string>>());
+  for (const auto& name : lo.only) {
+    if (t.node(name) == nullptr) {
+      std::string names;
+      for (const auto& n : t.nodes) names += (names.empty() ? "" : ", ") + n.name;
+      throw Exit(kExitUsage, "brook up: --only: no node '" + name + "' in topology '" + t.name +
+                                 "' (nodes: " + names + ")");
+    }
+  }
+  std::string missing;
+  for (const auto& n : t.nodes) {
+    if (!lo.only.empty() && !lo.only.count(n.name)) continue;
+    if (n.exec_path.empty()) {
+      missing += "\n  " + n.where.str() + ": node '" + n.name + "': exec '" + n.exec + "' not found";
+    }
+  }
+  if (!missing.empty()) {
+    throw Exit(kExitFailed, "brook up: cannot start:" + missing +
+                                "\nhint: build it (scripts/test builds everything into build/bin), "
+                                "or add its directory to BROOK_PATH");
+  }
+  if (vm->count("directory")) lo.directory = (*vm)["directory"].as<std::string>();
+  lo.start_directory = !t.directory.external && !lo.directory && !vm->count("no-directory");
+  if (lo.start_directory) {
+    lo.directory_program = find_program("brook-directory");
+    if (lo.directory_program.empty()) {
+      throw Exit(kExitFailed, "brook up: brook-directory not found next to brook, in BROOK_PATH or "
+                              "PATH (build it, or pass --directory EP to use a running one)");
+    }
+  }
+  lo.log_level = (*vm)["log-level"].as<std::string>();
+  if (!parse_log_level(lo.log_level)) {
+    throw Exit(kExitUsage, "brook up: --log-level: expected trace, debug, info, warn, error or off");
+  }
+  const auto drain = parse_duration((*vm)["drain-limit"].as<std::string>());
+  if (!drain) throw Exit(kExitUsage, "brook up: --drain-limit expects a duration like 60s");
+  lo.drain_limit = *drain;
+  lo.status = stdout_is_tty() && !vm->count("quiet");
+  lo.color = stdout_is_tty() && !vm->count("no-color");
+  try {
+    launch::Launcher launcher(std::move(lo));
+    return launcher.run() == 0 ? kExitOk : kExitFailed;
+  } catch (const UsageError& e) {
+    throw Exit(kExitUsage, std::string("brook up: ") + e.what());
+  }
+}
+
+}  // namespace brook::cli

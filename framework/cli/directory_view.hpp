@@ -1,0 +1,40 @@
+// Reading a running topology through the directory: instances, their registrations and the
+// counters their heartbeats carry. Used by `brook ls`, `brook stats` and the launcher's status.
+#pragma once
+
+#include <brook/directory_protocol.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace brook::cli {
+
+// list() from the directory at `endpoint`; throws Exit(kExitUnreachable) with a hint.
+ListReply list_instances(const std::string& endpoint,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(2));
+
+nlohmann::json to_json(const Registration& r);
+nlohmann::json to_json(const ChannelCounters& c);
+
+// Per-second rates of each counter between two samples of the same instance.
+struct Rates {
+  double received = 0;
+  double emitted = 0;
+};
+
+// Counters of every instance at one moment, keyed by instance name ("basket.0") for display and
+// by incarnation to compute rates only across the same process.
+struct StatsSample {
+  std::chrono::steady_clock::time_point at;
+  ListReply list;
+};
+
+// Rates of `channel` of instance `info` between `before` and now; zero when the instance was not
+// in `before` (a new process) or no time passed.
+Rates rates_since(const StatsSample& before, const StatsSample& now, const InstanceInfo& info,
+                  const std::string& channel);
+
+}  // namespace brook::cli

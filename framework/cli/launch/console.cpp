@@ -1,0 +1,82 @@
+#include "launch/console.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace brook::launch {
+
+namespace {
+constexpr std::string_view kColors[] = {"\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m",
+                                        "\x1b[34m", "\x1b[96m", "\x1b[93m", "\x1b[92m"};
+constexpr std::string_view kReset = "\x1b[0m";
+}  // namespace
+
+Console::Console(bool status, bool color) : status_enabled_(status), color_(color) {}
+
+void Console::reserve_name(std::string_view name) { width_ = std::max(width_, name.size()); }
+
+std::string_view Console::color_of(std::string_view name) {
+  // Replicas of one node share a colour: key on the node part of "node.instance".
+  const std::string node(name.substr(0, name.find('.')));
+  auto it = std::find(color_names_.begin(), color_names_.end(), node);
+  std::size_t i = static_cast<std::size_t>(it - color_names_.begin());
+  if (it == color_names_.end()) color_names_.push_back(node);
+  return kColors[i % std::size(kColors)];
+}
+
+void Console::child_line(std::string_view name, std::string_view line) {
+  std::string s;
+  s.reserve(width_ + line.size() + 16);
+  if (color_) s += color_of(name);
+  s += name;
+  s.append(width_ - std::min(width_, name.size()), ' ');
+  s += " |";
+  if (color_) s += kReset;
+  s += ' ';
+  s += line;
+  s += '\n';
+  erase();
+  write(s);
+  draw();
+}
+
+void Console::say(std::string_view line) { child_line("brook", line); }
+
+void Console::set_status(std::vector<std::string> lines) {
+  if (!status_enabled_) return;
+  erase();
+  status_ = std::move(lines);
+  draw();
+}
+
+void Console::clear_status() {
+  erase();
+  status_.clear();
+}
+
+void Console::erase() {
+  if (drawn_ == 0) return;
+  // Cursor up to the block's first line, then clear to the end of the screen.
+  write("\x1b[" + std::to_string(drawn_) + "F\x1b[J");
+  drawn_ = 0;
+}
+
+void Console::draw() {
+  if (!status_enabled_ || status_.empty()) return;
+  std::string s;
+  for (const auto& l : status_) s += "\x1b[2m" + l + "\x1b[0m\n";
+  write(s);
+  drawn_ = status_.size();
+}
+
+void Console::write(const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::write(STDOUT_FILENO, s.data() + off, s.size() - off);
+    if (n <= 0) return;  // stdout closed: nothing useful to do
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace brook::launch

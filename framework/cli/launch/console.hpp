@@ -1,0 +1,43 @@
+// The launcher's terminal output: children's lines prefixed with "node.instance |", the
+// launcher's own messages, and on a terminal a live status block kept below the log lines
+// (erased before new lines are printed, redrawn after). Single-threaded.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace brook::launch {
+
+class Console {
+ public:
+  // `status`: keep a live status block (stdout is a terminal and not --quiet).
+  // `color`: colour the prefixes.
+  Console(bool status, bool color);
+
+  // Widens the prefix column so every name fits.
+  void reserve_name(std::string_view name);
+  // One complete line from a child (without the newline).
+  void child_line(std::string_view name, std::string_view line);
+  // A line from the launcher itself.
+  void say(std::string_view line);
+  // Replaces the status block's lines; drawn at once.
+  void set_status(std::vector<std::string> lines);
+  // Erases the status block (before exit).
+  void clear_status();
+
+ private:
+  void erase();
+  void draw();
+  void write(const std::string& s);
+  std::string_view color_of(std::string_view name);
+
+  bool status_enabled_;
+  bool color_;
+  std::size_t width_ = 5;
+  std::vector<std::string> status_;
+  std::size_t drawn_ = 0;  // status lines currently on screen
+  std::vector<std::string> color_names_;
+};
+
+}  // namespace brook::launch

@@ -1,0 +1,27 @@
+#include "launch/drain_detector.hpp"
+
+namespace brook::launch {
+
+bool DrainDetector::observe(const ListReply& list, Clock::time_point now) {
+  std::uint64_t pending = 0;
+  std::uint64_t activity = 0;
+  for (const auto& i : list.instances) {
+    const ChannelCounters t = i.counters.total();
+    pending += t.pending;
+    // Anything that moves while messages are still in flight; instances that leave make the sum
+    // drop, which also counts as movement.
+    activity += t.received + t.emitted + t.sent + t.handler_errors + t.decode_errors + t.dropped;
+  }
+  // The instance set matters too: a restarting replica has no counters yet.
+  activity += list.instances.size() << 48;
+  pending_ = pending;
+  activity_ = activity;
+  if (!last_activity_ || *last_activity_ != activity || pending > 0) {
+    last_activity_ = activity;
+    stable_since_ = now;
+    return false;
+  }
+  return now - stable_since_ >= quiet_for_;
+}
+
+}  // namespace brook::launch

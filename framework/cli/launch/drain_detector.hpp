@@ -1,0 +1,36 @@
+// Decides when a topology has drained after its jobs finished: nothing pending anywhere and no
+// counter moving across several heartbeats. Heartbeat counters lag by up to one heartbeat, so
+// "stable" must span at least two of them. Plain logic, fed with directory samples.
+#pragma once
+
+#include <brook/directory_protocol.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace brook::launch {
+
+class DrainDetector {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `quiet_for`: how long totals must stay unchanged (use 2 heartbeats + margin).
+  explicit DrainDetector(std::chrono::milliseconds quiet_for) : quiet_for_(quiet_for) {}
+
+  // Feeds one `list` reply; returns true once drained.
+  bool observe(const ListReply& list, Clock::time_point now);
+
+  // What the last sample showed, for logs.
+  std::uint64_t pending() const noexcept { return pending_; }
+  std::uint64_t activity() const noexcept { return activity_; }
+
+ private:
+  std::chrono::milliseconds quiet_for_;
+  std::optional<std::uint64_t> last_activity_;
+  Clock::time_point stable_since_{};
+  std::uint64_t pending_ = 0;
+  std::uint64_t activity_ = 0;
+};
+
+}  // namespace brook::launch

@@ -1,0 +1,48 @@
+#include "launch/launch_plan.hpp"
+
+#include <functional>
+#include <map>
+
+namespace brook::launch {
+
+std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
+                                                       const std::set<std::string>& only) {
+  for (const auto& name : only) {
+    if (t.node(name) == nullptr) {
+      std::string names;
+      for (const auto& n : t.nodes) names += (names.empty() ? "" : ", ") + n.name;
+      throw UsageError("--only: no node '" + name + "' in topology '" + t.name + "' (nodes: " +
+                       names + ")");
+    }
+  }
+  auto selected = [&](const NodeSpec& n) { return only.empty() || only.count(n.name) > 0; };
+
+  std::map<std::string, int> level;
+  std::set<std::string> visiting;
+  std::function<int(const NodeSpec&)> height = [&](const NodeSpec& n) -> int {
+    if (auto it = level.find(n.name); it != level.end()) return it->second;
+    if (!visiting.insert(n.name).second) return -1;  // a cycle: ignore the closing edge
+    int h = 0;
+    for (const auto& out : n.outputs) {
+      for (const NodeSpec* reader : t.consumers(out.channel)) {
+        if (reader == &n || !selected(*reader)) continue;
+        const int r = height(*reader);
+        if (r >= 0) h = std::max(h, r + 1);
+      }
+    }
+    visiting.erase(n.name);
+    level[n.name] = h;
+    return h;
+  };
+
+  std::vector<std::vector<const NodeSpec*>> levels;
+  for (const auto& n : t.nodes) {
+    if (!selected(n)) continue;
+    const auto h = static_cast<std::size_t>(height(n));
+    if (levels.size() <= h) levels.resize(h + 1);
+    levels[h].push_back(&n);
+  }
+  return levels;
+}
+
+}  // namespace brook::launch

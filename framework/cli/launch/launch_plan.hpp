@@ -1,0 +1,21 @@
+// The order in which `brook up` starts and stops nodes: consumers before producers, so a
+// producer finds its consumers registered when it starts, and producers before consumers on
+// the way down, so consumers can drain what was sent. Plain logic, no processes.
+#pragma once
+
+#include <brook/topology.hpp>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace brook::launch {
+
+// Nodes grouped in start order: level 0 holds nodes none of whose outputs is read by another
+// selected node (sinks); a node's level is one more than the highest level among the nodes
+// reading its outputs. Cycles are broken at the edge that closes them. Stop order is the reverse.
+// `only`: the nodes to include (empty = all); every name must exist (UsageError otherwise).
+std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
+                                                       const std::set<std::string>& only = {});
+
+}  // namespace brook::launch

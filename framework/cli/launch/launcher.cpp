@@ -1,0 +1,639 @@
+#include "launch/launcher.hpp"
+
+#include <brook/directory_client.hpp>
+#include <brook/error.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <map>
+
+#include "launch/child_process.hpp"
+#include "launch/console.hpp"
+#include "launch/drain_detector.hpp"
+#include "launch/launch_plan.hpp"
+
+namespace brook::launch {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::size_t kMaxLine = 64 * 1024;
+constexpr milliseconds kStatusPeriod{1000};
+constexpr milliseconds kDrainPoll{250};
+
+std::int64_t ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<milliseconds>(b - a).count();
+}
+
+enum class ProcState { kIdle, kStarting, kRunning, kBackoff, kDone, kFailed };
+
+struct Proc {
+  std::string name;                // "basket.0", or "directory"
+  const NodeSpec* spec = nullptr;  // null for the directory
+  std::uint32_t instance = 0;
+  std::size_t level = 0;
+  ProcState state = ProcState::kIdle;
+  ChildProcess child;
+  bool alive = false;  // started and not yet reaped
+  bool ready = false;
+  bool stop_sent = false;
+  int exit_status = 0;
+  std::string out_buf;
+  std::string ready_buf;
+  Clock::time_point started{};
+  Clock::time_point restart_at{};
+  std::deque<Clock::time_point> restarts;
+  int backoff_step = 0;
+
+  bool job() const noexcept { return spec != nullptr && spec->job; }
+};
+
+}  // namespace
+
+class Launcher::Impl {
+ public:
+  explicit Impl(LaunchOptions o)
+      : o_(std::move(o)), t_(*o_.topology), console_(o_.status, o_.color) {}
+
+  int run();
+
+ private:
+  // ---- processes ----
+  void start(Proc& p);
+  SpawnSpec spawn_spec(const Proc& p) const;
+  void on_exit(Proc& p, int status);
+  void schedule_restart(Proc& p, const std::string& why);
+  void read_output(Proc& p, bool all);
+  void read_ready(Proc& p);
+  void emit_lines(Proc& p, bool flush_partial);
+  void reap();
+  // One poll over children's pipes and the signalfd, up to `until`.
+  void pump(Clock::time_point until);
+  bool wait_until(Clock::time_point deadline, const std::function<bool()>& done);
+
+  // ---- phases ----
+  bool start_directory();
+  bool start_nodes();
+  void supervise();
+  void shutdown();
+  void stop_group(std::vector<Proc*> group, Clock::time_point deadline);
+
+  // ---- directory view ----
+  std::optional<ListReply> poll_directory();
+  void update_status(const std::optional<ListReply>& list);
+
+  bool jobs_done() const;
+  bool job_failed() const;
+  bool all_finished() const;
+  std::string directory_endpoint() const;
+
+  LaunchOptions o_;
+  const Topology& t_;
+  Console console_;
+  std::vector<std::vector<const NodeSpec*>> levels_;
+  std::deque<Proc> procs_;  // stable addresses
+  Proc* directory_ = nullptr;
+  int signal_fd_ = -1;
+  int signals_ = 0;  // SIGINT/SIGTERM received
+  bool stopping_ = false;
+  bool failed_ = false;
+  int total_restarts_ = 0;
+  Clock::time_point began_ = Clock::now();
+  std::unique_ptr<DirectoryClient> dir_client_;
+  std::optional<ListReply> last_list_;
+  Clock::time_point last_list_at_{};
+};
+
+// ---- processes ------------------------------------------------------------------------------
+
+SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
+  SpawnSpec s;
+  const std::string file = t_.file.string();
+  if (p.spec == nullptr) {
+    s.program = o_.directory_program;
+    s.args = {"--topology", file, "--log-level", o_.log_level};
+    for (const auto& ov : o_.overrides) s.args.insert(s.args.end(), {"--set", ov});
+  } else {
+    s.program = p.spec->exec_path;
+    s.args = {"--topology", file, "--node", p.spec->name, "--instance",
+              std::to_string(p.instance), "--log-level", o_.log_level};
+    if (o_.directory) s.args.insert(s.args.end(), {"--directory", *o_.directory});
+    for (const auto& ov : o_.overrides) s.args.insert(s.args.end(), {"--set", ov});
+    s.args.insert(s.args.end(), p.spec->args.begin(), p.spec->args.end());
+    s.env = p.spec->env;
+  }
+  s.env["BROOK_LOG_FORMAT"] = "plain";  // the launcher adds time-free "name |" prefixes
+  return s;
+}
+
+void Launcher::Impl::start(Proc& p) {
+  try {
+    p.child = ChildProcess::spawn(spawn_spec(p));
+  } catch (const Error& e) {
+    console_.say(p.name + ": cannot start: " + e.what());
+    p.state = ProcState::kFailed;
+    failed_ = true;
+    return;
+  }
+  p.alive = true;
+  p.ready = false;
+  p.stop_sent = false;
+  p.out_buf.clear();
+  p.ready_buf.clear();
+  p.started = Clock::now();
+  p.state = ProcState::kStarting;
+}
+
+void Launcher::Impl::emit_lines(Proc& p, bool flush_partial) {
+  std::size_t start = 0;
+  for (;;) {
+    const auto nl = p.out_buf.find('\n', start);
+    if (nl == std::string::npos) break;
+    console_.child_line(p.name, std::string_view(p.out_buf).substr(start, nl - start));
+    start = nl + 1;
+  }
+  p.out_buf.erase(0, start);
+  if ((flush_partial && !p.out_buf.empty()) || p.out_buf.size() >= kMaxLine) {
+    console_.child_line(p.name, p.out_buf);
+    p.out_buf.clear();
+  }
+}
+
+void Launcher::Impl::read_output(Proc& p, bool all) {
+  char buf[16384];
+  for (int rounds = 0; p.child.output_fd() >= 0 && (all || rounds < 4); ++rounds) {
+    const ssize_t n = ::read(p.child.output_fd(), buf, sizeof buf);
+    if (n > 0) {
+      p.out_buf.append(buf, static_cast<std::size_t>(n));
+      emit_lines(p, false);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    p.child.close_output();  // EOF: every holder of the write end exited
+    emit_lines(p, true);
+  }
+}
+
+void Launcher::Impl::read_ready(Proc& p) {
+  char buf[512];
+  for (;;) {
+    const ssize_t n = ::read(p.child.ready_fd(), buf, sizeof buf);
+    if (n > 0) {
+      p.ready_buf.append(buf, static_cast<std::size_t>(n));
+      if (p.ready_buf.size() > 4096) p.ready_buf.resize(4096);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    break;
+  }
+  p.child.close_ready();
+  if (p.ready_buf.rfind("READY", 0) == 0 && p.alive) {
+    p.ready = true;
+    if (p.state == ProcState::kStarting) p.state = ProcState::kRunning;
+    if (p.restarts.empty() || p.spec == nullptr) return;
+    console_.say(p.name + " is back (ready " + std::to_string(ms_between(p.started, Clock::now())) +
+                 " ms after restart)");
+  }
+}
+
+void Launcher::Impl::reap() {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    for (auto& p : procs_) {
+      if (p.alive && p.child.pid() == pid) {
+        on_exit(p, status);
+        break;
+      }
+    }
+  }
+}
+
+void Launcher::Impl::on_exit(Proc& p, int status) {
+  read_output(p, true);
+  if (p.child.ready_fd() >= 0) read_ready(p);
+  p.child = ChildProcess();
+  p.alive = false;
+  p.exit_status = status;
+  const std::string how = describe_status(status);
+  const bool clean = exited_cleanly(status);
+
+  if (stopping_ || p.stop_sent) {
+    p.state = ProcState::kDone;
+    if (!clean && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+      console_.say(p.name + " stopped with " + how);
+    }
+    return;
+  }
+  if (p.spec == nullptr) {
+    schedule_restart(p, "the directory exited (" + how +
+                            "); channels keep flowing, nodes re-register when it is back");
+    return;
+  }
+  const RestartPolicy policy = p.spec->restart.policy;
+  if (clean && p.job()) {
+    p.state = ProcState::kDone;
+    console_.say(p.name + " finished (job, exit 0) after " +
+                 std::to_string(ms_between(p.started, Clock::now())) + " ms");
+    return;
+  }
+  if (clean && policy != RestartPolicy::kAlways) {
+    p.state = ProcState::kDone;
+    console_.say(p.name + " exited (exit 0); not restarted (restart: " +
+                 std::string(to_string(policy)) + ")");
+    return;
+  }
+  if (policy == RestartPolicy::kNever) {
+    p.state = ProcState::kFailed;
+    failed_ = true;
+    console_.say(p.name + " failed (" + how + "); not restarted (restart: never)");
+    return;
+  }
+  schedule_restart(p, p.name + " " + (clean ? "exited (exit 0)" : "failed (" + how + ")"));
+}
+
+void Launcher::Impl::schedule_restart(Proc& p, const std::string& why) {
+  const auto now = Clock::now();
+  const RestartSpec rs = p.spec != nullptr ? p.spec->restart : RestartSpec{};
+  while (!p.restarts.empty() && now - p.restarts.front() > rs.window) p.restarts.pop_front();
+  if (p.spec != nullptr && static_cast<int>(p.restarts.size()) >= rs.max_restarts) {
+    p.state = ProcState::kFailed;
+    failed_ = true;
+    console_.say(why + "; giving up after " + std::to_string(p.restarts.size()) +
+                 " restarts within " + std::to_string(rs.window.count()) + " ms");
+    return;
+  }
+  // A process that ran well past the longest backoff was healthy: start the backoff over.
+  if (now - p.started > 2 * rs.backoff_max + std::chrono::seconds(5)) p.backoff_step = 0;
+  auto delay = rs.backoff_initial;
+  for (int i = 0; i < p.backoff_step && delay < rs.backoff_max; ++i) delay *= 2;
+  delay = std::min(delay, rs.backoff_max);
+  ++p.backoff_step;
+  p.restarts.push_back(now);
+  p.restart_at = now + delay;
+  p.state = ProcState::kBackoff;
+  ++total_restarts_;
+  console_.say(why + "; restarting in " + std::to_string(delay.count()) + " ms (restart " +
+               std::to_string(p.restarts.size()) +
+               (p.spec != nullptr ? "/" + std::to_string(rs.max_restarts) : std::string()) + ")");
+}
+
+void Launcher::Impl::pump(Clock::time_point until) {
+  std::vector<pollfd> fds;
+  std::vector<std::pair<Proc*, bool>> owners;  // (proc, is_ready_fd)
+  fds.push_back({signal_fd_, POLLIN, 0});
+  owners.emplace_back(nullptr, false);
+  for (auto& p : procs_) {
+    if (p.child.output_fd() >= 0) {
+      fds.push_back({p.child.output_fd(), POLLIN, 0});
+      owners.emplace_back(&p, false);
+    }
+    if (p.child.ready_fd() >= 0) {
+      fds.push_back({p.child.ready_fd(), POLLIN, 0});
+      owners.emplace_back(&p, true);
+    }
+  }
+  auto now = Clock::now();
+  // Restarts that are due bound the wait too.
+  for (auto& p : procs_) {
+    if (p.state == ProcState::kBackoff && !stopping_) until = std::min(until, p.restart_at);
+  }
+  const auto wait = std::clamp<std::int64_t>(ms_between(now, until), 0, 200);
+  const int n = ::poll(fds.data(), fds.size(), static_cast<int>(wait));
+  if (n > 0) {
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      auto [p, ready] = owners[i];
+      if (p == nullptr) {
+        signalfd_siginfo si;
+        while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+          if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+            ++signals_;
+            if (signals_ == 1) {
+              console_.say(std::string("got ") + (si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM") +
+                           ": stopping (again to kill at once)");
+            }
+          }
+        }
+      } else if (ready) {
+        read_ready(*p);
+      } else {
+        read_output(*p, false);
+      }
+    }
+  }
+  reap();
+  now = Clock::now();
+  for (auto& p : procs_) {
+    if (p.state == ProcState::kBackoff && !stopping_ && now >= p.restart_at) start(p);
+  }
+}
+
+bool Launcher::Impl::wait_until(Clock::time_point deadline, const std::function<bool()>& done) {
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    if (signals_ > 0 && !stopping_) return false;
+    if (signals_ > 1) return false;
+    pump(deadline);
+  }
+  return true;
+}
+
+// ---- phases -----------------------------------------------------------------------------------
+
+std::string Launcher::Impl::directory_endpoint() const {
+  if (o_.directory) return *o_.directory;
+  return t_.directory.endpoints.empty() ? "tcp://127.0.0.1:5670" : t_.directory.endpoints.front();
+}
+
+bool Launcher::Impl::start_directory() {
+  procs_.push_back(Proc{});
+  directory_ = &procs_.back();
+  directory_->name = "directory";
+  console_.reserve_name("directory");
+  start(*directory_);
+  const bool ok = wait_until(Clock::now() + std::chrono::seconds(10), [&] {
+    return directory_->ready || !directory_->alive;
+  });
+  if (!ok || !directory_->ready) {
+    if (signals_ == 0) {
+      console_.say("the directory did not start (see its output above); is " +
+                   directory_endpoint() +
+                   " already in use? Another `brook up` of this topology may be running: stop it, "
+                   "or change directory.endpoints (or pass --directory to use a running one)");
+    }
+    return false;
+  }
+  // A directory that dies later is restarted without limit: it holds only soft state.
+  return true;
+}
+
+bool Launcher::Impl::start_nodes() {
+  std::size_t level_no = 0;
+  for (const auto& level : levels_) {
+    std::vector<Proc*> group;
+    milliseconds longest{0};
+    std::string names;
+    for (const NodeSpec* n : level) {
+      longest = std::max(longest, n->ready_timeout);
+      names += (names.empty() ? "" : ", ") + n->name +
+               (n->replicas > 1 ? " x" + std::to_string(n->replicas) : "");
+      for (int i = 0; i < n->replicas; ++i) {
+        procs_.push_back(Proc{});
+        Proc& p = procs_.back();
+        p.spec = n;
+        p.instance = static_cast<std::uint32_t>(i);
+        p.level = level_no;
+        p.name = n->name + "." + std::to_string(i);
+        group.push_back(&p);
+      }
+    }
+    console_.say("starting " + names);
+    for (Proc* p : group) start(*p);
+    const auto deadline = Clock::now() + longest + std::chrono::seconds(5);
+    wait_until(deadline, [&] {
+      return std::all_of(group.begin(), group.end(), [](const Proc* p) {
+        return p->ready || p->state == ProcState::kDone || p->state == ProcState::kFailed;
+      });
+    });
+    if (signals_ > 0) return false;
+    for (Proc* p : group) {
+      if (!p->ready && p->alive) console_.say(p->name + " is not ready yet; starting the rest anyway");
+    }
+    ++level_no;
+  }
+  return true;
+}
+
+bool Launcher::Impl::jobs_done() const {
+  bool any = false;
+  for (const auto& p : procs_) {
+    if (!p.job()) continue;
+    any = true;
+    if (p.state != ProcState::kDone) return false;
+  }
+  return any;
+}
+
+bool Launcher::Impl::job_failed() const {
+  return std::any_of(procs_.begin(), procs_.end(),
+                     [](const Proc& p) { return p.job() && p.state == ProcState::kFailed; });
+}
+
+bool Launcher::Impl::all_finished() const {
+  return std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) {
+    return p.spec == nullptr || p.state == ProcState::kDone || p.state == ProcState::kFailed;
+  });
+}
+
+std::optional<ListReply> Launcher::Impl::poll_directory() {
+  try {
+    if (!dir_client_) dir_client_ = std::make_unique<DirectoryClient>(directory_endpoint(), milliseconds(500));
+    return dir_client_->list();
+  } catch (const Error&) {
+    dir_client_.reset();  // reconnect next time (the directory may be restarting)
+    return std::nullopt;
+  }
+}
+
+void Launcher::Impl::update_status(const std::optional<ListReply>& list) {
+  const auto now = Clock::now();
+  std::vector<std::string> lines;
+  const double dt = last_list_ ? std::chrono::duration<double>(now - last_list_at_).count() : 0;
+  for (const auto& n : t_.nodes) {
+    if (!o_.only.empty() && !o_.only.count(n.name)) continue;
+    int up = 0;
+    int restarts = 0;
+    for (const auto& p : procs_) {
+      if (p.spec != &n) continue;
+      up += p.alive && p.ready ? 1 : 0;
+      restarts += static_cast<int>(p.restarts.size());
+    }
+    ChannelCounters cur;
+    ChannelCounters prev;
+    auto sum = [&](const ListReply& l, ChannelCounters& into) {
+      for (const auto& i : l.instances)
+        if (i.node == n.name) into += i.counters.total();
+    };
+    if (list) sum(*list, cur);
+    if (last_list_) sum(*last_list_, prev);
+    auto rate = [&](std::uint64_t a, std::uint64_t b) {
+      return dt > 0 && b >= a ? static_cast<double>(b - a) / dt : 0.0;
+    };
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%-14s %d/%d up  in %8.0f/s  out %8.0f/s  errors %llu  restarts %d",
+                  n.name.c_str(), up, n.replicas, rate(prev.received, cur.received),
+                  rate(prev.emitted, cur.emitted),
+                  static_cast<unsigned long long>(cur.decode_errors + cur.handler_errors), restarts);
+    lines.emplace_back(buf);
+  }
+  console_.set_status(std::move(lines));
+  if (list) {
+    last_list_ = list;
+    last_list_at_ = now;
+  }
+}
+
+void Launcher::Impl::supervise() {
+  auto next_status = Clock::now();
+  std::optional<DrainDetector> drain;
+  Clock::time_point drain_started{};
+  auto next_drain_poll = Clock::now();
+  for (;;) {
+    if (signals_ > 0) return;
+    if (job_failed()) {
+      console_.say("a job failed: stopping the topology");
+      return;
+    }
+    if (all_finished()) {
+      console_.say("every node has exited: stopping");
+      return;
+    }
+    const auto now = Clock::now();
+    if (!drain && jobs_done()) {
+      const milliseconds quiet = 2 * t_.directory.heartbeat + milliseconds(300);
+      drain.emplace(quiet);
+      drain_started = now;
+      console_.say("all jobs finished; waiting for the pipeline to drain (no pending messages and "
+                   "no counter moving for " + std::to_string(quiet.count()) + " ms)");
+    }
+    if (drain && now >= next_drain_poll) {
+      next_drain_poll = now + kDrainPoll;
+      const auto list = poll_directory();
+      if (list && drain->observe(*list, now)) {
+        console_.say("drained in " + std::to_string(ms_between(drain_started, now)) + " ms");
+        return;
+      }
+      if (now - drain_started > o_.drain_limit) {
+        console_.say("gave up waiting for the drain after " +
+                     std::to_string(o_.drain_limit.count()) + " ms (" +
+                     std::to_string(drain->pending()) + " messages pending); stopping");
+        failed_ = true;
+        return;
+      }
+    }
+    if (o_.status && now >= next_status) {
+      next_status = now + kStatusPeriod;
+      update_status(poll_directory());
+    }
+    pump(std::min(next_status, drain ? next_drain_poll : next_status));
+  }
+}
+
+void Launcher::Impl::stop_group(std::vector<Proc*> group, Clock::time_point deadline) {
+  for (Proc* p : group) {
+    if (p->alive) {
+      p->stop_sent = true;
+      p->child.signal(SIGTERM);
+    }
+  }
+  auto alive = [&] {
+    return std::none_of(group.begin(), group.end(), [](const Proc* p) { return p->alive; });
+  };
+  wait_until(deadline, alive);
+  for (Proc* p : group) {
+    if (p->alive) {
+      console_.say(p->name + " did not stop in time: SIGKILL");
+      p->child.signal(SIGKILL);
+    }
+  }
+  wait_until(Clock::now() + std::chrono::seconds(2), alive);
+}
+
+void Launcher::Impl::shutdown() {
+  stopping_ = true;
+  const auto now = Clock::now();
+  const auto global_deadline = now + o_.stop_limit;
+  for (auto& p : procs_) {
+    if (p.state == ProcState::kBackoff) p.state = ProcState::kDone;
+  }
+  // Producers first: the highest level writes to the lower ones.
+  for (std::size_t level = levels_.size(); level-- > 0;) {
+    std::vector<Proc*> group;
+    milliseconds drain{0};
+    for (auto& p : procs_) {
+      if (p.spec != nullptr && p.level == level && p.alive) {
+        group.push_back(&p);
+        drain = std::max(drain, p.spec->drain_timeout);
+      }
+    }
+    if (group.empty()) continue;
+    if (signals_ > 1) {
+      for (Proc* p : group) p->child.signal(SIGKILL);
+    }
+    stop_group(group, std::min(global_deadline, Clock::now() + drain + milliseconds(2000)));
+  }
+  if (directory_ != nullptr && directory_->alive) {
+    stop_group({directory_}, Clock::now() + milliseconds(2000));
+  }
+}
+
+int Launcher::Impl::run() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGCHLD);
+  sigset_t old;
+  ::sigprocmask(SIG_BLOCK, &mask, &old);
+  signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) throw Error(std::string("signalfd: ") + std::strerror(errno));
+  ::signal(SIGPIPE, SIG_IGN);
+
+  levels_ = start_levels(t_, o_.only);
+  int instances = 0;
+  for (const auto& level : levels_) {
+    for (const NodeSpec* n : level) {
+      instances += n->replicas;
+      for (int i = 0; i < n->replicas; ++i) console_.reserve_name(n->name + "." + std::to_string(i));
+    }
+  }
+  console_.say("topology '" + t_.name + "' (" + t_.file.string() + "): " +
+               std::to_string(instances) + " instance(s), directory " + directory_endpoint() +
+               (o_.start_directory ? "" : " (external)"));
+
+  bool started = true;
+  if (o_.start_directory) started = start_directory();
+  if (started && start_nodes()) {
+    int ready = 0;
+    for (const auto& p : procs_) ready += p.spec != nullptr && p.ready ? 1 : 0;
+    console_.say(std::to_string(ready) + "/" + std::to_string(instances) + " instance(s) ready in " +
+                 std::to_string(ms_between(began_, Clock::now())) + " ms" +
+                 (jobs_done() || std::none_of(procs_.begin(), procs_.end(),
+                                              [](const Proc& p) { return p.job(); })
+                      ? "; Ctrl-C to stop"
+                      : "; running until the jobs finish (Ctrl-C to stop)"));
+    supervise();
+  } else if (signals_ == 0) {
+    failed_ = true;
+  }
+  shutdown();
+  console_.clear_status();
+  int failed_count = 0;
+  for (const auto& p : procs_) failed_count += p.state == ProcState::kFailed ? 1 : 0;
+  console_.say(std::string(failed_ ? "finished with failures" : "stopped cleanly") + " after " +
+               std::to_string(ms_between(began_, Clock::now())) + " ms: " +
+               std::to_string(total_restarts_) + " restart(s), " + std::to_string(failed_count) +
+               " failed");
+  ::close(signal_fd_);
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  return failed_ ? 1 : 0;
+}
+
+Launcher::Launcher(LaunchOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Launcher::~Launcher() = default;
+int Launcher::run() { return impl_->run(); }
+
+}  // namespace brook::launch

@@ -1,0 +1,57 @@
+// `brook up`: runs a topology's directory and every replica of its nodes as child processes.
+//
+// Start: the directory first (unless external), then nodes level by level, consumers before
+// producers (launch_plan.hpp), each level once its processes reported READY. Running: child
+// output is prefixed with "node.instance |"; exits are handled by each node's restart policy with
+// exponential backoff; the directory is restarted whenever it dies (it is soft state). End: on
+// SIGINT/SIGTERM, or when every job finished and the pipeline drained (drain_detector.hpp), nodes
+// are stopped producers first, each level with SIGTERM and, past its bound, SIGKILL.
+//
+// Single-threaded: run() blocks and owns every child. Signals SIGINT, SIGTERM and SIGCHLD are
+// blocked for the calling thread and read from a signalfd while run() executes.
+#pragma once
+
+#include <brook/topology.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace brook::launch {
+
+struct LaunchOptions {
+  std::shared_ptr<const Topology> topology;
+  std::vector<std::string> overrides;  // --set values, passed on to every node
+  std::set<std::string> only;          // nodes to run; empty = all
+  std::optional<std::string> directory;  // use this running directory instead of starting one
+  bool start_directory = true;
+  std::filesystem::path directory_program;  // brook-directory
+  std::string log_level = "info";      // passed to nodes
+  bool status = false;                 // live status block (terminal, not --quiet)
+  bool color = false;
+  // After the jobs finished: give up waiting for the pipeline to drain after this long.
+  std::chrono::milliseconds drain_limit{60'000};
+  // Whole shutdown bound; past it every remaining child is killed.
+  std::chrono::milliseconds stop_limit{9'000};
+};
+
+class Launcher {
+ public:
+  explicit Launcher(LaunchOptions options);
+  ~Launcher();
+  Launcher(const Launcher&) = delete;
+  Launcher& operator=(const Launcher&) = delete;
+
+  // Runs until stopped; returns 0 when nothing failed, 1 when a node failed or gave up.
+  int run();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace brook::launch

@@ -1,0 +1,83 @@
+#include "tool_topology.hpp"
+
+#include <brook/directory_client.hpp>
+
+#include <unistd.h>
+
+#include <set>
+
+namespace brook::cli {
+
+namespace {
+
+Topology from_directory(const std::string& endpoint, const std::string& channel) {
+  EntriesReply reply;
+  try {
+    DirectoryClient client(endpoint);
+    reply = client.resolve(channel);
+  } catch (const Error& e) {
+    throw Exit(kExitUnreachable, std::string(e.what()) +
+                                     "\nhint: start the topology (brook up), or pass --directory "
+                                     "EP / --topology FILE");
+  }
+  if (reply.entries.empty()) {
+    throw Exit(kExitFailed, "channel '" + channel + "' is unknown to the directory at " + endpoint +
+                                ": no live node reads or writes it (check the name with brook ls, "
+                                "or pass --topology FILE)");
+  }
+  Topology t;
+  t.name = "brook-tool";
+  t.directory.endpoints = {endpoint};
+  ChannelSpec ch;
+  ch.name = channel;
+  ch.pattern = reply.entries.front().reg.pattern;
+  t.channels.push_back(ch);
+  // Consumers the directory knows become declared consumers, so a writer waits for them.
+  std::set<std::string> readers;
+  for (const auto& e : reply.entries) {
+    if (e.reg.direction == Direction::kIn && !e.reg.tap) readers.insert(e.node);
+  }
+  for (const auto& name : readers) {
+    NodeSpec n;
+    n.name = name;
+    n.replicas = 1 << 16;  // not launched; only its input matters
+    n.inputs.push_back(PortSpec{"in", channel, {}});
+    t.nodes.push_back(std::move(n));
+  }
+  return t;
+}
+
+}  // namespace
+
+ToolTopology tool_topology(const po::variables_map& vm, const std::string& channel,
+                           const std::string& tool, ToolSide side) {
+  Topology t;
+  if (vm.count("topology")) {
+    t = load(vm["topology"].as<std::string>(), vm);
+    if (t.channel(channel) == nullptr) {
+      std::string names;
+      for (const auto& c : t.channels) names += (names.empty() ? "" : ", ") + c.name;
+      throw Exit(kExitFailed, "channel '" + channel + "' is not in topology '" + t.name + "' (" +
+                                  t.file.string() + "; channels: " + names + ")");
+    }
+    if (vm.count("directory")) t.directory.endpoints = {vm["directory"].as<std::string>()};
+  } else {
+    t = from_directory(directory_endpoint(vm, nullptr), channel);
+  }
+  ToolTopology out;
+  out.directory = t.directory.endpoints.empty() ? directory_endpoint(vm, nullptr)
+                                                : t.directory.endpoints.front();
+  out.pattern = t.channel(channel)->pattern;
+  out.consumer_groups = t.consumers(channel).size();
+  out.node = tool + "-" + std::to_string(::getpid());
+  NodeSpec n;
+  n.name = out.node;
+  (side == ToolSide::kReader ? n.inputs : n.outputs).push_back(PortSpec{"port", channel, {}});
+  n.ready_timeout = std::chrono::seconds(5);
+  n.drain_timeout = std::chrono::seconds(5);
+  t.nodes.push_back(std::move(n));
+  out.topology = std::make_shared<const Topology>(std::move(t));
+  return out;
+}
+
+}  // namespace brook::cli

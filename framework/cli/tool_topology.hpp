@@ -1,0 +1,30 @@
+// Topologies for the CLI's own short-lived nodes (`brook tap`, `brook send`): the user's file
+// when given, else one learned from the directory, plus a node for the tool attached to one
+// channel. The tool then runs on the ordinary node runtime (registration, watch, handshakes).
+#pragma once
+
+#include <brook/topology.hpp>
+
+#include <memory>
+#include <string>
+
+#include "cli_common.hpp"
+
+namespace brook::cli {
+
+enum class ToolSide { kReader, kWriter };
+
+struct ToolTopology {
+  std::shared_ptr<const Topology> topology;
+  std::string node;       // the tool's node name in it ("brook-tap-4242")
+  std::string directory;  // endpoint used
+  Pattern pattern = Pattern::kPipeline;
+  std::size_t consumer_groups = 0;  // nodes reading the channel (excluding taps)
+};
+
+// Uses --topology/--set/--directory from `vm`. Throws Exit naming the channel when it is not in
+// the topology (listing those that are), or unknown to the directory.
+ToolTopology tool_topology(const po::variables_map& vm, const std::string& channel,
+                           const std::string& tool, ToolSide side);
+
+}  // namespace brook::cli
