@@ -13,12 +13,11 @@ namespace brook::cli {
 
 namespace {
 
-// DOT identifiers are quoted; topology names cannot contain quotes, but labels can hold
-// arbitrary port names, so escape anyway.
+// A DOT string. Backslashes are left alone: labels use DOT's own "\n" escape.
 std::string dot_quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
+    if (c == '"') out += '\\';
     out += c;
   }
   return out + "\"";

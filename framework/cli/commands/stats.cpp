@@ -28,6 +28,7 @@ nlohmann::json stats_json(const std::string& ep, const StatsSample& before, cons
   j["instances"] = nlohmann::json::array();
   nlohmann::json nodes = nlohmann::json::object();
   for (const auto& i : now.list.instances) {
+    if (!nodes.contains(i.node)) nodes[i.node] = {{"instances", 0}, {"channels", nlohmann::json::object()}};
     nlohmann::json channels = nlohmann::json::object();
     for (const auto& [name, c] : i.counters.channels) {
       nlohmann::json cj = to_json(c);
@@ -36,6 +37,7 @@ nlohmann::json stats_json(const std::string& ep, const StatsSample& before, cons
       cj["emitted_per_s"] = r.emitted;
       channels[name] = cj;
       auto& node_ch = nodes[i.node]["channels"][name];
+      if (node_ch.is_null()) node_ch = nlohmann::json::object();
       c.for_each([&](std::string_view k, std::uint64_t v) {
         const std::string key(k);
         node_ch[key] = node_ch.value(key, std::uint64_t{0}) + v;

@@ -2,6 +2,7 @@
 
 #include <brook/directory_client.hpp>
 #include <brook/error.hpp>
+#include <brook/lifecycle.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -615,6 +616,9 @@ int Launcher::Impl::run() {
                                               [](const Proc& p) { return p.job(); })
                       ? "; Ctrl-C to stop"
                       : "; running until the jobs finish (Ctrl-C to stop)"));
+    // Whoever started `brook up` with BROOK_READY_FD (a test, a supervisor) may go on now.
+    notify_ready("directory=" + directory_endpoint() + " instances=" + std::to_string(ready) + "/" +
+                 std::to_string(instances));
     supervise();
   } else if (signals_ == 0) {
     failed_ = true;

@@ -1,0 +1,264 @@
+// The brook CLI against real processes: check, graph, ls, stats, tap, send.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support/cluster.hpp"
+#include "support/command.hpp"
+#include "support/process.hpp"
+
+namespace brook::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+CommandResult brook(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s,
+                    const std::string& stdin_text = "") {
+  args.insert(args.begin(), bin("brook"));
+  return run_command(args, timeout, {}, stdin_text);
+}
+
+std::vector<json> json_lines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream s(text);
+  std::string line;
+  while (std::getline(s, line)) {
+    if (!line.empty()) out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+TEST(CliCheck, EveryBadFixtureFailsWithFileLineAndColumn) {
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(source_path("tests/fixtures/topology"))) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("bad_", 0) != 0) continue;
+    ++checked;
+    const auto r = brook({"check", entry.path().string()});
+    EXPECT_EQ(r.code, 1) << name << "\n" << r.describe();
+    EXPECT_NE(r.err.find(entry.path().string() + ":"), std::string::npos) << name << "\n" << r.describe();
+    EXPECT_NE(r.err.find("error:"), std::string::npos) << name;
+
+    const auto j = brook({"check", "--json", entry.path().string()});
+    EXPECT_EQ(j.code, 1) << name;
+    const json report = json::parse(j.out);
+    EXPECT_FALSE(report["ok"].get<bool>());
+    ASSERT_FALSE(report["errors"].empty()) << name;
+    EXPECT_GT(report["errors"][0]["line"].get<int>(), 0) << name << ": " << j.out;
+  }
+  EXPECT_GE(checked, 10);
+}
+
+TEST(CliCheck, ValidTopologiesPassAndOverridesAreChecked) {
+  for (const char* file : {"topologies/minimal.yaml", "topologies/shop.yaml"}) {
+    const auto r = brook({"check", source_path(file)});
+    EXPECT_EQ(r.code, 0) << file << "\n" << r.describe();
+    EXPECT_NE(r.out.find(": ok: topology"), std::string::npos) << r.describe();
+  }
+  const auto bad = brook({"check", source_path("topologies/minimal.yaml"), "--set", "printer.replicas=0"});
+  EXPECT_EQ(bad.code, 1) << bad.describe();
+  EXPECT_NE(bad.err.find("--set printer.replicas=0"), std::string::npos) << bad.describe();
+
+  const auto missing = brook({"check", "/nonexistent/topology.yaml"});
+  EXPECT_EQ(missing.code, 2) << missing.describe();
+  const auto usage = brook({"check", "--no-such-option"});
+  EXPECT_EQ(usage.code, 2) << usage.describe();
+}
+
+TEST(CliGraph, DotShowsNodesChannelsPatternsAndReplicas) {
+  const auto r = brook({"graph", source_path("topologies/minimal.yaml")});
+  ASSERT_EQ(r.code, 0) << r.describe();
+  EXPECT_NE(r.out.find("digraph \"minimal\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("label=\"printer ×2\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("label=\"ticks\\npipeline\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"node:ticker\" -> \"channel:ticks\" [label=\"out\"]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"channel:ticks\" -> \"node:printer\" [label=\"in\"]"), std::string::npos) << r.out;
+
+  if (::access("/usr/bin/dot", X_OK) == 0) {
+    const auto svg = brook({"graph", "--format", "svg", source_path("topologies/minimal.yaml")});
+    ASSERT_EQ(svg.code, 0) << svg.describe();
+    EXPECT_NE(svg.out.find("<svg"), std::string::npos);
+  }
+  const auto bad = brook({"graph", "--format", "png", source_path("topologies/minimal.yaml")});
+  EXPECT_EQ(bad.code, 2);
+}
+
+class CliLive : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_.start_directory();
+    cluster_.write_topology(R"(
+topology: cli
+directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
+channels:
+  work: {}
+  news: {pattern: pubsub}
+nodes:
+  source:
+    exec: brook-test-source
+    outputs: {out: work}
+    params: {count: 3000, rate: 1000}
+  sink:
+    exec: brook-test-sink
+    inputs: {in: work}
+    params: {report: '{DIR}/sink.txt'}
+  listener:
+    exec: brook-test-sink
+    inputs: {in: news}
+    params: {report: '{DIR}/listener.txt'}
+  announcer:
+    exec: brook-test-source
+    outputs: {out: news}
+    params: {count: 0}
+)");
+  }
+
+  Cluster cluster_;
+};
+
+TEST_F(CliLive, LsAndStatsJsonDescribeLiveInstances) {
+  auto sink = cluster_.start_node("brook-test-sink", "sink");
+  const auto ep = cluster_.directory_endpoint();
+
+  const auto ls = brook({"ls", "--directory", ep, "--json"});
+  ASSERT_EQ(ls.code, 0) << ls.describe();
+  const json l = json::parse(ls.out);
+  EXPECT_EQ(l["directory"], ep);
+  ASSERT_EQ(l["instances"].size(), 1u) << ls.out;
+  const json& i = l["instances"][0];
+  EXPECT_EQ(i["name"], "sink.0");
+  EXPECT_EQ(i["pid"].get<int>(), sink.pid());
+  EXPECT_LE(i["age_ms"].get<int>(), 1000);
+  ASSERT_EQ(i["registrations"].size(), 1u);
+  EXPECT_EQ(i["registrations"][0]["channel"], "work");
+  EXPECT_EQ(i["registrations"][0]["direction"], "in");
+  EXPECT_EQ(i["registrations"][0]["pattern"], "pipeline");
+  EXPECT_EQ(i["registrations"][0]["endpoint"].get<std::string>().rfind("tcp://127.0.0.1:", 0), 0u);
+
+  const auto human = brook({"ls", "--directory", ep});
+  ASSERT_EQ(human.code, 0);
+  EXPECT_NE(human.out.find("sink.0"), std::string::npos) << human.out;
+
+  auto source = cluster_.start_node("brook-test-source", "source");
+  ASSERT_TRUE(wait_for([&] { return cluster_.counter("sink", "work", &ChannelCounters::received) >= 500; }, 20s));
+  const auto stats = brook({"stats", "--directory", ep, "--json", "--interval", "1s"});
+  ASSERT_EQ(stats.code, 0) << stats.describe();
+  const json s = json::parse(stats.out);
+  EXPECT_EQ(s["interval_ms"].get<int>() >= 1000, true);
+  const json& sink_work = s["nodes"]["sink"]["channels"]["work"];
+  EXPECT_GE(sink_work["received"].get<std::uint64_t>(), 500u) << stats.out;
+  EXPECT_GT(sink_work["received_per_s"].get<double>(), 300.0) << stats.out;  // source sends 1000/s
+  EXPECT_EQ(sink_work["decode_errors"].get<std::uint64_t>(), 0u);
+  EXPECT_TRUE(s["nodes"]["source"]["channels"]["work"].contains("emitted"));
+  bool found = false;
+  for (const auto& inst : s["instances"]) found = found || inst["name"] == "source.0";
+  EXPECT_TRUE(found) << stats.out;
+}
+
+TEST_F(CliLive, TapSeesMessagesWithoutTakingThemFromConsumers) {
+  auto sink = cluster_.start_node("brook-test-sink", "sink");
+  const auto ep = cluster_.directory_endpoint();
+  // The tap runs alongside the whole stream.
+  Process tap = Process::start({.argv = {bin("brook"), "tap", "work", "--directory", ep,
+                                         "--duration", "6s"},
+                                .env = {},
+                                .log = cluster_.dir() / "tap.log",
+                                .wait_ready = false,
+                                .ready_timeout = 15s});
+  ASSERT_TRUE(wait_for([&] {
+    for (const auto& n : cluster_.live_instances())
+      if (n.rfind("brook-tap-", 0) == 0) return true;
+    return false;
+  }, 10s)) << tap.log();
+  auto source = cluster_.start_node("brook-test-source", "source");
+  ASSERT_EQ(source.wait(30s), 0) << source.log();
+  ASSERT_TRUE(wait_for([&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 3000; }, 20s));
+  ASSERT_TRUE(tap.wait(20s).has_value());
+  EXPECT_EQ(sink.stop(), 0);
+  const SinkReport report = read_report(cluster_.dir() / "sink.txt");
+  ASSERT_TRUE(report.complete);
+  EXPECT_EQ(report.messages.size(), 3000u) << "the tap must not take work from the sink";
+
+  // The log holds the JSON lines (stdout) and the summary (stderr).
+  std::istringstream lines(tap.log());
+  std::string line;
+  std::uint64_t decoded = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] != '{') continue;
+    const json m = json::parse(line);
+    EXPECT_EQ(m["channel"], "work");
+    EXPECT_EQ(m["type"], "brook.test.Msg");
+    EXPECT_EQ(m["payload"]["source"], "source.0");
+    EXPECT_GE(m["payload"]["n"].get<std::uint64_t>(), 1u);
+    ++decoded;
+  }
+  EXPECT_GT(decoded, 2500u) << "a tap on an idle machine should see nearly everything";
+  EXPECT_NE(tap.log().find("tap: " + std::to_string(decoded) + " message(s)"), std::string::npos)
+      << tap.log();
+}
+
+TEST_F(CliLive, TapOnPubsubChannelGetsCopies) {
+  auto listener = cluster_.start_node("brook-test-sink", "listener");
+  auto announcer = cluster_.start_node("brook-test-source", "announcer", 0,
+                                       {"--set", "announcer.params.count=1000000",
+                                        "--set", "announcer.params.rate=500"});
+  const auto r = brook({"tap", "news", "--directory", cluster_.directory_endpoint(), "--count", "20",
+                        "--payload-only"}, 30s);
+  ASSERT_EQ(r.code, 0) << r.describe();
+  const auto msgs = json_lines(r.out);
+  ASSERT_EQ(msgs.size(), 20u) << r.out;
+  for (std::size_t k = 1; k < msgs.size(); ++k)
+    EXPECT_EQ(msgs[k]["n"].get<int>(), msgs[k - 1]["n"].get<int>() + 1) << "payloads in order";
+}
+
+TEST_F(CliLive, SendReachesANodeAndWaitsForIt) {
+  auto sink = cluster_.start_node("brook-test-sink", "sink");
+  const auto r = brook({"send", "work", R"({"n": 7, "source": "cli", "body": "hello"})", "--count",
+                        "5", "--type", "brook.test.Msg", "--key", "k1", "--directory",
+                        cluster_.directory_endpoint()});
+  ASSERT_EQ(r.code, 0) << r.describe();
+  EXPECT_NE(r.err.find("sent 5 message(s)"), std::string::npos) << r.describe();
+  ASSERT_TRUE(wait_for([&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 5; }, 10s));
+  EXPECT_EQ(sink.stop(), 0);
+  const SinkReport report = read_report(cluster_.dir() / "sink.txt");
+  ASSERT_EQ(report.messages.size(), 5u);
+  EXPECT_EQ(report.messages[0].source, "cli");
+  EXPECT_EQ(report.messages[0].n, 7u);
+  EXPECT_EQ(report.messages[0].key, "k1");
+
+  // Through the topology file instead of the directory, reading the payload from stdin.
+  auto sink2 = cluster_.start_node("brook-test-sink", "sink");
+  const auto r2 = brook({"send", "work", "-", "--topology", cluster_.topology().string(), "--type",
+                         "brook.test.Msg"}, 30s, R"({"n": 9, "source": "stdin", "body": ""})");
+  ASSERT_EQ(r2.code, 0) << r2.describe();
+  ASSERT_TRUE(wait_for([&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 1; }, 10s));
+}
+
+TEST_F(CliLive, ErrorsNameTheProblem) {
+  const auto ep = cluster_.directory_endpoint();
+  const auto unknown = brook({"tap", "no-such-channel", "--directory", ep});
+  EXPECT_EQ(unknown.code, 1) << unknown.describe();
+  EXPECT_NE(unknown.err.find("no-such-channel"), std::string::npos) << unknown.describe();
+
+  const auto not_in_file = brook({"send", "nope", "{}", "--topology", cluster_.topology().string()});
+  EXPECT_EQ(not_in_file.code, 1) << not_in_file.describe();
+  EXPECT_NE(not_in_file.err.find("channels: work, news"), std::string::npos) << not_in_file.describe();
+
+  const auto bad_json = brook({"send", "work", "{not json", "--directory", ep});
+  EXPECT_EQ(bad_json.code, 2) << bad_json.describe();
+  EXPECT_NE(bad_json.err.find("not valid JSON"), std::string::npos);
+
+  const auto unreachable = brook({"ls", "--directory", "tcp://127.0.0.1:" + std::to_string(free_port())}, 30s);
+  EXPECT_EQ(unreachable.code, 3) << unreachable.describe();
+  EXPECT_NE(unreachable.err.find("hint:"), std::string::npos) << unreachable.describe();
+
+  const auto usage = brook({"frobnicate"});
+  EXPECT_EQ(usage.code, 2);
+}
+
+}  // namespace
+}  // namespace brook::test

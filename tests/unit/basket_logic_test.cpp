@@ -1,0 +1,79 @@
+// Basket: merging adds, removes, checkout, bad events, eviction.
+#include <gtest/gtest.h>
+
+#include "basket_logic.hpp"
+
+namespace brook::shop {
+namespace {
+
+CartEvent ev(const std::string& id, const std::string& op, const std::string& sku = "",
+             std::int32_t qty = 0, std::uint64_t sent = 0) {
+  return CartEvent{id, op, sku, qty, sent};
+}
+
+TEST(Basket, AddsMergeInFirstAddOrderAndCheckoutEmitsThem) {
+  BasketBook book(10);
+  EXPECT_FALSE(book.apply(ev("b1", "add", "B", 1), 0));
+  EXPECT_FALSE(book.apply(ev("b1", "add", "A", 2), 0));
+  EXPECT_FALSE(book.apply(ev("b1", "add", "B", 3), 0));
+  const auto c = book.apply(ev("b1", "checkout", "", 0, 77), 99);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->basket_id, "b1");
+  EXPECT_EQ(c->lines, (std::vector<Line>{{"B", 4}, {"A", 2}}));
+  EXPECT_EQ(c->client_sent_ns, 77u);
+  EXPECT_EQ(c->checkout_ns, 99u);
+  EXPECT_EQ(book.open(), 0u);
+}
+
+TEST(Basket, RemoveDropsTheLineOrLowersItsQty) {
+  BasketBook book(10);
+  book.apply(ev("b", "add", "A", 5), 0);
+  book.apply(ev("b", "add", "B", 1), 0);
+  book.apply(ev("b", "add", "C", 2), 0);
+  book.apply(ev("b", "remove", "A", 2), 0);  // 5 -> 3
+  book.apply(ev("b", "remove", "B", 0), 0);  // whole line
+  book.apply(ev("b", "remove", "C", 9), 0);  // more than held: whole line
+  book.apply(ev("b", "remove", "Z", 1), 0);  // not in basket: ignored
+  book.apply(ev("nobody", "remove", "A", 1), 0);
+  EXPECT_EQ(book.open(), 1u) << "a remove must not open a basket";
+  EXPECT_EQ(book.apply(ev("b", "checkout"), 0)->lines, (std::vector<Line>{{"A", 3}}));
+}
+
+TEST(Basket, CheckoutOfUnknownBasketHasNoLines) {
+  BasketBook book(10);
+  const auto c = book.apply(ev("ghost", "checkout"), 0);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->lines.empty());
+  book.apply(ev("b", "add", "A", 1), 0);
+  book.apply(ev("b", "checkout"), 0);
+  EXPECT_TRUE(book.apply(ev("b", "checkout"), 0)->lines.empty()) << "checkout forgets the basket";
+}
+
+TEST(Basket, BadEventsThrowAndChangeNothing) {
+  BasketBook book(10);
+  EXPECT_THROW(book.apply(ev("b", "explode", "A", 1), 0), Error);
+  EXPECT_THROW(book.apply(ev("", "add", "A", 1), 0), Error);
+  EXPECT_THROW(book.apply(ev("b", "add", "", 1), 0), Error);
+  EXPECT_THROW(book.apply(ev("b", "add", "A", 0), 0), Error);
+  EXPECT_THROW(book.apply(ev("b", "add", "A", -2), 0), Error);
+  EXPECT_EQ(book.open(), 0u);
+  book.apply(ev("b", "add", "A", 2'000'000'000), 0);
+  EXPECT_THROW(book.apply(ev("b", "add", "A", 2'000'000'000), 0), Error);
+}
+
+TEST(Basket, EvictsTheOldestOpenBasket) {
+  BasketBook book(2);
+  book.apply(ev("b1", "add", "A", 1), 0);
+  book.apply(ev("b2", "add", "A", 1), 0);
+  book.apply(ev("b1", "add", "B", 1), 0);  // touching does not make it younger
+  book.apply(ev("b3", "add", "A", 1), 0);
+  EXPECT_EQ(book.open(), 2u);
+  EXPECT_EQ(book.evicted(), 1u);
+  EXPECT_EQ(book.take_evicted(), std::vector<std::string>{"b1"});
+  EXPECT_TRUE(book.take_evicted().empty());
+  EXPECT_TRUE(book.apply(ev("b1", "checkout"), 0)->lines.empty());
+  EXPECT_EQ(book.apply(ev("b2", "checkout"), 0)->lines.size(), 1u);
+}
+
+}  // namespace
+}  // namespace brook::shop
