@@ -49,7 +49,9 @@ void expect_shop_wiring(const Topology& t) {
   EXPECT_EQ(channel_of(order->inputs, "rejections"), "rejections");
   EXPECT_EQ(order->params["db"].as<std::string>(), "shop.db");
   for (const NodeSpec& n : t.nodes) {
-    if (n.name != "client") EXPECT_EQ(n.restart.policy, RestartPolicy::kOnFailure) << n.name;
+    if (n.name != "client") {
+      EXPECT_EQ(n.restart.policy, RestartPolicy::kOnFailure) << n.name;
+    }
   }
 }
 

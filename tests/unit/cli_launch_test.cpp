@@ -1,0 +1,99 @@
+// The launcher's plain logic: start order and drain detection.
+#include <gtest/gtest.h>
+
+#include "launch/drain_detector.hpp"
+#include "launch/launch_plan.hpp"
+
+namespace brook::launch {
+namespace {
+
+using namespace std::chrono_literals;
+
+Topology shop() {
+  return parse_topology(R"(
+topology: shop
+channels: {cart: {}, checkouts: {}, resolved: {}, rejections: {}, quotes: {pattern: pubsub}}
+nodes:
+  client: {exec: /bin/true, job: true, outputs: {out: cart}}
+  basket: {exec: /bin/true, inputs: {in: cart}, outputs: {out: checkouts}}
+  product: {exec: /bin/true, replicas: 2, inputs: {in: checkouts},
+            outputs: {out: resolved, rejected: rejections}}
+  pricing: {exec: /bin/true, inputs: {in: resolved}, outputs: {out: quotes}}
+  order: {exec: /bin/true, inputs: {baskets: resolved, quotes: quotes, rejections: rejections}}
+)", "shop.yaml");
+}
+
+std::vector<std::vector<std::string>> names(const std::vector<std::vector<const NodeSpec*>>& levels) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& l : levels) {
+    out.emplace_back();
+    for (const auto* n : l) out.back().push_back(n->name);
+  }
+  return out;
+}
+
+TEST(LaunchPlan, ConsumersStartBeforeTheirProducers) {
+  const auto levels = names(start_levels(shop()));
+  const std::vector<std::vector<std::string>> expected{
+      {"order"}, {"pricing"}, {"product"}, {"basket"}, {"client"}};
+  EXPECT_EQ(levels, expected);
+}
+
+TEST(LaunchPlan, OnlyKeepsTheNamedNodesAndRejectsUnknownOnes) {
+  const auto t = shop();
+  const auto levels = names(start_levels(t, {"client", "product"}));
+  const std::vector<std::vector<std::string>> expected{{"client", "product"}};
+  EXPECT_EQ(levels, expected) << "client's consumer (basket) is not selected, so it does not wait";
+  EXPECT_THROW(start_levels(t, {"nobody"}), UsageError);
+}
+
+TEST(LaunchPlan, CyclesDoNotLoopForever) {
+  const auto t = parse_topology(R"(
+topology: ring
+channels: {a: {}, b: {}}
+nodes:
+  x: {exec: /bin/true, inputs: {in: b}, outputs: {out: a}}
+  y: {exec: /bin/true, inputs: {in: a}, outputs: {out: b}}
+)", "ring.yaml");
+  const auto levels = start_levels(t);
+  std::size_t total = 0;
+  for (const auto& l : levels) total += l.size();
+  EXPECT_EQ(total, 2u);
+}
+
+ListReply sample(std::uint64_t received, std::uint64_t pending, int instances = 2) {
+  ListReply l;
+  for (int i = 0; i < instances; ++i) {
+    InstanceInfo info;
+    info.node = "n";
+    info.instance = static_cast<std::uint32_t>(i);
+    info.counters.channels["c"].received = received;
+    info.counters.channels["c"].pending = pending;
+    l.instances.push_back(info);
+  }
+  return l;
+}
+
+TEST(DrainDetector, NeedsStableCountersForTheQuietPeriod) {
+  DrainDetector d(500ms);
+  const auto t0 = DrainDetector::Clock::now();
+  EXPECT_FALSE(d.observe(sample(10, 0), t0));
+  EXPECT_FALSE(d.observe(sample(10, 0), t0 + 300ms)) << "not quiet for long enough yet";
+  EXPECT_FALSE(d.observe(sample(11, 0), t0 + 600ms)) << "a counter moved: start over";
+  EXPECT_FALSE(d.observe(sample(11, 0), t0 + 1000ms));
+  EXPECT_TRUE(d.observe(sample(11, 0), t0 + 1100ms));
+}
+
+TEST(DrainDetector, PendingMessagesOrInstanceChangesKeepItBusy) {
+  DrainDetector d(100ms);
+  const auto t0 = DrainDetector::Clock::now();
+  EXPECT_FALSE(d.observe(sample(5, 3), t0));
+  EXPECT_FALSE(d.observe(sample(5, 3), t0 + 1s)) << "held messages are not drained";
+  EXPECT_EQ(d.pending(), 6u);
+  EXPECT_FALSE(d.observe(sample(5, 0), t0 + 2s));
+  EXPECT_FALSE(d.observe(sample(5, 0, 1), t0 + 2500ms)) << "an instance left";
+  EXPECT_TRUE(d.observe(sample(5, 0, 1), t0 + 2700ms));
+}
+
+}  // namespace
+}  // namespace brook::launch
