@@ -53,6 +53,7 @@ void Console::set_status(std::vector<std::string> lines) {
 void Console::clear_status() {
   erase();
   status_.clear();
+  status_enabled_ = false;
 }
 
 void Console::erase() {

@@ -23,7 +23,7 @@ class Console {
   void say(std::string_view line);
   // Replaces the status block's lines; drawn at once.
   void set_status(std::vector<std::string> lines);
-  // Erases the status block (before exit).
+  // Erases the status block and stops showing it (when shutdown begins: it would be stale).
   void clear_status();
 
  private:

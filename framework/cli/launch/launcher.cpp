@@ -555,6 +555,7 @@ void Launcher::Impl::stop_group(std::vector<Proc*> group, Clock::time_point dead
 
 void Launcher::Impl::shutdown() {
   stopping_ = true;
+  console_.clear_status();
   const auto now = Clock::now();
   const auto global_deadline = now + o_.stop_limit;
   for (auto& p : procs_) {
