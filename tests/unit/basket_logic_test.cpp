@@ -11,7 +11,7 @@ CartEvent ev(const std::string& id, const std::string& op, const std::string& sk
   return CartEvent{id, op, sku, qty, sent};
 }
 
-TEST(Basket, AddsMergeInFirstAddOrderAndCheckoutEmitsThem) {
+TEST(ShopBasket, AddsMergeInFirstAddOrderAndCheckoutEmitsThem) {
   BasketBook book(10);
   EXPECT_FALSE(book.apply(ev("b1", "add", "B", 1), 0));
   EXPECT_FALSE(book.apply(ev("b1", "add", "A", 2), 0));
@@ -25,7 +25,7 @@ TEST(Basket, AddsMergeInFirstAddOrderAndCheckoutEmitsThem) {
   EXPECT_EQ(book.open(), 0u);
 }
 
-TEST(Basket, RemoveDropsTheLineOrLowersItsQty) {
+TEST(ShopBasket, RemoveDropsTheLineOrLowersItsQty) {
   BasketBook book(10);
   book.apply(ev("b", "add", "A", 5), 0);
   book.apply(ev("b", "add", "B", 1), 0);
@@ -39,7 +39,7 @@ TEST(Basket, RemoveDropsTheLineOrLowersItsQty) {
   EXPECT_EQ(book.apply(ev("b", "checkout"), 0)->lines, (std::vector<Line>{{"A", 3}}));
 }
 
-TEST(Basket, CheckoutOfUnknownBasketHasNoLines) {
+TEST(ShopBasket, CheckoutOfUnknownBasketHasNoLines) {
   BasketBook book(10);
   const auto c = book.apply(ev("ghost", "checkout"), 0);
   ASSERT_TRUE(c);
@@ -49,7 +49,7 @@ TEST(Basket, CheckoutOfUnknownBasketHasNoLines) {
   EXPECT_TRUE(book.apply(ev("b", "checkout"), 0)->lines.empty()) << "checkout forgets the basket";
 }
 
-TEST(Basket, BadEventsThrowAndChangeNothing) {
+TEST(ShopBasket, BadEventsThrowAndChangeNothing) {
   BasketBook book(10);
   EXPECT_THROW(book.apply(ev("b", "explode", "A", 1), 0), Error);
   EXPECT_THROW(book.apply(ev("", "add", "A", 1), 0), Error);
@@ -61,7 +61,7 @@ TEST(Basket, BadEventsThrowAndChangeNothing) {
   EXPECT_THROW(book.apply(ev("b", "add", "A", 2'000'000'000), 0), Error);
 }
 
-TEST(Basket, EvictsTheOldestOpenBasket) {
+TEST(ShopBasket, EvictsTheOldestOpenBasket) {
   BasketBook book(2);
   book.apply(ev("b1", "add", "A", 1), 0);
   book.apply(ev("b2", "add", "A", 1), 0);

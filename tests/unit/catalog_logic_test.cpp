@@ -10,7 +10,7 @@ Catalog catalog() {
   return parse_catalog("sku,name,unit_cents,stock\nA,a,1000,1\nB,b,1999,1\n", "c.csv");
 }
 
-TEST(PriceSchedule, DerivedUpdatesAlternateAroundCatalogPrices) {
+TEST(ShopPriceSchedule, DerivedUpdatesAlternateAroundCatalogPrices) {
   PriceSchedule s(catalog(), {}, 10);
   const PriceUpdate u1 = s.next(), u2 = s.next(), u3 = s.next(), u4 = s.next();
   EXPECT_EQ(u1.sku, "A");
@@ -23,7 +23,7 @@ TEST(PriceSchedule, DerivedUpdatesAlternateAroundCatalogPrices) {
   EXPECT_EQ(u4.version, 4u);
 }
 
-TEST(PriceSchedule, FixedChangesCycle) {
+TEST(ShopPriceSchedule, FixedChangesCycle) {
   PriceSchedule s(catalog(), {{"B", 5}, {"A", 7}}, 10);
   EXPECT_EQ(s.next().unit_cents, 5);
   EXPECT_EQ(s.next().unit_cents, 7);
@@ -34,7 +34,7 @@ TEST(PriceSchedule, FixedChangesCycle) {
   EXPECT_THROW(PriceSchedule(Catalog(), {}, 10), Error);
 }
 
-TEST(PriceSchedule, ChangesFromParams) {
+TEST(ShopPriceSchedule, ChangesFromParams) {
   const Catalog c = catalog();
   auto params = [](const char* yaml) { return Params(YAML::Load(yaml), "t", "t.yaml"); };
   EXPECT_TRUE(changes_from(params("{}"), c).empty());

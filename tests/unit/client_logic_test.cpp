@@ -32,12 +32,12 @@ std::vector<Line> replay(const PlannedBasket& b) {
   return lines;
 }
 
-TEST(Client, BasketIdsArePaddedAndPrefixed) {
+TEST(ShopClient, BasketIdsArePaddedAndPrefixed) {
   EXPECT_EQ(basket_id("ab12cd34", 7), "ab12cd34-000007");
   EXPECT_EQ(basket_id("x", 1234567), "x-1234567");
 }
 
-TEST(Client, SameSeedSamePlans) {
+TEST(ShopClient, SameSeedSamePlans) {
   const Catalog c = catalog();
   BasketPlanner a(c, "r", 9, 0.1), b(c, "r", 9, 0.1), other(c, "r", 10, 0.1);
   bool differs = false;
@@ -49,7 +49,7 @@ TEST(Client, SameSeedSamePlans) {
   EXPECT_TRUE(differs) << "another seed should give other baskets";
 }
 
-TEST(Client, PlansAreConsistentAndInvalidAtTheRatio) {
+TEST(ShopClient, PlansAreConsistentAndInvalidAtTheRatio) {
   const Catalog c = catalog();
   BasketPlanner planner(c, "run", 1, 0.05);
   int invalid = 0, unknown = 0, over = 0, removes = 0;
@@ -88,7 +88,7 @@ TEST(Client, PlansAreConsistentAndInvalidAtTheRatio) {
   EXPECT_GT(removes, 50);
 }
 
-TEST(Client, ManifestLineIsJson) {
+TEST(ShopClient, ManifestLineIsJson) {
   PlannedBasket b;
   b.basket_id = "r-000001";
   b.lines = {{"A-100", 2}};
@@ -98,7 +98,7 @@ TEST(Client, ManifestLineIsJson) {
             R"({"basket_id":"r-000001","valid":false,"lines":[{"sku":"A-100","qty":2}],"reason":"unknown SKU 'ZZ'"})");
 }
 
-TEST(Client, RejectsBadSettings) {
+TEST(ShopClient, RejectsBadSettings) {
   const Catalog c = catalog();
   EXPECT_THROW(BasketPlanner(c, "r", 1, 1.5), Error);
   EXPECT_THROW(BasketPlanner(c, "r", 1, -0.1), Error);

@@ -10,7 +10,7 @@
 namespace brook::shop {
 namespace {
 
-class OrderStoreTest : public ::testing::Test {
+class ShopOrderStore : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
@@ -32,7 +32,7 @@ ResolvedBasket basket(const std::string& id) {
 
 Quote quote(const std::string& id) { return Quote{id, 5048, 0, 1010, 6058, 1000}; }
 
-TEST_F(OrderStoreTest, BasketThenQuoteCompletes) {
+TEST_F(ShopOrderStore, BasketThenQuoteCompletes) {
   OrderStore store(path_, "order.0");
   EXPECT_FALSE(store.record_basket(basket("b1"), 2000));
   {
@@ -55,7 +55,7 @@ TEST_F(OrderStoreTest, BasketThenQuoteCompletes) {
   EXPECT_FALSE(r.order("b2"));
 }
 
-TEST_F(OrderStoreTest, QuoteThenBasketCompletes) {
+TEST_F(ShopOrderStore, QuoteThenBasketCompletes) {
   OrderStore store(path_, "order.0");
   EXPECT_FALSE(store.record_quote(quote("b1"), 2000));
   EXPECT_TRUE(store.record_basket(basket("b1"), 2500));
@@ -64,7 +64,7 @@ TEST_F(OrderStoreTest, QuoteThenBasketCompletes) {
   EXPECT_EQ(r.order("b1")->persisted_ns, 2500u);
 }
 
-TEST_F(OrderStoreTest, RedeliveriesChangeNothing) {
+TEST_F(ShopOrderStore, RedeliveriesChangeNothing) {
   OrderStore store(path_, "order.0");
   store.record_basket(basket("b1"), 1);
   EXPECT_TRUE(store.record_quote(quote("b1"), 2));
@@ -81,7 +81,7 @@ TEST_F(OrderStoreTest, RedeliveriesChangeNothing) {
   EXPECT_EQ(o->persisted_ns, 2u);
 }
 
-TEST_F(OrderStoreTest, RejectionsAreRecordedOnce) {
+TEST_F(ShopOrderStore, RejectionsAreRecordedOnce) {
   OrderStore store(path_, "order.0");
   EXPECT_TRUE(store.record_rejection(Rejection{"b9", "ZZ-1", "unknown SKU 'ZZ-1'", "product.0", 5}, 6));
   EXPECT_FALSE(store.record_rejection(Rejection{"b9", "X", "other", "product.1", 5}, 7));
@@ -93,7 +93,7 @@ TEST_F(OrderStoreTest, RejectionsAreRecordedOnce) {
   EXPECT_FALSE(r.rejection("b1"));
 }
 
-TEST_F(OrderStoreTest, SurvivesReopenAndUsesWal) {
+TEST_F(ShopOrderStore, SurvivesReopenAndUsesWal) {
   {
     OrderStore store(path_, "order.0");
     store.record_basket(basket("b1"), 1);
@@ -105,7 +105,7 @@ TEST_F(OrderStoreTest, SurvivesReopenAndUsesWal) {
   EXPECT_EQ(mode.column_text(0), "wal");
 }
 
-TEST_F(OrderStoreTest, BadInputThrows) {
+TEST_F(ShopOrderStore, BadInputThrows) {
   OrderStore store(path_, "order.0");
   EXPECT_THROW(store.record_basket(ResolvedBasket{}, 1), Error);
   EXPECT_THROW(store.record_quote(Quote{}, 1), Error);

@@ -8,7 +8,7 @@ namespace {
 
 ResolvedLine line(std::int32_t qty, std::int64_t unit) { return ResolvedLine{"S", "s", qty, unit}; }
 
-TEST(Pricing, SmallBasketPaysTaxOnly) {
+TEST(ShopPricing, SmallBasketPaysTaxOnly) {
   const Quote q = price({line(1, 219), line(1, 2199), line(1, 475)}, PricingRules{});
   EXPECT_EQ(q.subtotal_cents, 2893);
   EXPECT_EQ(q.discount_cents, 0);
@@ -16,7 +16,7 @@ TEST(Pricing, SmallBasketPaysTaxOnly) {
   EXPECT_EQ(q.total_cents, 3472);
 }
 
-TEST(Pricing, ThresholdDiscountAppliesAtTheThreshold) {
+TEST(ShopPricing, ThresholdDiscountAppliesAtTheThreshold) {
   EXPECT_EQ(price({line(1, 9999)}, PricingRules{}).discount_cents, 0);
   const Quote q = price({line(2, 5000)}, PricingRules{});
   EXPECT_EQ(q.subtotal_cents, 10000);
@@ -25,7 +25,7 @@ TEST(Pricing, ThresholdDiscountAppliesAtTheThreshold) {
   EXPECT_EQ(q.total_cents, 11400);
 }
 
-TEST(Pricing, BulkDiscountPerLineRoundsHalfUpAndCountsTowardsThreshold) {
+TEST(ShopPricing, BulkDiscountPerLineRoundsHalfUpAndCountsTowardsThreshold) {
   // 10 x 1899 = 18990, 5% = 949.5 -> 950; 18040 >= 10000 so 500 more.
   const Quote q = price({line(10, 1899), line(9, 100)}, PricingRules{});
   EXPECT_EQ(q.subtotal_cents, 18990 + 900);
@@ -37,7 +37,7 @@ TEST(Pricing, BulkDiscountPerLineRoundsHalfUpAndCountsTowardsThreshold) {
   EXPECT_EQ(below.discount_cents, 525);
 }
 
-TEST(Pricing, DiscountNeverExceedsSubtotal) {
+TEST(ShopPricing, DiscountNeverExceedsSubtotal) {
   PricingRules r;
   r.threshold_cents = 0;
   r.threshold_off_cents = 1000;
@@ -47,13 +47,13 @@ TEST(Pricing, DiscountNeverExceedsSubtotal) {
   EXPECT_EQ(price({}, PricingRules{}).total_cents, 0);
 }
 
-TEST(Pricing, RejectsNegativeAmountsAndOverflow) {
+TEST(ShopPricing, RejectsNegativeAmountsAndOverflow) {
   EXPECT_THROW(price({line(-1, 100)}, PricingRules{}), Error);
   EXPECT_THROW(price({line(1, -100)}, PricingRules{}), Error);
   EXPECT_THROW(price({line(2'000'000'000, 9'000'000'000'000)}, PricingRules{}), Error);
 }
 
-TEST(Pricing, RulesFromParams) {
+TEST(ShopPricing, RulesFromParams) {
   const PricingRules d = rules_from(Params(YAML::Load("{}"), "t", "t.yaml"));
   EXPECT_EQ(d.bulk_min_qty, 10);
   EXPECT_EQ(d.bulk_percent, 5);

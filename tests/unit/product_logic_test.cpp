@@ -24,7 +24,7 @@ Rejection rejected(const Checkout& c) {
   return std::holds_alternative<Rejection>(r) ? std::get<Rejection>(r) : Rejection{};
 }
 
-TEST(Product, ResolvesNamesAndPrices) {
+TEST(ShopProduct, ResolvesNamesAndPrices) {
   const Resolution r = resolve(checkout({{"B-2", 3}, {"A-1", 1}}), catalog(), "product.0");
   ASSERT_TRUE(std::holds_alternative<ResolvedBasket>(r));
   const auto& b = std::get<ResolvedBasket>(r);
@@ -35,7 +35,7 @@ TEST(Product, ResolvesNamesAndPrices) {
   EXPECT_EQ(b.lines[1], (ResolvedLine{"A-1", "Beans", 1, 1899}));
 }
 
-TEST(Product, RejectsTheFirstProblem) {
+TEST(ShopProduct, RejectsTheFirstProblem) {
   Rejection r = rejected(checkout({{"A-1", 1}, {"ZZ-404", 1}, {"B-2", 50}}));
   EXPECT_EQ(r.reason, "unknown SKU 'ZZ-404'");
   EXPECT_EQ(r.sku, "ZZ-404");
@@ -46,12 +46,12 @@ TEST(Product, RejectsTheFirstProblem) {
   EXPECT_EQ(rejected(checkout({})).reason, "empty basket");
 }
 
-TEST(Product, StockIsAPerLineLimit) {
+TEST(ShopProduct, StockIsAPerLineLimit) {
   EXPECT_TRUE(std::holds_alternative<ResolvedBasket>(resolve(checkout({{"B-2", 3}}), catalog(), "p")));
   EXPECT_TRUE(std::holds_alternative<Rejection>(resolve(checkout({{"B-2", 4}}), catalog(), "p")));
 }
 
-TEST(Product, PriceUpdatesChangeResolvedPrices) {
+TEST(ShopProduct, PriceUpdatesChangeResolvedPrices) {
   Catalog c = catalog();
   apply_price_update(c, PriceUpdate{"A-1", 2000, 1, 0});
   const auto r = resolve(checkout({{"A-1", 2}}), c, "p");

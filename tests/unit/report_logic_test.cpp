@@ -11,7 +11,7 @@
 namespace brook::shop {
 namespace {
 
-class ReportTest : public ::testing::Test {
+class ShopReport : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
@@ -55,7 +55,7 @@ constexpr const char* kManifest =
     R"({"basket_id":"r-3","valid":false,"lines":[{"sku":"ZZ","qty":1}],"reason":"unknown SKU 'ZZ'"})"
     "\n";
 
-TEST_F(ReportTest, AllAccountedForIsOk) {
+TEST_F(ShopReport, AllAccountedForIsOk) {
   order("r-1", {{"A", "a", 2, 1000}}, 1'000'000'000, 1'010'000'000);
   order("r-2", {{"B", "b", 1, 500}}, 1'000'000'000, 1'030'000'000);
   store_->record_rejection(Rejection{"r-3", "ZZ", "unknown SKU 'ZZ'", "product.0", 1}, 2);
@@ -76,7 +76,7 @@ TEST_F(ReportTest, AllAccountedForIsOk) {
   EXPECT_NE(report_table(s).find("OK"), std::string::npos);
 }
 
-TEST_F(ReportTest, FindsMissingWrongIncompleteAndUnrejected) {
+TEST_F(ShopReport, FindsMissingWrongIncompleteAndUnrejected) {
   order("r-1", {{"A", "a", 3, 1000}}, 1, 2);                     // wrong qty
   store_->record_basket(ResolvedBasket{"r-2", {{"B", "b", 1, 500}}, 1}, 2);  // no quote
   OrderReader reader(db_);
@@ -90,7 +90,7 @@ TEST_F(ReportTest, FindsMissingWrongIncompleteAndUnrejected) {
   EXPECT_EQ(s.offenders[0], "r-1: lines [Ax3], expected [Ax2]");
 }
 
-TEST_F(ReportTest, WrongTotalAndWronglyRejectedValidBasket) {
+TEST_F(ShopReport, WrongTotalAndWronglyRejectedValidBasket) {
   store_->record_basket(ResolvedBasket{"r-1", {{"A", "a", 2, 1000}}, 1}, 2);
   store_->record_quote(Quote{"r-1", 2000, 0, 400, 2401, 1}, 2);  // one cent too much
   store_->record_rejection(Rejection{"r-2", "B", "SKU 'B' qty 1 exceeds stock 0", "p", 1}, 2);
@@ -104,7 +104,7 @@ TEST_F(ReportTest, WrongTotalAndWronglyRejectedValidBasket) {
   EXPECT_EQ(s.offenders.at(0), "r-1: total 2401, expected 2400");
 }
 
-TEST_F(ReportTest, ManifestErrorsNameTheLine) {
+TEST_F(ShopReport, ManifestErrorsNameTheLine) {
   EXPECT_THROW(manifest("{\"basket_id\":\"a\",\"valid\":true,\"lines\":[]}\nnot json\n"), Error);
   try {
     manifest(std::string(kManifest) + R"({"basket_id":"r-1","valid":true,"lines":[]})" + "\n");
@@ -116,7 +116,7 @@ TEST_F(ReportTest, ManifestErrorsNameTheLine) {
   }
 }
 
-TEST(Report, PricingRulesComeFromTheTopology) {
+TEST(ShopReportRules, PricingRulesComeFromTheTopology) {
   const Topology t = parse_topology(
       "topology: t\nchannels: {}\nnodes:\n"
       "  quoting: {exec: /x/brook-shop-pricing, params: {tax_bp: 1000}}\n",

@@ -19,7 +19,7 @@ std::string error_of(std::string_view csv) {
   return {};
 }
 
-TEST(Catalog, ParsesRowsInOrderWithQuotesAndAnyColumnOrder) {
+TEST(ShopCatalog, ParsesRowsInOrderWithQuotesAndAnyColumnOrder) {
   const Catalog c = parse_catalog(
       "stock,sku,unit_cents,name\r\n"
       "5,A-1,1899,\"Beans, 1kg\"\r\n"
@@ -36,7 +36,7 @@ TEST(Catalog, ParsesRowsInOrderWithQuotesAndAnyColumnOrder) {
   EXPECT_EQ(c.find("C-3"), nullptr);
 }
 
-TEST(Catalog, ErrorsNameFileAndLine) {
+TEST(ShopCatalog, ErrorsNameFileAndLine) {
   EXPECT_EQ(error_of("sku,name,stock\nA,a,1\n"),
             "cat.csv:1: header lacks column 'unit_cents' (expected sku,name,unit_cents,stock)");
   EXPECT_EQ(error_of("sku,name,unit_cents,stock\nA,a,12.5,1\n"),
@@ -51,7 +51,7 @@ TEST(Catalog, ErrorsNameFileAndLine) {
   EXPECT_EQ(error_of(""), "cat.csv: empty catalog (no header line)");
 }
 
-TEST(Catalog, SetPriceChangesOnlyKnownSkus) {
+TEST(ShopCatalog, SetPriceChangesOnlyKnownSkus) {
   Catalog c = parse_catalog("sku,name,unit_cents,stock\nA,a,100,1\n", "x");
   EXPECT_TRUE(c.set_price("A", 250));
   EXPECT_EQ(c.find("A")->unit_cents, 250);
@@ -59,7 +59,7 @@ TEST(Catalog, SetPriceChangesOnlyKnownSkus) {
   EXPECT_THROW(c.set_price("A", -1), Error);
 }
 
-TEST(Catalog, ShippedCatalogLoadsAndSuitsTheClient) {
+TEST(ShopCatalog, ShippedCatalogLoadsAndSuitsTheClient) {
   const Catalog c = load_catalog(std::string(BROOK_SOURCE_DIR) + "/topologies/data/catalog.csv");
   EXPECT_GE(c.size(), 40u);
   int small = 0;
@@ -72,7 +72,7 @@ TEST(Catalog, ShippedCatalogLoadsAndSuitsTheClient) {
   EXPECT_THROW(load_catalog("/nonexistent/catalog.csv"), CatalogError);
 }
 
-TEST(Money, MulDivRoundsHalfUp) {
+TEST(ShopMoney, MulDivRoundsHalfUp) {
   EXPECT_EQ(mul_div_half_up(1899, 5, 100), 95);   // 94.95 -> 95
   EXPECT_EQ(mul_div_half_up(1890, 5, 100), 95);   // 94.5 -> 95
   EXPECT_EQ(mul_div_half_up(1889, 5, 100), 94);   // 94.45 -> 94
@@ -85,7 +85,7 @@ TEST(Money, MulDivRoundsHalfUp) {
   EXPECT_THROW(checked_mul(4'000'000'000'000'000'000, 3), Error);
 }
 
-TEST(Paths, ResolveNearTheTopologyFile) {
+TEST(ShopPaths, ResolveNearTheTopologyFile) {
   EXPECT_EQ(resolve_near("/etc/shop/shop.yaml", "data/c.csv"), "/etc/shop/data/c.csv");
   EXPECT_EQ(resolve_near("/etc/shop/shop.yaml", "/abs/c.csv"), "/abs/c.csv");
   EXPECT_EQ(resolve_near("", "data/c.csv"), "data/c.csv");

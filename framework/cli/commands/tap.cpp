@@ -79,7 +79,10 @@ int run_tap(const Args& args) {
   std::uint64_t seen = 0;
   std::uint64_t missed = 0;
   std::map<std::string, std::uint64_t, std::less<>> last_seq;  // per producer
+  bool done = false;
   node.on("port", [&](const Message& m) {
+    // Stopping drains what already arrived; a tap has nobody to hand that to.
+    if (done) return;
     const auto id = m.id();
     auto it = last_seq.find(id.producer);
     if (it == last_seq.end()) {
@@ -92,8 +95,8 @@ int run_tap(const Args& args) {
     const nlohmann::json j = message_json(m);
     print_json(std::cout, payload_only ? j["payload"] : j);
     std::cout.flush();
-    if (!std::cout) node.stop();  // reader went away (| head)
-    if (limit > 0 && seen >= limit) node.stop();
+    done = !std::cout || (limit > 0 && seen >= limit);  // reader went away (| head), or enough
+    if (done) node.stop();
   });
   if (duration) node.after(*duration, [&] { node.stop(); });
   node.on_ready([&] {
