@@ -529,7 +529,10 @@ void Launcher::Impl::supervise() {
       next_status = now + kStatusPeriod;
       update_status(poll_directory());
     }
-    pump(std::min(next_status, drain ? next_drain_poll : next_status));
+    auto until = now + milliseconds(500);
+    if (o_.status) until = std::min(until, next_status);
+    if (drain) until = std::min(until, next_drain_poll);
+    pump(until);
   }
 }
 

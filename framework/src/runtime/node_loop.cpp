@@ -136,8 +136,8 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   if (publisher_work) wake = std::min(wake, now + 1ms);
   if (more_input_ && mode == Mode::kNormal) wake = now;
   more_input_ = false;
-  const auto timeout =
-      std::max(std::chrono::duration_cast<std::chrono::milliseconds>(wake - now), 0ms);
+  // Round up: a timer due in 0.4 ms must not turn into a zero timeout, which would spin.
+  const auto timeout = std::max(std::chrono::ceil<std::chrono::milliseconds>(wake - now), 0ms);
 
   int rc = zmq_poll(b.items.data(), static_cast<int>(b.items.size()), static_cast<long>(timeout.count()));
   if (rc < 0 && zmq_errno() != EINTR) throw ZmqError(zmq_errno(), "zmq_poll");
