@@ -61,6 +61,14 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
                                   t.file.string() + "; channels: " + names + ")");
     }
     if (vm.count("directory")) t.directory.endpoints = {vm["directory"].as<std::string>()};
+    // The runtime would wait for the directory forever; say at once that it is not there.
+    const std::string ep = directory_endpoint(vm, &t);
+    try {
+      DirectoryClient(ep).hello();
+    } catch (const Error& e) {
+      throw Exit(kExitUnreachable, std::string(e.what()) +
+                                       "\nhint: start the topology (brook up), or pass --directory EP");
+    }
   } else {
     t = from_directory(directory_endpoint(vm, nullptr), channel);
   }

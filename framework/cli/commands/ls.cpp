@@ -45,7 +45,7 @@ int run_ls(const Args& args) {
             << " instance(s)\n";
   if (reply.instances.empty()) return kExitOk;
   std::cout << std::left << std::setw(20) << "INSTANCE" << std::setw(9) << "PID" << std::setw(16)
-            << "HOST" << std::setw(12) << "LEASE AGE" << std::setw(10) << "UP" << "PORTS\n";
+            << "HOST" << std::setw(16) << "LEASE AGE/TTL" << std::setw(10) << "UP" << "PORTS\n";
   for (const auto& i : reply.instances) {
     std::string ports;
     for (const auto& r : i.registrations) {
@@ -54,10 +54,12 @@ int run_ls(const Args& args) {
       if (r.tap) ports += "(tap)";
       if (!r.endpoint.empty()) ports += "@" + r.endpoint;
     }
-    std::cout << std::left << std::setw(20) << (i.node + "." + std::to_string(i.instance))
-              << std::setw(9) << i.pid << std::setw(16) << i.host << std::setw(12)
-              << (format_duration_ms(i.age_ms) + "/" + format_duration_ms(i.lease_ms))
-              << std::setw(10) << format_duration_ms(i.registered_ms) << ports << "\n";
+    // Each column gets a trailing space so long values never run into the next one.
+    std::cout << std::left << std::setw(20) << (i.node + "." + std::to_string(i.instance) + " ")
+              << std::setw(9) << (std::to_string(i.pid) + " ") << std::setw(16) << (i.host + " ")
+              << std::setw(16)
+              << (format_duration_ms(i.age_ms) + "/" + format_duration_ms(i.lease_ms) + " ")
+              << std::setw(10) << (format_duration_ms(i.registered_ms) + " ") << ports << "\n";
   }
   return kExitOk;
 }

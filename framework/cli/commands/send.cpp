@@ -20,9 +20,9 @@ int run_send(const Args& args) {
        "type name in the envelope (consumers that check it expect e.g. shop.CartEvent)")
       ("header", po::value<std::vector<std::string>>()->composing(), "NAME=VALUE header (repeatable)")
       ("channel", po::value<std::string>()->required(), "channel to write")
-      ("json", po::value<std::string>()->required(), "payload as JSON, or - to read it from stdin");
+      ("payload", po::value<std::string>()->required(), "payload as JSON, or - to read it from stdin");
   po::positional_options_description pos;
-  pos.add("channel", 1).add("json", 1);
+  pos.add("channel", 1).add("payload", 1);
   const auto vm = parse(args, "CHANNEL JSON [--key K] [--count N] [--type T] [--topology FILE]",
                         "Sends JSON (converted to msgpack) as the payload of COUNT messages on\n"
                         "CHANNEL. Waits (up to 5 s) until every consuming node has a live replica,\n"
@@ -31,7 +31,7 @@ int run_send(const Args& args) {
                         o, pos);
   if (!vm) return kExitOk;
   const std::string channel = (*vm)["channel"].as<std::string>();
-  std::string text = (*vm)["json"].as<std::string>();
+  std::string text = (*vm)["payload"].as<std::string>();
   if (text == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
   nlohmann::json value;
   try {
@@ -77,6 +77,11 @@ int run_send(const Args& args) {
     } catch (const Error& e) {
       failure = e.what();
     }
+    node.stop();
+  });
+  // Readiness is bounded by the ready timeout once registered; this bounds everything else.
+  node.after(std::chrono::seconds(30), [&] {
+    if (failure.empty()) failure = "gave up after 30 s";
     node.stop();
   });
   const int rc = node.run();

@@ -118,10 +118,12 @@ int run_stats(const Args& args) {
     return kExitOk;
   }
 
+  // Live refresh needs a real interval; 0 would hammer the directory.
+  const auto period = std::max(*interval, std::chrono::milliseconds(100));
   StopSignal stop(true);
   for (;;) {
     pollfd pfd{stop.fd(), POLLIN, 0};
-    (void)::poll(&pfd, 1, static_cast<int>(interval->count()));
+    (void)::poll(&pfd, 1, static_cast<int>(period.count()));
     if (stop.requested()) return kExitOk;
     StatsSample now = sample();
     std::cout << "\x1b[H\x1b[2J" << stats_table(ep, before, now) << std::flush;

@@ -29,7 +29,7 @@ std::set<std::string> split_names(const std::vector<std::string>& values) {
 std::filesystem::path find_program(const std::string& name) {
   for (const auto& dir : exec_search_path()) {
     const auto p = dir / name;
-    if (::access(p.c_str(), X_OK) == 0) return p;
+    if (std::filesystem::is_regular_file(p) && ::access(p.c_str(), X_OK) == 0) return p;
   }
   if (const char* path = std::getenv("PATH")) {
     std::stringstream s(path);
@@ -37,7 +37,7 @@ std::filesystem::path find_program(const std::string& name) {
     while (std::getline(s, dir, ':')) {
       if (dir.empty()) continue;
       const auto p = std::filesystem::path(dir) / name;
-      if (::access(p.c_str(), X_OK) == 0) return p;
+      if (std::filesystem::is_regular_file(p) && ::access(p.c_str(), X_OK) == 0) return p;
     }
   }
   return {};
@@ -57,6 +57,8 @@ int run_up(const Args& args) {
       ("quiet,q", "no live status lines")
       ("no-color", "no colours in prefixes")
       ("log-level", po::value<std::string>()->default_value("info"), "passed to every node")
+      ("advertise", po::value<std::string>(),
+       "host or address nodes bind inputs on and publish (default 127.0.0.1; for multi-host runs)")
       ("drain-limit", po::value<std::string>()->default_value("60s"),
        "after the jobs finished, stop anyway when the pipeline has not drained within this")
       ("topology", po::value<std::string>()->required(), "topology file");
@@ -106,6 +108,7 @@ int run_up(const Args& args) {
     }
   }
   lo.log_level = (*vm)["log-level"].as<std::string>();
+  if (vm->count("advertise")) lo.advertise = (*vm)["advertise"].as<std::string>();
   if (!parse_log_level(lo.log_level)) {
     throw Exit(kExitUsage, "brook up: --log-level: expected trace, debug, info, warn, error or off");
   }

@@ -110,6 +110,7 @@ class Launcher::Impl {
   bool stopping_ = false;
   bool failed_ = false;
   int total_restarts_ = 0;
+  int killed_ = 0;  // processes that had to be SIGKILLed at shutdown
   Clock::time_point began_ = Clock::now();
   std::unique_ptr<DirectoryClient> dir_client_;
   std::optional<ListReply> last_list_;
@@ -130,6 +131,7 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
     s.args = {"--topology", file, "--node", p.spec->name, "--instance",
               std::to_string(p.instance), "--log-level", o_.log_level};
     if (o_.directory) s.args.insert(s.args.end(), {"--directory", *o_.directory});
+    if (o_.advertise) s.args.insert(s.args.end(), {"--advertise", *o_.advertise});
     for (const auto& ov : o_.overrides) s.args.insert(s.args.end(), {"--set", ov});
     s.args.insert(s.args.end(), p.spec->args.begin(), p.spec->args.end());
     s.env = p.spec->env;
@@ -236,6 +238,11 @@ void Launcher::Impl::on_exit(Proc& p, int status) {
     if (!clean && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
       console_.say(p.name + " stopped with " + how);
     }
+    return;
+  }
+  if (p.spec == nullptr && !p.ready) {
+    p.state = ProcState::kFailed;  // it never started: restarting would fail the same way
+    console_.say("the directory exited at start (" + how + ")");
     return;
   }
   if (p.spec == nullptr) {
@@ -549,11 +556,12 @@ void Launcher::Impl::stop_group(std::vector<Proc*> group, Clock::time_point dead
   wait_until(deadline, alive);
   for (Proc* p : group) {
     if (p->alive) {
-      console_.say(p->name + " did not stop in time: SIGKILL");
+      console_.say(p->name + (signals_ > 1 ? " killed (second signal)" : " did not stop in time: SIGKILL"));
       p->child.signal(SIGKILL);
+      ++killed_;
     }
   }
-  wait_until(Clock::now() + std::chrono::seconds(2), alive);
+  wait_until(Clock::now() + milliseconds(500), alive);
 }
 
 void Launcher::Impl::shutdown() {
@@ -575,13 +583,13 @@ void Launcher::Impl::shutdown() {
       }
     }
     if (group.empty()) continue;
-    if (signals_ > 1) {
-      for (Proc* p : group) p->child.signal(SIGKILL);
-    }
-    stop_group(group, std::min(global_deadline, Clock::now() + drain + milliseconds(2000)));
+    // A second signal: stop_group's deadline is now, so it kills at once.
+    const auto deadline = signals_ > 1 ? Clock::now()
+                                       : std::min(global_deadline, Clock::now() + drain + milliseconds(2000));
+    stop_group(group, deadline);
   }
   if (directory_ != nullptr && directory_->alive) {
-    stop_group({directory_}, Clock::now() + milliseconds(2000));
+    stop_group({directory_}, signals_ > 1 ? Clock::now() : Clock::now() + milliseconds(1000));
   }
 }
 
@@ -598,6 +606,7 @@ int Launcher::Impl::run() {
   ::signal(SIGPIPE, SIG_IGN);
 
   levels_ = start_levels(t_, o_.only);
+  if (o_.start_directory) console_.reserve_name("directory");
   int instances = 0;
   for (const auto& level : levels_) {
     for (const NodeSpec* n : level) {
@@ -631,10 +640,12 @@ int Launcher::Impl::run() {
   console_.clear_status();
   int failed_count = 0;
   for (const auto& p : procs_) failed_count += p.state == ProcState::kFailed ? 1 : 0;
+  // A process that had to be killed did not stop cleanly (and may have lost what it held).
+  if (killed_ > 0) failed_ = true;
   console_.say(std::string(failed_ ? "finished with failures" : "stopped cleanly") + " after " +
                std::to_string(ms_between(began_, Clock::now())) + " ms: " +
                std::to_string(total_restarts_) + " restart(s), " + std::to_string(failed_count) +
-               " failed");
+               " failed, " + std::to_string(killed_) + " killed");
   ::close(signal_fd_);
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   return failed_ ? 1 : 0;

@@ -31,12 +31,14 @@ struct LaunchOptions {
   bool start_directory = true;
   std::filesystem::path directory_program;  // brook-directory
   std::string log_level = "info";      // passed to nodes
+  std::optional<std::string> advertise;  // --advertise for nodes (multi-host runs)
   bool status = false;                 // live status block (terminal, not --quiet)
   bool color = false;
   // After the jobs finished: give up waiting for the pipeline to drain after this long.
   std::chrono::milliseconds drain_limit{60'000};
-  // Whole shutdown bound; past it every remaining child is killed.
-  std::chrono::milliseconds stop_limit{9'000};
+  // Bound on stopping the nodes; past it every remaining one is killed. The directory gets
+  // 1 s more and each kill 0.5 s to be reaped, so the whole stop stays under 10 s.
+  std::chrono::milliseconds stop_limit{7'000};
 };
 
 class Launcher {
