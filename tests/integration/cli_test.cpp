@@ -54,7 +54,8 @@ TEST(CliCheck, EveryBadFixtureFailsWithFileLineAndColumn) {
 }
 
 TEST(CliCheck, ValidTopologiesPassAndOverridesAreChecked) {
-  for (const char* file : {"topologies/minimal.yaml", "topologies/shop.yaml"}) {
+  for (const char* file :
+       {"topologies/minimal.yaml", "topologies/shop.yaml", "topologies/shop-scaled.yaml"}) {
     const auto r = brook({"check", source_path(file)});
     EXPECT_EQ(r.code, 0) << file << "\n" << r.describe();
     EXPECT_NE(r.out.find(": ok: topology"), std::string::npos) << r.describe();

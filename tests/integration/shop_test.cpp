@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <set>
 
 #include "support/command.hpp"
@@ -69,9 +70,10 @@ std::vector<std::vector<std::string>> query(const fs::path& db, const std::strin
 
 class Shop : public ::testing::Test {
  protected:
-  Process up(int baskets, int rate) {
+  Process up(int baskets, int rate, const std::string& topology = "topologies/shop.yaml") {
     port_ = free_port();
-    return Process::start({.argv = {bin("brook"), "up", source_path("topologies/shop.yaml"), "--quiet"},
+    topology_ = source_path(topology);
+    return Process::start({.argv = {bin("brook"), "up", topology_, "--quiet"},
                            .env = {{"SHOP_DB", db().string()},
                                    {"SHOP_MANIFEST", manifest().string()},
                                    {"SHOP_BASKETS", std::to_string(baskets)},
@@ -84,7 +86,7 @@ class Shop : public ::testing::Test {
   }
   json report() {
     const auto r = run_command({bin("brook-shop-report"), "--db", db().string(), "--manifest",
-                                manifest().string(), "--topology", source_path("topologies/shop.yaml"),
+                                manifest().string(), "--topology", topology_,
                                 "--json"}, 60s);
     EXPECT_TRUE(r.code == 0 || r.code == 1) << r.describe();
     last_report_code_ = r.code;
@@ -94,6 +96,7 @@ class Shop : public ::testing::Test {
   fs::path manifest() const { return dir_ / "manifest.jsonl"; }
 
   TempDir dir_;
+  std::string topology_;
   int port_ = 0;
   int last_report_code_ = -1;
 };
@@ -191,6 +194,46 @@ TEST_F(Shop, AKilledProductReplicaIsRestartedAndTheRunCompletes) {
   std::cout << "shop with product.1 SIGKILLed: " << kBaskets << " baskets, "
             << r["orders_complete"] << " orders, " << r["rejections"] << " rejections, " << lost
             << " baskets lost (best effort), " << r["orders_incomplete"] << " incomplete\n";
+}
+
+// The last number after `label` on the log line of `instance` that contains `marker`.
+std::uint64_t logged(const std::string& log, const std::string& instance, const std::string& marker,
+                     const std::string& label) {
+  std::istringstream lines(log);
+  std::string line;
+  std::uint64_t value = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind(instance + " ", 0) != 0 || line.find(marker) == std::string::npos) continue;
+    const auto at = line.find(label);
+    if (at != std::string::npos) value = std::stoull(line.substr(at + label.size()));
+  }
+  return value;
+}
+
+TEST_F(Shop, ScaledTopologyBroadcastsPriceUpdatesToEveryProductInstance) {
+  Process p = up(1000, 0, "topologies/shop-scaled.yaml");
+  const auto code = p.wait(120s);
+  ASSERT_TRUE(code.has_value()) << tail(p.log_path(), 80);
+  ASSERT_EQ(*code, 0) << tail(p.log_path(), 80);
+  const json r = report();
+  EXPECT_TRUE(r["ok"].get<bool>()) << r.dump(2);
+  EXPECT_EQ(last_report_code_, 0);
+
+  // Every product instance received every update the catalog published (pubsub: a copy each),
+  // besides its share of the checkouts (pipeline: each checkout to one instance).
+  const std::string log = p.log();
+  const std::uint64_t updates = logged(log, "catalog.0", "stopped after", "emitted ");
+  ASSERT_GT(updates, 0u) << log;
+  std::uint64_t checkouts = 0;
+  for (int i = 0; i < 4; ++i) {
+    const std::string name = "product." + std::to_string(i);
+    const std::uint64_t received = logged(log, name, "stopped after", "received ");
+    const std::uint64_t handled = logged(log, name, "resolved ", "resolved ") +
+                                  logged(log, name, "resolved ", "rejected ");
+    EXPECT_EQ(received - handled, updates) << name << "\n" << log;
+    checkouts += handled;
+  }
+  EXPECT_EQ(checkouts, 1000u);
 }
 
 }  // namespace

@@ -61,6 +61,21 @@ nodes:
   EXPECT_EQ(total, 2u);
 }
 
+TEST(LaunchPlan, ChannelsDownstreamOfJobsSkipIndependentSources) {
+  auto t = parse_topology(R"(
+topology: scaled
+channels: {cart: {}, resolved: {}, updates: {pattern: pubsub}, audit: {}}
+nodes:
+  client: {exec: /bin/true, job: true, outputs: {out: cart}}
+  product: {exec: /bin/true, inputs: {in: cart, updates: updates}, outputs: {out: resolved}}
+  catalog: {exec: /bin/true, outputs: {out: updates}}
+  order: {exec: /bin/true, inputs: {in: resolved}}
+  auditor: {exec: /bin/true, inputs: {in: updates}, outputs: {out: audit}}
+  archive: {exec: /bin/true, inputs: {in: audit}}
+)", "scaled.yaml");
+  EXPECT_EQ(channels_downstream_of_jobs(t), (std::set<std::string>{"cart", "resolved"}));
+}
+
 ListReply sample(std::uint64_t received, std::uint64_t pending, int instances = 2) {
   ListReply l;
   for (int i = 0; i < instances; ++i) {
@@ -93,6 +108,17 @@ TEST(DrainDetector, PendingMessagesOrInstanceChangesKeepItBusy) {
   EXPECT_FALSE(d.observe(sample(5, 0), t0 + 2s));
   EXPECT_FALSE(d.observe(sample(5, 0, 1), t0 + 2500ms)) << "an instance left";
   EXPECT_TRUE(d.observe(sample(5, 0, 1), t0 + 2700ms));
+}
+
+TEST(DrainDetector, IgnoresChannelsItIsNotWatching) {
+  DrainDetector d(100ms, {"c"});
+  const auto t0 = DrainDetector::Clock::now();
+  ListReply l = sample(5, 0);
+  EXPECT_FALSE(d.observe(l, t0));
+  for (int k = 1; k <= 3; ++k) {
+    l.instances[0].counters.channels["ticks"].received = static_cast<std::uint64_t>(k) * 100;
+    EXPECT_EQ(d.observe(l, t0 + k * 60ms), k >= 2) << "a periodic source on 'ticks' does not count";
+  }
 }
 
 }  // namespace

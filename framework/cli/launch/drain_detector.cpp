@@ -6,7 +6,10 @@ bool DrainDetector::observe(const ListReply& list, Clock::time_point now) {
   std::uint64_t pending = 0;
   std::uint64_t activity = 0;
   for (const auto& i : list.instances) {
-    const ChannelCounters t = i.counters.total();
+    ChannelCounters t;
+    for (const auto& [name, c] : i.counters.channels) {
+      if (channels_.empty() || channels_.count(name) > 0) t += c;
+    }
     pending += t.pending;
     // Anything that moves while messages are still in flight; instances that leave make the sum
     // drop, which also counts as movement.

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
+#include <string>
 
 namespace brook::launch {
 
@@ -15,8 +17,11 @@ class DrainDetector {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `quiet_for`: how long totals must stay unchanged (use 2 heartbeats + margin).
-  explicit DrainDetector(std::chrono::milliseconds quiet_for) : quiet_for_(quiet_for) {}
+  // `quiet_for`: how long totals must stay unchanged (use 2 heartbeats + margin). `channels`:
+  // the channels whose counters matter (those downstream of the jobs, so a periodic source
+  // elsewhere does not keep the topology "busy" forever); empty = every channel.
+  explicit DrainDetector(std::chrono::milliseconds quiet_for, std::set<std::string> channels = {})
+      : quiet_for_(quiet_for), channels_(std::move(channels)) {}
 
   // Feeds one `list` reply; returns true once drained.
   bool observe(const ListReply& list, Clock::time_point now);
@@ -27,6 +32,7 @@ class DrainDetector {
 
  private:
   std::chrono::milliseconds quiet_for_;
+  std::set<std::string> channels_;
   std::optional<std::uint64_t> last_activity_;
   Clock::time_point stable_since_{};
   std::uint64_t pending_ = 0;

@@ -45,4 +45,23 @@ std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
   return levels;
 }
 
+std::set<std::string> channels_downstream_of_jobs(const Topology& t) {
+  std::set<std::string> reached;
+  std::vector<const NodeSpec*> frontier;
+  for (const auto& n : t.nodes) {
+    if (n.job) frontier.push_back(&n);
+  }
+  std::set<std::string> visited;
+  while (!frontier.empty()) {
+    const NodeSpec* n = frontier.back();
+    frontier.pop_back();
+    if (!visited.insert(n->name).second) continue;
+    for (const auto& out : n->outputs) {
+      if (!reached.insert(out.channel).second) continue;
+      for (const NodeSpec* reader : t.consumers(out.channel)) frontier.push_back(reader);
+    }
+  }
+  return reached;
+}
+
 }  // namespace brook::launch

@@ -18,4 +18,8 @@ namespace brook::launch {
 std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
                                                        const std::set<std::string>& only = {});
 
+// Channels the jobs' messages can reach: those a job writes, then those written by any node that
+// reads one of them, transitively. Drain detection watches only these.
+std::set<std::string> channels_downstream_of_jobs(const Topology& t);
+
 }  // namespace brook::launch

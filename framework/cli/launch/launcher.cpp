@@ -512,7 +512,7 @@ void Launcher::Impl::supervise() {
     const auto now = Clock::now();
     if (!drain && jobs_done()) {
       const milliseconds quiet = 2 * t_.directory.heartbeat + milliseconds(300);
-      drain.emplace(quiet);
+      drain.emplace(quiet, channels_downstream_of_jobs(t_));
       drain_started = now;
       console_.say("all jobs finished; waiting for the pipeline to drain (no pending messages and "
                    "no counter moving for " + std::to_string(quiet.count()) + " ms)");
