@@ -4,7 +4,6 @@
 #include <brook/node.hpp>
 
 #include "basket_logic.hpp"
-#include "keyed.hpp"
 #include "shop_types.hpp"
 
 int main(int argc, char** argv) {
@@ -28,7 +27,7 @@ int main(int argc, char** argv) {
       }
     }
     if (checkout) {
-      node.emit("out", *checkout, keyed(checkout->basket_id));
+      node.emit("out", *checkout, brook::with_key(checkout->basket_id));
       ++checkouts;
     }
   });

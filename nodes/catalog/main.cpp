@@ -6,7 +6,6 @@
 
 #include "catalog.hpp"
 #include "catalog_logic.hpp"
-#include "keyed.hpp"
 #include "shop_types.hpp"
 
 #include <iostream>
@@ -32,7 +31,7 @@ int main(int argc, char** argv) {
     node.every(period, [&] {
       PriceUpdate u = schedule->next();
       u.sent_ns = static_cast<std::uint64_t>(brook::wall_clock_ns());
-      node.emit("out", u, keyed(u.sku));
+      node.emit("out", u, brook::with_key(u.sku));
       BROOK_LOG(kDebug) << "price of " << u.sku << " -> " << u.unit_cents << " (v" << u.version << ")";
     });
   });

@@ -7,7 +7,6 @@
 
 #include "catalog.hpp"
 #include "client_logic.hpp"
-#include "keyed.hpp"
 #include "shop_types.hpp"
 
 #include <chrono>
@@ -111,7 +110,7 @@ int main(int argc, char** argv) {
         while (event_index < current->events.size()) {
           CartEvent& e = current->events[event_index];
           e.sent_ns = static_cast<std::uint64_t>(brook::wall_clock_ns());
-          node.emit("out", e, keyed(e.basket_id));
+          node.emit("out", e, brook::with_key(e.basket_id));
           ++event_index;
           ++events;
         }

@@ -3,7 +3,6 @@
 #include <brook/node.hpp>
 
 #include "pricing_logic.hpp"
-#include "keyed.hpp"
 #include "shop_types.hpp"
 
 int main(int argc, char** argv) {
@@ -21,7 +20,7 @@ int main(int argc, char** argv) {
     Quote q = price(basket.lines, rules);
     q.basket_id = basket.basket_id;
     q.client_sent_ns = basket.client_sent_ns;
-    node.emit("out", q, keyed(q.basket_id));
+    node.emit("out", q, brook::with_key(q.basket_id));
   });
   return node.run();
 }

@@ -6,7 +6,6 @@
 
 #include "catalog.hpp"
 #include "product_logic.hpp"
-#include "keyed.hpp"
 #include "shop_types.hpp"
 
 #include <iostream>
@@ -30,12 +29,12 @@ int main(int argc, char** argv) {
     if (c.basket_id.empty()) throw brook::Error("checkout without basket_id");
     Resolution r = resolve(c, catalog, node.instance_name());
     if (auto* ok = std::get_if<ResolvedBasket>(&r)) {
-      node.emit("out", *ok, keyed(ok->basket_id));
+      node.emit("out", *ok, brook::with_key(ok->basket_id));
       ++resolved;
     } else {
       const Rejection& no = std::get<Rejection>(r);
       BROOK_LOG(kDebug) << "rejected " << no.basket_id << ": " << no.reason;
-      node.emit("rejected", no, keyed(no.basket_id));
+      node.emit("rejected", no, brook::with_key(no.basket_id));
       ++rejected;
     }
   });

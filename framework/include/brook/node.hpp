@@ -123,6 +123,14 @@ struct EmitOptions {
   std::string_view type;                // overrides type_name<T>()
 };
 
+// EmitOptions with just an ordering key: `node.emit("out", v, brook::with_key(id))`. (GCC 12
+// warns about a designated initializer `{.key = id}` under -Wextra, so prefer this.)
+inline EmitOptions with_key(std::string_view key) {
+  EmitOptions o;
+  o.key = key;
+  return o;
+}
+
 using TimerId = std::uint64_t;
 
 class Node {
