@@ -68,8 +68,9 @@ nodes:
     raw_tcp(c.directory_endpoint(), random_bytes(rng, 1 + rng() % 4000));
   }
   // 2. Valid ZeroMQ, invalid brook frames: random bytes, truncated envelopes, multi-part,
-  //    oversized (above max_message_size: libzmq drops the connection).
-  zmq::socket_t push(ctx, zmq::socket_type::push);
+  //    oversized (above max_message_size: libzmq drops the connection). The channel is
+  //    at-least-once, so its input is a ROUTER and a DEALER speaks to it like a producer.
+  zmq::socket_t push(ctx, zmq::socket_type::dealer);
   push.set(zmq::sockopt::linger, 1000);
   push.connect(input);
   EnvelopeEncoder enc;
@@ -98,7 +99,7 @@ nodes:
   ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::decode_errors) >=
                                     static_cast<std::uint64_t>(bad_frames); }, 10s))
       << "decode errors counted: " << c.counter("sink", "work", &ChannelCounters::decode_errors);
-  zmq::socket_t big(ctx, zmq::socket_type::push);
+  zmq::socket_t big(ctx, zmq::socket_type::dealer);
   big.set(zmq::sockopt::linger, 0);
   big.connect(input);
   big.send(zmq::buffer(std::string(128 * 1024, 'x')), zmq::send_flags::none);

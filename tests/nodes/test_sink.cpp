@@ -3,6 +3,9 @@
 // "END received=R".
 #include <brook/node.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <thread>
 
@@ -15,6 +18,14 @@ int main(int argc, char** argv) {
     report.replace(pos, 10, std::to_string(node.instance()));
   }
   const auto delay_us = node.params().get<std::uint64_t>("delay_us", 0);
+  // journal: one "source n seq" line per message, written before the handler returns (so before
+  // the ack): survives SIGKILL, so a fault test can tell what a killed replica handled.
+  std::string journal = node.params().get<std::string>("journal", "");
+  if (const auto pos = journal.find("{instance}"); pos != std::string::npos) {
+    journal.replace(pos, 10, std::to_string(node.instance()));
+  }
+  const int journal_fd =
+      journal.empty() ? -1 : ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   const bool forward = node.spec().output("out") != nullptr;
 
   struct Seen {
@@ -27,6 +38,10 @@ int main(int argc, char** argv) {
   seen.reserve(100000);
   node.on<brook::test::TestMsg>("in", [&](const brook::test::TestMsg& m, const brook::Message& msg) {
     seen.push_back({m.source, m.n, msg.id().seq, std::string(msg.key().value_or(""))});
+    if (journal_fd >= 0) {
+      const std::string line = m.source + " " + std::to_string(m.n) + " " + std::to_string(msg.id().seq) + "\n";
+      if (::write(journal_fd, line.data(), line.size()) < 0) throw brook::Error("journal write failed");
+    }
     if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
     if (forward) node.emit("out", m);
   });

@@ -21,6 +21,10 @@ struct ChannelCounters {
   std::uint64_t dropped = 0;         // messages discarded by policy (on_full: drop, taps)
   std::uint64_t backpressure = 0;    // emits that found a full queue (blocked, failed or dropped)
   std::uint64_t pending = 0;         // gauge: messages held for consumers right now
+  std::uint64_t in_flight = 0;       // gauge: at-least-once messages sent, not yet acknowledged
+  std::uint64_t redelivered = 0;     // at-least-once re-sends (replica gone, or no ack in time)
+  std::uint64_t duplicates = 0;      // received again and not handled again (de-duplicated)
+  std::uint64_t gaps = 0;            // pubsub: messages a publisher sent that never arrived
 
   // Visits (name, value) for each counter in kChannelCounterFields order (the wire names).
   template <class F>
@@ -36,7 +40,7 @@ struct CounterField {
 };
 
 // The single list of counters: wire names and members. Adding a counter means adding it here.
-inline constexpr std::array<CounterField, 8> kChannelCounterFields{{
+inline constexpr std::array<CounterField, 12> kChannelCounterFields{{
     {"received", &ChannelCounters::received},
     {"emitted", &ChannelCounters::emitted},
     {"sent", &ChannelCounters::sent},
@@ -45,6 +49,10 @@ inline constexpr std::array<CounterField, 8> kChannelCounterFields{{
     {"dropped", &ChannelCounters::dropped},
     {"backpressure", &ChannelCounters::backpressure},
     {"pending", &ChannelCounters::pending},
+    {"in_flight", &ChannelCounters::in_flight},
+    {"redelivered", &ChannelCounters::redelivered},
+    {"duplicates", &ChannelCounters::duplicates},
+    {"gaps", &ChannelCounters::gaps},
 }};
 
 template <class F>

@@ -25,11 +25,15 @@ enum class Pattern { kPipeline, kPubsub };
 enum class RestartPolicy { kNever, kOnFailure, kAlways };
 // What emit() does when a channel's pending queue for a consumer group is full.
 enum class OnFull { kBlock, kDrop, kFail };
+// Pipeline delivery guarantee (docs/reliability.md). Pubsub channels are always best-effort
+// (with per-publisher gap counting).
+enum class Delivery { kBestEffort, kAtLeastOnce };
 
 std::string_view to_string(Pattern p) noexcept;
 std::optional<Pattern> parse_pattern(std::string_view s) noexcept;
 std::string_view to_string(RestartPolicy p) noexcept;
 std::string_view to_string(OnFull p) noexcept;
+std::string_view to_string(Delivery d) noexcept;
 
 // Where a value came from: a file position (1-based line and column), or a --set override.
 struct SourceLocation {
@@ -75,7 +79,17 @@ struct ChannelSpec {
   OnFull on_full = OnFull::kBlock;
   std::chrono::milliseconds block_timeout{1000};  // bound for OnFull::kBlock
   bool external = false;  // written from outside the topology (brook send, other systems)
+  // Pipeline only: at-least-once (the default) keeps each message until a replica acknowledged
+  // it after its handler returned, re-sending it to another replica when that one dies or does
+  // not answer within ack_timeout; best-effort is plain PUSH/PULL.
+  Delivery delivery = Delivery::kAtLeastOnce;
+  std::chrono::milliseconds ack_timeout{5000};
+  std::size_t window = 10000;  // unacknowledged messages a producer keeps per consumer group
   SourceLocation where;
+
+  bool reliable() const noexcept {
+    return pattern == Pattern::kPipeline && delivery == Delivery::kAtLeastOnce;
+  }
 };
 
 // A node's named port mapped to a channel (ROS 2 style remapping: code names ports, the topology

@@ -1,82 +1,284 @@
 #include "runtime/consumer_group.hpp"
 
+#include <brook/envelope.hpp>
 #include <brook/log.hpp>
+
+#include <msgpack.hpp>
+
+#include <algorithm>
 
 #include "runtime/socket_setup.hpp"
 
 namespace brook::detail {
 
+namespace {
+constexpr auto kTimeoutScanPeriod = std::chrono::milliseconds(100);
+
+zmq::socket_type socket_type_for(bool reliable) {
+  return reliable ? zmq::socket_type::router : zmq::socket_type::push;
+}
+}  // namespace
+
 ConsumerGroup::ConsumerGroup(zmq::context_t& context, const ChannelSpec& channel, std::string node,
-                             bool tap, std::chrono::milliseconds linger)
+                             bool tap, std::chrono::milliseconds linger, ChannelCounters& counters)
     : node_(std::move(node)),
       tap_(tap),
+      reliable_(channel.reliable() && !tap),
+      channel_(&channel),
       max_pending_(tap ? 0 : channel.max_pending),
-      push_(context, zmq::socket_type::push) {
-  configure_data_socket(push_, channel, linger);
-  // Only completed connections take messages: nothing is parked in the pipe of a replica that
-  // never came up (or died), where it would be lost.
-  push_.set(zmq::sockopt::immediate, 1);
-  if (tap_) push_.set(zmq::sockopt::sndhwm, 1000);
+      counters_(counters),
+      socket_(context, socket_type_for(reliable_)),
+      window_(reliable_ ? channel.window : 1) {
+  configure_data_socket(socket_, channel, linger);
+  if (reliable_) {
+    // A send to a replica that is gone or full fails at once instead of vanishing: the
+    // producer then picks another replica or keeps the message.
+    socket_.set(zmq::sockopt::router_mandatory, 1);
+  } else {
+    // Only completed connections take messages: nothing is parked in the pipe of a replica that
+    // never came up (or died), where it would be lost.
+    socket_.set(zmq::sockopt::immediate, 1);
+  }
+  if (tap_) socket_.set(zmq::sockopt::sndhwm, 1000);
   monitor_ = std::make_unique<SocketMonitor>(
-      context, push_, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
+      context, socket_, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
 }
 
 void ConsumerGroup::add_replica(const DirectoryEntry& e) {
   const auto& ep = e.reg.endpoint;
   if (replicas_.count(ep)) return;
-  replicas_[ep] = e.instance_name() + "@" + e.incarnation;
+  Replica r;
+  r.id = next_replica_id_++;
+  r.name = e.instance_name() + "@" + e.incarnation;
+  r.routing_id = "r" + std::to_string(r.id);
   try {
-    push_.connect(ep);
+    if (reliable_) socket_.set(zmq::sockopt::connect_routing_id, r.routing_id);
+    socket_.connect(ep);
+    replicas_.emplace(ep, std::move(r));
   } catch (const zmq::error_t& err) {
     BROOK_LOG(kWarn) << "cannot connect to " << e.instance_name() << " at " << ep << ": "
                      << err.what();
-    replicas_.erase(ep);
   }
 }
 
 void ConsumerGroup::remove_replica(const DirectoryEntry& e) {
-  const auto& ep = e.reg.endpoint;
-  if (!replicas_.erase(ep)) return;
-  connected_.erase(ep);
+  const auto it = replicas_.find(e.reg.endpoint);
+  if (it == replicas_.end()) return;
+  disconnected(it->second);
+  replicas_.erase(it);
   try {
-    push_.disconnect(ep);
+    socket_.disconnect(e.reg.endpoint);
   } catch (const zmq::error_t&) {
     // The connection may already be gone; nothing else to undo.
   }
 }
 
-Offer ConsumerGroup::offer(zmq::message_t& msg) {
-  if (pending_.empty()) {
-    if (push_.send(msg, zmq::send_flags::dontwait)) return Offer::kSent;
+std::size_t ConsumerGroup::connected_replicas() const noexcept {
+  return static_cast<std::size_t>(std::count_if(
+      replicas_.begin(), replicas_.end(), [](const auto& kv) { return kv.second.connected; }));
+}
+
+bool ConsumerGroup::all_connected() const noexcept {
+  return !replicas_.empty() && connected_replicas() == replicas_.size();
+}
+
+ConsumerGroup::Replica* ConsumerGroup::replica_by_id(std::uint32_t id) {
+  for (auto& [ep, r] : replicas_) {
+    if (r.id == id) return &r;
   }
-  if (pending_.size() >= max_pending_) return Offer::kFull;
-  pending_.emplace_back(std::move(msg));
+  return nullptr;
+}
+
+std::size_t ConsumerGroup::pending() const noexcept {
+  return reliable_ ? held_.size() + unsent_.size() : pending_.size();
+}
+
+// ---- best-effort and shared -------------------------------------------------------------------
+
+Offer ConsumerGroup::offer(zmq::message_t& msg, std::uint64_t seq) {
+  if (!reliable_) {
+    if (pending_.empty()) {
+      if (socket_.send(msg, zmq::send_flags::dontwait)) return Offer::kSent;
+    }
+    if (pending_.size() >= max_pending_) return Offer::kFull;
+    pending_.emplace_back(std::move(msg));
+    return Offer::kQueued;
+  }
+  // max_pending bounds what waits for a replica (held, or in the window unsent); what is in
+  // flight is bounded by the window.
+  const bool direct = held_.empty() && unsent_.empty() && window_.has_room(seq);
+  if ((!direct || connected_replicas() == 0) && pending() >= max_pending_) return Offer::kFull;
+  if (!held_.empty() || !window_.has_room(seq)) {
+    held_.emplace_back(seq, std::move(msg));
+    return Offer::kQueued;
+  }
+  InFlightWindow::Entry& e = window_.insert(seq, std::move(msg));
+  if (unsent_.empty() && send_reliable(e, Clock::now())) return Offer::kSent;
+  unsent_.push_back(seq);
   return Offer::kQueued;
 }
 
 std::size_t ConsumerGroup::flush() {
   std::size_t sent = 0;
-  while (!pending_.empty()) {
-    if (!push_.send(pending_.front(), zmq::send_flags::dontwait)) break;
-    pending_.pop_front();
+  if (!reliable_) {
+    while (!pending_.empty()) {
+      if (!socket_.send(pending_.front(), zmq::send_flags::dontwait)) break;
+      pending_.pop_front();
+      ++sent;
+    }
+    return sent;
+  }
+  const auto now = Clock::now();
+  while (!unsent_.empty()) {
+    InFlightWindow::Entry* e = window_.find(unsent_.front());
+    if (e == nullptr || e->replica != InFlightWindow::kUnsent) {
+      unsent_.pop_front();  // acknowledged meanwhile (a late ack of an earlier send)
+      continue;
+    }
+    if (!send_reliable(*e, now)) break;
+    unsent_.pop_front();
     ++sent;
   }
+  while (!held_.empty() && unsent_.empty() && window_.has_room(held_.front().first)) {
+    auto [seq, msg] = std::move(held_.front());
+    held_.pop_front();
+    InFlightWindow::Entry& e = window_.insert(seq, std::move(msg));
+    if (!send_reliable(e, now)) {
+      unsent_.push_back(seq);
+      break;
+    }
+    ++sent;
+  }
+  counters_.in_flight = window_.in_flight();
   return sent;
 }
 
 void ConsumerGroup::on_monitor_event() {
   monitor_->drain([&](int event, std::int32_t, const std::string& endpoint) {
-    if (!replicas_.count(endpoint)) return;  // a replica we already disconnected
+    const auto it = replicas_.find(endpoint);
+    if (it == replicas_.end()) return;  // a replica we already disconnected
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-      connected_.insert(endpoint);
+      it->second.connected = true;
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
-      connected_.erase(endpoint);
+      disconnected(it->second);
     }
   });
 }
 
-bool ConsumerGroup::all_connected() const noexcept {
-  return !replicas_.empty() && connected_.size() == replicas_.size();
+// ---- at-least-once ----------------------------------------------------------------------------
+
+bool ConsumerGroup::send_reliable(InFlightWindow::Entry& e, Clock::time_point now) {
+  // Candidates: connected replicas, fewest unacknowledged first (credit-based sharing: a slow
+  // replica gets less, a stopped one nothing new once its queue is full).
+  Replica* order[64];
+  std::size_t n = 0;
+  for (auto& [ep, r] : replicas_) {
+    if (r.connected && n < std::size(order)) order[n++] = &r;
+  }
+  std::sort(order, order + n, [](const Replica* a, const Replica* b) {
+    return a->in_flight < b->in_flight;
+  });
+  for (std::size_t i = 0; i < n; ++i) {
+    Replica& r = *order[i];
+    zmq::message_t copy;
+    copy.copy(e.frame);
+    try {
+      if (!socket_.send(zmq::buffer(r.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        continue;  // this replica's pipe is full
+      }
+    } catch (const zmq::error_t& err) {
+      if (err.num() == EHOSTUNREACH) {
+        r.connected = false;  // not (or no longer) connected; the monitor will say when it is
+        continue;
+      }
+      throw;
+    }
+    (void)socket_.send(copy, zmq::send_flags::dontwait);  // a started message always completes
+    ++r.in_flight;
+    window_.mark_sent(e, r.id, now);
+    return true;
+  }
+  return false;
+}
+
+void ConsumerGroup::requeue(std::vector<std::uint64_t>& seqs) {
+  if (seqs.empty()) return;
+  counters_.redelivered += seqs.size();
+  // Oldest first, ahead of later first sends, so re-sent messages are not starved.
+  std::vector<std::uint64_t> merged(seqs.begin(), seqs.end());
+  merged.insert(merged.end(), unsent_.begin(), unsent_.end());
+  std::sort(merged.begin(), merged.end());
+  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+  unsent_.assign(merged.begin(), merged.end());
+  seqs.clear();
+}
+
+void ConsumerGroup::disconnected(Replica& r) {
+  r.connected = false;
+  if (!reliable_ || r.in_flight == 0) return;
+  // Whatever it had not acknowledged may be lost with it: give it to the others now. If it was
+  // only a network blip and the replica handles them too, that is a duplicate, which
+  // at-least-once allows (and de-duplication catches when it reaches the same replica).
+  scratch_.clear();
+  window_.release(r.id, scratch_);
+  BROOK_LOG(kInfo) << "replica " << r.name << " of '" << node_ << "' on '" << channel_->name
+                   << "' is gone with " << scratch_.size()
+                   << " unacknowledged messages; re-sending them to the others";
+  r.in_flight = 0;
+  requeue(scratch_);
+}
+
+void ConsumerGroup::on_readable() {
+  if (!reliable_) return;
+  zmq::message_t id;
+  zmq::message_t body;
+  for (int i = 0; i < 256; ++i) {
+    if (!socket_.recv(id, zmq::recv_flags::dontwait)) break;
+    if (!id.more()) continue;
+    (void)socket_.recv(body, zmq::recv_flags::none);
+    while (body.more()) (void)socket_.recv(body, zmq::recv_flags::none);
+    // [version, "ack", [seq...]]
+    bool ok = false;
+    try {
+      const auto h = msgpack::unpack(static_cast<const char*>(body.data()), body.size());
+      const msgpack::object& o = h.get();
+      if (o.type == msgpack::type::ARRAY && o.via.array.size == 3 &&
+          o.via.array.ptr[1].type == msgpack::type::STR &&
+          std::string_view(o.via.array.ptr[1].via.str.ptr, o.via.array.ptr[1].via.str.size) == "ack" &&
+          o.via.array.ptr[2].type == msgpack::type::ARRAY) {
+        ok = true;
+        const auto& seqs = o.via.array.ptr[2].via.array;
+        for (std::uint32_t k = 0; k < seqs.size; ++k) {
+          if (seqs.ptr[k].type != msgpack::type::POSITIVE_INTEGER) continue;
+          std::uint32_t replica = InFlightWindow::kUnsent;
+          if (window_.ack(seqs.ptr[k].via.u64, replica) && replica != InFlightWindow::kUnsent) {
+            if (Replica* r = replica_by_id(replica); r != nullptr && r->in_flight > 0) --r->in_flight;
+          }
+        }
+      }
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    if (!ok) ++counters_.decode_errors;
+  }
+  counters_.in_flight = window_.in_flight();
+}
+
+void ConsumerGroup::tick(Clock::time_point now) {
+  if (!reliable_ || now < next_timeout_scan_) return;
+  next_timeout_scan_ = now + kTimeoutScanPeriod;
+  if (window_.in_flight() == 0) return;
+  scratch_.clear();
+  scratch_replicas_.clear();
+  window_.release_sent_before(now - channel_->ack_timeout, scratch_, scratch_replicas_);
+  if (scratch_.empty()) return;
+  for (const auto id : scratch_replicas_) {
+    if (Replica* r = replica_by_id(id); r != nullptr && r->in_flight > 0) --r->in_flight;
+  }
+  BROOK_LOG(kWarn) << scratch_.size() << " messages on '" << channel_->name << "' to '" << node_
+                   << "' not acknowledged within " << channel_->ack_timeout.count()
+                   << " ms; re-sending them";
+  requeue(scratch_);
 }
 
 }  // namespace brook::detail

@@ -15,9 +15,12 @@ InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const Channe
       channel_(&channel),
       own_id_(own_id),
       tap_(tap),
+      // A tap takes best-effort copies on a PUSH, whatever the channel's delivery.
+      reliable_(channel.reliable() && !tap),
       hello_(hello_topic(own_id)),
-      socket_(context, channel.pattern == Pattern::kPipeline ? zmq::socket_type::pull
-                                                             : zmq::socket_type::sub),
+      socket_(context, channel.pattern == Pattern::kPubsub ? zmq::socket_type::sub
+                       : reliable_                          ? zmq::socket_type::router
+                                                            : zmq::socket_type::pull),
       counters_(counters) {
   configure_data_socket(socket_, channel, linger);
   limits_.max_message_size = channel.max_message_size;
@@ -40,6 +43,26 @@ Registration InputPort::registration() const {
 }
 
 InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {
+  if (reliable_) {
+    // [producer routing id][envelope]; the id is where the acknowledgement goes.
+    if (!socket_.recv(body, zmq::recv_flags::dontwait)) return Received::kNothing;
+    peer_.assign(static_cast<const char*>(body.data()), body.size());
+    if (!body.more()) {
+      why = "expected a routing id and an envelope frame, got 1 frame";
+      return Received::kMalformed;
+    }
+    (void)socket_.recv(body, zmq::recv_flags::none);
+    if (!body.more()) return Received::kMessage;
+    std::size_t parts = 2;
+    while (body.more()) {
+      zmq::message_t extra;
+      (void)socket_.recv(extra, zmq::recv_flags::none);
+      ++parts;
+      body.swap(extra);
+    }
+    why = "expected 2 frames (routing id, envelope), got " + std::to_string(parts);
+    return Received::kMalformed;
+  }
   if (channel_->pattern == Pattern::kPipeline) {
     if (!socket_.recv(body, zmq::recv_flags::dontwait)) return Received::kNothing;
     if (!body.more()) return Received::kMessage;
@@ -100,6 +123,71 @@ InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {
   }
   why = "topic '" + std::string(t.substr(0, 64)) + "' is not channel '" + channel_->name + "'";
   return Received::kMalformed;
+}
+
+namespace {
+// Window of sequence numbers remembered per producer: twice the producer's in-flight window, so
+// anything it may still re-send is recognised.
+std::size_t dedupe_size(const ChannelSpec& c) { return std::max<std::size_t>(65536, 2 * c.window); }
+constexpr std::size_t kMaxAcksPerFrame = 1024;
+// Producers remembered for de-duplication; each restart of a producer is a new id.
+constexpr std::size_t kMaxProducersRemembered = 4096;
+}  // namespace
+
+bool InputPort::handled(const MessageId& id) {
+  const auto it = seen_.find(id.producer);
+  return it != seen_.end() && it->second.handled(id.seq);
+}
+
+void InputPort::ack(const MessageId& id) {
+  auto it = seen_.find(id.producer);
+  if (it == seen_.end()) {
+    if (seen_.size() >= kMaxProducersRemembered) seen_.erase(seen_.begin());
+    it = seen_.emplace(std::string(id.producer), DedupeWindow(dedupe_size(*channel_))).first;
+  }
+  it->second.mark(id.seq);
+  auto a = acks_.find(peer_);
+  if (a == acks_.end()) a = acks_.emplace(peer_, std::vector<std::uint64_t>()).first;
+  a->second.push_back(id.seq);
+  if (++acks_waiting_ >= kMaxAcksPerFrame) flush_acks();
+}
+
+void InputPort::flush_acks() {
+  if (acks_waiting_ == 0) return;
+  msgpack::sbuffer buf;
+  for (auto& [peer, seqs] : acks_) {
+    if (seqs.empty()) continue;
+    buf.clear();
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pk.pack_array(3);
+    pk.pack_uint32(kWireVersion);
+    pk.pack(std::string_view("ack"));
+    pk.pack_array(static_cast<std::uint32_t>(seqs.size()));
+    for (const auto s : seqs) pk.pack_uint64(s);
+    // A producer that went away cannot take its acks; it re-sends nothing either.
+    if (socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      (void)socket_.send(zmq::buffer(buf.data(), buf.size()), zmq::send_flags::dontwait);
+    }
+    seqs.clear();
+  }
+  acks_waiting_ = 0;
+}
+
+std::uint64_t InputPort::note_published(const MessageId& id) {
+  auto it = last_published_.find(id.producer);
+  if (it == last_published_.end()) {
+    if (last_published_.size() >= kMaxProducersRemembered) {
+      last_published_.erase(last_published_.begin());
+    }
+    // The first message from a publisher: its welcome says where we joined.
+    const auto w = welcomed_.find(std::string(id.producer));
+    const std::uint64_t expected = w != welcomed_.end() ? w->second : id.seq;
+    last_published_.emplace(std::string(id.producer), id.seq);
+    return id.seq > expected ? id.seq - expected : 0;
+  }
+  const std::uint64_t skipped = id.seq > it->second + 1 ? id.seq - it->second - 1 : 0;
+  it->second = std::max(it->second, id.seq);
+  return skipped;
 }
 
 void InputPort::publisher_added(const DirectoryEntry& e) {

@@ -8,6 +8,9 @@
 
 #include <functional>
 #include <map>
+#include <vector>
+
+#include "runtime/dedupe_window.hpp"
 #include <set>
 #include <string>
 #include <zmq.hpp>
@@ -32,6 +35,17 @@ class InputPort {
 
   std::function<void(const Message&)>& handler() noexcept { return handler_; }
 
+  // At-least-once (a ROUTER bound instead of a PULL): whether the message with this id was
+  // handled here already, and the acknowledgement of the one just received, sent back to its
+  // producer in batches (flush_acks) once the handler returned.
+  bool reliable() const noexcept { return reliable_; }
+  bool handled(const MessageId& id);
+  void ack(const MessageId& id);
+  void flush_acks();
+
+  // Pubsub: records a publisher's sequence number; returns how many it skipped since the last.
+  std::uint64_t note_published(const MessageId& id);
+
   enum class Received { kNothing, kMessage, kWelcome, kMalformed };
   // Reads one message. kMessage: `body` holds the envelope frame. kWelcome: a publisher's
   // welcome was recorded. kMalformed: wrong frame structure; `why` says what.
@@ -48,12 +62,18 @@ class InputPort {
   const ChannelSpec* channel_;
   std::string own_id_;
   bool tap_;
+  bool reliable_;
   std::string hello_;
   zmq::socket_t socket_;
   std::string endpoint_;
   Limits limits_;
   ChannelCounters& counters_;
   std::function<void(const Message&)> handler_;
+  std::string peer_;  // routing id of the producer of the message being handled (reliable)
+  std::map<std::string, DedupeWindow, std::less<>> seen_;          // by producer id
+  std::map<std::string, std::vector<std::uint64_t>, std::less<>> acks_;  // by routing id
+  std::size_t acks_waiting_ = 0;
+  std::map<std::string, std::uint64_t, std::less<>> last_published_;  // pubsub, by producer id
   std::set<std::string> publishers_;  // producer ids listed by the directory
   std::map<std::string, std::uint64_t> welcomed_;  // producer id -> first seq we will see
 };

@@ -116,9 +116,13 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
       case SlotKind::kInput:
         events = mode == Mode::kNormal ? ZMQ_POLLIN : 0;
         break;
-      case SlotKind::kGroupOut:
-        events = static_cast<detail::ConsumerGroup*>(s.target)->pending() > 0 ? ZMQ_POLLOUT : 0;
+      case SlotKind::kGroupOut: {
+        auto* g = static_cast<detail::ConsumerGroup*>(s.target);
+        // at-least-once groups read acknowledgements; a ROUTER is always "writable", so their
+        // unsent messages are retried on a short timer instead.
+        events = g->reliable() ? ZMQ_POLLIN : (g->pending() > 0 ? ZMQ_POLLOUT : 0);
         break;
+      }
     }
     b.items[i].events = events;
     b.items[i].revents = 0;
@@ -134,6 +138,13 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   }
   // XPUB always reports writable, so a stalled subscriber is retried on a short timer instead.
   if (publisher_work) wake = std::min(wake, now + 1ms);
+  for (auto& out : outputs_) {
+    if (out->wants_retry()) {
+      wake = std::min(wake, now + 1ms);
+    } else if (out->awaiting_acks()) {
+      wake = std::min(wake, now + 100ms);  // ack timeouts are checked every 100 ms
+    }
+  }
   if (more_input_ && mode == Mode::kNormal) wake = now;
   more_input_ = false;
   // Round up: a timer due in 0.4 ms must not turn into a zero timeout, which would spin.
@@ -169,13 +180,17 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
         break;
       case SlotKind::kMonitor:
         static_cast<detail::ConsumerGroup*>(s.target)->on_monitor_event();
+        s.output->flush();  // a replica that just connected can take what was held
         break;
       case SlotKind::kPublisher:
         static_cast<detail::Publisher*>(s.target)->on_readable(s.output->next_seq());
         break;
-      case SlotKind::kGroupOut:
+      case SlotKind::kGroupOut: {
+        auto* g = static_cast<detail::ConsumerGroup*>(s.target);
+        if (g->reliable()) g->on_readable();
         s.output->flush();
         break;
+      }
     }
   }
 
@@ -188,6 +203,12 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   }
   for (auto& s : sessions_) {
     if (now >= s->next_wakeup()) s->tick(now);
+  }
+  for (auto& out : outputs_) {
+    if (out->channel().reliable()) {
+      out->tick(now);
+      if (out->wants_retry()) out->flush();
+    }
   }
   if (mode == Mode::kNormal) {
     timers_.run_due(now, [&](const std::exception& e) {
@@ -216,6 +237,7 @@ void NodeRuntime::drain_input(detail::InputPort& in) {
   for (int i = 0; i < kInputBatch; ++i) {
     switch (in.receive(frame, why)) {
       case detail::InputPort::Received::kNothing:
+        in.flush_acks();  // one acknowledgement frame per producer per batch
         return;
       case detail::InputPort::Received::kWelcome:
         continue;
@@ -227,6 +249,7 @@ void NodeRuntime::drain_input(detail::InputPort& in) {
         continue;
     }
   }
+  in.flush_acks();
   more_input_ = true;
 }
 
@@ -242,6 +265,13 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
     return;
   }
   auto& counters = in.counters();
+  if (in.reliable() && in.handled(env.id)) {
+    // A re-send of something already handled here (its ack was lost or late): ack it again.
+    ++counters.duplicates;
+    in.ack(env.id);
+    return;
+  }
+  if (in.channel().pattern == Pattern::kPubsub && !in.tap()) counters.gaps += in.note_published(env.id);
   ++counters.received;
   if (stopping_) last_input_ = Clock::now();
   Message message(env, in.port(), payload_decoder_);
@@ -271,6 +301,8 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
     }
   }
   current_ = nullptr;
+  // Acknowledged once the handler returned (or failed, which is counted and logged above).
+  if (in.reliable()) in.ack(env.id);
 }
 
 void NodeRuntime::decode_error(detail::InputPort& in, const zmq::message_t& frame,
@@ -373,6 +405,7 @@ void NodeRuntime::shutdown() {
     }
     drained = counters_.total().received - received_before;
   }
+  for (auto& in : inputs_) in->flush_acks();
   // Hand held messages to ZeroMQ; what sits in socket queues then gets the linger period.
   const auto flush_deadline = Clock::now() + linger_;
   bool flushed = wait_until(

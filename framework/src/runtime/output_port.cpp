@@ -21,7 +21,8 @@ OutputPort::OutputPort(zmq::context_t& context, const PortSpec& port, const Chan
     // Declared groups exist from the start so messages emitted before any replica is known are
     // held for them rather than lost.
     for (const auto& node : declared_) {
-      groups_[node] = std::make_unique<ConsumerGroup>(context, channel, node, false, linger);
+      groups_[node] =
+          std::make_unique<ConsumerGroup>(context, channel, node, false, linger, counters_);
     }
   }
 }
@@ -50,7 +51,7 @@ bool OutputPort::consumer_added(const DirectoryEntry& e) {
   if (it == groups_.end()) {
     it = groups_
              .emplace(key, std::make_unique<ConsumerGroup>(context_, *channel_, e.node, e.reg.tap,
-                                                           linger_))
+                                                           linger_, counters_))
              .first;
     created = true;
   }
@@ -151,7 +152,7 @@ void OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait) {
     zmq::message_t copy;
     zmq::message_t& msg = remaining == 0 ? original : copy;
     if (remaining != 0) copy.copy(original);
-    const Offer r = g->offer(msg);
+    const Offer r = g->offer(msg, seq);
     if (r == Offer::kSent) {
       if (!g->tap()) ++counters_.sent;
     } else if (r == Offer::kFull && !g->tap()) {
@@ -178,7 +179,26 @@ void OutputPort::flush() {
 bool OutputPort::has_pending() const {
   if (publisher_) return publisher_->has_work();
   for (const auto& [key, g] : groups_) {
-    if (g->pending() > 0) return true;
+    // Unacknowledged messages count: at shutdown a producer waits for them (within linger).
+    if (g->pending() > 0 || g->in_flight() > 0) return true;
+  }
+  return false;
+}
+
+void OutputPort::tick(std::chrono::steady_clock::time_point now) {
+  for (auto& [key, g] : groups_) g->tick(now);
+}
+
+bool OutputPort::wants_retry() const {
+  for (const auto& [key, g] : groups_) {
+    if (g->wants_retry()) return true;
+  }
+  return false;
+}
+
+bool OutputPort::awaiting_acks() const {
+  for (const auto& [key, g] : groups_) {
+    if (g->in_flight() > 0) return true;
   }
   return false;
 }

@@ -48,6 +48,11 @@ class OutputPort {
   // Moves held messages to sockets that can take them.
   void flush();
   bool has_pending() const;
+  // at-least-once: ack timeouts (call every iteration), and whether messages wait for a replica
+  // with no socket event to wake for (poll again soon) or for acknowledgements.
+  void tick(std::chrono::steady_clock::time_point now);
+  bool wants_retry() const;
+  bool awaiting_acks() const;
 
   // Every declared consumer node has a connected replica and every listed replica is connected
   // (pipeline) or welcomed us (pubsub).

@@ -69,7 +69,8 @@ void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& 
   }
   const Fields f = read_fields(
       sink, e.value,
-      {"pattern", "max_message_size", "hwm", "max_pending", "on_full", "block_timeout", "external"},
+      {"pattern", "max_message_size", "hwm", "max_pending", "on_full", "block_timeout", "external",
+       "delivery", "ack_timeout", "window"},
       "in channel '" + name + "'");
   if (const Entry* x = f.find("pattern")) {
     if (auto v = read_enum<Pattern>(sink, *x, "pattern", parse_pattern, {"pipeline", "pubsub"})) {
@@ -105,6 +106,33 @@ void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& 
   }
   if (const Entry* x = f.find("external")) {
     if (auto v = read_bool(sink, *x, "external")) c.external = *v;
+  }
+  // Pubsub has one delivery mode; pipeline defaults to at-least-once.
+  c.delivery = c.pattern == Pattern::kPipeline ? Delivery::kAtLeastOnce : Delivery::kBestEffort;
+  if (const Entry* x = f.find("delivery")) {
+    if (auto v = read_enum<Delivery>(sink, *x, "delivery", parse_delivery,
+                                     {"at-least-once", "best-effort"})) {
+      if (*v == Delivery::kAtLeastOnce && c.pattern == Pattern::kPubsub) {
+        sink.error(where_value(sink, *x),
+                   "channel '" + name + "': delivery at-least-once is for pipeline channels",
+                   "pubsub is best-effort: every subscriber counts the gaps it sees; use a "
+                   "pipeline channel per consumer for guaranteed delivery");
+      } else {
+        c.delivery = *v;
+      }
+    }
+  }
+  if (const Entry* x = f.find("ack_timeout")) {
+    if (auto v = read_duration(sink, *x, "ack_timeout")) {
+      if (v->count() < 10) {
+        sink.error(where_value(sink, *x), "ack_timeout must be at least 10ms");
+      } else {
+        c.ack_timeout = *v;
+      }
+    }
+  }
+  if (const Entry* x = f.find("window")) {
+    if (auto v = read_int(sink, *x, "window", 1, 1 << 20)) c.window = static_cast<std::size_t>(*v);
   }
 }
 

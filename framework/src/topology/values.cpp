@@ -136,6 +136,16 @@ std::optional<RestartPolicy> parse_restart_policy(std::string_view s) noexcept {
   return std::nullopt;
 }
 
+std::string_view to_string(Delivery d) noexcept {
+  return d == Delivery::kAtLeastOnce ? "at-least-once" : "best-effort";
+}
+
+std::optional<Delivery> parse_delivery(std::string_view s) noexcept {
+  if (s == "at-least-once") return Delivery::kAtLeastOnce;
+  if (s == "best-effort") return Delivery::kBestEffort;
+  return std::nullopt;
+}
+
 std::optional<OnFull> parse_on_full(std::string_view s) noexcept {
   if (s == "block") return OnFull::kBlock;
   if (s == "drop") return OnFull::kDrop;
