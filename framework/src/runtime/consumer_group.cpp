@@ -228,7 +228,7 @@ void ConsumerGroup::disconnected(Replica& r) {
   requeue(scratch_);
 }
 
-void ConsumerGroup::on_readable() {
+void ConsumerGroup::on_readable(const std::function<void(std::uint64_t)>& acked) {
   if (!reliable_) return;
   zmq::message_t id;
   zmq::message_t body;
@@ -251,9 +251,11 @@ void ConsumerGroup::on_readable() {
         for (std::uint32_t k = 0; k < seqs.size; ++k) {
           if (seqs.ptr[k].type != msgpack::type::POSITIVE_INTEGER) continue;
           std::uint32_t replica = InFlightWindow::kUnsent;
-          if (window_.ack(seqs.ptr[k].via.u64, replica) && replica != InFlightWindow::kUnsent) {
+          if (!window_.ack(seqs.ptr[k].via.u64, replica)) continue;
+          if (replica != InFlightWindow::kUnsent) {
             if (Replica* r = replica_by_id(replica); r != nullptr && r->in_flight > 0) --r->in_flight;
           }
+          if (acked) acked(seqs.ptr[k].via.u64);
         }
       }
     } catch (const std::exception&) {

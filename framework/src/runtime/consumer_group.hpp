@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -53,8 +54,9 @@ class ConsumerGroup {
   // Messages not yet handed to a replica.
   std::size_t pending() const noexcept;
   std::size_t in_flight() const noexcept { return reliable_ ? window_.in_flight() : 0; }
-  // at-least-once: reads acknowledgements (call when the socket is readable).
-  void on_readable();
+  // at-least-once: reads acknowledgements (call when the socket is readable); `acked` is called
+  // with each sequence number acknowledged for the first time.
+  void on_readable(const std::function<void(std::uint64_t)>& acked);
   // at-least-once: re-sends what was not acknowledged within ack_timeout. Cheap when nothing is
   // due; call every loop iteration.
   void tick(Clock::time_point now);

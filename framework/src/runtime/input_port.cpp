@@ -139,17 +139,35 @@ bool InputPort::handled(const MessageId& id) {
   return it != seen_.end() && it->second.handled(id.seq);
 }
 
-void InputPort::ack(const MessageId& id) {
+void InputPort::mark_handled(const MessageId& id) {
   auto it = seen_.find(id.producer);
   if (it == seen_.end()) {
     if (seen_.size() >= kMaxProducersRemembered) seen_.erase(seen_.begin());
     it = seen_.emplace(std::string(id.producer), DedupeWindow(dedupe_size(*channel_))).first;
   }
   it->second.mark(id.seq);
-  auto a = acks_.find(peer_);
-  if (a == acks_.end()) a = acks_.emplace(peer_, std::vector<std::uint64_t>()).first;
-  a->second.push_back(id.seq);
+}
+
+void InputPort::queue_ack(const std::string& peer, std::uint64_t seq) {
+  auto a = acks_.find(peer);
+  if (a == acks_.end()) a = acks_.emplace(peer, std::vector<std::uint64_t>()).first;
+  a->second.push_back(seq);
   if (++acks_waiting_ >= kMaxAcksPerFrame) flush_acks();
+}
+
+void InputPort::ack(const MessageId& id) {
+  mark_handled(id);
+  queue_ack(peer_, id.seq);
+}
+
+void InputPort::defer(const MessageId& id) {
+  mark_handled(id);
+  deferred_.insert(id.seq);
+}
+
+void InputPort::ack_deferred(const std::string& peer, std::uint64_t seq) {
+  deferred_.erase(seq);
+  queue_ack(peer, seq);
 }
 
 void InputPort::flush_acks() {

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <unordered_set>
 #include <vector>
 
 #include "runtime/dedupe_window.hpp"
@@ -42,6 +43,13 @@ class InputPort {
   bool handled(const MessageId& id);
   void ack(const MessageId& id);
   void flush_acks();
+  // Chained acknowledgement: the message just handled emitted messages that are not yet
+  // acknowledged downstream, so its own ack waits (defer); ack_deferred sends it later. A
+  // re-send of a deferred message is neither handled again nor acked early.
+  const std::string& peer() const noexcept { return peer_; }
+  void defer(const MessageId& id);
+  bool deferred(std::uint64_t seq) const { return deferred_.count(seq) > 0; }
+  void ack_deferred(const std::string& peer, std::uint64_t seq);
 
   // Pubsub: records a publisher's sequence number; returns how many it skipped since the last.
   std::uint64_t note_published(const MessageId& id);
@@ -69,10 +77,14 @@ class InputPort {
   Limits limits_;
   ChannelCounters& counters_;
   std::function<void(const Message&)> handler_;
+  void mark_handled(const MessageId& id);
+  void queue_ack(const std::string& peer, std::uint64_t seq);
+
   std::string peer_;  // routing id of the producer of the message being handled (reliable)
   std::map<std::string, DedupeWindow, std::less<>> seen_;          // by producer id
   std::map<std::string, std::vector<std::uint64_t>, std::less<>> acks_;  // by routing id
   std::size_t acks_waiting_ = 0;
+  std::unordered_set<std::uint64_t> deferred_;  // by sequence number (any producer)
   std::map<std::string, std::uint64_t, std::less<>> last_published_;  // pubsub, by producer id
   std::set<std::string> publishers_;  // producer ids listed by the directory
   std::map<std::string, std::uint64_t> welcomed_;  // producer id -> first seq we will see

@@ -187,7 +187,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
         break;
       case SlotKind::kGroupOut: {
         auto* g = static_cast<detail::ConsumerGroup*>(s.target);
-        if (g->reliable()) g->on_readable();
+        if (g->reliable()) s.output->acks_readable(*g);
         s.output->flush();
         break;
       }
@@ -209,6 +209,10 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
       out->tick(now);
       if (out->wants_retry()) out->flush();
     }
+  }
+  // Acks released by downstream acknowledgements (chained) go out once per iteration.
+  if (!deferred_.empty() || mode == Mode::kNormal) {
+    for (auto& in : inputs_) in->flush_acks();
   }
   if (mode == Mode::kNormal) {
     timers_.run_due(now, [&](const std::exception& e) {
@@ -266,9 +270,10 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
   }
   auto& counters = in.counters();
   if (in.reliable() && in.handled(env.id)) {
-    // A re-send of something already handled here (its ack was lost or late): ack it again.
+    // A re-send of something already handled here (its ack was lost or late): ack it again,
+    // unless its ack is waiting for what it emitted.
     ++counters.duplicates;
-    in.ack(env.id);
+    if (!in.deferred(env.id.seq)) in.ack(env.id);
     return;
   }
   if (in.channel().pattern == Pattern::kPubsub && !in.tap()) counters.gaps += in.note_published(env.id);
@@ -276,6 +281,8 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
   if (stopping_) last_input_ = Clock::now();
   Message message(env, in.port(), payload_decoder_);
   current_ = &env;
+  current_in_ = in.reliable() ? &in : nullptr;
+  current_token_ = 0;
   try {
     in.handler()(message);
   } catch (const PayloadError& e) {
@@ -301,8 +308,22 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
     }
   }
   current_ = nullptr;
-  // Acknowledged once the handler returned (or failed, which is counted and logged above).
-  if (in.reliable()) in.ack(env.id);
+  current_in_ = nullptr;
+  // Acknowledged once the handler returned (or failed, which is counted and logged above) and
+  // what it emitted was acknowledged downstream.
+  if (!in.reliable()) return;
+  if (current_token_ != 0) {
+    Deferred& d = deferred_[current_token_];
+    d.handler_done = true;
+    if (d.outstanding > 0) {
+      in.defer(env.id);
+      current_token_ = 0;
+      return;
+    }
+    deferred_.erase(current_token_);
+    current_token_ = 0;
+  }
+  in.ack(env.id);
 }
 
 void NodeRuntime::decode_error(detail::InputPort& in, const zmq::message_t& frame,
@@ -417,6 +438,7 @@ void NodeRuntime::shutdown() {
         return true;
       },
       stop_reads_ == reads_at_stop ? flush_deadline : Clock::now());
+  for (auto& in : inputs_) in->flush_acks();  // chained acks released by the flush above
   for (auto& s : sessions_) {
     while (!s->unregister_done() && stop_reads_ == reads_at_stop) {
       iterate(Mode::kControlOnly, Clock::now() + 50ms);

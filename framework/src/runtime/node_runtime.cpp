@@ -67,6 +67,7 @@ NodeRuntime::NodeRuntime(NodeOptions options)
     outputs_.push_back(std::make_unique<detail::OutputPort>(context_, port, *ch, topology_,
                                                             producer_id_, linger_,
                                                             counters_.channels[ch->name]));
+    outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
   }
   wait_fn_ = [this](const std::function<bool()>& done, Clock::time_point deadline) {
     return wait_until(done, deadline);
@@ -137,8 +138,31 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
   if (!running_) {
     throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
   }
-  out.send(frame, wait_fn_);
+  const std::uint64_t seq = out.next_seq();
+  const std::size_t takers = out.send(frame, wait_fn_);
   ++out.counters().emitted;
+  if (takers > 0 && current_in_ != nullptr) {
+    if (current_token_ == 0) {
+      current_token_ = next_token_++;
+      Deferred& d = deferred_[current_token_];
+      d.in = current_in_;
+      d.peer = current_in_->peer();
+      d.seq = current_->id.seq;
+    }
+    deferred_[current_token_].outstanding += takers;
+    out.track(seq, current_token_, takers);
+  }
+}
+
+void NodeRuntime::child_done(std::uint64_t token) {
+  const auto it = deferred_.find(token);
+  if (it == deferred_.end()) return;
+  Deferred& d = it->second;
+  if (d.outstanding > 0) --d.outstanding;
+  if (d.outstanding == 0 && d.handler_done) {
+    d.in->ack_deferred(d.peer, d.seq);
+    deferred_.erase(it);
+  }
 }
 
 TimerId NodeRuntime::add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -128,6 +129,21 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   bool stopping_ = false;
   int stop_reads_ = 0;
   const EnvelopeView* current_ = nullptr;  // message being handled, for trace propagation
+  // Chained acknowledgement (docs/reliability.md): an at-least-once input message whose handler
+  // emitted at-least-once messages is acknowledged only once all of those were acknowledged
+  // downstream, so a crash of this node never loses the work in between.
+  struct Deferred {
+    detail::InputPort* in = nullptr;
+    std::string peer;
+    std::uint64_t seq = 0;
+    std::size_t outstanding = 0;
+    bool handler_done = false;
+  };
+  void child_done(std::uint64_t token);
+  detail::InputPort* current_in_ = nullptr;  // reliable input being handled
+  std::uint64_t current_token_ = 0;         // its Deferred, once it emitted something
+  std::uint64_t next_token_ = 1;
+  std::unordered_map<std::uint64_t, Deferred> deferred_;
   Clock::time_point started_{};
   Clock::time_point last_input_{};
   Clock::time_point next_publisher_flush_{};

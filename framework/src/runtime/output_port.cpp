@@ -101,7 +101,24 @@ bool OutputPort::make_room(ConsumerGroup& g, const WaitFn& wait) {
   return false;
 }
 
-void OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait) {
+void OutputPort::track(std::uint64_t seq, std::uint64_t token, std::size_t groups) {
+  children_[seq] = Child{token, groups};
+}
+
+void OutputPort::acks_readable(ConsumerGroup& g) {
+  if (!on_acked_) {
+    on_acked_ = [this](std::uint64_t seq) {
+      const auto it = children_.find(seq);
+      if (it == children_.end()) return;
+      const std::uint64_t token = it->second.token;
+      if (--it->second.groups_left == 0) children_.erase(it);
+      if (child_done_) child_done_(token);
+    };
+  }
+  g.on_readable(on_acked_);
+}
+
+std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait) {
   const std::uint64_t seq = next_seq_;
   if (publisher_) {
     zmq::message_t msg(frame.data(), frame.size());
@@ -137,7 +154,7 @@ void OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait) {
     if (r == Offer::kSent) ++counters_.sent;
     ++next_seq_;
     update_pending_gauge();
-    return;
+    return 0;
   }
 
   // Pipeline: check room in every real group first, so `fail` rejects the message before any
@@ -147,12 +164,14 @@ void OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait) {
   }
   zmq::message_t original(frame.data(), frame.size());
   std::size_t remaining = groups_.size();
+  std::size_t reliable_takers = 0;
   for (auto& [key, g] : groups_) {
     --remaining;
     zmq::message_t copy;
     zmq::message_t& msg = remaining == 0 ? original : copy;
     if (remaining != 0) copy.copy(original);
     const Offer r = g->offer(msg, seq);
+    if (r != Offer::kFull && g->reliable()) ++reliable_takers;
     if (r == Offer::kSent) {
       if (!g->tap()) ++counters_.sent;
     } else if (r == Offer::kFull && !g->tap()) {
@@ -161,6 +180,7 @@ void OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait) {
   }
   ++next_seq_;
   update_pending_gauge();
+  return reliable_takers;
 }
 
 void OutputPort::flush() {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <span>
 #include <string>
 #include <zmq.hpp>
@@ -44,7 +45,14 @@ class OutputPort {
 
   // Hands one encoded envelope to every consumer group, applying on_full. Consumes a sequence
   // number. Throws BackpressureError (policy fail, or block timed out).
-  void send(std::span<const std::byte> frame, const WaitFn& wait);
+  // Returns how many at-least-once consumer groups took the message (0 for best-effort).
+  std::size_t send(std::span<const std::byte> frame, const WaitFn& wait);
+  // Chained acknowledgement: message `seq` was emitted while handling an input message (token);
+  // `groups` acknowledgements are expected, and child_done(token) is called on each.
+  void track(std::uint64_t seq, std::uint64_t token, std::size_t groups);
+  void set_child_done(std::function<void(std::uint64_t token)> fn) { child_done_ = std::move(fn); }
+  // Reads a group's acknowledgements.
+  void acks_readable(ConsumerGroup& g);
   // Moves held messages to sockets that can take them.
   void flush();
   bool has_pending() const;
@@ -79,6 +87,13 @@ class OutputPort {
   std::uint64_t next_seq_ = 1;
   std::map<std::string, std::unique_ptr<ConsumerGroup>> groups_;  // pipeline, by node
   std::unique_ptr<Publisher> publisher_;                          // pubsub
+  struct Child {
+    std::uint64_t token;
+    std::size_t groups_left;
+  };
+  std::unordered_map<std::uint64_t, Child> children_;  // by sequence number
+  std::function<void(std::uint64_t)> child_done_;
+  std::function<void(std::uint64_t)> on_acked_;
 };
 
 }  // namespace brook::detail
