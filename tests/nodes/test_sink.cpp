@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -27,6 +28,10 @@ int main(int argc, char** argv) {
   const int journal_fd =
       journal.empty() ? -1 : ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   const bool forward = node.spec().output("out") != nullptr;
+  // Failure injection: message n with n % fail_mod == 0 always throws (poison); with
+  // n % flaky_mod == 0 it throws on its first attempt only (transient).
+  const auto fail_mod = node.params().get<std::uint64_t>("fail_mod", 0);
+  const auto flaky_mod = node.params().get<std::uint64_t>("flaky_mod", 0);
 
   struct Seen {
     std::string source;
@@ -37,9 +42,16 @@ int main(int argc, char** argv) {
   std::vector<Seen> seen;
   seen.reserve(100000);
   node.on<brook::test::TestMsg>("in", [&](const brook::test::TestMsg& m, const brook::Message& msg) {
+    if (fail_mod > 0 && m.n % fail_mod == 0) throw brook::Error("poison message " + std::to_string(m.n));
+    if (flaky_mod > 0 && m.n % flaky_mod == 0 && msg.attempt() == 1) {
+      throw brook::Error("transient failure on " + std::to_string(m.n));
+    }
     seen.push_back({m.source, m.n, msg.id().seq, std::string(msg.key().value_or(""))});
     if (journal_fd >= 0) {
-      const std::string line = m.source + " " + std::to_string(m.n) + " " + std::to_string(msg.id().seq) + "\n";
+      std::string reason(msg.header("dead-letter-error"));
+      std::replace(reason.begin(), reason.end(), ' ', '_');
+      const std::string line = m.source + " " + std::to_string(m.n) + " " +
+                               std::to_string(msg.id().seq) + (reason.empty() ? "" : " " + reason) + "\n";
       if (::write(journal_fd, line.data(), line.size()) < 0) throw brook::Error("journal write failed");
     }
     if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));

@@ -25,6 +25,8 @@ struct ChannelCounters {
   std::uint64_t redelivered = 0;     // at-least-once re-sends (replica gone, or no ack in time)
   std::uint64_t duplicates = 0;      // received again and not handled again (de-duplicated)
   std::uint64_t gaps = 0;            // pubsub: messages a publisher sent that never arrived
+  std::uint64_t retried = 0;         // handler calls repeated after an exception
+  std::uint64_t dead_lettered = 0;   // messages sent to the dead-letter channel
 
   // Visits (name, value) for each counter in kChannelCounterFields order (the wire names).
   template <class F>
@@ -40,7 +42,7 @@ struct CounterField {
 };
 
 // The single list of counters: wire names and members. Adding a counter means adding it here.
-inline constexpr std::array<CounterField, 12> kChannelCounterFields{{
+inline constexpr std::array<CounterField, 14> kChannelCounterFields{{
     {"received", &ChannelCounters::received},
     {"emitted", &ChannelCounters::emitted},
     {"sent", &ChannelCounters::sent},
@@ -53,6 +55,8 @@ inline constexpr std::array<CounterField, 12> kChannelCounterFields{{
     {"redelivered", &ChannelCounters::redelivered},
     {"duplicates", &ChannelCounters::duplicates},
     {"gaps", &ChannelCounters::gaps},
+    {"retried", &ChannelCounters::retried},
+    {"dead_lettered", &ChannelCounters::dead_lettered},
 }};
 
 template <class F>

@@ -85,6 +85,15 @@ struct ChannelSpec {
   Delivery delivery = Delivery::kAtLeastOnce;
   std::chrono::milliseconds ack_timeout{5000};
   std::size_t window = 10000;  // unacknowledged messages a producer keeps per consumer group
+  // When a handler throws: up to `max_attempts` calls in all, waiting initial, 2x initial, ...
+  // (at most `max`, with jitter) between them; then the message goes to `dead_letter` (a channel
+  // name; empty = none: it is counted as a handler error and logged).
+  struct Retry {
+    int max_attempts = 1;
+    std::chrono::milliseconds initial{100};
+    std::chrono::milliseconds max{5000};
+  } retry;
+  std::string dead_letter;
   SourceLocation where;
 
   bool reliable() const noexcept {

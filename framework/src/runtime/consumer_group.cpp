@@ -149,7 +149,6 @@ std::size_t ConsumerGroup::flush() {
     }
     ++sent;
   }
-  counters_.in_flight = window_.in_flight();
   return sent;
 }
 
@@ -170,16 +169,15 @@ void ConsumerGroup::on_monitor_event() {
 bool ConsumerGroup::send_reliable(InFlightWindow::Entry& e, Clock::time_point now) {
   // Candidates: connected replicas, fewest unacknowledged first (credit-based sharing: a slow
   // replica gets less, a stopped one nothing new once its queue is full).
-  Replica* order[64];
-  std::size_t n = 0;
+  candidates_.clear();
   for (auto& [ep, r] : replicas_) {
-    if (r.connected && n < std::size(order)) order[n++] = &r;
+    if (r.connected) candidates_.push_back(&r);
   }
-  std::sort(order, order + n, [](const Replica* a, const Replica* b) {
+  std::sort(candidates_.begin(), candidates_.end(), [](const Replica* a, const Replica* b) {
     return a->in_flight < b->in_flight;
   });
-  for (std::size_t i = 0; i < n; ++i) {
-    Replica& r = *order[i];
+  for (Replica* candidate : candidates_) {
+    Replica& r = *candidate;
     zmq::message_t copy;
     copy.copy(e.frame);
     try {
@@ -243,6 +241,8 @@ void ConsumerGroup::on_readable(const std::function<void(std::uint64_t)>& acked)
       const auto h = msgpack::unpack(static_cast<const char*>(body.data()), body.size());
       const msgpack::object& o = h.get();
       if (o.type == msgpack::type::ARRAY && o.via.array.size == 3 &&
+          o.via.array.ptr[0].type == msgpack::type::POSITIVE_INTEGER &&
+          o.via.array.ptr[0].via.u64 == kWireVersion &&
           o.via.array.ptr[1].type == msgpack::type::STR &&
           std::string_view(o.via.array.ptr[1].via.str.ptr, o.via.array.ptr[1].via.str.size) == "ack" &&
           o.via.array.ptr[2].type == msgpack::type::ARRAY) {
@@ -263,7 +263,6 @@ void ConsumerGroup::on_readable(const std::function<void(std::uint64_t)>& acked)
     }
     if (!ok) ++counters_.decode_errors;
   }
-  counters_.in_flight = window_.in_flight();
 }
 
 void ConsumerGroup::tick(Clock::time_point now) {

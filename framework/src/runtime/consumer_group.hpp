@@ -107,6 +107,7 @@ class ConsumerGroup {
   std::deque<std::uint64_t> unsent_;  // in the window, waiting for a replica
   std::vector<std::uint64_t> scratch_;
   std::vector<std::uint32_t> scratch_replicas_;
+  std::vector<Replica*> candidates_;
   Clock::time_point next_timeout_scan_{};
 };
 

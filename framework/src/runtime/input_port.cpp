@@ -8,6 +8,15 @@
 
 namespace brook::detail {
 
+namespace {
+// Window of sequence numbers remembered per producer: twice the producer's in-flight window, so
+// anything it may still re-send is recognised.
+std::size_t dedupe_size(const ChannelSpec& c) { return std::max<std::size_t>(65536, 2 * c.window); }
+constexpr std::size_t kMaxAcksPerFrame = 1024;
+// Producers remembered for de-duplication; each restart of a producer is a new id.
+constexpr std::size_t kMaxProducersRemembered = 4096;
+}  // namespace
+
 InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
                      const std::string& advertise, const std::string& own_id, bool tap,
                      std::chrono::milliseconds linger, ChannelCounters& counters)
@@ -36,6 +45,9 @@ InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const Channe
                                 " (check --advertise: it must be an address of this host)");
   }
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  // An ack frame must fit the channel's max_message_size, which the producer's socket enforces
+  // (a sequence number takes at most 9 bytes; 16 for the array and version).
+  max_acks_per_frame_ = std::clamp<std::size_t>((channel.max_message_size - 16) / 9, 1, kMaxAcksPerFrame);
 }
 
 Registration InputPort::registration() const {
@@ -125,14 +137,6 @@ InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {
   return Received::kMalformed;
 }
 
-namespace {
-// Window of sequence numbers remembered per producer: twice the producer's in-flight window, so
-// anything it may still re-send is recognised.
-std::size_t dedupe_size(const ChannelSpec& c) { return std::max<std::size_t>(65536, 2 * c.window); }
-constexpr std::size_t kMaxAcksPerFrame = 1024;
-// Producers remembered for de-duplication; each restart of a producer is a new id.
-constexpr std::size_t kMaxProducersRemembered = 4096;
-}  // namespace
 
 bool InputPort::handled(const MessageId& id) {
   const auto it = seen_.find(id.producer);
@@ -152,21 +156,38 @@ void InputPort::queue_ack(const std::string& peer, std::uint64_t seq) {
   auto a = acks_.find(peer);
   if (a == acks_.end()) a = acks_.emplace(peer, std::vector<std::uint64_t>()).first;
   a->second.push_back(seq);
-  if (++acks_waiting_ >= kMaxAcksPerFrame) flush_acks();
+  if (++acks_waiting_ >= max_acks_per_frame_) flush_acks();
 }
 
 void InputPort::ack(const MessageId& id) {
   mark_handled(id);
+  if (!deferred_.empty()) {
+    if (auto it = deferred_.find(id.producer); it != deferred_.end()) {
+      it->second.erase(id.seq);
+      if (it->second.empty()) deferred_.erase(it);
+    }
+  }
   queue_ack(peer_, id.seq);
 }
 
 void InputPort::defer(const MessageId& id) {
   mark_handled(id);
-  deferred_.insert(id.seq);
+  auto it = deferred_.find(id.producer);
+  if (it == deferred_.end()) it = deferred_.emplace(std::string(id.producer), std::unordered_set<std::uint64_t>()).first;
+  it->second.insert(id.seq);
 }
 
-void InputPort::ack_deferred(const std::string& peer, std::uint64_t seq) {
-  deferred_.erase(seq);
+bool InputPort::deferred(const MessageId& id) const {
+  const auto it = deferred_.find(id.producer);
+  return it != deferred_.end() && it->second.count(id.seq) > 0;
+}
+
+void InputPort::ack_deferred(const std::string& peer, const std::string& producer,
+                             std::uint64_t seq) {
+  if (auto it = deferred_.find(producer); it != deferred_.end()) {
+    it->second.erase(seq);
+    if (it->second.empty()) deferred_.erase(it);
+  }
   queue_ack(peer, seq);
 }
 

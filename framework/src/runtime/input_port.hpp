@@ -47,9 +47,10 @@ class InputPort {
   // acknowledged downstream, so its own ack waits (defer); ack_deferred sends it later. A
   // re-send of a deferred message is neither handled again nor acked early.
   const std::string& peer() const noexcept { return peer_; }
+  void set_peer(const std::string& peer) { peer_ = peer; }
   void defer(const MessageId& id);
-  bool deferred(std::uint64_t seq) const { return deferred_.count(seq) > 0; }
-  void ack_deferred(const std::string& peer, std::uint64_t seq);
+  bool deferred(const MessageId& id) const;
+  void ack_deferred(const std::string& peer, const std::string& producer, std::uint64_t seq);
 
   // Pubsub: records a publisher's sequence number; returns how many it skipped since the last.
   std::uint64_t note_published(const MessageId& id);
@@ -84,7 +85,8 @@ class InputPort {
   std::map<std::string, DedupeWindow, std::less<>> seen_;          // by producer id
   std::map<std::string, std::vector<std::uint64_t>, std::less<>> acks_;  // by routing id
   std::size_t acks_waiting_ = 0;
-  std::unordered_set<std::uint64_t> deferred_;  // by sequence number (any producer)
+  std::map<std::string, std::unordered_set<std::uint64_t>, std::less<>> deferred_;  // by producer
+  std::size_t max_acks_per_frame_ = 1024;
   std::map<std::string, std::uint64_t, std::less<>> last_published_;  // pubsub, by producer id
   std::set<std::string> publishers_;  // producer ids listed by the directory
   std::map<std::string, std::uint64_t> welcomed_;  // producer id -> first seq we will see

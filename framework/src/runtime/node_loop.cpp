@@ -133,6 +133,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   for (auto& s : sessions_) wake = std::min(wake, s->next_wakeup());
   if (mode == Mode::kNormal) {
     wake = std::min(wake, timers_.next_deadline());
+    if (!retries_.empty()) wake = std::min(wake, retries_.begin()->first);
     if (!ready_) wake = std::min(wake, now + 10ms);
     if (stopping_) wake = std::min(wake, now + 10ms);
   }
@@ -222,6 +223,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
       }
     });
     if (!ready_) check_ready(now);
+    run_due_retries(Clock::now());
   }
 }
 
@@ -257,7 +259,7 @@ void NodeRuntime::drain_input(detail::InputPort& in) {
   more_input_ = true;
 }
 
-void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
+void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame, std::uint32_t attempt) {
   EnvelopeView env;
   if (const DecodeStatus st = decode_envelope(bytes_of(frame), in.limits(), env); !st) {
     decode_error(in, frame, st.describe());
@@ -266,27 +268,36 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
   if (env.channel != in.channel().name) {
     decode_error(in, frame, "envelope names channel '" + std::string(env.channel.substr(0, 64)) +
                                 "' but arrived on '" + in.channel().name + "'");
+    if (in.reliable()) in.ack(env.id);  // counted; acknowledged so it is not re-sent forever
     return;
   }
   auto& counters = in.counters();
-  if (in.reliable() && in.handled(env.id)) {
+  if (attempt == 0 && in.reliable() && in.handled(env.id)) {
     // A re-send of something already handled here (its ack was lost or late): ack it again,
-    // unless its ack is waiting for what it emitted.
+    // unless its ack is waiting (for what it emitted, or for a retry).
     ++counters.duplicates;
-    if (!in.deferred(env.id.seq)) in.ack(env.id);
+    if (!in.deferred(env.id)) in.ack(env.id);
     return;
   }
-  if (in.channel().pattern == Pattern::kPubsub && !in.tap()) counters.gaps += in.note_published(env.id);
-  ++counters.received;
+  if (attempt == 0) {
+    if (in.channel().pattern == Pattern::kPubsub && !in.tap()) {
+      counters.gaps += in.note_published(env.id);
+    }
+    ++counters.received;
+  } else {
+    env.attempt = attempt;
+    ++counters.retried;
+  }
   if (stopping_) last_input_ = Clock::now();
   Message message(env, in.port(), payload_decoder_);
   current_ = &env;
   current_in_ = in.reliable() ? &in : nullptr;
   current_token_ = 0;
+  std::string failure;
   try {
     in.handler()(message);
   } catch (const PayloadError& e) {
-    current_ = nullptr;
+    // Undecodable: no retry can help. Counted, and dead-lettered when the channel says where.
     ++counters.decode_errors;
     std::uint64_t suppressed = 0;
     if (decode_log_.allow(suppressed)) {
@@ -295,22 +306,19 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
                        << ": " << e.what() << " (" << counters.decode_errors
                        << " decode errors on this channel)";
     }
+    if (!in.channel().dead_letter.empty()) dead_letter(in, env, env.attempt, e.what());
   } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (!failure.empty() && handler_failed(in, env, frame, env.attempt, failure)) {
     current_ = nullptr;
-    ++counters.handler_errors;
-    std::uint64_t suppressed = 0;
-    if (handler_log_.allow(suppressed)) {
-      BROOK_LOG(kError) << "handler for port '" << in.port() << "' threw on message "
-                        << env.id.producer << "/" << env.id.seq << ": " << e.what() << " ("
-                        << counters.handler_errors << " handler errors on this channel"
-                        << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
-                        << ")";
-    }
+    current_in_ = nullptr;
+    return;  // a retry is scheduled; the ack waits for it
   }
   current_ = nullptr;
   current_in_ = nullptr;
-  // Acknowledged once the handler returned (or failed, which is counted and logged above) and
-  // what it emitted was acknowledged downstream.
+  // Acknowledged once the handler returned (or failed for good: counted, logged, maybe
+  // dead-lettered) and what it emitted was acknowledged downstream.
   if (!in.reliable()) return;
   if (current_token_ != 0) {
     Deferred& d = deferred_[current_token_];
@@ -324,6 +332,94 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame) {
     current_token_ = 0;
   }
   in.ack(env.id);
+}
+
+bool NodeRuntime::handler_failed(detail::InputPort& in, const EnvelopeView& env,
+                                 zmq::message_t& frame, std::uint32_t attempt,
+                                 const std::string& error) {
+  auto& counters = in.counters();
+  ++counters.handler_errors;
+  const auto& policy = in.channel().retry;
+  const bool retry = static_cast<int>(attempt) < policy.max_attempts && !stopping_;
+  std::uint64_t suppressed = 0;
+  if (handler_log_.allow(suppressed)) {
+    BROOK_LOG(kError) << "handler for port '" << in.port() << "' threw on message "
+                      << env.id.producer << "/" << env.id.seq << " (attempt " << attempt << " of "
+                      << policy.max_attempts << "): " << error << "; "
+                      << (retry ? "retrying"
+                                : in.channel().dead_letter.empty()
+                                      ? "giving up (no dead_letter channel)"
+                                      : "dead-lettering to '" + in.channel().dead_letter + "'")
+                      << " (" << counters.handler_errors << " handler errors on this channel"
+                      << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
+                      << ")";
+  }
+  if (!retry) {
+    if (!in.channel().dead_letter.empty()) dead_letter(in, env, attempt, error);
+    return false;
+  }
+  // What the failed attempt emitted stays sent (at-least-once allows the repeat); its acks must
+  // no longer release this message, which is now owned by the retry.
+  if (current_token_ != 0) {
+    deferred_.erase(current_token_);
+    current_token_ = 0;
+  }
+  // Exponential backoff with jitter in [delay/2, delay], so retries of many messages spread out.
+  auto delay = policy.initial;
+  for (std::uint32_t i = 1; i < attempt && delay < policy.max; ++i) delay *= 2;
+  delay = std::min(delay, policy.max);
+  jitter_state_ ^= jitter_state_ << 13;
+  jitter_state_ ^= jitter_state_ >> 7;
+  jitter_state_ ^= jitter_state_ << 17;
+  const auto half = delay.count() / 2;
+  delay = std::chrono::milliseconds(half + static_cast<long>(jitter_state_ % static_cast<std::uint64_t>(half + 1)));
+  PendingRetry r;
+  r.in = &in;
+  r.frame.copy(frame);
+  r.peer = in.peer();
+  r.attempt = attempt + 1;
+  if (in.reliable()) in.defer(env.id);  // re-sends meanwhile are ignored, not handled twice
+  retries_.emplace(Clock::now() + delay, std::move(r));
+  return true;
+}
+
+void NodeRuntime::dead_letter(detail::InputPort& in, const EnvelopeView& env,
+                              std::uint32_t attempts, const std::string& error) {
+  const auto it = dead_letter_out_.find(in.channel().name);
+  if (it == dead_letter_out_.end()) return;
+  std::vector<std::pair<std::string, std::string>> owned;
+  env.for_each_header([&](std::string_view k, std::string_view v) {
+    owned.emplace_back(std::string(k), std::string(v));
+  });
+  owned.emplace_back("dead-letter-error", error.substr(0, 1024));
+  owned.emplace_back("dead-letter-attempts", std::to_string(attempts));
+  owned.emplace_back("dead-letter-node", instance_name_);
+  owned.emplace_back("dead-letter-channel", in.channel().name);
+  owned.emplace_back("dead-letter-producer", std::string(env.id.producer));
+  owned.emplace_back("dead-letter-seq", std::to_string(env.id.seq));
+  std::vector<Header> headers;
+  for (const auto& [k, v] : owned) headers.emplace_back(k, v);
+  EmitOptions o;
+  if (env.has_key) o.key = env.key;
+  o.headers = headers;
+  try {
+    const OutgoingEnvelope out = begin_emit(it->second, env.type, o);
+    finish_emit(it->second, encoder_.encode_raw(out, env.payload));
+    ++in.counters().dead_lettered;
+  } catch (const std::exception& e) {
+    BROOK_LOG(kError) << "cannot dead-letter message " << env.id.producer << "/" << env.id.seq
+                      << " to '" << in.channel().dead_letter << "': " << e.what();
+  }
+}
+
+void NodeRuntime::run_due_retries(Clock::time_point now) {
+  while (!retries_.empty() && retries_.begin()->first <= now) {
+    auto node = retries_.extract(retries_.begin());
+    PendingRetry& r = node.mapped();
+    r.in->set_peer(r.peer);
+    dispatch(*r.in, r.frame, r.attempt);
+    r.in->flush_acks();
+  }
 }
 
 void NodeRuntime::decode_error(detail::InputPort& in, const zmq::message_t& frame,

@@ -69,6 +69,19 @@ NodeRuntime::NodeRuntime(NodeOptions options)
                                                             counters_.channels[ch->name]));
     outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
   }
+  // Channels this node reads that name a dead-letter channel get an implicit output to it.
+  for (const auto& port : spec_->inputs) {
+    const ChannelSpec* ch = topology_.channel(port.channel);
+    if (ch->dead_letter.empty() || options_.observer || dead_letter_out_.count(ch->name)) continue;
+    const ChannelSpec* dl = topology_.channel(ch->dead_letter);
+    if (dl == nullptr) continue;
+    const PortSpec dl_port{"~dead-letter:" + ch->name, dl->name, port.where};
+    outputs_.push_back(std::make_unique<detail::OutputPort>(context_, dl_port, *dl, topology_,
+                                                            producer_id_, linger_,
+                                                            counters_.channels[dl->name]));
+    outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
+    dead_letter_out_[ch->name] = outputs_.size() - 1;
+  }
   wait_fn_ = [this](const std::function<bool()>& done, Clock::time_point deadline) {
     return wait_until(done, deadline);
   };
@@ -147,6 +160,7 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
       Deferred& d = deferred_[current_token_];
       d.in = current_in_;
       d.peer = current_in_->peer();
+      d.producer = std::string(current_->id.producer);
       d.seq = current_->id.seq;
     }
     deferred_[current_token_].outstanding += takers;
@@ -160,7 +174,7 @@ void NodeRuntime::child_done(std::uint64_t token) {
   Deferred& d = it->second;
   if (d.outstanding > 0) --d.outstanding;
   if (d.outstanding == 0 && d.handler_done) {
-    d.in->ack_deferred(d.peer, d.seq);
+    d.in->ack_deferred(d.peer, d.producer, d.seq);
     deferred_.erase(it);
   }
 }

@@ -84,7 +84,8 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   void iterate(Mode mode, Clock::time_point deadline);
   bool wait_until(const std::function<bool()>& done, Clock::time_point deadline);
   void drain_input(detail::InputPort& in);
-  void dispatch(detail::InputPort& in, zmq::message_t& frame);
+  // `attempt` > 0: a retry of a message whose handler threw (skips de-duplication).
+  void dispatch(detail::InputPort& in, zmq::message_t& frame, std::uint32_t attempt = 0);
   void decode_error(detail::InputPort& in, const zmq::message_t& frame, const std::string& why);
   void flush_outputs();
   void check_ready(Clock::time_point now);
@@ -135,11 +136,29 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   struct Deferred {
     detail::InputPort* in = nullptr;
     std::string peer;
+    std::string producer;
     std::uint64_t seq = 0;
     std::size_t outstanding = 0;
     bool handler_done = false;
   };
   void child_done(std::uint64_t token);
+  // Handler failures (docs/reliability.md): retried later with backoff, then dead-lettered.
+  struct PendingRetry {
+    detail::InputPort* in = nullptr;
+    zmq::message_t frame;
+    std::string peer;
+    std::uint32_t attempt = 0;  // the attempt to make
+  };
+  // What to do with a message whose handler threw `error` on attempt `attempt`: true when it
+  // was taken care of (retry scheduled: do not ack yet).
+  bool handler_failed(detail::InputPort& in, const EnvelopeView& env, zmq::message_t& frame,
+                      std::uint32_t attempt, const std::string& error);
+  void dead_letter(detail::InputPort& in, const EnvelopeView& env, std::uint32_t attempts,
+                   const std::string& error);
+  void run_due_retries(Clock::time_point now);
+  std::multimap<Clock::time_point, PendingRetry> retries_;
+  std::map<std::string, std::size_t> dead_letter_out_;  // input channel -> output index
+  std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ull;
   detail::InputPort* current_in_ = nullptr;  // reliable input being handled
   std::uint64_t current_token_ = 0;         // its Deferred, once it emitted something
   std::uint64_t next_token_ = 1;

@@ -116,6 +116,7 @@ void OutputPort::acks_readable(ConsumerGroup& g) {
     };
   }
   g.on_readable(on_acked_);
+  update_pending_gauge();
 }
 
 std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait) {
@@ -193,7 +194,7 @@ void OutputPort::flush() {
     }
   }
   counters_.sent += sent;
-  if (sent > 0) update_pending_gauge();
+  update_pending_gauge();
 }
 
 bool OutputPort::has_pending() const {
@@ -225,12 +226,17 @@ bool OutputPort::awaiting_acks() const {
 
 void OutputPort::update_pending_gauge() {
   std::uint64_t p = 0;
+  std::uint64_t f = 0;
   if (publisher_) {
     p = publisher_->pending();
   } else {
-    for (const auto& [key, g] : groups_) p += g->pending();
+    for (const auto& [key, g] : groups_) {
+      p += g->pending();
+      f += g->in_flight();
+    }
   }
   counters_.pending = p;
+  counters_.in_flight = f;
 }
 
 bool OutputPort::ready() const {

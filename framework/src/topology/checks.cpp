@@ -1,6 +1,8 @@
 // Checks that need the whole topology: channel references and how each channel is used.
 #include "topology/decode.hpp"
 
+#include <set>
+
 namespace brook::detail {
 
 namespace {
@@ -44,9 +46,21 @@ void check_channel_use(const Decoded& decoded, DiagnosticSink& sink) {
   auto warn = [&](const ChannelSpec& c, std::string message, std::string hint) {
     sink.warning(c.where, std::move(message), std::move(hint));
   };
+  // Dead-letter channels are written by the readers of the channels that name them.
+  std::set<std::string> dead_letter_written;
+  for (const auto& c : t.channels) {
+    if (c.dead_letter.empty()) continue;
+    if (c.dead_letter == c.name || t.channel(c.dead_letter) == nullptr) {
+      sink.error(c.where, "channel '" + c.name + "': dead_letter '" + c.dead_letter +
+                              "' is not another channel of this topology",
+                 "declare a channel for dead letters, e.g. " + c.name + "-dead: {}");
+      continue;
+    }
+    if (!t.consumers(c.name).empty()) dead_letter_written.insert(c.dead_letter);
+  }
   for (const auto& c : t.channels) {
     const auto readers = t.consumers(c.name);
-    const bool written = !t.producers(c.name).empty();
+    const bool written = !t.producers(c.name).empty() || dead_letter_written.count(c.name) > 0;
     if (readers.empty() && !written && !c.external) {
       warn(c, "channel '" + c.name + "' is not used by any node",
            "remove it, or add it to a node's inputs or outputs");

@@ -70,7 +70,7 @@ void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& 
   const Fields f = read_fields(
       sink, e.value,
       {"pattern", "max_message_size", "hwm", "max_pending", "on_full", "block_timeout", "external",
-       "delivery", "ack_timeout", "window"},
+       "delivery", "ack_timeout", "window", "retry", "dead_letter"},
       "in channel '" + name + "'");
   if (const Entry* x = f.find("pattern")) {
     if (auto v = read_enum<Pattern>(sink, *x, "pattern", parse_pattern, {"pipeline", "pubsub"})) {
@@ -133,6 +133,29 @@ void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& 
   }
   if (const Entry* x = f.find("window")) {
     if (auto v = read_int(sink, *x, "window", 1, 1 << 20)) c.window = static_cast<std::size_t>(*v);
+  }
+  if (const Entry* x = f.find("dead_letter")) {
+    if (x->value.IsScalar()) {
+      c.dead_letter = x->value.Scalar();
+    } else {
+      sink.error(where_value(sink, *x), "dead_letter must be a channel name");
+    }
+  }
+  if (const Entry* x = f.find("retry"); x != nullptr && expect_map(sink, *x, "retry", false)) {
+    const Fields r = read_fields(sink, x->value, {"max_attempts", "initial", "max"},
+                                 "in retry of channel '" + name + "'");
+    if (const Entry* y = r.find("max_attempts")) {
+      if (auto v = read_int(sink, *y, "retry.max_attempts", 1, 100)) c.retry.max_attempts = static_cast<int>(*v);
+    }
+    if (const Entry* y = r.find("initial")) {
+      if (auto v = read_duration(sink, *y, "retry.initial")) c.retry.initial = *v;
+    }
+    if (const Entry* y = r.find("max")) {
+      if (auto v = read_duration(sink, *y, "retry.max")) c.retry.max = *v;
+    }
+    if (c.retry.initial > c.retry.max) {
+      sink.error(where_value(sink, *x), "retry.initial must not exceed retry.max");
+    }
   }
 }
 
