@@ -26,7 +26,9 @@ std::vector<JournalLine> read_journal(const std::filesystem::path& file) {
     std::string source;
     JournalLine j;
     std::uint64_t seq = 0;
-    s >> source >> j.n >> seq >> j.reason;
+    std::string key;
+    s >> source >> j.n >> seq >> key >> j.reason;
+    if (j.reason == "-") j.reason.clear();
     out.push_back(j);
   }
   return out;

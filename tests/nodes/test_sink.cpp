@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     report.replace(pos, 10, std::to_string(node.instance()));
   }
   const auto delay_us = node.params().get<std::uint64_t>("delay_us", 0);
-  // journal: one "source n seq" line per message, written before the handler returns (so before
+  // journal: one "source n seq key reason" line per message ("-" for none), written before the handler returns (so before
   // the ack): survives SIGKILL, so a fault test can tell what a killed replica handled.
   std::string journal = node.params().get<std::string>("journal", "");
   if (const auto pos = journal.find("{instance}"); pos != std::string::npos) {
@@ -50,8 +50,10 @@ int main(int argc, char** argv) {
     if (journal_fd >= 0) {
       std::string reason(msg.header("dead-letter-error"));
       std::replace(reason.begin(), reason.end(), ' ', '_');
+      const std::string key(msg.key().value_or("-"));
       const std::string line = m.source + " " + std::to_string(m.n) + " " +
-                               std::to_string(msg.id().seq) + (reason.empty() ? "" : " " + reason) + "\n";
+                               std::to_string(msg.id().seq) + " " + key + " " +
+                               (reason.empty() ? "-" : reason) + "\n";
       if (::write(journal_fd, line.data(), line.size()) < 0) throw brook::Error("journal write failed");
     }
     if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));

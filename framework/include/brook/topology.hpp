@@ -94,6 +94,10 @@ struct ChannelSpec {
     std::chrono::milliseconds max{5000};
   } retry;
   std::string dead_letter;
+  // `order_by: key` (at-least-once pipeline only): messages with the same ordering key go to the
+  // same replica of each consuming node (rendezvous hashing over its connected replicas), in
+  // order; docs/reliability.md says what holds when replicas join or die.
+  bool order_by_key = false;
   SourceLocation where;
 
   bool reliable() const noexcept {

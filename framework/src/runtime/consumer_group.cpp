@@ -14,6 +14,23 @@ namespace brook::detail {
 namespace {
 constexpr auto kTimeoutScanPeriod = std::chrono::milliseconds(100);
 
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// splitmix64 finaliser: spreads (key, replica) pairs evenly for rendezvous hashing.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 zmq::socket_type socket_type_for(bool reliable) {
   return reliable ? zmq::socket_type::router : zmq::socket_type::push;
 }
@@ -51,6 +68,7 @@ void ConsumerGroup::add_replica(const DirectoryEntry& e) {
   r.id = next_replica_id_++;
   r.name = e.instance_name() + "@" + e.incarnation;
   r.routing_id = "r" + std::to_string(r.id);
+  r.hash = fnv1a(r.name);
   try {
     if (reliable_) socket_.set(zmq::sockopt::connect_routing_id, r.routing_id);
     socket_.connect(ep);
@@ -95,7 +113,7 @@ std::size_t ConsumerGroup::pending() const noexcept {
 
 // ---- best-effort and shared -------------------------------------------------------------------
 
-Offer ConsumerGroup::offer(zmq::message_t& msg, std::uint64_t seq) {
+Offer ConsumerGroup::offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash) {
   if (!reliable_) {
     if (pending_.empty()) {
       if (socket_.send(msg, zmq::send_flags::dontwait)) return Offer::kSent;
@@ -109,10 +127,10 @@ Offer ConsumerGroup::offer(zmq::message_t& msg, std::uint64_t seq) {
   const bool direct = held_.empty() && unsent_.empty() && window_.has_room(seq);
   if ((!direct || connected_replicas() == 0) && pending() >= max_pending_) return Offer::kFull;
   if (!held_.empty() || !window_.has_room(seq)) {
-    held_.emplace_back(seq, std::move(msg));
+    held_.push_back(Held{seq, key_hash, std::move(msg)});
     return Offer::kQueued;
   }
-  InFlightWindow::Entry& e = window_.insert(seq, std::move(msg));
+  InFlightWindow::Entry& e = window_.insert(seq, std::move(msg), key_hash);
   if (unsent_.empty() && send_reliable(e, Clock::now())) return Offer::kSent;
   unsent_.push_back(seq);
   return Offer::kQueued;
@@ -139,10 +157,11 @@ std::size_t ConsumerGroup::flush() {
     unsent_.pop_front();
     ++sent;
   }
-  while (!held_.empty() && unsent_.empty() && window_.has_room(held_.front().first)) {
-    auto [seq, msg] = std::move(held_.front());
+  while (!held_.empty() && unsent_.empty() && window_.has_room(held_.front().seq)) {
+    Held h = std::move(held_.front());
     held_.pop_front();
-    InFlightWindow::Entry& e = window_.insert(seq, std::move(msg));
+    const std::uint64_t seq = h.seq;
+    InFlightWindow::Entry& e = window_.insert(seq, std::move(h.msg), h.key_hash);
     if (!send_reliable(e, now)) {
       unsent_.push_back(seq);
       break;
@@ -173,9 +192,19 @@ bool ConsumerGroup::send_reliable(InFlightWindow::Entry& e, Clock::time_point no
   for (auto& [ep, r] : replicas_) {
     if (r.connected) candidates_.push_back(&r);
   }
-  std::sort(candidates_.begin(), candidates_.end(), [](const Replica* a, const Replica* b) {
-    return a->in_flight < b->in_flight;
-  });
+  if (channel_->order_by_key && e.key_hash != 0 && !candidates_.empty()) {
+    // One owner per key: the connected replica with the highest score. If its pipe is full the
+    // message waits (and everything behind it): sending it elsewhere would break the order.
+    Replica* owner = candidates_.front();
+    for (Replica* r : candidates_) {
+      if (mix(e.key_hash ^ r->hash) > mix(e.key_hash ^ owner->hash)) owner = r;
+    }
+    candidates_.assign(1, owner);
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), [](const Replica* a, const Replica* b) {
+      return a->in_flight < b->in_flight;
+    });
+  }
   for (Replica* candidate : candidates_) {
     Replica& r = *candidate;
     zmq::message_t copy;

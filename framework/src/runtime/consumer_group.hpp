@@ -47,7 +47,8 @@ class ConsumerGroup {
 
   // Sends `msg` (sequence number `seq` of the channel) now, or queues it behind earlier ones;
   // kFull when the queue is at max_pending (msg untouched).
-  [[nodiscard]] Offer offer(zmq::message_t& msg, std::uint64_t seq);
+  // `key_hash`: of the message's ordering key (0 = none), for order_by: key.
+  [[nodiscard]] Offer offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash = 0);
   // Sends what waits (queued, or released by a dead replica) while replicas take it. Returns
   // how many first sends happened (re-sends are counted as redelivered instead).
   std::size_t flush();
@@ -81,6 +82,7 @@ class ConsumerGroup {
     std::string routing_id;  // at-least-once: how the ROUTER addresses it
     bool connected = false;
     std::size_t in_flight = 0;
+    std::uint64_t hash = 0;  // of `name`, for rendezvous hashing
   };
 
   bool send_reliable(InFlightWindow::Entry& e, Clock::time_point now);
@@ -103,7 +105,12 @@ class ConsumerGroup {
   std::deque<zmq::message_t> pending_;
   // at-least-once
   InFlightWindow window_;
-  std::deque<std::pair<std::uint64_t, zmq::message_t>> held_;  // not yet in the window
+  struct Held {
+    std::uint64_t seq;
+    std::uint64_t key_hash;
+    zmq::message_t msg;
+  };
+  std::deque<Held> held_;  // not yet in the window
   std::deque<std::uint64_t> unsent_;  // in the window, waiting for a replica
   std::vector<std::uint64_t> scratch_;
   std::vector<std::uint32_t> scratch_replicas_;

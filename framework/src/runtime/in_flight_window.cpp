@@ -8,11 +8,13 @@ bool InFlightWindow::has_room(std::uint64_t seq) const noexcept {
   return base_ == 0 || seq < base_ + ring_.size();
 }
 
-InFlightWindow::Entry& InFlightWindow::insert(std::uint64_t seq, zmq::message_t frame) {
+InFlightWindow::Entry& InFlightWindow::insert(std::uint64_t seq, zmq::message_t frame,
+                                              std::uint64_t key_hash) {
   if (base_ == 0) base_ = seq;
   Entry& e = ring_[seq % ring_.size()];
   e.seq = seq;
   e.replica = kUnsent;
+  e.key_hash = key_hash;
   e.frame = std::move(frame);
   ++stored_;
   if (seq + 1 > top_) top_ = seq + 1;

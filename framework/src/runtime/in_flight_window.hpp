@@ -19,6 +19,7 @@ class InFlightWindow {
   struct Entry {
     std::uint64_t seq = 0;  // 0: free
     std::uint32_t replica = kUnsent;
+    std::uint64_t key_hash = 0;  // of the ordering key; 0 = none
     Clock::time_point sent_at{};
     zmq::message_t frame;
   };
@@ -29,7 +30,7 @@ class InFlightWindow {
   // the oldest one not yet acknowledged.
   bool has_room(std::uint64_t seq) const noexcept;
   // Stores an unsent message; requires has_room(seq).
-  Entry& insert(std::uint64_t seq, zmq::message_t frame);
+  Entry& insert(std::uint64_t seq, zmq::message_t frame, std::uint64_t key_hash = 0);
   // The entry for `seq`, or nullptr if it was acknowledged (or never stored).
   Entry* find(std::uint64_t seq) noexcept;
 

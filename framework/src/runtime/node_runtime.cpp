@@ -137,6 +137,16 @@ OutgoingEnvelope NodeRuntime::begin_emit(std::size_t output, std::string_view ty
   // A message emitted while handling another continues its trace.
   env.trace = current_ != nullptr ? current_->trace : trace_ids_.next();
   env.headers = o.headers;
+  // Remembered for finish_emit (order_by: key picks the replica from it). 0 means no key.
+  emit_key_hash_ = 0;
+  if (o.key) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (const char c : *o.key) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ull;
+    }
+    emit_key_hash_ = h == 0 ? 1 : h;
+  }
   return env;
 }
 
@@ -152,7 +162,7 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
     throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
   }
   const std::uint64_t seq = out.next_seq();
-  const std::size_t takers = out.send(frame, wait_fn_);
+  const std::size_t takers = out.send(frame, wait_fn_, emit_key_hash_);
   ++out.counters().emitted;
   if (takers > 0 && current_in_ != nullptr) {
     if (current_token_ == 0) {

@@ -162,6 +162,7 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   detail::InputPort* current_in_ = nullptr;  // reliable input being handled
   std::uint64_t current_token_ = 0;         // its Deferred, once it emitted something
   std::uint64_t next_token_ = 1;
+  std::uint64_t emit_key_hash_ = 0;  // set by begin_emit for finish_emit
   std::unordered_map<std::uint64_t, Deferred> deferred_;
   Clock::time_point started_{};
   Clock::time_point last_input_{};

@@ -119,7 +119,8 @@ void OutputPort::acks_readable(ConsumerGroup& g) {
   update_pending_gauge();
 }
 
-std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait) {
+std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait,
+                             std::uint64_t key_hash) {
   const std::uint64_t seq = next_seq_;
   if (publisher_) {
     zmq::message_t msg(frame.data(), frame.size());
@@ -171,7 +172,7 @@ std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wai
     zmq::message_t copy;
     zmq::message_t& msg = remaining == 0 ? original : copy;
     if (remaining != 0) copy.copy(original);
-    const Offer r = g->offer(msg, seq);
+    const Offer r = g->offer(msg, seq, key_hash);
     if (r != Offer::kFull && g->reliable()) ++reliable_takers;
     if (r == Offer::kSent) {
       if (!g->tap()) ++counters_.sent;

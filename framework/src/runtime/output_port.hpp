@@ -46,7 +46,8 @@ class OutputPort {
   // Hands one encoded envelope to every consumer group, applying on_full. Consumes a sequence
   // number. Throws BackpressureError (policy fail, or block timed out).
   // Returns how many at-least-once consumer groups took the message (0 for best-effort).
-  std::size_t send(std::span<const std::byte> frame, const WaitFn& wait);
+  // `key_hash`: of the ordering key (0 = none), for order_by: key.
+  std::size_t send(std::span<const std::byte> frame, const WaitFn& wait, std::uint64_t key_hash = 0);
   // Chained acknowledgement: message `seq` was emitted while handling an input message (token);
   // `groups` acknowledgements are expected, and child_done(token) is called on each.
   void track(std::uint64_t seq, std::uint64_t token, std::size_t groups);

@@ -70,7 +70,7 @@ void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& 
   const Fields f = read_fields(
       sink, e.value,
       {"pattern", "max_message_size", "hwm", "max_pending", "on_full", "block_timeout", "external",
-       "delivery", "ack_timeout", "window", "retry", "dead_letter"},
+       "delivery", "ack_timeout", "window", "retry", "dead_letter", "order_by"},
       "in channel '" + name + "'");
   if (const Entry* x = f.find("pattern")) {
     if (auto v = read_enum<Pattern>(sink, *x, "pattern", parse_pattern, {"pipeline", "pubsub"})) {
@@ -133,6 +133,18 @@ void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& 
   }
   if (const Entry* x = f.find("window")) {
     if (auto v = read_int(sink, *x, "window", 1, 1 << 20)) c.window = static_cast<std::size_t>(*v);
+  }
+  if (const Entry* x = f.find("order_by")) {
+    if (!x->value.IsScalar() || x->value.Scalar() != "key") {
+      sink.error(where_value(sink, *x), "order_by: the only value is 'key'",
+                 "write order_by: key, or remove it");
+    } else if (!c.reliable()) {
+      sink.error(where_value(sink, *x),
+                 "channel '" + name + "': order_by needs an at-least-once pipeline channel",
+                 "remove order_by, or use pattern: pipeline with delivery: at-least-once");
+    } else {
+      c.order_by_key = true;
+    }
   }
   if (const Entry* x = f.find("dead_letter")) {
     if (x->value.IsScalar()) {
