@@ -1,0 +1,75 @@
+// The at-least-once bookkeeping without sockets: the producer's in-flight window and the
+// consumer's de-duplication window.
+#include <gtest/gtest.h>
+
+#include "runtime/dedupe_window.hpp"
+#include "runtime/in_flight_window.hpp"
+
+namespace brook::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+zmq::message_t frame(const std::string& s) { return zmq::message_t(s.data(), s.size()); }
+
+TEST(InFlightWindow, AcksFreeRoomInOrderOfTheOldestUnacknowledged) {
+  InFlightWindow w(3);
+  const auto now = InFlightWindow::Clock::now();
+  for (std::uint64_t seq = 10; seq < 13; ++seq) {
+    ASSERT_TRUE(w.has_room(seq));
+    w.mark_sent(w.insert(seq, frame("m" + std::to_string(seq))), 1, now);
+  }
+  EXPECT_FALSE(w.has_room(13)) << "capacity is counted from the oldest unacknowledged";
+  std::uint32_t replica = 0;
+  EXPECT_TRUE(w.ack(11, replica));
+  EXPECT_EQ(replica, 1u);
+  EXPECT_FALSE(w.has_room(13)) << "10 still holds the window";
+  EXPECT_FALSE(w.ack(11, replica)) << "a duplicate ack is ignored";
+  EXPECT_TRUE(w.ack(10, replica));
+  EXPECT_TRUE(w.has_room(13));
+  EXPECT_TRUE(w.has_room(14));
+  EXPECT_FALSE(w.has_room(15));
+  EXPECT_EQ(w.in_flight(), 1u);
+  EXPECT_EQ(w.stored(), 1u);
+  ASSERT_NE(w.find(12), nullptr);
+  EXPECT_EQ(w.find(12)->frame.to_string(), "m12");
+}
+
+TEST(InFlightWindow, ReleasesWhatADeadReplicaOrATimeoutHeld) {
+  InFlightWindow w(100);
+  const auto t0 = InFlightWindow::Clock::now();
+  for (std::uint64_t seq = 1; seq <= 6; ++seq) {
+    w.mark_sent(w.insert(seq, frame("x")), seq % 2 == 0 ? 2 : 3, t0 + std::chrono::milliseconds(seq));
+  }
+  std::vector<std::uint64_t> out;
+  w.release(2, out);
+  EXPECT_EQ(out, (std::vector<std::uint64_t>{2, 4, 6}));
+  EXPECT_EQ(w.in_flight(), 3u);
+  EXPECT_EQ(w.find(4)->replica, InFlightWindow::kUnsent);
+  out.clear();
+  std::vector<std::uint32_t> replicas;
+  w.release_sent_before(t0 + 4ms, out, replicas);
+  EXPECT_EQ(out, (std::vector<std::uint64_t>{1, 3})) << "5 was sent after the cutoff";
+  EXPECT_EQ(replicas, (std::vector<std::uint32_t>{3, 3}));
+  EXPECT_EQ(w.in_flight(), 1u);
+}
+
+TEST(DedupeWindow, RemembersWhatWasHandledWithinTheWindow) {
+  DedupeWindow d(128);
+  EXPECT_FALSE(d.handled(1));
+  d.mark(5);
+  d.mark(3);
+  EXPECT_TRUE(d.handled(5));
+  EXPECT_TRUE(d.handled(3));
+  EXPECT_FALSE(d.handled(4)) << "a replica sees only its share: 4 went elsewhere";
+  EXPECT_FALSE(d.handled(6));
+  d.mark(1000);
+  EXPECT_TRUE(d.handled(1000));
+  EXPECT_TRUE(d.handled(5)) << "older than the window: treated as handled (a stale re-send)";
+  EXPECT_FALSE(d.handled(999)) << "inside the window and never marked";
+  d.mark(1001 + 128);  // slides the window past everything
+  EXPECT_FALSE(d.handled(1100));
+}
+
+}  // namespace
+}  // namespace brook::detail
