@@ -87,7 +87,7 @@ int run_send(const Args& args) {
   const int rc = node.run();
   std::uint64_t undelivered = 0;
   if (const auto it = node.counters().channels.find(channel); it != node.counters().channels.end())
-    undelivered = it->second.pending;
+    undelivered = it->second.pending + it->second.in_flight;  // at-least-once: unacknowledged
   if (!failure.empty()) std::cerr << "brook send: stopped after " << sent << ": " << failure << "\n";
   std::cerr << "sent " << sent << " message(s) to " << to_string(tt.pattern) << " channel '"
             << channel << "' (" << tt.consumer_groups << " consuming node(s))";
