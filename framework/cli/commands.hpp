@@ -12,5 +12,6 @@ int run_ls(const Args& args);
 int run_stats(const Args& args);
 int run_tap(const Args& args);
 int run_send(const Args& args);
+int run_dead(const Args& args);
 
 }  // namespace brook::cli

@@ -20,6 +20,7 @@ constexpr Subcommand kSubcommands[] = {
     {"stats", "per node and channel counters and rates", brook::cli::run_stats},
     {"tap", "print messages flowing on a channel as JSON lines", brook::cli::run_tap},
     {"send", "inject JSON messages into a channel", brook::cli::run_send},
+    {"dead", "list, show and redrive dead letters", brook::cli::run_dead},
 };
 
 void usage(std::ostream& out) {

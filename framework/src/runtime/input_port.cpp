@@ -54,6 +54,18 @@ Registration InputPort::registration() const {
   return Registration{channel_->name, Direction::kIn, channel_->pattern, endpoint_, port_, tap_};
 }
 
+std::size_t InputPort::drain_parts(zmq::message_t& body, std::size_t parts) {
+  // A malformed multi-part message: read the rest so the next receive starts a new message;
+  // `body` ends as the last part (shown in the decode-error log).
+  while (body.more()) {
+    zmq::message_t extra;
+    (void)socket_.recv(extra, zmq::recv_flags::none);
+    ++parts;
+    body.swap(extra);
+  }
+  return parts;
+}
+
 InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {
   if (reliable_) {
     // [producer routing id][envelope]; the id is where the acknowledgement goes.
@@ -65,28 +77,13 @@ InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {
     }
     (void)socket_.recv(body, zmq::recv_flags::none);
     if (!body.more()) return Received::kMessage;
-    std::size_t parts = 2;
-    while (body.more()) {
-      zmq::message_t extra;
-      (void)socket_.recv(extra, zmq::recv_flags::none);
-      ++parts;
-      body.swap(extra);
-    }
-    why = "expected 2 frames (routing id, envelope), got " + std::to_string(parts);
+    why = "expected 2 frames (routing id, envelope), got " + std::to_string(drain_parts(body, 2));
     return Received::kMalformed;
   }
   if (channel_->pattern == Pattern::kPipeline) {
     if (!socket_.recv(body, zmq::recv_flags::dontwait)) return Received::kNothing;
     if (!body.more()) return Received::kMessage;
-    // A brook envelope is one frame; drain the rest of this multi-part message.
-    std::size_t parts = 1;
-    while (body.more()) {
-      zmq::message_t extra;
-      (void)socket_.recv(extra, zmq::recv_flags::none);
-      ++parts;
-      body.swap(extra);
-    }
-    why = "expected 1 frame, got " + std::to_string(parts);
+    why = "expected 1 frame, got " + std::to_string(drain_parts(body, 1));
     return Received::kMalformed;
   }
 
@@ -99,14 +96,7 @@ InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {
   }
   (void)socket_.recv(body, zmq::recv_flags::none);
   if (body.more()) {
-    std::size_t parts = 2;
-    while (body.more()) {
-      zmq::message_t extra;
-      (void)socket_.recv(extra, zmq::recv_flags::none);
-      ++parts;
-      body.swap(extra);
-    }
-    why = "expected 2 frames, got " + std::to_string(parts);
+    why = "expected 2 frames, got " + std::to_string(drain_parts(body, 2));
     return Received::kMalformed;
   }
   const std::string_view t(static_cast<const char*>(topic.data()), topic.size());

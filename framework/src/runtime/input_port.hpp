@@ -78,6 +78,7 @@ class InputPort {
   Limits limits_;
   ChannelCounters& counters_;
   std::function<void(const Message&)> handler_;
+  std::size_t drain_parts(zmq::message_t& body, std::size_t parts);
   void mark_handled(const MessageId& id);
   void queue_ack(const std::string& peer, std::uint64_t seq);
 
