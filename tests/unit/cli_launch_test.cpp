@@ -110,6 +110,18 @@ TEST(DrainDetector, PendingMessagesOrInstanceChangesKeepItBusy) {
   EXPECT_TRUE(d.observe(sample(5, 0, 1), t0 + 2700ms));
 }
 
+TEST(DrainDetector, UnacknowledgedMessagesAreNotDrained) {
+  DrainDetector d(100ms);
+  const auto t0 = DrainDetector::Clock::now();
+  ListReply l = sample(5, 0);
+  l.instances[0].counters.channels["c"].in_flight = 7;  // a stalled consumer holds them
+  EXPECT_FALSE(d.observe(l, t0));
+  EXPECT_FALSE(d.observe(l, t0 + 1s)) << "counters are still, but 7 messages wait for an ack";
+  l.instances[0].counters.channels["c"].in_flight = 0;
+  EXPECT_FALSE(d.observe(l, t0 + 2s));
+  EXPECT_TRUE(d.observe(l, t0 + 2200ms));
+}
+
 TEST(DrainDetector, IgnoresChannelsItIsNotWatching) {
   DrainDetector d(100ms, {"c"});
   const auto t0 = DrainDetector::Clock::now();

@@ -26,7 +26,8 @@ void expect_shop_wiring(const Topology& t) {
   EXPECT_EQ(t.directory.endpoints, std::vector<std::string>{"tcp://127.0.0.1:5670"});
   EXPECT_EQ(t.directory.heartbeat, std::chrono::milliseconds(500));
   EXPECT_EQ(t.directory.ttl, std::chrono::milliseconds(2000));
-  EXPECT_EQ(t.channel("quotes")->pattern, Pattern::kPubsub);
+  EXPECT_EQ(t.channel("quotes")->pattern, Pattern::kPipeline);
+  EXPECT_TRUE(t.channel("quotes")->reliable()) << "every quote must reach the order store";
   for (const char* ch : {"cart", "checkouts", "resolved", "rejections"}) {
     ASSERT_NE(t.channel(ch), nullptr) << ch;
     EXPECT_EQ(t.channel(ch)->pattern, Pattern::kPipeline) << ch;

@@ -10,7 +10,8 @@ bool DrainDetector::observe(const ListReply& list, Clock::time_point now) {
     for (const auto& [name, c] : i.counters.channels) {
       if (channels_.empty() || channels_.count(name) > 0) t += c;
     }
-    pending += t.pending;
+    // Unacknowledged at-least-once messages are work not done yet, like held ones.
+    pending += t.pending + t.in_flight;
     // Anything that moves while messages are still in flight; instances that leave make the sum
     // drop, which also counts as movement.
     activity += t.received + t.emitted + t.sent + t.handler_errors + t.decode_errors + t.dropped;

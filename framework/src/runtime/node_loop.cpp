@@ -15,6 +15,7 @@ using namespace std::chrono_literals;
 // Messages read from one input before looking at the other sockets again: large enough to
 // amortise the poll, small enough to keep inputs fair and timers on time.
 constexpr int kInputBatch = 256;
+constexpr auto kMaxBatchTime = std::chrono::milliseconds(20);
 constexpr auto kQuietForDrain = 100ms;
 
 std::span<const std::byte> bytes_of(const zmq::message_t& m) {
@@ -240,7 +241,11 @@ bool NodeRuntime::wait_until(const std::function<bool()>& done, Clock::time_poin
 void NodeRuntime::drain_input(detail::InputPort& in) {
   zmq::message_t frame;
   std::string why;
+  const auto batch_start = Clock::now();
   for (int i = 0; i < kInputBatch; ++i) {
+    // Slow handlers must not starve the loop: heartbeats (a late one costs the lease), timers
+    // and acknowledgements wait for the batch to end.
+    if ((i & 15) == 15 && Clock::now() - batch_start > kMaxBatchTime) break;
     switch (in.receive(frame, why)) {
       case detail::InputPort::Received::kNothing:
         in.flush_acks();  // one acknowledgement frame per producer per batch
