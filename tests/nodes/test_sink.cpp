@@ -39,9 +39,18 @@ int main(int argc, char** argv) {
     std::uint64_t seq;
     std::string key;
   };
+  // timing: writes "received first_ns last_ns" (steady clock) at exit, for bench/ throughput.
+  const std::string timing = node.params().get<std::string>("timing", "");
+  std::int64_t first_ns = 0;
+  std::int64_t last_ns = 0;
+  std::uint64_t count = 0;
   std::vector<Seen> seen;
   seen.reserve(100000);
   node.on<brook::test::TestMsg>("in", [&](const brook::test::TestMsg& m, const brook::Message& msg) {
+    if (!timing.empty()) {
+      last_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+      if (count++ == 0) first_ns = last_ns;
+    }
     if (fail_mod > 0 && m.n % fail_mod == 0) throw brook::Error("poison message " + std::to_string(m.n));
     if (flaky_mod > 0 && m.n % flaky_mod == 0 && msg.attempt() == 1) {
       throw brook::Error("transient failure on " + std::to_string(m.n));
@@ -60,6 +69,9 @@ int main(int argc, char** argv) {
     if (forward) node.emit("out", m);
   });
   const int code = node.run();
+  if (!timing.empty()) {
+    std::ofstream(timing) << count << " " << first_ns << " " << last_ns << "\n";
+  }
   if (!report.empty()) {
     std::ofstream out(report + ".tmp");
     for (const auto& s : seen) {
