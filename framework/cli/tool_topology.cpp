@@ -88,4 +88,34 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
   return out;
 }
 
+WriteResult run_writer(const ToolTopology& tt, const std::string& channel,
+                       const std::function<void(Node&, std::uint64_t&)>& emit_all) {
+  NodeOptions no;
+  no.preloaded = tt.topology;
+  no.node = tt.node;
+  no.directory = {tt.directory};
+  no.log_level = LogLevel::kWarn;
+  Node node(std::move(no));
+  WriteResult r;
+  node.on_ready([&] {
+    try {
+      emit_all(node, r.sent);
+    } catch (const Error& e) {
+      r.failure = e.what();
+    }
+    node.stop();
+  });
+  // Readiness is bounded by the ready timeout once registered; this bounds everything else.
+  node.after(std::chrono::seconds(30), [&] {
+    if (r.failure.empty()) r.failure = "gave up after 30 s";
+    node.stop();
+  });
+  const int rc = node.run();
+  if (const auto it = node.counters().channels.find(channel); it != node.counters().channels.end()) {
+    r.undelivered = it->second.pending + it->second.in_flight;  // at-least-once: unacknowledged
+  }
+  r.ok = rc == 0 && r.failure.empty() && r.undelivered == 0;
+  return r;
+}
+
 }  // namespace brook::cli

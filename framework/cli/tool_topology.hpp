@@ -3,8 +3,10 @@
 // channel. The tool then runs on the ordinary node runtime (registration, watch, handshakes).
 #pragma once
 
+#include <brook/node.hpp>
 #include <brook/topology.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,6 +23,21 @@ struct ToolTopology {
   Pattern pattern = Pattern::kPipeline;
   std::size_t consumer_groups = 0;  // nodes reading the channel (excluding taps)
 };
+
+// What a writer tool achieved: messages handed over, and those still held or unacknowledged
+// when it stopped (so not known to be delivered).
+struct WriteResult {
+  bool ok = false;  // ran cleanly, nothing failed, nothing undelivered
+  std::uint64_t sent = 0;
+  std::uint64_t undelivered = 0;
+  std::string failure;  // why emitting stopped, if it did
+};
+
+// Runs the tool node of `tt` (a writer): once every consuming node is connected (or after the
+// ready timeout) calls `emit_all(node, sent)`, which emits on port "port" and counts into
+// `sent`; then stops, waiting for acknowledgements within the drain timeout. Bounded at 30 s.
+WriteResult run_writer(const ToolTopology& tt, const std::string& channel,
+                       const std::function<void(Node&, std::uint64_t&)>& emit_all);
 
 // Uses --topology/--set/--directory from `vm`. Throws Exit naming the channel when it is not in
 // the topology (listing those that are), or unknown to the directory.

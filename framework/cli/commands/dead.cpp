@@ -74,7 +74,6 @@ int redrive(const po::variables_map& vm, DeadLetterFile& store) {
   }
   std::map<std::string, std::vector<const DeadLetter*>> by_channel;
   for (const auto* d : chosen) by_channel[d->channel].push_back(d);
-  std::size_t sent_total = 0;
   bool failed = false;
   for (const auto& [channel, letters] : by_channel) {
     if (channel.empty()) {
@@ -84,46 +83,29 @@ int redrive(const po::variables_map& vm, DeadLetterFile& store) {
       continue;
     }
     const ToolTopology tt = tool_topology(vm, channel, "brook-redrive", ToolSide::kWriter);
-    NodeOptions no;
-    no.preloaded = tt.topology;
-    no.node = tt.node;
-    no.directory = {tt.directory};
-    no.log_level = LogLevel::kWarn;
-    Node node(std::move(no));
-    std::size_t sent = 0;
-    std::string failure;
-    node.on_ready([&] {
-      try {
-        for (const DeadLetter* d : letters) {
-          std::vector<Header> headers;
-          for (const auto& [k, v] : d->headers) headers.emplace_back(k, v);
-          const std::string from = std::to_string(d->id);
-          headers.emplace_back("redriven-from", from);
-          EmitOptions o;
-          if (d->key) o.key = *d->key;
-          o.headers = headers;
-          node.emit_raw("port", d->payload, d->type, o);
-          ++sent;
-        }
-      } catch (const Error& e) {
-        failure = e.what();
+    const WriteResult r = run_writer(tt, channel, [&](Node& node, std::uint64_t& sent) {
+      for (const DeadLetter* d : letters) {
+        std::vector<Header> headers;
+        for (const auto& [k, v] : d->headers) headers.emplace_back(k, v);
+        const std::string from = std::to_string(d->id);
+        headers.emplace_back("redriven-from", from);
+        EmitOptions o;
+        if (d->key) o.key = *d->key;
+        o.headers = headers;
+        node.emit_raw("port", d->payload, d->type, o);
+        ++sent;
       }
-      node.stop();
     });
-    const int rc = node.run();
-    std::uint64_t undelivered = 0;
-    if (const auto it = node.counters().channels.find(channel); it != node.counters().channels.end())
-      undelivered = it->second.pending + it->second.in_flight;
-    if (rc != 0 || !failure.empty() || undelivered > 0) {
-      std::cerr << "brook dead: redrive to '" << channel << "' incomplete: " << sent << " sent, "
-                << undelivered << " not delivered" << (failure.empty() ? "" : ": " + failure) << "\n";
+    if (!r.ok) {
+      std::cerr << "brook dead: redrive to '" << channel << "' incomplete: " << r.sent << " sent, "
+                << r.undelivered << " not delivered"
+                << (r.failure.empty() ? "" : ": " + r.failure) << "\n";
       failed = true;
       continue;  // not marked: they can be redriven again
     }
     const auto now = wall_clock_ns();
     for (const DeadLetter* d : letters) store.mark_redriven(d->id, now);
-    std::cerr << "redrove " << sent << " dead letter(s) to '" << channel << "'\n";
-    sent_total += sent;
+    std::cerr << "redrove " << r.sent << " dead letter(s) to '" << channel << "'\n";
   }
   return failed ? kExitFailed : kExitOk;
 }

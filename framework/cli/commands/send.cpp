@@ -60,40 +60,21 @@ int run_send(const Args& args) {
   if (tt.consumer_groups == 0 && tt.pattern == Pattern::kPipeline) {
     throw Exit(kExitFailed, "no node reads channel '" + channel + "': nothing would receive it");
   }
-  NodeOptions no;
-  no.preloaded = tt.topology;
-  no.node = tt.node;
-  no.directory = {tt.directory};
-  no.log_level = LogLevel::kWarn;
-  Node node(std::move(no));
-  std::uint64_t sent = 0;
-  std::string failure;
-  node.on_ready([&] {
+  const WriteResult r = run_writer(tt, channel, [&](Node& node, std::uint64_t& sent) {
     EmitOptions eo;
     if (key) eo.key = *key;
     eo.headers = headers;
-    try {
-      for (; sent < count; ++sent) node.emit_raw("port", payload, type, eo);
-    } catch (const Error& e) {
-      failure = e.what();
-    }
-    node.stop();
+    for (; sent < count; ++sent) node.emit_raw("port", payload, type, eo);
   });
-  // Readiness is bounded by the ready timeout once registered; this bounds everything else.
-  node.after(std::chrono::seconds(30), [&] {
-    if (failure.empty()) failure = "gave up after 30 s";
-    node.stop();
-  });
-  const int rc = node.run();
-  std::uint64_t undelivered = 0;
-  if (const auto it = node.counters().channels.find(channel); it != node.counters().channels.end())
-    undelivered = it->second.pending + it->second.in_flight;  // at-least-once: unacknowledged
+  const std::uint64_t sent = r.sent;
+  const std::uint64_t undelivered = r.undelivered;
+  const std::string& failure = r.failure;
   if (!failure.empty()) std::cerr << "brook send: stopped after " << sent << ": " << failure << "\n";
   std::cerr << "sent " << sent << " message(s) to " << to_string(tt.pattern) << " channel '"
             << channel << "' (" << tt.consumer_groups << " consuming node(s))";
   if (undelivered > 0) std::cerr << "; " << undelivered << " could not be delivered";
   std::cerr << "\n";
-  return rc == 0 && failure.empty() && undelivered == 0 && sent == count ? kExitOk : kExitFailed;
+  return r.ok && sent == count ? kExitOk : kExitFailed;
 }
 
 }  // namespace brook::cli
