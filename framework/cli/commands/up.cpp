@@ -8,6 +8,7 @@
 #include <brook/log.hpp>
 
 #include "commands.hpp"
+#include "launch/launch_plan.hpp"
 #include "launch/launcher.hpp"
 
 namespace brook::cli {
@@ -78,13 +79,10 @@ int run_up(const Args& args) {
   const Topology& t = *lo.topology;
   if (vm->count("set")) lo.overrides = (*vm)["set"].as<std::vector<std::string>>();
   if (vm->count("only")) lo.only = split_names((*vm)["only"].as<std::vector<std::string>>());
-  for (const auto& name : lo.only) {
-    if (t.node(name) == nullptr) {
-      std::string names;
-      for (const auto& n : t.nodes) names += (names.empty() ? "" : ", ") + n.name;
-      throw Exit(kExitUsage, "brook up: --only: no node '" + name + "' in topology '" + t.name +
-                                 "' (nodes: " + names + ")");
-    }
+  try {
+    (void)launch::start_levels(t, lo.only);  // an unknown --only node is named before anything runs
+  } catch (const UsageError& e) {
+    throw Exit(kExitUsage, std::string("brook up: ") + e.what());
   }
   std::string missing;
   for (const auto& n : t.nodes) {

@@ -16,13 +16,12 @@ bool DrainDetector::observe(const ListReply& list, Clock::time_point now) {
     // drop, which also counts as movement.
     activity += t.received + t.emitted + t.sent + t.handler_errors + t.decode_errors + t.dropped;
   }
-  // The instance set and the pending gauge are part of the state too: a restarting replica has
-  // no counters yet, and the quiet period starts when the last held message left.
-  activity += (list.instances.size() << 48) + (pending << 24);
   pending_ = pending;
   activity_ = activity;
-  if (!last_activity_ || *last_activity_ != activity || pending > 0) {
-    last_activity_ = activity;
+  // Any change restarts the quiet period, so it starts when the last held message left.
+  const State state{activity, pending, list.instances.size()};
+  if (!last_ || *last_ != state || pending > 0) {
+    last_ = state;
     stable_since_ = now;
     return false;
   }

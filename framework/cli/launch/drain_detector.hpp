@@ -33,7 +33,13 @@ class DrainDetector {
  private:
   std::chrono::milliseconds quiet_for_;
   std::set<std::string> channels_;
-  std::optional<std::uint64_t> last_activity_;
+  struct State {
+    std::uint64_t activity = 0;  // sum of the counters that move while messages flow
+    std::uint64_t pending = 0;   // held plus unacknowledged
+    std::size_t instances = 0;   // a restarting replica has no counters yet
+    bool operator==(const State&) const = default;
+  };
+  std::optional<State> last_;
   Clock::time_point stable_since_{};
   std::uint64_t pending_ = 0;
   std::uint64_t activity_ = 0;

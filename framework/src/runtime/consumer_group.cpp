@@ -11,17 +11,17 @@
 
 namespace brook::detail {
 
-namespace {
-constexpr auto kTimeoutScanPeriod = std::chrono::milliseconds(100);
-
-std::uint64_t fnv1a(std::string_view s) {
+std::uint64_t key_hash(std::string_view key) noexcept {
   std::uint64_t h = 1469598103934665603ull;
-  for (const char c : s) {
+  for (const char c : key) {
     h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ull;
   }
-  return h;
+  return h == 0 ? 1 : h;
 }
+
+namespace {
+constexpr auto kTimeoutScanPeriod = std::chrono::milliseconds(100);
 
 // splitmix64 finaliser: spreads (key, replica) pairs evenly for rendezvous hashing.
 std::uint64_t mix(std::uint64_t x) {
@@ -68,7 +68,7 @@ void ConsumerGroup::add_replica(const DirectoryEntry& e) {
   r.id = next_replica_id_++;
   r.name = e.instance_name() + "@" + e.incarnation;
   r.routing_id = "r" + std::to_string(r.id);
-  r.hash = fnv1a(r.name);
+  r.hash = key_hash(r.name);
   try {
     if (reliable_) socket_.set(zmq::sockopt::connect_routing_id, r.routing_id);
     socket_.connect(ep);

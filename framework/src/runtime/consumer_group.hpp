@@ -29,6 +29,9 @@ namespace brook::detail {
 
 enum class Offer { kSent, kQueued, kFull };
 
+// FNV-1a of an ordering key (never 0, which means "no key"), for order_by: key.
+std::uint64_t key_hash(std::string_view key) noexcept;
+
 class ConsumerGroup {
  public:
   using Clock = std::chrono::steady_clock;

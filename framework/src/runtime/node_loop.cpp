@@ -213,9 +213,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
     }
   }
   // Acks released by downstream acknowledgements (chained) go out once per iteration.
-  if (!deferred_.empty() || mode == Mode::kNormal) {
-    for (auto& in : inputs_) in->flush_acks();
-  }
+  for (auto& in : inputs_) in->flush_acks();
   if (mode == Mode::kNormal) {
     timers_.run_due(now, [&](const std::exception& e) {
       std::uint64_t suppressed = 0;

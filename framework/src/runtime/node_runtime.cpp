@@ -137,16 +137,8 @@ OutgoingEnvelope NodeRuntime::begin_emit(std::size_t output, std::string_view ty
   // A message emitted while handling another continues its trace.
   env.trace = current_ != nullptr ? current_->trace : trace_ids_.next();
   env.headers = o.headers;
-  // Remembered for finish_emit (order_by: key picks the replica from it). 0 means no key.
-  emit_key_hash_ = 0;
-  if (o.key) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (const char c : *o.key) {
-      h ^= static_cast<unsigned char>(c);
-      h *= 1099511628211ull;
-    }
-    emit_key_hash_ = h == 0 ? 1 : h;
-  }
+  // Remembered for finish_emit, which picks the replica from it; only order_by channels pay.
+  emit_key_hash_ = o.key && out.channel().order_by_key ? detail::key_hash(*o.key) : 0;
   return env;
 }
 
