@@ -41,7 +41,10 @@ Topology from_directory(const std::string& endpoint, const std::string& channel)
     NodeSpec n;
     n.name = name;
     n.replicas = 1 << 16;  // not launched; only its input matters
-    n.inputs.push_back(PortSpec{"in", channel, {}});
+    PortSpec p;
+    p.port = "in";
+    p.channel = channel;
+    n.inputs.push_back(std::move(p));
     t.nodes.push_back(std::move(n));
   }
   return t;
@@ -80,7 +83,10 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
   out.node = tool + "-" + std::to_string(::getpid());
   NodeSpec n;
   n.name = out.node;
-  (side == ToolSide::kReader ? n.inputs : n.outputs).push_back(PortSpec{"port", channel, {}});
+  PortSpec port;
+  port.port = "port";
+  port.channel = channel;
+  (side == ToolSide::kReader ? n.inputs : n.outputs).push_back(std::move(port));
   n.ready_timeout = std::chrono::seconds(5);
   n.drain_timeout = std::chrono::seconds(5);
   t.nodes.push_back(std::move(n));

@@ -191,7 +191,9 @@ class Node {
   const std::string& name() const noexcept;           // "basket"
   std::uint32_t instance() const noexcept;
   const std::string& instance_name() const noexcept;  // "basket.0"
-  const std::string& producer_id() const noexcept;    // "basket.0@<incarnation>"
+  // "basket.0@<incarnation>", the producer of messages on outputs without a journal; a durable
+  // output's messages carry "basket.0@j<journal id>", the same in every incarnation.
+  const std::string& producer_id() const noexcept;
   bool ready() const noexcept;
   // Loop thread only (see counters.hpp).
   const NodeCounters& counters() const noexcept;

@@ -28,12 +28,15 @@ enum class OnFull { kBlock, kDrop, kFail };
 // Pipeline delivery guarantee (docs/reliability.md). Pubsub channels are always best-effort
 // (with per-publisher gap counting).
 enum class Delivery { kBestEffort, kAtLeastOnce };
+// When a durable output's journal is forced to disk (docs/reliability.md, "Durable outputs").
+enum class FsyncPolicy { kAlways, kBatch, kNever };
 
 std::string_view to_string(Pattern p) noexcept;
 std::optional<Pattern> parse_pattern(std::string_view s) noexcept;
 std::string_view to_string(RestartPolicy p) noexcept;
 std::string_view to_string(OnFull p) noexcept;
 std::string_view to_string(Delivery d) noexcept;
+std::string_view to_string(FsyncPolicy f) noexcept;
 
 // Where a value came from: a file position (1-based line and column), or a --set override.
 struct SourceLocation {
@@ -111,6 +114,11 @@ struct PortSpec {
   std::string port;
   std::string channel;
   SourceLocation where;
+  // Outputs only: what emit() accepted is kept in an on-disk journal until every consuming node
+  // acknowledged it, and re-sent by the next incarnation after a crash (docs/reliability.md).
+  bool durable = false;
+  FsyncPolicy fsync = FsyncPolicy::kBatch;
+  SourceLocation durable_where;  // where `durable:` is written, for checks
 };
 
 struct RestartSpec {
@@ -146,6 +154,8 @@ class Topology {
   std::string name;
   std::filesystem::path file;  // absolute path of the loaded file, empty when parsed from text
   DirectorySpec directory;
+  // Where durable outputs keep their journals (relative paths: to the node's working directory).
+  std::filesystem::path state_dir = ".brook-state";
   std::vector<ChannelSpec> channels;  // in file order
   std::vector<NodeSpec> nodes;        // in file order
   std::vector<Diagnostic> warnings;   // non-fatal findings of validation

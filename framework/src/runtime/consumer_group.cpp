@@ -113,7 +113,14 @@ std::size_t ConsumerGroup::pending() const noexcept {
 
 // ---- best-effort and shared -------------------------------------------------------------------
 
-Offer ConsumerGroup::offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash) {
+std::uint64_t ConsumerGroup::oldest_unacked() const noexcept {
+  if (!reliable_) return 0;
+  if (const std::uint64_t w = window_.oldest(); w != 0) return w;  // held ones are newer
+  return held_.empty() ? 0 : held_.front().seq;
+}
+
+Offer ConsumerGroup::offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
+                           bool force) {
   if (!reliable_) {
     if (pending_.empty()) {
       if (socket_.send(msg, zmq::send_flags::dontwait)) return Offer::kSent;
@@ -125,7 +132,9 @@ Offer ConsumerGroup::offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t
   // max_pending bounds what waits for a replica (held, or in the window unsent); what is in
   // flight is bounded by the window.
   const bool direct = held_.empty() && unsent_.empty() && window_.has_room(seq);
-  if ((!direct || connected_replicas() == 0) && pending() >= max_pending_) return Offer::kFull;
+  if (!force && (!direct || connected_replicas() == 0) && pending() >= max_pending_) {
+    return Offer::kFull;
+  }
   if (!held_.empty() || !window_.has_room(seq)) {
     held_.push_back(Held{seq, key_hash, std::move(msg)});
     return Offer::kQueued;

@@ -51,13 +51,18 @@ class ConsumerGroup {
   // Sends `msg` (sequence number `seq` of the channel) now, or queues it behind earlier ones;
   // kFull when the queue is at max_pending (msg untouched).
   // `key_hash`: of the message's ordering key (0 = none), for order_by: key.
-  [[nodiscard]] Offer offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash = 0);
+  // `force`: queue even beyond max_pending (re-sending what a durable journal kept).
+  [[nodiscard]] Offer offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash = 0,
+                            bool force = false);
   // Sends what waits (queued, or released by a dead replica) while replicas take it. Returns
   // how many first sends happened (re-sends are counted as redelivered instead).
   std::size_t flush();
   // Messages not yet handed to a replica.
   std::size_t pending() const noexcept;
   std::size_t in_flight() const noexcept { return reliable_ ? window_.in_flight() : 0; }
+  // at-least-once: the oldest sequence number not yet acknowledged (0: none), for a durable
+  // output's journal.
+  std::uint64_t oldest_unacked() const noexcept;
   // at-least-once: reads acknowledgements (call when the socket is readable); `acked` is called
   // with each sequence number acknowledged for the first time.
   void on_readable(const std::function<void(std::uint64_t)>& acked);

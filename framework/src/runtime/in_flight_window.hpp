@@ -46,6 +46,8 @@ class InFlightWindow {
   void release_sent_before(Clock::time_point cutoff, std::vector<std::uint64_t>& out,
                            std::vector<std::uint32_t>& replicas) noexcept;
 
+  // The oldest stored sequence number, or 0 when nothing is stored.
+  std::uint64_t oldest() const noexcept { return stored_ > 0 ? base_ : 0; }
   std::size_t stored() const noexcept { return stored_; }
   std::size_t in_flight() const noexcept { return in_flight_; }
   std::size_t capacity() const noexcept { return ring_.size(); }

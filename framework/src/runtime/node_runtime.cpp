@@ -64,9 +64,19 @@ NodeRuntime::NodeRuntime(NodeOptions options)
   }
   for (const auto& port : spec_->outputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
+    std::unique_ptr<detail::OutputJournal> journal;
+    std::string producer = producer_id_;
+    if (port.durable && !options_.observer) {
+      journal = std::make_unique<detail::OutputJournal>(
+          topology_.state_dir / topology_.name / instance_name_ / port.port, port.fsync);
+      // The same for every incarnation of this instance's journal: consumers then recognise
+      // what it re-sends after a crash.
+      producer = instance_name_ + "@j" + journal->id();
+    }
     outputs_.push_back(std::make_unique<detail::OutputPort>(context_, port, *ch, topology_,
-                                                            producer_id_, linger_,
-                                                            counters_.channels[ch->name]));
+                                                            producer, linger_,
+                                                            counters_.channels[ch->name],
+                                                            std::move(journal)));
     outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
   }
   // Channels this node reads that name a dead-letter channel get an implicit output to it.
@@ -75,7 +85,10 @@ NodeRuntime::NodeRuntime(NodeOptions options)
     if (ch->dead_letter.empty() || options_.observer || dead_letter_out_.count(ch->name)) continue;
     const ChannelSpec* dl = topology_.channel(ch->dead_letter);
     if (dl == nullptr) continue;
-    const PortSpec dl_port{"~dead-letter:" + ch->name, dl->name, port.where};
+    PortSpec dl_port;
+    dl_port.port = "~dead-letter:" + ch->name;
+    dl_port.channel = dl->name;
+    dl_port.where = port.where;
     outputs_.push_back(std::make_unique<detail::OutputPort>(context_, dl_port, *dl, topology_,
                                                             producer_id_, linger_,
                                                             counters_.channels[dl->name]));
@@ -127,7 +140,7 @@ OutgoingEnvelope NodeRuntime::begin_emit(std::size_t output, std::string_view ty
   check_loop_thread("emit()");
   auto& out = *outputs_[output];
   OutgoingEnvelope env;
-  env.producer = producer_id_;
+  env.producer = out.producer_id();
   env.seq = out.next_seq();
   env.channel = out.channel().name;
   env.type = type;
@@ -156,7 +169,9 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
   const std::uint64_t seq = out.next_seq();
   const std::size_t takers = out.send(frame, wait_fn_, emit_key_hash_);
   ++out.counters().emitted;
-  if (takers > 0 && current_in_ != nullptr) {
+  // A durable output's journal holds the message from here on, so the input that caused it
+  // need not wait for downstream acknowledgements (chained acks are for outputs without one).
+  if (takers > 0 && current_in_ != nullptr && !out.durable()) {
     if (current_token_ == 0) {
       current_token_ = next_token_++;
       Deferred& d = deferred_[current_token_];

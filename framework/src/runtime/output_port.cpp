@@ -7,13 +7,15 @@ namespace brook::detail {
 
 OutputPort::OutputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
                        const Topology& topology, std::string producer_id,
-                       std::chrono::milliseconds linger, ChannelCounters& counters)
+                       std::chrono::milliseconds linger, ChannelCounters& counters,
+                       std::unique_ptr<OutputJournal> journal)
     : port_(port.port),
       channel_(&channel),
       producer_id_(std::move(producer_id)),
       linger_(linger),
       counters_(counters),
-      context_(context) {
+      context_(context),
+      journal_(std::move(journal)) {
   for (const NodeSpec* n : topology.consumers(channel.name)) declared_.insert(n->name);
   if (channel.pattern == Pattern::kPubsub) {
     publisher_ = std::make_unique<Publisher>(context, channel, producer_id_, linger);
@@ -25,6 +27,31 @@ OutputPort::OutputPort(zmq::context_t& context, const PortSpec& port, const Chan
           std::make_unique<ConsumerGroup>(context, channel, node, false, linger, counters_);
     }
   }
+  if (journal_) replay_journal();
+}
+
+void OutputPort::replay_journal() {
+  next_seq_ = journal_->next_seq();
+  // Every declared consumer gets each one again; a node that had already handled it recognises
+  // it (same producer id and number) and only acknowledges it.
+  const std::size_t n = journal_->replay([&](const OutputJournal::Record& r) {
+    for (auto& [key, g] : groups_) {
+      zmq::message_t msg(r.frame.data(), r.frame.size());
+      (void)g->offer(msg, r.seq, r.key_hash, true);
+    }
+  });
+  counters_.redelivered += n;
+  update_pending_gauge();
+  journal_low_water();
+}
+
+void OutputPort::journal_low_water() {
+  std::uint64_t low = next_seq_;
+  for (const auto& [key, g] : groups_) {
+    if (g->tap()) continue;
+    if (const std::uint64_t oldest = g->oldest_unacked(); oldest != 0) low = std::min(low, oldest);
+  }
+  journal_->acknowledged_below(low);
 }
 
 Registration OutputPort::registration() const {
@@ -117,6 +144,7 @@ void OutputPort::acks_readable(ConsumerGroup& g) {
   }
   g.on_readable(on_acked_);
   update_pending_gauge();
+  if (journal_) journal_low_water();
 }
 
 std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wait,
@@ -164,6 +192,8 @@ std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wai
   for (auto& [key, g] : groups_) {
     if (!g->tap()) (void)make_room(*g, wait);
   }
+  // Accepted from here on: journaled before any consumer can see (and acknowledge) it.
+  if (journal_) journal_->append(seq, key_hash, frame);
   zmq::message_t original(frame.data(), frame.size());
   std::size_t remaining = groups_.size();
   std::size_t reliable_takers = 0;
@@ -209,6 +239,7 @@ bool OutputPort::has_pending() const {
 
 void OutputPort::tick(std::chrono::steady_clock::time_point now) {
   for (auto& [key, g] : groups_) g->tick(now);
+  if (journal_) journal_->tick(now);
 }
 
 bool OutputPort::wants_retry() const {

@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 
 #include "runtime/consumer_group.hpp"
+#include "runtime/output_journal.hpp"
 #include "runtime/publisher.hpp"
 
 namespace brook::detail {
@@ -27,11 +28,16 @@ using WaitFn = std::function<bool(const std::function<bool()>& done,
 
 class OutputPort {
  public:
+  // `journal`: a durable output's (null otherwise). Its unacknowledged messages are queued for
+  // the consumers at once, sequence numbers continue after it, and `producer_id` must be the
+  // same for every incarnation using it (consumers de-duplicate by producer and number).
   OutputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
              const Topology& topology, std::string producer_id, std::chrono::milliseconds linger,
-             ChannelCounters& counters);
+             ChannelCounters& counters, std::unique_ptr<OutputJournal> journal = nullptr);
 
   const std::string& port() const noexcept { return port_; }
+  const std::string& producer_id() const noexcept { return producer_id_; }
+  bool durable() const noexcept { return journal_ != nullptr; }
   const ChannelSpec& channel() const noexcept { return *channel_; }
   Registration registration() const;
 
@@ -76,6 +82,9 @@ class OutputPort {
  private:
   void update_pending_gauge();
   bool make_room(ConsumerGroup& g, const WaitFn& wait);
+  void replay_journal();
+  // Durable: tells the journal what every consuming node acknowledged.
+  void journal_low_water();
 
   std::string port_;
   const ChannelSpec* channel_;
@@ -88,6 +97,7 @@ class OutputPort {
   std::uint64_t next_seq_ = 1;
   std::map<std::string, std::unique_ptr<ConsumerGroup>> groups_;  // pipeline, by node
   std::unique_ptr<Publisher> publisher_;                          // pubsub
+  std::unique_ptr<OutputJournal> journal_;                        // durable outputs
   struct Child {
     std::uint64_t token;
     std::size_t groups_left;

@@ -33,6 +33,20 @@ void check_channel_use(const Decoded& decoded, DiagnosticSink& sink) {
   for (const auto& n : t.nodes) {
     check_ports(t, n, n.inputs, "input", sink);
     check_ports(t, n, n.outputs, "output", sink);
+    for (const auto& p : n.outputs) {
+      const ChannelSpec* c = t.channel(p.channel);
+      if (!p.durable || c == nullptr) continue;
+      const std::string what = "output '" + p.port + "' of node '" + n.name + "' is durable but ";
+      if (!c->reliable()) {
+        sink.error(p.durable_where,
+                   what + "channel '" + c->name + "' is not an at-least-once pipeline channel",
+                   "a journal is kept until consumers acknowledge; use pattern: pipeline with "
+                   "delivery: at-least-once (the default), or remove durable");
+      } else if (c->on_full == OnFull::kDrop) {
+        sink.error(p.durable_where, what + "channel '" + c->name + "' has on_full: drop",
+                   "a journal keeps what emit accepted; use on_full: block or fail");
+      }
+    }
   }
   for (const auto& a : decoded.assertions) {
     const ChannelSpec* c = t.channel(a.channel);

@@ -49,7 +49,9 @@ class PortReader {
       return;
     }
     const std::string context = "in an " + direction_ + " of node '" + node_ + "'";
-    const Fields f = read_fields(sink_, e.value, {"port", "channel", "pattern"}, context);
+    std::vector<std::string> keys = {"port", "channel", "pattern"};
+    if (direction_ == "output") keys.insert(keys.end(), {"durable", "fsync"});
+    const Fields f = read_fields(sink_, e.value, keys, context);
     const Entry* channel = f.find("channel");
     if (channel == nullptr) {
       sink_.error(sink_.where(e.value), "missing required key 'channel' " + context,
@@ -73,7 +75,24 @@ class PortReader {
                                                    where_value(sink_, *p)});
       }
     }
-    add(port, *channel_name, port_where, where_value(sink_, *channel));
+    if (!add(port, *channel_name, port_where, where_value(sink_, *channel))) return;
+    PortSpec& added = ports_.back();
+    if (const Entry* d = f.find("durable")) {
+      if (auto v = read_bool(sink_, *d, label + ".durable")) added.durable = *v;
+      added.durable_where = where_value(sink_, *d);
+    }
+    if (const Entry* x = f.find("fsync")) {
+      if (auto v = read_enum<FsyncPolicy>(sink_, *x, label + ".fsync", parse_fsync,
+                                          {"always", "batch", "never"})) {
+        added.fsync = *v;
+      }
+      if (!added.durable) {
+        sink_.error(where_value(sink_, *x),
+                    "fsync is a setting of durable outputs; output '" + port + "' of node '" +
+                        node_ + "' is not durable",
+                    "add durable: true, or remove fsync");
+      }
+    }
   }
 
   // `port: channel`
@@ -93,7 +112,7 @@ class PortReader {
     add(e.key.Scalar(), e.value.Scalar(), sink_.where(e.key), sink_.where(e.value));
   }
 
-  void add(const std::string& port, const std::string& channel, const SourceLocation& port_where,
+  bool add(const std::string& port, const std::string& channel, const SourceLocation& port_where,
            const SourceLocation& channel_where) {
     if (!valid_name(port)) {
       sink_.error(port_where, "invalid port name '" + port + "' in node '" + node_ + "'",
@@ -104,10 +123,15 @@ class PortReader {
       sink_.error(port_where,
                   "duplicate " + direction_ + " port '" + port + "' in node '" + node_ + "'",
                   "first declared at " + port_where_[i].str());
-      return;
+      return false;
     }
-    ports_.push_back(PortSpec{port, channel, channel_where});
+    PortSpec p;
+    p.port = port;
+    p.channel = channel;
+    p.where = channel_where;
+    ports_.push_back(std::move(p));
     port_where_.push_back(port_where);
+    return true;
   }
 
   DiagnosticSink& sink_;

@@ -234,7 +234,8 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
     return d;
   }
   const Fields f =
-      read_fields(sink, root, {"topology", "directory", "channels", "nodes"}, "at the top level");
+      read_fields(sink, root, {"topology", "directory", "state_dir", "channels", "nodes"},
+                  "at the top level");
   const std::string context = "at the top level";
   if (const Entry* x = f.find("topology")) {
     if (auto name = read_string(sink, *x, "topology")) {
@@ -248,6 +249,16 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
     missing_key(sink, root, "topology", context, "name the topology, e.g. topology: shop");
   }
   decode_directory(sink, f.find("directory"), d.topology.directory);
+  if (const Entry* x = f.find("state_dir")) {
+    if (auto dir = read_string(sink, *x, "state_dir")) {
+      if (dir->empty()) {
+        sink.error(where_value(sink, *x), "state_dir must not be empty",
+                   "name a directory for durable output journals, e.g. state_dir: .brook-state");
+      } else {
+        d.topology.state_dir = *dir;
+      }
+    }
+  }
   if (const Entry* x = f.find("channels")) {
     decode_channels(sink, *x, d.topology.channels);
   } else {

@@ -146,6 +146,25 @@ std::optional<Delivery> parse_delivery(std::string_view s) noexcept {
   return std::nullopt;
 }
 
+std::string_view to_string(FsyncPolicy f) noexcept {
+  switch (f) {
+    case FsyncPolicy::kAlways:
+      return "always";
+    case FsyncPolicy::kBatch:
+      return "batch";
+    case FsyncPolicy::kNever:
+      return "never";
+  }
+  return "batch";
+}
+
+std::optional<FsyncPolicy> parse_fsync(std::string_view s) noexcept {
+  if (s == "always") return FsyncPolicy::kAlways;
+  if (s == "batch") return FsyncPolicy::kBatch;
+  if (s == "never") return FsyncPolicy::kNever;
+  return std::nullopt;
+}
+
 std::optional<OnFull> parse_on_full(std::string_view s) noexcept {
   if (s == "block") return OnFull::kBlock;
   if (s == "drop") return OnFull::kDrop;

@@ -1,0 +1,118 @@
+// The on-disk journal of a durable output (docs/reliability.md, "Durable outputs"): every
+// message emit() accepted, kept until every consuming node acknowledged it, so the next
+// incarnation of a crashed producer re-sends what was still unacknowledged.
+//
+// A directory of segment files (format in docs/reliability.md), each memory-mapped: an append is
+// a copy into the page cache, with no system call, so a record survives a crash of the process
+// as soon as append() returns. Surviving a crash of the machine is the fsync policy's business:
+// `always` forces each record to disk before append() returns, `batch` at most kBatchInterval
+// after it, `never` leaves it to the kernel's write-back.
+//
+// Not thread-safe: owned by one OutputPort on the node's loop thread. Holds an exclusive lock on
+// its directory, so two processes never share a journal.
+#pragma once
+
+#include <brook/topology.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace brook::detail {
+
+class OutputJournal {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kBatchInterval = std::chrono::milliseconds(100);
+  static constexpr std::size_t kDefaultSegmentSize = 16 * 1024 * 1024;
+
+  struct Record {
+    std::uint64_t seq = 0;
+    std::uint64_t key_hash = 0;
+    std::span<const std::byte> frame;
+  };
+
+  // Opens or creates the journal in `dir` (parents created) and reads what earlier incarnations
+  // left. Segments are at least `segment_size` bytes (more for a larger message). Throws
+  // brook::Error naming the file and the reason (in use by another process, unreadable, full disk).
+  OutputJournal(std::filesystem::path dir, FsyncPolicy fsync,
+                std::size_t segment_size = kDefaultSegmentSize);
+  ~OutputJournal();
+  OutputJournal(const OutputJournal&) = delete;
+  OutputJournal& operator=(const OutputJournal&) = delete;
+
+  // Stable across incarnations (stored in every segment): the producer id is built from it, so
+  // consumers recognise re-sent messages as ones they may already have handled.
+  const std::string& id() const noexcept { return id_; }
+  // Sequence number for the next new message (after everything journaled before).
+  std::uint64_t next_seq() const noexcept { return next_seq_; }
+  const std::filesystem::path& dir() const noexcept { return dir_; }
+
+  // Messages earlier incarnations journaled and not all consumers acknowledged, in sequence
+  // order. The spans are valid during the call only. Releases them afterwards: call once.
+  std::size_t replay(const std::function<void(const Record&)>& fn);
+
+  // Journals one message; `seq` must exceed every earlier one. Throws brook::Error when the disk
+  // is full or a segment cannot be created (the message is then not accepted).
+  void append(std::uint64_t seq, std::uint64_t key_hash, std::span<const std::byte> frame);
+  // Every message below `seq` is acknowledged: recorded (lazily: a lost record only means more
+  // re-sends) and segments holding nothing newer are deleted.
+  void acknowledged_below(std::uint64_t seq);
+  // fsync batch: forces what was appended to disk once kBatchInterval passed. Call each iteration.
+  void tick(Clock::time_point now);
+  void sync();
+
+  std::size_t segments() const noexcept { return segments_.size(); }
+
+ private:
+  struct Segment {
+    std::filesystem::path path;
+    std::uint64_t number = 0;
+    std::uint64_t first_seq = 0;
+  };
+  struct Mapping {
+    int fd = -1;
+    std::byte* base = nullptr;
+    std::size_t size = 0;
+  };
+  struct Pending {  // an unacknowledged record of an earlier incarnation
+    std::size_t mapping;
+    std::size_t offset;
+    std::uint64_t seq;
+    std::uint64_t key_hash;
+    std::size_t frame_size;
+  };
+
+  void lock_dir();
+  void recover();
+  void scan(const Segment& s, Mapping& m, std::vector<Pending>& found, std::uint64_t& low_water);
+  void open_segment(std::uint64_t first_seq, std::size_t min_size);
+  void write_record(std::uint32_t type, std::span<const std::byte> head,
+                    std::span<const std::byte> body);
+  void delete_acknowledged();
+  void sync_range(std::size_t from, std::size_t to);
+  static void unmap(Mapping& m) noexcept;
+
+  std::filesystem::path dir_;
+  FsyncPolicy fsync_;
+  std::size_t segment_size_;
+  int lock_fd_ = -1;
+  std::string id_;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t low_water_ = 0;  // every seq below is acknowledged
+  std::uint64_t next_number_ = 1;  // of the next segment file
+  std::vector<Segment> segments_;  // oldest first; the last is the one written
+  Mapping active_;
+  std::size_t write_at_ = 0;   // offset of the next record in the active segment
+  std::size_t synced_to_ = 0;  // bytes of the active segment known to be on disk
+  Clock::time_point next_sync_{};
+  std::vector<Mapping> old_;  // earlier segments, mapped until replay()
+  std::vector<Pending> pending_;
+};
+
+}  // namespace brook::detail
