@@ -1,7 +1,16 @@
 // brook-test-source: emits `count` TestMsg on port "out" once ready, at `rate` per second
 // (0 = as fast as backpressure allows), then stops if `exit_when_done`.
+//
+// `accepted_log`: a file getting the number of each message once emit() returned (written at
+// once, so it survives SIGKILL). A restarted source reads it and continues after the last
+// number, like a producer that knows what it handed over: a fault test checks that every number
+// in it arrives.
 #include <brook/node.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <iostream>
 
 #include "test_msg.hpp"
@@ -14,10 +23,21 @@ int main(int argc, char** argv) {
   const bool exit_when_done = node.params().get<bool>("exit_when_done", true);
   const auto key_space = node.params().get<std::uint64_t>("keys", 0);
 
+  const auto accepted_log = node.params().get<std::string>("accepted_log", "");
+
   brook::test::TestMsg msg;
   msg.source = node.instance_name();
   msg.body.assign(body_size, 'x');
   std::uint64_t sent = 0;
+  int accepted_fd = -1;
+  if (!accepted_log.empty()) {
+    std::ifstream in(accepted_log);
+    for (std::uint64_t n = 0; in >> n;) sent = std::max(sent, n);
+    accepted_fd = ::open(accepted_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (accepted_fd < 0) throw brook::Error("cannot open accepted_log " + accepted_log);
+  }
+  std::uint64_t sent_this_run = 0;  // paces `rate` from this incarnation's start
+  std::string line;
   std::string key;
   auto send_some = [&](std::uint64_t how_many) {
     for (std::uint64_t i = 0; i < how_many && sent < count; ++i) {
@@ -29,6 +49,13 @@ int main(int argc, char** argv) {
       }
       node.emit("out", msg, opts);
       ++sent;
+      ++sent_this_run;
+      if (accepted_fd >= 0) {
+        line = std::to_string(msg.n) + "\n";
+        if (::write(accepted_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+          throw brook::Error("cannot write accepted_log " + accepted_log);
+        }
+      }
     }
     if (sent == count && exit_when_done) node.stop();
   };
@@ -42,7 +69,7 @@ int main(int argc, char** argv) {
         const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - start);
         const std::uint64_t due = static_cast<std::uint64_t>(elapsed.count()) * rate / 1000000;
-        if (due > sent) send_some(due - sent);
+        if (due > sent_this_run) send_some(due - sent_this_run);
       });
     }
   });
