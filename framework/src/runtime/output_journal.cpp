@@ -102,6 +102,7 @@ OutputJournal::OutputJournal(fs::path dir, FsyncPolicy fsync, std::size_t segmen
   lock_dir();
   try {
     recover();
+    if (fsync_ == FsyncPolicy::kBatch) flush_thread_ = std::thread([this] { flusher(); });
   } catch (...) {
     for (auto& m : old_) unmap(m);
     unmap(active_);
@@ -112,6 +113,14 @@ OutputJournal::OutputJournal(fs::path dir, FsyncPolicy fsync, std::size_t segmen
 
 OutputJournal::~OutputJournal() {
   if (fsync_ != FsyncPolicy::kNever) sync();
+  if (flush_thread_.joinable()) {
+    {
+      std::lock_guard lock(flush_mutex_);
+      flush_stop_ = true;
+    }
+    flush_cv_.notify_one();
+    flush_thread_.join();  // after syncing what was queued
+  }
   for (auto& m : old_) unmap(m);
   unmap(active_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -261,7 +270,11 @@ std::size_t OutputJournal::replay(const std::function<void(const Record&)>& fn) 
 
 void OutputJournal::open_segment(std::uint64_t first_seq, std::size_t min_size) {
   if (active_.base != nullptr) {
-    if (fsync_ != FsyncPolicy::kNever) sync_range(synced_to_, write_at_);
+    if (fsync_ == FsyncPolicy::kBatch) {
+      if (synced_to_ < write_at_) queue_sync(active_.fd);
+    } else if (fsync_ == FsyncPolicy::kAlways) {
+      sync_range(synced_to_, write_at_);
+    }
     unmap(active_);
   }
   const std::size_t size = std::max(segment_size_, align8(min_size + kHeaderSize));
@@ -295,9 +308,11 @@ void OutputJournal::open_segment(std::uint64_t first_seq, std::size_t min_size) 
   write_at_ = kHeaderSize;
   synced_to_ = 0;
   segments_.push_back(s);
-  if (fsync_ != FsyncPolicy::kNever) {
+  if (fsync_ == FsyncPolicy::kAlways) {
     sync_range(0, kHeaderSize);
     sync_dir(dir_);  // the new file's name must survive a machine crash too
+  } else if (fsync_ == FsyncPolicy::kBatch) {
+    sync_dir(dir_);
   }
 }
 
@@ -358,8 +373,43 @@ void OutputJournal::delete_acknowledged() {
 
 void OutputJournal::tick(Clock::time_point now) {
   if (fsync_ != FsyncPolicy::kBatch || synced_to_ >= write_at_ || now < next_sync_) return;
-  sync_range(synced_to_, write_at_);
+  // The flusher syncs whatever is dirty when it gets to it, this and later writes included.
+  queue_sync(active_.fd);
+  synced_to_ = write_at_;
   next_sync_ = now + kBatchInterval;
+}
+
+void OutputJournal::queue_sync(int fd) {
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    BROOK_LOG(kWarn) << "journal " << dir_.string() << ": cannot queue a sync: " << errno_text(errno);
+    return;
+  }
+  {
+    std::lock_guard lock(flush_mutex_);
+    to_flush_.push_back(copy);
+  }
+  flush_cv_.notify_one();
+}
+
+void OutputJournal::flusher() {
+  std::vector<int> batch;
+  std::unique_lock lock(flush_mutex_);
+  for (;;) {
+    flush_cv_.wait(lock, [&] { return flush_stop_ || !to_flush_.empty(); });
+    if (to_flush_.empty() && flush_stop_) return;
+    batch.swap(to_flush_);
+    lock.unlock();
+    for (const int fd : batch) {
+      if (::fdatasync(fd) != 0) {
+        BROOK_LOG(kWarn) << "journal " << dir_.string() << ": fdatasync failed: "
+                         << errno_text(errno);
+      }
+      ::close(fd);
+    }
+    batch.clear();
+    lock.lock();
+  }
 }
 
 void OutputJournal::sync() {

@@ -5,22 +5,27 @@
 // A directory of segment files (format in docs/reliability.md), each memory-mapped: an append is
 // a copy into the page cache, with no system call, so a record survives a crash of the process
 // as soon as append() returns. Surviving a crash of the machine is the fsync policy's business:
-// `always` forces each record to disk before append() returns, `batch` at most kBatchInterval
-// after it, `never` leaves it to the kernel's write-back.
+// `always` forces each record to disk before append() returns, `batch` has a flusher thread
+// force the segment kBatchInterval after a write (the loop never waits for the disk), `never`
+// leaves it to the kernel's write-back.
 //
-// Not thread-safe: owned by one OutputPort on the node's loop thread. Holds an exclusive lock on
-// its directory, so two processes never share a journal.
+// Not thread-safe: owned by one OutputPort on the node's loop thread (the flusher only calls
+// fdatasync on file descriptors handed to it). Holds an exclusive lock on its directory, so two
+// processes never share a journal.
 #pragma once
 
 #include <brook/topology.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace brook::detail {
@@ -113,6 +118,15 @@ class OutputJournal {
   Clock::time_point next_sync_{};
   std::vector<Mapping> old_;  // earlier segments, mapped until replay()
   std::vector<Pending> pending_;
+
+  // fsync batch: file descriptors (duplicates, closed once synced) waiting for the flusher.
+  void queue_sync(int fd);
+  void flusher();
+  std::mutex flush_mutex_;
+  std::condition_variable flush_cv_;
+  std::vector<int> to_flush_;
+  bool flush_stop_ = false;
+  std::thread flush_thread_;
 };
 
 }  // namespace brook::detail
