@@ -1,0 +1,439 @@
+#!/usr/bin/env python3
+"""Runs the benchmark pipelines on every system and writes the comparison (scripts/bench).
+
+Systems: raw libzmq (bench-raw-stage), brook best-effort and at-least-once (bench-brook-stage
+launched by `brook up`, discovery through the directory), NATS core and RabbitMQ (auto-ack, and
+manual ack + publisher confirms). Shapes: one hop (source -> sink) and the shop pipeline
+(client -> basket -> product -> {pricing, order}, both sinks get every message), 100 B and 1 KiB
+bodies. Every stage appends one JSON line (bench/common/bench_stage.hpp) to a result file.
+
+Output: a markdown table with ratios (printed, and written to RESULTS/latest.md), the raw
+numbers (RESULTS/latest.json) and a plot (RESULTS/latest.png, gnuplot).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LATENCY_RATE = 10000
+SHAPES = {
+    # name -> list of (stage name, role, inputs, outputs); channels are named after the reader
+    "one-hop": [("sink", "sink", "sink", []), ("client", "source", None, ["sink"])],
+    "shop": [
+        ("pricing", "sink", "priced", []),
+        ("order", "sink", "priced", []),
+        ("product", "relay", "product", ["priced"]),
+        ("basket", "relay", "basket", ["product"]),
+        ("client", "source", None, ["basket"]),
+    ],
+}
+
+
+def free_port(used=set()):
+    """A TCP port in 20000-29999 nobody listens on (and not handed out before in this run)."""
+    import socket
+    import random
+    for _ in range(1000):
+        p = random.randint(20000, 29999)
+        if p in used:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                continue
+        used.add(p)
+        return p
+    raise RuntimeError("no free port")
+
+
+def read_results(path):
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def proc_cpu_ms(pid):
+    """utime + stime of a live process, in ms (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError):
+        return 0.0
+
+
+def children_named(root_pid, name):
+    """Pids of descendants of root_pid whose command line contains `name`."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if name in cmd and ppid == root_pid:
+            out.append(int(d.name))
+    return out
+
+
+def wait_all(procs, timeout):
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    failed = False
+    for p in procs:
+        if p.poll() is None:
+            failed = True
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    return not failed
+
+
+class Runner:
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        self.bin = Path(args.bin).resolve()
+
+    # ---- one run: returns the list of stage results -------------------------------------
+    def run(self, system, shape, size, count, rate):
+        result = self.work / f"result-{time.monotonic_ns()}.jsonl"
+        if system == "raw":
+            ok = self.run_raw(shape, size, count, rate, result)
+        elif system.startswith("brook"):
+            ok = self.run_brook(system, shape, size, count, rate, result)
+        else:
+            ok = self.run_peer(system, shape, size, count, rate, result)
+        stages = read_results(result)
+        return {"ok": ok, "stages": stages, "directory_cpu_ms": getattr(self, "dir_cpu", 0.0)}
+
+    def spawn(self, argv, log):
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def run_raw(self, shape, size, count, rate, result):
+        ports = {}
+        procs = []
+        log = open(self.work / "raw.log", "a")
+        for name, role, inp, outs in SHAPES[shape]:
+            argv = [str(self.bin / "bench-raw-stage"), "--role", role, "--name", name,
+                    "--count", str(count), "--result", str(result), "--timeout-s", "120"]
+            if inp:  # every reader binds its own endpoint; writers connect to each reader's
+                ports[inp + "/" + name] = free_port()
+                argv += ["--in", f"tcp://127.0.0.1:{ports[inp + '/' + name]}"]
+            if outs:
+                eps = []
+                for ch in outs:
+                    for n2, _, i2, _ in SHAPES[shape]:
+                        if i2 == ch:
+                            eps.append(f"tcp://127.0.0.1:{ports[ch + '/' + n2]}")
+                argv += ["--out", ",".join(eps)]
+            if role == "source":
+                argv += ["--rate", str(rate), "--size", str(size)]
+            procs.append(self.spawn(argv, log))
+        self.dir_cpu = 0.0
+        return wait_all(procs, 150)
+
+    def topology(self, system, shape, size, count, rate, result, port):
+        delivery = "at-least-once" if system == "brook-at-least-once" else "best-effort"
+        channels = sorted({s[2] for s in SHAPES[shape] if s[2]})
+        lines = [f"topology: bench-{shape}",
+                 f"directory: {{endpoints: ['tcp://127.0.0.1:{port}'], heartbeat: 200ms, ttl: 2s}}",
+                 "channels:"]
+        lines += [f"  {c}: {{delivery: {delivery}}}" for c in channels]
+        lines.append("nodes:")
+        for name, role, inp, outs in SHAPES[shape]:
+            ports = []
+            if inp:
+                ports.append(f"inputs: {{in: {inp}}}")
+            if outs:
+                ports.append(f"outputs: {{out: {outs[0]}}}")
+            job = ", job: true, restart: never" if role == "source" else ", restart: never"
+            params = (f"{{role: {role}, count: {count}, rate: {rate}, size: {size}, "
+                      f"result: '{result}', system: {system}}}")
+            lines.append(f"  {name}: {{exec: {self.bin / 'bench-brook-stage'}{job}, "
+                         f"{', '.join(ports)}, params: {params}}}")
+        path = self.work / "t.yaml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def run_brook(self, system, shape, size, count, rate, result):
+        port = free_port()
+        topo = self.topology(system, shape, size, count, rate, result, port)
+        log = open(self.work / "brook-up.log", "a")
+        up = self.spawn([str(self.bin / "brook"), "up", str(topo), "--quiet"], log)
+        # The directory's CPU counts too: sample it while it lives.
+        self.dir_cpu = 0.0
+        deadline = time.monotonic() + 150
+        dir_pid = None
+        while up.poll() is None and time.monotonic() < deadline:
+            if dir_pid is None:
+                pids = children_named(up.pid, "brook-directory")
+                dir_pid = pids[0] if pids else None
+            if dir_pid is not None:
+                self.dir_cpu = max(self.dir_cpu, proc_cpu_ms(dir_pid))
+            time.sleep(0.05)
+        return wait_all([up], 1) and up.returncode == 0
+
+    def run_peer(self, system, shape, size, count, rate, result):
+        exe = "bench-nats-stage" if system == "nats" else "bench-rabbit-stage"
+        server = self.peer_servers[system]
+        log = open(self.work / f"{system}.log", "a")
+        procs = []
+        tag = str(time.monotonic_ns())  # fresh queue/subject names per run
+        for name, role, inp, outs in SHAPES[shape]:
+            argv = [str(self.bin / exe), "--role", role, "--name", name, "--count", str(count),
+                    "--result", str(result), "--timeout-s", "150", "--server", server]
+            if system.startswith("rabbitmq"):
+                argv += ["--ack", "confirm" if system == "rabbitmq-confirm" else "auto"]
+            if inp:
+                # NATS fans a subject out to every subscriber; RabbitMQ needs a queue per reader.
+                argv += ["--in", f"{inp}-{tag}" if system == "nats" else f"{inp}-{name}-{tag}"]
+            if outs:
+                if system == "nats":
+                    targets = [f"{outs[0]}-{tag}"]
+                else:
+                    targets = [f"{i2}-{n2}-{tag}" for n2, _, i2, _ in SHAPES[shape] if i2 == outs[0]]
+                argv += ["--out", ",".join(targets)]
+            if role == "source":
+                argv += ["--rate", str(rate), "--size", str(size)]
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True,
+                                 start_new_session=True)
+            if role != "source":  # wait until it subscribed / consumes
+                line = p.stdout.readline()
+                if not line.startswith("READY"):
+                    wait_all(procs + [p], 1)
+                    return False
+            procs.append(p)
+        return wait_all(procs, 160)
+
+
+def summarize(run, count):
+    """Throughput, latency, CPU and RSS of one run from its stage lines."""
+    stages = run["stages"]
+    sinks = [s for s in stages if s["role"] == "sink"]
+    sources = [s for s in stages if s["role"] == "source"]
+    if not run["ok"] or not sinks or not sources:
+        return None
+    received = min(s["count"] for s in sinks)
+    span = max(s["last_ns"] for s in sinks) - min(s["first_ns"] for s in sources)
+    cpu_ns = sum(s["cpu_ns"] for s in stages) + run["directory_cpu_ms"] * 1e6
+    return {
+        "received": received, "complete": received == count and len(sinks) >= 1,
+        "msgs_per_s": received / (span / 1e9) if span > 0 else 0.0,
+        "p50_us": max(s["lat_p50_ns"] for s in sinks) / 1e3,
+        "p99_us": max(s["lat_p99_ns"] for s in sinks) / 1e3,
+        "p999_us": max(s["lat_p999_ns"] for s in sinks) / 1e3,
+        "cpu_us_per_msg": cpu_ns / 1e3 / max(received, 1),
+        "peak_rss_kib": {s["name"]: s["max_rss_kib"] for s in stages},
+    }
+
+
+def measure(runner, system, shape, size, count, runs, latency_s):
+    """`runs` flat-out runs (min/median throughput) and one run at LATENCY_RATE msg/s."""
+    tput = []
+    for _ in range(runs):
+        s = summarize(runner.run(system, shape, size, count, 0), count)
+        if s and s["complete"]:
+            tput.append(s["msgs_per_s"])
+    lat_count = LATENCY_RATE * latency_s
+    lat = summarize(runner.run(system, shape, size, lat_count, LATENCY_RATE), lat_count)
+    return {
+        "system": system, "shape": shape, "size": size, "count": count,
+        "runs_complete": len(tput), "runs": runs,
+        "msgs_per_s_min": min(tput) if tput else None,
+        "msgs_per_s_median": statistics.median(tput) if tput else None,
+        "latency": lat,
+    }
+
+
+# ---- report -----------------------------------------------------------------------------------
+
+TARGETS = [
+    # (label, system, other, shape, size, metric, op, bound)
+    ("best-effort shop 100 B throughput ÷ raw", "brook-best-effort", "raw", "shop", 100, "tput", ">=", 0.8),
+    ("best-effort shop 1 KiB throughput ÷ raw", "brook-best-effort", "raw", "shop", 1024, "tput", ">=", 0.9),
+    ("at-least-once shop 100 B throughput ÷ raw", "brook-at-least-once", "raw", "shop", 100, "tput", ">=", 0.4),
+    ("best-effort shop p50 at 10k msg/s ÷ raw", "brook-best-effort", "raw", "shop", 100, "p50_us", "<=", 1.25),
+    ("best-effort shop p99 at 10k msg/s ÷ raw", "brook-best-effort", "raw", "shop", 100, "p99_us", "<=", 1.5),
+    ("best-effort shop CPU/msg at 10k msg/s ÷ raw", "brook-best-effort", "raw", "shop", 100, "cpu_us_per_msg", "<=", 1.2),
+    ("at-least-once shop throughput ÷ RabbitMQ confirms", "brook-at-least-once", "rabbitmq-confirm", "shop", 100, "tput", ">=", 20),
+    ("best-effort shop throughput ÷ NATS core", "brook-best-effort", "nats", "shop", 100, "tput", ">=", 1.0),
+]
+
+
+def value(r, metric):
+    if r is None:
+        return None
+    if metric == "tput":
+        return r["msgs_per_s_median"]
+    return r["latency"][metric] if r.get("latency") else None
+
+
+def fmt(v, digits=0):
+    return "—" if v is None else f"{v:,.{digits}f}"
+
+
+def machine():
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"
+
+
+def markdown(results, scaling_md, quick):
+    by = {(r["system"], r["shape"], r["size"]): r for r in results}
+    out = [f"### Benchmark {datetime.date.today().isoformat()} ({'quick' if quick else 'full'})", "",
+           f"Machine: {machine()}. Throughput: messages through the whole pipeline per second "
+           f"(every sink got every message), median of {results[0]['runs'] if results else 0} "
+           f"flat-out runs (min in brackets). Latency (source → each sink, the worse sink), "
+           f"CPU time per message (all processes, the directory included) and peak RSS: one run "
+           f"at {LATENCY_RATE:,} msg/s.", "",
+           "| system | shape | body | msgs/s | ÷ raw | p50 µs | p99 µs | p999 µs | CPU µs/msg | max RSS MiB |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        raw = by.get(("raw", r["shape"], r["size"]))
+        ratio = (r["msgs_per_s_median"] / raw["msgs_per_s_median"]
+                 if raw and raw["msgs_per_s_median"] and r["msgs_per_s_median"] else None)
+        lat = r.get("latency") or {}
+        rss = max(lat.get("peak_rss_kib", {}).values(), default=None)
+        out.append(
+            f"| {r['system']} | {r['shape']} | {r['size']} B | {fmt(r['msgs_per_s_median'])} "
+            f"({fmt(r['msgs_per_s_min'])}) | {fmt(ratio, 2)} | {fmt(lat.get('p50_us'))} | "
+            f"{fmt(lat.get('p99_us'))} | {fmt(lat.get('p999_us'))} | "
+            f"{fmt(lat.get('cpu_us_per_msg'), 1)} | {fmt(rss / 1024 if rss else None, 1)} |")
+    out += ["", "| target | measured | bound | |", "|---|---|---|---|"]
+    for label, a, b, shape, size, metric, op, bound in TARGETS:
+        va, vb = value(by.get((a, shape, size)), metric), value(by.get((b, shape, size)), metric)
+        if va is None or vb is None or vb == 0:
+            out.append(f"| {label} | not measured | {op} {bound} | |")
+            continue
+        ratio = va / vb
+        ok = ratio >= bound if op == ">=" else ratio <= bound
+        out.append(f"| {label} | {ratio:.2f} | {op} {bound} | {'met' if ok else '**missed**'} |")
+    if scaling_md:
+        out += ["", scaling_md]
+    return "\n".join(out) + "\n"
+
+
+def plot(results, png):
+    """Throughput and latency of the shop pipeline (100 B) per system, with gnuplot."""
+    gnuplot = shutil.which("gnuplot")
+    rows = [r for r in results if r["shape"] == "shop" and r["size"] == 100]
+    if not gnuplot or not rows:
+        return False
+    dat = png.with_suffix(".dat")
+    with open(dat, "w") as f:
+        for r in rows:
+            lat = r.get("latency") or {}
+            f.write(f"\"{r['system']}\" {r['msgs_per_s_median'] or 0} "
+                    f"{lat.get('p50_us') or 0} {lat.get('p99_us') or 0}\n")
+    script = f"""
+set terminal pngcairo size 1100,450 font ",10"
+set output "{png}"
+set multiplot layout 1,2 title "shop pipeline, 100 B ({datetime.date.today()})"
+set style data histograms
+set style fill solid 0.8 border -1
+set boxwidth 0.8
+set xtics rotate by -30
+set grid ytics
+set title "throughput (msgs/s)"
+plot "{dat}" using 2:xtic(1) notitle lc rgb "#3b7dd8"
+set title "latency at {LATENCY_RATE} msg/s (µs, log scale)"
+set logscale y
+plot "{dat}" using 3:xtic(1) title "p50" lc rgb "#3bb273", "" using 4 title "p99" lc rgb "#e15554"
+unset multiplot
+"""
+    return subprocess.run([gnuplot], input=script, text=True).returncode == 0
+
+
+def start_peers(args, work):
+    """Starts nats-server and RabbitMQ on 127.0.0.1 (bench/peers/*.sh); returns system -> URL."""
+    servers = {}
+    nats_port, amqp_port = free_port(), free_port()
+    if (Path(args.bin) / "bench-nats-stage").exists():
+        if subprocess.run([str(HERE / "peers" / "nats-server.sh"), "start", str(work / "nats"),
+                           str(nats_port)]).returncode == 0:
+            servers["nats"] = f"nats://127.0.0.1:{nats_port}"
+    if (Path(args.bin) / "bench-rabbit-stage").exists():
+        if subprocess.run([str(HERE / "peers" / "rabbitmq.sh"), "start", str(work / "rabbitmq"),
+                           str(amqp_port)]).returncode == 0:
+            servers["rabbitmq-auto"] = servers["rabbitmq-confirm"] = f"127.0.0.1:{amqp_port}"
+    return servers
+
+
+def stop_peers(work):
+    for script, d in (("nats-server.sh", "nats"), ("rabbitmq.sh", "rabbitmq")):
+        if (work / d).exists():
+            subprocess.run([str(HERE / "peers" / script), "stop", str(work / d)])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", required=True, help="directory with the built programs")
+    ap.add_argument("--results", default=str(HERE / "results"))
+    ap.add_argument("--quick", action="store_true", help="brook vs raw only, fewer messages")
+    ap.add_argument("--no-peers", action="store_true", help="skip NATS and RabbitMQ")
+    args = ap.parse_args()
+
+    results_dir = Path(args.results)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="brook-bench-"))
+    runner = Runner(args, work)
+    count = 200_000 if args.quick else 500_000
+    runs = 3
+    latency_s = 2 if args.quick else 5
+    systems = ["raw", "brook-best-effort", "brook-at-least-once"]
+    peer_counts = {"nats": count, "rabbitmq-auto": count // 5, "rabbitmq-confirm": count // 10}
+    results, scaling = [], None
+    try:
+        if not args.quick and not args.no_peers:
+            runner.peer_servers = start_peers(args, work)
+            systems += [s for s in peer_counts if s in runner.peer_servers]
+        for shape in ("one-hop", "shop"):
+            for size in (100, 1024):
+                for system in systems:
+                    n = peer_counts.get(system, count)
+                    print(f"bench: {system} {shape} {size} B × {n} ...", file=sys.stderr, flush=True)
+                    results.append(measure(runner, system, shape, size, n, runs, latency_s))
+        if not args.quick:
+            sys.path.insert(0, str(HERE))
+            import scaling as scaling_module
+            print("bench: scaling ...", file=sys.stderr, flush=True)
+            scaling = scaling_module.run(Path(args.bin).resolve(), work / "scaling", False)
+    finally:
+        stop_peers(work)
+    scaling_md = None
+    if scaling is not None:
+        import scaling as scaling_module
+        scaling_md = scaling_module.markdown(scaling)
+    md = markdown(results, scaling_md, args.quick)
+    print(md)
+    (results_dir / "latest.md").write_text(md)
+    (results_dir / "latest.json").write_text(json.dumps(
+        {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
+         "quick": args.quick, "results": results, "scaling": scaling}, indent=1) + "\n")
+    if plot(results, results_dir / "latest.png"):
+        print(f"plot: {results_dir / 'latest.png'}", file=sys.stderr)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
