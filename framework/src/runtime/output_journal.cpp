@@ -106,21 +106,24 @@ OutputJournal::OutputJournal(fs::path dir, FsyncPolicy fsync, std::size_t segmen
   } catch (...) {
     for (auto& m : old_) unmap(m);
     unmap(active_);
+    if (flush_fd_ >= 0) ::close(flush_fd_);
     ::close(lock_fd_);
     throw;
   }
 }
 
 OutputJournal::~OutputJournal() {
-  if (fsync_ != FsyncPolicy::kNever) sync();
+  if (fsync_ == FsyncPolicy::kAlways) sync();
   if (flush_thread_.joinable()) {
     {
       std::lock_guard lock(flush_mutex_);
       flush_stop_ = true;
     }
     flush_cv_.notify_one();
-    flush_thread_.join();  // after syncing what was queued
+    flush_thread_.join();  // after a last sync of everything written
   }
+  for (const int fd : to_flush_) ::close(fd);
+  if (flush_fd_ >= 0) ::close(flush_fd_);
   for (auto& m : old_) unmap(m);
   unmap(active_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -270,11 +273,7 @@ std::size_t OutputJournal::replay(const std::function<void(const Record&)>& fn) 
 
 void OutputJournal::open_segment(std::uint64_t first_seq, std::size_t min_size) {
   if (active_.base != nullptr) {
-    if (fsync_ == FsyncPolicy::kBatch) {
-      if (synced_to_ < write_at_) queue_sync(active_.fd);
-    } else if (fsync_ == FsyncPolicy::kAlways) {
-      sync_range(synced_to_, write_at_);
-    }
+    if (fsync_ == FsyncPolicy::kAlways) sync_range(synced_to_, write_at_);
     unmap(active_);
   }
   const std::size_t size = std::max(segment_size_, align8(min_size + kHeaderSize));
@@ -313,6 +312,11 @@ void OutputJournal::open_segment(std::uint64_t first_seq, std::size_t min_size) 
     sync_dir(dir_);  // the new file's name must survive a machine crash too
   } else if (fsync_ == FsyncPolicy::kBatch) {
     sync_dir(dir_);
+    const int copy = ::fcntl(m.fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) fail(s.path, "cannot duplicate the descriptor for the flusher", errno);
+    std::lock_guard lock(flush_mutex_);
+    if (flush_fd_ >= 0) to_flush_.push_back(flush_fd_);  // the finished segment: a last sync
+    flush_fd_ = copy;
   }
 }
 
@@ -342,7 +346,11 @@ void OutputJournal::append(std::uint64_t seq, std::uint64_t key_hash,
   const std::size_t start = write_at_;
   write_record(kTypeMessage, head, frame);
   next_seq_ = seq + 1;
-  if (fsync_ == FsyncPolicy::kAlways) sync_range(start, write_at_);
+  if (fsync_ == FsyncPolicy::kAlways) {
+    sync_range(start, write_at_);
+  } else if (fsync_ == FsyncPolicy::kBatch) {
+    dirty_.store(true, std::memory_order_relaxed);
+  }
 }
 
 void OutputJournal::acknowledged_below(std::uint64_t seq) {
@@ -371,44 +379,30 @@ void OutputJournal::delete_acknowledged() {
   segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(drop));
 }
 
-void OutputJournal::tick(Clock::time_point now) {
-  if (fsync_ != FsyncPolicy::kBatch || synced_to_ >= write_at_ || now < next_sync_) return;
-  // The flusher syncs whatever is dirty when it gets to it, this and later writes included.
-  queue_sync(active_.fd);
-  synced_to_ = write_at_;
-  next_sync_ = now + kBatchInterval;
-}
-
-void OutputJournal::queue_sync(int fd) {
-  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) {
-    BROOK_LOG(kWarn) << "journal " << dir_.string() << ": cannot queue a sync: " << errno_text(errno);
-    return;
-  }
-  {
-    std::lock_guard lock(flush_mutex_);
-    to_flush_.push_back(copy);
-  }
-  flush_cv_.notify_one();
-}
-
 void OutputJournal::flusher() {
-  std::vector<int> batch;
+  // Syncs the active segment kBatchInterval after it was written to, and each finished segment
+  // once more before closing it, so a roll never leaves a segment partly on disk.
+  std::vector<int> finished;
   std::unique_lock lock(flush_mutex_);
   for (;;) {
-    flush_cv_.wait(lock, [&] { return flush_stop_ || !to_flush_.empty(); });
-    if (to_flush_.empty() && flush_stop_) return;
-    batch.swap(to_flush_);
+    flush_cv_.wait_for(lock, kBatchInterval, [&] { return flush_stop_ || !to_flush_.empty(); });
+    const bool stop = flush_stop_;
+    finished.swap(to_flush_);
+    const int active = flush_fd_;  // replaced (and queued in to_flush_) only under the lock
     lock.unlock();
-    for (const int fd : batch) {
+    for (const int fd : finished) {
       if (::fdatasync(fd) != 0) {
-        BROOK_LOG(kWarn) << "journal " << dir_.string() << ": fdatasync failed: "
-                         << errno_text(errno);
+        BROOK_LOG(kWarn) << "journal " << dir_.string() << ": fdatasync failed: " << errno_text(errno);
       }
       ::close(fd);
     }
-    batch.clear();
+    finished.clear();
+    if (active >= 0 && dirty_.exchange(false, std::memory_order_relaxed) &&
+        ::fdatasync(active) != 0) {
+      BROOK_LOG(kWarn) << "journal " << dir_.string() << ": fdatasync failed: " << errno_text(errno);
+    }
     lock.lock();
+    if (stop && to_flush_.empty()) return;
   }
 }
 

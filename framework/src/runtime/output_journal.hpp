@@ -6,7 +6,7 @@
 // a copy into the page cache, with no system call, so a record survives a crash of the process
 // as soon as append() returns. Surviving a crash of the machine is the fsync policy's business:
 // `always` forces each record to disk before append() returns, `batch` has a flusher thread
-// force the segment kBatchInterval after a write (the loop never waits for the disk), `never`
+// force the segment at most kBatchInterval after a write (the loop never waits for the disk), `never`
 // leaves it to the kernel's write-back.
 //
 // Not thread-safe: owned by one OutputPort on the node's loop thread (the flusher only calls
@@ -16,6 +16,7 @@
 
 #include <brook/topology.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -68,8 +69,8 @@ class OutputJournal {
   // Every message below `seq` is acknowledged: recorded (lazily: a lost record only means more
   // re-sends) and segments holding nothing newer are deleted.
   void acknowledged_below(std::uint64_t seq);
-  // fsync batch: forces what was appended to disk once kBatchInterval passed. Call each iteration.
-  void tick(Clock::time_point now);
+  // Forces what was appended to disk now (fsync always does this on every append; batch has its
+  // flusher thread do it).
   void sync();
 
   std::size_t segments() const noexcept { return segments_.size(); }
@@ -115,17 +116,18 @@ class OutputJournal {
   Mapping active_;
   std::size_t write_at_ = 0;   // offset of the next record in the active segment
   std::size_t synced_to_ = 0;  // bytes of the active segment known to be on disk
-  Clock::time_point next_sync_{};
   std::vector<Mapping> old_;  // earlier segments, mapped until replay()
   std::vector<Pending> pending_;
 
-  // fsync batch: file descriptors (duplicates, closed once synced) waiting for the flusher.
-  void queue_sync(int fd);
+  // fsync batch: a flusher thread syncs the active segment (through its own duplicate of the
+  // descriptor) when `dirty_`, and each finished segment once more before closing it.
   void flusher();
+  std::atomic<bool> dirty_{false};
   std::mutex flush_mutex_;
   std::condition_variable flush_cv_;
-  std::vector<int> to_flush_;
-  bool flush_stop_ = false;
+  int flush_fd_ = -1;          // guarded by flush_mutex_
+  std::vector<int> to_flush_;  // guarded by flush_mutex_
+  bool flush_stop_ = false;    // guarded by flush_mutex_
   std::thread flush_thread_;
 };
 

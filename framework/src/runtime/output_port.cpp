@@ -239,7 +239,6 @@ bool OutputPort::has_pending() const {
 
 void OutputPort::tick(std::chrono::steady_clock::time_point now) {
   for (auto& [key, g] : groups_) g->tick(now);
-  if (journal_) journal_->tick(now);
 }
 
 bool OutputPort::wants_retry() const {
