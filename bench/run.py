@@ -88,6 +88,19 @@ def children_named(root_pid, name):
     return out
 
 
+def wait_listening(port, timeout):
+    """Until something accepts TCP connections on 127.0.0.1:port: a writer started earlier
+    would wait for libzmq's 100 ms reconnect interval, per hop."""
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.005)
+    return False
+
+
 def wait_all(procs, timeout):
     deadline = time.monotonic() + timeout
     for p in procs:
@@ -145,6 +158,9 @@ class Runner:
             if role == "source":
                 argv += ["--rate", str(rate), "--size", str(size)]
             procs.append(self.spawn(argv, log))
+            if inp and not wait_listening(ports[inp + "/" + name], 10):
+                wait_all(procs, 0)
+                return False
         self.dir_cpu = 0.0
         return wait_all(procs, 150)
 

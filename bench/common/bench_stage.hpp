@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace bench {
@@ -82,7 +83,8 @@ class EnvelopeCodec {
     return {buf_.data(), buf_.size()};
   }
 
-  // Decodes an envelope and its payload; throws std::runtime_error on anything malformed.
+  // Decodes an envelope and its payload; throws a std::exception (std::runtime_error, or
+  // msgpack's own errors for a payload of the wrong shape) on anything malformed.
   static BenchMsg decode(const void* data, std::size_t size) {
     const msgpack::object_handle env = msgpack::unpack(static_cast<const char*>(data), size);
     const msgpack::object& o = env.get();
@@ -103,7 +105,9 @@ class EnvelopeCodec {
   msgpack::sbuffer payload_{256};
 };
 
-// Paces a source: how many messages are due now at `rate` per second (0 = unpaced).
+// Paces a source: how many messages are due now at `rate` per second (0 = unpaced). Every
+// system's source sleeps 1 ms when nothing is due (brook's timers tick in milliseconds), so at
+// a fixed rate each system sees the same small bursts.
 class Pacer {
  public:
   explicit Pacer(std::uint64_t rate) : rate_(rate), start_(mono_ns()) {}
@@ -144,7 +148,7 @@ class StageStats {
       const auto i = static_cast<std::size_t>(q * static_cast<double>(latencies_.size() - 1));
       return latencies_[i];
     };
-    char line[512];
+    char line[1024];  // names are short stage and system labels
     std::snprintf(line, sizeof line,
                   "{\"system\":\"%.*s\",\"role\":\"%.*s\",\"name\":\"%.*s\",\"count\":%llu,"
                   "\"dropped\":%llu,\"first_ns\":%lld,\"last_ns\":%lld,\"cpu_ns\":%lld,"

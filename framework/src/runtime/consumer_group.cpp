@@ -67,7 +67,9 @@ void ConsumerGroup::add_replica(const DirectoryEntry& e) {
   Replica r;
   r.id = next_replica_id_++;
   r.name = e.instance_name() + "@" + e.incarnation;
-  r.routing_id = "r" + std::to_string(r.id);
+  // Appended rather than `"r" + std::to_string(...)`, which trips GCC 12's false -Wrestrict at -O3.
+  r.routing_id = std::to_string(r.id);
+  r.routing_id.insert(r.routing_id.begin(), 'r');
   r.hash = key_hash(r.name);
   try {
     if (reliable_) socket_.set(zmq::sockopt::connect_routing_id, r.routing_id);
