@@ -47,10 +47,18 @@ inline std::int64_t cpu_ns() {  // this process, every thread, user + system
   return ns(ru.ru_utime) + ns(ru.ru_stime);
 }
 
+// Peak RSS of this program: VmHWM, not ru_maxrss, which execve() keeps from the parent (a
+// stage started by a Python driver would report the interpreter's peak).
 inline long max_rss_kib() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kib = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib;
 }
 
 // The same envelope brook puts around a payload (docs/wire.md: an 11-element msgpack array), so

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
       msg.n = sent + 1;
       brook::EmitOptions opts;
       if (key_space > 0) {
-        key = "k" + std::to_string(msg.n % key_space);
+        key.assign(1, 'k');  // not "k" + ...: GCC 12 warns a false -Wrestrict on that at -O3
+        key += std::to_string(msg.n % key_space);
         opts.key = key;
       }
       node.emit("out", msg, opts);
