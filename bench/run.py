@@ -369,7 +369,7 @@ set style fill solid 0.8 border -1
 set boxwidth 0.8
 set xtics rotate by -30
 set grid ytics
-set title "throughput (msgs/s)"
+set title "throughput (messages per second)" noenhanced
 plot "{dat}" using 2:xtic(1) notitle lc rgb "#3b7dd8"
 set title "latency at {LATENCY_RATE} msg/s (µs, log scale)"
 set logscale y
