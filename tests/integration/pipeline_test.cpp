@@ -138,8 +138,8 @@ nodes:
   ASSERT_TRUE(wait_for([&] { return c.counter("source", "work", &ChannelCounters::pending) == 500; }, 10s));
   auto sink = c.start_node("brook-test-sink", "sink", 0);
   ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) == 500; }, 10s));
-  ASSERT_EQ(sink.stop(), 0);
-  ASSERT_EQ(source.stop(), 0);
+  ASSERT_EQ(sink.stop(), 0) << sink.log();
+  ASSERT_EQ(source.stop(), 0) << source.log();
   expect_exactly_once(tally({read_report(c.dir() / "sink-0.txt")}), 500);
 }
 

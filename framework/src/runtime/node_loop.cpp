@@ -73,10 +73,15 @@ int NodeRuntime::run() {
 }
 
 void NodeRuntime::build(PollBuffer& b) {
-  b.items.clear();
+  std::vector<zmq::pollitem_t> items;
+  std::vector<bool> always;
   b.slots.clear();
   auto add = [&](void* socket, int fd, Slot slot) {
-    b.items.push_back(zmq::pollitem_t{socket, fd, 0, 0});
+    items.push_back(zmq::pollitem_t{socket, fd, 0, 0});
+    // Sockets sent on from anywhere (acks on inputs, emit on outputs) must be rechecked on every
+    // wait; the directory's and the monitors' are used only when they fired or the session ran.
+    always.push_back(slot.kind == SlotKind::kInput || slot.kind == SlotKind::kGroupOut ||
+                     slot.kind == SlotKind::kPublisher);
     b.slots.push_back(slot);
   };
   add(nullptr, stop_.fd(), {SlotKind::kStop, nullptr, nullptr});
@@ -92,15 +97,19 @@ void NodeRuntime::build(PollBuffer& b) {
       add(g->socket(), 0, {SlotKind::kGroupOut, g.get(), out.get()});
     }
   }
+  b.poller.reset(std::move(items), std::move(always));
   b.generation = generation_;
 }
 
 void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   PollBuffer& b = buffers_[mode == Mode::kNormal ? 0 : 1];
   if (b.generation != generation_) build(b);
+  if (last_polled_ != &b) b.poller.recheck_all();  // the other buffer's iterations used them
+  last_polled_ = &b;
+  auto& items = b.poller.items();
 
   bool publisher_work = false;
-  for (std::size_t i = 0; i < b.items.size(); ++i) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
     const Slot& s = b.slots[i];
     short events = 0;
     switch (s.kind) {
@@ -125,8 +134,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
         break;
       }
     }
-    b.items[i].events = events;
-    b.items[i].revents = 0;
+    items[i].events = events;
   }
 
   auto now = Clock::now();
@@ -152,13 +160,13 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   // Round up: a timer due in 0.4 ms must not turn into a zero timeout, which would spin.
   const auto timeout = std::max(std::chrono::ceil<std::chrono::milliseconds>(wake - now), 0ms);
 
-  int rc = zmq_poll(b.items.data(), static_cast<int>(b.items.size()), static_cast<long>(timeout.count()));
-  if (rc < 0 && zmq_errno() != EINTR) throw ZmqError(zmq_errno(), "zmq_poll");
+  const int rc = b.poller.wait(static_cast<int>(std::min<long long>(timeout.count(), 1000)));
   ++counters_.loop_iterations;
 
-  for (std::size_t i = 0; rc > 0 && i < b.items.size(); ++i) {
-    const short rev = b.items[i].revents;
+  for (std::size_t i = 0; rc > 0 && i < items.size(); ++i) {
+    const short rev = items[i].revents;
     if (rev == 0) continue;
+    b.poller.recheck(i);  // handled below, perhaps not to the end (an input's batch limit)
     const Slot s = b.slots[i];
     switch (s.kind) {
       case SlotKind::kStop: {
@@ -204,7 +212,12 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
     }
   }
   for (auto& s : sessions_) {
-    if (now >= s->next_wakeup()) s->tick(now);
+    if (now < s->next_wakeup()) continue;
+    s->tick(now);
+    // It may have sent (and so consumed its sockets' notifications): look at them next time.
+    for (std::size_t i = 0; i < b.slots.size(); ++i) {
+      if (b.slots[i].target == s.get()) b.poller.recheck(i);
+    }
   }
   for (auto& out : outputs_) {
     if (out->channel().reliable()) {
@@ -511,6 +524,7 @@ void NodeRuntime::shutdown() {
   // Unregister first so producers stop routing to this instance, then keep handling what was
   // already sent here until the inputs go quiet: messages in our queues are not thrown away.
   for (auto& s : sessions_) s->begin_unregister();
+  for (auto& buffer : buffers_) buffer.poller.recheck_all();  // it sent on their sockets
   const int reads_at_stop = stop_reads_;
   const auto drain_deadline = begin + drain_timeout_;
   last_input_ = Clock::now();

@@ -18,6 +18,7 @@
 #include "runtime/directory_session.hpp"
 #include "runtime/input_port.hpp"
 #include "runtime/output_port.hpp"
+#include "runtime/socket_poller.hpp"
 #include "runtime/timer_queue.hpp"
 
 namespace brook {
@@ -73,7 +74,7 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   };
   struct PollBuffer {
     std::uint64_t generation = 0;
-    std::vector<zmq::pollitem_t> items;
+    detail::SocketPoller poller;
     std::vector<Slot> slots;
   };
 
@@ -170,6 +171,7 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   Clock::time_point next_unregistered_warn_{};
   std::uint64_t generation_ = 1;
   PollBuffer buffers_[2];
+  PollBuffer* last_polled_ = nullptr;  // a switch between buffers rechecks every socket
 };
 
 }  // namespace brook
