@@ -23,51 +23,17 @@
 #include <vector>
 
 #include "common/bench_stage.hpp"
+#include "common/stage_args.hpp"
 
 namespace {
 
 // A paced source's nap when nothing is due: 1 ms like every system's source (bench_stage.hpp,
 // Pacer), so at a fixed rate each system sees the same small bursts.
 constexpr auto kPaceNap = std::chrono::milliseconds(1);
-struct Args {
-  std::string role, name, in, out, result, server = "nats://127.0.0.1:4222";
-  std::uint64_t count = 100000, rate = 0, size = 100, timeout_s = 120;
-  std::vector<std::string> outs;
-};
-
-bool parse_uint(std::string_view s, std::uint64_t& out) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return !s.empty() && ec == std::errc() && end == s.data() + s.size();
-}
+using Args = bench::StageArgs;
 
 std::optional<Args> parse_args(int argc, char** argv) {
-  Args a;
-  const std::map<std::string_view, std::string*> texts{
-      {"--role", &a.role}, {"--name", &a.name},     {"--in", &a.in},
-      {"--out", &a.out},   {"--result", &a.result}, {"--server", &a.server}};
-  const std::map<std::string_view, std::uint64_t*> numbers{{"--count", &a.count},
-                                                           {"--rate", &a.rate},
-                                                           {"--size", &a.size},
-                                                           {"--timeout-s", &a.timeout_s}};
-  if (argc % 2 == 0) return std::nullopt;
-  for (int i = 1; i < argc; i += 2) {
-    if (const auto t = texts.find(argv[i]); t != texts.end()) {
-      *t->second = argv[i + 1];
-    } else if (const auto n = numbers.find(argv[i]);
-               n == numbers.end() || !parse_uint(argv[i + 1], *n->second)) {
-      return std::nullopt;
-    }
-  }
-  for (std::string_view rest = a.out; !rest.empty();) {
-    const auto comma = std::min(rest.find(','), rest.size());
-    if (comma > 0) a.outs.emplace_back(rest.substr(0, comma));
-    rest.remove_prefix(std::min(comma + 1, rest.size()));
-  }
-  const bool source = a.role == "source", relay = a.role == "relay", sink = a.role == "sink";
-  if ((!source && !relay && !sink) || a.name.empty() || a.count == 0) return std::nullopt;
-  if (((relay || sink) && a.in.empty()) || ((source || relay) && a.outs.empty()))
-    return std::nullopt;
-  return a;
+  return bench::parse_stage_args(argc, argv, "nats://127.0.0.1:4222", false);
 }
 
 bool check(natsStatus s, const char* what) {

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/bench_stage.hpp"
+#include "common/stage_args.hpp"
 
 namespace {
 
@@ -46,51 +47,22 @@ constexpr std::uint64_t kConfirmWindow = 1000;  // unconfirmed publishes a sourc
 constexpr std::uint64_t kSinkAckBatch = 100;    // a sink acks with multiple=true this often
 constexpr amqp_channel_t kChannel = 1;
 
-struct Args {
-  std::string role, name, in, out, result, ack = "auto", server = "127.0.0.1:5672", host;
-  std::uint64_t count = 100000, rate = 0, size = 100, timeout_s = 120, port = 0;
-  std::vector<std::string> outs;
+struct Args : bench::StageArgs {
+  std::string host;
+  std::uint64_t port = 0;
 };
 
-bool parse_uint(std::string_view s, std::uint64_t& out) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return !s.empty() && ec == std::errc() && end == s.data() + s.size();
-}
-
 std::optional<Args> parse_args(int argc, char** argv) {
+  auto common = bench::parse_stage_args(argc, argv, "127.0.0.1:5672", true);
+  if (!common) return std::nullopt;
   Args a;
-  const std::map<std::string_view, std::string*> texts{
-      {"--role", &a.role}, {"--name", &a.name},     {"--in", &a.in},        {"--out", &a.out},
-      {"--ack", &a.ack},   {"--result", &a.result}, {"--server", &a.server}};
-  const std::map<std::string_view, std::uint64_t*> numbers{{"--count", &a.count},
-                                                           {"--rate", &a.rate},
-                                                           {"--size", &a.size},
-                                                           {"--timeout-s", &a.timeout_s}};
-  if (argc % 2 == 0) return std::nullopt;
-  for (int i = 1; i < argc; i += 2) {
-    if (const auto t = texts.find(argv[i]); t != texts.end()) {
-      *t->second = argv[i + 1];
-    } else if (const auto n = numbers.find(argv[i]);
-               n == numbers.end() || !parse_uint(argv[i + 1], *n->second)) {
-      return std::nullopt;
-    }
-  }
-  for (std::string_view rest = a.out; !rest.empty();) {
-    const auto comma = std::min(rest.find(','), rest.size());
-    if (comma > 0) a.outs.emplace_back(rest.substr(0, comma));
-    rest.remove_prefix(std::min(comma + 1, rest.size()));
-  }
+  static_cast<bench::StageArgs&>(a) = std::move(*common);
   const auto colon = a.server.rfind(':');
-  if (colon == std::string::npos || !parse_uint(a.server.substr(colon + 1), a.port) ||
+  if (colon == std::string::npos || !bench::parse_uint(a.server.substr(colon + 1), a.port) ||
       a.port > 65535) {
     return std::nullopt;
   }
   a.host = a.server.substr(0, colon);
-  const bool source = a.role == "source", relay = a.role == "relay", sink = a.role == "sink";
-  if ((!source && !relay && !sink) || a.name.empty() || a.count == 0) return std::nullopt;
-  if (((relay || sink) && a.in.empty()) || ((source || relay) && a.outs.empty()))
-    return std::nullopt;
-  if (a.ack != "auto" && a.ack != "confirm") return std::nullopt;
   return a;
 }
 
