@@ -8,7 +8,6 @@
 #include <fstream>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "support/cluster.hpp"
 
@@ -29,19 +28,14 @@ struct Arrivals {
   std::uint64_t unexpected = 0;
 };
 
+// The sink's journal has the report's "source n seq key" lines (support/cluster.hpp).
 Arrivals read_journal(const fs::path& file, std::uint64_t count) {
   Arrivals a;
-  std::ifstream f(file);
-  std::string line;
-  while (std::getline(f, line)) {
-    std::istringstream fields(line);
-    std::string src;
-    std::uint64_t n = 0;
-    fields >> src >> n;
-    if (src != "source.0" || n == 0 || n > count) {
+  for (const Received& m : read_report(file).messages) {
+    if (m.source != "source.0" || m.n == 0 || m.n > count) {
       ++a.unexpected;
     } else {
-      ++a.times[n];
+      ++a.times[m.n];
     }
   }
   return a;
