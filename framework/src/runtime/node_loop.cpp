@@ -101,6 +101,13 @@ void NodeRuntime::build(PollBuffer& b) {
   b.generation = generation_;
 }
 
+void NodeRuntime::recheck_target(PollBuffer& b, const void* target) {
+  // It may have sent, and so consumed its sockets' notifications: read their events next time.
+  for (std::size_t i = 0; i < b.slots.size(); ++i) {
+    if (b.slots[i].target == target) b.poller.recheck(i);
+  }
+}
+
 void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   PollBuffer& b = buffers_[mode == Mode::kNormal ? 0 : 1];
   if (b.generation != generation_) build(b);
@@ -184,9 +191,11 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
         break;
       case SlotKind::kDirRequest:
         static_cast<detail::DirectorySession*>(s.target)->on_request_readable();
+        recheck_target(b, s.target);  // a reply may have sent a request on the other socket
         break;
       case SlotKind::kDirWatch:
         static_cast<detail::DirectorySession*>(s.target)->on_watch_readable();
+        recheck_target(b, s.target);
         break;
       case SlotKind::kMonitor:
         static_cast<detail::ConsumerGroup*>(s.target)->on_monitor_event();
@@ -214,10 +223,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   for (auto& s : sessions_) {
     if (now < s->next_wakeup()) continue;
     s->tick(now);
-    // It may have sent (and so consumed its sockets' notifications): look at them next time.
-    for (std::size_t i = 0; i < b.slots.size(); ++i) {
-      if (b.slots[i].target == s.get()) b.poller.recheck(i);
-    }
+    recheck_target(b, s.get());
   }
   for (auto& out : outputs_) {
     if (out->channel().reliable()) {

@@ -80,6 +80,7 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
 
   void check_loop_thread(const char* what) const;
   void build(PollBuffer& b);
+  void recheck_target(PollBuffer& b, const void* target);
   // One poll + dispatch. kControlOnly never reads inputs or runs timers (used while emit()
   // blocks inside a handler, so handlers never nest).
   void iterate(Mode mode, Clock::time_point deadline);
