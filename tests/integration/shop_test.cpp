@@ -275,7 +275,13 @@ TEST_F(Shop, ScaledTopologyBroadcastsPriceUpdatesToEveryProductInstance) {
     EXPECT_EQ(received - handled, updates) << name << "\n" << log;
     checkouts += handled;
   }
-  EXPECT_EQ(checkouts, 1000u);
+  // At-least-once: a checkout is handled twice only when basket re-sent it (an acknowledgement
+  // that took longer than ack_timeout under load, or a replica it thought gone), which it logs.
+  EXPECT_GE(checkouts, 1000u) << log;
+  if (checkouts > 1000u) {
+    EXPECT_NE(log.find("re-sending them"), std::string::npos)
+        << checkouts - 1000 << " checkouts handled twice without a re-send\n" << log;
+  }
 }
 
 }  // namespace
