@@ -143,5 +143,25 @@ nodes:
   expect_exactly_once(tally({read_report(c.dir() / "sink-0.txt")}), 500);
 }
 
+TEST(Pipeline, ANodeWhoseCodeNamesAPortTheTopologyLacksExitsWithTheError) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: wrong-port
+directory: {endpoints: ["{DIRECTORY}"]}
+channels:
+  ticks: {external: true}
+nodes:
+  printer: {exec: brook-example-printer, inputs: {ticks: ticks}}
+)");
+  // The printer's code handles port "in"; this topology calls its input "ticks".
+  auto printer = c.start_node("brook-example-printer", "printer", 0, {}, false);
+  const auto code = printer.wait(10s);
+  ASSERT_TRUE(code.has_value()) << printer.log();
+  EXPECT_EQ(*code, 2) << printer.log();
+  EXPECT_NE(printer.log().find("error: node 'printer' has no input port 'in'"), std::string::npos)
+      << printer.log();
+}
+
 }  // namespace
 }  // namespace brook::test

@@ -2,6 +2,7 @@
 #include <brook/node.hpp>
 
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 
 #include "runtime/node_runtime.hpp"
@@ -30,7 +31,28 @@ NodeOptions parse_or_exit(int argc, char** argv,
   }
 }
 
+// A brook::Error escaping main() after construction (a handler for a port the topology does not
+// give this node, ...) is a configuration problem, not a crash: say what it is and exit 2 like
+// the errors found while constructing, instead of std::terminate's abort and core dump.
+void exit_on_uncaught_brook_error() {
+  static const std::terminate_handler previous = std::set_terminate([] {
+    if (const std::exception_ptr e = std::current_exception()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const Error& error) {
+        std::cerr << "error: " << error.what() << "\n";
+        std::_Exit(2);
+      } catch (...) {
+        // Not ours: let the previous handler (or abort) report it.
+      }
+    }
+    if (previous != nullptr) previous();
+    std::abort();
+  });
+}
+
 std::unique_ptr<NodeRuntime> make_or_exit(NodeOptions options) {
+  exit_on_uncaught_brook_error();
   try {
     return std::make_unique<NodeRuntime>(std::move(options));
   } catch (const TopologyError& e) {
