@@ -126,14 +126,15 @@ class Runner:
     # ---- one run: returns the list of stage results -------------------------------------
     def run(self, system, shape, size, count, rate):
         result = self.work / f"result-{time.monotonic_ns()}.jsonl"
+        directory_cpu_ms = 0.0  # only brook has a process besides the stages and the broker
         if system == "raw":
             ok = self.run_raw(shape, size, count, rate, result)
         elif system.startswith("brook"):
-            ok = self.run_brook(system, shape, size, count, rate, result)
+            ok, directory_cpu_ms = self.run_brook(system, shape, size, count, rate, result)
         else:
             ok = self.run_peer(system, shape, size, count, rate, result)
         stages = read_results(result)
-        return {"ok": ok, "stages": stages, "directory_cpu_ms": getattr(self, "dir_cpu", 0.0)}
+        return {"ok": ok, "stages": stages, "directory_cpu_ms": directory_cpu_ms}
 
     def spawn(self, argv, log):
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -161,7 +162,6 @@ class Runner:
             if inp and not wait_listening(ports[inp + "/" + name], 10):
                 wait_all(procs, 0)
                 return False
-        self.dir_cpu = 0.0
         return wait_all(procs, 150)
 
     def topology(self, system, shape, size, count, rate, result, port):
@@ -193,7 +193,7 @@ class Runner:
         log = open(self.work / "brook-up.log", "a")
         up = self.spawn([str(self.bin / "brook"), "up", str(topo), "--quiet"], log)
         # The directory's CPU counts too: sample it while it lives.
-        self.dir_cpu = 0.0
+        dir_cpu = 0.0
         deadline = time.monotonic() + 150
         dir_pid = None
         while up.poll() is None and time.monotonic() < deadline:
@@ -201,9 +201,9 @@ class Runner:
                 pids = children_named(up.pid, "brook-directory")
                 dir_pid = pids[0] if pids else None
             if dir_pid is not None:
-                self.dir_cpu = max(self.dir_cpu, proc_cpu_ms(dir_pid))
+                dir_cpu = max(dir_cpu, proc_cpu_ms(dir_pid))
             time.sleep(0.05)
-        return wait_all([up], 1) and up.returncode == 0
+        return wait_all([up], 1) and up.returncode == 0, dir_cpu
 
     def run_peer(self, system, shape, size, count, rate, result):
         exe = "bench-nats-stage" if system == "nats" else "bench-rabbit-stage"

@@ -33,7 +33,6 @@ namespace brook::detail {
 
 class OutputJournal {
  public:
-  using Clock = std::chrono::steady_clock;
   static constexpr auto kBatchInterval = std::chrono::milliseconds(100);
   static constexpr std::size_t kDefaultSegmentSize = 16 * 1024 * 1024;
 

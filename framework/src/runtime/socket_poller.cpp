@@ -28,13 +28,14 @@ void SocketPoller::recheck_all() noexcept {
   for (auto& c : check_) c = 1;
 }
 
-bool SocketPoller::read_events(zmq::pollitem_t& item) {
+bool SocketPoller::read_events(std::size_t i) {
+  zmq::pollitem_t& item = items_[i];
   int events = 0;
   std::size_t size = sizeof events;
   if (zmq_getsockopt(item.socket, ZMQ_EVENTS, &events, &size) != 0) {
     // A signal (SIGTERM: the stop pipe says so) interrupted it: nothing known yet.
     if (zmq_errno() == EINTR) {
-      interrupted_ = true;
+      check_[i] = 1;  // read it again on the next wait
       return false;
     }
     throw ZmqError(zmq_errno(), "zmq_getsockopt(ZMQ_EVENTS)");
@@ -62,9 +63,7 @@ int SocketPoller::wait(int timeout_ms) {
     }
     if (check_[i] || always_[i]) {
       check_[i] = 0;
-      interrupted_ = false;
-      if (read_events(item)) ++ready;
-      if (interrupted_) check_[i] = 1;
+      if (read_events(i)) ++ready;
     }
   }
   const int n = ::poll(fds_.data(), fds_.size(), ready > 0 ? 0 : timeout_ms);
@@ -80,10 +79,8 @@ int SocketPoller::wait(int timeout_ms) {
                                         ((fds_[i].revents & POLLOUT) ? ZMQ_POLLOUT : 0)) &
                      item.events;
       if (item.revents != 0) ++ready;
-    } else if (item.revents == 0) {
-      interrupted_ = false;
-      if (read_events(item)) ++ready;
-      if (interrupted_) check_[i] = 1;
+    } else if (item.revents == 0 && read_events(i)) {
+      ++ready;
     }
   }
   return ready;

@@ -43,13 +43,13 @@ class SocketPoller {
   int wait(int timeout_ms);
 
  private:
-  bool read_events(zmq::pollitem_t& item);
+  // Fills item i's revents; on EINTR leaves it flagged for the next wait.
+  bool read_events(std::size_t i);
 
   std::vector<zmq::pollitem_t> items_;
   std::vector<pollfd> fds_;
   std::vector<char> always_;
   std::vector<char> check_;
-  bool interrupted_ = false;  // the last read_events() was cut short by a signal
 };
 
 }  // namespace brook::detail
