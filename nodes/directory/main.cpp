@@ -65,6 +65,7 @@ int run(int argc, char** argv) {
     brook::DirectoryServerOptions opts;
     if (vm.count("topology")) {
       brook::LoadOptions lo;
+      lo.resolve_execs = false;
       if (vm.count("set")) lo.overrides = vm["set"].as<std::vector<std::string>>();
       const auto topo = brook::load_topology(vm["topology"].as<std::string>(), lo);
       if (!topo.directory.endpoints.empty()) opts.bind = topo.directory.endpoints.front();

@@ -54,6 +54,39 @@ TEST(InFlightWindow, ReleasesWhatADeadReplicaOrATimeoutHeld) {
   EXPECT_EQ(w.in_flight(), 1u);
 }
 
+TEST(InFlightWindow, KeepsEveryEntryWhileItsRingGrowsToTheCapacity) {
+  InFlightWindow w(1000);
+  const auto now = InFlightWindow::Clock::now();
+  std::uint32_t replica = 0;
+  // Acknowledge a scattering while filling, so the ring grows with holes and a moved base.
+  for (std::uint64_t seq = 5; seq < 1005; ++seq) {
+    ASSERT_TRUE(w.has_room(seq)) << seq;
+    w.mark_sent(w.insert(seq, frame("m" + std::to_string(seq))), seq % 3 == 0 ? 2 : 1, now);
+    if (seq % 7 == 0 && seq > 100) {
+      ASSERT_TRUE(w.ack(seq - 50, replica));
+    }
+  }
+  EXPECT_FALSE(w.has_room(1005)) << "5 is unacknowledged: 1000 from it is the limit";
+  std::size_t stored = 0;
+  for (std::uint64_t seq = 5; seq < 1005; ++seq) {
+    const bool acked = (seq + 50) % 7 == 0 && seq + 50 > 100 && seq + 50 < 1005;
+    InFlightWindow::Entry* e = w.find(seq);
+    if (acked) {
+      EXPECT_EQ(e, nullptr) << seq;
+      continue;
+    }
+    ASSERT_NE(e, nullptr) << seq;
+    EXPECT_EQ(e->frame.to_string(), "m" + std::to_string(seq));
+    EXPECT_EQ(e->replica, seq % 3 == 0 ? 2u : 1u);
+    ++stored;
+  }
+  EXPECT_EQ(w.stored(), stored);
+  std::vector<std::uint64_t> out;
+  w.release(2, out);
+  EXPECT_EQ(w.in_flight(), stored - out.size());
+  EXPECT_EQ(w.capacity(), 1000u);
+}
+
 TEST(DedupeWindow, RemembersWhatWasHandledWithinTheWindow) {
   DedupeWindow d(128);
   EXPECT_FALSE(d.handled(1));

@@ -24,7 +24,7 @@ struct SpawnSpec {
 
 class ChildProcess {
  public:
-  // Throws brook::Error when the pipes or fork fail; an exec failure shows up as exit code 127
+  // Throws brook::Error when the pipes or vfork fail; an exec failure shows up as exit code 127
   // with the reason written to the output pipe.
   static ChildProcess spawn(const SpawnSpec& spec);
 

@@ -73,6 +73,20 @@ struct DirectorySpec {
   SourceLocation where;
 };
 
+enum class Mechanism { kNone, kCurve };
+
+// A peer that has not finished the ZeroMQ handshake in this time is disconnected.
+inline constexpr std::chrono::milliseconds kDefaultHandshakeTimeout{2000};
+
+// `security:` (docs/security.md). With kCurve every socket uses CurveZMQ and only keys on the
+// allowlist in `keys` connect.
+struct SecuritySpec {
+  Mechanism mechanism = Mechanism::kNone;
+  std::filesystem::path keys;  // the key directory (brook keygen); relative: to the topology file
+  std::chrono::milliseconds handshake_timeout = kDefaultHandshakeTimeout;
+  SourceLocation where;
+};
+
 struct ChannelSpec {
   std::string name;
   Pattern pattern = Pattern::kPipeline;
@@ -156,6 +170,7 @@ class Topology {
   DirectorySpec directory;
   // Where durable outputs keep their journals (relative paths: to the node's working directory).
   std::filesystem::path state_dir = ".brook-state";
+  SecuritySpec security;
   std::vector<ChannelSpec> channels;  // in file order
   std::vector<NodeSpec> nodes;        // in file order
   std::vector<Diagnostic> warnings;   // non-fatal findings of validation
@@ -178,6 +193,10 @@ struct LoadOptions {
   std::vector<std::filesystem::path> exec_search_path;
   // Maximum file size accepted, to refuse accidental or hostile huge inputs early.
   std::size_t max_file_size = 4 * 1024 * 1024;
+  // Look up every node's `exec` (NodeSpec::exec_path, a warning when missing). A node process
+  // reading its own topology turns this off: it was started already, and searching $PATH for
+  // every other node's program costs a few hundred system calls in a large topology.
+  bool resolve_execs = true;
 };
 
 // Loads and validates a topology file. Throws TopologyError listing every error found (warnings

@@ -1,16 +1,35 @@
 #include "runtime/in_flight_window.hpp"
 
+#include <algorithm>
+
 namespace brook::detail {
 
-InFlightWindow::InFlightWindow(std::size_t capacity) : ring_(capacity) {}
+namespace {
+constexpr std::size_t kInitialRing = 64;
+}
+
+InFlightWindow::InFlightWindow(std::size_t capacity)
+    : capacity_(capacity), ring_(std::min(capacity, kInitialRing)) {}
 
 bool InFlightWindow::has_room(std::uint64_t seq) const noexcept {
-  return base_ == 0 || seq < base_ + ring_.size();
+  return base_ == 0 || seq < base_ + capacity_;
+}
+
+void InFlightWindow::grow(std::size_t needed) {
+  std::size_t size = ring_.size();
+  while (size < needed) size *= 2;
+  std::vector<Entry> bigger(std::min(size, capacity_));
+  for (std::uint64_t s = base_; s < top_; ++s) {
+    Entry& e = ring_[s % ring_.size()];
+    if (e.seq == s) bigger[s % bigger.size()] = std::move(e);
+  }
+  ring_ = std::move(bigger);
 }
 
 InFlightWindow::Entry& InFlightWindow::insert(std::uint64_t seq, zmq::message_t frame,
                                               std::uint64_t key_hash) {
   if (base_ == 0) base_ = seq;
+  if (seq - base_ >= ring_.size()) grow(static_cast<std::size_t>(seq - base_ + 1));
   Entry& e = ring_[seq % ring_.size()];
   e.seq = seq;
   e.replica = kUnsent;

@@ -1,7 +1,9 @@
 // The messages an at-least-once producer keeps for one consumer group until a replica
 // acknowledges them: a ring indexed by sequence number (no allocation per message; the frame is a
 // reference-counted copy of what was sent). Each entry is either waiting to be sent or in flight
-// to one replica since a time. Plain logic: the socket work is in ConsumerGroup.
+// to one replica since a time. Plain logic: the socket work is in ConsumerGroup. The ring starts
+// small and doubles up to the capacity as the window fills: a full-size ring is ~1 MiB of pages
+// that every producer would otherwise fault in at start (most of a small node's start-up cost).
 #pragma once
 
 #include <chrono>
@@ -50,12 +52,14 @@ class InFlightWindow {
   std::uint64_t oldest() const noexcept { return stored_ > 0 ? base_ : 0; }
   std::size_t stored() const noexcept { return stored_; }
   std::size_t in_flight() const noexcept { return in_flight_; }
-  std::size_t capacity() const noexcept { return ring_.size(); }
+  std::size_t capacity() const noexcept { return capacity_; }
 
  private:
   void advance() noexcept;
+  void grow(std::size_t needed);
 
-  std::vector<Entry> ring_;
+  std::size_t capacity_;
+  std::vector<Entry> ring_;  // seq % ring_.size(); at most capacity_ entries
   std::uint64_t base_ = 0;  // oldest sequence number that may still be stored; 0 before the first
   std::uint64_t top_ = 0;   // one past the newest stored
   std::size_t stored_ = 0;

@@ -23,6 +23,7 @@ Topology load(const NodeOptions& o) {
   if (o.preloaded) return *o.preloaded;
   LoadOptions lo;
   lo.overrides = o.overrides;
+  lo.resolve_execs = false;
   return load_topology(o.topology, lo);
 }
 

@@ -37,6 +37,7 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink);
 void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& out);
 void decode_channels(DiagnosticSink& sink, const Entry& entry, std::vector<ChannelSpec>& out);
 void decode_nodes(DiagnosticSink& sink, const Entry& entry, Decoded& out);
+void decode_security(DiagnosticSink& sink, const Entry& entry, SecuritySpec& out);
 
 // Cross references: undeclared channels, pattern assertions, channels nobody feeds or reads.
 void check_channel_use(const Decoded& decoded, DiagnosticSink& sink);

@@ -250,7 +250,9 @@ void decode_node(DiagnosticSink& sink, const std::string& name, const Entry& e, 
       n.outputs = PortReader(sink, out, name, "output").read(*x);
     }
     if (const Entry* x = f.find("params")) {
-      if (expect_map(sink, *x, "params", true)) n.params = x->value;
+      // reset() shares the document's node memory; operator= would merge the whole document
+      // into params' own memory, a copy per node (quadratic in the number of nodes).
+      if (expect_map(sink, *x, "params", true) && x->value.IsMap()) n.params.reset(x->value);
     }
     if (const Entry* x = f.find("env")) decode_env(sink, *x, n.env);
     if (const Entry* x = f.find("restart")) decode_restart(sink, *x, name, n.restart);

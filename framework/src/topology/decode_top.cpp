@@ -234,7 +234,7 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
     return d;
   }
   const Fields f =
-      read_fields(sink, root, {"topology", "directory", "state_dir", "channels", "nodes"},
+      read_fields(sink, root, {"topology", "directory", "state_dir", "security", "channels", "nodes"},
                   "at the top level");
   const std::string context = "at the top level";
   if (const Entry* x = f.find("topology")) {
@@ -259,6 +259,7 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
       }
     }
   }
+  if (const Entry* x = f.find("security")) decode_security(sink, *x, d.topology.security);
   if (const Entry* x = f.find("channels")) {
     decode_channels(sink, *x, d.topology.channels);
   } else {

@@ -62,10 +62,20 @@ Topology parse_topology(std::string_view text, const std::string& filename,
 
   detail::Decoded decoded = detail::decode_topology(root, sink);
   detail::check_channel_use(decoded, sink);
-  std::error_code ec;
-  fs::path base = fs::absolute(fs::path(filename), ec).parent_path();
-  if (ec) base = fs::path(filename).parent_path();
-  detail::resolve_execs(decoded, base, options.exec_search_path, env, sink);
+  if (options.resolve_execs) {
+    std::error_code ec;
+    fs::path base = fs::absolute(fs::path(filename), ec).parent_path();
+    if (ec) base = fs::path(filename).parent_path();
+    detail::resolve_execs(decoded, base, options.exec_search_path, env, sink);
+  }
+
+  // Relative key directories are relative to the topology file, like exec paths with a '/'.
+  auto& keys = decoded.topology.security.keys;
+  if (!keys.empty() && keys.is_relative() && !filename.empty()) {
+    std::error_code ec;
+    const fs::path dir = fs::absolute(fs::path(filename), ec).parent_path();
+    if (!ec) keys = (dir / keys).lexically_normal();
+  }
 
   if (sink.has_errors()) throw TopologyError(sink.take_errors());
   decoded.topology.warnings = sink.take_warnings();
