@@ -40,7 +40,39 @@ std::optional<po::variables_map> parse(const Args& args, const std::string& syno
 void add_directory_options(po::options_description& d) {
   d.add_options()("directory,d", po::value<std::string>(),
                   "directory endpoint (default: the topology's, else $BROOK_DIRECTORY, else "
-                  "tcp://127.0.0.1:5670)");
+                  "tcp://127.0.0.1:5670)")
+      ("keys", po::value<std::string>(),
+       "CURVE key directory written by brook keygen (default: the topology's security.keys, "
+       "else $BROOK_KEYS; none: no security)")
+      ("key", po::value<std::string>(), "secret key file to use (default: KEYS/cli.key_secret)");
+}
+
+SecuritySpec cli_security_spec(const po::variables_map& vm, const Topology* topology) {
+  SecuritySpec spec;
+  if (vm.count("keys")) {
+    spec.mechanism = Mechanism::kCurve;
+    spec.keys = fs::absolute(vm["keys"].as<std::string>());
+  } else if (topology != nullptr && topology->security.mechanism == Mechanism::kCurve) {
+    spec = topology->security;
+  } else if (const char* env = std::getenv("BROOK_KEYS"); env != nullptr && *env != '\0') {
+    spec.mechanism = Mechanism::kCurve;
+    spec.keys = fs::absolute(env);
+  }
+  return spec;
+}
+
+Security cli_security(const po::variables_map& vm, const Topology* topology) {
+  try {
+    return Security::load(cli_security_spec(vm, topology), std::string(kCliIdentity),
+                          vm.count("key") ? fs::path(vm["key"].as<std::string>()) : fs::path());
+  } catch (const Error& e) {
+    throw Exit(kExitUsage, e.what());
+  }
+}
+
+std::string tool_node_name(const std::string& tool, bool curve) {
+  const std::string name = tool + "-" + std::to_string(::getpid());
+  return curve ? std::string(kCliIdentity) + "-" + name : name;
 }
 
 void add_topology_options(po::options_description& d) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <brook/error.hpp>
+#include <brook/security.hpp>
 #include <brook/topology.hpp>
 
 #include <boost/program_options.hpp>
@@ -54,6 +55,14 @@ void add_topology_options(po::options_description& d);
 // Directory endpoint: --directory, else the topology's first endpoint (if --topology given),
 // else $BROOK_DIRECTORY, else tcp://127.0.0.1:5670.
 std::string directory_endpoint(const po::variables_map& vm, const Topology* topology);
+// The security the CLI talks with, as identity "cli": CURVE with --keys DIR, else the topology's
+// `security:` (if --topology given), else $BROOK_KEYS; none otherwise. --key FILE picks another
+// secret key file than DIR/cli.key_secret. Throws Exit(kExitUsage) naming a bad key file.
+SecuritySpec cli_security_spec(const po::variables_map& vm, const Topology* topology);
+Security cli_security(const po::variables_map& vm, const Topology* topology);
+// The name the CLI's own short-lived nodes register under: with CURVE the directory accepts only
+// "cli-..." names from the cli key.
+std::string tool_node_name(const std::string& tool, bool curve);
 
 // Loads a topology with --set overrides and the exec search path (directory of the brook
 // executable, then $BROOK_PATH). Throws Exit(kExitFailed) printing every diagnostic.

@@ -13,5 +13,6 @@ int run_stats(const Args& args);
 int run_tap(const Args& args);
 int run_send(const Args& args);
 int run_dead(const Args& args);
+int run_keygen(const Args& args);
 
 }  // namespace brook::cli

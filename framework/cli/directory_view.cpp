@@ -6,9 +6,10 @@
 
 namespace brook::cli {
 
-ListReply list_instances(const std::string& endpoint, std::chrono::milliseconds timeout) {
+ListReply list_instances(const std::string& endpoint, const Security& security,
+                         std::chrono::milliseconds timeout) {
   try {
-    DirectoryClient client(endpoint, timeout);
+    DirectoryClient client(endpoint, timeout, security);
     return client.list();
   } catch (const Error& e) {
     throw Exit(kExitUnreachable,

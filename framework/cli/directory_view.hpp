@@ -3,6 +3,7 @@
 #pragma once
 
 #include <brook/directory_protocol.hpp>
+#include <brook/security.hpp>
 
 #include <chrono>
 #include <map>
@@ -13,7 +14,7 @@
 namespace brook::cli {
 
 // list() from the directory at `endpoint`; throws Exit(kExitUnreachable) with a hint.
-ListReply list_instances(const std::string& endpoint,
+ListReply list_instances(const std::string& endpoint, const Security& security,
                          std::chrono::milliseconds timeout = std::chrono::seconds(2));
 
 nlohmann::json to_json(const Registration& r);

@@ -21,6 +21,7 @@ constexpr Subcommand kSubcommands[] = {
     {"tap", "print messages flowing on a channel as JSON lines", brook::cli::run_tap},
     {"send", "inject JSON messages into a channel", brook::cli::run_send},
     {"dead", "list, show and redrive dead letters", brook::cli::run_dead},
+    {"keygen", "write CURVE keys and the allowlist for a topology", brook::cli::run_keygen},
 };
 
 void usage(std::ostream& out) {

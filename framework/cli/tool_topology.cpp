@@ -10,10 +10,12 @@ namespace brook::cli {
 
 namespace {
 
-Topology from_directory(const std::string& endpoint, const std::string& channel) {
+Topology from_directory(const std::string& endpoint, const std::string& channel,
+                        const po::variables_map& vm) {
   EntriesReply reply;
+  const SecuritySpec security = cli_security_spec(vm, nullptr);
   try {
-    DirectoryClient client(endpoint);
+    DirectoryClient client(endpoint, std::chrono::seconds(2), cli_security(vm, nullptr));
     reply = client.resolve(channel);
   } catch (const Error& e) {
     throw Exit(kExitUnreachable, std::string(e.what()) +
@@ -27,6 +29,7 @@ Topology from_directory(const std::string& endpoint, const std::string& channel)
   }
   Topology t;
   t.name = "brook-tool";
+  t.security = security;
   t.directory.endpoints = {endpoint};
   ChannelSpec ch;
   ch.name = channel;
@@ -67,20 +70,23 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
     // The runtime would wait for the directory forever; say at once that it is not there.
     const std::string ep = directory_endpoint(vm, &t);
     try {
-      DirectoryClient(ep).hello();
+      DirectoryClient(ep, std::chrono::seconds(2), cli_security(vm, &t)).hello();
     } catch (const Error& e) {
       throw Exit(kExitUnreachable, std::string(e.what()) +
                                        "\nhint: start the topology (brook up), or pass --directory EP");
     }
   } else {
-    t = from_directory(directory_endpoint(vm, nullptr), channel);
+    t = from_directory(directory_endpoint(vm, nullptr), channel, vm);
   }
+  // The tool's node connects and registers with the CLI's key, which `--keys` may choose.
+  t.security = cli_security_spec(vm, &t);
   ToolTopology out;
   out.directory = t.directory.endpoints.empty() ? directory_endpoint(vm, nullptr)
                                                 : t.directory.endpoints.front();
   out.pattern = t.channel(channel)->pattern;
   out.consumer_groups = t.consumers(channel).size();
-  out.node = tool + "-" + std::to_string(::getpid());
+  out.node = tool_node_name(tool, t.security.mechanism == Mechanism::kCurve);
+  if (vm.count("key")) out.key_file = vm["key"].as<std::string>();
   NodeSpec n;
   n.name = out.node;
   PortSpec port;
@@ -99,6 +105,8 @@ WriteResult run_writer(const ToolTopology& tt, const std::string& channel,
   NodeOptions no;
   no.preloaded = tt.topology;
   no.node = tt.node;
+  no.identity = kCliIdentity;
+  no.key_file = tt.key_file;
   no.directory = {tt.directory};
   no.log_level = LogLevel::kWarn;
   Node node(std::move(no));

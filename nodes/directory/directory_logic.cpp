@@ -1,5 +1,7 @@
 #include "directory_logic.hpp"
 
+#include <brook/security.hpp>
+
 #include <algorithm>
 
 namespace brook {
@@ -240,6 +242,25 @@ ListReply DirectoryRegistry::list(Clock::time_point now) const {
     r.instances.push_back(std::move(info));
   }
   return r;
+}
+
+std::string authorize(const DirectoryRequestBody& body, std::string_view user_id) {
+  const std::string* node = std::visit(
+      [](const auto& r) -> const std::string* {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, RegisterRequest> || std::is_same_v<T, HeartbeatRequest> ||
+                      std::is_same_v<T, UnregisterRequest>) {
+          return &r.node;
+        } else {
+          return nullptr;
+        }
+      },
+      body);
+  if (node == nullptr || *node == user_id) return {};
+  // The command line tools' short-lived nodes (brook tap, brook send) are "cli-<tool>-<pid>".
+  if (user_id == kCliIdentity && node->starts_with(std::string(kCliIdentity) + "-")) return {};
+  return "the key of '" + std::string(user_id) + "' cannot " + std::string(op_name(body)) +
+         " node '" + *node + "': each node registers with its own key (see brook keygen)";
 }
 
 }  // namespace brook

@@ -80,4 +80,9 @@ class DirectoryRegistry {
 // Validates what a register request asks for; returns an error text or empty when acceptable.
 std::string validate_registration(const RegisterRequest& r);
 
+// With CURVE, who may ask what: `user_id` is the allowlist name of the requester's key. Register,
+// heartbeat and unregister only for the node of that name, so no key can speak for another node;
+// look-ups for any key on the allowlist. Returns why a request is denied, or "" when allowed.
+std::string authorize(const DirectoryRequestBody& body, std::string_view user_id);
+
 }  // namespace brook

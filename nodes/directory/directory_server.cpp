@@ -55,6 +55,13 @@ DirectoryServer::DirectoryServer(DirectoryServerOptions options)
   router_.set(zmq::sockopt::rcvhwm, 10000);
   // Watchers that fall behind lose updates here; they notice the seq gap and take a snapshot.
   pub_.set(zmq::sockopt::sndhwm, 100000);
+  if (options_.security.curve()) {
+    // Bound before the sockets that need it: a CURVE server without a handler admits anyone.
+    zap_ = std::make_unique<ZapHandler>(context_, options_.security,
+                                        [this](const ZapRequest&, const ZapVerdict&) { ++stats_.refused; });
+  }
+  options_.security.configure_server(router_, std::string(kDirectoryIdentity));
+  options_.security.configure_server(pub_, std::string(kDirectoryIdentity));
   endpoint_ = bind_socket(router_, options_.bind, "the directory ROUTER");
   std::string pub_bind = options_.pub_bind;
   if (pub_bind.empty()) pub_bind = "tcp://" + host_of(endpoint_) + ":*";
@@ -65,7 +72,8 @@ DirectoryServer::DirectoryServer(DirectoryServerOptions options)
 
 void DirectoryServer::run(StopSignal& stop) {
   BROOK_LOG(kInfo) << "directory " << epoch_ << " serving " << endpoint_ << ", changes on "
-                   << pub_endpoint_ << " (ttl " << options_.config.default_ttl.count()
+                   << pub_endpoint_ << (zap_ ? " with CURVE" : "") << " (ttl "
+                   << options_.config.default_ttl.count()
                    << " ms, heartbeat " << options_.config.heartbeat.count() << " ms)";
   auto next_tick = Clock::now();
   while (!stop.requested()) {
@@ -87,17 +95,21 @@ void DirectoryServer::run(StopSignal& stop) {
     const auto wake = expiry < next_tick ? expiry + std::chrono::milliseconds(1) : next_tick;
     const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
     zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, stop.fd(), ZMQ_POLLIN, 0}};
+                               {nullptr, stop.fd(), ZMQ_POLLIN, 0},
+                               {zap_ ? zap_->socket().handle() : nullptr, zap_ ? 0 : -1,
+                                ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::max(timeout, std::chrono::milliseconds(0)));
+      zmq::poll(items, zap_ ? 3 : 2, std::max(timeout, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
     }
+    if (zap_ && (items[2].revents & ZMQ_POLLIN)) zap_->process();
     if (items[0].revents & ZMQ_POLLIN) serve_requests();
   }
   BROOK_LOG(kInfo) << "directory stopping (" << stop.reason() << "): " << stats_.requests
-                   << " requests, " << stats_.bad_requests << " bad, "
+                   << " requests, " << stats_.bad_requests << " bad, " << stats_.denied
+                   << " denied, " << stats_.refused << " connections refused, "
                    << registry_.instance_count() << " instances registered";
 }
 
@@ -144,6 +156,21 @@ void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, boo
     }
     reply(identity, DirectoryReply{request.id, ErrorReply{status.code, status.error}});
     return;
+  }
+  if (zap_) {
+    const char* user = zmq_msg_gets(body.handle(), "User-Id");
+    const std::string denied = authorize(request.body, user != nullptr ? user : "");
+    if (!denied.empty()) {
+      ++stats_.denied;
+      static LogRateLimiter limiter;
+      std::uint64_t suppressed = 0;
+      if (limiter.allow(suppressed)) {
+        BROOK_LOG(kWarn) << "denied a request from " << peer_address(body) << ": " << denied
+                         << (suppressed > 0 ? " (" + std::to_string(suppressed) + " not logged)" : "");
+      }
+      reply(identity, DirectoryReply{request.id, ErrorReply{DirectoryErrc::kDenied, denied}});
+      return;
+    }
   }
   changes_.clear();
   auto result = registry_.handle(request.body, Clock::now(), changes_);

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <brook/lifecycle.hpp>
+#include <brook/security.hpp>
+#include <brook/zap_handler.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <zmq.hpp>
 
@@ -18,11 +21,14 @@ struct DirectoryServerOptions {
   std::string pub_bind;                       // PUB; empty: same host as `bind`, ephemeral port
   DirectoryConfig config;
   std::chrono::milliseconds tick{500};  // how often watchers hear the current seq
+  Security security;  // CURVE: only allowlisted keys connect; nodes register only as themselves
 };
 
 struct DirectoryServerStats {
   std::uint64_t requests = 0;
   std::uint64_t bad_requests = 0;
+  std::uint64_t denied = 0;   // requests refused by authorize()
+  std::uint64_t refused = 0;  // connections refused by the ZAP handler
   std::uint64_t updates_published = 0;
 };
 
@@ -51,6 +57,7 @@ class DirectoryServer {
   DirectoryServerOptions options_;
   std::string epoch_;
   zmq::context_t context_{1};
+  std::unique_ptr<ZapHandler> zap_;  // CURVE only; declared after context_, so closed before it
   zmq::socket_t router_;
   zmq::socket_t pub_;
   std::string endpoint_;

@@ -71,6 +71,7 @@ int run(int argc, char** argv) {
       if (!topo.directory.endpoints.empty()) opts.bind = topo.directory.endpoints.front();
       opts.config.default_ttl = topo.directory.ttl;
       opts.config.heartbeat = topo.directory.heartbeat;
+      opts.security = brook::Security::load(topo.security, std::string(brook::kDirectoryIdentity));
     }
     if (vm.count("bind")) opts.bind = vm["bind"].as<std::string>();
     if (vm.count("pub-bind")) opts.pub_bind = vm["pub-bind"].as<std::string>();
@@ -92,6 +93,9 @@ int run(int argc, char** argv) {
     std::cerr << e.what() << "\n";
     return 2;
   } catch (const brook::UsageError& e) {
+    std::cerr << "brook-directory: " << e.what() << "\n";
+    return 2;
+  } catch (const brook::ConfigError& e) {
     std::cerr << "brook-directory: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {

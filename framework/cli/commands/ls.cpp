@@ -21,7 +21,7 @@ int run_ls(const Args& args) {
   std::optional<Topology> topo;
   if (vm->count("topology")) topo = load((*vm)["topology"].as<std::string>(), *vm);
   const std::string ep = directory_endpoint(*vm, topo ? &*topo : nullptr);
-  const ListReply reply = list_instances(ep);
+  const ListReply reply = list_instances(ep, cli_security(*vm, topo ? &*topo : nullptr));
 
   if (vm->count("json")) {
     nlohmann::json j{{"directory", ep}, {"epoch", reply.state.epoch}, {"seq", reply.state.seq},

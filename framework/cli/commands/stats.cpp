@@ -100,7 +100,10 @@ int run_stats(const Args& args) {
   const auto interval = parse_duration((*vm)["interval"].as<std::string>());
   if (!interval) throw Exit(kExitUsage, "brook stats: --interval expects a duration like 1s or 500ms");
 
-  auto sample = [&] { return StatsSample{std::chrono::steady_clock::now(), list_instances(ep)}; };
+  const Security security = cli_security(*vm, topo ? &*topo : nullptr);
+  auto sample = [&] {
+    return StatsSample{std::chrono::steady_clock::now(), list_instances(ep, security)};
+  };
   StatsSample before = sample();
   const bool json = vm->count("json") > 0;
   const bool live = !json && !vm->count("once") && stdout_is_tty();

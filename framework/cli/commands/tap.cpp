@@ -71,6 +71,8 @@ int run_tap(const Args& args) {
   NodeOptions no;
   no.preloaded = tt.topology;
   no.node = tt.node;
+  no.identity = kCliIdentity;
+  no.key_file = tt.key_file;
   no.directory = {tt.directory};
   no.observer = true;
   no.log_level = LogLevel::kWarn;

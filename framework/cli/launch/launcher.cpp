@@ -448,7 +448,12 @@ bool Launcher::Impl::all_finished() const {
 
 std::optional<ListReply> Launcher::Impl::poll_directory() {
   try {
-    if (!dir_client_) dir_client_ = std::make_unique<DirectoryClient>(directory_endpoint(), milliseconds(500));
+    if (!dir_client_) {
+      // With CURVE the launcher reads the directory as the command line tools do, with the cli
+      // key; without it (removed from the allowlist) only drain detection is lost.
+      dir_client_ = std::make_unique<DirectoryClient>(
+          directory_endpoint(), milliseconds(500), Security::load(t_.security, std::string(kCliIdentity)));
+    }
     return dir_client_->list();
   } catch (const Error&) {
     dir_client_.reset();  // reconnect next time (the directory may be restarting)

@@ -27,6 +27,7 @@ struct ChannelCounters {
   std::uint64_t gaps = 0;            // pubsub: messages a publisher sent that never arrived
   std::uint64_t retried = 0;         // handler calls repeated after an exception
   std::uint64_t dead_lettered = 0;   // messages sent to the dead-letter channel
+  std::uint64_t refused = 0;         // connections to this input refused (security: curve)
 
   // Visits (name, value) for each counter in kChannelCounterFields order (the wire names).
   template <class F>
@@ -42,7 +43,7 @@ struct CounterField {
 };
 
 // The single list of counters: wire names and members. Adding a counter means adding it here.
-inline constexpr std::array<CounterField, 14> kChannelCounterFields{{
+inline constexpr std::array<CounterField, 15> kChannelCounterFields{{
     {"received", &ChannelCounters::received},
     {"emitted", &ChannelCounters::emitted},
     {"sent", &ChannelCounters::sent},
@@ -57,6 +58,7 @@ inline constexpr std::array<CounterField, 14> kChannelCounterFields{{
     {"gaps", &ChannelCounters::gaps},
     {"retried", &ChannelCounters::retried},
     {"dead_lettered", &ChannelCounters::dead_lettered},
+    {"refused", &ChannelCounters::refused},
 }};
 
 template <class F>

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <brook/directory_protocol.hpp>
+#include <brook/security.hpp>
 
 #include <chrono>
 #include <memory>
@@ -15,8 +16,11 @@ namespace brook {
 
 class DirectoryClient {
  public:
+  // With a CURVE `security`, connects as its identity to a directory holding the "directory"
+  // key (a directory that refuses the key never answers: the calls time out).
   explicit DirectoryClient(std::string endpoint,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(2));
+                           std::chrono::milliseconds timeout = std::chrono::seconds(2),
+                           Security security = {});
   ~DirectoryClient();
   DirectoryClient(const DirectoryClient&) = delete;
   DirectoryClient& operator=(const DirectoryClient&) = delete;
@@ -37,6 +41,7 @@ class DirectoryClient {
 
   std::string endpoint_;
   std::chrono::milliseconds timeout_;
+  Security security_;
   zmq::context_t context_{1};
   std::unique_ptr<zmq::socket_t> socket_;
   std::uint64_t next_id_ = 1;

@@ -59,6 +59,10 @@ struct NodeOptions {
   // Inputs register as observers (taps): producers send them copies best-effort and never hold
   // messages for them, and pubsub inputs do not wait for publishers' welcomes.
   bool observer = false;
+  // With `security: curve`: whose key this process uses (an allowlist name; default: the node's
+  // name) and, optionally, the secret key file (default: <keys>/<identity>.key_secret).
+  std::string identity;
+  std::filesystem::path key_file;
 
   // Values of the node program's own options (see Node(argc, argv, own_options)).
   std::shared_ptr<const boost::program_options::variables_map> own;

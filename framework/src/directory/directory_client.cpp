@@ -5,8 +5,9 @@
 
 namespace brook {
 
-DirectoryClient::DirectoryClient(std::string endpoint, std::chrono::milliseconds timeout)
-    : endpoint_(std::move(endpoint)), timeout_(timeout) {
+DirectoryClient::DirectoryClient(std::string endpoint, std::chrono::milliseconds timeout,
+                                 Security security)
+    : endpoint_(std::move(endpoint)), timeout_(timeout), security_(std::move(security)) {
   reconnect();
 }
 
@@ -18,6 +19,7 @@ void DirectoryClient::reconnect() {
   socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   socket_->set(zmq::sockopt::linger, 0);
   socket_->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
+  security_.configure_client(*socket_, kDirectoryIdentity);
   socket_->connect(endpoint_);
 }
 

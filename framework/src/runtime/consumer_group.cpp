@@ -37,7 +37,8 @@ zmq::socket_type socket_type_for(bool reliable) {
 }  // namespace
 
 ConsumerGroup::ConsumerGroup(zmq::context_t& context, const ChannelSpec& channel, std::string node,
-                             bool tap, std::chrono::milliseconds linger, ChannelCounters& counters)
+                             bool tap, std::chrono::milliseconds linger, ChannelCounters& counters,
+                             const Security& security)
     : node_(std::move(node)),
       tap_(tap),
       reliable_(channel.reliable() && !tap),
@@ -59,6 +60,7 @@ ConsumerGroup::ConsumerGroup(zmq::context_t& context, const ChannelSpec& channel
   if (tap_) socket_.set(zmq::sockopt::sndhwm, 1000);
   monitor_ = std::make_unique<SocketMonitor>(
       context, socket_, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
+  security_ = &security;
 }
 
 void ConsumerGroup::add_replica(const DirectoryEntry& e) {
@@ -72,9 +74,13 @@ void ConsumerGroup::add_replica(const DirectoryEntry& e) {
   r.routing_id.insert(r.routing_id.begin(), 'r');
   r.hash = key_hash(r.name);
   try {
+    security_->configure_client(socket_, node_);  // options are taken at connect time
     if (reliable_) socket_.set(zmq::sockopt::connect_routing_id, r.routing_id);
     socket_.connect(ep);
     replicas_.emplace(ep, std::move(r));
+  } catch (const ConfigError& err) {
+    BROOK_LOG(kWarn) << "not connecting to " << e.instance_name() << " at " << ep << ": "
+                     << err.what();
   } catch (const zmq::error_t& err) {
     BROOK_LOG(kWarn) << "cannot connect to " << e.instance_name() << " at " << ep << ": "
                      << err.what();

@@ -20,6 +20,7 @@
 #include <set>
 #include <string>
 #include <vector>
+#include <brook/security.hpp>
 #include <zmq.hpp>
 
 #include "runtime/in_flight_window.hpp"
@@ -38,8 +39,11 @@ class ConsumerGroup {
 
   // `tap`: an observer (brook tap) — never queued for, dropped when it cannot keep up, always
   // best-effort. `counters`: the channel's, for in-flight, redelivery and ack-error counts.
+  // `security` must outlive the group: each replica is connected to as a CURVE server holding
+  // `node`'s key.
   ConsumerGroup(zmq::context_t& context, const ChannelSpec& channel, std::string node, bool tap,
-                std::chrono::milliseconds linger, ChannelCounters& counters);
+                std::chrono::milliseconds linger, ChannelCounters& counters,
+                const Security& security);
 
   const std::string& node() const noexcept { return node_; }
   bool tap() const noexcept { return tap_; }
@@ -106,6 +110,7 @@ class ConsumerGroup {
   ChannelCounters& counters_;
   zmq::socket_t socket_;
   std::unique_ptr<SocketMonitor> monitor_;
+  const Security* security_;
   std::map<std::string, Replica> replicas_;  // by endpoint
   std::uint32_t next_replica_id_ = 1;
 

@@ -20,7 +20,7 @@ std::span<const std::byte> bytes_of(const zmq::message_t& m) {
 }
 }  // namespace
 
-DirectorySession::DirectorySession(zmq::context_t& context, std::string endpoint,
+DirectorySession::DirectorySession(zmq::context_t& context, const Security& security, std::string endpoint,
                                    InstanceIdentity identity,
                                    std::vector<Registration> registrations,
                                    std::chrono::milliseconds ttl,
@@ -47,6 +47,10 @@ DirectorySession::DirectorySession(zmq::context_t& context, std::string endpoint
   sub_.set(zmq::sockopt::reconnect_ivl_max, 500);
   sub_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
   sub_.set(zmq::sockopt::subscribe, "");
+  // Both connect to the directory's sockets, which hold its key; a bad allowlist fails here,
+  // at start, with the file to fix.
+  security.configure_client(dealer_, kDirectoryIdentity);
+  security.configure_client(sub_, kDirectoryIdentity);
   dealer_.connect(endpoint_);
   next_wakeup_ = Clock::now();
 }

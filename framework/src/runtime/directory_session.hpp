@@ -15,6 +15,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include <brook/security.hpp>
 #include <zmq.hpp>
 
 namespace brook::detail {
@@ -40,7 +41,10 @@ class DirectorySession {
     virtual NodeCounters heartbeat_counters() = 0;
   };
 
-  DirectorySession(zmq::context_t& context, std::string endpoint, InstanceIdentity identity,
+  // `security` must outlive the session: the directory is a CURVE server holding the
+  // "directory" key.
+  DirectorySession(zmq::context_t& context, const Security& security, std::string endpoint,
+                   InstanceIdentity identity,
                    std::vector<Registration> registrations, std::chrono::milliseconds ttl,
                    std::chrono::milliseconds heartbeat, Listener& listener);
 

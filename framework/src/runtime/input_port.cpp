@@ -19,7 +19,8 @@ constexpr std::size_t kMaxProducersRemembered = 4096;
 
 InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
                      const std::string& advertise, const std::string& own_id, bool tap,
-                     std::chrono::milliseconds linger, ChannelCounters& counters)
+                     std::chrono::milliseconds linger, ChannelCounters& counters,
+                     const Security& security)
     : port_(port.port),
       channel_(&channel),
       own_id_(own_id),
@@ -32,6 +33,7 @@ InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const Channe
                                                             : zmq::socket_type::pull),
       counters_(counters) {
   configure_data_socket(socket_, channel, linger);
+  security.configure_server(socket_, channel.name);
   limits_.max_message_size = channel.max_message_size;
   if (channel.pattern == Pattern::kPubsub) {
     socket_.set(zmq::sockopt::subscribe, channel.name);

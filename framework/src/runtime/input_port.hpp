@@ -14,6 +14,7 @@
 #include "runtime/dedupe_window.hpp"
 #include <set>
 #include <string>
+#include <brook/security.hpp>
 #include <zmq.hpp>
 
 namespace brook::detail {
@@ -23,7 +24,7 @@ class InputPort {
   // Binds at once; throws ZmqError if the host cannot be bound.
   InputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
             const std::string& advertise, const std::string& own_id, bool tap,
-            std::chrono::milliseconds linger, ChannelCounters& counters);
+            std::chrono::milliseconds linger, ChannelCounters& counters, const Security& security);
 
   const std::string& port() const noexcept { return port_; }
   const ChannelSpec& channel() const noexcept { return *channel_; }

@@ -52,7 +52,7 @@ int NodeRuntime::run() {
     detail::InstanceIdentity id{spec_->name, options_.instance, incarnation_, host,
                                 static_cast<std::uint32_t>(::getpid())};
     sessions_.push_back(std::make_unique<detail::DirectorySession>(
-        context_, ep, id, regs, topology_.directory.ttl, topology_.directory.heartbeat, *this));
+        context_, security_, ep, id, regs, topology_.directory.ttl, topology_.directory.heartbeat, *this));
   }
   ++generation_;
   BROOK_LOG(kInfo) << "starting " << producer_id_ << " (topology " << topology_.name << ", "
@@ -85,6 +85,7 @@ void NodeRuntime::build(PollBuffer& b) {
     b.slots.push_back(slot);
   };
   add(nullptr, stop_.fd(), {SlotKind::kStop, nullptr, nullptr});
+  if (zap_) add(zap_->socket().handle(), 0, {SlotKind::kZap, zap_.get(), nullptr});
   for (auto& in : inputs_) add(in->socket(), 0, {SlotKind::kInput, in.get(), nullptr});
   for (auto& s : sessions_) {
     add(s->request_socket(), 0, {SlotKind::kDirRequest, s.get(), nullptr});
@@ -121,6 +122,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
     short events = 0;
     switch (s.kind) {
       case SlotKind::kStop:
+      case SlotKind::kZap:
       case SlotKind::kDirRequest:
       case SlotKind::kDirWatch:
       case SlotKind::kMonitor:
@@ -188,6 +190,9 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
       }
       case SlotKind::kInput:
         drain_input(*static_cast<detail::InputPort*>(s.target));
+        break;
+      case SlotKind::kZap:
+        static_cast<ZapHandler*>(s.target)->process();
         break;
       case SlotKind::kDirRequest:
         static_cast<detail::DirectorySession*>(s.target)->on_request_readable();
@@ -578,6 +583,7 @@ void NodeRuntime::close_all() noexcept {
     sessions_.clear();
     inputs_.clear();
     outputs_.clear();
+    zap_.reset();
     ++generation_;
     context_.close();  // waits up to each socket's linger for queued messages to leave
   } catch (...) {

@@ -56,12 +56,22 @@ NodeRuntime::NodeRuntime(NodeOptions options)
   linger_ = drain_timeout_;
   params_ = Params(spec_->params, topology_.file.string() + ": nodes." + spec_->name + ".params",
                    topology_.file.string());
+  security_ = Security::load(topology_.security,
+                             options_.identity.empty() ? spec_->name : options_.identity,
+                             options_.key_file);
+  if (security_.curve()) {
+    zap_ = std::make_unique<ZapHandler>(context_, security_, [this](const ZapRequest& r,
+                                                                     const ZapVerdict&) {
+      auto it = counters_.channels.find(r.domain);
+      if (it != counters_.channels.end()) ++it->second.refused;
+    });
+  }
 
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
     inputs_.push_back(std::make_unique<detail::InputPort>(context_, port, *ch, options_.advertise,
                                                           producer_id_, options_.observer, linger_,
-                                                          counters_.channels[ch->name]));
+                                                          counters_.channels[ch->name], security_));
   }
   for (const auto& port : spec_->outputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
@@ -77,7 +87,7 @@ NodeRuntime::NodeRuntime(NodeOptions options)
     outputs_.push_back(std::make_unique<detail::OutputPort>(context_, port, *ch, topology_,
                                                             producer, linger_,
                                                             counters_.channels[ch->name],
-                                                            std::move(journal)));
+                                                            security_, std::move(journal)));
     outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
   }
   // Channels this node reads that name a dead-letter channel get an implicit output to it.
@@ -92,7 +102,8 @@ NodeRuntime::NodeRuntime(NodeOptions options)
     dl_port.where = port.where;
     outputs_.push_back(std::make_unique<detail::OutputPort>(context_, dl_port, *dl, topology_,
                                                             producer_id_, linger_,
-                                                            counters_.channels[dl->name]));
+                                                            counters_.channels[dl->name],
+                                                            security_));
     outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
     dead_letter_out_[ch->name] = outputs_.size() - 1;
   }

@@ -5,6 +5,8 @@
 #include <brook/ids.hpp>
 #include <brook/lifecycle.hpp>
 #include <brook/node.hpp>
+#include <brook/security.hpp>
+#include <brook/zap_handler.hpp>
 
 #include <chrono>
 #include <map>
@@ -66,7 +68,7 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
 
  private:
   enum class Mode { kNormal, kControlOnly };
-  enum class SlotKind { kStop, kInput, kDirRequest, kDirWatch, kMonitor, kGroupOut, kPublisher };
+  enum class SlotKind { kStop, kInput, kDirRequest, kDirWatch, kMonitor, kGroupOut, kPublisher, kZap };
   struct Slot {
     SlotKind kind;
     void* target;  // InputPort*, DirectorySession*, ConsumerGroup* or Publisher*
@@ -106,7 +108,9 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   std::chrono::milliseconds drain_timeout_;
   std::chrono::milliseconds linger_;
 
+  Security security_;
   zmq::context_t context_;
+  std::unique_ptr<ZapHandler> zap_;  // with CURVE: bound before any input, closed before context_
   StopSignal stop_;
   std::vector<std::unique_ptr<detail::InputPort>> inputs_;
   std::vector<std::unique_ptr<detail::OutputPort>> outputs_;

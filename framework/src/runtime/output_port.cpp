@@ -8,23 +8,24 @@ namespace brook::detail {
 OutputPort::OutputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
                        const Topology& topology, std::string producer_id,
                        std::chrono::milliseconds linger, ChannelCounters& counters,
-                       std::unique_ptr<OutputJournal> journal)
+                       const Security& security, std::unique_ptr<OutputJournal> journal)
     : port_(port.port),
       channel_(&channel),
       producer_id_(std::move(producer_id)),
       linger_(linger),
       counters_(counters),
+      security_(security),
       context_(context),
       journal_(std::move(journal)) {
   for (const NodeSpec* n : topology.consumers(channel.name)) declared_.insert(n->name);
   if (channel.pattern == Pattern::kPubsub) {
-    publisher_ = std::make_unique<Publisher>(context, channel, producer_id_, linger);
+    publisher_ = std::make_unique<Publisher>(context, channel, producer_id_, linger, security_);
   } else {
     // Declared groups exist from the start so messages emitted before any replica is known are
     // held for them rather than lost.
     for (const auto& node : declared_) {
       groups_[node] =
-          std::make_unique<ConsumerGroup>(context, channel, node, false, linger, counters_);
+          std::make_unique<ConsumerGroup>(context, channel, node, false, linger, counters_, security_);
     }
   }
   if (journal_) replay_journal();
@@ -78,7 +79,7 @@ bool OutputPort::consumer_added(const DirectoryEntry& e) {
   if (it == groups_.end()) {
     it = groups_
              .emplace(key, std::make_unique<ConsumerGroup>(context_, *channel_, e.node, e.reg.tap,
-                                                           linger_, counters_))
+                                                           linger_, counters_, security_))
              .first;
     created = true;
   }

@@ -33,7 +33,8 @@ class OutputPort {
   // same for every incarnation using it (consumers de-duplicate by producer and number).
   OutputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
              const Topology& topology, std::string producer_id, std::chrono::milliseconds linger,
-             ChannelCounters& counters, std::unique_ptr<OutputJournal> journal = nullptr);
+             ChannelCounters& counters, const Security& security,
+             std::unique_ptr<OutputJournal> journal = nullptr);
 
   const std::string& port() const noexcept { return port_; }
   const std::string& producer_id() const noexcept { return producer_id_; }
@@ -91,6 +92,7 @@ class OutputPort {
   std::string producer_id_;
   std::chrono::milliseconds linger_;
   ChannelCounters& counters_;
+  const Security& security_;
   zmq::context_t& context_;
   std::set<std::string> declared_;  // consuming nodes named by the topology
   std::set<std::string> warned_;    // undeclared consumers already warned about

@@ -9,10 +9,11 @@
 namespace brook::detail {
 
 Publisher::Publisher(zmq::context_t& context, const ChannelSpec& channel, std::string producer_id,
-                     std::chrono::milliseconds linger)
+                     std::chrono::milliseconds linger, const Security& security)
     : channel_(channel.name),
       producer_id_(std::move(producer_id)),
       max_pending_(channel.max_pending),
+      security_(&security),
       xpub_(context, zmq::socket_type::xpub),
       tap_pub_(context, zmq::socket_type::pub) {
   configure_data_socket(xpub_, channel, linger);
@@ -26,7 +27,11 @@ void Publisher::add_subscriber(const DirectoryEntry& e) {
   zmq::socket_t& s = e.reg.tap ? tap_pub_ : xpub_;
   if (subscribers_.count(ep)) return;
   try {
+    security_->configure_client(s, e.node);  // options are taken at connect time
     s.connect(ep);
+  } catch (const ConfigError& err) {
+    BROOK_LOG(kWarn) << "not connecting to subscriber " << id << " at " << ep << ": " << err.what();
+    return;
   } catch (const zmq::error_t& err) {
     BROOK_LOG(kWarn) << "cannot connect to subscriber " << id << " at " << ep << ": "
                      << err.what();

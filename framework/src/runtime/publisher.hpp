@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <vector>
+#include <brook/security.hpp>
 #include <zmq.hpp>
 
 #include "runtime/consumer_group.hpp"
@@ -23,8 +24,10 @@ namespace brook::detail {
 
 class Publisher {
  public:
+  // `security` must outlive the publisher: each subscriber is connected to as a CURVE server
+  // holding its node's key.
   Publisher(zmq::context_t& context, const ChannelSpec& channel, std::string producer_id,
-            std::chrono::milliseconds linger);
+            std::chrono::milliseconds linger, const Security& security);
 
   void add_subscriber(const DirectoryEntry& e);
   void remove_subscriber(const DirectoryEntry& e);
@@ -63,6 +66,7 @@ class Publisher {
   std::string producer_id_;
   std::size_t max_pending_;
   bool open_ = false;
+  const Security* security_;
   zmq::socket_t xpub_;
   zmq::socket_t tap_pub_;
   std::size_t taps_ = 0;
