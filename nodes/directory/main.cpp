@@ -30,6 +30,8 @@ int run(int argc, char** argv) {
       "no message data flows through the directory.\n\nOptions");
   desc.add_options()
       ("help,h", "print this help and exit")
+      ("keys", po::value<std::string>(),
+       "CURVE: the key directory written by brook keygen (default: the topology's security)")
       ("bind", po::value<std::string>(),
        "ROUTER endpoint for requests (default: the topology's first directory endpoint, else "
        "tcp://127.0.0.1:5670; use port * for an ephemeral port)")
@@ -72,6 +74,12 @@ int run(int argc, char** argv) {
       opts.config.default_ttl = topo.directory.ttl;
       opts.config.heartbeat = topo.directory.heartbeat;
       opts.security = brook::Security::load(topo.security, std::string(brook::kDirectoryIdentity));
+    }
+    if (vm.count("keys")) {
+      brook::SecuritySpec spec;
+      spec.mechanism = brook::Mechanism::kCurve;
+      spec.keys = vm["keys"].as<std::string>();
+      opts.security = brook::Security::load(spec, std::string(brook::kDirectoryIdentity));
     }
     if (vm.count("bind")) opts.bind = vm["bind"].as<std::string>();
     if (vm.count("pub-bind")) opts.pub_bind = vm["pub-bind"].as<std::string>();

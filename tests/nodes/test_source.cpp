@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   const auto count = node.params().get<std::uint64_t>("count", 1000);
   const auto rate = node.params().get<std::uint64_t>("rate", 0);
   const auto body_size = node.params().get<std::size_t>("body_size", 16);
+  const auto body_text = node.params().get<std::string>("body_text", "");  // instead of 'x's
   const bool exit_when_done = node.params().get<bool>("exit_when_done", true);
   const auto key_space = node.params().get<std::uint64_t>("keys", 0);
 
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
 
   brook::test::TestMsg msg;
   msg.source = node.instance_name();
-  msg.body.assign(body_size, 'x');
+  msg.body = body_text.empty() ? std::string(body_size, 'x') : body_text;
   std::uint64_t sent = 0;
   int accepted_fd = -1;
   if (!accepted_log.empty()) {

@@ -62,7 +62,7 @@ Process Cluster::start_node(const std::string& exe, const std::string& node,
 }
 
 DirectoryClient& Cluster::client() {
-  if (!client_) client_ = std::make_unique<DirectoryClient>(directory_endpoint_, 1000ms);
+  if (!client_) client_ = std::make_unique<DirectoryClient>(directory_endpoint_, 1000ms, client_security_);
   return *client_;
 }
 

@@ -50,6 +50,8 @@ class Cluster {
                      std::vector<std::string> extra = {}, bool wait_ready = true);
 
   DirectoryClient& client();
+  // The security client() talks with (set before its first use; default: none).
+  void set_client_security(Security s) { client_security_ = std::move(s); client_.reset(); }
   // Sum over instances of `node` of one counter on `channel`, from the last heartbeats.
   std::uint64_t counter(const std::string& node, const std::string& channel,
                         std::uint64_t ChannelCounters::*field);
@@ -61,6 +63,7 @@ class Cluster {
   std::string directory_endpoint_;
   std::filesystem::path topology_;
   std::unique_ptr<DirectoryClient> client_;
+  Security client_security_;
   int log_counter_ = 0;
 };
 
