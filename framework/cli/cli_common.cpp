@@ -44,7 +44,8 @@ void add_directory_options(po::options_description& d) {
       ("keys", po::value<std::string>(),
        "CURVE key directory written by brook keygen (default: the topology's security.keys, "
        "else $BROOK_KEYS; none: no security)")
-      ("key", po::value<std::string>(), "secret key file to use (default: KEYS/cli.key_secret)");
+      ("key-file", po::value<std::string>(),
+       "secret key file to use (default: KEYS/cli.key_secret)");
 }
 
 SecuritySpec cli_security_spec(const po::variables_map& vm, const Topology* topology) {
@@ -64,7 +65,8 @@ SecuritySpec cli_security_spec(const po::variables_map& vm, const Topology* topo
 Security cli_security(const po::variables_map& vm, const Topology* topology) {
   try {
     return Security::load(cli_security_spec(vm, topology), std::string(kCliIdentity),
-                          vm.count("key") ? fs::path(vm["key"].as<std::string>()) : fs::path());
+                          vm.count("key-file") ? fs::path(vm["key-file"].as<std::string>())
+                                               : fs::path());
   } catch (const Error& e) {
     throw Exit(kExitUsage, e.what());
   }

@@ -56,8 +56,8 @@ void add_topology_options(po::options_description& d);
 // else $BROOK_DIRECTORY, else tcp://127.0.0.1:5670.
 std::string directory_endpoint(const po::variables_map& vm, const Topology* topology);
 // The security the CLI talks with, as identity "cli": CURVE with --keys DIR, else the topology's
-// `security:` (if --topology given), else $BROOK_KEYS; none otherwise. --key FILE picks another
-// secret key file than DIR/cli.key_secret. Throws Exit(kExitUsage) naming a bad key file.
+// `security:` (if --topology given), else $BROOK_KEYS; none otherwise. --key-file FILE picks
+// another secret key file than DIR/cli.key_secret (`--key` is brook send's ordering key). Throws Exit(kExitUsage) naming a bad key file.
 SecuritySpec cli_security_spec(const po::variables_map& vm, const Topology* topology);
 Security cli_security(const po::variables_map& vm, const Topology* topology);
 // The name the CLI's own short-lived nodes register under: with CURVE the directory accepts only

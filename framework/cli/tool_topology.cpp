@@ -86,7 +86,7 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
   out.pattern = t.channel(channel)->pattern;
   out.consumer_groups = t.consumers(channel).size();
   out.node = tool_node_name(tool, t.security.mechanism == Mechanism::kCurve);
-  if (vm.count("key")) out.key_file = vm["key"].as<std::string>();
+  if (vm.count("key-file")) out.key_file = vm["key-file"].as<std::string>();
   NodeSpec n;
   n.name = out.node;
   PortSpec port;

@@ -41,7 +41,8 @@ int run_keygen(const Args& args) {
                         "and NAME.key_secret (mode 0600), plus DIR/allowlist naming every public key\n"
                         "allowed to connect. Existing pairs are kept unless --force. Point the\n"
                         "topology at DIR with security: {mechanism: curve, keys: DIR}; remove a line\n"
-                        "from the allowlist to shut that key out.",
+                        "from the allowlist to shut that key out (a re-run of keygen writes the\n"
+                        "allowlist again from the topology).",
                         o, pos);
   if (!vm) return kExitOk;
   const Topology t = load((*vm)["topology"].as<std::string>(), *vm);

@@ -47,14 +47,17 @@ std::optional<std::string> zpl_value(const std::string& line, std::string_view n
 void write_file(const fs::path& file, const std::string& text, mode_t mode) {
   // Created with its final mode, so a secret is never readable by others, not even briefly.
   const fs::path tmp = file.string() + ".tmp";
+  ::unlink(tmp.c_str());  // a leftover could have a looser mode, which O_CREAT would keep
   std::FILE* f = nullptr;
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd >= 0) f = ::fdopen(fd, "w");
   if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() ||
       std::fclose(f) != 0) {
     throw Error("cannot write " + tmp.string() + ": " + std::strerror(errno));
   }
-  ::chmod(tmp.c_str(), mode);  // O_CREAT honours the umask, which may have removed bits
+  if (::chmod(tmp.c_str(), mode) != 0) {  // O_CREAT honours the umask, which may remove bits
+    throw Error("cannot chmod " + tmp.string() + ": " + std::strerror(errno));
+  }
   std::error_code ec;
   fs::rename(tmp, file, ec);
   if (ec) throw Error("cannot write " + file.string() + ": " + ec.message());
