@@ -34,6 +34,11 @@ InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const Channe
       counters_(counters) {
   configure_data_socket(socket_, channel, linger);
   security.configure_server(socket_, channel.name);
+  if (security.curve()) {
+    // Refusals by the ZAP handler (HANDSHAKE_FAILED_AUTH) are counted there, with the address.
+    monitor_ = std::make_unique<SocketMonitor>(
+        context, socket_, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+  }
   limits_.max_message_size = channel.max_message_size;
   if (channel.pattern == Pattern::kPubsub) {
     socket_.set(zmq::sockopt::subscribe, channel.name);
@@ -246,6 +251,31 @@ std::string InputPort::waiting_for() const {
     s += p;
   }
   return s;
+}
+
+void InputPort::on_monitor_event() {
+  if (!monitor_) return;
+  monitor_->drain([&](int event, std::int32_t value, const std::string& endpoint) {
+    ++counters_.refused;
+    std::string why = "handshake failed";
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+      why = "no handshake within the handshake interval, or the peer left";
+    } else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+      why = "the peer does not speak CURVE";
+    } else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC) {
+      why = "the peer's CURVE handshake does not decrypt (it expects another server key)";
+    } else {
+      why = "protocol error " + std::to_string(value) + " during the handshake";
+    }
+    std::uint64_t suppressed = 0;
+    if (refused_log_.allow(suppressed)) {
+      // libzmq reports our end of a failed handshake only; the ZAP handler logs peers it refuses.
+      BROOK_LOG(kWarn) << "refused a connection to input '" << port_ << "' at " << endpoint << ": "
+                       << why << " (" << counters_.refused << " refused so far"
+                       << (suppressed > 0 ? ", " + std::to_string(suppressed) + " not logged" : "")
+                       << ")";
+    }
+  });
 }
 
 }  // namespace brook::detail

@@ -14,8 +14,12 @@
 #include "runtime/dedupe_window.hpp"
 #include <set>
 #include <string>
+#include <brook/log.hpp>
 #include <brook/security.hpp>
+#include <memory>
 #include <zmq.hpp>
+
+#include "runtime/socket_monitor.hpp"
 
 namespace brook::detail {
 
@@ -34,6 +38,11 @@ class InputPort {
   ChannelCounters& counters() noexcept { return counters_; }
   Registration registration() const;
   void* socket() noexcept { return socket_.handle(); }
+  // With CURVE: the monitor reporting handshakes that failed before the ZAP handler could judge
+  // them (no CURVE, wrong server key, garbage, silence past the handshake interval); nullptr
+  // otherwise. Its events are read by on_monitor_event(), which counts them as `refused`.
+  void* monitor_socket() noexcept { return monitor_ ? monitor_->handle() : nullptr; }
+  void on_monitor_event();
 
   std::function<void(const Message&)>& handler() noexcept { return handler_; }
 
@@ -78,6 +87,8 @@ class InputPort {
   std::string endpoint_;
   Limits limits_;
   ChannelCounters& counters_;
+  std::unique_ptr<SocketMonitor> monitor_;
+  LogRateLimiter refused_log_;
   std::function<void(const Message&)> handler_;
   std::size_t drain_parts(zmq::message_t& body, std::size_t parts);
   void mark_handled(const MessageId& id);

@@ -86,7 +86,10 @@ void NodeRuntime::build(PollBuffer& b) {
   };
   add(nullptr, stop_.fd(), {SlotKind::kStop, nullptr, nullptr});
   if (zap_) add(zap_->socket().handle(), 0, {SlotKind::kZap, zap_.get(), nullptr});
-  for (auto& in : inputs_) add(in->socket(), 0, {SlotKind::kInput, in.get(), nullptr});
+  for (auto& in : inputs_) {
+    add(in->socket(), 0, {SlotKind::kInput, in.get(), nullptr});
+    if (void* m = in->monitor_socket()) add(m, 0, {SlotKind::kInputMonitor, in.get(), nullptr});
+  }
   for (auto& s : sessions_) {
     add(s->request_socket(), 0, {SlotKind::kDirRequest, s.get(), nullptr});
     add(s->watch_socket(), 0, {SlotKind::kDirWatch, s.get(), nullptr});
@@ -123,6 +126,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
     switch (s.kind) {
       case SlotKind::kStop:
       case SlotKind::kZap:
+      case SlotKind::kInputMonitor:
       case SlotKind::kDirRequest:
       case SlotKind::kDirWatch:
       case SlotKind::kMonitor:
@@ -193,6 +197,9 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
         break;
       case SlotKind::kZap:
         static_cast<ZapHandler*>(s.target)->process();
+        break;
+      case SlotKind::kInputMonitor:
+        static_cast<detail::InputPort*>(s.target)->on_monitor_event();
         break;
       case SlotKind::kDirRequest:
         static_cast<detail::DirectorySession*>(s.target)->on_request_readable();

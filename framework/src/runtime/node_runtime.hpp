@@ -68,7 +68,9 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
 
  private:
   enum class Mode { kNormal, kControlOnly };
-  enum class SlotKind { kStop, kInput, kDirRequest, kDirWatch, kMonitor, kGroupOut, kPublisher, kZap };
+  enum class SlotKind {
+    kStop, kInput, kInputMonitor, kDirRequest, kDirWatch, kMonitor, kGroupOut, kPublisher, kZap
+  };
   struct Slot {
     SlotKind kind;
     void* target;  // InputPort*, DirectorySession*, ConsumerGroup* or Publisher*
