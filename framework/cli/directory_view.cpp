@@ -15,7 +15,10 @@ ListReply list_instances(const std::string& endpoint, const Security& security,
     throw Exit(kExitUnreachable,
                std::string(e.what()) +
                    "\nhint: is the topology running (brook up)? Point at its directory with "
-                   "--directory tcp://HOST:PORT or --topology FILE.");
+                   "--directory tcp://HOST:PORT or --topology FILE." +
+                   (security.curve() ? " With CURVE a directory also stays silent to a key that "
+                                       "is not on its allowlist: check --keys / --key-file."
+                                     : ""));
   }
 }
 

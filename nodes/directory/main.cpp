@@ -65,6 +65,7 @@ int run(int argc, char** argv) {
     brook::set_log_identity("directory");
 
     brook::DirectoryServerOptions opts;
+    std::chrono::milliseconds handshake = brook::kDefaultHandshakeTimeout;
     if (vm.count("topology")) {
       brook::LoadOptions lo;
       lo.resolve_execs = false;
@@ -73,12 +74,16 @@ int run(int argc, char** argv) {
       if (!topo.directory.endpoints.empty()) opts.bind = topo.directory.endpoints.front();
       opts.config.default_ttl = topo.directory.ttl;
       opts.config.heartbeat = topo.directory.heartbeat;
-      opts.security = brook::Security::load(topo.security, std::string(brook::kDirectoryIdentity));
+      if (!vm.count("keys")) {
+        opts.security = brook::Security::load(topo.security, std::string(brook::kDirectoryIdentity));
+      }
+      handshake = topo.security.handshake_timeout;
     }
     if (vm.count("keys")) {
       brook::SecuritySpec spec;
       spec.mechanism = brook::Mechanism::kCurve;
       spec.keys = vm["keys"].as<std::string>();
+      spec.handshake_timeout = handshake;
       opts.security = brook::Security::load(spec, std::string(brook::kDirectoryIdentity));
     }
     if (vm.count("bind")) opts.bind = vm["bind"].as<std::string>();

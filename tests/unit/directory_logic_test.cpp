@@ -184,5 +184,24 @@ TEST_F(DirectoryLogic, RefusesBeyondMaxInstances) {
   EXPECT_EQ(std::get<ErrorReply>(r).code, DirectoryErrc::kDenied);
 }
 
+TEST(DirectoryAuthorize, KeysSpeakOnlyForTheirOwnNode) {
+  RegisterRequest reg;
+  reg.node = "basket";
+  EXPECT_EQ(authorize(reg, "basket"), "");
+  EXPECT_NE(authorize(reg, "order").find("cannot register node 'basket'"), std::string::npos);
+  EXPECT_NE(authorize(reg, "cli").find("cannot"), std::string::npos);
+  HeartbeatRequest hb;
+  hb.node = "basket";
+  EXPECT_NE(authorize(hb, "order"), "");
+  UnregisterRequest un;
+  un.node = "basket";
+  EXPECT_NE(authorize(un, "order"), "");
+  reg.node = "cli-brook-tap-42";
+  EXPECT_EQ(authorize(reg, "cli"), "") << "the tools' own short-lived nodes";
+  EXPECT_NE(authorize(reg, "basket"), "");
+  EXPECT_EQ(authorize(ResolveRequest{"checkouts"}, "order"), "") << "look-ups for any allowed key";
+  EXPECT_EQ(authorize(ListRequest{}, "cli"), "");
+}
+
 }  // namespace
 }  // namespace brook

@@ -166,6 +166,12 @@ Allowlist read_allowlist(const fs::path& file) {
     if (!valid_z85_key(key)) {
       throw ConfigError(where + "'" + key + "' is not a 40-character Z85 public key");
     }
+    for (const auto& [other, other_key] : out) {
+      if (other_key == key) {
+        throw ConfigError(where + "the key of '" + name + "' is also listed for '" + other +
+                          "'; each name needs its own key pair (brook keygen)");
+      }
+    }
     if (!out.emplace(name, key).second) {
       throw ConfigError(where + "'" + name + "' is listed twice; keep one line per name");
     }
@@ -198,6 +204,14 @@ Security Security::load(const SecuritySpec& spec, const std::string& identity,
     throw ConfigError((spec.keys / "allowlist").string() +
                       ": no 'directory' key; nothing could reach the directory. " +
                       keygen_hint(spec.keys));
+  }
+  // A stale secret (keys regenerated, one file not copied) would be refused by every peer;
+  // say so here instead.
+  if (auto it = s.allowlist_.find(identity);
+      it != s.allowlist_.end() && it->second != s.keys_.public_key) {
+    throw ConfigError("the secret key of '" + identity + "' does not match its public key on the "
+                      "allowlist " + (spec.keys / "allowlist").string() +
+                      ": copy the key files and the allowlist from the same brook keygen run");
   }
   for (const auto& [name, key] : s.allowlist_) s.by_binary_.emplace(binary_key(key), name);
   return s;
