@@ -355,7 +355,16 @@ struct JunkLoad {
 
 // Sink-side seconds from first to last of 4000 messages paced at 2000/s, with `junk` junk
 // connections kept coming at the input and the directory meanwhile.
-double timed_run(int junk, JunkLoad& load) {
+long peak_rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmHWM:")) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+double timed_run(int junk, JunkLoad& load, long& sink_peak_kib) {
   SecureCluster sc(true, 4000, 2000);
   auto sink = sc.c.start_node("brook-test-sink", "sink");
   const std::string input = input_endpoint(sc.c);
@@ -368,6 +377,7 @@ double timed_run(int junk, JunkLoad& load) {
   EXPECT_TRUE(wait_for([&] { return sc.c.counter("sink", "work", &ChannelCounters::received) >= 4000; }, 20s));
   load.stop = true;
   if (junk_thread.joinable()) junk_thread.join();
+  sink_peak_kib = peak_rss_kib(sink.pid());
   sink.stop();
   EXPECT_EQ(read_report(sc.c.dir() / "sink-0.txt").messages.size(), 4000u);
   std::ifstream timing(sc.c.dir() / "timing.txt");
@@ -378,9 +388,12 @@ double timed_run(int junk, JunkLoad& load) {
 
 TEST(Security, JunkConnectionsAreDroppedAndDoNotSlowRealTraffic) {
   JunkLoad none;
-  const double clean = timed_run(0, none);
+  long clean_kib = 0;
+  const double clean = timed_run(0, none, clean_kib);
   JunkLoad load;
-  const double with_junk = timed_run(50, load);
+  long junk_kib = 0;
+  const double with_junk = timed_run(50, load, junk_kib);
+  EXPECT_LT(junk_kib, clean_kib + 16 * 1024) << "the sink's memory stays bounded under junk";
   ASSERT_GT(clean, 0);
   ASSERT_GT(with_junk, 0);
   // Paced at 2000 msg/s: junk must not stretch the run by more than ~10 %.
@@ -400,7 +413,7 @@ TEST(Security, JunkConnectionsAreDroppedAndDoNotSlowRealTraffic) {
       << "the node's idle junk goes after its 500 ms handshake interval";
   std::cout << "junk: " << load.rounds << " round(s) of 50 connections; run " << clean
             << " s clean, " << with_junk << " s with junk (ratio " << clean / with_junk
-            << ")\n";
+            << "); sink peak RSS " << clean_kib << " KiB clean, " << junk_kib << " KiB with junk\n";
 }
 
 }  // namespace

@@ -71,10 +71,13 @@ std::vector<std::vector<std::string>> query(const fs::path& db, const std::strin
 
 class Shop : public ::testing::Test {
  protected:
-  Process up(int baskets, int rate, const std::string& topology = "topologies/shop.yaml") {
+  Process up(int baskets, int rate, const std::string& topology = "topologies/shop.yaml",
+             const std::vector<std::string>& extra = {}) {
     port_ = free_port();
     topology_ = source_path(topology);
-    return Process::start({.argv = {bin("brook"), "up", topology_, "--quiet"},
+    std::vector<std::string> argv{bin("brook"), "up", topology_, "--quiet"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Process::start({.argv = argv,
                            .env = {{"SHOP_DB", db().string()},
                                    {"SHOP_MANIFEST", manifest().string()},
                                    {"SHOP_BASKETS", std::to_string(baskets)},
@@ -156,6 +159,29 @@ TEST_F(Shop, EveryValidBasketBecomesExactlyOneCorrectOrder) {
   std::cout << "shop: " << kBaskets << " baskets, " << orders_ok << " orders, " << rejected_ok
             << " rejections; " << r["throughput_per_s"] << " orders/s; latency ms p50 "
             << r["latency_ms"]["p50"] << " p99 " << r["latency_ms"]["p99"] << "\n";
+}
+
+TEST_F(Shop, RunsEndToEndWithCurve) {
+  constexpr int kBaskets = 500;
+  const fs::path keys = dir_ / "keys";
+  const auto keygen = run_command({bin("brook"), "keygen", keys.string(), "--topology",
+                                   source_path("topologies/shop.yaml")});
+  ASSERT_EQ(keygen.code, 0) << keygen.describe();
+  const std::string security = "security={mechanism: curve, keys: " + keys.string() + "}";
+  Process p = up(kBaskets, 1000, "topologies/shop.yaml", {"--set", security});
+  const auto code = p.wait(150s);
+  ASSERT_TRUE(code.has_value()) << tail(p.log_path(), 80);
+  ASSERT_EQ(*code, 0) << tail(p.log_path(), 80);
+  std::size_t valid = 0;
+  for (const auto& [id, b] : read_manifest(manifest())) valid += b.valid ? 1 : 0;
+  const json r = report();
+  EXPECT_EQ(last_report_code_, 0) << r.dump(2);
+  EXPECT_EQ(r["orders_complete"].get<std::size_t>(), valid);
+  EXPECT_EQ(r["orders_wrong"].get<std::size_t>(), 0u);
+  const std::string log = p.log();
+  EXPECT_NE(log.find("with CURVE"), std::string::npos) << "the directory ran with CURVE";
+  EXPECT_EQ(log.find("refused a connection"), std::string::npos) << "no node refused another";
+  EXPECT_NE(log.find(" 0 denied, 0 connections refused"), std::string::npos) << tail(p.log_path(), 20);
 }
 
 TEST_F(Shop, AKilledProductReplicaIsRestartedAndTheRunCompletes) {
