@@ -51,6 +51,8 @@ DirectoryServer::DirectoryServer(DirectoryServerOptions options)
     s->set(zmq::sockopt::linger, 0);
   }
   router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
+  // Watchers send only subscriptions here; a huge one is garbage.
+  pub_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(4096));
   router_.set(zmq::sockopt::sndhwm, 10000);
   router_.set(zmq::sockopt::rcvhwm, 10000);
   // Watchers that fall behind lose updates here; they notice the seq gap and take a snapshot.
