@@ -75,6 +75,10 @@ nodes:
   auto sink1 = c.start_node("brook-test-sink", "sink", 1);
   auto source = c.start_node("brook-test-source", "source");
   ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 6000; }, 20s));
+  // Frozen first, so it surely holds unacknowledged messages when it dies (a fast replica is
+  // often idle, with nothing in flight at the instant of a kill).
+  sink1.signal(SIGSTOP);
+  ASSERT_TRUE(wait_for([&] { return c.counter("source", "work", &ChannelCounters::in_flight) > 0; }, 10s));
   sink1.signal(SIGKILL);
   ASSERT_EQ(source.wait(60s), 0) << source.log();
   ASSERT_EQ(sink0.stop(), 0) << sink0.log();
