@@ -1,5 +1,7 @@
 #include "json_codec.hpp"
 
+#include <brook/error.hpp>
+
 #include <cmath>
 #include <string>
 
@@ -82,6 +84,34 @@ std::vector<std::byte> to_msgpack(const nlohmann::json& j) {
   std::vector<std::byte> out(bytes.size());
   for (std::size_t i = 0; i < bytes.size(); ++i) out[i] = static_cast<std::byte>(bytes[i]);
   return out;
+}
+
+std::vector<std::byte> payload_from_json(std::string_view text) {
+  if (text.size() > kMaxPayloadJsonSize) {
+    throw UsageError("the payload is " + std::to_string(text.size()) +
+                     " bytes of JSON, more than the limit of " +
+                     std::to_string(kMaxPayloadJsonSize) + " bytes");
+  }
+  // The limit is checked while parsing: nlohmann parses without recursion, but packing and
+  // printing the value recurse once per level.
+  const auto limit_depth = [](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    const bool opens = event == nlohmann::json::parse_event_t::object_start ||
+                       event == nlohmann::json::parse_event_t::array_start;
+    if (opens && static_cast<std::uint32_t>(depth) >= kMaxPayloadJsonDepth) {
+      throw UsageError("the payload JSON nests arrays and objects more than " +
+                       std::to_string(kMaxPayloadJsonDepth) +
+                       " levels deep, deeper than receivers decode; flatten it");
+    }
+    return true;
+  };
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(text, limit_depth);
+  } catch (const nlohmann::json::exception& e) {
+    // Not only parse_error: a number too large for a double ("1e999999") is out_of_range.
+    throw UsageError(std::string("the payload is not valid JSON: ") + e.what());
+  }
+  return to_msgpack(value);
 }
 
 }  // namespace brook::cli

@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <brook/directory_protocol.hpp>
 #include <brook/envelope_codec.hpp>
 #include <random>
+#include <variant>
 #include <zmq.hpp>
 
 #include "support/cluster.hpp"
@@ -138,6 +140,82 @@ nodes:
   for (const auto& m : r.messages) from_source += m.source == "source.0" ? 1 : 0;
   EXPECT_EQ(from_source, 3000u);
   EXPECT_NE(sink.log().find("malformed"), std::string::npos) << "decode errors are logged";
+}
+
+TEST(Garbage, LongTopicsOnPubsubAreCountedOrIgnored) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: topics
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms}
+channels:
+  ticks: {pattern: pubsub}
+nodes:
+  source:
+    exec: brook-test-source
+    outputs: {out: ticks}
+    params: {count: 3000, rate: 1000}
+  sink:
+    exec: brook-test-sink
+    inputs: {in: ticks}
+    params: {report: "{DIR}/sink-{instance}.txt"}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink", 0);
+  const auto entries = c.client().resolve("ticks").entries;
+  ASSERT_EQ(entries.size(), 1u);
+  const std::string sink_input = entries[0].reg.endpoint;
+  const std::string long_tail(64 * 1024, 'x');
+
+  // A subscriber of our own, registered like a node, so that the source's publisher connects to
+  // it. Besides its hello topic it subscribes to a 64 KiB one, which the publisher must ignore.
+  zmq::context_t ctx;
+  zmq::socket_t intruder(ctx, zmq::socket_type::sub);
+  intruder.set(zmq::sockopt::linger, 0);
+  intruder.set(zmq::sockopt::rcvtimeo, 10000);
+  intruder.bind("tcp://127.0.0.1:*");
+  const std::string own_hello = "~brook/hello/intruder.0@0123456789abcdef";
+  intruder.set(zmq::sockopt::subscribe, own_hello);
+  intruder.set(zmq::sockopt::subscribe, "~brook/hello/" + long_tail);
+  RegisterRequest reg{"intruder", 0, "0123456789abcdef", "test", 1, 60000, {}};
+  reg.registrations.push_back({"ticks", Direction::kIn, Pattern::kPubsub,
+                               intruder.get(zmq::sockopt::last_endpoint), "in", false});
+  ASSERT_TRUE(std::holds_alternative<AckReply>(c.client().request(reg)));
+
+  // Not waiting for READY: the source is ready once the intruder is welcomed, and the intruder's
+  // socket takes the connection (and sends its subscriptions) only when it is used.
+  auto source = c.start_node("brook-test-source", "source", 0, {}, false);
+  zmq::message_t topic;
+  zmq::message_t body;
+  ASSERT_TRUE(intruder.recv(topic)) << source.log();
+  EXPECT_EQ(topic.to_string(), own_hello);
+  ASSERT_TRUE(topic.more());
+  (void)intruder.recv(body);
+
+  // A publisher of our own, sending the sink 64 KiB topics that start with the channel's name
+  // (so that the SUB's prefix filter lets them through).
+  zmq::socket_t pub(ctx, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.connect(sink_input);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        pub.send(zmq::buffer("ticks" + long_tail), zmq::send_flags::sndmore);
+        pub.send(zmq::buffer(std::string("not an envelope")), zmq::send_flags::none);
+        return c.counter("sink", "ticks", &ChannelCounters::decode_errors) > 0;
+      },
+      10s));
+
+  ASSERT_EQ(source.wait(30s), 0) << source.log();
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "ticks", &ChannelCounters::received) >= 3000; }, 15s));
+  ASSERT_EQ(sink.stop(), 0) << sink.log();
+  EXPECT_NE(sink.log().find("(65541 bytes) is not channel 'ticks'"), std::string::npos)
+      << sink.log();
+  // Nothing was ever sent on the long hello topic.
+  intruder.set(zmq::sockopt::rcvtimeo, 0);
+  while (intruder.recv(topic)) {
+    EXPECT_EQ(topic.to_string(), own_hello);
+    if (topic.more()) (void)intruder.recv(body);
+  }
 }
 
 }  // namespace

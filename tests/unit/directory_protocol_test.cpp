@@ -176,5 +176,52 @@ TEST(DirectoryProtocol, DeepNestingIsRefused) {
   EXPECT_NE(st.error.find("limits"), std::string::npos) << st.error;
 }
 
+// A register request with `registrations` records, each with the given endpoint.
+std::string register_frame(const std::string& node, std::size_t registrations,
+                           const std::string& endpoint) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(7);
+  p.pack("v"); p.pack(1);
+  p.pack("op"); p.pack("register");
+  p.pack("id"); p.pack(1);
+  p.pack("node"); p.pack(node);
+  p.pack("instance"); p.pack(0);
+  p.pack("incarnation"); p.pack("x");
+  p.pack("registrations");
+  p.pack_array(static_cast<std::uint32_t>(registrations));
+  for (std::size_t i = 0; i < registrations; ++i) {
+    p.pack_map(4);
+    p.pack("channel"); p.pack("c");
+    p.pack("dir"); p.pack("in");
+    p.pack("pattern"); p.pack("pipeline");
+    p.pack("endpoint"); p.pack(endpoint);
+  }
+  return {b.data(), b.size()};
+}
+
+TEST(DirectoryProtocol, StringsAndCountsAreBounded) {
+  DirectoryRequest out;
+  EXPECT_TRUE(decode(bytes(register_frame(std::string(255, 'n'), 1024, std::string(1024, 'e'))),
+                     out));
+  EXPECT_EQ(decode(bytes(register_frame(std::string(256, 'n'), 1, "tcp://h:1")), out).error,
+            "node: longer than 255 bytes");
+  EXPECT_EQ(decode(bytes(register_frame("n", 1, std::string(1025, 'e'))), out).error,
+            "registrations[0].endpoint: longer than 1024 bytes");
+  EXPECT_EQ(decode(bytes(register_frame("n", 1025, "tcp://h:1")), out).error,
+            "registrations: more than 1024 elements");
+}
+
+TEST(DirectoryProtocol, FramesOverTheSizeLimitAreRefusedUnread) {
+  DirectoryRequest request;
+  const std::string huge(kMaxDirectoryFrame + 1, '\x80');
+  const ProtocolStatus st = decode(bytes(huge), request);
+  EXPECT_EQ(st.error, "request is 4194305 bytes, more than the limit of 4194304 bytes");
+  EXPECT_EQ(st.code, DirectoryErrc::kTooLarge);
+  DirectoryUpdate update;
+  EXPECT_EQ(decode(bytes(huge), update).error,
+            "update is 4194305 bytes, more than the limit of 4194304 bytes");
+}
+
 }  // namespace
 }  // namespace brook

@@ -46,12 +46,14 @@ nlohmann::json letter_json(const DeadLetter& d, bool with_payload) {
     nlohmann::json h = nlohmann::json::object();
     for (const auto& [k, v] : d.headers) h[k] = v;
     j["headers"] = h;
-    try {
-      const auto obj = msgpack::unpack(reinterpret_cast<const char*>(d.payload.data()), d.payload.size());
-      j["payload"] = to_json(obj.get());
-    } catch (const std::exception& e) {
+    // A dead letter may be one whose payload did not decode: read it under the receivers' limits.
+    PayloadDecoder decoder;
+    msgpack::object obj;
+    if (const DecodeStatus st = decoder.unpack(d.payload, obj); st) {
+      j["payload"] = to_json(obj);
+    } else {
       j["payload"] = nullptr;
-      j["payload_error"] = e.what();
+      j["payload_error"] = st.describe();
     }
   }
   return j;

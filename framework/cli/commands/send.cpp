@@ -1,6 +1,7 @@
 // brook send CHANNEL JSON: injects messages into a channel, as a producer node of its own.
 #include <brook/node.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 #include "commands.hpp"
@@ -8,6 +9,22 @@
 #include "tool_topology.hpp"
 
 namespace brook::cli {
+
+namespace {
+
+// Stops after `limit` bytes, so that endless input is refused as too large instead of filling
+// memory.
+std::string read_at_most(std::istream& in, std::size_t limit) {
+  std::string text;
+  char chunk[64 * 1024];
+  while (text.size() < limit && in) {
+    in.read(chunk, static_cast<std::streamsize>(std::min(sizeof chunk, limit - text.size())));
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+  }
+  return text;
+}
+
+}  // namespace
 
 int run_send(const Args& args) {
   po::options_description o;
@@ -32,14 +49,13 @@ int run_send(const Args& args) {
   if (!vm) return kExitOk;
   const std::string channel = (*vm)["channel"].as<std::string>();
   std::string text = (*vm)["payload"].as<std::string>();
-  if (text == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
-  nlohmann::json value;
+  if (text == "-") text = read_at_most(std::cin, kMaxPayloadJsonSize + 1);
+  std::vector<std::byte> payload;
   try {
-    value = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Exit(kExitUsage, std::string("brook send: the payload is not valid JSON: ") + e.what());
+    payload = payload_from_json(text);
+  } catch (const UsageError& e) {
+    throw Exit(kExitUsage, std::string("brook send: ") + e.what());
   }
-  const std::vector<std::byte> payload = to_msgpack(value);
   std::vector<std::pair<std::string, std::string>> header_values;
   if (vm->count("header")) {
     for (const auto& h : (*vm)["header"].as<std::vector<std::string>>()) {

@@ -23,6 +23,9 @@ template <class... Ops>
 struct Overloaded : Ops... {
   using Ops::operator()...;
 };
+// C++20 deduces this for aggregates, but clang before 17 does not (the fuzz build uses clang).
+template <class... Ops>
+Overloaded(Ops...) -> Overloaded<Ops...>;
 
 void pack_kv(Packer& p, std::string_view k, std::string_view v) {
   p.pack(k);
@@ -212,6 +215,13 @@ std::string_view reply_op(const DirectoryReplyBody& body) {
 
 std::string finish(msgpack::sbuffer& b) { return std::string(b.data(), b.size()); }
 
+ProtocolStatus too_large(std::string_view what, std::size_t size) {
+  return ProtocolStatus::failure(std::string(what) + " is " + std::to_string(size) +
+                                     " bytes, more than the limit of " +
+                                     std::to_string(kMaxDirectoryFrame) + " bytes",
+                                 DirectoryErrc::kTooLarge);
+}
+
 }  // namespace
 
 std::string_view to_string(Direction d) noexcept { return d == Direction::kIn ? "in" : "out"; }
@@ -398,7 +408,7 @@ std::string encode(const DirectoryTick& t) {
 // ---- decode ------------------------------------------------------------------------------
 
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
-  if (frame.size() > kMaxDirectoryFrame) return ProtocolStatus::failure("request too large");
+  if (frame.size() > kMaxDirectoryFrame) return too_large("request", frame.size());
   msgpack::object_handle h;
   std::string why;
   if (!detail::unpack_control_frame(as_string_view(frame), h, why)) {
@@ -446,7 +456,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
 }
 
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryReply& out) {
-  if (frame.size() > kMaxDirectoryFrame) return ProtocolStatus::failure("reply too large");
+  if (frame.size() > kMaxDirectoryFrame) return too_large("reply", frame.size());
   msgpack::object_handle h;
   std::string why;
   if (!detail::unpack_control_frame(as_string_view(frame), h, why)) {
@@ -522,6 +532,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryReply& out) {
 }
 
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryUpdate& out) {
+  if (frame.size() > kMaxDirectoryFrame) return too_large("update", frame.size());
   msgpack::object_handle h;
   std::string why;
   if (!detail::unpack_control_frame(as_string_view(frame), h, why)) {
@@ -563,6 +574,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryUpdate& out) {
 }
 
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryTick& out) {
+  if (frame.size() > kMaxDirectoryFrame) return too_large("tick", frame.size());
   msgpack::object_handle h;
   std::string why;
   if (!detail::unpack_control_frame(as_string_view(frame), h, why)) {

@@ -3,11 +3,10 @@
 #include <brook/envelope.hpp>
 #include <brook/log.hpp>
 
-#include <msgpack.hpp>
-
 #include <algorithm>
 
 #include "runtime/socket_setup.hpp"
+#include "wire/control_frames.hpp"
 
 namespace brook::detail {
 
@@ -281,33 +280,19 @@ void ConsumerGroup::on_readable(const std::function<void(std::uint64_t)>& acked)
     if (!id.more()) continue;
     (void)socket_.recv(body, zmq::recv_flags::none);
     while (body.more()) (void)socket_.recv(body, zmq::recv_flags::none);
-    // [version, "ack", [seq...]]
-    bool ok = false;
-    try {
-      const auto h = msgpack::unpack(static_cast<const char*>(body.data()), body.size());
-      const msgpack::object& o = h.get();
-      if (o.type == msgpack::type::ARRAY && o.via.array.size == 3 &&
-          o.via.array.ptr[0].type == msgpack::type::POSITIVE_INTEGER &&
-          o.via.array.ptr[0].via.u64 == kWireVersion &&
-          o.via.array.ptr[1].type == msgpack::type::STR &&
-          std::string_view(o.via.array.ptr[1].via.str.ptr, o.via.array.ptr[1].via.str.size) == "ack" &&
-          o.via.array.ptr[2].type == msgpack::type::ARRAY) {
-        ok = true;
-        const auto& seqs = o.via.array.ptr[2].via.array;
-        for (std::uint32_t k = 0; k < seqs.size; ++k) {
-          if (seqs.ptr[k].type != msgpack::type::POSITIVE_INTEGER) continue;
-          std::uint32_t replica = InFlightWindow::kUnsent;
-          if (!window_.ack(seqs.ptr[k].via.u64, replica)) continue;
-          if (replica != InFlightWindow::kUnsent) {
-            if (Replica* r = replica_by_id(replica); r != nullptr && r->in_flight > 0) --r->in_flight;
-          }
-          if (acked) acked(seqs.ptr[k].via.u64);
-        }
-      }
-    } catch (const std::exception&) {
-      ok = false;
+    const std::span<const std::byte> frame(static_cast<const std::byte*>(body.data()), body.size());
+    if (!decode_ack(frame, acked_seqs_)) {
+      ++counters_.decode_errors;
+      continue;
     }
-    if (!ok) ++counters_.decode_errors;
+    for (const std::uint64_t seq : acked_seqs_) {
+      std::uint32_t replica = InFlightWindow::kUnsent;
+      if (!window_.ack(seq, replica)) continue;
+      if (replica != InFlightWindow::kUnsent) {
+        if (Replica* r = replica_by_id(replica); r != nullptr && r->in_flight > 0) --r->in_flight;
+      }
+      if (acked) acked(seq);
+    }
   }
 }
 

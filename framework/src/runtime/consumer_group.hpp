@@ -128,6 +128,7 @@ class ConsumerGroup {
   std::vector<std::uint64_t> scratch_;
   std::vector<std::uint32_t> scratch_replicas_;
   std::vector<Replica*> candidates_;
+  std::vector<std::uint64_t> acked_seqs_;  // of the ack frame being read
   Clock::time_point next_timeout_scan_{};
 };
 

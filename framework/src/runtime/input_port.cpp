@@ -3,8 +3,10 @@
 #include <brook/error.hpp>
 #include <brook/log.hpp>
 
+#include <msgpack.hpp>
+
 #include "runtime/socket_setup.hpp"
-#include "wire/object_reader.hpp"
+#include "wire/control_frames.hpp"
 
 namespace brook::detail {
 
@@ -109,28 +111,21 @@ InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {
   const std::string_view t(static_cast<const char*>(topic.data()), topic.size());
   if (t == channel_->name) return Received::kMessage;
   if (t == hello_) {
-    msgpack::object_handle h;
-    std::string err;
-    if (!unpack_control_frame(std::string_view(static_cast<const char*>(body.data()), body.size()),
-                              h, err)) {
-      why = "malformed welcome: " + err;
+    Welcome welcome;
+    if (!decode_welcome(std::span(static_cast<const std::byte*>(body.data()), body.size()), welcome,
+                        why)) {
       return Received::kMalformed;
     }
-    ObjectReader f(h.get(), "welcome");
-    std::string publisher;
-    std::uint64_t next_seq = 0;
-    f.str("publisher", publisher, 255);
-    f.uint("next_seq", next_seq);
-    if (!f.ok()) {
-      why = f.error();
-      return Received::kMalformed;
-    }
-    welcomed_[publisher] = next_seq;
-    BROOK_LOG(kDebug) << "welcomed by " << publisher << " on " << channel_->name
-                      << " from seq " << next_seq;
+    welcomed_[welcome.publisher] = welcome.next_seq;
+    BROOK_LOG(kDebug) << "welcomed by " << welcome.publisher << " on " << channel_->name
+                      << " from seq " << welcome.next_seq;
     return Received::kWelcome;
   }
-  why = "topic '" + std::string(t.substr(0, 64)) + "' is not channel '" + channel_->name + "'";
+  // A topic may be as long as a frame; the log shows its start.
+  constexpr std::size_t kShown = 64;
+  why = "topic '" + std::string(t.substr(0, kShown)) +
+        (t.size() > kShown ? "...' (" + std::to_string(t.size()) + " bytes)" : "'") +
+        " is not channel '" + channel_->name + "'";
   return Received::kMalformed;
 }
 

@@ -98,12 +98,9 @@ void Publisher::on_readable(std::uint64_t next_seq) {
   for (int i = 0; i < 1000; ++i) {
     zmq::message_t sub;
     if (!xpub_.recv(sub, zmq::recv_flags::dontwait)) break;
-    if (sub.size() < 1) continue;
-    const auto* data = static_cast<const char*>(sub.data());
-    const bool subscribe = data[0] == 1;
-    const std::string_view topic(data + 1, sub.size() - 1);
-    if (!subscribe || topic.substr(0, kHelloTopicPrefix.size()) != kHelloTopicPrefix) continue;
-    const std::string subscriber(topic.substr(kHelloTopicPrefix.size()));
+    const auto id = hello_subscriber({static_cast<const char*>(sub.data()), sub.size()});
+    if (!id) continue;
+    const std::string subscriber(*id);
     welcomed_.insert(subscriber);
     // Everything not yet handed to the socket will reach this subscriber.
     const std::uint64_t from = pending_.empty() ? next_seq : pending_.front().first;
@@ -118,7 +115,7 @@ void Publisher::on_readable(std::uint64_t next_seq) {
     p.pack(std::string_view(channel_));
     p.pack(std::string_view("next_seq"));
     p.pack_uint64(from);
-    welcomes_.emplace_back(std::string(topic), std::string(b.data(), b.size()));
+    welcomes_.emplace_back(hello_topic(subscriber), std::string(b.data(), b.size()));
   }
   send_welcomes();
 }

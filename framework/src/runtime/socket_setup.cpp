@@ -1,5 +1,7 @@
 #include "runtime/socket_setup.hpp"
 
+#include <brook/envelope_codec.hpp>
+
 namespace brook::detail {
 
 void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
@@ -16,6 +18,15 @@ std::string hello_topic(std::string_view subscriber_id) {
   std::string t(kHelloTopicPrefix);
   t.append(subscriber_id);
   return t;
+}
+
+std::optional<std::string_view> hello_subscriber(std::string_view subscription) noexcept {
+  if (subscription.empty() || subscription[0] != 1) return std::nullopt;
+  const std::string_view topic = subscription.substr(1);
+  if (!topic.starts_with(kHelloTopicPrefix)) return std::nullopt;
+  const std::string_view id = topic.substr(kHelloTopicPrefix.size());
+  if (id.empty() || id.size() > Limits{}.max_name) return std::nullopt;
+  return id;
 }
 
 }  // namespace brook::detail

@@ -4,6 +4,8 @@
 #include <brook/topology.hpp>
 
 #include <chrono>
+#include <optional>
+#include <string_view>
 #include <zmq.hpp>
 
 namespace brook::detail {
@@ -17,5 +19,10 @@ void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
 // (docs/wire.md): "~brook/hello/" + the subscriber's producer id.
 std::string hello_topic(std::string_view subscriber_id);
 inline constexpr std::string_view kHelloTopicPrefix = "~brook/hello/";
+
+// The subscriber id of a subscription message read from an XPUB ("\x01" + hello topic), or
+// nullopt for anything else: an unsubscription, another topic, or an id longer than a producer
+// id can be (Limits::max_name), which no subscriber has.
+std::optional<std::string_view> hello_subscriber(std::string_view subscription) noexcept;
 
 }  // namespace brook::detail

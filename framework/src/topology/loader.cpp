@@ -8,6 +8,8 @@
 #include "topology/decode.hpp"
 #include "topology/overrides.hpp"
 #include "topology/substitution.hpp"
+#include "topology/yaml_documents.hpp"
+#include "topology/yaml_shape.hpp"
 
 namespace brook {
 
@@ -29,9 +31,9 @@ void check_size(std::size_t size, const std::string& filename, std::size_t limit
 
 // A syntax error stops everything: without a tree there is nothing else to check.
 YAML::Node parse_yaml(std::string_view text, detail::DiagnosticSink& sink) {
-  std::vector<YAML::Node> docs;
+  detail::YamlDocuments docs;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    docs = detail::load_documents(std::string(text));
   } catch (const YAML::Exception& e) {
     const int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
     const int column = e.mark.column < 0 ? 0 : e.mark.column + 1;
@@ -39,13 +41,17 @@ YAML::Node parse_yaml(std::string_view text, detail::DiagnosticSink& sink) {
                "check indentation, quoting and brackets at or just before this position");
     throw TopologyError(sink.take_errors());
   }
-  if (docs.empty()) return YAML::Node(YAML::NodeType::Null);
-  if (docs.size() > 1) {
-    sink.error(sink.where(docs[1]),
-               "expected one YAML document, found " + std::to_string(docs.size()),
+  if (docs.count == 0) return YAML::Node(YAML::NodeType::Null);
+  if (auto problem = detail::check_yaml_shape(docs.first)) {
+    sink.error(sink.where(problem->where), std::move(problem->message), std::move(problem->hint));
+    throw TopologyError(sink.take_errors());
+  }
+  if (docs.count > 1) {
+    sink.error(SourceLocation{sink.file(), docs.second.line + 1, docs.second.column + 1},
+               "expected one YAML document, found " + std::to_string(docs.count),
                "remove the '---' separators; a file holds one topology");
   }
-  return docs.front();
+  return docs.first;
 }
 
 }  // namespace

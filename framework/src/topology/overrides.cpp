@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "topology/schema.hpp"
+#include "topology/yaml_shape.hpp"
 
 namespace brook::detail {
 
@@ -138,7 +139,12 @@ class Override {
   std::optional<YAML::Node> parse_value(const std::string& text) {
     if (text.empty()) return YAML::Node(std::string());
     try {
-      return unmarked(YAML::Load(text));
+      const YAML::Node value = YAML::Load(text);
+      if (auto problem = check_yaml_shape(value)) {
+        fail("invalid YAML value '" + text + "': " + problem->message, problem->hint);
+        return std::nullopt;
+      }
+      return unmarked(value);
     } catch (const YAML::Exception& e) {
       fail("invalid YAML value '" + text + "': " + e.msg,
            "quote the value if it is meant as a string, e.g. --set 'basket.args=[\"-v\"]'");

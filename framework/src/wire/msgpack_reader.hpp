@@ -22,7 +22,8 @@ class MsgpackReader {
     return data_.subspan(from, to - from);
   }
 
-  // Each read returns kOk, kTruncated or kWrongType and leaves pos_ unchanged on failure.
+  // Each read returns kOk or the problem (kTruncated, kWrongType, kOutOfRange) and leaves pos_
+  // unchanged on failure.
   DecodeErrc read_array_header(std::uint32_t& n) noexcept;
   DecodeErrc read_map_header(std::uint32_t& n) noexcept;
   DecodeErrc read_uint(std::uint64_t& v) noexcept;   // positive fixint, uint8..64, non-negative int
@@ -31,6 +32,8 @@ class MsgpackReader {
   DecodeErrc read_bin(std::span<const std::byte>& v) noexcept;
   bool peek_nil() const noexcept;
   void skip_nil() noexcept { ++pos_; }
+  // Steps over one complete value of any type, containers included, without recursing.
+  DecodeErrc skip_value() noexcept;
 
  private:
   std::uint8_t peek() const noexcept { return static_cast<std::uint8_t>(data_[pos_]); }

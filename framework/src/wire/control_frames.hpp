@@ -1,0 +1,25 @@
+// The frames of the data path besides the envelope (docs/wire.md): acknowledgements and
+// welcomes. Decoding is bounded by the frame's size, allocates nothing for declared lengths and
+// never throws.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace brook::detail {
+
+// `[1, "ack", [seq, ...]]`: fills `seqs` with the positive integers of the array (other elements
+// are skipped). False when the frame is not such an array; `seqs` is then meaningless.
+bool decode_ack(std::span<const std::byte> frame, std::vector<std::uint64_t>& seqs);
+
+struct Welcome {
+  std::string publisher;
+  std::uint64_t next_seq = 0;
+};
+
+// `{"publisher": str, "next_seq": uint, ...}`; false with `why` set when it is not one.
+bool decode_welcome(std::span<const std::byte> frame, Welcome& out, std::string& why);
+
+}  // namespace brook::detail
