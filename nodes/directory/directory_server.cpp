@@ -63,6 +63,18 @@ DirectoryServer::DirectoryServer(DirectoryServerOptions options)
                                         [this](const ZapRequest&, const ZapVerdict&) { ++stats_.refused; });
   }
   options_.security.configure_server(router_, std::string(kDirectoryIdentity));
+  if (zap_) {
+    // Handshakes that fail before the ZAP handler (no CURVE, a wrong server key, garbage,
+    // silence) are refusals too; libzmq reports them on a monitor, with our endpoint only.
+    const std::string address = "inproc://brook-directory-monitor-" + epoch_;
+    if (zmq_socket_monitor(router_.handle(), address.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+      throw ZmqError(zmq_errno(), "zmq_socket_monitor on the directory ROUTER");
+    }
+    monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
+    monitor_->set(zmq::sockopt::linger, 0);
+    monitor_->connect(address);
+  }
   options_.security.configure_server(pub_, std::string(kDirectoryIdentity));
   endpoint_ = bind_socket(router_, options_.bind, "the directory ROUTER");
   std::string pub_bind = options_.pub_bind;
@@ -99,14 +111,17 @@ void DirectoryServer::run(StopSignal& stop) {
     zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, stop.fd(), ZMQ_POLLIN, 0},
                                {zap_ ? zap_->socket().handle() : nullptr, zap_ ? 0 : -1,
+                                ZMQ_POLLIN, 0},
+                               {monitor_ ? monitor_->handle() : nullptr, monitor_ ? 0 : -1,
                                 ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, zap_ ? 3 : 2, std::max(timeout, std::chrono::milliseconds(0)));
+      zmq::poll(items, zap_ ? 4 : 2, std::max(timeout, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
     }
     if (zap_ && (items[2].revents & ZMQ_POLLIN)) zap_->process();
+    if (monitor_ && (items[3].revents & ZMQ_POLLIN)) handshake_failures();
     if (items[0].revents & ZMQ_POLLIN) serve_requests();
   }
   BROOK_LOG(kInfo) << "directory stopping (" << stop.reason() << "): " << stats_.requests
@@ -207,6 +222,26 @@ void DirectoryServer::publish_tick() {
   const std::string bytes = encode(DirectoryTick{registry_.state(Clock::now())});
   (void)pub_.send(zmq::buffer(kTickKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+}
+
+void DirectoryServer::handshake_failures() {
+  static LogRateLimiter limiter;
+  for (int i = 0; i < 1000; ++i) {
+    zmq::message_t head;
+    if (!monitor_->recv(head, zmq::recv_flags::dontwait)) return;
+    zmq::message_t address;
+    if (head.more()) (void)monitor_->recv(address, zmq::recv_flags::none);
+    ++stats_.refused;
+    std::uint64_t suppressed = 0;
+    if (limiter.allow(suppressed)) {
+      BROOK_LOG(kWarn) << "refused a connection to " << address.to_string()
+                       << ": its CURVE handshake failed (no CURVE, a wrong server key, garbage or "
+                          "silence) ("
+                       << stats_.refused << " refused so far"
+                       << (suppressed > 0 ? ", " + std::to_string(suppressed) + " not logged" : "")
+                       << ")";
+    }
+  }
 }
 
 }  // namespace brook

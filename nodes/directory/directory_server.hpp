@@ -53,12 +53,14 @@ class DirectoryServer {
   void reply(zmq::message_t& identity, const DirectoryReply& r);
   void publish(std::vector<DirectoryUpdate>& changes);
   void publish_tick();
+  void handshake_failures();
 
   DirectoryServerOptions options_;
   std::string epoch_;
   zmq::context_t context_{1};
   std::unique_ptr<ZapHandler> zap_;  // CURVE only; declared after context_, so closed before it
   zmq::socket_t router_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // CURVE only: the ROUTER's failed handshakes
   zmq::socket_t pub_;
   std::string endpoint_;
   std::string pub_endpoint_;

@@ -215,7 +215,10 @@ TEST(Security, OnlyAllowlistedKeysGetMessagesInAndNobodyElseRegisters) {
   EXPECT_NE(log.find("refused a connection from 127.0.0.1"), std::string::npos) << log;
   EXPECT_NE(log.find("does not speak CURVE"), std::string::npos) << log;
   EXPECT_NE(log.find("expects another server key"), std::string::npos) << log;
-  EXPECT_NE(sc.c.directory().log().find("denied a request"), std::string::npos);
+  const std::string dir_log = sc.c.directory().log();
+  EXPECT_NE(dir_log.find("denied a request"), std::string::npos) << dir_log;
+  EXPECT_NE(dir_log.find("its CURVE handshake failed"), std::string::npos) << "the NULL client";
+  EXPECT_NE(dir_log.find("is not on the allowlist"), std::string::npos) << "the unknown key";
 }
 
 // Every byte on the loopback interface while `fn` runs (AF_PACKET: needs CAP_NET_RAW).
