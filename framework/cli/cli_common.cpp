@@ -74,7 +74,7 @@ Security cli_security(const po::variables_map& vm, const Topology* topology) {
 
 std::string tool_node_name(const std::string& tool, bool curve) {
   const std::string name = tool + "-" + std::to_string(::getpid());
-  return curve ? std::string(kCliIdentity) + "-" + name : name;
+  return curve ? std::string(kCliIdentity) + "-" + name : name;  // is_tool_node()
 }
 
 void add_topology_options(po::options_description& d) {

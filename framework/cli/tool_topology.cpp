@@ -13,7 +13,6 @@ namespace {
 Topology from_directory(const std::string& endpoint, const std::string& channel,
                         const po::variables_map& vm) {
   EntriesReply reply;
-  const SecuritySpec security = cli_security_spec(vm, nullptr);
   try {
     DirectoryClient client(endpoint, std::chrono::seconds(2), cli_security(vm, nullptr));
     reply = client.resolve(channel);
@@ -29,7 +28,6 @@ Topology from_directory(const std::string& endpoint, const std::string& channel,
   }
   Topology t;
   t.name = "brook-tool";
-  t.security = security;
   t.directory.endpoints = {endpoint};
   ChannelSpec ch;
   ch.name = channel;

@@ -258,7 +258,7 @@ std::string authorize(const DirectoryRequestBody& body, std::string_view user_id
       body);
   if (node == nullptr || *node == user_id) return {};
   // The command line tools' short-lived nodes (brook tap, brook send) are "cli-<tool>-<pid>".
-  if (user_id == kCliIdentity && node->starts_with(std::string(kCliIdentity) + "-")) return {};
+  if (user_id == kCliIdentity && is_tool_node(*node)) return {};
   return "the key of '" + std::string(user_id) + "' cannot " + std::string(op_name(body)) +
          " node '" + *node + "': each node registers with its own key (see brook keygen)";
 }

@@ -51,8 +51,7 @@ int run_keygen(const Args& args) {
 
   std::vector<std::string> names{std::string(kDirectoryIdentity), std::string(kCliIdentity)};
   for (const auto& n : t.nodes) {
-    if (n.name == kDirectoryIdentity || n.name == kCliIdentity ||
-        n.name.starts_with(std::string(kCliIdentity) + "-")) {
+    if (is_reserved_key_name(n.name)) {
       throw Exit(kExitFailed, t.file.string() + ": node '" + n.name +
                                   "' has a name reserved for keys (directory, cli, cli-*): "
                                   "rename the node");

@@ -113,6 +113,7 @@ class Launcher::Impl {
   int killed_ = 0;  // processes that had to be SIGKILLed at shutdown
   Clock::time_point began_ = Clock::now();
   std::unique_ptr<DirectoryClient> dir_client_;
+  std::optional<Security> dir_security_;  // the cli key, loaded at the first poll
   std::optional<ListReply> last_list_;
   Clock::time_point last_list_at_{};
 };
@@ -451,8 +452,9 @@ std::optional<ListReply> Launcher::Impl::poll_directory() {
     if (!dir_client_) {
       // With CURVE the launcher reads the directory as the command line tools do, with the cli
       // key; without it (removed from the allowlist) only drain detection is lost.
-      dir_client_ = std::make_unique<DirectoryClient>(
-          directory_endpoint(), milliseconds(500), Security::load(t_.security, std::string(kCliIdentity)));
+      if (!dir_security_) dir_security_ = Security::load(t_.security, std::string(kCliIdentity));
+      dir_client_ = std::make_unique<DirectoryClient>(directory_endpoint(), milliseconds(500),
+                                                      *dir_security_);
     }
     return dir_client_->list();
   } catch (const Error&) {

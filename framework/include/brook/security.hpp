@@ -50,9 +50,6 @@ Allowlist read_allowlist(const std::filesystem::path& file);
 void write_allowlist(const std::filesystem::path& file, const Allowlist& allowlist,
                      const std::string& header_comment);
 
-inline constexpr std::string_view kDirectoryIdentity = "directory";
-inline constexpr std::string_view kCliIdentity = "cli";
-
 class Security {
  public:
   // No security: sockets still get the handshake interval (a silent peer is dropped).

@@ -80,6 +80,18 @@ inline constexpr std::chrono::milliseconds kDefaultHandshakeTimeout{2000};
 
 // `security:` (docs/security.md). With kCurve every socket uses CurveZMQ and only keys on the
 // allowlist in `keys` connect.
+// Key names that are not node names: the directory's, the command line tools' and the tools'
+// short-lived nodes ("cli-tap-4242", which hold the cli key).
+inline constexpr std::string_view kDirectoryIdentity = "directory";
+inline constexpr std::string_view kCliIdentity = "cli";
+inline bool is_tool_node(std::string_view name) noexcept {
+  return name.size() > kCliIdentity.size() && name.starts_with(kCliIdentity) &&
+         name[kCliIdentity.size()] == '-';
+}
+inline bool is_reserved_key_name(std::string_view name) noexcept {
+  return name == kDirectoryIdentity || name == kCliIdentity || is_tool_node(name);
+}
+
 struct SecuritySpec {
   Mechanism mechanism = Mechanism::kNone;
   std::filesystem::path keys;  // the key directory (brook keygen); relative: to the topology file

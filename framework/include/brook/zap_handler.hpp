@@ -7,6 +7,7 @@
 // thread that polls socket() calls process(). process() never blocks. `security` must outlive it.
 #pragma once
 
+#include <brook/log.hpp>
 #include <brook/security.hpp>
 
 #include <cstdint>
@@ -56,6 +57,7 @@ class ZapHandler {
   const Security* security_;
   RefusalFn on_refused_;
   zmq::socket_t socket_;
+  LogRateLimiter refusal_log_;
   std::uint64_t allowed_ = 0;
   std::uint64_t refused_ = 0;
 };

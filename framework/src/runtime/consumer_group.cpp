@@ -45,6 +45,7 @@ ConsumerGroup::ConsumerGroup(zmq::context_t& context, const ChannelSpec& channel
       max_pending_(tap ? 0 : channel.max_pending),
       counters_(counters),
       socket_(context, socket_type_for(reliable_)),
+      security_(&security),
       window_(reliable_ ? channel.window : 1) {
   configure_data_socket(socket_, channel, linger);
   if (reliable_) {
@@ -59,7 +60,6 @@ ConsumerGroup::ConsumerGroup(zmq::context_t& context, const ChannelSpec& channel
   if (tap_) socket_.set(zmq::sockopt::sndhwm, 1000);
   monitor_ = std::make_unique<SocketMonitor>(
       context, socket_, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
-  security_ = &security;
 }
 
 void ConsumerGroup::add_replica(const DirectoryEntry& e) {

@@ -109,8 +109,8 @@ class ConsumerGroup {
   std::size_t max_pending_;
   ChannelCounters& counters_;
   zmq::socket_t socket_;
-  std::unique_ptr<SocketMonitor> monitor_;
   const Security* security_;
+  std::unique_ptr<SocketMonitor> monitor_;
   std::map<std::string, Replica> replicas_;  // by endpoint
   std::uint32_t next_replica_id_ = 1;
 

@@ -234,7 +234,7 @@ void Security::configure_client(zmq::socket_t& s, std::string_view peer) const {
   s.set(zmq::sockopt::handshake_ivl, static_cast<int>(handshake_.count()));
   if (!curve_) return;
   // The command line tools' nodes ("cli-tap-4242") hold the cli key.
-  if (peer.starts_with(std::string(kCliIdentity) + "-")) peer = kCliIdentity;
+  if (is_tool_node(peer)) peer = kCliIdentity;
   auto it = allowlist_.find(peer);
   if (it == allowlist_.end()) {
     throw ConfigError("no public key for '" + std::string(peer) +

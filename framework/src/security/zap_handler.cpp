@@ -44,7 +44,6 @@ ZapHandler::ZapHandler(zmq::context_t& context, const Security& security, Refusa
 }
 
 void ZapHandler::process() {
-  static LogRateLimiter limiter;
   // Bounded: a flood of handshakes must not starve the loop's other sockets.
   for (int n = 0; n < 1000; ++n) {
     std::vector<std::string> frames;
@@ -71,7 +70,7 @@ void ZapHandler::process() {
     } else {
       ++refused_;
       std::uint64_t suppressed = 0;
-      if (limiter.allow(suppressed)) {
+      if (refusal_log_.allow(suppressed)) {
         BROOK_LOG(kWarn) << "refused a connection from " << r.address << " to " << r.domain
                          << ": " << v.status_text << " (" << refused_ << " refused so far"
                          << (suppressed > 0 ? ", " + std::to_string(suppressed) + " not logged" : "")

@@ -32,8 +32,7 @@ void check_channel_use(const Decoded& decoded, DiagnosticSink& sink) {
   const Topology& t = decoded.topology;
   for (const auto& n : t.nodes) {
     // Key names: the directory's and the command line tools' keys would be mistaken for the node.
-    if (t.security.mechanism == Mechanism::kCurve &&
-        (n.name == "directory" || n.name == "cli" || n.name.starts_with("cli-"))) {
+    if (t.security.mechanism == Mechanism::kCurve && is_reserved_key_name(n.name)) {
       sink.error(n.where, "node name '" + n.name + "' is reserved with security: curve",
                  "'directory', 'cli' and 'cli-*' name the directory's and the tools' keys; rename "
                  "the node");

@@ -102,14 +102,9 @@ YamlDocuments load_documents(const std::string& text) {
         return docs;
       }
     }
-  } catch (const YAML::DeepRecursion& e) {
-    throw YAML::ParserException(
-        e.mark, "nested more than " + std::to_string(kMaxYamlDepth) + " levels deep");
-  }
-  std::istringstream in(text);
-  YAML::Parser parser(in);
-  DocumentMarks marks;
-  try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentMarks marks;
     while (parser.HandleNextDocument(marks)) {
       // A document that consumed nothing: the parser would return the same empty one forever.
       if (marks.count() > 1 && marks.start().pos == marks.previous_start().pos) {
