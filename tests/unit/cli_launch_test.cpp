@@ -1,6 +1,8 @@
 // The launcher's plain logic: start order and drain detection.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "launch/drain_detector.hpp"
 #include "launch/launch_plan.hpp"
 
@@ -59,6 +61,62 @@ nodes:
   std::size_t total = 0;
   for (const auto& l : levels) total += l.size();
   EXPECT_EQ(total, 2u);
+}
+
+std::map<std::string, std::vector<std::string>> waits(const std::vector<StartStep>& plan) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& step : plan) {
+    auto& w = out[step.node->name];
+    for (const auto* n : step.waits_for) w.push_back(n->name);
+  }
+  return out;
+}
+
+TEST(LaunchPlan, EachNodeWaitsOnlyForItsOwnConsumers) {
+  const auto t = shop();  // the plan points into it
+  const auto plan = start_plan(t);
+  ASSERT_EQ(plan.size(), 5u);
+  EXPECT_EQ(plan.front().node->name, "order") << "the plan lists the nodes level by level";
+  const std::map<std::string, std::vector<std::string>> expected{
+      {"order", {}},
+      {"pricing", {"order"}},
+      {"product", {"pricing", "order"}},  // both read `resolved`; order also `rejections`, once
+      {"basket", {"product"}},
+      {"client", {"basket"}}};
+  EXPECT_EQ(waits(plan), expected);
+}
+
+TEST(LaunchPlan, IndependentChainsDoNotWaitForEachOther) {
+  // Level by level, `fast-source` would wait for `slow-sink` too; it must not.
+  const auto t = parse_topology(R"(
+topology: pairs
+channels: {a: {}, b: {}}
+nodes:
+  fast-source: {exec: /bin/true, outputs: {out: a}}
+  fast-sink: {exec: /bin/true, inputs: {in: a}}
+  slow-source: {exec: /bin/true, outputs: {out: b}}
+  slow-sink: {exec: /bin/true, inputs: {in: b}}
+)", "pairs.yaml");
+  const std::map<std::string, std::vector<std::string>> expected{
+      {"fast-source", {"fast-sink"}}, {"fast-sink", {}}, {"slow-source", {"slow-sink"}}, {"slow-sink", {}}};
+  EXPECT_EQ(waits(start_plan(t)), expected);
+}
+
+TEST(LaunchPlan, ACycleStartsWithoutWaitingForItself) {
+  const auto t = parse_topology(R"(
+topology: ring
+channels: {a: {}, b: {}}
+nodes:
+  x: {exec: /bin/true, inputs: {in: b}, outputs: {out: a}}
+  y: {exec: /bin/true, inputs: {in: a}, outputs: {out: b}}
+)", "ring.yaml");
+  const auto plan = start_plan(t);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_TRUE(plan[0].waits_for.empty()) << "the first node of a cycle waits for nobody";
+  ASSERT_EQ(plan[1].waits_for.size(), 1u);
+  EXPECT_EQ(plan[1].waits_for[0], plan[0].node);
+  EXPECT_EQ(waits(start_plan(t, {"y"})), (std::map<std::string, std::vector<std::string>>{{"y", {}}}))
+      << "a reader that is not selected is not waited for";
 }
 
 TEST(LaunchPlan, ChannelsDownstreamOfJobsSkipIndependentSources) {

@@ -1,5 +1,6 @@
 #include "launch/launch_plan.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
@@ -43,6 +44,31 @@ std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
     levels[h].push_back(&n);
   }
   return levels;
+}
+
+std::vector<StartStep> start_plan(const Topology& t, const std::set<std::string>& only) {
+  const auto levels = start_levels(t, only);
+  std::map<const NodeSpec*, std::size_t> level_of;
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    for (const NodeSpec* n : levels[i]) level_of[n] = i;
+  }
+  std::vector<StartStep> plan;
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    for (const NodeSpec* n : levels[i]) {
+      StartStep step{n, i, {}};
+      for (const auto& out : n->outputs) {
+        for (const NodeSpec* reader : t.consumers(out.channel)) {
+          auto it = level_of.find(reader);
+          if (it == level_of.end() || it->second >= i) continue;
+          if (std::find(step.waits_for.begin(), step.waits_for.end(), reader) == step.waits_for.end()) {
+            step.waits_for.push_back(reader);
+          }
+        }
+      }
+      plan.push_back(std::move(step));
+    }
+  }
+  return plan;
 }
 
 std::set<std::string> channels_downstream_of_jobs(const Topology& t) {

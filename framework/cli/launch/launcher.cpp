@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <set>
 
 #include "launch/child_process.hpp"
 #include "launch/console.hpp"
@@ -390,13 +391,44 @@ bool Launcher::Impl::start_directory() {
 }
 
 bool Launcher::Impl::start_nodes() {
-  std::size_t level_no = 0;
-  for (const auto& level : levels_) {
+  // Not level by level: a producer does not wait for other producers' consumers, so starts
+  // overlap and one slow node holds back only what is upstream of it.
+  std::vector<StartStep> pending = start_plan(t_, o_.only);
+  std::map<const NodeSpec*, std::vector<Proc*>> instances;
+  std::map<const NodeSpec*, Clock::time_point> give_up_at;  // its ready_timeout + 5 s
+  std::set<const NodeSpec*> warned;
+  auto settled = [&](const NodeSpec* n) {
+    auto it = instances.find(n);
+    return it != instances.end() && std::all_of(it->second.begin(), it->second.end(), [](const Proc* p) {
+             return p->ready || p->state == ProcState::kDone || p->state == ProcState::kFailed;
+           });
+  };
+  auto given_up = [&](const NodeSpec* n, Clock::time_point now) {
+    auto it = give_up_at.find(n);
+    return it != give_up_at.end() && now >= it->second;
+  };
+  auto warn_not_ready = [&](const NodeSpec* n) {
+    if (settled(n) || !warned.insert(n).second) return;
+    for (const Proc* p : instances[n]) {
+      if (!p->ready && p->alive) console_.say(p->name + " is not ready yet; starting the rest anyway");
+    }
+  };
+  auto can_start = [&](const StartStep& p, Clock::time_point now) {
+    return std::all_of(p.waits_for.begin(), p.waits_for.end(),
+                       [&](const NodeSpec* w) { return settled(w) || given_up(w, now); });
+  };
+
+  while (!pending.empty()) {
+    const auto now = Clock::now();
     std::vector<Proc*> group;
-    milliseconds longest{0};
     std::string names;
-    for (const NodeSpec* n : level) {
-      longest = std::max(longest, n->ready_timeout);
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (!can_start(*it, now)) {
+        ++it;
+        continue;
+      }
+      for (const NodeSpec* w : it->waits_for) warn_not_ready(w);
+      const NodeSpec* n = it->node;
       names += (names.empty() ? "" : ", ") + n->name +
                (n->replicas > 1 ? " x" + std::to_string(n->replicas) : "");
       for (int i = 0; i < n->replicas; ++i) {
@@ -404,24 +436,43 @@ bool Launcher::Impl::start_nodes() {
         Proc& p = procs_.back();
         p.spec = n;
         p.instance = static_cast<std::uint32_t>(i);
-        p.level = level_no;
+        p.level = it->level;
         p.name = n->name + "." + std::to_string(i);
         group.push_back(&p);
+        instances[n].push_back(&p);
+      }
+      give_up_at[n] = now + n->ready_timeout + std::chrono::seconds(5);
+      it = pending.erase(it);
+    }
+    if (!group.empty()) {
+      console_.say("starting " + names);
+      for (Proc* p : group) start(*p);
+      continue;
+    }
+    auto deadline = Clock::time_point::max();
+    for (const auto& p : pending) {
+      for (const NodeSpec* w : p.waits_for) {
+        if (auto it = give_up_at.find(w); it != give_up_at.end()) deadline = std::min(deadline, it->second);
       }
     }
-    console_.say("starting " + names);
-    for (Proc* p : group) start(*p);
-    const auto deadline = Clock::now() + longest + std::chrono::seconds(5);
     wait_until(deadline, [&] {
-      return std::all_of(group.begin(), group.end(), [](const Proc* p) {
-        return p->ready || p->state == ProcState::kDone || p->state == ProcState::kFailed;
-      });
+      const auto t = Clock::now();
+      return std::any_of(pending.begin(), pending.end(), [&](const StartStep& p) { return can_start(p, t); });
     });
     if (signals_ > 0) return false;
-    for (Proc* p : group) {
-      if (!p->ready && p->alive) console_.say(p->name + " is not ready yet; starting the rest anyway");
-    }
-    ++level_no;
+  }
+
+  // The topology is up when every instance is ready (or finished, or given up on).
+  auto deadline = Clock::now();
+  for (const auto& [n, at] : give_up_at) deadline = std::max(deadline, at);
+  wait_until(deadline, [&] {
+    const auto t = Clock::now();
+    return std::all_of(instances.begin(), instances.end(),
+                       [&](const auto& kv) { return settled(kv.first) || given_up(kv.first, t); });
+  });
+  if (signals_ > 0) return false;
+  for (const auto& level : levels_) {
+    for (const NodeSpec* n : level) warn_not_ready(n);
   }
   return true;
 }

@@ -13,6 +13,7 @@ using namespace std::chrono_literals;
 constexpr auto kHelloRetry = 500ms;
 constexpr auto kConnectRetry = 10ms;
 constexpr auto kRequestTimeout = 1500ms;
+constexpr auto kRetry = 100ms;  // a snapshot request the DEALER could not send yet
 constexpr std::size_t kMaxBuffered = 100000;
 
 std::span<const std::byte> bytes_of(const zmq::message_t& m) {
@@ -164,9 +165,18 @@ void DirectorySession::tick(Clock::time_point now) {
     snapshot_in_flight_ = send(SnapshotRequest{}, now);
   }
 
-  next_wakeup_ = now + 100ms;
+  // Sleep until something is due, so an idle node wakes once per heartbeat: the next hello or
+  // heartbeat, the first request to time out, a snapshot that could not be sent.
+  next_wakeup_ = now + kRequestTimeout;
   if (phase_ == Phase::kRegistered) next_wakeup_ = std::min(next_wakeup_, next_heartbeat_);
-  if (phase_ == Phase::kHello) next_wakeup_ = std::min(next_wakeup_, next_hello_);
+  if (phase_ == Phase::kHello || phase_ == Phase::kRegistering) {
+    next_wakeup_ = std::min(next_wakeup_, next_hello_);
+  }
+  if (phase_ == Phase::kConflict) next_wakeup_ = std::min(next_wakeup_, next_conflict_log_);
+  for (const auto& [id, pending] : outstanding_) {
+    next_wakeup_ = std::min(next_wakeup_, pending.sent + kRequestTimeout + 1ms);
+  }
+  if (needs_snapshot_ && !snapshot_in_flight_) next_wakeup_ = std::min(next_wakeup_, now + kRetry);
 }
 
 void DirectorySession::on_request_readable() {
@@ -188,6 +198,7 @@ void DirectorySession::on_request_readable() {
       continue;
     }
     handle_reply(reply, Clock::now());
+    next_wakeup_ = {};  // a reply moves deadlines (heartbeat, hello): tick at once to re-plan
   }
 }
 
@@ -267,6 +278,7 @@ void DirectorySession::epoch_seen(const std::string& epoch, Clock::time_point no
   // The directory restarted behind our back: start over with hello to learn the new PUB port.
   phase_ = Phase::kHello;
   send_hello(now);
+  next_wakeup_ = {};
 }
 
 void DirectorySession::handle_hello(const HelloReply& r, Clock::time_point now) {
@@ -366,6 +378,7 @@ void DirectorySession::handle_update(const DirectoryUpdate& u) {
     // Missed updates (PUB dropped them or we connected late): take a fresh snapshot.
     needs_snapshot_ = true;
     have_snapshot_ = false;
+    next_wakeup_ = {};  // tick at once: it sends the snapshot request
     buffered_.push_back(u);
     return;
   }
@@ -379,8 +392,10 @@ void DirectorySession::handle_tick(const DirectoryTick& t, Clock::time_point now
     return;
   }
   // Updates and ticks share one PUB socket, so a tick arrives after every update it counts.
-  if (have_snapshot_ && t.state.seq > last_seq_) needs_snapshot_ = true;
-  if (full_reconcile_pending_ && t.state.settled) needs_snapshot_ = true;
+  if ((have_snapshot_ && t.state.seq > last_seq_) || (full_reconcile_pending_ && t.state.settled)) {
+    needs_snapshot_ = true;
+    next_wakeup_ = {};
+  }
 }
 
 void DirectorySession::apply(const DirectoryUpdate& u) {
@@ -409,6 +424,7 @@ void DirectorySession::begin_unregister() {
   unregister_sent_ = true;
   const auto now = Clock::now();
   unregister_deadline_ = now + 500ms;
+  next_wakeup_ = {};
   if (phase_ != Phase::kRegistered && phase_ != Phase::kRegistering) {
     unregister_done_ = true;
     return;

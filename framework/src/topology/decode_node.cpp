@@ -271,8 +271,11 @@ void decode_node(DiagnosticSink& sink, const std::string& name, const Entry& e, 
 
 void decode_nodes(DiagnosticSink& sink, const Entry& entry, Decoded& out) {
   if (!expect_map(sink, entry, "nodes", true)) return;
-  for (const auto& [name, e] : read_named(sink, entry.value, "node"))
-    decode_node(sink, name, e, out);
+  const auto named = read_named(sink, entry.value, "node");
+  // NodeSpec holds a YAML::Node, whose move may throw: a growing vector would copy every spec.
+  out.topology.nodes.reserve(named.size());
+  out.exec_where.reserve(named.size());
+  for (const auto& [name, e] : named) decode_node(sink, name, e, out);
 }
 
 }  // namespace brook::detail

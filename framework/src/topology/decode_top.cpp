@@ -214,7 +214,9 @@ void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& o
 
 void decode_channels(DiagnosticSink& sink, const Entry& entry, std::vector<ChannelSpec>& out) {
   if (!expect_map(sink, entry, "channels", true)) return;
-  for (const auto& [name, e] : read_named(sink, entry.value, "channel")) {
+  const auto named = read_named(sink, entry.value, "channel");
+  out.reserve(named.size());
+  for (const auto& [name, e] : named) {
     ChannelSpec c;
     decode_channel(sink, name, e, c);
     out.push_back(std::move(c));
