@@ -3,6 +3,7 @@
 #include <brook/security.hpp>
 
 #include <algorithm>
+#include <set>
 
 namespace brook {
 
@@ -82,10 +83,10 @@ DirectoryReplyBody DirectoryRegistry::handle(const DirectoryRequestBody& request
       return self.do_unregister(r, now, changes);
     }
     DirectoryReplyBody operator()(const ResolveRequest& r) const {
-      return self.entries(now, &r.channel);
+      return self.entries(now, {r.channel}, false);
     }
-    DirectoryReplyBody operator()(const SnapshotRequest&) const {
-      return self.entries(now, nullptr);
+    DirectoryReplyBody operator()(const SnapshotRequest& r) const {
+      return self.entries(now, r.channels, true);
     }
     DirectoryReplyBody operator()(const ListRequest&) const { return self.list(now); }
   };
@@ -93,19 +94,26 @@ DirectoryReplyBody DirectoryRegistry::handle(const DirectoryRequestBody& request
 }
 
 void DirectoryRegistry::publish(ChangeOp op, ChangeReason reason, const Instance& inst,
-                                const Registration& reg, std::vector<DirectoryUpdate>& changes) {
+                                const Registration& reg, Clock::time_point now,
+                                std::vector<DirectoryUpdate>& changes) {
   DirectoryUpdate u;
   u.epoch = epoch_;
   u.seq = ++seq_;
+  ChannelLog& log = channels_[reg.channel];
+  u.prev = log.last_seq;
+  log.last_seq = u.seq;
+  log.last_change = now;
   u.op = op;
   u.reason = reason;
   u.entry = DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg};
   changes.push_back(std::move(u));
 }
 
-void DirectoryRegistry::remove_all(const Instance& inst, ChangeReason reason,
+void DirectoryRegistry::remove_all(const Instance& inst, ChangeReason reason, Clock::time_point now,
                                    std::vector<DirectoryUpdate>& changes) {
-  for (const auto& reg : inst.registrations) publish(ChangeOp::kRemove, reason, inst, reg, changes);
+  for (const auto& reg : inst.registrations) {
+    publish(ChangeOp::kRemove, reason, inst, reg, now, changes);
+  }
 }
 
 DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Clock::time_point now,
@@ -126,7 +134,7 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   if (it != instances_.end() && it->second.incarnation != r.incarnation) {
     // A new process took over this instance slot (a restart, usually before the old lease ran
     // out). The newest registration wins; watchers see the old endpoints go.
-    remove_all(it->second, ChangeReason::kReplaced, changes);
+    remove_all(it->second, ChangeReason::kReplaced, now, changes);
     instances_.erase(it);
     it = instances_.end();
   }
@@ -149,13 +157,13 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   // publish only the difference so watchers do not drop healthy connections.
   for (const auto& old : inst.registrations) {
     if (std::find(r.registrations.begin(), r.registrations.end(), old) == r.registrations.end()) {
-      publish(ChangeOp::kRemove, ChangeReason::kUnregistered, inst, old, changes);
+      publish(ChangeOp::kRemove, ChangeReason::kUnregistered, inst, old, now, changes);
     }
   }
   for (const auto& reg : r.registrations) {
     if (std::find(inst.registrations.begin(), inst.registrations.end(), reg) ==
         inst.registrations.end()) {
-      publish(ChangeOp::kAdd, ChangeReason::kRegistered, inst, reg, changes);
+      publish(ChangeOp::kAdd, ChangeReason::kRegistered, inst, reg, now, changes);
     }
   }
   inst.registrations = r.registrations;
@@ -191,7 +199,7 @@ DirectoryReplyBody DirectoryRegistry::do_unregister(const UnregisterRequest& r,
     return error(DirectoryErrc::kStaleIncarnation,
                  "incarnation " + r.incarnation + " no longer owns " + it->first);
   }
-  remove_all(it->second, ChangeReason::kUnregistered, changes);
+  remove_all(it->second, ChangeReason::kUnregistered, now, changes);
   instances_.erase(it);
   return AckReply{state(now)};
 }
@@ -199,7 +207,7 @@ DirectoryReplyBody DirectoryRegistry::do_unregister(const UnregisterRequest& r,
 void DirectoryRegistry::expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes) {
   for (auto it = instances_.begin(); it != instances_.end();) {
     if (now - it->second.last_seen > it->second.lease) {
-      remove_all(it->second, ChangeReason::kExpired, changes);
+      remove_all(it->second, ChangeReason::kExpired, now, changes);
       it = instances_.erase(it);
     } else {
       ++it;
@@ -213,15 +221,57 @@ DirectoryRegistry::Clock::time_point DirectoryRegistry::next_expiry() const {
   return next;
 }
 
-EntriesReply DirectoryRegistry::entries(Clock::time_point now, const std::string* channel) const {
-  EntriesReply r{state(now), {}};
+EntriesReply DirectoryRegistry::entries(Clock::time_point now,
+                                        const std::vector<std::string>& channels,
+                                        bool with_seq) const {
+  EntriesReply r{state(now), {}, {}};
+  const std::set<std::string_view> wanted(channels.begin(), channels.end());
+  auto selected = [&](const std::string& c) { return wanted.empty() || wanted.count(c) > 0; };
   for (const auto& [k, inst] : instances_) {
     for (const auto& reg : inst.registrations) {
-      if (channel != nullptr && reg.channel != *channel) continue;
+      if (!selected(reg.channel)) continue;
       r.entries.push_back(DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg});
     }
   }
+  if (with_seq) {
+    for (const auto& [channel, log] : channels_) {
+      if (selected(channel)) r.channel_seq[channel] = log.last_seq;
+    }
+  }
   return r;
+}
+
+DirectoryTick DirectoryRegistry::tick(Clock::time_point now) {
+  DirectoryTick t{state(now), {}, false};
+  for (const auto& [channel, log] : channels_) {
+    if (now - log.last_change > kRecentChanges) continue;
+    if (t.changed.size() == kMaxTickChannels) {
+      t.changed.clear();
+      t.overflow = true;
+      break;
+    }
+    t.changed[channel] = log.last_seq;
+  }
+  prune_channels(now);
+  return t;
+}
+
+void DirectoryRegistry::prune_channels(Clock::time_point now) {
+  // Forgetting a channel's last seq costs its watchers one snapshot when it changes again (its
+  // next update says prev 0), so only a directory that has seen very many channels forgets the
+  // ones that have been empty and quiet for a while: registrations cannot grow it without bound.
+  if (channels_.size() <= kMaxRememberedChannels) return;
+  std::set<std::string_view> in_use;
+  for (const auto& [k, inst] : instances_) {
+    for (const auto& reg : inst.registrations) in_use.insert(reg.channel);
+  }
+  for (auto it = channels_.begin(); it != channels_.end();) {
+    if (!in_use.count(it->first) && now - it->second.last_change > kRecentChanges) {
+      it = channels_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 ListReply DirectoryRegistry::list(Clock::time_point now) const {

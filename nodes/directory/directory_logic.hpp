@@ -37,6 +37,8 @@ class DirectoryRegistry {
   void expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes);
 
   DirectoryState state(Clock::time_point now) const;
+  // The periodic tick: the state plus the channels changed within kRecentChanges.
+  DirectoryTick tick(Clock::time_point now);
   // Earliest lease deadline, or time_point::max() when nothing is registered.
   Clock::time_point next_expiry() const;
   std::size_t instance_count() const noexcept { return instances_.size(); }
@@ -62,12 +64,16 @@ class DirectoryRegistry {
   DirectoryReplyBody do_heartbeat(const HeartbeatRequest& r, Clock::time_point now);
   DirectoryReplyBody do_unregister(const UnregisterRequest& r, Clock::time_point now,
                                    std::vector<DirectoryUpdate>& changes);
-  EntriesReply entries(Clock::time_point now, const std::string* channel) const;
+  // The entries of `channels` (empty = all); `with_seq`: and each channel's last update seq.
+  EntriesReply entries(Clock::time_point now, const std::vector<std::string>& channels,
+                       bool with_seq) const;
+  void prune_channels(Clock::time_point now);
   ListReply list(Clock::time_point now) const;
 
   void publish(ChangeOp op, ChangeReason reason, const Instance& inst, const Registration& reg,
-               std::vector<DirectoryUpdate>& changes);
-  void remove_all(const Instance& inst, ChangeReason reason, std::vector<DirectoryUpdate>& changes);
+               Clock::time_point now, std::vector<DirectoryUpdate>& changes);
+  void remove_all(const Instance& inst, ChangeReason reason, Clock::time_point now,
+                  std::vector<DirectoryUpdate>& changes);
   static std::string key(const std::string& node, std::uint32_t instance);
 
   DirectoryConfig config_;
@@ -75,6 +81,14 @@ class DirectoryRegistry {
   Clock::time_point started_;
   std::uint64_t seq_ = 0;
   std::map<std::string, Instance> instances_;  // by "node.instance"
+
+  // Per channel, for the `prev` of its next update and for ticks.
+  struct ChannelLog {
+    std::uint64_t last_seq = 0;
+    Clock::time_point last_change{};
+  };
+  static constexpr std::size_t kMaxRememberedChannels = 100000;
+  std::map<std::string, ChannelLog, std::less<>> channels_;
 };
 
 // Validates what a register request asks for; returns an error text or empty when acceptable.

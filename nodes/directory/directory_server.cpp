@@ -211,7 +211,8 @@ void DirectoryServer::reply(zmq::message_t& identity, const DirectoryReply& r) {
 void DirectoryServer::publish(std::vector<DirectoryUpdate>& changes) {
   for (const auto& c : changes) {
     const std::string bytes = encode(c);
-    (void)pub_.send(zmq::buffer(kUpdateKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    const std::string topic = update_topic(c.entry.reg.channel);
+    (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
     ++stats_.updates_published;
   }
@@ -219,7 +220,7 @@ void DirectoryServer::publish(std::vector<DirectoryUpdate>& changes) {
 }
 
 void DirectoryServer::publish_tick() {
-  const std::string bytes = encode(DirectoryTick{registry_.state(Clock::now())});
+  const std::string bytes = encode(registry_.tick(Clock::now()));
   (void)pub_.send(zmq::buffer(kTickKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
 }

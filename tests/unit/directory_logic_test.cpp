@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "directory_logic.hpp"
 
 namespace brook {
@@ -145,6 +147,58 @@ TEST_F(DirectoryLogic, ResolveFiltersByChannel) {
   auto r = std::get<EntriesReply>(send(ResolveRequest{"two"}, 1ms));
   ASSERT_EQ(r.entries.size(), 1u);
   EXPECT_EQ(r.entries[0].reg.endpoint, "tcp://h:2");
+}
+
+TEST_F(DirectoryLogic, EachUpdateNamesThePreviousUpdateOfItsChannel) {
+  send(reg("a", 0, "i1", {input("x", "tcp://h:1"), input("y", "tcp://h:2")}), 0ms);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].prev, 0u) << "x's first update";
+  EXPECT_EQ(changes[1].prev, 0u) << "y's first update";
+  send(reg("b", 0, "i2", {input("x", "tcp://h:3")}), 10ms);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].seq, 3u);
+  EXPECT_EQ(changes[0].prev, 1u) << "x's previous update was seq 1; y's (2) is not x's business";
+  send(UnregisterRequest{"a", 0, "i1"}, 20ms);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].prev + changes[1].prev, 3u + 2u) << "x after 3, y after 2";
+}
+
+TEST_F(DirectoryLogic, SnapshotOfChosenChannelsCarriesTheirLastSeq) {
+  send(reg("a", 0, "i1", {input("x", "tcp://h:1"), input("y", "tcp://h:2")}), 0ms);
+  send(reg("b", 0, "i2", {input("x", "tcp://h:3")}), 10ms);
+  std::vector<DirectoryUpdate> none;
+  const auto r = std::get<EntriesReply>(dir.handle(SnapshotRequest{{"x", "never-used"}}, t0 + 20ms, none));
+  ASSERT_EQ(r.entries.size(), 2u);
+  for (const auto& e : r.entries) EXPECT_EQ(e.reg.channel, "x");
+  EXPECT_EQ(r.channel_seq, (std::map<std::string, std::uint64_t>{{"x", 3}}))
+      << "y not asked for; a channel without updates is not listed";
+  EXPECT_EQ(r.state.seq, 3u);
+  const auto all = std::get<EntriesReply>(dir.handle(SnapshotRequest{}, t0 + 20ms, none));
+  EXPECT_EQ(all.entries.size(), 3u);
+  EXPECT_EQ(all.channel_seq.size(), 2u);
+}
+
+TEST_F(DirectoryLogic, TicksListTheChannelsChangedRecently) {
+  send(reg("a", 0, "i1", {input("x", "tcp://h:1")}), 0ms);
+  send(reg("b", 0, "i2", {input("y", "tcp://h:2")}), 9s);
+  auto t = dir.tick(t0 + 9500ms);
+  EXPECT_EQ(t.changed, (std::map<std::string, std::uint64_t>{{"x", 1}, {"y", 2}}));
+  EXPECT_FALSE(t.overflow);
+  t = dir.tick(t0 + 10500ms);
+  EXPECT_EQ(t.changed, (std::map<std::string, std::uint64_t>{{"y", 2}})) << "x changed 10.5 s ago";
+}
+
+TEST_F(DirectoryLogic, TicksOverflowWhenTooManyChannelsChanged) {
+  std::vector<Registration> regs;
+  for (std::size_t i = 0; i <= kMaxTickChannels; ++i) {
+    regs.push_back(input("c" + std::to_string(i), "tcp://h:" + std::to_string(1000 + i)));
+  }
+  // More than one instance may register (1024 registrations each).
+  send(reg("a", 0, "i1", {regs.begin(), regs.begin() + 1000}), 0ms);
+  send(reg("b", 0, "i2", {regs.begin() + 1000, regs.end()}), 0ms);
+  const auto t = dir.tick(t0 + 100ms);
+  EXPECT_TRUE(t.overflow);
+  EXPECT_TRUE(t.changed.empty()) << "an overflowing tick lists nothing: every watcher takes a snapshot";
 }
 
 TEST_F(DirectoryLogic, ListReportsCountersAndAges) {

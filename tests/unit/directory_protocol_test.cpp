@@ -73,9 +73,11 @@ TEST(DirectoryProtocol, RepliesRoundTrip) {
   EXPECT_TRUE(h.state.settled);
   EXPECT_EQ(h.pub_endpoint, "tcp://127.0.0.1:5671");
 
-  EntriesReply er{st, {DirectoryEntry{"a", 1, "inc", sample_register().registrations[0]}}};
+  EntriesReply er{st, {DirectoryEntry{"a", 1, "inc", sample_register().registrations[0]}},
+                  {{"checkouts", 12}, {"resolved", 17}}};
   ASSERT_TRUE(decode(bytes(encode(DirectoryReply{2, er})), out));
   EXPECT_EQ(std::get<EntriesReply>(out.body).entries, er.entries);
+  EXPECT_EQ(std::get<EntriesReply>(out.body).channel_seq, er.channel_seq);
 
   InstanceInfo info;
   info.node = "a";
@@ -92,19 +94,39 @@ TEST(DirectoryProtocol, RepliesRoundTrip) {
   EXPECT_EQ(std::get<ErrorReply>(out.body).detail, "gone");
 }
 
+TEST(DirectoryProtocol, SnapshotRequestNamesItsChannels) {
+  DirectoryRequest out;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{7, SnapshotRequest{{"checkouts", "quotes"}}})), out));
+  EXPECT_EQ(std::get<SnapshotRequest>(out.body).channels,
+            (std::vector<std::string>{"checkouts", "quotes"}));
+  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{8, SnapshotRequest{}})), out));
+  EXPECT_TRUE(std::get<SnapshotRequest>(out.body).channels.empty()) << "no field: every entry";
+}
+
+TEST(DirectoryProtocol, UpdateTopicsDoNotMatchLongerChannelNames) {
+  EXPECT_EQ(update_topic("c1"), "update:c1:");
+  EXPECT_FALSE(update_topic("c10").starts_with(update_topic("c1")))
+      << "a SUB subscribed to c1 must not get c10's updates";
+  EXPECT_TRUE(is_update_topic(update_topic("c1")));
+  EXPECT_FALSE(is_update_topic(kTickKind));
+}
+
 TEST(DirectoryProtocol, UpdatesAndTicksRoundTrip) {
-  DirectoryUpdate u{"ep", 9, ChangeOp::kRemove, ChangeReason::kExpired,
+  DirectoryUpdate u{"ep", 9, 4, ChangeOp::kRemove, ChangeReason::kExpired,
                     DirectoryEntry{"a", 1, "inc", sample_register().registrations[0]}};
   DirectoryUpdate out;
   ASSERT_TRUE(decode(bytes(encode(u)), out));
   EXPECT_EQ(out.seq, 9u);
+  EXPECT_EQ(out.prev, 4u);
   EXPECT_EQ(out.op, ChangeOp::kRemove);
   EXPECT_EQ(out.reason, ChangeReason::kExpired);
   EXPECT_EQ(out.entry, u.entry);
-  DirectoryTick t{{"ep", 5, 100, false}}, tout;
+  DirectoryTick t{{"ep", 5, 100, false}, {{"checkouts", 5}}, false}, tout;
   ASSERT_TRUE(decode(bytes(encode(t)), tout));
   EXPECT_EQ(tout.state.seq, 5u);
   EXPECT_FALSE(tout.state.settled);
+  EXPECT_EQ(tout.changed, t.changed);
+  EXPECT_FALSE(tout.overflow);
 }
 
 std::string pack_map(const std::map<std::string, msgpack::type::variant>& m) {

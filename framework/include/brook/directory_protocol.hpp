@@ -5,7 +5,9 @@
 // bounded and reports problems as values (ProtocolStatus), never by crashing or throwing.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -85,7 +87,10 @@ struct UnregisterRequest {
 struct ResolveRequest {
   std::string channel;
 };
-struct SnapshotRequest {};
+struct SnapshotRequest {
+  // Only the entries of these channels (a watcher's own); empty = every entry.
+  std::vector<std::string> channels;
+};
 struct ListRequest {};
 
 using DirectoryRequestBody = std::variant<HelloRequest, RegisterRequest, HeartbeatRequest,
@@ -132,6 +137,9 @@ struct AckReply {
 struct EntriesReply {  // resolve and snapshot
   DirectoryState state;
   std::vector<DirectoryEntry> entries;
+  // Snapshot only: for each channel it covers that has had an update, the seq of that channel's
+  // last update (the `prev` of its next one). A channel not listed has had none.
+  std::map<std::string, std::uint64_t> channel_seq;
 };
 struct ListReply {
   DirectoryState state;
@@ -159,6 +167,9 @@ std::string_view to_string(ChangeReason r) noexcept;
 struct DirectoryUpdate {
   std::string epoch;
   std::uint64_t seq = 0;
+  // seq of the previous update of the same channel (0: none), so a watcher that follows only
+  // its own channels still sees a gap in each of them.
+  std::uint64_t prev = 0;
   ChangeOp op = ChangeOp::kAdd;
   ChangeReason reason = ChangeReason::kRegistered;
   DirectoryEntry entry;
@@ -166,10 +177,21 @@ struct DirectoryUpdate {
 
 struct DirectoryTick {
   DirectoryState state;
+  // The channels updated within the last kRecentChanges: channel -> seq of its last update. A
+  // watcher whose channel shows a later seq than it has seen lost an update.
+  std::map<std::string, std::uint64_t> changed;
+  bool overflow = false;  // more than kMaxTickChannels changed: every watcher takes a snapshot
 };
 
-inline constexpr std::string_view kUpdateKind = "update";
+inline constexpr std::chrono::milliseconds kRecentChanges{10000};
+inline constexpr std::size_t kMaxTickChannels = 1024;
+
+// PUB frame 1. Updates are published under their channel's topic, so a watcher subscribes to
+// the channels it uses (and to ticks) instead of receiving every change of the topology.
+inline constexpr std::string_view kUpdateKind = "update:";  // prefix of every update topic
 inline constexpr std::string_view kTickKind = "tick";
+std::string update_topic(std::string_view channel);  // "update:<channel>:"
+bool is_update_topic(std::string_view frame) noexcept;
 
 // ---- codec -------------------------------------------------------------------------------
 

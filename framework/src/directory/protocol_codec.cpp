@@ -190,6 +190,33 @@ bool read_state(ObjectReader& f, DirectoryState& s) {
   return f.ok();
 }
 
+// channel -> seq maps (a snapshot's channel_seq, a tick's changed).
+void pack_seq_map(Packer& p, std::string_view key, const std::map<std::string, std::uint64_t>& m) {
+  p.pack(key);
+  p.pack_map(static_cast<std::uint32_t>(m.size()));
+  for (const auto& [channel, seq] : m) {
+    p.pack(std::string_view(channel));
+    p.pack(seq);
+  }
+}
+
+bool read_seq_map(ObjectReader& f, std::string_view key, std::size_t max_len,
+                  std::map<std::string, std::uint64_t>& out) {
+  const auto* m = f.map(key, max_len, false);
+  if (m == nullptr) return f.ok();
+  for (std::uint32_t i = 0; i < m->size; ++i) {
+    const auto& kv = m->ptr[i];
+    if (kv.key.type != msgpack::type::STR || kv.key.via.str.size > kMaxName ||
+        kv.val.type != msgpack::type::POSITIVE_INTEGER) {
+      f.fail(key, "expected a map of channel name (up to " + std::to_string(kMaxName) +
+                      " bytes) to unsigned seq");
+      return false;
+    }
+    out[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] = kv.val.via.u64;
+  }
+  return true;
+}
+
 // Reads the common header of a request or reply: version, op, id.
 bool read_header(ObjectReader& f, std::string& op, std::uint64_t& id) {
   std::uint64_t version = 0;
@@ -229,6 +256,15 @@ std::string_view to_string(Direction d) noexcept { return d == Direction::kIn ? 
 std::string DirectoryEntry::instance_name() const {
   return node + "." + std::to_string(instance);
 }
+
+std::string update_topic(std::string_view channel) {
+  std::string t(kUpdateKind);
+  t += channel;
+  t += ':';  // so that subscribing to "update:c1:" does not also match "update:c10:"
+  return t;
+}
+
+bool is_update_topic(std::string_view frame) noexcept { return frame.starts_with(kUpdateKind); }
 
 std::string_view op_name(const DirectoryRequestBody& body) noexcept {
   return std::visit(
@@ -314,7 +350,14 @@ std::string encode(const DirectoryRequest& r) {
             p.pack_map(common + 1);
             pack_kv(p, "channel", q.channel);
           },
-          [&](const SnapshotRequest&) { p.pack_map(common); },
+          [&](const SnapshotRequest& q) {
+            p.pack_map(common + (q.channels.empty() ? 0 : 1));
+            if (!q.channels.empty()) {
+              p.pack(std::string_view("channels"));
+              p.pack_array(static_cast<std::uint32_t>(q.channels.size()));
+              for (const auto& c : q.channels) p.pack(std::string_view(c));
+            }
+          },
           [&](const ListRequest&) { p.pack_map(common); }},
       r.body);
   pack_kv(p, "v", kDirectoryProtocolVersion);
@@ -341,11 +384,12 @@ std::string encode(const DirectoryReply& r) {
             pack_state(p, q.state);
           },
           [&](const EntriesReply& q) {
-            p.pack_map(common + kStateFields + 1);
+            p.pack_map(common + kStateFields + 1 + (q.channel_seq.empty() ? 0 : 1));
             pack_state(p, q.state);
             p.pack(std::string_view("entries"));
             p.pack_array(static_cast<std::uint32_t>(q.entries.size()));
             for (const auto& e : q.entries) pack_entry(p, e);
+            if (!q.channel_seq.empty()) pack_seq_map(p, "channel_seq", q.channel_seq);
           },
           [&](const ListReply& q) {
             p.pack_map(common + kStateFields + 1);
@@ -385,10 +429,11 @@ std::string encode(const DirectoryReply& r) {
 std::string encode(const DirectoryUpdate& u) {
   msgpack::sbuffer b;
   Packer p(b);
-  p.pack_map(6);
+  p.pack_map(7);
   pack_kv(p, "v", kDirectoryProtocolVersion);
   pack_kv(p, "epoch", u.epoch);
   pack_kv(p, "seq", u.seq);
+  pack_kv(p, "prev", u.prev);
   pack_kv(p, "op", to_string(u.op));
   pack_kv(p, "reason", to_string(u.reason));
   p.pack(std::string_view("entry"));
@@ -399,9 +444,11 @@ std::string encode(const DirectoryUpdate& u) {
 std::string encode(const DirectoryTick& t) {
   msgpack::sbuffer b;
   Packer p(b);
-  p.pack_map(1 + kStateFields);
+  p.pack_map(3 + kStateFields);
   pack_kv(p, "v", kDirectoryProtocolVersion);
   pack_state(p, t.state);
+  pack_seq_map(p, "changed", t.changed);
+  pack_kb(p, "overflow", t.overflow);
   return finish(b);
 }
 
@@ -445,7 +492,19 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
     f.str("channel", q.channel, kMaxName);
     out.body = std::move(q);
   } else if (op == "snapshot") {
-    out.body = SnapshotRequest{};
+    SnapshotRequest q;
+    if (const auto* arr = f.array("channels", kMaxRegistrations, false)) {
+      for (std::uint32_t i = 0; i < arr->size; ++i) {
+        const auto& c = arr->ptr[i];
+        if (c.type != msgpack::type::STR || c.via.str.size > kMaxName) {
+          f.fail_nested(f.child("channels", i) + ": expected a channel name of up to " +
+                        std::to_string(kMaxName) + " bytes");
+          break;
+        }
+        q.channels.emplace_back(c.via.str.ptr, c.via.str.size);
+      }
+    }
+    out.body = std::move(q);
   } else if (op == "list") {
     out.body = ListRequest{};
   } else {
@@ -489,7 +548,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryReply& out) {
   } else if (op == "ack") {
     out.body = AckReply{state};
   } else if (op == "entries") {
-    EntriesReply r{state, {}};
+    EntriesReply r{state, {}, {}};
     if (const auto* arr = f.array("entries", kMaxEntries)) {
       r.entries.resize(arr->size);
       for (std::uint32_t i = 0; i < arr->size; ++i) {
@@ -499,6 +558,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryReply& out) {
         }
       }
     }
+    read_seq_map(f, "channel_seq", kMaxEntries, r.channel_seq);
     out.body = std::move(r);
   } else if (op == "list") {
     ListReply r{state, {}};
@@ -544,6 +604,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryUpdate& out) {
   f.uint("v", version);
   f.str("epoch", out.epoch, kMaxName);
   f.uint("seq", out.seq);
+  f.uint("prev", out.prev);
   f.str("op", op, 16);
   f.str("reason", reason, 32);
   if (!f.ok()) return ProtocolStatus::failure(f.error());
@@ -584,6 +645,8 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryTick& out) {
   std::uint64_t version = 0;
   f.uint("v", version);
   read_state(f, out.state);
+  read_seq_map(f, "changed", kMaxTickChannels, out.changed);
+  f.boolean("overflow", out.overflow, false);
   if (!f.ok()) return ProtocolStatus::failure(f.error());
   if (version != kDirectoryProtocolVersion) {
     return ProtocolStatus::failure("unsupported protocol version " + std::to_string(version));

@@ -47,7 +47,12 @@ DirectorySession::DirectorySession(zmq::context_t& context, const Security& secu
   sub_.set(zmq::sockopt::reconnect_ivl, 100);
   sub_.set(zmq::sockopt::reconnect_ivl_max, 500);
   sub_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
-  sub_.set(zmq::sockopt::subscribe, "");
+  // Only our channels' updates (and the ticks): a node does not pay for every change of a large
+  // topology, and its mirror holds only the entries it uses.
+  sub_.set(zmq::sockopt::subscribe, kTickKind);
+  for (const auto& reg : registrations_) {
+    if (watched_.insert(reg.channel).second) sub_.set(zmq::sockopt::subscribe, update_topic(reg.channel));
+  }
   // Both connect to the directory's sockets, which hold its key; a bad allowlist fails here,
   // at start, with the file to fix.
   security.configure_client(dealer_, kDirectoryIdentity);
@@ -162,7 +167,7 @@ void DirectorySession::tick(Clock::time_point now) {
   }
 
   if (phase_ != Phase::kHello && needs_snapshot_ && !snapshot_in_flight_ && !epoch_.empty()) {
-    snapshot_in_flight_ = send(SnapshotRequest{}, now);
+    snapshot_in_flight_ = send(snapshot_request(), now);
   }
 
   // Sleep until something is due, so an idle node wakes once per heartbeat: the next hello or
@@ -303,11 +308,11 @@ void DirectorySession::handle_hello(const HelloReply& r, Clock::time_point now) 
     }
     have_snapshot_ = false;
     needs_snapshot_ = true;
-    last_seq_ = 0;
+    channel_seq_.clear();
     buffered_.clear();
   }
   send_register(now);
-  if (needs_snapshot_ && !snapshot_in_flight_) snapshot_in_flight_ = send(SnapshotRequest{}, now);
+  if (needs_snapshot_ && !snapshot_in_flight_) snapshot_in_flight_ = send(snapshot_request(), now);
 }
 
 void DirectorySession::handle_entries(const EntriesReply& r) {
@@ -327,7 +332,10 @@ void DirectorySession::handle_entries(const EntriesReply& r) {
     for (const auto& e : gone) remove_entry(e);
     full_reconcile_pending_ = false;
   }
-  last_seq_ = r.state.seq;
+  for (const auto& c : watched_) {
+    auto it = r.channel_seq.find(c);
+    channel_seq_[c] = it == r.channel_seq.end() ? 0 : it->second;
+  }
   have_snapshot_ = true;
   needs_snapshot_ = false;
   std::vector<DirectoryUpdate> pending;
@@ -350,7 +358,7 @@ void DirectorySession::on_watch_readable() {
       if (!extra.more()) break;
     }
     const std::string_view k(static_cast<const char*>(kind.data()), kind.size());
-    if (k == kUpdateKind) {
+    if (is_update_topic(k)) {
       DirectoryUpdate u;
       if (decode(bytes_of(body), u)) {
         if (u.epoch == epoch_) handle_update(u);
@@ -365,6 +373,8 @@ void DirectorySession::on_watch_readable() {
 }
 
 void DirectorySession::handle_update(const DirectoryUpdate& u) {
+  // A topic is a prefix match, and a directory may publish channels we never asked for.
+  if (!watched_.count(u.entry.reg.channel)) return;
   if (!have_snapshot_) {
     if (buffered_.size() < kMaxBuffered) {
       buffered_.push_back(u);
@@ -373,16 +383,17 @@ void DirectorySession::handle_update(const DirectoryUpdate& u) {
     }
     return;
   }
-  if (u.seq <= last_seq_) return;
-  if (u.seq != last_seq_ + 1) {
-    // Missed updates (PUB dropped them or we connected late): take a fresh snapshot.
+  std::uint64_t& last = channel_seq_[u.entry.reg.channel];
+  if (u.seq <= last) return;  // covered by the snapshot, or seen already
+  if (u.prev != last) {
+    // Missed an update of this channel (PUB dropped it or we connected late): take a snapshot.
     needs_snapshot_ = true;
     have_snapshot_ = false;
     next_wakeup_ = {};  // tick at once: it sends the snapshot request
     buffered_.push_back(u);
     return;
   }
-  last_seq_ = u.seq;
+  last = u.seq;
   apply(u);
 }
 
@@ -391,11 +402,23 @@ void DirectorySession::handle_tick(const DirectoryTick& t, Clock::time_point now
     if (!epoch_.empty()) epoch_seen(t.state.epoch, now);
     return;
   }
-  // Updates and ticks share one PUB socket, so a tick arrives after every update it counts.
-  if ((have_snapshot_ && t.state.seq > last_seq_) || (full_reconcile_pending_ && t.state.settled)) {
+  // Updates and ticks share one PUB socket, so a tick arrives after every update it counts: a
+  // channel of ours that it shows further along than we are lost an update on the way.
+  bool lost = t.overflow;
+  if (have_snapshot_) {
+    for (const auto& [channel, seq] : t.changed) {
+      auto it = channel_seq_.find(channel);
+      if (it != channel_seq_.end() && seq > it->second) lost = true;
+    }
+  }
+  if ((have_snapshot_ && lost) || (full_reconcile_pending_ && t.state.settled)) {
     needs_snapshot_ = true;
     next_wakeup_ = {};
   }
+}
+
+SnapshotRequest DirectorySession::snapshot_request() const {
+  return SnapshotRequest{std::vector<std::string>(watched_.begin(), watched_.end())};
 }
 
 void DirectorySession::apply(const DirectoryUpdate& u) {

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 #include <brook/security.hpp>
@@ -75,6 +76,7 @@ class DirectorySession {
   void handle_entries(const EntriesReply& r);
   void handle_update(const DirectoryUpdate& u);
   void handle_tick(const DirectoryTick& t, Clock::time_point now);
+  SnapshotRequest snapshot_request() const;
   void apply(const DirectoryUpdate& u);
   void add_entry(const DirectoryEntry& e);
   void remove_entry(const DirectoryEntry& e);
@@ -114,7 +116,8 @@ class DirectorySession {
   bool snapshot_in_flight_ = false;
   bool needs_snapshot_ = true;
   bool full_reconcile_pending_ = false;  // epoch changed: drop absent entries once settled
-  std::uint64_t last_seq_ = 0;
+  std::set<std::string> watched_;  // the channels of our registrations
+  std::map<std::string, std::uint64_t> channel_seq_;  // per watched channel: last update applied
   std::vector<DirectoryUpdate> buffered_;
 
   bool unregister_sent_ = false;
