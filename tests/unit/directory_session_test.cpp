@@ -1,0 +1,166 @@
+// A node's directory session against a scripted directory (a real ROUTER and XPUB on loopback):
+// it subscribes to its own channels only, and takes a new snapshot when an update of one of them
+// is missing, whether the next update's `prev` or a tick shows it.
+#include <gtest/gtest.h>
+
+#include <brook/directory_protocol.hpp>
+
+#include <set>
+
+#include "runtime/directory_session.hpp"
+
+namespace brook::detail {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct Recorder : DirectorySession::Listener {
+  std::set<std::string> live;  // "node.instance/channel"
+  int added = 0;
+  void entry_added(const DirectoryEntry& e) override {
+    live.insert(e.instance_name() + "/" + e.reg.channel);
+    ++added;
+  }
+  void entry_removed(const DirectoryEntry& e) override {
+    live.erase(e.instance_name() + "/" + e.reg.channel);
+  }
+  void registered(const std::string&) override {}
+  NodeCounters heartbeat_counters() override { return {}; }
+};
+
+DirectoryEntry entry(const std::string& node, const std::string& channel) {
+  return DirectoryEntry{node, 0, "0123456789abcdef",
+                        Registration{channel, Direction::kIn, Pattern::kPipeline,
+                                     "tcp://127.0.0.1:9", "in", false}};
+}
+
+class ScriptedDirectory : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router_.set(zmq::sockopt::linger, 0);
+    pub_.set(zmq::sockopt::linger, 0);
+    router_.bind("tcp://127.0.0.1:*");
+    pub_.bind("tcp://127.0.0.1:*");
+    // The session writes c1 and reads c2; "c1:evil" shares c1's topic prefix.
+    std::vector<Registration> regs{
+        Registration{"c1", Direction::kOut, Pattern::kPipeline, "", "out", false},
+        Registration{"c2", Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:7", "in", false}};
+    session_ = std::make_unique<DirectorySession>(
+        ctx_, security_, router_.get(zmq::sockopt::last_endpoint),
+        InstanceIdentity{"me", 0, "fedcba9876543210", "host", 1}, regs, 3000ms, 1000ms, recorder_);
+  }
+
+  // Runs the session's loop for up to `timeout`, answering its requests with `answer`, until
+  // `done` holds.
+  bool run(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = Clock::now() + timeout;
+    while (!done()) {
+      const auto now = Clock::now();
+      if (now >= deadline) return false;
+      if (now >= session_->next_wakeup()) session_->tick(now);
+      std::vector<zmq::pollitem_t> items{{session_->request_socket(), 0, ZMQ_POLLIN, 0},
+                                         {session_->watch_socket(), 0, ZMQ_POLLIN, 0},
+                                         {router_.handle(), 0, ZMQ_POLLIN, 0},
+                                         {pub_.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 10ms);
+      if (items[0].revents & ZMQ_POLLIN) session_->on_request_readable();
+      if (items[1].revents & ZMQ_POLLIN) session_->on_watch_readable();
+      if (items[2].revents & ZMQ_POLLIN) serve();
+      if (items[3].revents & ZMQ_POLLIN) {
+        zmq::message_t m;
+        while (pub_.recv(m, zmq::recv_flags::dontwait)) subscriptions_.insert(m.to_string().substr(1));
+      }
+    }
+    return true;
+  }
+
+  void serve() {
+    zmq::message_t id, frame;
+    if (!router_.recv(id, zmq::recv_flags::dontwait)) return;
+    (void)router_.recv(frame, zmq::recv_flags::none);
+    DirectoryRequest req;
+    ASSERT_TRUE(decode(std::span(static_cast<const std::byte*>(frame.data()), frame.size()), req));
+    DirectoryReplyBody body = AckReply{state()};
+    if (std::holds_alternative<HelloRequest>(req.body)) {
+      body = HelloReply{state(), pub_.get(zmq::sockopt::last_endpoint), 3000, 1000};
+    } else if (const auto* s = std::get_if<SnapshotRequest>(&req.body)) {
+      snapshot_channels_ = s->channels;
+      ++snapshots_;
+      body = snapshot_;
+    }
+    const std::string bytes = encode(DirectoryReply{req.id, body});
+    router_.send(id, zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(bytes));
+  }
+
+  DirectoryState state() const { return DirectoryState{"epoch-1", seq_, 10000, true}; }
+
+  void publish(const std::string& topic, const std::string& bytes) {
+    pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+    pub_.send(zmq::buffer(bytes));
+  }
+  void update(std::uint64_t seq, std::uint64_t prev, const DirectoryEntry& e,
+              ChangeOp op = ChangeOp::kAdd) {
+    seq_ = std::max(seq_, seq);
+    publish(update_topic(e.reg.channel),
+            encode(DirectoryUpdate{"epoch-1", seq, prev, op, ChangeReason::kRegistered, e}));
+  }
+
+  zmq::context_t ctx_;
+  zmq::socket_t router_{ctx_, zmq::socket_type::router};
+  zmq::socket_t pub_{ctx_, zmq::socket_type::xpub};
+  Security security_;
+  Recorder recorder_;
+  std::unique_ptr<DirectorySession> session_;
+  std::uint64_t seq_ = 0;
+  EntriesReply snapshot_{state(), {}, {}};
+  std::vector<std::string> snapshot_channels_;
+  int snapshots_ = 0;
+  std::set<std::string> subscriptions_;
+};
+
+TEST_F(ScriptedDirectory, SubscribesToItsChannelsAndRecoversLostUpdates) {
+  // Start: hello, register, a snapshot of its two channels.
+  ASSERT_TRUE(run([&] { return session_->synced() && subscriptions_.size() == 3; }));
+  EXPECT_EQ(subscriptions_, (std::set<std::string>{"tick", "update:c1:", "update:c2:"}));
+  EXPECT_EQ(snapshot_channels_, (std::vector<std::string>{"c1", "c2"}));
+
+  // In order: applied.
+  update(3, 0, entry("x", "c1"));
+  ASSERT_TRUE(run([&] { return recorder_.live.count("x.0/c1") == 1; }));
+
+  // y's update names 5 as c1's previous one, which never came: snapshot, which has both.
+  snapshot_ = EntriesReply{state(), {entry("x", "c1"), entry("y", "c1"), entry("w", "c1")}, {{"c1", 6}}};
+  snapshot_.state.seq = 6;
+  update(6, 5, entry("y", "c1"));
+  ASSERT_TRUE(run([&] { return snapshots_ == 2 && recorder_.live.size() == 3; }));
+
+  // A tick shows c2 at seq 8, never seen here: snapshot again; z appears.
+  seq_ = 8;
+  snapshot_ = EntriesReply{state(), {entry("x", "c1"), entry("z", "c2")}, {{"c1", 6}, {"c2", 8}}};
+  publish(std::string(kTickKind), encode(DirectoryTick{state(), {{"c2", 8}, {"other", 7}}, false}));
+  ASSERT_TRUE(run([&] { return snapshots_ == 3 && recorder_.live.count("z.0/c2") == 1; }));
+  EXPECT_EQ(recorder_.live, (std::set<std::string>{"x.0/c1", "z.0/c2"}))
+      << "a settled snapshot also drops what it no longer lists";
+
+  // An update of a channel that merely starts like c1 reaches the SUB but is not ours; then
+  // c1's next update in order is applied without another snapshot.
+  update(9, 0, entry("evil", "c1:evil"));
+  update(10, 6, entry("v", "c1"));
+  ASSERT_TRUE(run([&] { return recorder_.live.count("v.0/c1") == 1; }));
+  EXPECT_EQ(recorder_.live.count("evil.0/c1:evil"), 0u);
+  EXPECT_EQ(snapshots_, 3);
+
+  // An old update (seq at or below what c1 has reached) and a tick that shows nothing new change
+  // nothing: the next update, which arrives after them on the same pipe, is applied directly.
+  update(4, 3, entry("stale", "c1"));
+  publish(std::string(kTickKind), encode(DirectoryTick{state(), {{"c1", 10}}, false}));
+  update(11, 10, entry("u", "c1"));
+  ASSERT_TRUE(run([&] { return recorder_.live.count("u.0/c1") == 1; }));
+  EXPECT_EQ(recorder_.live.count("stale.0/c1"), 0u);
+  EXPECT_EQ(snapshots_, 3);
+}
+
+}  // namespace
+}  // namespace brook::detail
