@@ -3,6 +3,8 @@
 // that can be polled next to ZeroMQ sockets.
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <string>
 #include <string_view>
@@ -18,8 +20,14 @@ inline constexpr const char* kReadyFdEnv = "BROOK_READY_FD";
 void notify_ready(std::string_view detail);
 
 // A file descriptor that becomes readable when request_stop() is called (from any thread) and,
-// with catch_signals, when SIGINT or SIGTERM arrives: the handlers are installed for the life of
-// the object, SIGPIPE is ignored, and only one signal-catching instance may exist at a time.
+// with catch_signals, when SIGINT or SIGTERM arrives; only one signal-catching instance may exist
+// at a time, and SIGPIPE is ignored while it lives.
+//
+// With catch_signals the constructing thread blocks SIGINT and SIGTERM (threads it starts later,
+// such as libzmq's, inherit that) and receives them through a signalfd behind fd(): a signal never
+// interrupts a ZeroMQ call on that thread with EINTR. A thread that still has them unblocked gets
+// them through a handler that records them the same way. The destructor restores the mask.
+// Construct it on the thread that polls fd(), before creating threads.
 class StopSignal {
  public:
   explicit StopSignal(bool catch_signals = true);
@@ -27,7 +35,10 @@ class StopSignal {
   StopSignal(const StopSignal&) = delete;
   StopSignal& operator=(const StopSignal&) = delete;
 
-  int fd() const noexcept { return read_fd_; }
+  // Poll it for POLLIN; then call consume(). Not for read().
+  int fd() const noexcept { return poll_fd_; }
+  // Takes what made fd() readable; returns how many stop requests and signals that was.
+  int consume() noexcept;
   bool requested() const noexcept;
   // Name of the signal that arrived ("SIGTERM"), or "stop()" for request_stop(); empty if none.
   std::string reason() const;
@@ -39,6 +50,9 @@ class StopSignal {
   std::atomic<bool> requested_{false};
   int read_fd_ = -1;
   int write_fd_ = -1;
+  int signal_fd_ = -1;  // with catch_signals
+  int poll_fd_ = -1;    // read_fd_, or an epoll set of read_fd_ and signal_fd_
+  sigset_t old_mask_{};
 };
 
 }  // namespace brook

@@ -183,9 +183,7 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
     const Slot s = b.slots[i];
     switch (s.kind) {
       case SlotKind::kStop: {
-        char buf[16];
-        const ssize_t n = ::read(stop_.fd(), buf, sizeof buf);
-        if (n > 0) stop_reads_ += static_cast<int>(n);
+        stop_reads_ += stop_.consume();
         if (!stopping_) {
           stopping_ = true;
           BROOK_LOG(kInfo) << "stopping (" << stop_.reason() << ")";

@@ -1,7 +1,10 @@
 #include <brook/lifecycle.hpp>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -62,35 +65,94 @@ StopSignal::StopSignal(bool catch_signals) : catch_signals_(catch_signals) {
   if (catch_signals_ && g_instance_alive.exchange(true)) {
     throw Error("StopSignal: only one signal-catching instance may exist at a time");
   }
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+  auto fail = [&](const char* what) {
+    const int err = errno;
+    for (int fd : {read_fd_, write_fd_, signal_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
     if (catch_signals_) g_instance_alive = false;
-    throw Error(std::string("pipe2: ") + std::strerror(errno));
-  }
+    throw Error(std::string(what) + ": " + std::strerror(err));
+  };
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) fail("pipe2");
   read_fd_ = fds[0];
   write_fd_ = fds[1];
-  if (catch_signals_) {
-    g_stop_requested = false;
-    g_last_signal = 0;
-    g_stop_write_fd = write_fd_;
-    install(SIGINT, on_signal);
-    install(SIGTERM, on_signal);
-    ::signal(SIGPIPE, SIG_IGN);
+  poll_fd_ = read_fd_;
+  if (!catch_signals_) return;
+
+  sigset_t stop_set;
+  sigemptyset(&stop_set);
+  sigaddset(&stop_set, SIGINT);
+  sigaddset(&stop_set, SIGTERM);
+  signal_fd_ = ::signalfd(-1, &stop_set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) fail("signalfd");
+  poll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (poll_fd_ < 0) fail("epoll_create1");
+  for (int fd : {read_fd_, signal_fd_}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(poll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      ::close(poll_fd_);
+      fail("epoll_ctl");
+    }
   }
+  g_stop_requested = false;
+  g_last_signal = 0;
+  g_stop_write_fd = write_fd_;
+  // Threads that do not block them (started before us) run the handler instead.
+  install(SIGINT, on_signal);
+  install(SIGTERM, on_signal);
+  ::signal(SIGPIPE, SIG_IGN);
+  ::pthread_sigmask(SIG_BLOCK, &stop_set, &old_mask_);
 }
 
 StopSignal::~StopSignal() {
   if (catch_signals_) {
+    (void)consume();  // a signal still pending must not kill the process once unblocked
     install(SIGINT, SIG_DFL);
     install(SIGTERM, SIG_DFL);
+    ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
     g_stop_write_fd = -1;
     g_instance_alive = false;
+    ::close(signal_fd_);
+    ::close(poll_fd_);
   }
   ::close(read_fd_);
   ::close(write_fd_);
 }
 
+int StopSignal::consume() noexcept {
+  int events = 0;
+  char buf[64];
+  for (;;) {
+    const ssize_t n = ::read(read_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    events += static_cast<int>(n);
+  }
+  if (signal_fd_ >= 0) {
+    signalfd_siginfo si;
+    while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      g_last_signal.store(static_cast<int>(si.ssi_signo));
+      g_stop_requested.store(true);
+      ++events;
+    }
+  }
+  return events;
+}
+
 bool StopSignal::requested() const noexcept {
+  if (catch_signals_ && !g_stop_requested.load() && signal_fd_ >= 0) {
+    // A signal waiting in the signalfd counts; read it now (the globals are atomics).
+    signalfd_siginfo si;
+    while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      g_last_signal.store(static_cast<int>(si.ssi_signo));
+      g_stop_requested.store(true);
+      // Keep fd() readable for whoever polls it next.
+      const char b = 1;
+      [[maybe_unused]] ssize_t r = ::write(write_fd_, &b, 1);
+    }
+  }
   return requested_.load() || (catch_signals_ && g_stop_requested.load());
 }
 
