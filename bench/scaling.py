@@ -358,9 +358,9 @@ def markdown(results: dict) -> str:
         for err in [d["error"]] if "error" in d else d.get("errors", []):
             out.append(f"\n{key}: error: {err}")
     out += ["", "**100 nodes**: 50 brook-example-ticker (1 msg/s, forever) → "
-            "brook-example-printer pairs on 50 channels. `brook up` starts the printers, waits "
-            "for their READY (registered; producers: also connected to their consumers), then "
-            "the tickers, then writes READY "
+            "brook-example-printer pairs on 50 channels. `brook up` starts the printers, and each "
+            "ticker once its printer is READY (registered); a ticker is READY once connected to "
+            "its printer; then `brook up` writes READY "
             f"({h.get('instances', '?')}). CPU ms by then: {h.get('cpu_ms_at_ready')}; leases "
             f"lapsed: {h.get('leases_expired')}.", "",
             "**New replica**: source at 2000 msg/s → sink (replicas 2), started directly; after "

@@ -241,19 +241,13 @@ EntriesReply DirectoryRegistry::entries(Clock::time_point now,
   return r;
 }
 
-DirectoryTick DirectoryRegistry::tick(Clock::time_point now) {
-  DirectoryTick t{state(now), {}, false};
+std::vector<DirectoryMark> DirectoryRegistry::marks(Clock::time_point now) {
+  std::vector<DirectoryMark> out;
   for (const auto& [channel, log] : channels_) {
-    if (now - log.last_change > kRecentChanges) continue;
-    if (t.changed.size() == kMaxTickChannels) {
-      t.changed.clear();
-      t.overflow = true;
-      break;
-    }
-    t.changed[channel] = log.last_seq;
+    if (now - log.last_change <= kRecentChanges) out.push_back({epoch_, channel, log.last_seq});
   }
   prune_channels(now);
-  return t;
+  return out;
 }
 
 void DirectoryRegistry::prune_channels(Clock::time_point now) {

@@ -37,8 +37,8 @@ class DirectoryRegistry {
   void expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes);
 
   DirectoryState state(Clock::time_point now) const;
-  // The periodic tick: the state plus the channels changed within kRecentChanges.
-  DirectoryTick tick(Clock::time_point now);
+  // With every tick: a mark for each channel updated within kRecentChanges.
+  std::vector<DirectoryMark> marks(Clock::time_point now);
   // Earliest lease deadline, or time_point::max() when nothing is registered.
   Clock::time_point next_expiry() const;
   std::size_t instance_count() const noexcept { return instances_.size(); }

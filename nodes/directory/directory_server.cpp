@@ -220,9 +220,17 @@ void DirectoryServer::publish(std::vector<DirectoryUpdate>& changes) {
 }
 
 void DirectoryServer::publish_tick() {
-  const std::string bytes = encode(registry_.tick(Clock::now()));
+  const auto now = Clock::now();
+  const std::string bytes = encode(DirectoryTick{registry_.state(now)});
   (void)pub_.send(zmq::buffer(kTickKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  // Each recently changed channel's mark goes only to that channel's watchers.
+  for (const auto& m : registry_.marks(now)) {
+    const std::string topic = mark_topic(m.channel);
+    const std::string body = encode(m);
+    (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    (void)pub_.send(zmq::buffer(body), zmq::send_flags::dontwait);
+  }
 }
 
 void DirectoryServer::handshake_failures() {

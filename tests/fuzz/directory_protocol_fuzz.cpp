@@ -66,6 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)decode_and_check(frame, update);
     brook::DirectoryTick tick;
     (void)decode_and_check(frame, tick);
+    brook::DirectoryMark mark;
+    (void)decode_and_check(frame, mark);
     brook::DirectoryRequest request;
     if (!decode_and_check(frame, request)) continue;
 
@@ -76,7 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_canonical(answer);
     for (const auto& change : changes)
       check_canonical(change);
-    check_canonical(registry.tick(now));
+    check_canonical(brook::DirectoryTick{registry.state(now)});
+    for (const auto& mark : registry.marks(now))
+      check_canonical(mark);
   }
   return 0;
 }

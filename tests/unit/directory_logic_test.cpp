@@ -178,27 +178,23 @@ TEST_F(DirectoryLogic, SnapshotOfChosenChannelsCarriesTheirLastSeq) {
   EXPECT_EQ(all.channel_seq.size(), 2u);
 }
 
-TEST_F(DirectoryLogic, TicksListTheChannelsChangedRecently) {
-  send(reg("a", 0, "i1", {input("x", "tcp://h:1")}), 0ms);
-  send(reg("b", 0, "i2", {input("y", "tcp://h:2")}), 9s);
-  auto t = dir.tick(t0 + 9500ms);
-  EXPECT_EQ(t.changed, (std::map<std::string, std::uint64_t>{{"x", 1}, {"y", 2}}));
-  EXPECT_FALSE(t.overflow);
-  t = dir.tick(t0 + 10500ms);
-  EXPECT_EQ(t.changed, (std::map<std::string, std::uint64_t>{{"y", 2}})) << "x changed 10.5 s ago";
+std::map<std::string, std::uint64_t> by_channel(const std::vector<DirectoryMark>& marks) {
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& m : marks) {
+    EXPECT_EQ(m.epoch, "epoch-1");
+    out[m.channel] = m.seq;
+  }
+  return out;
 }
 
-TEST_F(DirectoryLogic, TicksOverflowWhenTooManyChannelsChanged) {
-  std::vector<Registration> regs;
-  for (std::size_t i = 0; i <= kMaxTickChannels; ++i) {
-    regs.push_back(input("c" + std::to_string(i), "tcp://h:" + std::to_string(1000 + i)));
-  }
-  // More than one instance may register (1024 registrations each).
-  send(reg("a", 0, "i1", {regs.begin(), regs.begin() + 1000}), 0ms);
-  send(reg("b", 0, "i2", {regs.begin() + 1000, regs.end()}), 0ms);
-  const auto t = dir.tick(t0 + 100ms);
-  EXPECT_TRUE(t.overflow);
-  EXPECT_TRUE(t.changed.empty()) << "an overflowing tick lists nothing: every watcher takes a snapshot";
+TEST_F(DirectoryLogic, MarksShowHowFarEachRecentlyChangedChannelHasGone) {
+  send(reg("a", 0, "i1", {input("x", "tcp://h:1")}), 0ms);
+  send(reg("b", 0, "i2", {input("y", "tcp://h:2"), input("x", "tcp://h:3")}), 9s);
+  EXPECT_EQ(by_channel(dir.marks(t0 + 9500ms)), (std::map<std::string, std::uint64_t>{{"x", 3}, {"y", 2}}));
+  send(UnregisterRequest{"a", 0, "i1"}, 9600ms);  // x changes again (seq 4)
+  EXPECT_EQ(by_channel(dir.marks(t0 + 19500ms)), (std::map<std::string, std::uint64_t>{{"x", 4}}))
+      << "y last changed 10.5 s ago";
+  EXPECT_TRUE(dir.marks(t0 + 20s).empty()) << "quiet channels cost nothing";
 }
 
 TEST_F(DirectoryLogic, ListReportsCountersAndAges) {

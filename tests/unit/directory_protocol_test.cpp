@@ -109,6 +109,9 @@ TEST(DirectoryProtocol, UpdateTopicsDoNotMatchLongerChannelNames) {
       << "a SUB subscribed to c1 must not get c10's updates";
   EXPECT_TRUE(is_update_topic(update_topic("c1")));
   EXPECT_FALSE(is_update_topic(kTickKind));
+  EXPECT_EQ(mark_topic("c1"), "mark:c1:");
+  EXPECT_TRUE(is_mark_topic(mark_topic("c1")));
+  EXPECT_FALSE(is_mark_topic(update_topic("c1")));
 }
 
 TEST(DirectoryProtocol, UpdatesAndTicksRoundTrip) {
@@ -121,12 +124,16 @@ TEST(DirectoryProtocol, UpdatesAndTicksRoundTrip) {
   EXPECT_EQ(out.op, ChangeOp::kRemove);
   EXPECT_EQ(out.reason, ChangeReason::kExpired);
   EXPECT_EQ(out.entry, u.entry);
-  DirectoryTick t{{"ep", 5, 100, false}, {{"checkouts", 5}}, false}, tout;
+  DirectoryTick t{{"ep", 5, 100, false}}, tout;
   ASSERT_TRUE(decode(bytes(encode(t)), tout));
   EXPECT_EQ(tout.state.seq, 5u);
   EXPECT_FALSE(tout.state.settled);
-  EXPECT_EQ(tout.changed, t.changed);
-  EXPECT_FALSE(tout.overflow);
+  DirectoryMark m{"ep", "checkouts", 5}, mout;
+  ASSERT_TRUE(decode(bytes(encode(m)), mout));
+  EXPECT_EQ(mout.epoch, "ep");
+  EXPECT_EQ(mout.channel, "checkouts");
+  EXPECT_EQ(mout.seq, 5u);
+  EXPECT_FALSE(decode(bytes(encode(t)), mout)) << "a tick is not a mark";
 }
 
 std::string pack_map(const std::map<std::string, msgpack::type::variant>& m) {

@@ -1,6 +1,6 @@
 // A node's directory session against a scripted directory (a real ROUTER and XPUB on loopback):
 // it subscribes to its own channels only, and takes a new snapshot when an update of one of them
-// is missing, whether the next update's `prev` or a tick shows it.
+// is missing, whether the next update's `prev` or the channel's mark shows it.
 #include <gtest/gtest.h>
 
 #include <brook/directory_protocol.hpp>
@@ -122,8 +122,9 @@ class ScriptedDirectory : public ::testing::Test {
 
 TEST_F(ScriptedDirectory, SubscribesToItsChannelsAndRecoversLostUpdates) {
   // Start: hello, register, a snapshot of its two channels.
-  ASSERT_TRUE(run([&] { return session_->synced() && subscriptions_.size() == 3; }));
-  EXPECT_EQ(subscriptions_, (std::set<std::string>{"tick", "update:c1:", "update:c2:"}));
+  ASSERT_TRUE(run([&] { return session_->synced() && subscriptions_.size() == 5; }));
+  EXPECT_EQ(subscriptions_,
+            (std::set<std::string>{"tick", "update:c1:", "mark:c1:", "update:c2:", "mark:c2:"}));
   EXPECT_EQ(snapshot_channels_, (std::vector<std::string>{"c1", "c2"}));
 
   // In order: applied.
@@ -136,10 +137,10 @@ TEST_F(ScriptedDirectory, SubscribesToItsChannelsAndRecoversLostUpdates) {
   update(6, 5, entry("y", "c1"));
   ASSERT_TRUE(run([&] { return snapshots_ == 2 && recorder_.live.size() == 3; }));
 
-  // A tick shows c2 at seq 8, never seen here: snapshot again; z appears.
+  // c2's mark says it is at seq 8, never seen here: snapshot again; z appears.
   seq_ = 8;
   snapshot_ = EntriesReply{state(), {entry("x", "c1"), entry("z", "c2")}, {{"c1", 6}, {"c2", 8}}};
-  publish(std::string(kTickKind), encode(DirectoryTick{state(), {{"c2", 8}, {"other", 7}}, false}));
+  publish(mark_topic("c2"), encode(DirectoryMark{"epoch-1", "c2", 8}));
   ASSERT_TRUE(run([&] { return snapshots_ == 3 && recorder_.live.count("z.0/c2") == 1; }));
   EXPECT_EQ(recorder_.live, (std::set<std::string>{"x.0/c1", "z.0/c2"}))
       << "a settled snapshot also drops what it no longer lists";
@@ -152,10 +153,11 @@ TEST_F(ScriptedDirectory, SubscribesToItsChannelsAndRecoversLostUpdates) {
   EXPECT_EQ(recorder_.live.count("evil.0/c1:evil"), 0u);
   EXPECT_EQ(snapshots_, 3);
 
-  // An old update (seq at or below what c1 has reached) and a tick that shows nothing new change
+  // An old update (seq at or below what c1 has reached) and a mark that shows nothing new change
   // nothing: the next update, which arrives after them on the same pipe, is applied directly.
   update(4, 3, entry("stale", "c1"));
-  publish(std::string(kTickKind), encode(DirectoryTick{state(), {{"c1", 10}}, false}));
+  publish(mark_topic("c1"), encode(DirectoryMark{"epoch-1", "c1", 10}));
+  publish(std::string(kTickKind), encode(DirectoryTick{state()}));
   update(11, 10, entry("u", "c1"));
   ASSERT_TRUE(run([&] { return recorder_.live.count("u.0/c1") == 1; }));
   EXPECT_EQ(recorder_.live.count("stale.0/c1"), 0u);

@@ -177,21 +177,30 @@ struct DirectoryUpdate {
 
 struct DirectoryTick {
   DirectoryState state;
-  // The channels updated within the last kRecentChanges: channel -> seq of its last update. A
-  // watcher whose channel shows a later seq than it has seen lost an update.
-  std::map<std::string, std::uint64_t> changed;
-  bool overflow = false;  // more than kMaxTickChannels changed: every watcher takes a snapshot
+};
+
+// How far a channel has gone: published under the channel's mark topic with every tick, for
+// each channel updated within the last kRecentChanges. A watcher that has seen less of the
+// channel lost an update (updates and marks share the PUB socket, so a mark arrives after every
+// update it counts).
+struct DirectoryMark {
+  std::string epoch;
+  std::string channel;
+  std::uint64_t seq = 0;  // the channel's last update
 };
 
 inline constexpr std::chrono::milliseconds kRecentChanges{10000};
-inline constexpr std::size_t kMaxTickChannels = 1024;
 
-// PUB frame 1. Updates are published under their channel's topic, so a watcher subscribes to
-// the channels it uses (and to ticks) instead of receiving every change of the topology.
+// PUB frame 1. Updates and marks are published under their channel's topics, so a watcher
+// subscribes to the channels it uses (and to ticks) instead of receiving every change of the
+// topology.
 inline constexpr std::string_view kUpdateKind = "update:";  // prefix of every update topic
+inline constexpr std::string_view kMarkKind = "mark:";      // prefix of every mark topic
 inline constexpr std::string_view kTickKind = "tick";
 std::string update_topic(std::string_view channel);  // "update:<channel>:"
+std::string mark_topic(std::string_view channel);    // "mark:<channel>:"
 bool is_update_topic(std::string_view frame) noexcept;
+bool is_mark_topic(std::string_view frame) noexcept;
 
 // ---- codec -------------------------------------------------------------------------------
 
@@ -210,10 +219,12 @@ std::string encode(const DirectoryRequest& r);
 std::string encode(const DirectoryReply& r);
 std::string encode(const DirectoryUpdate& u);
 std::string encode(const DirectoryTick& t);
+std::string encode(const DirectoryMark& m);
 
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out);
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryReply& out);
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryUpdate& out);
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryTick& out);
+ProtocolStatus decode(std::span<const std::byte> frame, DirectoryMark& out);
 
 }  // namespace brook

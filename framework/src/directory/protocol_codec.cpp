@@ -257,14 +257,19 @@ std::string DirectoryEntry::instance_name() const {
   return node + "." + std::to_string(instance);
 }
 
-std::string update_topic(std::string_view channel) {
-  std::string t(kUpdateKind);
+namespace {
+std::string channel_topic(std::string_view kind, std::string_view channel) {
+  std::string t(kind);
   t += channel;
   t += ':';  // so that subscribing to "update:c1:" does not also match "update:c10:"
   return t;
 }
+}  // namespace
 
+std::string update_topic(std::string_view channel) { return channel_topic(kUpdateKind, channel); }
+std::string mark_topic(std::string_view channel) { return channel_topic(kMarkKind, channel); }
 bool is_update_topic(std::string_view frame) noexcept { return frame.starts_with(kUpdateKind); }
+bool is_mark_topic(std::string_view frame) noexcept { return frame.starts_with(kMarkKind); }
 
 std::string_view op_name(const DirectoryRequestBody& body) noexcept {
   return std::visit(
@@ -444,11 +449,20 @@ std::string encode(const DirectoryUpdate& u) {
 std::string encode(const DirectoryTick& t) {
   msgpack::sbuffer b;
   Packer p(b);
-  p.pack_map(3 + kStateFields);
+  p.pack_map(1 + kStateFields);
   pack_kv(p, "v", kDirectoryProtocolVersion);
   pack_state(p, t.state);
-  pack_seq_map(p, "changed", t.changed);
-  pack_kb(p, "overflow", t.overflow);
+  return finish(b);
+}
+
+std::string encode(const DirectoryMark& m) {
+  msgpack::sbuffer b;
+  Packer p(b);
+  p.pack_map(4);
+  pack_kv(p, "v", kDirectoryProtocolVersion);
+  pack_kv(p, "epoch", m.epoch);
+  pack_kv(p, "channel", m.channel);
+  pack_kv(p, "seq", m.seq);
   return finish(b);
 }
 
@@ -645,8 +659,26 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryTick& out) {
   std::uint64_t version = 0;
   f.uint("v", version);
   read_state(f, out.state);
-  read_seq_map(f, "changed", kMaxTickChannels, out.changed);
-  f.boolean("overflow", out.overflow, false);
+  if (!f.ok()) return ProtocolStatus::failure(f.error());
+  if (version != kDirectoryProtocolVersion) {
+    return ProtocolStatus::failure("unsupported protocol version " + std::to_string(version));
+  }
+  return {};
+}
+
+ProtocolStatus decode(std::span<const std::byte> frame, DirectoryMark& out) {
+  if (frame.size() > kMaxDirectoryFrame) return too_large("mark", frame.size());
+  msgpack::object_handle h;
+  std::string why;
+  if (!detail::unpack_control_frame(as_string_view(frame), h, why)) {
+    return ProtocolStatus::failure(why);
+  }
+  ObjectReader f(h.get(), "");
+  std::uint64_t version = 0;
+  f.uint("v", version);
+  f.str("epoch", out.epoch, kMaxName);
+  f.str("channel", out.channel, kMaxName);
+  f.uint("seq", out.seq);
   if (!f.ok()) return ProtocolStatus::failure(f.error());
   if (version != kDirectoryProtocolVersion) {
     return ProtocolStatus::failure("unsupported protocol version " + std::to_string(version));

@@ -51,7 +51,9 @@ DirectorySession::DirectorySession(zmq::context_t& context, const Security& secu
   // topology, and its mirror holds only the entries it uses.
   sub_.set(zmq::sockopt::subscribe, kTickKind);
   for (const auto& reg : registrations_) {
-    if (watched_.insert(reg.channel).second) sub_.set(zmq::sockopt::subscribe, update_topic(reg.channel));
+    if (!watched_.insert(reg.channel).second) continue;
+    sub_.set(zmq::sockopt::subscribe, update_topic(reg.channel));
+    sub_.set(zmq::sockopt::subscribe, mark_topic(reg.channel));
   }
   // Both connect to the directory's sockets, which hold its key; a bad allowlist fails here,
   // at start, with the file to fix.
@@ -365,6 +367,9 @@ void DirectorySession::on_watch_readable() {
       } else {
         BROOK_LOG(kWarn) << "ignoring malformed update from directory " << endpoint_;
       }
+    } else if (is_mark_topic(k)) {
+      DirectoryMark m;
+      if (decode(bytes_of(body), m) && m.epoch == epoch_) handle_mark(m);
     } else if (k == kTickKind) {
       DirectoryTick t;
       if (decode(bytes_of(body), t)) handle_tick(t, Clock::now());
@@ -402,19 +407,20 @@ void DirectorySession::handle_tick(const DirectoryTick& t, Clock::time_point now
     if (!epoch_.empty()) epoch_seen(t.state.epoch, now);
     return;
   }
-  // Updates and ticks share one PUB socket, so a tick arrives after every update it counts: a
-  // channel of ours that it shows further along than we are lost an update on the way.
-  bool lost = t.overflow;
-  if (have_snapshot_) {
-    for (const auto& [channel, seq] : t.changed) {
-      auto it = channel_seq_.find(channel);
-      if (it != channel_seq_.end() && seq > it->second) lost = true;
-    }
-  }
-  if ((have_snapshot_ && lost) || (full_reconcile_pending_ && t.state.settled)) {
+  if (full_reconcile_pending_ && t.state.settled) {
     needs_snapshot_ = true;
     next_wakeup_ = {};
   }
+}
+
+void DirectorySession::handle_mark(const DirectoryMark& m) {
+  // Updates and marks share one PUB socket, so a mark arrives after every update it counts: a
+  // channel of ours that it shows further along than we are lost an update on the way.
+  if (!have_snapshot_) return;
+  auto it = channel_seq_.find(m.channel);
+  if (it == channel_seq_.end() || m.seq <= it->second) return;  // not ours, or nothing new
+  needs_snapshot_ = true;
+  next_wakeup_ = {};
 }
 
 SnapshotRequest DirectorySession::snapshot_request() const {

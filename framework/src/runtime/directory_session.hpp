@@ -76,6 +76,7 @@ class DirectorySession {
   void handle_entries(const EntriesReply& r);
   void handle_update(const DirectoryUpdate& u);
   void handle_tick(const DirectoryTick& t, Clock::time_point now);
+  void handle_mark(const DirectoryMark& m);
   SnapshotRequest snapshot_request() const;
   void apply(const DirectoryUpdate& u);
   void add_entry(const DirectoryEntry& e);
