@@ -82,7 +82,7 @@ class DirectoryRegistry {
   std::uint64_t seq_ = 0;
   std::map<std::string, Instance> instances_;  // by "node.instance"
 
-  // Per channel, for the `prev` of its next update and for ticks.
+  // Per channel, for the `prev` of its next update and for its marks.
   struct ChannelLog {
     std::uint64_t last_seq = 0;
     Clock::time_point last_change{};

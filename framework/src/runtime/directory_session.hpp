@@ -1,7 +1,8 @@
 // A node's conversation with one directory, driven by the node's event loop: hello, register,
-// heartbeats, and a watch that mirrors the directory's entries (snapshot + numbered updates, the
-// ZeroMQ guide's Clone pattern). It never blocks: requests go out on a DEALER and replies are
-// handled when the loop sees them.
+// heartbeats, and a watch that mirrors the directory's entries of the channels this node
+// registers (a snapshot of those channels, then their updates and marks, each channel numbered on
+// its own: the ZeroMQ guide's Clone pattern with subtrees). It never blocks: requests go out on a
+// DEALER and replies are handled when the loop sees them.
 //
 // The directory is soft state. When it is unreachable the session keeps its last known entries,
 // so established connections keep flowing; when it comes back with a new epoch the session
