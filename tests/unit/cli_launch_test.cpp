@@ -25,6 +25,16 @@ nodes:
 )", "shop.yaml");
 }
 
+Topology ring() {
+  return parse_topology(R"(
+topology: ring
+channels: {a: {}, b: {}}
+nodes:
+  x: {exec: /bin/true, inputs: {in: b}, outputs: {out: a}}
+  y: {exec: /bin/true, inputs: {in: a}, outputs: {out: b}}
+)", "ring.yaml");
+}
+
 std::vector<std::vector<std::string>> names(const std::vector<std::vector<const NodeSpec*>>& levels) {
   std::vector<std::vector<std::string>> out;
   for (const auto& l : levels) {
@@ -50,13 +60,7 @@ TEST(LaunchPlan, OnlyKeepsTheNamedNodesAndRejectsUnknownOnes) {
 }
 
 TEST(LaunchPlan, CyclesDoNotLoopForever) {
-  const auto t = parse_topology(R"(
-topology: ring
-channels: {a: {}, b: {}}
-nodes:
-  x: {exec: /bin/true, inputs: {in: b}, outputs: {out: a}}
-  y: {exec: /bin/true, inputs: {in: a}, outputs: {out: b}}
-)", "ring.yaml");
+  const auto t = ring();
   const auto levels = start_levels(t);
   std::size_t total = 0;
   for (const auto& l : levels) total += l.size();
@@ -103,13 +107,7 @@ nodes:
 }
 
 TEST(LaunchPlan, ACycleStartsWithoutWaitingForItself) {
-  const auto t = parse_topology(R"(
-topology: ring
-channels: {a: {}, b: {}}
-nodes:
-  x: {exec: /bin/true, inputs: {in: b}, outputs: {out: a}}
-  y: {exec: /bin/true, inputs: {in: a}, outputs: {out: b}}
-)", "ring.yaml");
+  const auto t = ring();
   const auto plan = start_plan(t);
   ASSERT_EQ(plan.size(), 2u);
   EXPECT_TRUE(plan[0].waits_for.empty()) << "the first node of a cycle waits for nobody";

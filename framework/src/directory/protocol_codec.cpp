@@ -605,8 +605,13 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryReply& out) {
   return {};
 }
 
-ProtocolStatus decode(std::span<const std::byte> frame, DirectoryUpdate& out) {
-  if (frame.size() > kMaxDirectoryFrame) return too_large("update", frame.size());
+namespace {
+// A PUB notification (update, tick, mark): the size limit, one msgpack map, the version; then
+// `read` takes the fields and returns the first problem it finds beyond what `f` records.
+template <class Read>
+ProtocolStatus decode_notification(std::span<const std::byte> frame, std::string_view what,
+                                   Read read) {
+  if (frame.size() > kMaxDirectoryFrame) return too_large(what, frame.size());
   msgpack::object_handle h;
   std::string why;
   if (!detail::unpack_control_frame(as_string_view(frame), h, why)) {
@@ -614,76 +619,63 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryUpdate& out) {
   }
   ObjectReader f(h.get(), "");
   std::uint64_t version = 0;
-  std::string op, reason;
-  f.uint("v", version);
-  f.str("epoch", out.epoch, kMaxName);
-  f.uint("seq", out.seq);
-  f.uint("prev", out.prev);
-  f.str("op", op, 16);
-  f.str("reason", reason, 32);
-  if (!f.ok()) return ProtocolStatus::failure(f.error());
+  if (!f.uint("v", version)) return ProtocolStatus::failure(f.error());
   if (version != kDirectoryProtocolVersion) {
     return ProtocolStatus::failure("unsupported protocol version " + std::to_string(version));
   }
-  if (op == "add") {
-    out.op = ChangeOp::kAdd;
-  } else if (op == "remove") {
-    out.op = ChangeOp::kRemove;
-  } else {
-    return ProtocolStatus::failure("op: expected 'add' or 'remove', got '" + op + "'");
-  }
-  bool known_reason = false;
-  for (auto r : {ChangeReason::kRegistered, ChangeReason::kUnregistered, ChangeReason::kExpired,
-                 ChangeReason::kReplaced}) {
-    if (to_string(r) == reason) {
-      out.reason = r;
-      known_reason = true;
+  ProtocolStatus st = read(f);
+  if (!f.ok()) return ProtocolStatus::failure(f.error());
+  return st;
+}
+}  // namespace
+
+ProtocolStatus decode(std::span<const std::byte> frame, DirectoryUpdate& out) {
+  return decode_notification(frame, "update", [&](ObjectReader& f) -> ProtocolStatus {
+    std::string op, reason;
+    f.str("epoch", out.epoch, kMaxName);
+    f.uint("seq", out.seq);
+    f.uint("prev", out.prev);
+    f.str("op", op, 16);
+    f.str("reason", reason, 32);
+    if (!f.ok()) return {};
+    if (op == "add") {
+      out.op = ChangeOp::kAdd;
+    } else if (op == "remove") {
+      out.op = ChangeOp::kRemove;
+    } else {
+      return ProtocolStatus::failure("op: expected 'add' or 'remove', got '" + op + "'");
     }
-  }
-  if (!known_reason) return ProtocolStatus::failure("reason: unknown '" + reason + "'");
-  const auto* entry = f.find("entry");
-  if (entry == nullptr) return ProtocolStatus::failure("entry: missing");
-  std::string err;
-  if (!read_entry(*entry, "entry", out.entry, err)) return ProtocolStatus::failure(err);
-  return {};
+    bool known_reason = false;
+    for (auto r : {ChangeReason::kRegistered, ChangeReason::kUnregistered, ChangeReason::kExpired,
+                   ChangeReason::kReplaced}) {
+      if (to_string(r) == reason) {
+        out.reason = r;
+        known_reason = true;
+      }
+    }
+    if (!known_reason) return ProtocolStatus::failure("reason: unknown '" + reason + "'");
+    const auto* entry = f.find("entry");
+    if (entry == nullptr) return ProtocolStatus::failure("entry: missing");
+    std::string err;
+    if (!read_entry(*entry, "entry", out.entry, err)) return ProtocolStatus::failure(err);
+    return {};
+  });
 }
 
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryTick& out) {
-  if (frame.size() > kMaxDirectoryFrame) return too_large("tick", frame.size());
-  msgpack::object_handle h;
-  std::string why;
-  if (!detail::unpack_control_frame(as_string_view(frame), h, why)) {
-    return ProtocolStatus::failure(why);
-  }
-  ObjectReader f(h.get(), "");
-  std::uint64_t version = 0;
-  f.uint("v", version);
-  read_state(f, out.state);
-  if (!f.ok()) return ProtocolStatus::failure(f.error());
-  if (version != kDirectoryProtocolVersion) {
-    return ProtocolStatus::failure("unsupported protocol version " + std::to_string(version));
-  }
-  return {};
+  return decode_notification(frame, "tick", [&](ObjectReader& f) -> ProtocolStatus {
+    read_state(f, out.state);
+    return {};
+  });
 }
 
 ProtocolStatus decode(std::span<const std::byte> frame, DirectoryMark& out) {
-  if (frame.size() > kMaxDirectoryFrame) return too_large("mark", frame.size());
-  msgpack::object_handle h;
-  std::string why;
-  if (!detail::unpack_control_frame(as_string_view(frame), h, why)) {
-    return ProtocolStatus::failure(why);
-  }
-  ObjectReader f(h.get(), "");
-  std::uint64_t version = 0;
-  f.uint("v", version);
-  f.str("epoch", out.epoch, kMaxName);
-  f.str("channel", out.channel, kMaxName);
-  f.uint("seq", out.seq);
-  if (!f.ok()) return ProtocolStatus::failure(f.error());
-  if (version != kDirectoryProtocolVersion) {
-    return ProtocolStatus::failure("unsupported protocol version " + std::to_string(version));
-  }
-  return {};
+  return decode_notification(frame, "mark", [&](ObjectReader& f) -> ProtocolStatus {
+    f.str("epoch", out.epoch, kMaxName);
+    f.str("channel", out.channel, kMaxName);
+    f.uint("seq", out.seq);
+    return {};
+  });
 }
 
 }  // namespace brook
