@@ -67,6 +67,7 @@ StopSignal::StopSignal(bool catch_signals) : catch_signals_(catch_signals) {
   }
   auto fail = [&](const char* what) {
     const int err = errno;
+    if (poll_fd_ >= 0 && poll_fd_ != read_fd_) ::close(poll_fd_);
     for (int fd : {read_fd_, write_fd_, signal_fd_}) {
       if (fd >= 0) ::close(fd);
     }
@@ -86,16 +87,14 @@ StopSignal::StopSignal(bool catch_signals) : catch_signals_(catch_signals) {
   sigaddset(&stop_set, SIGTERM);
   signal_fd_ = ::signalfd(-1, &stop_set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd_ < 0) fail("signalfd");
-  poll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  if (poll_fd_ < 0) fail("epoll_create1");
+  const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) fail("epoll_create1");
+  poll_fd_ = epoll_fd;
   for (int fd : {read_fd_, signal_fd_}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    if (::epoll_ctl(poll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      ::close(poll_fd_);
-      fail("epoll_ctl");
-    }
+    if (::epoll_ctl(poll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) fail("epoll_ctl");
   }
   g_stop_requested = false;
   g_last_signal = 0;
