@@ -156,21 +156,22 @@ TEST(DirectoryProtocol, MalformedRequestsNameTheProblem) {
   st = decode(bytes(std::string(arr.data(), arr.size())), out);
   EXPECT_EQ(st.error, "message: expected a map, got array");
 
-  st = decode(bytes(pack_map({{"v", 2}, {"op", "hello"}, {"id", 1}})), out);
-  EXPECT_EQ(st.error, "v: unsupported protocol version 2 (this is 1)");
+  st = decode(bytes(pack_map({{"v", 1}, {"op", "hello"}, {"id", 1}})), out);
+  EXPECT_EQ(st.error, "v: unsupported protocol version 1 (this is 2)")
+      << "a peer of the version without channel topics is told so, not silently half-served";
 
-  st = decode(bytes(pack_map({{"v", 1}, {"op", "explode"}, {"id", 1}})), out);
+  st = decode(bytes(pack_map({{"v", 2}, {"op", "explode"}, {"id", 1}})), out);
   EXPECT_EQ(st.error, "unknown op 'explode'");
   EXPECT_EQ(st.code, DirectoryErrc::kUnknownOp);
 
-  st = decode(bytes(pack_map({{"v", 1}, {"op", "resolve"}, {"id", 1}, {"channel", 5}})), out);
+  st = decode(bytes(pack_map({{"v", 2}, {"op", "resolve"}, {"id", 1}, {"channel", 5}})), out);
   EXPECT_EQ(st.error, "channel: expected a string, got unsigned integer");
 
-  st = decode(bytes(pack_map({{"v", 1}, {"op", "unregister"}, {"id", 1}, {"node", "a"},
+  st = decode(bytes(pack_map({{"v", 2}, {"op", "unregister"}, {"id", 1}, {"node", "a"},
                               {"incarnation", "x"}})), out);
   EXPECT_EQ(st.error, "instance: missing");
 
-  st = decode(bytes(pack_map({{"v", 1}, {"op", "hello"}, {"id", -1}})), out);
+  st = decode(bytes(pack_map({{"v", 2}, {"op", "hello"}, {"id", -1}})), out);
   EXPECT_EQ(st.error, "id: expected an unsigned integer, got negative integer");
 }
 
@@ -178,7 +179,7 @@ TEST(DirectoryProtocol, BadRegistrationFieldIsLocated) {
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
   p.pack_map(7);
-  p.pack("v"); p.pack(1);
+  p.pack("v"); p.pack(kDirectoryProtocolVersion);
   p.pack("op"); p.pack("register");
   p.pack("id"); p.pack(1);
   p.pack("node"); p.pack("a");
@@ -211,7 +212,7 @@ std::string register_frame(const std::string& node, std::size_t registrations,
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
   p.pack_map(7);
-  p.pack("v"); p.pack(1);
+  p.pack("v"); p.pack(kDirectoryProtocolVersion);
   p.pack("op"); p.pack("register");
   p.pack("id"); p.pack(1);
   p.pack("node"); p.pack(node);

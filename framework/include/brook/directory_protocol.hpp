@@ -20,7 +20,7 @@
 
 namespace brook {
 
-inline constexpr std::uint32_t kDirectoryProtocolVersion = 1;
+inline constexpr std::uint32_t kDirectoryProtocolVersion = 2;  // 2: channel topics, prev, marks
 inline constexpr std::size_t kMaxDirectoryFrame = 4 * 1024 * 1024;
 
 enum class Direction { kIn, kOut };
