@@ -37,7 +37,8 @@ class DirectoryRegistry {
   void expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes);
 
   DirectoryState state(Clock::time_point now) const;
-  // With every tick: a mark for each channel updated within kRecentChanges.
+  // With every tick: a mark for each channel updated within kRecentChanges. Also the moment to
+  // forget quiet, empty channels once there are very many (prune_channels).
   std::vector<DirectoryMark> marks(Clock::time_point now);
   // Earliest lease deadline, or time_point::max() when nothing is registered.
   Clock::time_point next_expiry() const;

@@ -78,7 +78,7 @@ std::map<std::string, std::vector<std::string>> waits(const std::vector<StartSte
 
 TEST(LaunchPlan, EachNodeWaitsOnlyForItsOwnConsumers) {
   const auto t = shop();  // the plan points into it
-  const auto plan = start_plan(t);
+  const auto plan = start_plan(t, start_levels(t));
   ASSERT_EQ(plan.size(), 5u);
   EXPECT_EQ(plan.front().node->name, "order") << "the plan lists the nodes level by level";
   const std::map<std::string, std::vector<std::string>> expected{
@@ -103,17 +103,17 @@ nodes:
 )", "pairs.yaml");
   const std::map<std::string, std::vector<std::string>> expected{
       {"fast-source", {"fast-sink"}}, {"fast-sink", {}}, {"slow-source", {"slow-sink"}}, {"slow-sink", {}}};
-  EXPECT_EQ(waits(start_plan(t)), expected);
+  EXPECT_EQ(waits(start_plan(t, start_levels(t))), expected);
 }
 
 TEST(LaunchPlan, ACycleStartsWithoutWaitingForItself) {
   const auto t = ring();
-  const auto plan = start_plan(t);
+  const auto plan = start_plan(t, start_levels(t));
   ASSERT_EQ(plan.size(), 2u);
   EXPECT_TRUE(plan[0].waits_for.empty()) << "the first node of a cycle waits for nobody";
   ASSERT_EQ(plan[1].waits_for.size(), 1u);
   EXPECT_EQ(plan[1].waits_for[0], plan[0].node);
-  EXPECT_EQ(waits(start_plan(t, {"y"})), (std::map<std::string, std::vector<std::string>>{{"y", {}}}))
+  EXPECT_EQ(waits(start_plan(t, start_levels(t, {"y"}))), (std::map<std::string, std::vector<std::string>>{{"y", {}}}))
       << "a reader that is not selected is not waited for";
 }
 

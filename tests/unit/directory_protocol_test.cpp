@@ -175,40 +175,9 @@ TEST(DirectoryProtocol, MalformedRequestsNameTheProblem) {
   EXPECT_EQ(st.error, "id: expected an unsigned integer, got negative integer");
 }
 
-TEST(DirectoryProtocol, BadRegistrationFieldIsLocated) {
-  msgpack::sbuffer b;
-  msgpack::packer<msgpack::sbuffer> p(b);
-  p.pack_map(7);
-  p.pack("v"); p.pack(kDirectoryProtocolVersion);
-  p.pack("op"); p.pack("register");
-  p.pack("id"); p.pack(1);
-  p.pack("node"); p.pack("a");
-  p.pack("instance"); p.pack(0);
-  p.pack("incarnation"); p.pack("x");
-  p.pack("registrations");
-  p.pack_array(1);
-  p.pack_map(4);
-  p.pack("channel"); p.pack("c");
-  p.pack("dir"); p.pack("sideways");
-  p.pack("pattern"); p.pack("pipeline");
-  p.pack("endpoint"); p.pack("tcp://x:1");
-  DirectoryRequest out;
-  auto st = decode(bytes(std::string(b.data(), b.size())), out);
-  EXPECT_EQ(st.error, "registrations[0].dir: expected 'in' or 'out', got 'sideways'");
-}
-
-TEST(DirectoryProtocol, DeepNestingIsRefused) {
-  std::string deep(200, '\x91');
-  deep.push_back('\x01');
-  DirectoryRequest out;
-  auto st = decode(bytes(deep), out);
-  EXPECT_FALSE(st);
-  EXPECT_NE(st.error.find("limits"), std::string::npos) << st.error;
-}
-
-// A register request with `registrations` records, each with the given endpoint.
+// A register request with `registrations` records, each with the given endpoint and `dir`.
 std::string register_frame(const std::string& node, std::size_t registrations,
-                           const std::string& endpoint) {
+                           const std::string& endpoint, const std::string& dir = "in") {
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
   p.pack_map(7);
@@ -223,11 +192,26 @@ std::string register_frame(const std::string& node, std::size_t registrations,
   for (std::size_t i = 0; i < registrations; ++i) {
     p.pack_map(4);
     p.pack("channel"); p.pack("c");
-    p.pack("dir"); p.pack("in");
+    p.pack("dir"); p.pack(dir);
     p.pack("pattern"); p.pack("pipeline");
     p.pack("endpoint"); p.pack(endpoint);
   }
   return {b.data(), b.size()};
+}
+
+TEST(DirectoryProtocol, BadRegistrationFieldIsLocated) {
+  DirectoryRequest out;
+  auto st = decode(bytes(register_frame("a", 1, "tcp://x:1", "sideways")), out);
+  EXPECT_EQ(st.error, "registrations[0].dir: expected 'in' or 'out', got 'sideways'");
+}
+
+TEST(DirectoryProtocol, DeepNestingIsRefused) {
+  std::string deep(200, '\x91');
+  deep.push_back('\x01');
+  DirectoryRequest out;
+  auto st = decode(bytes(deep), out);
+  EXPECT_FALSE(st);
+  EXPECT_NE(st.error.find("limits"), std::string::npos) << st.error;
 }
 
 TEST(DirectoryProtocol, StringsAndCountsAreBounded) {

@@ -46,8 +46,8 @@ std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
   return levels;
 }
 
-std::vector<StartStep> start_plan(const Topology& t, const std::set<std::string>& only) {
-  const auto levels = start_levels(t, only);
+std::vector<StartStep> start_plan(const Topology& t,
+                                  const std::vector<std::vector<const NodeSpec*>>& levels) {
   std::map<const NodeSpec*, std::size_t> level_of;
   for (std::size_t i = 0; i < levels.size(); ++i) {
     for (const NodeSpec* n : levels[i]) level_of[n] = i;

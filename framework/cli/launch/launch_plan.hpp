@@ -19,15 +19,16 @@ std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
                                                        const std::set<std::string>& only = {});
 
 // One node of the start plan: it starts once every node in `waits_for` is ready (or has exited
-// for good, or has had its ready timeout). `waits_for` holds the selected nodes that read its
-// outputs on lower levels of start_levels (so a cycle is broken where start_levels breaks it),
-// each once. The plan lists the nodes level by level, in file order within a level.
+// for good, or has had its ready timeout). `waits_for` holds the nodes of `levels` (what
+// start_levels returned for `t`) that read its outputs on lower levels, so a cycle is broken where
+// start_levels breaks it, each once. The plan lists the nodes level by level, as `levels` does.
 struct StartStep {
   const NodeSpec* node = nullptr;
   std::size_t level = 0;
   std::vector<const NodeSpec*> waits_for;
 };
-std::vector<StartStep> start_plan(const Topology& t, const std::set<std::string>& only = {});
+std::vector<StartStep> start_plan(const Topology& t,
+                                  const std::vector<std::vector<const NodeSpec*>>& levels);
 
 // Channels the jobs' messages can reach: those a job writes, then those written by any node that
 // reads one of them, transitively. Drain detection watches only these.

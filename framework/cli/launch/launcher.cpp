@@ -393,7 +393,7 @@ bool Launcher::Impl::start_directory() {
 bool Launcher::Impl::start_nodes() {
   // Not level by level: a producer does not wait for other producers' consumers, so starts
   // overlap and one slow node holds back only what is upstream of it.
-  std::vector<StartStep> pending = start_plan(t_, o_.only);
+  std::vector<StartStep> pending = start_plan(t_, levels_);
   std::map<const NodeSpec*, std::vector<Proc*>> instances;
   std::map<const NodeSpec*, Clock::time_point> give_up_at;  // its ready_timeout + 5 s
   std::set<const NodeSpec*> warned;

@@ -46,6 +46,9 @@ class StopSignal {
   void request_stop() noexcept;
 
  private:
+  // Reads the signals waiting in the signalfd and records them; returns how many.
+  int take_signals() const noexcept;
+
   bool catch_signals_;
   std::atomic<bool> requested_{false};
   int read_fd_ = -1;

@@ -121,6 +121,18 @@ StopSignal::~StopSignal() {
   ::close(write_fd_);
 }
 
+int StopSignal::take_signals() const noexcept {
+  if (signal_fd_ < 0) return 0;
+  int taken = 0;
+  signalfd_siginfo si;
+  while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    g_last_signal.store(static_cast<int>(si.ssi_signo));
+    g_stop_requested.store(true);
+    ++taken;
+  }
+  return taken;
+}
+
 int StopSignal::consume() noexcept {
   int events = 0;
   char buf[64];
@@ -129,25 +141,14 @@ int StopSignal::consume() noexcept {
     if (n <= 0) break;
     events += static_cast<int>(n);
   }
-  if (signal_fd_ >= 0) {
-    signalfd_siginfo si;
-    while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-      g_last_signal.store(static_cast<int>(si.ssi_signo));
-      g_stop_requested.store(true);
-      ++events;
-    }
-  }
-  return events;
+  return events + take_signals();
 }
 
 bool StopSignal::requested() const noexcept {
-  if (catch_signals_ && !g_stop_requested.load() && signal_fd_ >= 0) {
-    // A signal waiting in the signalfd counts; read it now (the globals are atomics).
-    signalfd_siginfo si;
-    while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-      g_last_signal.store(static_cast<int>(si.ssi_signo));
-      g_stop_requested.store(true);
-      // Keep fd() readable for whoever polls it next.
+  if (catch_signals_ && !g_stop_requested.load()) {
+    // A signal waiting in the signalfd counts. Taking it empties the signalfd, so the pipe keeps
+    // fd() readable (one byte per signal) for whoever polls and consume()s next.
+    for (int n = take_signals(); n > 0; --n) {
       const char b = 1;
       [[maybe_unused]] ssize_t r = ::write(write_fd_, &b, 1);
     }
