@@ -2,18 +2,17 @@
 // topology, the directory and sibling executables, and JSON output.
 #pragma once
 
-#include <brook/error.hpp>
-#include <brook/security.hpp>
-#include <brook/topology.hpp>
-
 #include <boost/program_options.hpp>
-#include <nlohmann/json.hpp>
-
+#include <brook/error.hpp>
+#include <brook/topology.hpp>
 #include <filesystem>
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "security/security.hpp"
 
 namespace brook::cli {
 
@@ -36,8 +35,8 @@ class Exit : public Error {
 };
 
 struct Args {
-  std::string program;             // "brook tap"
-  std::vector<std::string> argv;   // after the subcommand name
+  std::string program;            // "brook tap"
+  std::vector<std::string> argv;  // after the subcommand name
 };
 
 // Parses `args` against `options` (+ positionals). Returns nullopt after printing help for
@@ -57,7 +56,8 @@ void add_topology_options(po::options_description& d);
 std::string directory_endpoint(const po::variables_map& vm, const Topology* topology);
 // The security the CLI talks with, as identity "cli": CURVE with --keys DIR, else the topology's
 // `security:` (if --topology given), else $BROOK_KEYS; none otherwise. --key-file FILE picks
-// another secret key file than DIR/cli.key_secret (`--key` is brook send's ordering key). Throws Exit(kExitUsage) naming a bad key file.
+// another secret key file than DIR/cli.key_secret (`--key` is brook send's ordering key). Throws
+// Exit(kExitUsage) naming a bad key file.
 SecuritySpec cli_security_spec(const po::variables_map& vm, const Topology* topology);
 Security cli_security(const po::variables_map& vm, const Topology* topology);
 // The name the CLI's own short-lived nodes register under: with CURVE the directory accepts only

@@ -1,8 +1,7 @@
 #include "directory_view.hpp"
 
-#include <brook/directory_client.hpp>
-
 #include "cli_common.hpp"
+#include "directory/directory_client.hpp"
 
 namespace brook::cli {
 
@@ -23,9 +22,12 @@ ListReply list_instances(const std::string& endpoint, const Security& security,
 }
 
 nlohmann::json to_json(const Registration& r) {
-  return {{"channel", r.channel}, {"direction", std::string(to_string(r.direction))},
-          {"pattern", std::string(to_string(r.pattern))}, {"endpoint", r.endpoint},
-          {"port", r.port}, {"tap", r.tap}};
+  return {{"channel", r.channel},
+          {"direction", std::string(to_string(r.direction))},
+          {"pattern", std::string(to_string(r.pattern))},
+          {"endpoint", r.endpoint},
+          {"port", r.port},
+          {"tap", r.tap}};
 }
 
 nlohmann::json to_json(const ChannelCounters& c) {
@@ -46,7 +48,8 @@ Rates rates_since(const StatsSample& before, const StatsSample& now, const Insta
     auto delta = [&](std::uint64_t x, std::uint64_t y) {
       return y >= x ? static_cast<double>(y - x) / dt : 0.0;
     };
-    return {delta(a->second.received, b->second.received), delta(a->second.emitted, b->second.emitted)};
+    return {delta(a->second.received, b->second.received),
+            delta(a->second.emitted, b->second.emitted)};
   }
   return {};
 }

@@ -2,14 +2,13 @@
 // counters their heartbeats carry. Used by `brook ls`, `brook stats` and the launcher's status.
 #pragma once
 
-#include <brook/directory_protocol.hpp>
-#include <brook/security.hpp>
-
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
+#include "directory/directory_protocol.hpp"
+#include "security/security.hpp"
 
 namespace brook::cli {
 

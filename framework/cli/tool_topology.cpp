@@ -1,10 +1,10 @@
 #include "tool_topology.hpp"
 
-#include <brook/directory_client.hpp>
-
 #include <unistd.h>
 
 #include <set>
+
+#include "directory/directory_client.hpp"
 
 namespace brook::cli {
 
@@ -60,7 +60,8 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
     t = load(vm["topology"].as<std::string>(), vm);
     if (t.channel(channel) == nullptr) {
       std::string names;
-      for (const auto& c : t.channels) names += (names.empty() ? "" : ", ") + c.name;
+      for (const auto& c : t.channels)
+        names += (names.empty() ? "" : ", ") + c.name;
       throw Exit(kExitFailed, "channel '" + channel + "' is not in topology '" + t.name + "' (" +
                                   t.file.string() + "; channels: " + names + ")");
     }
@@ -70,8 +71,9 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
     try {
       DirectoryClient(ep, std::chrono::seconds(2), cli_security(vm, &t)).hello();
     } catch (const Error& e) {
-      throw Exit(kExitUnreachable, std::string(e.what()) +
-                                       "\nhint: start the topology (brook up), or pass --directory EP");
+      throw Exit(
+          kExitUnreachable,
+          std::string(e.what()) + "\nhint: start the topology (brook up), or pass --directory EP");
     }
   } else {
     t = from_directory(directory_endpoint(vm, nullptr), channel, vm);
@@ -123,7 +125,8 @@ WriteResult run_writer(const ToolTopology& tt, const std::string& channel,
     node.stop();
   });
   const int rc = node.run();
-  if (const auto it = node.counters().channels.find(channel); it != node.counters().channels.end()) {
+  if (const auto it = node.counters().channels.find(channel);
+      it != node.counters().channels.end()) {
     r.undelivered = it->second.pending + it->second.in_flight;  // at-least-once: unacknowledged
   }
   r.ok = rc == 0 && r.failure.empty() && r.undelivered == 0;

@@ -1,9 +1,9 @@
 #include "directory_logic.hpp"
 
-#include <brook/security.hpp>
-
 #include <algorithm>
 #include <set>
+
+#include "security/security.hpp"
 
 namespace brook {
 
@@ -21,12 +21,14 @@ std::uint64_t ms_between(DirectoryRegistry::Clock::time_point from,
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
-ErrorReply error(DirectoryErrc code, std::string detail) { return {code, std::move(detail)}; }
+ErrorReply error(DirectoryErrc code, std::string detail) {
+  return {code, std::move(detail)};
+}
 
 }  // namespace
 
@@ -217,7 +219,8 @@ void DirectoryRegistry::expire(Clock::time_point now, std::vector<DirectoryUpdat
 
 DirectoryRegistry::Clock::time_point DirectoryRegistry::next_expiry() const {
   auto next = Clock::time_point::max();
-  for (const auto& [k, inst] : instances_) next = std::min(next, inst.last_seen + inst.lease);
+  for (const auto& [k, inst] : instances_)
+    next = std::min(next, inst.last_seen + inst.lease);
   return next;
 }
 
@@ -257,7 +260,8 @@ void DirectoryRegistry::prune_channels(Clock::time_point now) {
   if (channels_.size() <= kMaxRememberedChannels) return;
   std::set<std::string_view> in_use;
   for (const auto& [k, inst] : instances_) {
-    for (const auto& reg : inst.registrations) in_use.insert(reg.channel);
+    for (const auto& reg : inst.registrations)
+      in_use.insert(reg.channel);
   }
   for (auto it = channels_.begin(); it != channels_.end();) {
     if (!in_use.count(it->first) && now - it->second.last_change > kRecentChanges) {

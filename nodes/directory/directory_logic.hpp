@@ -5,12 +5,12 @@
 // Not thread-safe: owned by the directory's single event loop.
 #pragma once
 
-#include <brook/directory_protocol.hpp>
-
 #include <chrono>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "directory/directory_protocol.hpp"
 
 namespace brook {
 

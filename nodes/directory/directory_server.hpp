@@ -2,10 +2,6 @@
 // changes, both driven by DirectoryRegistry.
 #pragma once
 
-#include <brook/lifecycle.hpp>
-#include <brook/security.hpp>
-#include <brook/zap_handler.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -13,6 +9,9 @@
 #include <zmq.hpp>
 
 #include "directory_logic.hpp"
+#include "security/security.hpp"
+#include "security/zap_handler.hpp"
+#include "util/lifecycle.hpp"
 
 namespace brook {
 

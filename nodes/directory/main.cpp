@@ -1,13 +1,12 @@
 // brook-directory: discovery for brook nodes (docs/directory.md).
+#include <boost/program_options.hpp>
 #include <brook/error.hpp>
-#include <brook/lifecycle.hpp>
 #include <brook/log.hpp>
 #include <brook/topology.hpp>
-
-#include <boost/program_options.hpp>
 #include <iostream>
 
 #include "directory_server.hpp"
+#include "util/lifecycle.hpp"
 
 namespace po = boost::program_options;
 
@@ -17,8 +16,8 @@ std::chrono::milliseconds duration_option(const po::variables_map& vm, const cha
   const auto text = vm[name].as<std::string>();
   auto d = brook::parse_duration(text);
   if (!d || d->count() <= 0) {
-    throw brook::UsageError(std::string("--") + name + ": expected a duration like 3s or 500ms, got '" +
-                            text + "'");
+    throw brook::UsageError(std::string("--") + name +
+                            ": expected a duration like 3s or 500ms, got '" + text + "'");
   }
   return *d;
 }
@@ -28,24 +27,23 @@ int run(int argc, char** argv) {
       "brook-directory: registrations with leases and change notifications for brook nodes.\n"
       "Nodes bind ephemeral endpoints, register them here and watch the channels they use;\n"
       "no message data flows through the directory.\n\nOptions");
-  desc.add_options()
-      ("help,h", "print this help and exit")
-      ("keys", po::value<std::string>(),
-       "CURVE: the key directory written by brook keygen (default: the topology's security)")
-      ("bind", po::value<std::string>(),
-       "ROUTER endpoint for requests (default: the topology's first directory endpoint, else "
-       "tcp://127.0.0.1:5670; use port * for an ephemeral port)")
-      ("pub-bind", po::value<std::string>(),
-       "PUB endpoint for change notifications (default: same host as --bind, ephemeral port; "
-       "clients learn it from the hello reply)")
-      ("topology", po::value<std::string>(), "read endpoint, ttl and heartbeat from this topology")
-      ("set", po::value<std::vector<std::string>>()->composing(), "topology override key=value")
-      ("ttl", po::value<std::string>(), "default lease TTL (default 3s, or the topology's)")
-      ("heartbeat", po::value<std::string>(), "heartbeat period told to nodes (default 1s)")
-      ("max-instances", po::value<std::size_t>()->default_value(10000),
-       "refuse registrations beyond this many instances")
-      ("log-level", po::value<std::string>()->default_value("info"),
-       "trace, debug, info, warn, error or off");
+  desc.add_options()("help,h", "print this help and exit")(
+      "keys", po::value<std::string>(),
+      "CURVE: the key directory written by brook keygen (default: the topology's security)")(
+      "bind", po::value<std::string>(),
+      "ROUTER endpoint for requests (default: the topology's first directory endpoint, else "
+      "tcp://127.0.0.1:5670; use port * for an ephemeral port)")(
+      "pub-bind", po::value<std::string>(),
+      "PUB endpoint for change notifications (default: same host as --bind, ephemeral port; "
+      "clients learn it from the hello reply)")(
+      "topology", po::value<std::string>(), "read endpoint, ttl and heartbeat from this topology")(
+      "set", po::value<std::vector<std::string>>()->composing(), "topology override key=value")(
+      "ttl", po::value<std::string>(), "default lease TTL (default 3s, or the topology's)")(
+      "heartbeat", po::value<std::string>(), "heartbeat period told to nodes (default 1s)")(
+      "max-instances", po::value<std::size_t>()->default_value(10000),
+      "refuse registrations beyond this many instances")(
+      "log-level", po::value<std::string>()->default_value("info"),
+      "trace, debug, info, warn, error or off");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -75,7 +73,8 @@ int run(int argc, char** argv) {
       opts.config.default_ttl = topo.directory.ttl;
       opts.config.heartbeat = topo.directory.heartbeat;
       if (!vm.count("keys")) {
-        opts.security = brook::Security::load(topo.security, std::string(brook::kDirectoryIdentity));
+        opts.security =
+            brook::Security::load(topo.security, std::string(brook::kDirectoryIdentity));
       }
       handshake = topo.security.handshake_timeout;
     }
@@ -119,4 +118,6 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return run(argc, argv); }
+int main(int argc, char** argv) {
+  return run(argc, argv);
+}

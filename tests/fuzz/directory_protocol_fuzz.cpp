@@ -6,15 +6,14 @@
 // ProtocolStatus and must never throw. A decoded request is handled by a DirectoryRegistry, and
 // everything the directory then sends (the reply, the published changes) must decode at a client.
 // A decoded message re-encodes to a canonical frame that decodes to the same bytes again.
-#include <brook/directory_protocol.hpp>
 #include <brook/envelope_codec.hpp>
-
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "directory/directory_protocol.hpp"
 #include "directory_logic.hpp"
 
 namespace {

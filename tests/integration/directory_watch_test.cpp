@@ -3,9 +3,9 @@
 // marks say how far each recently changed channel has gone.
 #include <gtest/gtest.h>
 
-#include <brook/directory_protocol.hpp>
 #include <zmq.hpp>
 
+#include "directory/directory_protocol.hpp"
 #include "support/cluster.hpp"
 
 namespace brook::test {
@@ -14,8 +14,9 @@ namespace {
 using namespace std::chrono_literals;
 
 Registration reads(const std::string& channel, int port) {
-  return Registration{channel, Direction::kIn, Pattern::kPipeline,
-                      "tcp://127.0.0.1:" + std::to_string(port), "in", false};
+  return Registration{
+      channel, Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:" + std::to_string(port),
+      "in",    false};
 }
 
 struct Feed {
@@ -71,15 +72,21 @@ TEST(DirectoryWatch, ASubscriberGetsOnlyItsChannelsEachWithItsOwnChain) {
   sub.connect(hello.pub_endpoint);
   Feed feed;
   // A tick proves the subscriptions have reached the directory (ticks come every 500 ms).
-  ASSERT_TRUE(read_feed(sub, feed, [&] { return !feed.ticks.empty(); }, 5s));
+  ASSERT_TRUE(read_feed(
+      sub, feed, [&] { return !feed.ticks.empty(); }, 5s));
 
   // c10 and c1x start like c1; c2 is unrelated. Two instances share c1.
   auto ok = [](const DirectoryReplyBody& r) { return std::holds_alternative<AckReply>(r); };
   ASSERT_TRUE(ok(c.client().request(RegisterRequest{
-      "a", 0, "00000000000000a0", "test", 1, 60000,
+      "a",
+      0,
+      "00000000000000a0",
+      "test",
+      1,
+      60000,
       {reads("c1", 1001), reads("c10", 1002), reads("c2", 1003), reads("c1x", 1004)}})));
-  ASSERT_TRUE(ok(c.client().request(RegisterRequest{"b", 0, "00000000000000b0", "test", 2, 60000,
-                                                    {reads("c2", 1005), reads("c1", 1006)}})));
+  ASSERT_TRUE(ok(c.client().request(RegisterRequest{
+      "b", 0, "00000000000000b0", "test", 2, 60000, {reads("c2", 1005), reads("c1", 1006)}})));
   const auto last = c.client().request(UnregisterRequest{"a", 0, "00000000000000a0"});
   ASSERT_TRUE(ok(last));
   const std::uint64_t final_seq = std::get<AckReply>(last).state.seq;
@@ -103,7 +110,8 @@ TEST(DirectoryWatch, ASubscriberGetsOnlyItsChannelsEachWithItsOwnChain) {
     prev = u.seq;
   }
   EXPECT_EQ(feed.updates[2].op, ChangeOp::kRemove);
-  for (const auto& m : feed.marks) EXPECT_EQ(m.channel, "c1") << "only c1's marks";
+  for (const auto& m : feed.marks)
+    EXPECT_EQ(m.channel, "c1") << "only c1's marks";
   EXPECT_EQ(prev, 7u);
   EXPECT_EQ(feed.marks.back().seq, prev) << "the mark shows how far c1 has gone";
 

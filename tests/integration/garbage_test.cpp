@@ -6,12 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <brook/directory_protocol.hpp>
 #include <brook/envelope_codec.hpp>
 #include <random>
 #include <variant>
 #include <zmq.hpp>
 
+#include "directory/directory_protocol.hpp"
 #include "support/cluster.hpp"
 
 namespace brook::test {
@@ -34,7 +34,8 @@ void raw_tcp(const std::string& endpoint, const std::string& bytes) {
 
 std::string random_bytes(std::mt19937& rng, std::size_t n) {
   std::string s(n, '\0');
-  for (auto& ch : s) ch = static_cast<char>(rng() & 0xff);
+  for (auto& ch : s)
+    ch = static_cast<char>(rng() & 0xff);
   return s;
 }
 
@@ -98,8 +99,12 @@ nodes:
   const auto wrong_channel = enc.encode(env, 1);
   push.send(zmq::buffer(wrong_channel.data(), wrong_channel.size()), zmq::send_flags::none);
   ++bad_frames;
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::decode_errors) >=
-                                    static_cast<std::uint64_t>(bad_frames); }, 10s))
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return c.counter("sink", "work", &ChannelCounters::decode_errors) >=
+               static_cast<std::uint64_t>(bad_frames);
+      },
+      10s))
       << "decode errors counted: " << c.counter("sink", "work", &ChannelCounters::decode_errors);
   zmq::socket_t big(ctx, zmq::socket_type::dealer);
   big.set(zmq::sockopt::linger, 0);
@@ -131,13 +136,15 @@ nodes:
 
   // Real traffic is unaffected.
   ASSERT_EQ(source.wait(30s), 0) << source.log();
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 3000; }, 15s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 3000; }, 15s));
   EXPECT_NO_THROW(c.client().list());
   ASSERT_EQ(sink.stop(), 0) << sink.log();
   EXPECT_TRUE(c.directory().running());
   auto r = read_report(c.dir() / "sink-0.txt");
   std::uint64_t from_source = 0;
-  for (const auto& m : r.messages) from_source += m.source == "source.0" ? 1 : 0;
+  for (const auto& m : r.messages)
+    from_source += m.source == "source.0" ? 1 : 0;
   EXPECT_EQ(from_source, 3000u);
   EXPECT_NE(sink.log().find("malformed"), std::string::npos) << "decode errors are logged";
 }
@@ -205,8 +212,8 @@ nodes:
       10s));
 
   ASSERT_EQ(source.wait(30s), 0) << source.log();
-  ASSERT_TRUE(
-      wait_for([&] { return c.counter("sink", "ticks", &ChannelCounters::received) >= 3000; }, 15s));
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("sink", "ticks", &ChannelCounters::received) >= 3000; }, 15s));
   ASSERT_EQ(sink.stop(), 0) << sink.log();
   EXPECT_NE(sink.log().find("(65541 bytes) is not channel 'ticks'"), std::string::npos)
       << sink.log();

@@ -1,6 +1,8 @@
 // security: curve with real processes: keys from `brook keygen`, a directory and nodes that
 // let in only allowlisted keys, intruders that get nothing in, a capture with no plaintext, and
 // junk connections that are dropped without slowing the real traffic.
+#include "security/security.hpp"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <linux/if_packet.h>
@@ -14,7 +16,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <brook/security.hpp>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -70,9 +71,11 @@ struct SecureCluster {
         secure ? "security: {mechanism: curve, keys: keys, handshake_timeout: 500ms}" : "";
     if (secure) {
       // keygen needs the node names only; the directory's endpoint is not known yet.
-      const fs::path pre = c.dir().write("keygen.yaml", replace(replace(text, "{SECURITY}", ""),
-                                                                "{DIRECTORY}", "tcp://127.0.0.1:1"));
-      const auto r = run_command({bin("brook"), "keygen", keys.string(), "--topology", pre.string()});
+      const fs::path pre = c.dir().write(
+          "keygen.yaml",
+          replace(replace(text, "{SECURITY}", ""), "{DIRECTORY}", "tcp://127.0.0.1:1"));
+      const auto r =
+          run_command({bin("brook"), "keygen", keys.string(), "--topology", pre.string()});
       EXPECT_EQ(r.code, 0) << r.out << r.err;
       c.start_directory("tcp://127.0.0.1:*", {"--keys", keys.string()});
       SecuritySpec spec;
@@ -139,11 +142,11 @@ TEST(Security, KeygenWritesPrivateSecretsAndAnAllowlistAndKeepsThemOnRerun) {
   EXPECT_NE(read_allowlist(sc.keys / "allowlist").at("sink"), first.at("sink"));
 
   ::chmod((sc.keys / "sink.key_secret").c_str(), 0644);
-  auto node = Process::start({{bin("brook-test-sink"), "--topology", sc.c.topology().string(),
-                               "--node", "sink"},
-                              {},
-                              sc.c.dir() / "open-key.log",
-                              false});
+  auto node = Process::start(
+      {{bin("brook-test-sink"), "--topology", sc.c.topology().string(), "--node", "sink"},
+       {},
+       sc.c.dir() / "open-key.log",
+       false});
   EXPECT_EQ(node.wait(10s), 2) << "a secret readable by others is refused at start";
   EXPECT_NE(node.log().find("chmod 600"), std::string::npos) << node.log();
 }
@@ -160,24 +163,36 @@ TEST(Security, OnlyAllowlistedKeysGetMessagesInAndNobodyElseRegisters) {
   const std::string source_key = read_allowlist(sc.keys / "allowlist").at("source");
   const CurveKeyPair cli_keys = read_secret_key_file(sc.keys / "cli.key_secret");
   // An unknown key that knows the sink's public key: the ZAP handler refuses it.
-  intrude(input, [&](zmq::socket_t& s) {
-    s.set(zmq::sockopt::curve_serverkey, sink_key);
-    s.set(zmq::sockopt::curve_publickey, stranger.public_key);
-    s.set(zmq::sockopt::curve_secretkey, stranger.secret_key);
-  }, 100);
+  intrude(
+      input,
+      [&](zmq::socket_t& s) {
+        s.set(zmq::sockopt::curve_serverkey, sink_key);
+        s.set(zmq::sockopt::curve_publickey, stranger.public_key);
+        s.set(zmq::sockopt::curve_secretkey, stranger.secret_key);
+      },
+      100);
   // No CURVE at all.
-  intrude(input, [](zmq::socket_t&) {}, 100);
+  intrude(
+      input, [](zmq::socket_t&) {}, 100);
   // An allowlisted key that expects the wrong server: the handshake fails.
-  intrude(input, [&](zmq::socket_t& s) {
-    s.set(zmq::sockopt::curve_serverkey, source_key);
-    s.set(zmq::sockopt::curve_publickey, cli_keys.public_key);
-    s.set(zmq::sockopt::curve_secretkey, cli_keys.secret_key);
-  }, 100);
+  intrude(
+      input,
+      [&](zmq::socket_t& s) {
+        s.set(zmq::sockopt::curve_serverkey, source_key);
+        s.set(zmq::sockopt::curve_publickey, cli_keys.public_key);
+        s.set(zmq::sockopt::curve_secretkey, cli_keys.secret_key);
+      },
+      100);
 
   // The directory: strangers get no answer at all, known keys only speak for themselves.
-  RegisterRequest reg{"sink", 5, "intruder", "localhost", 1, 0,
-                      {Registration{"work", Direction::kIn, Pattern::kPipeline,
-                                    "tcp://127.0.0.1:9", "in", false}}};
+  RegisterRequest reg{
+      "sink",
+      5,
+      "intruder",
+      "localhost",
+      1,
+      0,
+      {Registration{"work", Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:9", "in", false}}};
   {
     DirectoryClient plain(sc.c.directory_endpoint(), 700ms);
     EXPECT_THROW(plain.request(reg), Error) << "a NULL client gets no reply";
@@ -192,16 +207,17 @@ TEST(Security, OnlyAllowlistedKeysGetMessagesInAndNobodyElseRegisters) {
     const auto as_cli = sc.c.client().request(reg);
     ASSERT_TRUE(std::holds_alternative<ErrorReply>(as_cli));
     EXPECT_EQ(std::get<ErrorReply>(as_cli).code, DirectoryErrc::kDenied);
-    DirectoryClient as_source(sc.c.directory_endpoint(), 700ms,
-                              Security::load(spec, "source"));
+    DirectoryClient as_source(sc.c.directory_endpoint(), 700ms, Security::load(spec, "source"));
     const auto r = as_source.request(reg);
     ASSERT_TRUE(std::holds_alternative<ErrorReply>(r)) << "the source's key cannot pose as sink";
     EXPECT_EQ(std::get<ErrorReply>(r).code, DirectoryErrc::kDenied);
   }
 
   EXPECT_EQ(source.wait(30s), 0);
-  ASSERT_TRUE(wait_for([&] { return sc.c.counter("sink", "work", &ChannelCounters::received) >= 3000; }, 20s));
-  EXPECT_TRUE(wait_for([&] { return sc.c.counter("sink", "work", &ChannelCounters::refused) >= 3; }, 5s))
+  ASSERT_TRUE(wait_for(
+      [&] { return sc.c.counter("sink", "work", &ChannelCounters::received) >= 3000; }, 20s));
+  EXPECT_TRUE(
+      wait_for([&] { return sc.c.counter("sink", "work", &ChannelCounters::refused) >= 3; }, 5s))
       << "each intruder is counted: " << sc.c.counter("sink", "work", &ChannelCounters::refused);
   EXPECT_EQ(sc.c.counter("sink", "work", &ChannelCounters::received), 3000u)
       << "none of the 300 intruder frames got in";
@@ -273,10 +289,12 @@ std::size_t captured_markers(bool secure) {
   if (!cap.ok()) return std::string::npos;
   auto source = sc.c.start_node("brook-test-source", "source");
   EXPECT_EQ(source.wait(30s), 0);
-  EXPECT_TRUE(wait_for([&] { return sc.c.counter("sink", "work", &ChannelCounters::received) >= 200; }, 10s));
+  EXPECT_TRUE(wait_for(
+      [&] { return sc.c.counter("sink", "work", &ChannelCounters::received) >= 200; }, 10s));
   const std::string bytes = cap.stop();
   std::size_t n = 0;
-  for (auto pos = bytes.find(kMarker); pos != std::string::npos; pos = bytes.find(kMarker, pos + 1)) ++n;
+  for (auto pos = bytes.find(kMarker); pos != std::string::npos; pos = bytes.find(kMarker, pos + 1))
+    ++n;
   return n;
 }
 
@@ -338,7 +356,8 @@ struct JunkLoad {
           p.push_back({fds[i].first, POLLIN, 0});
           which.push_back(i);
         }
-        if (left.count() <= 0 || ::poll(p.data(), p.size(), static_cast<int>(left.count())) <= 0) break;
+        if (left.count() <= 0 || ::poll(p.data(), p.size(), static_cast<int>(left.count())) <= 0)
+          break;
         for (std::size_t k = 0; k < p.size(); ++k) {
           if (p[k].revents == 0 || ::read(p[k].fd, buf, sizeof buf) > 0) continue;
           const std::size_t i = which[k];
@@ -351,7 +370,8 @@ struct JunkLoad {
         }
       }
       outlived += static_cast<int>(open);
-      for (auto [fd, idle] : fds) ::close(fd);
+      for (auto [fd, idle] : fds)
+        ::close(fd);
       ++rounds;
     }
   }
@@ -378,7 +398,8 @@ double timed_run(int junk, JunkLoad& load, long& sink_peak_kib) {
   }
   auto source = sc.c.start_node("brook-test-source", "source");
   EXPECT_EQ(source.wait(30s), 0);
-  EXPECT_TRUE(wait_for([&] { return sc.c.counter("sink", "work", &ChannelCounters::received) >= 4000; }, 20s));
+  EXPECT_TRUE(wait_for(
+      [&] { return sc.c.counter("sink", "work", &ChannelCounters::received) >= 4000; }, 20s));
   load.stop = true;
   if (junk_thread.joinable()) junk_thread.join();
   sink_peak_kib = peak_rss_kib(sink.pid());
@@ -401,8 +422,8 @@ TEST(Security, JunkConnectionsAreDroppedAndDoNotSlowRealTraffic) {
   ASSERT_GT(clean, 0);
   ASSERT_GT(with_junk, 0);
   // Paced at 2000 msg/s: junk must not stretch the run by more than ~10 %.
-  EXPECT_GE(clean / with_junk, 0.9) << "clean " << clean << " s, with 50 junk connections "
-                                    << with_junk << " s";
+  EXPECT_GE(clean / with_junk, 0.9)
+      << "clean " << clean << " s, with 50 junk connections " << with_junk << " s";
   EXPECT_GE(load.rounds, 1);
   EXPECT_EQ(load.outlived, 0) << "every junk connection is closed";
   ASSERT_FALSE(load.idle_open_s.empty());

@@ -2,14 +2,13 @@
 // temporary directory, and helpers to read what the nodes report.
 #pragma once
 
-#include <brook/directory_client.hpp>
-
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "directory/directory_client.hpp"
 #include "support/process.hpp"
 
 namespace brook::test {
@@ -51,7 +50,10 @@ class Cluster {
 
   DirectoryClient& client();
   // The security client() talks with (set before its first use; default: none).
-  void set_client_security(Security s) { client_security_ = std::move(s); client_.reset(); }
+  void set_client_security(Security s) {
+    client_security_ = std::move(s);
+    client_.reset();
+  }
   // Sum over instances of `node` of one counter on `channel`, from the last heartbeats.
   std::uint64_t counter(const std::string& node, const std::string& channel,
                         std::uint64_t ChannelCounters::*field);

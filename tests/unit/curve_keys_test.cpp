@@ -2,12 +2,12 @@
 // (tests/integration/security_test.cpp runs them for real).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-
-#include <brook/security.hpp>
-#include <brook/zap_handler.hpp>
-#include <fstream>
 #include <zmq.h>
 
+#include <fstream>
+
+#include "security/security.hpp"
+#include "security/zap_handler.hpp"
 #include "support/process.hpp"
 
 namespace brook {
@@ -66,9 +66,9 @@ TEST(CurveKeys, SecretFilesArePrivateAndReadBack) {
 
 TEST(CurveKeys, AMismatchedPairIsRefused) {
   Keys k{"directory", "basket"};
-  std::ofstream(k.dir / "odd.key_secret") << "curve\n    public-key = \"" << k.pairs["basket"].public_key
-                                           << "\"\n    secret-key = \"" << k.pairs["directory"].secret_key
-                                           << "\"\n";
+  std::ofstream(k.dir / "odd.key_secret")
+      << "curve\n    public-key = \"" << k.pairs["basket"].public_key << "\"\n    secret-key = \""
+      << k.pairs["directory"].secret_key << "\"\n";
   ::chmod((k.dir / "odd.key_secret").c_str(), 0600);
   EXPECT_NE(thrown([&] { read_secret_key_file(k.dir / "odd.key_secret"); }).find("does not match"),
             std::string::npos);
@@ -87,7 +87,9 @@ TEST(CurveKeys, AllowlistKeepsHashesInKeysAndNamesBadLines) {
   EXPECT_EQ(read_allowlist(dir / "a").at("basket"), with_hash);
 
   std::ofstream(dir / "b") << "basket " << key << "\norder " << key << "\n";
-  EXPECT_NE(thrown([&] { read_allowlist(dir / "b"); }).find("b:2: the key of 'order' is also listed for 'basket'"),
+  EXPECT_NE(thrown([&] {
+              read_allowlist(dir / "b");
+            }).find("b:2: the key of 'order' is also listed for 'basket'"),
             std::string::npos);
   std::ofstream(dir / "c") << "basket " << key << "\nbasket " << with_hash << "\n";
   EXPECT_NE(thrown([&] { read_allowlist(dir / "c"); }).find("c:2: 'basket' is listed twice"),
@@ -113,7 +115,8 @@ TEST(CurveKeys, LoadRefusesAStaleSecretAndAnAllowlistWithoutTheDirectory) {
 TEST(ZapJudge, AdmitsOnlyAllowlistedCurveKeysUnderTheirName) {
   Keys k{"directory", "basket", "order"};
   const Security s = Security::load(k.spec, "order");
-  ZapRequest r{"1.0", "1", "checkouts", "127.0.0.1", "", "CURVE", {binary(k.pairs["basket"].public_key)}};
+  ZapRequest r{
+      "1.0", "1", "checkouts", "127.0.0.1", "", "CURVE", {binary(k.pairs["basket"].public_key)}};
   ZapVerdict v = judge(r, s);
   EXPECT_TRUE(v.allowed);
   EXPECT_EQ(v.status_code, "200");

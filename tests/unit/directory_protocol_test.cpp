@@ -1,11 +1,17 @@
-#include <brook/directory_protocol.hpp>
-#include <brook/envelope_codec.hpp>
+#include "directory/directory_protocol.hpp"
+
 #include <gtest/gtest.h>
+
+#include <brook/envelope_codec.hpp>
+
+#include "support/msgpack_map.hpp"
 
 namespace brook {
 namespace {
 
-std::span<const std::byte> bytes(const std::string& s) { return as_bytes(s); }
+std::span<const std::byte> bytes(const std::string& s) {
+  return as_bytes(s);
+}
 
 RegisterRequest sample_register() {
   RegisterRequest r;
@@ -23,11 +29,13 @@ RegisterRequest sample_register() {
 }
 
 TEST(DirectoryProtocol, RequestsRoundTrip) {
-  std::vector<DirectoryRequestBody> bodies{
-      HelloRequest{}, sample_register(),
-      HeartbeatRequest{"product", 3, "0123456789abcdef", {}},
-      UnregisterRequest{"product", 3, "0123456789abcdef"},
-      ResolveRequest{"checkouts"}, SnapshotRequest{}, ListRequest{}};
+  std::vector<DirectoryRequestBody> bodies{HelloRequest{},
+                                           sample_register(),
+                                           HeartbeatRequest{"product", 3, "0123456789abcdef", {}},
+                                           UnregisterRequest{"product", 3, "0123456789abcdef"},
+                                           ResolveRequest{"checkouts"},
+                                           SnapshotRequest{},
+                                           ListRequest{}};
   std::uint64_t id = 100;
   for (const auto& body : bodies) {
     DirectoryRequest in{id++, body};
@@ -73,7 +81,8 @@ TEST(DirectoryProtocol, RepliesRoundTrip) {
   EXPECT_TRUE(h.state.settled);
   EXPECT_EQ(h.pub_endpoint, "tcp://127.0.0.1:5671");
 
-  EntriesReply er{st, {DirectoryEntry{"a", 1, "inc", sample_register().registrations[0]}},
+  EntriesReply er{st,
+                  {DirectoryEntry{"a", 1, "inc", sample_register().registrations[0]}},
                   {{"checkouts", 12}, {"resolved", 17}}};
   ASSERT_TRUE(decode(bytes(encode(DirectoryReply{2, er})), out));
   EXPECT_EQ(std::get<EntriesReply>(out.body).entries, er.entries);
@@ -88,7 +97,8 @@ TEST(DirectoryProtocol, RepliesRoundTrip) {
   ASSERT_EQ(l.instances.size(), 1u);
   EXPECT_EQ(l.instances[0].counters.channels.at("x").sent, 3u);
 
-  ASSERT_TRUE(decode(bytes(encode(DirectoryReply{4, ErrorReply{DirectoryErrc::kUnknownInstance, "gone"}})), out));
+  ASSERT_TRUE(decode(
+      bytes(encode(DirectoryReply{4, ErrorReply{DirectoryErrc::kUnknownInstance, "gone"}})), out));
   EXPECT_EQ(out.id, 4u);
   EXPECT_EQ(std::get<ErrorReply>(out.body).code, DirectoryErrc::kUnknownInstance);
   EXPECT_EQ(std::get<ErrorReply>(out.body).detail, "gone");
@@ -96,7 +106,8 @@ TEST(DirectoryProtocol, RepliesRoundTrip) {
 
 TEST(DirectoryProtocol, SnapshotRequestNamesItsChannels) {
   DirectoryRequest out;
-  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{7, SnapshotRequest{{"checkouts", "quotes"}}})), out));
+  ASSERT_TRUE(
+      decode(bytes(encode(DirectoryRequest{7, SnapshotRequest{{"checkouts", "quotes"}}})), out));
   EXPECT_EQ(std::get<SnapshotRequest>(out.body).channels,
             (std::vector<std::string>{"checkouts", "quotes"}));
   ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{8, SnapshotRequest{}})), out));
@@ -115,7 +126,11 @@ TEST(DirectoryProtocol, UpdateTopicsDoNotMatchLongerChannelNames) {
 }
 
 TEST(DirectoryProtocol, UpdatesAndTicksRoundTrip) {
-  DirectoryUpdate u{"ep", 9, 4, ChangeOp::kRemove, ChangeReason::kExpired,
+  DirectoryUpdate u{"ep",
+                    9,
+                    4,
+                    ChangeOp::kRemove,
+                    ChangeReason::kExpired,
                     DirectoryEntry{"a", 1, "inc", sample_register().registrations[0]}};
   DirectoryUpdate out;
   ASSERT_TRUE(decode(bytes(encode(u)), out));
@@ -136,11 +151,7 @@ TEST(DirectoryProtocol, UpdatesAndTicksRoundTrip) {
   EXPECT_FALSE(decode(bytes(encode(t)), mout)) << "a tick is not a mark";
 }
 
-std::string pack_map(const std::map<std::string, msgpack::type::variant>& m) {
-  msgpack::sbuffer b;
-  msgpack::pack(b, m);
-  return {b.data(), b.size()};
-}
+using test::pack_map;
 
 TEST(DirectoryProtocol, MalformedRequestsNameTheProblem) {
   DirectoryRequest out;
@@ -167,8 +178,10 @@ TEST(DirectoryProtocol, MalformedRequestsNameTheProblem) {
   st = decode(bytes(pack_map({{"v", 2}, {"op", "resolve"}, {"id", 1}, {"channel", 5}})), out);
   EXPECT_EQ(st.error, "channel: expected a string, got unsigned integer");
 
-  st = decode(bytes(pack_map({{"v", 2}, {"op", "unregister"}, {"id", 1}, {"node", "a"},
-                              {"incarnation", "x"}})), out);
+  st =
+      decode(bytes(pack_map(
+                 {{"v", 2}, {"op", "unregister"}, {"id", 1}, {"node", "a"}, {"incarnation", "x"}})),
+             out);
   EXPECT_EQ(st.error, "instance: missing");
 
   st = decode(bytes(pack_map({{"v", 2}, {"op", "hello"}, {"id", -1}})), out);
@@ -181,20 +194,30 @@ std::string register_frame(const std::string& node, std::size_t registrations,
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
   p.pack_map(7);
-  p.pack("v"); p.pack(kDirectoryProtocolVersion);
-  p.pack("op"); p.pack("register");
-  p.pack("id"); p.pack(1);
-  p.pack("node"); p.pack(node);
-  p.pack("instance"); p.pack(0);
-  p.pack("incarnation"); p.pack("x");
+  p.pack("v");
+  p.pack(kDirectoryProtocolVersion);
+  p.pack("op");
+  p.pack("register");
+  p.pack("id");
+  p.pack(1);
+  p.pack("node");
+  p.pack(node);
+  p.pack("instance");
+  p.pack(0);
+  p.pack("incarnation");
+  p.pack("x");
   p.pack("registrations");
   p.pack_array(static_cast<std::uint32_t>(registrations));
   for (std::size_t i = 0; i < registrations; ++i) {
     p.pack_map(4);
-    p.pack("channel"); p.pack("c");
-    p.pack("dir"); p.pack(dir);
-    p.pack("pattern"); p.pack("pipeline");
-    p.pack("endpoint"); p.pack(endpoint);
+    p.pack("channel");
+    p.pack("c");
+    p.pack("dir");
+    p.pack(dir);
+    p.pack("pattern");
+    p.pack("pipeline");
+    p.pack("endpoint");
+    p.pack(endpoint);
   }
   return {b.data(), b.size()};
 }
@@ -216,8 +239,8 @@ TEST(DirectoryProtocol, DeepNestingIsRefused) {
 
 TEST(DirectoryProtocol, StringsAndCountsAreBounded) {
   DirectoryRequest out;
-  EXPECT_TRUE(decode(bytes(register_frame(std::string(255, 'n'), 1024, std::string(1024, 'e'))),
-                     out));
+  EXPECT_TRUE(
+      decode(bytes(register_frame(std::string(255, 'n'), 1024, std::string(1024, 'e'))), out));
   EXPECT_EQ(decode(bytes(register_frame(std::string(256, 'n'), 1, "tcp://h:1")), out).error,
             "node: longer than 255 bytes");
   EXPECT_EQ(decode(bytes(register_frame("n", 1, std::string(1025, 'e'))), out).error,

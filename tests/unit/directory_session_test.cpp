@@ -1,13 +1,13 @@
 // A node's directory session against a scripted directory (a real ROUTER and XPUB on loopback):
 // it subscribes to its own channels only, and takes a new snapshot when an update of one of them
 // is missing, whether the next update's `prev` or the channel's mark shows it.
-#include <gtest/gtest.h>
+#include "runtime/directory_session.hpp"
 
-#include <brook/directory_protocol.hpp>
+#include <gtest/gtest.h>
 
 #include <set>
 
-#include "runtime/directory_session.hpp"
+#include "directory/directory_protocol.hpp"
 
 namespace brook::detail {
 namespace {
@@ -30,9 +30,9 @@ struct Recorder : DirectorySession::Listener {
 };
 
 DirectoryEntry entry(const std::string& node, const std::string& channel) {
-  return DirectoryEntry{node, 0, "0123456789abcdef",
-                        Registration{channel, Direction::kIn, Pattern::kPipeline,
-                                     "tcp://127.0.0.1:9", "in", false}};
+  return DirectoryEntry{
+      node, 0, "0123456789abcdef",
+      Registration{channel, Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:9", "in", false}};
 }
 
 class ScriptedDirectory : public ::testing::Test {
@@ -69,7 +69,8 @@ class ScriptedDirectory : public ::testing::Test {
       if (items[2].revents & ZMQ_POLLIN) serve();
       if (items[3].revents & ZMQ_POLLIN) {
         zmq::message_t m;
-        while (pub_.recv(m, zmq::recv_flags::dontwait)) subscriptions_.insert(m.to_string().substr(1));
+        while (pub_.recv(m, zmq::recv_flags::dontwait))
+          subscriptions_.insert(m.to_string().substr(1));
       }
     }
     return true;
@@ -132,7 +133,8 @@ TEST_F(ScriptedDirectory, SubscribesToItsChannelsAndRecoversLostUpdates) {
   ASSERT_TRUE(run([&] { return recorder_.live.count("x.0/c1") == 1; }));
 
   // y's update names 5 as c1's previous one, which never came: snapshot, which has both.
-  snapshot_ = EntriesReply{state(), {entry("x", "c1"), entry("y", "c1"), entry("w", "c1")}, {{"c1", 6}}};
+  snapshot_ =
+      EntriesReply{state(), {entry("x", "c1"), entry("y", "c1"), entry("w", "c1")}, {{"c1", 6}}};
   snapshot_.state.seq = 6;
   update(6, 5, entry("y", "c1"));
   ASSERT_TRUE(run([&] { return snapshots_ == 2 && recorder_.live.size() == 3; }));

@@ -2,15 +2,15 @@
 // lands on the loop thread in the middle of a zmq call makes it fail with EINTR, which cppzmq
 // throws; a node once died that way ("fatal: Interrupted system call") when stopped under load.
 #include <gtest/gtest.h>
-
-#include <brook/lifecycle.hpp>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
-#include <zmq.hpp>
 
 #include <atomic>
 #include <thread>
+#include <zmq.hpp>
+
+#include "util/lifecycle.hpp"
 
 namespace brook {
 namespace {

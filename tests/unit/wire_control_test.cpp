@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/socket_setup.hpp"
+#include "support/msgpack_map.hpp"
 #include "wire/control_frames.hpp"
 #include "wire/msgpack_reader.hpp"
 
@@ -74,9 +75,9 @@ TEST(WireAck, DeclaredCountsBeyondTheFrameAreTruncationNotAllocation) {
 TEST(WireWelcome, ReadsPublisherAndNextSeq) {
   Welcome w;
   std::string why;
-  const std::map<std::string, msgpack::type::variant> m{
-      {"v", 1}, {"publisher", "q.0@00000000deadbeef"}, {"channel", "q"}, {"next_seq", 17}};
-  ASSERT_TRUE(decode_welcome(bytes(pack(m)), w, why)) << why;
+  const std::string m = test::pack_map(
+      {{"v", 1}, {"publisher", "q.0@00000000deadbeef"}, {"channel", "q"}, {"next_seq", 17}});
+  ASSERT_TRUE(decode_welcome(bytes(m), w, why)) << why;
   EXPECT_EQ(w.publisher, "q.0@00000000deadbeef");
   EXPECT_EQ(w.next_seq, 17u);
 }
@@ -86,9 +87,9 @@ TEST(WireWelcome, SaysWhatIsWrong) {
   std::string why;
   EXPECT_FALSE(decode_welcome(bytes("\xc1"), w, why));
   EXPECT_EQ(why.rfind("malformed welcome: ", 0), 0u) << why;
-  const std::map<std::string, msgpack::type::variant> long_id{{"publisher", std::string(256, 'p')},
-                                                              {"next_seq", 1}};
-  EXPECT_FALSE(decode_welcome(bytes(pack(long_id)), w, why));
+  const std::string long_id =
+      test::pack_map({{"publisher", std::string(256, 'p')}, {"next_seq", 1}});
+  EXPECT_FALSE(decode_welcome(bytes(long_id), w, why));
   EXPECT_EQ(why, "welcome.publisher: longer than 255 bytes");
 }
 

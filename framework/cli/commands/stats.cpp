@@ -1,7 +1,5 @@
 // brook stats: per instance and channel counters (from heartbeats) and rates; live on a
 // terminal, once with --json or --once.
-#include <brook/lifecycle.hpp>
-
 #include <poll.h>
 
 #include <iomanip>
@@ -11,6 +9,7 @@
 
 #include "commands.hpp"
 #include "directory_view.hpp"
+#include "util/lifecycle.hpp"
 
 namespace brook::cli {
 
@@ -22,13 +21,18 @@ std::string instance_name(const InstanceInfo& i) {
 
 nlohmann::json stats_json(const std::string& ep, const StatsSample& before, const StatsSample& now,
                           bool with_rates) {
-  nlohmann::json j{{"directory", ep}, {"epoch", now.list.state.epoch},
-                   {"interval_ms", with_rates ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                    now.at - before.at).count() : 0}};
+  nlohmann::json j{
+      {"directory", ep},
+      {"epoch", now.list.state.epoch},
+      {"interval_ms",
+       with_rates
+           ? std::chrono::duration_cast<std::chrono::milliseconds>(now.at - before.at).count()
+           : 0}};
   j["instances"] = nlohmann::json::array();
   nlohmann::json nodes = nlohmann::json::object();
   for (const auto& i : now.list.instances) {
-    if (!nodes.contains(i.node)) nodes[i.node] = {{"instances", 0}, {"channels", nlohmann::json::object()}};
+    if (!nodes.contains(i.node))
+      nodes[i.node] = {{"instances", 0}, {"channels", nlohmann::json::object()}};
     nlohmann::json channels = nlohmann::json::object();
     for (const auto& [name, c] : i.counters.channels) {
       nlohmann::json cj = to_json(c);
@@ -46,9 +50,12 @@ nlohmann::json stats_json(const std::string& ep, const StatsSample& before, cons
       node_ch["emitted_per_s"] = node_ch.value("emitted_per_s", 0.0) + r.emitted;
     }
     nodes[i.node]["instances"] = nodes[i.node].value("instances", 0) + 1;
-    j["instances"].push_back({{"name", instance_name(i)}, {"node", i.node},
-                              {"instance", i.instance}, {"pid", i.pid},
-                              {"uptime_ms", i.counters.uptime_ms}, {"age_ms", i.age_ms},
+    j["instances"].push_back({{"name", instance_name(i)},
+                              {"node", i.node},
+                              {"instance", i.instance},
+                              {"pid", i.pid},
+                              {"uptime_ms", i.counters.uptime_ms},
+                              {"age_ms", i.age_ms},
                               {"channels", channels}});
   }
   j["nodes"] = nodes;
@@ -61,7 +68,8 @@ std::string stats_table(const std::string& ep, const StatsSample& before, const 
     << std::left << std::setw(18) << "INSTANCE" << std::setw(16) << "CHANNEL" << std::right
     << std::setw(11) << "RECEIVED" << std::setw(9) << "RATE" << std::setw(11) << "EMITTED"
     << std::setw(9) << "RATE" << std::setw(8) << "ERRORS" << std::setw(9) << "DROPPED"
-    << std::setw(9) << "PENDING" << "\n";
+    << std::setw(9) << "PENDING"
+    << "\n";
   for (const auto& i : now.list.instances) {
     bool first = true;
     for (const auto& [name, c] : i.counters.channels) {
@@ -83,22 +91,25 @@ std::string stats_table(const std::string& ep, const StatsSample& before, const 
 int run_stats(const Args& args) {
   po::options_description o;
   add_directory_options(o);
-  o.add_options()("topology,t", po::value<std::string>(), "find the directory through this topology")
-      ("json", "print one JSON object and exit")
-      ("once", "print the table once and exit (default when not on a terminal)")
-      ("interval", po::value<std::string>()->default_value("1s"),
-       "time between samples; rates are computed over it (0 with --json: no rates, no wait)");
+  o.add_options()("topology,t", po::value<std::string>(),
+                  "find the directory through this topology")("json",
+                                                              "print one JSON object and exit")(
+      "once", "print the table once and exit (default when not on a terminal)")(
+      "interval", po::value<std::string>()->default_value("1s"),
+      "time between samples; rates are computed over it (0 with --json: no rates, no wait)");
   add_topology_options(o);
-  const auto vm = parse(args, "[--directory EP | --topology FILE] [--json | --once] [--interval 1s]",
-                        "Counters each instance reports with its heartbeats (received, emitted, sent,\n"
-                        "decode/handler errors, dropped, backpressure, pending) and per-second rates.",
-                        o, {});
+  const auto vm =
+      parse(args, "[--directory EP | --topology FILE] [--json | --once] [--interval 1s]",
+            "Counters each instance reports with its heartbeats (received, emitted, sent,\n"
+            "decode/handler errors, dropped, backpressure, pending) and per-second rates.",
+            o, {});
   if (!vm) return kExitOk;
   std::optional<Topology> topo;
   if (vm->count("topology")) topo = load((*vm)["topology"].as<std::string>(), *vm);
   const std::string ep = directory_endpoint(*vm, topo ? &*topo : nullptr);
   const auto interval = parse_duration((*vm)["interval"].as<std::string>());
-  if (!interval) throw Exit(kExitUsage, "brook stats: --interval expects a duration like 1s or 500ms");
+  if (!interval)
+    throw Exit(kExitUsage, "brook stats: --interval expects a duration like 1s or 500ms");
 
   const Security security = cli_security(*vm, topo ? &*topo : nullptr);
   auto sample = [&] {

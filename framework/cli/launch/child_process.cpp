@@ -1,17 +1,17 @@
 #include "launch/child_process.hpp"
 
-#include <brook/error.hpp>
-#include <brook/lifecycle.hpp>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <brook/error.hpp>
 #include <cerrno>
 #include <cstring>
 #include <utility>
+
+#include "util/lifecycle.hpp"
 
 extern char** environ;
 
@@ -26,7 +26,9 @@ void close_fd(int& fd) noexcept {
   fd = -1;
 }
 
-void write_str(const char* s) noexcept { (void)!::write(STDOUT_FILENO, s, std::strlen(s)); }
+void write_str(const char* s) noexcept {
+  (void)!::write(STDOUT_FILENO, s, std::strlen(s));
+}
 
 [[noreturn]] void child_fail(const char* what, const std::string& program) {
   // Between vfork and exec: no allocation, only write(2) and _exit.
@@ -61,7 +63,8 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
   std::vector<std::string> args{spec.program.string()};
   args.insert(args.end(), spec.args.begin(), spec.args.end());
   std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
+  for (auto& a : args)
+    argv.push_back(a.data());
   argv.push_back(nullptr);
 
   std::map<std::string, std::string> env_map;
@@ -70,19 +73,23 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
     const auto eq = kv.find('=');
     if (eq != std::string::npos) env_map[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  for (const auto& [k, v] : spec.env) env_map[k] = v;
+  for (const auto& [k, v] : spec.env)
+    env_map[k] = v;
   env_map[kReadyFdEnv] = std::to_string(kChildReadyFd);
   std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env_map) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : env_map)
+    env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
+  for (auto& s : env_strings)
+    envp.push_back(s.data());
   envp.push_back(nullptr);
   const std::string program = spec.program.string();
   const pid_t parent = ::getpid();
 
   const pid_t pid = ::vfork();
   if (pid < 0) {
-    for (int fd : {out[0], out[1], ready[0], ready[1]}) ::close(fd);
+    for (int fd : {out[0], out[1], ready[0], ready[1]})
+      ::close(fd);
     throw Error(std::string("vfork: ") + std::strerror(errno));
   }
   if (pid == 0) {
@@ -137,8 +144,12 @@ ChildProcess::~ChildProcess() {
   close_ready();
 }
 
-void ChildProcess::close_output() noexcept { close_fd(output_fd_); }
-void ChildProcess::close_ready() noexcept { close_fd(ready_fd_); }
+void ChildProcess::close_output() noexcept {
+  close_fd(output_fd_);
+}
+void ChildProcess::close_ready() noexcept {
+  close_fd(ready_fd_);
+}
 
 void ChildProcess::signal(int sig) const noexcept {
   if (pid_ > 0) ::kill(pid_, sig);
@@ -148,12 +159,14 @@ std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     const char* name = ::sigabbrev_np(WTERMSIG(status));
-    return std::string("killed by ") + (name ? std::string("SIG") + name : "signal " +
-                                                   std::to_string(WTERMSIG(status)));
+    return std::string("killed by ") +
+           (name ? std::string("SIG") + name : "signal " + std::to_string(WTERMSIG(status)));
   }
   return "status " + std::to_string(status);
 }
 
-bool exited_cleanly(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+bool exited_cleanly(int status) {
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 }  // namespace brook::launch

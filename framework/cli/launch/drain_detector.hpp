@@ -3,13 +3,13 @@
 // "stable" must span at least two of them. Plain logic, fed with directory samples.
 #pragma once
 
-#include <brook/directory_protocol.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
+
+#include "directory/directory_protocol.hpp"
 
 namespace brook::launch {
 

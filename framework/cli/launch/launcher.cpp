@@ -1,9 +1,5 @@
 #include "launch/launcher.hpp"
 
-#include <brook/directory_client.hpp>
-#include <brook/error.hpp>
-#include <brook/lifecycle.hpp>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,16 +8,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <brook/error.hpp>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <set>
 
+#include "directory/directory_client.hpp"
 #include "launch/child_process.hpp"
 #include "launch/console.hpp"
 #include "launch/drain_detector.hpp"
 #include "launch/launch_plan.hpp"
+#include "util/lifecycle.hpp"
 
 namespace brook::launch {
 
@@ -127,14 +126,17 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
   if (p.spec == nullptr) {
     s.program = o_.directory_program;
     s.args = {"--topology", file, "--log-level", o_.log_level};
-    for (const auto& ov : o_.overrides) s.args.insert(s.args.end(), {"--set", ov});
+    for (const auto& ov : o_.overrides)
+      s.args.insert(s.args.end(), {"--set", ov});
   } else {
     s.program = p.spec->exec_path;
-    s.args = {"--topology", file, "--node", p.spec->name, "--instance",
-              std::to_string(p.instance), "--log-level", o_.log_level};
+    s.args = {"--topology",  file,         "--node",
+              p.spec->name,  "--instance", std::to_string(p.instance),
+              "--log-level", o_.log_level};
     if (o_.directory) s.args.insert(s.args.end(), {"--directory", *o_.directory});
     if (o_.advertise) s.args.insert(s.args.end(), {"--advertise", *o_.advertise});
-    for (const auto& ov : o_.overrides) s.args.insert(s.args.end(), {"--set", ov});
+    for (const auto& ov : o_.overrides)
+      s.args.insert(s.args.end(), {"--set", ov});
     s.args.insert(s.args.end(), p.spec->args.begin(), p.spec->args.end());
     s.env = p.spec->env;
   }
@@ -277,7 +279,8 @@ void Launcher::Impl::on_exit(Proc& p, int status) {
 void Launcher::Impl::schedule_restart(Proc& p, const std::string& why) {
   const auto now = Clock::now();
   const RestartSpec rs = p.spec != nullptr ? p.spec->restart : RestartSpec{};
-  while (!p.restarts.empty() && now - p.restarts.front() > rs.window) p.restarts.pop_front();
+  while (!p.restarts.empty() && now - p.restarts.front() > rs.window)
+    p.restarts.pop_front();
   if (p.spec != nullptr && static_cast<int>(p.restarts.size()) >= rs.max_restarts) {
     p.state = ProcState::kFailed;
     failed_ = true;
@@ -288,7 +291,8 @@ void Launcher::Impl::schedule_restart(Proc& p, const std::string& why) {
   // A process that ran well past the longest backoff was healthy: start the backoff over.
   if (now - p.started > 2 * rs.backoff_max + std::chrono::seconds(5)) p.backoff_step = 0;
   auto delay = rs.backoff_initial;
-  for (int i = 0; i < p.backoff_step && delay < rs.backoff_max; ++i) delay *= 2;
+  for (int i = 0; i < p.backoff_step && delay < rs.backoff_max; ++i)
+    delay *= 2;
   delay = std::min(delay, rs.backoff_max);
   ++p.backoff_step;
   p.restarts.push_back(now);
@@ -374,9 +378,8 @@ bool Launcher::Impl::start_directory() {
   directory_->name = "directory";
   console_.reserve_name("directory");
   start(*directory_);
-  const bool ok = wait_until(Clock::now() + std::chrono::seconds(10), [&] {
-    return directory_->ready || !directory_->alive;
-  });
+  const bool ok = wait_until(Clock::now() + std::chrono::seconds(10),
+                             [&] { return directory_->ready || !directory_->alive; });
   if (!ok || !directory_->ready) {
     if (signals_ == 0) {
       console_.say("the directory did not start (see its output above); is " +
@@ -399,7 +402,8 @@ bool Launcher::Impl::start_nodes() {
   std::set<const NodeSpec*> warned;
   auto settled = [&](const NodeSpec* n) {
     auto it = instances.find(n);
-    return it != instances.end() && std::all_of(it->second.begin(), it->second.end(), [](const Proc* p) {
+    return it != instances.end() &&
+           std::all_of(it->second.begin(), it->second.end(), [](const Proc* p) {
              return p->ready || p->state == ProcState::kDone || p->state == ProcState::kFailed;
            });
   };
@@ -410,7 +414,8 @@ bool Launcher::Impl::start_nodes() {
   auto warn_not_ready = [&](const NodeSpec* n) {
     if (settled(n) || !warned.insert(n).second) return;
     for (const Proc* p : instances[n]) {
-      if (!p->ready && p->alive) console_.say(p->name + " is not ready yet; starting the rest anyway");
+      if (!p->ready && p->alive)
+        console_.say(p->name + " is not ready yet; starting the rest anyway");
     }
   };
   auto can_start = [&](const StartStep& p, Clock::time_point now) {
@@ -427,7 +432,8 @@ bool Launcher::Impl::start_nodes() {
         ++it;
         continue;
       }
-      for (const NodeSpec* w : it->waits_for) warn_not_ready(w);
+      for (const NodeSpec* w : it->waits_for)
+        warn_not_ready(w);
       const NodeSpec* n = it->node;
       names += (names.empty() ? "" : ", ") + n->name +
                (n->replicas > 1 ? " x" + std::to_string(n->replicas) : "");
@@ -446,25 +452,29 @@ bool Launcher::Impl::start_nodes() {
     }
     if (!group.empty()) {
       console_.say("starting " + names);
-      for (Proc* p : group) start(*p);
+      for (Proc* p : group)
+        start(*p);
       continue;
     }
     auto deadline = Clock::time_point::max();
     for (const auto& p : pending) {
       for (const NodeSpec* w : p.waits_for) {
-        if (auto it = give_up_at.find(w); it != give_up_at.end()) deadline = std::min(deadline, it->second);
+        if (auto it = give_up_at.find(w); it != give_up_at.end())
+          deadline = std::min(deadline, it->second);
       }
     }
     wait_until(deadline, [&] {
       const auto t = Clock::now();
-      return std::any_of(pending.begin(), pending.end(), [&](const StartStep& p) { return can_start(p, t); });
+      return std::any_of(pending.begin(), pending.end(),
+                         [&](const StartStep& p) { return can_start(p, t); });
     });
     if (signals_ > 0) return false;
   }
 
   // The topology is up when every instance is ready (or finished, or given up on).
   auto deadline = Clock::now();
-  for (const auto& [n, at] : give_up_at) deadline = std::max(deadline, at);
+  for (const auto& [n, at] : give_up_at)
+    deadline = std::max(deadline, at);
   wait_until(deadline, [&] {
     const auto t = Clock::now();
     return std::all_of(instances.begin(), instances.end(),
@@ -472,7 +482,8 @@ bool Launcher::Impl::start_nodes() {
   });
   if (signals_ > 0) return false;
   for (const auto& level : levels_) {
-    for (const NodeSpec* n : level) warn_not_ready(n);
+    for (const NodeSpec* n : level)
+      warn_not_ready(n);
   }
   return true;
 }
@@ -539,10 +550,11 @@ void Launcher::Impl::update_status(const std::optional<ListReply>& list) {
       return dt > 0 && b >= a ? static_cast<double>(b - a) / dt : 0.0;
     };
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%-14s %d/%d up  in %8.0f/s  out %8.0f/s  errors %llu  restarts %d",
-                  n.name.c_str(), up, n.replicas, rate(prev.received, cur.received),
-                  rate(prev.emitted, cur.emitted),
-                  static_cast<unsigned long long>(cur.decode_errors + cur.handler_errors), restarts);
+    std::snprintf(
+        buf, sizeof buf, "%-14s %d/%d up  in %8.0f/s  out %8.0f/s  errors %llu  restarts %d",
+        n.name.c_str(), up, n.replicas, rate(prev.received, cur.received),
+        rate(prev.emitted, cur.emitted),
+        static_cast<unsigned long long>(cur.decode_errors + cur.handler_errors), restarts);
     lines.emplace_back(buf);
   }
   console_.set_status(std::move(lines));
@@ -572,8 +584,10 @@ void Launcher::Impl::supervise() {
       const milliseconds quiet = 2 * t_.directory.heartbeat + milliseconds(300);
       drain.emplace(quiet, channels_downstream_of_jobs(t_));
       drain_started = now;
-      console_.say("all jobs finished; waiting for the pipeline to drain (no pending messages and "
-                   "no counter moving for " + std::to_string(quiet.count()) + " ms)");
+      console_.say(
+          "all jobs finished; waiting for the pipeline to drain (no pending messages and "
+          "no counter moving for " +
+          std::to_string(quiet.count()) + " ms)");
     }
     if (drain && now >= next_drain_poll) {
       next_drain_poll = now + kDrainPoll;
@@ -614,7 +628,8 @@ void Launcher::Impl::stop_group(std::vector<Proc*> group, Clock::time_point dead
   wait_until(deadline, alive);
   for (Proc* p : group) {
     if (p->alive) {
-      console_.say(p->name + (signals_ > 1 ? " killed (second signal)" : " did not stop in time: SIGKILL"));
+      console_.say(p->name +
+                   (signals_ > 1 ? " killed (second signal)" : " did not stop in time: SIGKILL"));
       p->child.signal(SIGKILL);
       ++killed_;
     }
@@ -642,8 +657,9 @@ void Launcher::Impl::shutdown() {
     }
     if (group.empty()) continue;
     // A second signal: stop_group's deadline is now, so it kills at once.
-    const auto deadline = signals_ > 1 ? Clock::now()
-                                       : std::min(global_deadline, Clock::now() + drain + milliseconds(2000));
+    const auto deadline =
+        signals_ > 1 ? Clock::now()
+                     : std::min(global_deadline, Clock::now() + drain + milliseconds(2000));
     stop_group(group, deadline);
   }
   if (directory_ != nullptr && directory_->alive) {
@@ -669,20 +685,23 @@ int Launcher::Impl::run() {
   for (const auto& level : levels_) {
     for (const NodeSpec* n : level) {
       instances += n->replicas;
-      for (int i = 0; i < n->replicas; ++i) console_.reserve_name(n->name + "." + std::to_string(i));
+      for (int i = 0; i < n->replicas; ++i)
+        console_.reserve_name(n->name + "." + std::to_string(i));
     }
   }
-  console_.say("topology '" + t_.name + "' (" + t_.file.string() + "): " +
-               std::to_string(instances) + " instance(s), directory " + directory_endpoint() +
-               (o_.start_directory ? "" : " (external)"));
+  console_.say("topology '" + t_.name + "' (" + t_.file.string() +
+               "): " + std::to_string(instances) + " instance(s), directory " +
+               directory_endpoint() + (o_.start_directory ? "" : " (external)"));
 
   bool started = true;
   if (o_.start_directory) started = start_directory();
   if (started && start_nodes()) {
     int ready = 0;
-    for (const auto& p : procs_) ready += p.spec != nullptr && p.ready ? 1 : 0;
-    console_.say(std::to_string(ready) + "/" + std::to_string(instances) + " instance(s) ready in " +
-                 std::to_string(ms_between(began_, Clock::now())) + " ms" +
+    for (const auto& p : procs_)
+      ready += p.spec != nullptr && p.ready ? 1 : 0;
+    console_.say(std::to_string(ready) + "/" + std::to_string(instances) +
+                 " instance(s) ready in " + std::to_string(ms_between(began_, Clock::now())) +
+                 " ms" +
                  (jobs_done() || std::none_of(procs_.begin(), procs_.end(),
                                               [](const Proc& p) { return p.job(); })
                       ? "; Ctrl-C to stop"
@@ -697,13 +716,14 @@ int Launcher::Impl::run() {
   shutdown();
   console_.clear_status();
   int failed_count = 0;
-  for (const auto& p : procs_) failed_count += p.state == ProcState::kFailed ? 1 : 0;
+  for (const auto& p : procs_)
+    failed_count += p.state == ProcState::kFailed ? 1 : 0;
   // A process that had to be killed did not stop cleanly (and may have lost what it held).
   if (killed_ > 0) failed_ = true;
   console_.say(std::string(failed_ ? "finished with failures" : "stopped cleanly") + " after " +
-               std::to_string(ms_between(began_, Clock::now())) + " ms: " +
-               std::to_string(total_restarts_) + " restart(s), " + std::to_string(failed_count) +
-               " failed, " + std::to_string(killed_) + " killed");
+               std::to_string(ms_between(began_, Clock::now())) +
+               " ms: " + std::to_string(total_restarts_) + " restart(s), " +
+               std::to_string(failed_count) + " failed, " + std::to_string(killed_) + " killed");
   ::close(signal_fd_);
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   return failed_ ? 1 : 0;
@@ -711,6 +731,8 @@ int Launcher::Impl::run() {
 
 Launcher::Launcher(LaunchOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Launcher::~Launcher() = default;
-int Launcher::run() { return impl_->run(); }
+int Launcher::run() {
+  return impl_->run();
+}
 
 }  // namespace brook::launch

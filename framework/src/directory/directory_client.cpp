@@ -1,4 +1,4 @@
-#include <brook/directory_client.hpp>
+#include "directory/directory_client.hpp"
 
 #include <brook/envelope_codec.hpp>
 #include <brook/error.hpp>

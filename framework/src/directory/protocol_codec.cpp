@@ -1,9 +1,8 @@
 // Encoding and decoding of directory protocol messages; field names are the wire names of
 // docs/directory.md.
-#include <brook/directory_protocol.hpp>
-
 #include <brook/envelope_codec.hpp>
 
+#include "directory/directory_protocol.hpp"
 #include "wire/object_reader.hpp"
 
 namespace brook {
@@ -37,7 +36,10 @@ void pack_kv(Packer& p, std::string_view k, std::uint64_t v) {
 }
 void pack_kb(Packer& p, std::string_view k, bool v) {
   p.pack(k);
-  if (v) p.pack_true(); else p.pack_false();
+  if (v)
+    p.pack_true();
+  else
+    p.pack_false();
 }
 
 void pack_registration(Packer& p, const Registration& r) {
@@ -240,7 +242,9 @@ std::string_view reply_op(const DirectoryReplyBody& body) {
                     body);
 }
 
-std::string finish(msgpack::sbuffer& b) { return std::string(b.data(), b.size()); }
+std::string finish(msgpack::sbuffer& b) {
+  return std::string(b.data(), b.size());
+}
 
 ProtocolStatus too_large(std::string_view what, std::size_t size) {
   return ProtocolStatus::failure(std::string(what) + " is " + std::to_string(size) +
@@ -251,7 +255,9 @@ ProtocolStatus too_large(std::string_view what, std::size_t size) {
 
 }  // namespace
 
-std::string_view to_string(Direction d) noexcept { return d == Direction::kIn ? "in" : "out"; }
+std::string_view to_string(Direction d) noexcept {
+  return d == Direction::kIn ? "in" : "out";
+}
 
 std::string DirectoryEntry::instance_name() const {
   return node + "." + std::to_string(instance);
@@ -266,10 +272,18 @@ std::string channel_topic(std::string_view kind, std::string_view channel) {
 }
 }  // namespace
 
-std::string update_topic(std::string_view channel) { return channel_topic(kUpdateKind, channel); }
-std::string mark_topic(std::string_view channel) { return channel_topic(kMarkKind, channel); }
-bool is_update_topic(std::string_view frame) noexcept { return frame.starts_with(kUpdateKind); }
-bool is_mark_topic(std::string_view frame) noexcept { return frame.starts_with(kMarkKind); }
+std::string update_topic(std::string_view channel) {
+  return channel_topic(kUpdateKind, channel);
+}
+std::string mark_topic(std::string_view channel) {
+  return channel_topic(kMarkKind, channel);
+}
+bool is_update_topic(std::string_view frame) noexcept {
+  return frame.starts_with(kUpdateKind);
+}
+bool is_mark_topic(std::string_view frame) noexcept {
+  return frame.starts_with(kMarkKind);
+}
 
 std::string_view op_name(const DirectoryRequestBody& body) noexcept {
   return std::visit(
@@ -285,33 +299,45 @@ std::string_view op_name(const DirectoryRequestBody& body) noexcept {
 
 std::string_view to_string(DirectoryErrc e) noexcept {
   switch (e) {
-    case DirectoryErrc::kBadRequest: return "bad_request";
-    case DirectoryErrc::kUnknownOp: return "unknown_op";
-    case DirectoryErrc::kUnknownInstance: return "unknown_instance";
-    case DirectoryErrc::kStaleIncarnation: return "stale_incarnation";
-    case DirectoryErrc::kTooLarge: return "too_large";
-    case DirectoryErrc::kDenied: return "denied";
+    case DirectoryErrc::kBadRequest:
+      return "bad_request";
+    case DirectoryErrc::kUnknownOp:
+      return "unknown_op";
+    case DirectoryErrc::kUnknownInstance:
+      return "unknown_instance";
+    case DirectoryErrc::kStaleIncarnation:
+      return "stale_incarnation";
+    case DirectoryErrc::kTooLarge:
+      return "too_large";
+    case DirectoryErrc::kDenied:
+      return "denied";
   }
   return "bad_request";
 }
 
 std::optional<DirectoryErrc> parse_directory_errc(std::string_view s) noexcept {
-  for (auto e : {DirectoryErrc::kBadRequest, DirectoryErrc::kUnknownOp,
-                 DirectoryErrc::kUnknownInstance, DirectoryErrc::kStaleIncarnation,
-                 DirectoryErrc::kTooLarge, DirectoryErrc::kDenied}) {
+  for (auto e :
+       {DirectoryErrc::kBadRequest, DirectoryErrc::kUnknownOp, DirectoryErrc::kUnknownInstance,
+        DirectoryErrc::kStaleIncarnation, DirectoryErrc::kTooLarge, DirectoryErrc::kDenied}) {
     if (to_string(e) == s) return e;
   }
   return std::nullopt;
 }
 
-std::string_view to_string(ChangeOp op) noexcept { return op == ChangeOp::kAdd ? "add" : "remove"; }
+std::string_view to_string(ChangeOp op) noexcept {
+  return op == ChangeOp::kAdd ? "add" : "remove";
+}
 
 std::string_view to_string(ChangeReason r) noexcept {
   switch (r) {
-    case ChangeReason::kRegistered: return "registered";
-    case ChangeReason::kUnregistered: return "unregistered";
-    case ChangeReason::kExpired: return "expired";
-    case ChangeReason::kReplaced: return "replaced";
+    case ChangeReason::kRegistered:
+      return "registered";
+    case ChangeReason::kUnregistered:
+      return "unregistered";
+    case ChangeReason::kExpired:
+      return "expired";
+    case ChangeReason::kReplaced:
+      return "replaced";
   }
   return "registered";
 }
@@ -322,49 +348,49 @@ std::string encode(const DirectoryRequest& r) {
   msgpack::sbuffer b;
   Packer p(b);
   const std::uint32_t common = 3;
-  std::visit(
-      Overloaded{
-          [&](const HelloRequest&) { p.pack_map(common); },
-          [&](const RegisterRequest& q) {
-            p.pack_map(common + 7);
-            pack_kv(p, "node", q.node);
-            pack_kv(p, "instance", q.instance);
-            pack_kv(p, "incarnation", q.incarnation);
-            pack_kv(p, "host", q.host);
-            pack_kv(p, "pid", q.pid);
-            pack_kv(p, "lease_ms", q.lease_ms);
-            p.pack(std::string_view("registrations"));
-            p.pack_array(static_cast<std::uint32_t>(q.registrations.size()));
-            for (const auto& reg : q.registrations) pack_registration(p, reg);
-          },
-          [&](const HeartbeatRequest& q) {
-            p.pack_map(common + 4);
-            pack_kv(p, "node", q.node);
-            pack_kv(p, "instance", q.instance);
-            pack_kv(p, "incarnation", q.incarnation);
-            p.pack(std::string_view("counters"));
-            pack_counters(p, q.counters);
-          },
-          [&](const UnregisterRequest& q) {
-            p.pack_map(common + 3);
-            pack_kv(p, "node", q.node);
-            pack_kv(p, "instance", q.instance);
-            pack_kv(p, "incarnation", q.incarnation);
-          },
-          [&](const ResolveRequest& q) {
-            p.pack_map(common + 1);
-            pack_kv(p, "channel", q.channel);
-          },
-          [&](const SnapshotRequest& q) {
-            p.pack_map(common + (q.channels.empty() ? 0 : 1));
-            if (!q.channels.empty()) {
-              p.pack(std::string_view("channels"));
-              p.pack_array(static_cast<std::uint32_t>(q.channels.size()));
-              for (const auto& c : q.channels) p.pack(std::string_view(c));
-            }
-          },
-          [&](const ListRequest&) { p.pack_map(common); }},
-      r.body);
+  std::visit(Overloaded{[&](const HelloRequest&) { p.pack_map(common); },
+                        [&](const RegisterRequest& q) {
+                          p.pack_map(common + 7);
+                          pack_kv(p, "node", q.node);
+                          pack_kv(p, "instance", q.instance);
+                          pack_kv(p, "incarnation", q.incarnation);
+                          pack_kv(p, "host", q.host);
+                          pack_kv(p, "pid", q.pid);
+                          pack_kv(p, "lease_ms", q.lease_ms);
+                          p.pack(std::string_view("registrations"));
+                          p.pack_array(static_cast<std::uint32_t>(q.registrations.size()));
+                          for (const auto& reg : q.registrations)
+                            pack_registration(p, reg);
+                        },
+                        [&](const HeartbeatRequest& q) {
+                          p.pack_map(common + 4);
+                          pack_kv(p, "node", q.node);
+                          pack_kv(p, "instance", q.instance);
+                          pack_kv(p, "incarnation", q.incarnation);
+                          p.pack(std::string_view("counters"));
+                          pack_counters(p, q.counters);
+                        },
+                        [&](const UnregisterRequest& q) {
+                          p.pack_map(common + 3);
+                          pack_kv(p, "node", q.node);
+                          pack_kv(p, "instance", q.instance);
+                          pack_kv(p, "incarnation", q.incarnation);
+                        },
+                        [&](const ResolveRequest& q) {
+                          p.pack_map(common + 1);
+                          pack_kv(p, "channel", q.channel);
+                        },
+                        [&](const SnapshotRequest& q) {
+                          p.pack_map(common + (q.channels.empty() ? 0 : 1));
+                          if (!q.channels.empty()) {
+                            p.pack(std::string_view("channels"));
+                            p.pack_array(static_cast<std::uint32_t>(q.channels.size()));
+                            for (const auto& c : q.channels)
+                              p.pack(std::string_view(c));
+                          }
+                        },
+                        [&](const ListRequest&) { p.pack_map(common); }},
+             r.body);
   pack_kv(p, "v", kDirectoryProtocolVersion);
   pack_kv(p, "op", op_name(r.body));
   pack_kv(p, "id", r.id);
@@ -375,55 +401,55 @@ std::string encode(const DirectoryReply& r) {
   msgpack::sbuffer b;
   Packer p(b);
   const std::uint32_t common = 4;  // v, op, id, ok
-  std::visit(
-      Overloaded{
-          [&](const HelloReply& q) {
-            p.pack_map(common + kStateFields + 3);
-            pack_state(p, q.state);
-            pack_kv(p, "pub", q.pub_endpoint);
-            pack_kv(p, "ttl_ms", q.ttl_ms);
-            pack_kv(p, "heartbeat_ms", q.heartbeat_ms);
-          },
-          [&](const AckReply& q) {
-            p.pack_map(common + kStateFields);
-            pack_state(p, q.state);
-          },
-          [&](const EntriesReply& q) {
-            p.pack_map(common + kStateFields + 1 + (q.channel_seq.empty() ? 0 : 1));
-            pack_state(p, q.state);
-            p.pack(std::string_view("entries"));
-            p.pack_array(static_cast<std::uint32_t>(q.entries.size()));
-            for (const auto& e : q.entries) pack_entry(p, e);
-            if (!q.channel_seq.empty()) pack_seq_map(p, "channel_seq", q.channel_seq);
-          },
-          [&](const ListReply& q) {
-            p.pack_map(common + kStateFields + 1);
-            pack_state(p, q.state);
-            p.pack(std::string_view("instances"));
-            p.pack_array(static_cast<std::uint32_t>(q.instances.size()));
-            for (const auto& i : q.instances) {
-              p.pack_map(10);
-              pack_kv(p, "node", i.node);
-              pack_kv(p, "instance", i.instance);
-              pack_kv(p, "incarnation", i.incarnation);
-              pack_kv(p, "host", i.host);
-              pack_kv(p, "pid", i.pid);
-              pack_kv(p, "lease_ms", i.lease_ms);
-              pack_kv(p, "age_ms", i.age_ms);
-              pack_kv(p, "registered_ms", i.registered_ms);
-              p.pack(std::string_view("registrations"));
-              p.pack_array(static_cast<std::uint32_t>(i.registrations.size()));
-              for (const auto& reg : i.registrations) pack_registration(p, reg);
-              p.pack(std::string_view("counters"));
-              pack_counters(p, i.counters);
-            }
-          },
-          [&](const ErrorReply& q) {
-            p.pack_map(common + 2);
-            pack_kv(p, "error", to_string(q.code));
-            pack_kv(p, "detail", q.detail);
-          }},
-      r.body);
+  std::visit(Overloaded{[&](const HelloReply& q) {
+                          p.pack_map(common + kStateFields + 3);
+                          pack_state(p, q.state);
+                          pack_kv(p, "pub", q.pub_endpoint);
+                          pack_kv(p, "ttl_ms", q.ttl_ms);
+                          pack_kv(p, "heartbeat_ms", q.heartbeat_ms);
+                        },
+                        [&](const AckReply& q) {
+                          p.pack_map(common + kStateFields);
+                          pack_state(p, q.state);
+                        },
+                        [&](const EntriesReply& q) {
+                          p.pack_map(common + kStateFields + 1 + (q.channel_seq.empty() ? 0 : 1));
+                          pack_state(p, q.state);
+                          p.pack(std::string_view("entries"));
+                          p.pack_array(static_cast<std::uint32_t>(q.entries.size()));
+                          for (const auto& e : q.entries)
+                            pack_entry(p, e);
+                          if (!q.channel_seq.empty()) pack_seq_map(p, "channel_seq", q.channel_seq);
+                        },
+                        [&](const ListReply& q) {
+                          p.pack_map(common + kStateFields + 1);
+                          pack_state(p, q.state);
+                          p.pack(std::string_view("instances"));
+                          p.pack_array(static_cast<std::uint32_t>(q.instances.size()));
+                          for (const auto& i : q.instances) {
+                            p.pack_map(10);
+                            pack_kv(p, "node", i.node);
+                            pack_kv(p, "instance", i.instance);
+                            pack_kv(p, "incarnation", i.incarnation);
+                            pack_kv(p, "host", i.host);
+                            pack_kv(p, "pid", i.pid);
+                            pack_kv(p, "lease_ms", i.lease_ms);
+                            pack_kv(p, "age_ms", i.age_ms);
+                            pack_kv(p, "registered_ms", i.registered_ms);
+                            p.pack(std::string_view("registrations"));
+                            p.pack_array(static_cast<std::uint32_t>(i.registrations.size()));
+                            for (const auto& reg : i.registrations)
+                              pack_registration(p, reg);
+                            p.pack(std::string_view("counters"));
+                            pack_counters(p, i.counters);
+                          }
+                        },
+                        [&](const ErrorReply& q) {
+                          p.pack_map(common + 2);
+                          pack_kv(p, "error", to_string(q.code));
+                          pack_kv(p, "detail", q.detail);
+                        }},
+             r.body);
   pack_kv(p, "v", kDirectoryProtocolVersion);
   pack_kv(p, "op", reply_op(r.body));
   pack_kv(p, "id", r.id);

@@ -9,9 +9,7 @@
 #pragma once
 
 #include <brook/counters.hpp>
-#include <brook/directory_protocol.hpp>
 #include <brook/topology.hpp>
-
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -20,11 +18,12 @@
 #include <set>
 #include <string>
 #include <vector>
-#include <brook/security.hpp>
 #include <zmq.hpp>
 
+#include "directory/directory_protocol.hpp"
 #include "runtime/in_flight_window.hpp"
 #include "runtime/socket_monitor.hpp"
+#include "security/security.hpp"
 
 namespace brook::detail {
 
@@ -123,7 +122,7 @@ class ConsumerGroup {
     std::uint64_t key_hash;
     zmq::message_t msg;
   };
-  std::deque<Held> held_;  // not yet in the window
+  std::deque<Held> held_;             // not yet in the window
   std::deque<std::uint64_t> unsent_;  // in the window, waiting for a replica
   std::vector<std::uint64_t> scratch_;
   std::vector<std::uint32_t> scratch_replicas_;

@@ -10,15 +10,15 @@
 // settled (a full TTL after its start, when every live instance has re-registered).
 #pragma once
 
-#include <brook/directory_protocol.hpp>
-
 #include <chrono>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
-#include <brook/security.hpp>
 #include <zmq.hpp>
+
+#include "directory/directory_protocol.hpp"
+#include "security/security.hpp"
 
 namespace brook::detail {
 
@@ -46,9 +46,9 @@ class DirectorySession {
   // `security` must outlive the session: the directory is a CURVE server holding the
   // "directory" key.
   DirectorySession(zmq::context_t& context, const Security& security, std::string endpoint,
-                   InstanceIdentity identity,
-                   std::vector<Registration> registrations, std::chrono::milliseconds ttl,
-                   std::chrono::milliseconds heartbeat, Listener& listener);
+                   InstanceIdentity identity, std::vector<Registration> registrations,
+                   std::chrono::milliseconds ttl, std::chrono::milliseconds heartbeat,
+                   Listener& listener);
 
   void* request_socket() noexcept { return dealer_.handle(); }
   void* watch_socket() noexcept { return sub_.handle(); }
@@ -118,7 +118,7 @@ class DirectorySession {
   bool snapshot_in_flight_ = false;
   bool needs_snapshot_ = true;
   bool full_reconcile_pending_ = false;  // epoch changed: drop absent entries once settled
-  std::set<std::string> watched_;  // the channels of our registrations
+  std::set<std::string> watched_;        // the channels of our registrations
   std::map<std::string, std::uint64_t> channel_seq_;  // per watched channel: last update applied
   std::vector<DirectoryUpdate> buffered_;
 

@@ -2,24 +2,22 @@
 // advertise host, registered with the directory under the port's channel.
 #pragma once
 
-#include <brook/directory_protocol.hpp>
+#include <brook/log.hpp>
 #include <brook/node.hpp>
 #include <brook/topology.hpp>
-
 #include <functional>
 #include <map>
-#include <unordered_set>
-#include <vector>
-
-#include "runtime/dedupe_window.hpp"
+#include <memory>
 #include <set>
 #include <string>
-#include <brook/log.hpp>
-#include <brook/security.hpp>
-#include <memory>
+#include <unordered_set>
+#include <vector>
 #include <zmq.hpp>
 
+#include "directory/directory_protocol.hpp"
+#include "runtime/dedupe_window.hpp"
 #include "runtime/socket_monitor.hpp"
+#include "security/security.hpp"
 
 namespace brook::detail {
 
@@ -95,13 +93,13 @@ class InputPort {
   void queue_ack(const std::string& peer, std::uint64_t seq);
 
   std::string peer_;  // routing id of the producer of the message being handled (reliable)
-  std::map<std::string, DedupeWindow, std::less<>> seen_;          // by producer id
+  std::map<std::string, DedupeWindow, std::less<>> seen_;                // by producer id
   std::map<std::string, std::vector<std::uint64_t>, std::less<>> acks_;  // by routing id
   std::size_t acks_waiting_ = 0;
   std::map<std::string, std::unordered_set<std::uint64_t>, std::less<>> deferred_;  // by producer
   std::size_t max_acks_per_frame_ = 1024;
   std::map<std::string, std::uint64_t, std::less<>> last_published_;  // pubsub, by producer id
-  std::set<std::string> publishers_;  // producer ids listed by the directory
+  std::set<std::string> publishers_;               // producer ids listed by the directory
   std::map<std::string, std::uint64_t> welcomed_;  // producer id -> first seq we will see
 };
 

@@ -3,17 +3,13 @@
 #pragma once
 
 #include <brook/ids.hpp>
-#include <brook/lifecycle.hpp>
 #include <brook/node.hpp>
-#include <brook/security.hpp>
-#include <brook/zap_handler.hpp>
-
 #include <chrono>
 #include <map>
-#include <unordered_map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 #include <zmq.hpp>
 
@@ -22,6 +18,9 @@
 #include "runtime/output_port.hpp"
 #include "runtime/socket_poller.hpp"
 #include "runtime/timer_queue.hpp"
+#include "security/security.hpp"
+#include "security/zap_handler.hpp"
+#include "util/lifecycle.hpp"
 
 namespace brook {
 
@@ -69,7 +68,15 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
  private:
   enum class Mode { kNormal, kControlOnly };
   enum class SlotKind {
-    kStop, kInput, kInputMonitor, kDirRequest, kDirWatch, kMonitor, kGroupOut, kPublisher, kZap
+    kStop,
+    kInput,
+    kInputMonitor,
+    kDirRequest,
+    kDirWatch,
+    kMonitor,
+    kGroupOut,
+    kPublisher,
+    kZap
   };
   struct Slot {
     SlotKind kind;
@@ -168,7 +175,7 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   std::map<std::string, std::size_t> dead_letter_out_;  // input channel -> output index
   std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ull;
   detail::InputPort* current_in_ = nullptr;  // reliable input being handled
-  std::uint64_t current_token_ = 0;         // its Deferred, once it emitted something
+  std::uint64_t current_token_ = 0;          // its Deferred, once it emitted something
   std::uint64_t next_token_ = 1;
   std::uint64_t emit_key_hash_ = 0;  // set by begin_emit for finish_emit
   std::unordered_map<std::uint64_t, Deferred> deferred_;

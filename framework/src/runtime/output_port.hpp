@@ -3,18 +3,17 @@
 #pragma once
 
 #include <brook/counters.hpp>
-#include <brook/directory_protocol.hpp>
 #include <brook/topology.hpp>
-
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
-#include <unordered_map>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <zmq.hpp>
 
+#include "directory/directory_protocol.hpp"
 #include "runtime/consumer_group.hpp"
 #include "runtime/output_journal.hpp"
 #include "runtime/publisher.hpp"
@@ -54,7 +53,8 @@ class OutputPort {
   // number. Throws BackpressureError (policy fail, or block timed out).
   // Returns how many at-least-once consumer groups took the message (0 for best-effort).
   // `key_hash`: of the ordering key (0 = none), for order_by: key.
-  std::size_t send(std::span<const std::byte> frame, const WaitFn& wait, std::uint64_t key_hash = 0);
+  std::size_t send(std::span<const std::byte> frame, const WaitFn& wait,
+                   std::uint64_t key_hash = 0);
   // Chained acknowledgement: message `seq` was emitted while handling an input message (token);
   // `groups` acknowledgements are expected, and child_done(token) is called on each.
   void track(std::uint64_t seq, std::uint64_t token, std::size_t groups);

@@ -7,18 +7,17 @@
 // will see every message from then on (docs/wire.md).
 #pragma once
 
-#include <brook/directory_protocol.hpp>
 #include <brook/topology.hpp>
-
 #include <deque>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
-#include <brook/security.hpp>
 #include <zmq.hpp>
 
+#include "directory/directory_protocol.hpp"
 #include "runtime/consumer_group.hpp"
+#include "security/security.hpp"
 
 namespace brook::detail {
 

@@ -1,8 +1,9 @@
-#include <brook/security.hpp>
+#include "security/security.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include <array>
 #include <cerrno>
@@ -10,7 +11,6 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <zmq.h>
 
 namespace brook {
 
@@ -87,7 +87,8 @@ bool valid_z85_key(std::string_view key) {
 }
 
 void write_key_files(const fs::path& dir, const std::string& name, const CurveKeyPair& keys) {
-  const std::string head = "#   brook CURVE key of '" + name + "' (ZeroMQ CURVE, CZMQ zcert layout)\n";
+  const std::string head =
+      "#   brook CURVE key of '" + name + "' (ZeroMQ CURVE, CZMQ zcert layout)\n";
   write_file(dir / (name + ".key"),
              head + "#   public key only: safe to share\nmetadata\n    name = \"" + name +
                  "\"\ncurve\n    public-key = \"" + keys.public_key + "\"\n",
@@ -103,8 +104,8 @@ CurveKeyPair read_secret_key_file(const fs::path& file) {
   const std::string hint = keygen_hint(file.parent_path());
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
-    throw ConfigError("cannot read key file " + file.string() + ": " + std::strerror(errno) +
-                      "; " + hint);
+    throw ConfigError("cannot read key file " + file.string() + ": " + std::strerror(errno) + "; " +
+                      hint);
   }
   if ((st.st_mode & 077) != 0) {
     throw ConfigError("key file " + file.string() +
@@ -118,8 +119,8 @@ CurveKeyPair read_secret_key_file(const fs::path& file) {
   int line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
-    for (auto [name, out] : {std::pair{"public-key", &keys.public_key},
-                             std::pair{"secret-key", &keys.secret_key}}) {
+    for (auto [name, out] :
+         {std::pair{"public-key", &keys.public_key}, std::pair{"secret-key", &keys.secret_key}}) {
       auto v = zpl_value(line, name);
       if (!v) continue;
       if (!valid_z85_key(*v)) {
@@ -182,7 +183,8 @@ Allowlist read_allowlist(const fs::path& file) {
 void write_allowlist(const fs::path& file, const Allowlist& allowlist,
                      const std::string& header_comment) {
   std::string text = header_comment;
-  for (const auto& [name, key] : allowlist) text += name + " " + key + "\n";
+  for (const auto& [name, key] : allowlist)
+    text += name + " " + key + "\n";
   write_file(file, text, 0644);
 }
 
@@ -192,13 +194,14 @@ Security Security::load(const SecuritySpec& spec, const std::string& identity,
   s.handshake_ = spec.handshake_timeout;
   if (spec.mechanism == Mechanism::kNone) return s;
   if (!zmq_has("curve")) {
-    throw ConfigError("security: curve, but this libzmq has no CURVE support (install libzmq5 "
-                      "built with libsodium)");
+    throw ConfigError(
+        "security: curve, but this libzmq has no CURVE support (install libzmq5 "
+        "built with libsodium)");
   }
   s.curve_ = true;
   s.identity_ = identity;
-  s.keys_ = read_secret_key_file(key_file.empty() ? spec.keys / (identity + ".key_secret")
-                                                  : key_file);
+  s.keys_ =
+      read_secret_key_file(key_file.empty() ? spec.keys / (identity + ".key_secret") : key_file);
   s.allowlist_ = read_allowlist(spec.keys / "allowlist");
   if (!s.allowlist_.count(kDirectoryIdentity)) {
     throw ConfigError((spec.keys / "allowlist").string() +
@@ -209,11 +212,14 @@ Security Security::load(const SecuritySpec& spec, const std::string& identity,
   // say so here instead.
   if (auto it = s.allowlist_.find(identity);
       it != s.allowlist_.end() && it->second != s.keys_.public_key) {
-    throw ConfigError("the secret key of '" + identity + "' does not match its public key on the "
-                      "allowlist " + (spec.keys / "allowlist").string() +
+    throw ConfigError("the secret key of '" + identity +
+                      "' does not match its public key on the "
+                      "allowlist " +
+                      (spec.keys / "allowlist").string() +
                       ": copy the key files and the allowlist from the same brook keygen run");
   }
-  for (const auto& [name, key] : s.allowlist_) s.by_binary_.emplace(binary_key(key), name);
+  for (const auto& [name, key] : s.allowlist_)
+    s.by_binary_.emplace(binary_key(key), name);
   return s;
 }
 
@@ -237,8 +243,9 @@ void Security::configure_client(zmq::socket_t& s, std::string_view peer) const {
   if (is_tool_node(peer)) peer = kCliIdentity;
   auto it = allowlist_.find(peer);
   if (it == allowlist_.end()) {
-    throw ConfigError("no public key for '" + std::string(peer) +
-                      "' on the allowlist: cannot connect to it securely (add it with brook keygen)");
+    throw ConfigError(
+        "no public key for '" + std::string(peer) +
+        "' on the allowlist: cannot connect to it securely (add it with brook keygen)");
   }
   s.set(zmq::sockopt::curve_serverkey, it->second);
   s.set(zmq::sockopt::curve_publickey, keys_.public_key);

@@ -1,9 +1,9 @@
-#include <brook/zap_handler.hpp>
+#include "security/zap_handler.hpp"
 
-#include <brook/log.hpp>
+#include <zmq.h>
 
 #include <array>
-#include <zmq.h>
+#include <brook/log.hpp>
 
 namespace brook {
 
@@ -55,8 +55,8 @@ void ZapHandler::process() {
       if (frames.size() < kMaxZapFrames) frames.push_back(part.to_string());
     }
     ZapRequest r;
-    std::string* fields[] = {&r.version,    &r.request_id, &r.domain,
-                             &r.address,    &r.routing_id, &r.mechanism};
+    std::string* fields[] = {&r.version, &r.request_id, &r.domain,
+                             &r.address, &r.routing_id, &r.mechanism};
     for (std::size_t i = 0; i < frames.size(); ++i) {
       if (i < std::size(fields)) {
         *fields[i] = std::move(frames[i]);
@@ -71,16 +71,17 @@ void ZapHandler::process() {
       ++refused_;
       std::uint64_t suppressed = 0;
       if (refusal_log_.allow(suppressed)) {
-        BROOK_LOG(kWarn) << "refused a connection from " << r.address << " to " << r.domain
-                         << ": " << v.status_text << " (" << refused_ << " refused so far"
-                         << (suppressed > 0 ? ", " + std::to_string(suppressed) + " not logged" : "")
+        BROOK_LOG(kWarn) << "refused a connection from " << r.address << " to " << r.domain << ": "
+                         << v.status_text << " (" << refused_ << " refused so far"
+                         << (suppressed > 0 ? ", " + std::to_string(suppressed) + " not logged"
+                                            : "")
                          << ")";
       }
       if (on_refused_) on_refused_(r, v);
     }
     // The reply: version, request id, status code, status text, user id, metadata.
-    const std::array<std::string, 6> reply = {"1.0", r.request_id, v.status_code,
-                                              v.status_text, v.user_id, ""};
+    const std::array<std::string, 6> reply = {"1.0",         r.request_id, v.status_code,
+                                              v.status_text, v.user_id,    ""};
     for (std::size_t i = 0; i < reply.size(); ++i) {
       (void)socket_.send(zmq::buffer(reply[i]),
                          i + 1 < reply.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);

@@ -1,4 +1,4 @@
-#include <brook/lifecycle.hpp>
+#include "util/lifecycle.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -8,12 +8,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <brook/error.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-
-#include <brook/error.hpp>
 
 namespace brook {
 
@@ -36,7 +35,7 @@ void on_signal(int sig) {
 }
 
 void install(int sig, void (*handler)(int)) {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: a blocking poll returns EINTR and notices the stop at once

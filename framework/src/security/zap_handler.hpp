@@ -8,23 +8,23 @@
 #pragma once
 
 #include <brook/log.hpp>
-#include <brook/security.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
 
+#include "security/security.hpp"
+
 namespace brook {
 
 struct ZapRequest {
   std::string version;
   std::string request_id;
-  std::string domain;     // the channel name of an input, or "directory"
-  std::string address;    // the peer's IP address
+  std::string domain;   // the channel name of an input, or "directory"
+  std::string address;  // the peer's IP address
   std::string routing_id;
-  std::string mechanism;  // "CURVE" for brook peers
+  std::string mechanism;                 // "CURVE" for brook peers
   std::vector<std::string> credentials;  // CURVE: the client's 32-byte public key
 };
 
@@ -32,7 +32,7 @@ struct ZapVerdict {
   bool allowed = false;
   std::string status_code;  // "200", "400" or "500"
   std::string status_text;
-  std::string user_id;      // the allowlist name when allowed
+  std::string user_id;  // the allowlist name when allowed
 };
 
 // The decision, without sockets.

@@ -4,13 +4,13 @@
 // Not thread-safe; each call blocks for at most the timeout.
 #pragma once
 
-#include <brook/directory_protocol.hpp>
-#include <brook/security.hpp>
-
 #include <chrono>
 #include <memory>
 #include <string>
 #include <zmq.hpp>
+
+#include "directory/directory_protocol.hpp"
+#include "security/security.hpp"
 
 namespace brook {
 

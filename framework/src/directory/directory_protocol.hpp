@@ -5,6 +5,8 @@
 // bounded and reports problems as values (ProtocolStatus), never by crashing or throwing.
 #pragma once
 
+#include <brook/counters.hpp>
+#include <brook/topology.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -14,9 +16,6 @@
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <brook/counters.hpp>
-#include <brook/topology.hpp>
 
 namespace brook {
 
@@ -93,9 +92,9 @@ struct SnapshotRequest {
 };
 struct ListRequest {};
 
-using DirectoryRequestBody = std::variant<HelloRequest, RegisterRequest, HeartbeatRequest,
-                                          UnregisterRequest, ResolveRequest, SnapshotRequest,
-                                          ListRequest>;
+using DirectoryRequestBody =
+    std::variant<HelloRequest, RegisterRequest, HeartbeatRequest, UnregisterRequest, ResolveRequest,
+                 SnapshotRequest, ListRequest>;
 
 struct DirectoryRequest {
   std::uint64_t id = 0;  // chosen by the client, echoed in the reply
@@ -108,10 +107,10 @@ std::string_view op_name(const DirectoryRequestBody& body) noexcept;
 
 // Error codes a directory replies with (wire strings in docs/directory.md).
 enum class DirectoryErrc {
-  kBadRequest,       // malformed frame or fields
-  kUnknownOp,        // op not understood
-  kUnknownInstance,  // heartbeat/unregister for an instance the directory does not know
-  kStaleIncarnation, // an older incarnation than the one registered
+  kBadRequest,        // malformed frame or fields
+  kUnknownOp,         // op not understood
+  kUnknownInstance,   // heartbeat/unregister for an instance the directory does not know
+  kStaleIncarnation,  // an older incarnation than the one registered
   kTooLarge,
   kDenied,
 };
@@ -119,10 +118,10 @@ std::string_view to_string(DirectoryErrc e) noexcept;
 std::optional<DirectoryErrc> parse_directory_errc(std::string_view s) noexcept;
 
 struct DirectoryState {
-  std::string epoch;         // random id of this directory process; changes on restart
-  std::uint64_t seq = 0;     // sequence number of the last published change
+  std::string epoch;      // random id of this directory process; changes on restart
+  std::uint64_t seq = 0;  // sequence number of the last published change
   std::uint64_t uptime_ms = 0;
-  bool settled = false;      // uptime >= TTL: every live instance has had time to re-register
+  bool settled = false;  // uptime >= TTL: every live instance has had time to re-register
 };
 
 struct HelloReply {
@@ -206,11 +205,10 @@ bool is_mark_topic(std::string_view frame) noexcept;
 
 struct [[nodiscard]] ProtocolStatus {
   bool ok = true;
-  std::string error;  // what was wrong, naming the field
+  std::string error;                                // what was wrong, naming the field
   DirectoryErrc code = DirectoryErrc::kBadRequest;  // what to answer a bad request with
   explicit operator bool() const noexcept { return ok; }
-  static ProtocolStatus failure(std::string why,
-                                DirectoryErrc code = DirectoryErrc::kBadRequest) {
+  static ProtocolStatus failure(std::string why, DirectoryErrc code = DirectoryErrc::kBadRequest) {
     return {false, std::move(why), code};
   }
 };

@@ -4,7 +4,7 @@
 // A process has one identity (a node's name, "directory", or "cli") whose key pair it loads from
 // the topology's key directory; the allowlist there names every public key that may connect.
 // Sockets that bind are CURVE servers authenticated by the process's ZAP handler
-// (brook/zap_handler.hpp); sockets that connect are CURVE clients that name the server they
+// (security/zap_handler.hpp); sockets that connect are CURVE clients that name the server they
 // expect, so a peer holding another key cannot pose as it.
 //
 // Thread-safety: a Security is immutable after load(); share it freely. Calls that configure a
@@ -12,7 +12,6 @@
 #pragma once
 
 #include <brook/topology.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -43,8 +42,8 @@ void write_key_files(const std::filesystem::path& dir, const std::string& name,
 CurveKeyPair read_secret_key_file(const std::filesystem::path& file);
 
 // Names and public keys allowed to connect: DIR/allowlist, one "NAME Z85-KEY" per line; a line
-// starting with '#' is a comment. Node names are the topology's; "directory" and "cli" are the directory's
-// and the command line tools' keys.
+// starting with '#' is a comment. Node names are the topology's; "directory" and "cli" are the
+// directory's and the command line tools' keys.
 using Allowlist = std::map<std::string, std::string, std::less<>>;
 Allowlist read_allowlist(const std::filesystem::path& file);
 void write_allowlist(const std::filesystem::path& file, const Allowlist& allowlist,
@@ -78,7 +77,7 @@ class Security {
   bool curve_ = false;
   std::string identity_;
   CurveKeyPair keys_;
-  Allowlist allowlist_;                             // name -> Z85 public key
+  Allowlist allowlist_;                           // name -> Z85 public key
   std::map<std::string, std::string> by_binary_;  // 32-byte public key -> name
   std::chrono::milliseconds handshake_{kDefaultHandshakeTimeout};
 };
