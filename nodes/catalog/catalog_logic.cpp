@@ -6,24 +6,15 @@ namespace brook::shop {
 
 std::vector<PriceChange> changes_from(const Params& params, const Catalog& catalog) {
   std::vector<PriceChange> out;
-  if (!params.has("updates")) return out;
-  const YAML::Node list = params.yaml()["updates"];
-  if (!list.IsSequence()) throw ConfigError("param 'updates': expected a list of {sku, unit_cents}");
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const std::string where = "param 'updates[" + std::to_string(i) + "]'";
-    const YAML::Node item = list[i];
-    if (!item.IsMap() || !item["sku"] || !item["unit_cents"]) {
-      throw ConfigError(where + ": expected {sku, unit_cents}");
-    }
+  // list() and get() name the file, line and column of a malformed entry.
+  for (const Params& item : params.list("updates")) {
     PriceChange c;
-    try {
-      c.sku = item["sku"].as<std::string>();
-      c.unit_cents = item["unit_cents"].as<std::int64_t>();
-    } catch (const YAML::Exception&) {
-      throw ConfigError(where + ": sku must be a string and unit_cents an integer");
+    c.sku = item.get<std::string>("sku");
+    c.unit_cents = item.get<std::int64_t>("unit_cents");
+    if (catalog.find(c.sku) == nullptr) {
+      throw ConfigError(item.origin() + ": unknown SKU '" + c.sku + "'");
     }
-    if (catalog.find(c.sku) == nullptr) throw ConfigError(where + ": unknown SKU '" + c.sku + "'");
-    if (c.unit_cents < 0) throw ConfigError(where + ": negative unit_cents");
+    if (c.unit_cents < 0) throw ConfigError(item.origin() + ": negative unit_cents");
     out.push_back(std::move(c));
   }
   return out;
@@ -36,7 +27,8 @@ PriceSchedule::PriceSchedule(const Catalog& catalog, std::vector<PriceChange> fi
     throw Error("step_percent must be within [0, 100], got " + std::to_string(step_percent));
   }
   if (derived_) {
-    for (const CatalogItem& item : catalog.items()) base_.push_back({item.sku, item.unit_cents});
+    for (const CatalogItem& item : catalog.items())
+      base_.push_back({item.sku, item.unit_cents});
   }
   if (base_.empty()) throw Error("no prices to update: the catalog is empty");
 }

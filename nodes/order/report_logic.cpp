@@ -71,8 +71,7 @@ PricingRules pricing_rules_of(const Topology& topology) {
     }
   }
   if (spec == nullptr) throw Error(topology.file.string() + ": no pricing node");
-  const std::string file = topology.file.string();
-  return rules_from(Params(spec->params, file + ": nodes." + spec->name + ".params", file));
+  return rules_from(spec->params);
 }
 
 ReportSummary build_report(const std::vector<ManifestEntry>& manifest, OrderReader& db,

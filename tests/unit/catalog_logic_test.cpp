@@ -1,7 +1,10 @@
 // Catalog node: the schedule of price updates.
+#include "catalog_logic.hpp"
+
 #include <gtest/gtest.h>
 
-#include "catalog_logic.hpp"
+#include <functional>
+#include <string>
 
 namespace brook::shop {
 namespace {
@@ -34,18 +37,46 @@ TEST(ShopPriceSchedule, FixedChangesCycle) {
   EXPECT_THROW(PriceSchedule(Catalog(), {}, 10), Error);
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no ConfigError";
+  return {};
+}
+
 TEST(ShopPriceSchedule, ChangesFromParams) {
   const Catalog c = catalog();
-  auto params = [](const char* yaml) { return Params(YAML::Load(yaml), "t", "t.yaml"); };
+  auto params = [](const char* yaml) { return Params::parse(yaml, "t.yaml"); };
   EXPECT_TRUE(changes_from(params("{}"), c).empty());
-  const auto got = changes_from(params("{updates: [{sku: A, unit_cents: 1}, {sku: B, unit_cents: 2}]}"), c);
+  const auto got =
+      changes_from(params("{updates: [{sku: A, unit_cents: 1}, {sku: B, unit_cents: 2}]}"), c);
   ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].sku, "A");
+  EXPECT_EQ(got[0].unit_cents, 1);
   EXPECT_EQ(got[1].sku, "B");
   EXPECT_EQ(got[1].unit_cents, 2);
-  EXPECT_THROW(changes_from(params("{updates: [{sku: Q, unit_cents: 1}]}"), c), ConfigError);
-  EXPECT_THROW(changes_from(params("{updates: [{sku: A, unit_cents: x}]}"), c), ConfigError);
-  EXPECT_THROW(changes_from(params("{updates: [{sku: A, unit_cents: -1}]}"), c), ConfigError);
-  EXPECT_THROW(changes_from(params("{updates: 3}"), c), ConfigError);
+}
+
+TEST(ShopPriceSchedule, BadUpdatesNameTheEntry) {
+  const Catalog c = catalog();
+  auto error = [&](const char* yaml) {
+    return error_of([&] { changes_from(Params::parse(yaml, "t.yaml"), c); });
+  };
+  EXPECT_EQ(error("{updates: [{sku: A, unit_cents: 1}, {sku: Q, unit_cents: 1}]}"),
+            "t.yaml: updates[1]: unknown SKU 'Q'");
+  EXPECT_EQ(error("{updates: [{sku: A, unit_cents: x}]}"),
+            "t.yaml:1:33: param 'unit_cents': expected an integer, got 'x'");
+  EXPECT_EQ(error("{updates: [{sku: A, unit_cents: -1}]}"),
+            "t.yaml: updates[0]: negative unit_cents");
+  EXPECT_EQ(error("{updates: [{sku: A}]}"), "t.yaml: updates[0]: missing param 'unit_cents'");
+  EXPECT_EQ(error("{updates: [{sku: [A], unit_cents: 1}]}"),
+            "t.yaml:1:18: param 'sku': expected a string, got a list");
+  EXPECT_EQ(error("{updates: [A]}"), "t.yaml:1:12: param 'updates[0]': expected a map, got 'A'");
+  EXPECT_EQ(error("{updates: 3}"),
+            "t.yaml:1:11: param 'updates': expected a list of maps, got '3'");
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 // Pricing rules: bulk and threshold discounts, tax, half-up rounding, params.
-#include <gtest/gtest.h>
-
 #include "pricing_logic.hpp"
+
+#include <gtest/gtest.h>
 
 namespace brook::shop {
 namespace {
 
-ResolvedLine line(std::int32_t qty, std::int64_t unit) { return ResolvedLine{"S", "s", qty, unit}; }
+ResolvedLine line(std::int32_t qty, std::int64_t unit) {
+  return ResolvedLine{"S", "s", qty, unit};
+}
 
 TEST(ShopPricing, SmallBasketPaysTaxOnly) {
   const Quote q = price({line(1, 219), line(1, 2199), line(1, 475)}, PricingRules{});
@@ -54,19 +56,19 @@ TEST(ShopPricing, RejectsNegativeAmountsAndOverflow) {
 }
 
 TEST(ShopPricing, RulesFromParams) {
-  const PricingRules d = rules_from(Params(YAML::Load("{}"), "t", "t.yaml"));
+  const PricingRules d = rules_from(Params::parse("{}", "t.yaml"));
   EXPECT_EQ(d.bulk_min_qty, 10);
   EXPECT_EQ(d.bulk_percent, 5);
   EXPECT_EQ(d.threshold_cents, 10000);
   EXPECT_EQ(d.threshold_off_cents, 500);
   EXPECT_EQ(d.tax_bp, 2000);
-  const PricingRules r = rules_from(
-      Params(YAML::Load("{bulk_min_qty: 3, bulk_percent: 10, tax_bp: 0}"), "t", "t.yaml"));
+  const PricingRules r =
+      rules_from(Params::parse("{bulk_min_qty: 3, bulk_percent: 10, tax_bp: 0}", "t.yaml"));
   EXPECT_EQ(r.bulk_min_qty, 3);
   EXPECT_EQ(r.bulk_percent, 10);
   EXPECT_EQ(r.tax_bp, 0);
-  EXPECT_THROW(rules_from(Params(YAML::Load("{bulk_percent: 101}"), "t", "t.yaml")), ConfigError);
-  EXPECT_THROW(rules_from(Params(YAML::Load("{tax_bp: lots}"), "t", "t.yaml")), ConfigError);
+  EXPECT_THROW(rules_from(Params::parse("{bulk_percent: 101}", "t.yaml")), ConfigError);
+  EXPECT_THROW(rules_from(Params::parse("{tax_bp: lots}", "t.yaml")), ConfigError);
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <brook/topology.hpp>
-
 #include <string>
 
 namespace brook {
@@ -37,8 +36,8 @@ void expect_shop_wiring(const Topology& t) {
   EXPECT_TRUE(client->job);
   EXPECT_EQ(client->restart.policy, RestartPolicy::kNever);
   EXPECT_EQ(channel_of(client->outputs, "out"), "cart");
-  EXPECT_EQ(client->params["manifest"].as<std::string>(), "shop-manifest.jsonl");
-  EXPECT_EQ(client->params["catalog"].as<std::string>(), "data/catalog.csv");
+  EXPECT_EQ(client->params.get<std::string>("manifest"), "shop-manifest.jsonl");
+  EXPECT_EQ(client->params.get<std::string>("catalog"), "data/catalog.csv");
   EXPECT_EQ(channel_of(t.node("basket")->inputs, "in"), "cart");
   EXPECT_EQ(channel_of(t.node("basket")->outputs, "out"), "checkouts");
   EXPECT_EQ(t.node("basket")->replicas, 1);
@@ -48,7 +47,7 @@ void expect_shop_wiring(const Topology& t) {
   EXPECT_EQ(channel_of(order->inputs, "baskets"), "resolved");
   EXPECT_EQ(channel_of(order->inputs, "quotes"), "quotes");
   EXPECT_EQ(channel_of(order->inputs, "rejections"), "rejections");
-  EXPECT_EQ(order->params["db"].as<std::string>(), "shop.db");
+  EXPECT_EQ(order->params.get<std::string>("db"), "shop.db");
   for (const NodeSpec& n : t.nodes) {
     if (n.name != "client") {
       EXPECT_EQ(n.restart.policy, RestartPolicy::kOnFailure) << n.name;
@@ -62,7 +61,8 @@ TEST(ShopTopology, Shop) {
   EXPECT_EQ(t.node("product")->replicas, 2);
   EXPECT_EQ(t.node("pricing")->replicas, 2);
   EXPECT_EQ(t.nodes.size(), 5u);
-  for (const auto& w : t.warnings) ADD_FAILURE() << w.str();
+  for (const auto& w : t.warnings)
+    ADD_FAILURE() << w.str();
 }
 
 TEST(ShopTopology, Scaled) {
@@ -73,7 +73,8 @@ TEST(ShopTopology, Scaled) {
   EXPECT_EQ(t.channel("price-updates")->pattern, Pattern::kPubsub);
   EXPECT_EQ(channel_of(t.node("catalog")->outputs, "out"), "price-updates");
   EXPECT_EQ(channel_of(t.node("product")->inputs, "updates"), "price-updates");
-  for (const auto& w : t.warnings) ADD_FAILURE() << w.str();
+  for (const auto& w : t.warnings)
+    ADD_FAILURE() << w.str();
 }
 
 TEST(ShopTopology, EnvironmentScriptsIt) {
@@ -85,7 +86,7 @@ TEST(ShopTopology, EnvironmentScriptsIt) {
   };
   const Topology t = load_topology(std::string(BROOK_SOURCE_DIR) + "/topologies/shop.yaml", o);
   EXPECT_EQ(t.directory.endpoints, std::vector<std::string>{"tcp://127.0.0.1:5790"});
-  EXPECT_EQ(t.node("order")->params["db"].as<std::string>(), "/tmp/x.db");
+  EXPECT_EQ(t.node("order")->params.get<std::string>("db"), "/tmp/x.db");
 }
 
 }  // namespace

@@ -27,8 +27,7 @@ std::string store_path(const po::variables_map& vm) {
   const Topology t = load(vm["topology"].as<std::string>(), vm);
   for (const NodeSpec* n : t.consumers(channel)) {
     if (std::filesystem::path(n->exec).filename() != "brook-dead-letters") continue;
-    const Params p(n->params, t.file.string() + ": nodes." + n->name + ".params", t.file.string());
-    return p.get<std::string>("store", "dead-letters.jsonl");
+    return n->params.get<std::string>("store", "dead-letters.jsonl");
   }
   throw Exit(kExitFailed, "no brook-dead-letters node reads channel '" + channel + "' in " +
                               t.file.string() + "; add one (exec: brook-dead-letters, inputs: {in: " +

@@ -1,114 +1,105 @@
 // A node's `params` from the topology, with typed access and errors that name the file and line.
 //
-// Params is a cheap handle on the YAML tree owned by the Topology; it is read-only and safe to
-// read from several threads.
+// Params is a cheap handle on a read-only tree shared with the Topology it came from: copy it
+// freely and read it from several threads. It includes no YAML header, so a node's code does not
+// depend on the library that parses topology files.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
+#include <brook/error.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
-
-#include <brook/error.hpp>
-#include <brook/topology.hpp>
+#include <type_traits>
+#include <vector>
 
 namespace brook {
 
-class Params {
- public:
-  Params() = default;
-  // `origin` names where the map came from, e.g. "shop.yaml: nodes.pricing.params".
-  Params(YAML::Node map, std::string origin, std::string file);
-
-  // Keys are dotted paths into nested maps: "tax.rate" reads params.tax.rate.
-  bool has(std::string_view key) const;
-
-  // Throws ConfigError "<file>:<line>:<col>: param 'key': expected <type>" on a bad value, or
-  // "<origin>: missing param 'key'" when absent. Supported T: bool, integers, double,
-  // std::string, std::chrono::milliseconds ("250ms", "2s"), std::vector of those, and any type
-  // yaml-cpp can convert.
-  template <class T>
-  T get(std::string_view key) const;
-  template <class T>
-  T get(std::string_view key, T fallback) const;
-
-  // A nested map as Params (empty Params if absent).
-  Params sub(std::string_view key) const;
-  const YAML::Node& yaml() const noexcept { return map_; }
-
- private:
-  YAML::Node find(std::string_view key) const;  // null node if absent
-  [[noreturn]] void bad_value(std::string_view key, const YAML::Node& n,
-                              std::string_view expected) const;
-  [[noreturn]] void missing(std::string_view key) const;
-
-  YAML::Node map_;
-  std::string origin_;
-  std::string file_;
-};
-
 namespace detail {
+struct ParamTree;
+struct ParamAccess;
+
 template <class T>
-struct TypeLabel {
-  static constexpr std::string_view value = "a value of the expected type";
-};
-template <>
-struct TypeLabel<bool> {
-  static constexpr std::string_view value = "true or false";
-};
-template <>
-struct TypeLabel<std::string> {
-  static constexpr std::string_view value = "a string";
-};
-template <>
-struct TypeLabel<double> {
-  static constexpr std::string_view value = "a number";
-};
-template <>
-struct TypeLabel<int> {
-  static constexpr std::string_view value = "an integer";
-};
-template <>
-struct TypeLabel<long> {
-  static constexpr std::string_view value = "an integer";
-};
-template <>
-struct TypeLabel<long long> {
-  static constexpr std::string_view value = "an integer";
-};
-template <>
-struct TypeLabel<unsigned> {
-  static constexpr std::string_view value = "a non-negative integer";
-};
-template <>
-struct TypeLabel<unsigned long> {
-  static constexpr std::string_view value = "a non-negative integer";
-};
+inline constexpr bool kParamScalar =
+    std::is_same_v<T, bool> || std::is_same_v<T, int> || std::is_same_v<T, long> ||
+    std::is_same_v<T, long long> || std::is_same_v<T, unsigned> ||
+    std::is_same_v<T, unsigned long> || std::is_same_v<T, unsigned long long> ||
+    std::is_same_v<T, double> || std::is_same_v<T, std::string> ||
+    std::is_same_v<T, std::chrono::milliseconds>;
+template <class T>
+inline constexpr bool kParamList = false;
+template <class T>
+inline constexpr bool kParamList<std::vector<T>> = kParamScalar<T>;
 }  // namespace detail
 
+// What Params::get reads: bool; int, long, long long and their unsigned forms (so every
+// <cstdint> type from 32 bits up and std::size_t); double; std::string; std::chrono::milliseconds
+// ("250ms", "2s", a bare number is milliseconds); and std::vector of any of those.
 template <class T>
-T Params::get(std::string_view key) const {
-  YAML::Node n = find(key);
-  if (!n) missing(key);
-  if constexpr (std::is_same_v<T, std::chrono::milliseconds>) {
-    if (n.IsScalar()) {
-      if (auto d = parse_duration(n.Scalar())) return *d;
-    }
-    bad_value(key, n, "a duration like 250ms or 2s");
-  } else {
-    try {
-      return n.as<T>();
-    } catch (const YAML::Exception&) {
-      bad_value(key, n, detail::TypeLabel<T>::value);
-    }
-  }
-}
+concept ParamValue = detail::kParamScalar<T> || detail::kParamList<T>;
 
-template <class T>
-T Params::get(std::string_view key, T fallback) const {
-  if (!has(key)) return fallback;
-  return get<T>(key);
-}
+class Params {
+ public:
+  Params() = default;  // no params: every get without a fallback throws "missing param"
+
+  // Params from YAML text, e.g. to test a node's logic without a topology; `file` names the text
+  // in errors. Throws ConfigError when the text is not YAML or not a map.
+  static Params parse(std::string_view yaml, std::string file = "params");
+
+  // Keys are dotted paths into nested maps: "tax.rate" reads params.tax.rate. An explicit null
+  // (`rate:` or `rate: ~`) counts as absent.
+  bool has(std::string_view key) const;
+  // True when no key has a value.
+  bool empty() const;
+  // The keys of this map that have a value, in file order (a key containing '.' is listed but
+  // cannot be read with a dotted path).
+  std::vector<std::string> keys() const;
+
+  // Throws ConfigError "<file>:<line>:<col>: param 'key': expected <type>, got <value>" on a bad
+  // value (a negative number for an unsigned type included), or "<origin>: missing param 'key'"
+  // when absent. A list names the bad element: "param 'sizes[2]'".
+  template <ParamValue T>
+  T get(std::string_view key) const;
+  // `fallback` only when the key is absent: a bad value still throws.
+  template <ParamValue T>
+  T get(std::string_view key, T fallback) const;
+
+  // A nested map as Params (empty Params if absent); its origin is "<origin>.key" (for parse():
+  // "<file>: key").
+  Params sub(std::string_view key) const;
+  // A list of maps (empty if absent), e.g. `updates: [{sku: A}, {sku: B}]`; element i's origin
+  // is "<origin>.key[i]" (for parse(): "<file>: key[i]"). Throws ConfigError naming file:line:col
+  // when the value is not a list or an element is not a map.
+  std::vector<Params> list(std::string_view key) const;
+
+  // Where this map came from, e.g. "shop.yaml: nodes.pricing.params": for a node's own errors
+  // about a value it read (out of range, unknown name).
+  const std::string& origin() const noexcept;
+
+ private:
+  friend struct detail::ParamAccess;
+  explicit Params(std::shared_ptr<const detail::ParamTree> tree) : tree_(std::move(tree)) {}
+
+  std::shared_ptr<const detail::ParamTree> tree_;  // null: no params
+};
+
+// get<T> is compiled once, in the library, for each ParamValue.
+#define BROOK_PARAMS_EXTERN(T)                                                                 \
+  extern template T Params::get<T>(std::string_view) const;                                    \
+  extern template T Params::get<T>(std::string_view, T) const;                                 \
+  extern template std::vector<T> Params::get<std::vector<T>>(std::string_view) const;          \
+  extern template std::vector<T> Params::get<std::vector<T>>(std::string_view, std::vector<T>) \
+      const;
+BROOK_PARAMS_EXTERN(bool)
+BROOK_PARAMS_EXTERN(int)
+BROOK_PARAMS_EXTERN(long)
+BROOK_PARAMS_EXTERN(long long)
+BROOK_PARAMS_EXTERN(unsigned)
+BROOK_PARAMS_EXTERN(unsigned long)
+BROOK_PARAMS_EXTERN(unsigned long long)
+BROOK_PARAMS_EXTERN(double)
+BROOK_PARAMS_EXTERN(std::string)
+BROOK_PARAMS_EXTERN(std::chrono::milliseconds)
+#undef BROOK_PARAMS_EXTERN
 
 }  // namespace brook

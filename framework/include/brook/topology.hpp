@@ -4,8 +4,8 @@
 // the file and the environment and does not touch the network.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
+#include <brook/error.hpp>
+#include <brook/params.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -16,8 +16,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <brook/error.hpp>
 
 namespace brook {
 
@@ -103,8 +101,8 @@ struct ChannelSpec {
   std::string name;
   Pattern pattern = Pattern::kPipeline;
   std::size_t max_message_size = 1024 * 1024;
-  int hwm = 1000;                  // ZeroMQ high-water mark per peer pipe (send and receive)
-  std::size_t max_pending = 10000; // messages held per consumer group while it cannot take more
+  int hwm = 1000;                   // ZeroMQ high-water mark per peer pipe (send and receive)
+  std::size_t max_pending = 10000;  // messages held per consumer group while it cannot take more
   OnFull on_full = OnFull::kBlock;
   std::chrono::milliseconds block_timeout{1000};  // bound for OnFull::kBlock
   bool external = false;  // written from outside the topology (brook send, other systems)
@@ -164,7 +162,9 @@ struct NodeSpec {
   bool job = false;  // runs to completion; `brook up` exits when all jobs finished
   std::vector<PortSpec> inputs;
   std::vector<PortSpec> outputs;
-  YAML::Node params;  // a map (possibly empty); read through brook::Params
+  // Errors name a position in the file or "<file>: nodes.<name>.params", <file> being
+  // Topology::file (the name given to parse_topology for a topology parsed from text).
+  Params params;
   std::map<std::string, std::string> env;
   RestartSpec restart;
   std::chrono::milliseconds ready_timeout{5000};

@@ -54,8 +54,7 @@ NodeRuntime::NodeRuntime(NodeOptions options)
   ready_timeout_ = options_.ready_timeout.value_or(spec_->ready_timeout);
   drain_timeout_ = options_.drain_timeout.value_or(spec_->drain_timeout);
   linger_ = drain_timeout_;
-  params_ = Params(spec_->params, topology_.file.string() + ": nodes." + spec_->name + ".params",
-                   topology_.file.string());
+  params_ = spec_->params;
   security_ = Security::load(topology_.security,
                              options_.identity.empty() ? spec_->name : options_.identity,
                              options_.key_file);

@@ -1,5 +1,6 @@
 // The `nodes:` section: programs, ports, params, env and restart policy.
 #include "topology/decode.hpp"
+#include "topology/params_yaml.hpp"
 #include "topology/values.hpp"
 
 namespace brook::detail {
@@ -216,7 +217,7 @@ void decode_node(DiagnosticSink& sink, const std::string& name, const Entry& e, 
   NodeSpec n;
   n.name = name;
   n.where = sink.where(e.key);
-  n.params = YAML::Node(YAML::NodeType::Map);
+  n.params = node_params(YAML::Node(), sink.file(), name);
   SourceLocation exec_where = n.where;
   const std::string context = "in node '" + name + "'";
   if (!e.value.IsNull() && !e.value.IsMap()) {
@@ -250,9 +251,11 @@ void decode_node(DiagnosticSink& sink, const std::string& name, const Entry& e, 
       n.outputs = PortReader(sink, out, name, "output").read(*x);
     }
     if (const Entry* x = f.find("params")) {
-      // reset() shares the document's node memory; operator= would merge the whole document
-      // into params' own memory, a copy per node (quadratic in the number of nodes).
-      if (expect_map(sink, *x, "params", true) && x->value.IsMap()) n.params.reset(x->value);
+      // Shares the document's node memory: copying it into params' own memory would merge the
+      // whole document, a copy per node (quadratic in the number of nodes).
+      if (expect_map(sink, *x, "params", true) && x->value.IsMap()) {
+        n.params = node_params(x->value, sink.file(), name);
+      }
     }
     if (const Entry* x = f.find("env")) decode_env(sink, *x, n.env);
     if (const Entry* x = f.find("restart")) decode_restart(sink, *x, name, n.restart);
@@ -275,7 +278,8 @@ void decode_nodes(DiagnosticSink& sink, const Entry& entry, Decoded& out) {
   // NodeSpec holds a YAML::Node, whose move may throw: a growing vector would copy every spec.
   out.topology.nodes.reserve(named.size());
   out.exec_where.reserve(named.size());
-  for (const auto& [name, e] : named) decode_node(sink, name, e, out);
+  for (const auto& [name, e] : named)
+    decode_node(sink, name, e, out);
 }
 
 }  // namespace brook::detail

@@ -7,6 +7,7 @@
 
 #include "topology/decode.hpp"
 #include "topology/overrides.hpp"
+#include "topology/params_yaml.hpp"
 #include "topology/substitution.hpp"
 #include "topology/yaml_documents.hpp"
 #include "topology/yaml_shape.hpp"
@@ -101,6 +102,10 @@ Topology load_topology(const fs::path& file, const LoadOptions& options) {
 
   Topology t = parse_topology(text.str(), file.string(), options);
   t.file = fs::absolute(file, ec).lexically_normal();
+  // Params errors name the file as Topology::file does, like the runtime's other messages.
+  for (NodeSpec& n : t.nodes) {
+    n.params = detail::node_params(detail::yaml_of(n.params), t.file.string(), n.name);
+  }
   return t;
 }
 
