@@ -2,9 +2,8 @@
 // Field names are the msgpack map keys; changing one breaks other services and tools.
 #pragma once
 
-#include <msgpack.hpp>
-
 #include <cstdint>
+#include <msgpack.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,7 +69,7 @@ struct Rejection {
   MSGPACK_DEFINE_MAP(basket_id, sku, reason, rejected_by, client_sent_ns)
 };
 
-// pricing -> order on `quotes` (pubsub).
+// pricing -> order on `quotes` (a pipeline: every quote must reach the order store).
 struct Quote {
   static constexpr std::string_view kTypeName = "shop.Quote";
   std::string basket_id;

@@ -1,9 +1,9 @@
 // The Node API in-process: command line, configuration errors a user makes, emit policies when
 // consumers cannot take messages. No directory is running, so nothing is ever connected and every
 // message is held: exactly the situation the on_full policies are for.
-#include <brook/node.hpp>
 #include <gtest/gtest.h>
 
+#include <brook/node.hpp>
 #include <sstream>
 
 #include "support/process.hpp"
@@ -49,9 +49,10 @@ class NodeApi : public ::testing::Test {
 };
 
 TEST_F(NodeApi, ParsesTheCommandLine) {
-  const char* argv[] = {"n", "--topology", "t.yaml", "--node", "sink", "--instance", "1",
-                        "--directory", "tcp://h:1", "--directory", "tcp://h:2", "--set", "a.b=1",
-                        "--ready-timeout", "2s", "--log-level", "warn"};
+  const char* argv[] = {
+      "n",     "--topology",      "t.yaml",    "--node",      "sink",      "--instance",
+      "1",     "--directory",     "tcp://h:1", "--directory", "tcp://h:2", "--set",
+      "a.b=1", "--ready-timeout", "2s",        "--log-level", "warn"};
   std::ostringstream out;
   auto o = NodeOptions::parse(static_cast<int>(std::size(argv)), argv, out);
   ASSERT_TRUE(o);
@@ -84,6 +85,104 @@ TEST_F(NodeApi, HelpAndUsageErrors) {
   EXPECT_THROW((void)NodeOptions::parse(6, unknown, out), UsageError);
 }
 
+ProgramOptions client_options() {
+  ProgramOptions own("client options");
+  own.add<std::uint64_t>("baskets", "baskets to send")
+      .add<std::int32_t>("offset", "shift")
+      .add<double>("rate", "per second")
+      .add<std::string>("run", "id prefix")
+      .add<std::chrono::milliseconds>("pause", "between baskets")
+      .add<bool>("dry-run", "plan only");
+  return own;
+}
+
+std::optional<NodeOptions> parse_with(const ProgramOptions& own, std::vector<const char*> extra,
+                                      std::ostream& out) {
+  std::vector<const char*> argv{"client", "--topology", "t.yaml", "--node", "client"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return NodeOptions::parse(static_cast<int>(argv.size()), argv.data(), out, &own);
+}
+
+std::string usage_error(const ProgramOptions& own, std::vector<const char*> extra) {
+  std::ostringstream out;
+  try {
+    (void)parse_with(own, std::move(extra), out);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST_F(NodeApi, ProgramOptionsAreTypedAndCheckedWhileParsing) {
+  const ProgramOptions own = client_options();
+  std::ostringstream out;
+  auto o = parse_with(own,
+                      {"--baskets", "12", "--offset", "-3", "--rate", "2.5", "--run", "r1",
+                       "--pause", "250ms", "--dry-run"},
+                      out);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->own.get<std::uint64_t>("baskets"), 12u);
+  EXPECT_EQ(o->own.get<std::uint32_t>("baskets"), 12u) << "any unsigned type the value fits";
+  EXPECT_EQ(o->own.get<int>("offset"), -3);
+  EXPECT_EQ(o->own.get<double>("rate"), 2.5);
+  EXPECT_EQ(o->own.get<std::string>("run"), "r1");
+  EXPECT_EQ(o->own.get<std::chrono::milliseconds>("pause"), 250ms);
+  EXPECT_EQ(o->own.get<bool>("dry-run"), true);
+
+  auto none = parse_with(own, {}, out);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->own.get<std::uint64_t>("baskets"), std::nullopt);
+  EXPECT_EQ(none->own.get<bool>("dry-run"), std::nullopt);
+
+  EXPECT_EQ(usage_error(own, {"--baskets", "ten"}),
+            "--baskets: expected a non-negative integer, got 'ten'");
+  EXPECT_EQ(usage_error(own, {"--baskets", "-1"}),
+            "--baskets: expected a non-negative integer, got '-1'");
+  EXPECT_EQ(usage_error(own, {"--rate", "fast"}), "--rate: expected a number, got 'fast'");
+  EXPECT_EQ(usage_error(own, {"--pause", "soon"}),
+            "--pause: expected a duration like 250ms or 2s, got 'soon'");
+  EXPECT_EQ(usage_error(own, {"--offset", "1.5"}), "--offset: expected an integer, got '1.5'");
+}
+
+TEST_F(NodeApi, ProgramOptionsAreReadWithTheirDeclaredType) {
+  const ProgramOptions own = client_options();
+  std::ostringstream out;
+  auto o = parse_with(own, {"--baskets", "300", "--offset", "-3"}, out);
+  ASSERT_TRUE(o);
+  try {
+    (void)o->own.get<std::string>("baskets");
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(),
+                 "--baskets is declared as unsigned integer but read as string; read it with the "
+                 "type it was declared with");
+  }
+  EXPECT_THROW((void)o->own.get<std::string>("rate"), UsageError) << "even when not given";
+  EXPECT_THROW((void)o->own.get<std::uint64_t>("colour"), UsageError) << "undeclared";
+  EXPECT_THROW((void)o->own.get<std::uint8_t>("baskets"), UsageError) << "300 does not fit";
+  EXPECT_EQ(o->own.get<std::int8_t>("offset"), -3) << "any signed type the value fits";
+}
+
+TEST_F(NodeApi, ProgramOptionsAppearInHelpAndMustNotClash) {
+  const ProgramOptions own = client_options();
+  std::ostringstream out;
+  EXPECT_FALSE(parse_with(own, {"--help"}, out));
+  EXPECT_NE(out.str().find("client options"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("--baskets arg"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("baskets to send (unsigned integer)"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("--dry-run"), std::string::npos) << out.str();
+
+  ProgramOptions clash;
+  clash.add<std::string>("node", "oops");
+  EXPECT_EQ(usage_error(clash, {}),
+            "program option '--node' is also a node option; give it another name");
+  ProgramOptions twice;
+  twice.add<bool>("x", "");
+  EXPECT_THROW(twice.add<bool>("x", ""), UsageError);
+  EXPECT_THROW(twice.add<bool>("has space", ""), UsageError);
+  EXPECT_THROW(twice.add<bool>("", ""), UsageError);
+}
+
 TEST_F(NodeApi, UnknownNodeInstanceOrPortIsAConfigError) {
   try {
     Node n(options("nope"));
@@ -99,7 +198,8 @@ TEST_F(NodeApi, UnknownNodeInstanceOrPortIsAConfigError) {
     Node n(o);
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("node 'sink' has 2 replicas"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("node 'sink' has 2 replicas"), std::string::npos)
+        << e.what();
   }
   Node sink(options("sink"));
   try {
@@ -157,7 +257,8 @@ TEST_F(NodeApi, OnFullFailRejectsOnceThePendingQueueIsFull) {
 TEST_F(NodeApi, OnFullDropCountsEveryDrop) {
   Node n(options("source", "drop"));
   n.after(0ms, [&] {
-    for (int i = 0; i < 12; ++i) n.emit("out", i);
+    for (int i = 0; i < 12; ++i)
+      n.emit("out", i);
     n.stop();
   });
   EXPECT_EQ(n.run(), 0);
@@ -172,14 +273,16 @@ TEST_F(NodeApi, OnFullBlockGivesUpAfterBlockTimeout) {
   std::chrono::milliseconds blocked{0};
   bool threw = false;
   n.after(0ms, [&] {
-    for (int i = 0; i < 5; ++i) n.emit("out", i);
+    for (int i = 0; i < 5; ++i)
+      n.emit("out", i);
     const auto start = std::chrono::steady_clock::now();
     try {
       n.emit("out", 5);
     } catch (const BackpressureError&) {
       threw = true;
     }
-    blocked = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    blocked = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
     n.stop();
   });
   EXPECT_EQ(n.run(), 0);

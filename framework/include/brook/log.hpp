@@ -18,7 +18,9 @@ std::string_view to_string(LogLevel l) noexcept;
 
 void set_log_level(LogLevel level) noexcept;
 LogLevel log_level() noexcept;
-inline bool log_enabled(LogLevel level) noexcept { return level >= log_level(); }
+inline bool log_enabled(LogLevel level) noexcept {
+  return level >= log_level();
+}
 
 // Name printed on each line ("basket.0"). Set once at start, before other threads log.
 void set_log_identity(std::string identity);
@@ -41,6 +43,10 @@ class LogLine {
   LogLevel level_;
   std::ostringstream out_;
 };
+// Turns `stream << ...` into void, the type of the other branch of BROOK_LOG's `?:`.
+struct LogVoidify {
+  void operator&(std::ostream&) const noexcept {}
+};
 }  // namespace detail
 
 // Lets a noisy event (a peer sending garbage) be logged at most once per period, while the
@@ -61,7 +67,9 @@ class LogRateLimiter {
 }  // namespace brook
 
 // BROOK_LOG(kInfo) << "text " << value;  — the stream is only built when the level is enabled.
-#define BROOK_LOG(level)                                    \
-  if (!::brook::log_enabled(::brook::LogLevel::level)) {    \
-  } else                                                    \
-    ::brook::detail::LogLine(::brook::LogLevel::level).stream()
+// An expression, not an if/else, so `if (x) BROOK_LOG(kWarn) << ...;` needs no braces.
+#define BROOK_LOG(level)                          \
+  !::brook::log_enabled(::brook::LogLevel::level) \
+      ? (void)0                                   \
+      : ::brook::detail::LogVoidify() &           \
+            ::brook::detail::LogLine(::brook::LogLevel::level).stream()

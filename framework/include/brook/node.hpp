@@ -11,7 +11,14 @@
 // after() and cancel() must be called from that thread (or before run()); stop() may be called
 // from any thread or a signal handler. There are no hidden worker threads between a socket and
 // a handler (ZeroMQ's own I/O thread aside).
+//
+// Testing: brook::testing::TestNode (<brook/testing.hpp>, target brook::testing) gives the same
+// Node to a unit test, without processes or sockets.
 #pragma once
+
+#if __cplusplus < 202002L
+#error "brook needs C++20: compile with -std=c++20 (CMake: target_compile_features cxx_std_20)"
+#endif
 
 #include <brook/counters.hpp>
 #include <brook/envelope.hpp>
@@ -19,11 +26,9 @@
 #include <brook/error.hpp>
 #include <brook/log.hpp>
 #include <brook/params.hpp>
+#include <brook/program_options.hpp>
 #include <brook/topology.hpp>
 #include <brook/type_name.hpp>
-
-#include <boost/program_options.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -39,17 +44,23 @@
 
 namespace brook {
 
-class NodeRuntime;  // the event loop behind Node (framework/src/runtime)
+namespace detail {
+class NodeEngine;  // what Node forwards to: the event loop of a process, or brook::testing's
+}  // namespace detail
+namespace testing {
+class TestNode;
+}  // namespace testing
 
 struct NodeOptions {
   std::filesystem::path topology;
-  std::vector<std::string> overrides;  // --set path=value, applied to the topology
-  std::string node;                    // which node of the topology this process is
-  std::uint32_t instance = 0;          // replica number, 0-based
-  std::vector<std::string> directory;  // overrides the topology's directory endpoints
-  std::string advertise = "127.0.0.1"; // host inputs bind to and publish
+  std::vector<std::string> overrides;   // --set path=value, applied to the topology
+  std::string node;                     // which node of the topology this process is
+  std::uint32_t instance = 0;           // replica number, 0-based
+  std::vector<std::string> directory;   // overrides the topology's directory endpoints
+  std::string advertise = "127.0.0.1";  // host inputs bind to and publish
   LogLevel log_level = LogLevel::kInfo;
-  bool handle_signals = true;  // SIGINT/SIGTERM stop the node (one signal-handling node per process)
+  bool handle_signals =
+      true;  // SIGINT/SIGTERM stop the node (one signal-handling node per process)
   std::optional<std::chrono::milliseconds> ready_timeout;  // default: the node spec's
   std::optional<std::chrono::milliseconds> drain_timeout;  // default: the node spec's
 
@@ -65,14 +76,13 @@ struct NodeOptions {
   std::filesystem::path key_file;
 
   // Values of the node program's own options (see Node(argc, argv, own_options)).
-  std::shared_ptr<const boost::program_options::variables_map> own;
+  OptionValues own;
 
   // Parses a node's command line, including the program's `own_options` if given. Returns
   // nullopt after printing help to `out` for --help; throws UsageError naming the bad option.
-  static std::optional<NodeOptions> parse(
-      int argc, const char* const* argv, std::ostream& out,
-      const boost::program_options::options_description* own_options = nullptr);
-  static std::string usage(const boost::program_options::options_description* own_options = nullptr);
+  static std::optional<NodeOptions> parse(int argc, const char* const* argv, std::ostream& out,
+                                          const ProgramOptions* own_options = nullptr);
+  static std::string usage(const ProgramOptions* own_options = nullptr);
 };
 
 // A received message, valid only during the handler call it is passed to.
@@ -99,7 +109,7 @@ class Message {
   T as() const;
 
  private:
-  friend class NodeRuntime;
+  friend class detail::NodeEngine;
   Message(const EnvelopeView& env, std::string_view port, PayloadDecoder& decoder)
       : envelope_(env), port_(port), decoder_(&decoder) {}
 
@@ -143,7 +153,7 @@ class Node {
   // usage or topology error prints it and exits 2 — a node cannot do anything useful then.
   Node(int argc, char** argv);
   // Same, also accepting the program's own options (shown by --help); read them with option().
-  Node(int argc, char** argv, const boost::program_options::options_description& own_options);
+  Node(int argc, char** argv, const ProgramOptions& own_options);
   // Loads the topology and sets up sockets' configuration; throws TopologyError, ConfigError.
   explicit Node(NodeOptions options);
   ~Node();
@@ -186,13 +196,15 @@ class Node {
   void stop() noexcept;
 
   const Params& params() const noexcept;
-  // Value of one of the program's own command-line options; nullopt when not given (and no
-  // default was declared). Throws UsageError if the value is not a T.
-  template <class T>
-  std::optional<T> option(const std::string& name) const;
+  // Value of one of the program's own command-line options (see ProgramOptions); nullopt when
+  // not given. Throws UsageError if the option was declared with another type or is unknown.
+  template <OptionValue T>
+  std::optional<T> option(std::string_view name) const {
+    return own_options().get<T>(name);
+  }
   const Topology& topology() const noexcept;
   const NodeSpec& spec() const noexcept;
-  const std::string& name() const noexcept;           // "basket"
+  const std::string& name() const noexcept;  // "basket"
   std::uint32_t instance() const noexcept;
   const std::string& instance_name() const noexcept;  // "basket.0"
   // "basket.0@<incarnation>", the producer of messages on outputs without a journal; a durable
@@ -201,15 +213,21 @@ class Node {
   bool ready() const noexcept;
   // Loop thread only (see counters.hpp).
   const NodeCounters& counters() const noexcept;
+  // The loop's clock, which timers follow: steady_clock in a node process, the test's manual
+  // clock under brook::testing. Use it for rates and ages a unit test should control.
+  std::chrono::steady_clock::time_point now() const;
 
  private:
+  friend class testing::TestNode;
+  explicit Node(std::unique_ptr<detail::NodeEngine> engine);
+
   std::size_t output_index(std::string_view port) const;
-  const boost::program_options::variables_map& own_options() const noexcept;
+  const OptionValues& own_options() const noexcept;
   EnvelopeEncoder& encoder() noexcept;
   OutgoingEnvelope begin_emit(std::size_t output, std::string_view type, const EmitOptions& o);
   void finish_emit(std::size_t output, std::span<const std::byte> frame);
 
-  std::unique_ptr<NodeRuntime> runtime_;
+  std::unique_ptr<detail::NodeEngine> engine_;
 };
 
 // ---- templates ---------------------------------------------------------------------------
@@ -227,8 +245,9 @@ T Message::as() const {
 
 template <class T, class F>
 Node& Node::on(std::string_view port, F&& fn) {
-  static_assert(std::is_invocable_v<F&, const T&> || std::is_invocable_v<F&, const T&, const Message&>,
-                "handler must be callable as fn(const T&) or fn(const T&, const brook::Message&)");
+  static_assert(
+      std::is_invocable_v<F&, const T&> || std::is_invocable_v<F&, const T&, const Message&>,
+      "handler must be callable as fn(const T&) or fn(const T&, const brook::Message&)");
   return on(port, std::function<void(const Message&)>(
                       [fn = std::forward<F>(fn)](const Message& m) mutable {
                         T value = m.as<T>();
@@ -238,17 +257,6 @@ Node& Node::on(std::string_view port, F&& fn) {
                           fn(value);
                         }
                       }));
-}
-
-template <class T>
-std::optional<T> Node::option(const std::string& name) const {
-  const auto& vm = own_options();
-  if (!vm.count(name)) return std::nullopt;
-  try {
-    return vm[name].as<T>();
-  } catch (const boost::bad_any_cast&) {
-    throw UsageError("--" + name + ": not of the type the program reads it as");
-  }
 }
 
 template <class T>

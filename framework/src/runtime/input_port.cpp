@@ -2,18 +2,15 @@
 
 #include <brook/error.hpp>
 #include <brook/log.hpp>
-
 #include <msgpack.hpp>
 
+#include "runtime/handling.hpp"
 #include "runtime/socket_setup.hpp"
 #include "wire/control_frames.hpp"
 
 namespace brook::detail {
 
 namespace {
-// Window of sequence numbers remembered per producer: twice the producer's in-flight window, so
-// anything it may still re-send is recognised.
-std::size_t dedupe_size(const ChannelSpec& c) { return std::max<std::size_t>(65536, 2 * c.window); }
 constexpr std::size_t kMaxAcksPerFrame = 1024;
 // Producers remembered for de-duplication; each restart of a producer is a new id.
 constexpr std::size_t kMaxProducersRemembered = 4096;
@@ -31,15 +28,16 @@ InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const Channe
       reliable_(channel.reliable() && !tap),
       hello_(hello_topic(own_id)),
       socket_(context, channel.pattern == Pattern::kPubsub ? zmq::socket_type::sub
-                       : reliable_                          ? zmq::socket_type::router
-                                                            : zmq::socket_type::pull),
+                       : reliable_                         ? zmq::socket_type::router
+                                                           : zmq::socket_type::pull),
       counters_(counters) {
   configure_data_socket(socket_, channel, linger);
   security.configure_server(socket_, channel.name);
   if (security.curve()) {
     // Refusals by the ZAP handler (HANDSHAKE_FAILED_AUTH) are counted there, with the address.
     monitor_ = std::make_unique<SocketMonitor>(
-        context, socket_, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+        context, socket_,
+        ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
   }
   limits_.max_message_size = channel.max_message_size;
   if (channel.pattern == Pattern::kPubsub) {
@@ -56,7 +54,8 @@ InputPort::InputPort(zmq::context_t& context, const PortSpec& port, const Channe
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
   // An ack frame must fit the channel's max_message_size, which the producer's socket enforces
   // (a sequence number takes at most 9 bytes; 16 for the array and version).
-  max_acks_per_frame_ = std::clamp<std::size_t>((channel.max_message_size - 16) / 9, 1, kMaxAcksPerFrame);
+  max_acks_per_frame_ =
+      std::clamp<std::size_t>((channel.max_message_size - 16) / 9, 1, kMaxAcksPerFrame);
 }
 
 Registration InputPort::registration() const {
@@ -129,7 +128,6 @@ InputPort::Received InputPort::receive(zmq::message_t& body, std::string& why) {
   return Received::kMalformed;
 }
 
-
 bool InputPort::handled(const MessageId& id) {
   const auto it = seen_.find(id.producer);
   return it != seen_.end() && it->second.handled(id.seq);
@@ -139,7 +137,7 @@ void InputPort::mark_handled(const MessageId& id) {
   auto it = seen_.find(id.producer);
   if (it == seen_.end()) {
     if (seen_.size() >= kMaxProducersRemembered) seen_.erase(seen_.begin());
-    it = seen_.emplace(std::string(id.producer), DedupeWindow(dedupe_size(*channel_))).first;
+    it = seen_.emplace(std::string(id.producer), DedupeWindow(dedupe_window_size(*channel_))).first;
   }
   it->second.mark(id.seq);
 }
@@ -165,7 +163,8 @@ void InputPort::ack(const MessageId& id) {
 void InputPort::defer(const MessageId& id) {
   mark_handled(id);
   auto it = deferred_.find(id.producer);
-  if (it == deferred_.end()) it = deferred_.emplace(std::string(id.producer), std::unordered_set<std::uint64_t>()).first;
+  if (it == deferred_.end())
+    it = deferred_.emplace(std::string(id.producer), std::unordered_set<std::uint64_t>()).first;
   it->second.insert(id.seq);
 }
 
@@ -194,7 +193,8 @@ void InputPort::flush_acks() {
     pk.pack_uint32(kWireVersion);
     pk.pack(std::string_view("ack"));
     pk.pack_array(static_cast<std::uint32_t>(seqs.size()));
-    for (const auto s : seqs) pk.pack_uint64(s);
+    for (const auto s : seqs)
+      pk.pack_uint64(s);
     // A producer that went away cannot take its acks; it re-sends nothing either.
     if (socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       (void)socket_.send(zmq::buffer(buf.data(), buf.size()), zmq::send_flags::dontwait);

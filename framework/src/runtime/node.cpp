@@ -1,10 +1,10 @@
 // brook::Node and brook::Message: the public face of NodeRuntime.
 #include <brook/node.hpp>
-
 #include <cstdlib>
 #include <exception>
 #include <iostream>
 
+#include "runtime/node_engine.hpp"
 #include "runtime/node_runtime.hpp"
 
 namespace brook {
@@ -19,8 +19,7 @@ const msgpack::object& Message::payload() const {
 }
 
 namespace {
-NodeOptions parse_or_exit(int argc, char** argv,
-                          const boost::program_options::options_description* own) {
+NodeOptions parse_or_exit(int argc, char** argv, const ProgramOptions* own) {
   try {
     auto o = NodeOptions::parse(argc, argv, std::cout, own);
     if (!o) std::exit(0);
@@ -51,7 +50,7 @@ void exit_on_uncaught_brook_error() {
   });
 }
 
-std::unique_ptr<NodeRuntime> make_or_exit(NodeOptions options) {
+std::unique_ptr<detail::NodeEngine> make_or_exit(NodeOptions options) {
   exit_on_uncaught_brook_error();
   try {
     return std::make_unique<NodeRuntime>(std::move(options));
@@ -66,15 +65,15 @@ std::unique_ptr<NodeRuntime> make_or_exit(NodeOptions options) {
 }
 }  // namespace
 
-Node::Node(int argc, char** argv)
-    : runtime_(make_or_exit(parse_or_exit(argc, argv, nullptr))) {}
-Node::Node(int argc, char** argv, const boost::program_options::options_description& own_options)
-    : runtime_(make_or_exit(parse_or_exit(argc, argv, &own_options))) {}
-Node::Node(NodeOptions options) : runtime_(std::make_unique<NodeRuntime>(std::move(options))) {}
+Node::Node(int argc, char** argv) : engine_(make_or_exit(parse_or_exit(argc, argv, nullptr))) {}
+Node::Node(int argc, char** argv, const ProgramOptions& own_options)
+    : engine_(make_or_exit(parse_or_exit(argc, argv, &own_options))) {}
+Node::Node(NodeOptions options) : engine_(std::make_unique<NodeRuntime>(std::move(options))) {}
+Node::Node(std::unique_ptr<detail::NodeEngine> engine) : engine_(std::move(engine)) {}
 Node::~Node() = default;
 
 Node& Node::on(std::string_view port, std::function<void(const Message&)> fn) {
-  runtime_->set_handler(port, std::move(fn));
+  engine_->set_handler(port, std::move(fn));
   return *this;
 }
 
@@ -86,38 +85,72 @@ void Node::emit_raw(std::string_view port, std::span<const std::byte> payload,
 }
 
 TimerId Node::every(std::chrono::milliseconds period, std::function<void()> fn) {
-  return runtime_->add_timer(period, period, true, std::move(fn));
+  return engine_->add_timer(period, period, true, std::move(fn));
 }
 TimerId Node::after(std::chrono::milliseconds delay, std::function<void()> fn) {
-  return runtime_->add_timer(delay, std::chrono::milliseconds(0), false, std::move(fn));
+  return engine_->add_timer(delay, std::chrono::milliseconds(0), false, std::move(fn));
 }
-void Node::cancel(TimerId id) { runtime_->cancel_timer(id); }
-void Node::on_ready(std::function<void()> fn) { runtime_->add_on_ready(std::move(fn)); }
-void Node::on_stop(std::function<void()> fn) { runtime_->add_on_stop(std::move(fn)); }
-int Node::run() { return runtime_->run(); }
-void Node::stop() noexcept { runtime_->stop(); }
-
-const Params& Node::params() const noexcept { return runtime_->params(); }
-const Topology& Node::topology() const noexcept { return runtime_->topology(); }
-const NodeSpec& Node::spec() const noexcept { return runtime_->spec(); }
-const std::string& Node::name() const noexcept { return runtime_->name(); }
-std::uint32_t Node::instance() const noexcept { return runtime_->instance(); }
-const std::string& Node::instance_name() const noexcept { return runtime_->instance_name(); }
-const std::string& Node::producer_id() const noexcept { return runtime_->producer_id(); }
-bool Node::ready() const noexcept { return runtime_->ready(); }
-const NodeCounters& Node::counters() const noexcept { return runtime_->counters(); }
-
-std::size_t Node::output_index(std::string_view port) const { return runtime_->output_index(port); }
-const boost::program_options::variables_map& Node::own_options() const noexcept {
-  return runtime_->own_options();
+void Node::cancel(TimerId id) {
+  engine_->cancel_timer(id);
 }
-EnvelopeEncoder& Node::encoder() noexcept { return runtime_->encoder(); }
-OutgoingEnvelope Node::begin_emit(std::size_t output, std::string_view type,
-                                  const EmitOptions& o) {
-  return runtime_->begin_emit(output, type, o);
+void Node::on_ready(std::function<void()> fn) {
+  engine_->add_on_ready(std::move(fn));
+}
+void Node::on_stop(std::function<void()> fn) {
+  engine_->add_on_stop(std::move(fn));
+}
+int Node::run() {
+  return engine_->run();
+}
+void Node::stop() noexcept {
+  engine_->stop();
+}
+
+const Params& Node::params() const noexcept {
+  return engine_->params();
+}
+const Topology& Node::topology() const noexcept {
+  return engine_->topology();
+}
+const NodeSpec& Node::spec() const noexcept {
+  return engine_->spec();
+}
+const std::string& Node::name() const noexcept {
+  return engine_->name();
+}
+std::uint32_t Node::instance() const noexcept {
+  return engine_->instance();
+}
+const std::string& Node::instance_name() const noexcept {
+  return engine_->instance_name();
+}
+const std::string& Node::producer_id() const noexcept {
+  return engine_->producer_id();
+}
+bool Node::ready() const noexcept {
+  return engine_->ready();
+}
+const NodeCounters& Node::counters() const noexcept {
+  return engine_->counters();
+}
+
+std::size_t Node::output_index(std::string_view port) const {
+  return engine_->output_index(port);
+}
+std::chrono::steady_clock::time_point Node::now() const {
+  return engine_->now();
+}
+const OptionValues& Node::own_options() const noexcept {
+  return engine_->own_options();
+}
+EnvelopeEncoder& Node::encoder() noexcept {
+  return engine_->encoder();
+}
+OutgoingEnvelope Node::begin_emit(std::size_t output, std::string_view type, const EmitOptions& o) {
+  return engine_->begin_emit(output, type, o);
 }
 void Node::finish_emit(std::size_t output, std::span<const std::byte> frame) {
-  runtime_->finish_emit(output, frame);
+  engine_->finish_emit(output, frame);
 }
 
 }  // namespace brook

@@ -1,10 +1,9 @@
 // The node's event loop: poll, receive and dispatch, readiness, and the shutdown sequence.
 #include <unistd.h>
 
+#include <algorithm>
 #include <brook/error.hpp>
 #include <brook/log.hpp>
-
-#include <algorithm>
 
 #include "runtime/node_runtime.hpp"
 
@@ -31,19 +30,17 @@ std::string peer_of(const zmq::message_t& m) {
 int NodeRuntime::run() {
   if (running_) throw ConfigError("run() called twice");
   for (auto& in : inputs_) {
-    if (!in->handler()) {
-      throw ConfigError("input port '" + in->port() + "' (channel '" + in->channel().name +
-                        "') has no handler; call node.on(\"" + in->port() +
-                        "\", ...) before run()");
-    }
+    if (!in->handler()) no_handler(in->port(), in->channel());
   }
   running_ = true;
   loop_thread_ = std::this_thread::get_id();
   started_ = Clock::now();
 
   std::vector<Registration> regs;
-  for (auto& in : inputs_) regs.push_back(in->registration());
-  for (auto& out : outputs_) regs.push_back(out->registration());
+  for (auto& in : inputs_)
+    regs.push_back(in->registration());
+  for (auto& out : outputs_)
+    regs.push_back(out->registration());
   std::vector<std::string> endpoints =
       options_.directory.empty() ? topology_.directory.endpoints : options_.directory;
   char host[256] = {};
@@ -52,7 +49,8 @@ int NodeRuntime::run() {
     detail::InstanceIdentity id{spec_->name, options_.instance, incarnation_, host,
                                 static_cast<std::uint32_t>(::getpid())};
     sessions_.push_back(std::make_unique<detail::DirectorySession>(
-        context_, security_, ep, id, regs, topology_.directory.ttl, topology_.directory.heartbeat, *this));
+        context_, security_, ep, id, regs, topology_.directory.ttl, topology_.directory.heartbeat,
+        *this));
   }
   ++generation_;
   BROOK_LOG(kInfo) << "starting " << producer_id_ << " (topology " << topology_.name << ", "
@@ -61,7 +59,8 @@ int NodeRuntime::run() {
 
   int code = 0;
   try {
-    while (!stopping_) iterate(Mode::kNormal, Clock::time_point::max());
+    while (!stopping_)
+      iterate(Mode::kNormal, Clock::time_point::max());
     shutdown();
   } catch (const std::exception& e) {
     BROOK_LOG(kError) << "fatal: " << e.what();
@@ -132,7 +131,8 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
       case SlotKind::kMonitor:
       case SlotKind::kPublisher:
         events = ZMQ_POLLIN;
-        if (s.kind == SlotKind::kPublisher && static_cast<detail::Publisher*>(s.target)->has_work()) {
+        if (s.kind == SlotKind::kPublisher &&
+            static_cast<detail::Publisher*>(s.target)->has_work()) {
           publisher_work = true;
         }
         break;
@@ -152,7 +152,8 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
 
   auto now = Clock::now();
   auto wake = std::min(deadline, now + 1s);
-  for (auto& s : sessions_) wake = std::min(wake, s->next_wakeup());
+  for (auto& s : sessions_)
+    wake = std::min(wake, s->next_wakeup());
   if (mode == Mode::kNormal) {
     wake = std::min(wake, timers_.next_deadline());
     if (!retries_.empty()) wake = std::min(wake, retries_.begin()->first);
@@ -242,7 +243,8 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
     }
   }
   // Acks released by downstream acknowledgements (chained) go out once per iteration.
-  for (auto& in : inputs_) in->flush_acks();
+  for (auto& in : inputs_)
+    in->flush_acks();
   if (mode == Mode::kNormal) {
     timers_.run_due(now, [&](const std::exception& e) {
       std::uint64_t suppressed = 0;
@@ -298,8 +300,9 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame, std::ui
     return;
   }
   if (env.channel != in.channel().name) {
-    decode_error(in, frame, "envelope names channel '" + std::string(env.channel.substr(0, 64)) +
-                                "' but arrived on '" + in.channel().name + "'");
+    decode_error(in, frame,
+                 "envelope names channel '" + std::string(env.channel.substr(0, 64)) +
+                     "' but arrived on '" + in.channel().name + "'");
     if (in.reliable()) in.ack(env.id);  // counted; acknowledged so it is not re-sent forever
     return;
   }
@@ -321,28 +324,25 @@ void NodeRuntime::dispatch(detail::InputPort& in, zmq::message_t& frame, std::ui
     ++counters.retried;
   }
   if (stopping_) last_input_ = Clock::now();
-  Message message(env, in.port(), payload_decoder_);
+  const Message message = make_message(env, in.port(), payload_decoder_);
   current_ = &env;
   current_in_ = in.reliable() ? &in : nullptr;
   current_token_ = 0;
-  std::string failure;
-  try {
-    in.handler()(message);
-  } catch (const PayloadError& e) {
+  const detail::HandlerOutcome outcome = detail::call_handler(in.handler(), message);
+  if (outcome.result == detail::HandlerResult::kUndecodable) {
     // Undecodable: no retry can help. Counted, and dead-lettered when the channel says where.
     ++counters.decode_errors;
     std::uint64_t suppressed = 0;
     if (decode_log_.allow(suppressed)) {
       BROOK_LOG(kWarn) << "port '" << in.port() << "': message " << env.id.producer << "/"
                        << env.id.seq << " of type '" << env.type << "' from " << peer_of(frame)
-                       << ": " << e.what() << " (" << counters.decode_errors
+                       << ": " << outcome.error << " (" << counters.decode_errors
                        << " decode errors on this channel)";
     }
-    if (!in.channel().dead_letter.empty()) dead_letter(in, env, env.attempt, e.what());
-  } catch (const std::exception& e) {
-    failure = e.what();
+    if (!in.channel().dead_letter.empty()) dead_letter(in, env, env.attempt, outcome.error);
   }
-  if (!failure.empty() && handler_failed(in, env, frame, env.attempt, failure)) {
+  if (outcome.result == detail::HandlerResult::kThrew &&
+      handler_failed(in, env, frame, env.attempt, outcome.error)) {
     current_ = nullptr;
     current_in_ = nullptr;
     return;  // a retry is scheduled; the ack waits for it
@@ -372,16 +372,18 @@ bool NodeRuntime::handler_failed(detail::InputPort& in, const EnvelopeView& env,
   auto& counters = in.counters();
   ++counters.handler_errors;
   const auto& policy = in.channel().retry;
-  const bool retry = static_cast<int>(attempt) < policy.max_attempts && !stopping_;
+  const std::optional<std::chrono::milliseconds> delay =
+      stopping_ ? std::nullopt : backoff_.next(policy, attempt);
+  const bool retry = delay.has_value();
   std::uint64_t suppressed = 0;
   if (handler_log_.allow(suppressed)) {
     BROOK_LOG(kError) << "handler for port '" << in.port() << "' threw on message "
                       << env.id.producer << "/" << env.id.seq << " (attempt " << attempt << " of "
                       << policy.max_attempts << "): " << error << "; "
                       << (retry ? "retrying"
-                                : in.channel().dead_letter.empty()
-                                      ? "giving up (no dead_letter channel)"
-                                      : "dead-lettering to '" + in.channel().dead_letter + "'")
+                          : in.channel().dead_letter.empty()
+                              ? "giving up (no dead_letter channel)"
+                              : "dead-lettering to '" + in.channel().dead_letter + "'")
                       << " (" << counters.handler_errors << " handler errors on this channel"
                       << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
                       << ")";
@@ -396,22 +398,13 @@ bool NodeRuntime::handler_failed(detail::InputPort& in, const EnvelopeView& env,
     deferred_.erase(current_token_);
     current_token_ = 0;
   }
-  // Exponential backoff with jitter in [delay/2, delay], so retries of many messages spread out.
-  auto delay = policy.initial;
-  for (std::uint32_t i = 1; i < attempt && delay < policy.max; ++i) delay *= 2;
-  delay = std::min(delay, policy.max);
-  jitter_state_ ^= jitter_state_ << 13;
-  jitter_state_ ^= jitter_state_ >> 7;
-  jitter_state_ ^= jitter_state_ << 17;
-  const auto half = delay.count() / 2;
-  delay = std::chrono::milliseconds(half + static_cast<long>(jitter_state_ % static_cast<std::uint64_t>(half + 1)));
   PendingRetry r;
   r.in = &in;
   r.frame.copy(frame);
   r.peer = in.peer();
   r.attempt = attempt + 1;
   if (in.reliable()) in.defer(env.id);  // re-sends meanwhile are ignored, not handled twice
-  retries_.emplace(Clock::now() + delay, std::move(r));
+  retries_.emplace(Clock::now() + *delay, std::move(r));
   return true;
 }
 
@@ -419,28 +412,8 @@ void NodeRuntime::dead_letter(detail::InputPort& in, const EnvelopeView& env,
                               std::uint32_t attempts, const std::string& error) {
   const auto it = dead_letter_out_.find(in.channel().name);
   if (it == dead_letter_out_.end()) return;
-  std::vector<std::pair<std::string, std::string>> owned;
-  env.for_each_header([&](std::string_view k, std::string_view v) {
-    owned.emplace_back(std::string(k), std::string(v));
-  });
-  owned.emplace_back("dead-letter-error", error.substr(0, 1024));
-  owned.emplace_back("dead-letter-attempts", std::to_string(attempts));
-  owned.emplace_back("dead-letter-node", instance_name_);
-  owned.emplace_back("dead-letter-channel", in.channel().name);
-  owned.emplace_back("dead-letter-producer", std::string(env.id.producer));
-  owned.emplace_back("dead-letter-seq", std::to_string(env.id.seq));
-  std::vector<Header> headers;
-  for (const auto& [k, v] : owned) headers.emplace_back(k, v);
-  EmitOptions o;
-  if (env.has_key) o.key = env.key;
-  o.headers = headers;
-  try {
-    const OutgoingEnvelope out = begin_emit(it->second, env.type, o);
-    finish_emit(it->second, encoder_.encode_raw(out, env.payload));
+  if (emit_dead_letter(it->second, in.channel().dead_letter, env, attempts, error)) {
     ++in.counters().dead_lettered;
-  } catch (const std::exception& e) {
-    BROOK_LOG(kError) << "cannot dead-letter message " << env.id.producer << "/" << env.id.seq
-                      << " to '" << in.channel().dead_letter << "': " << e.what();
   }
 }
 
@@ -472,22 +445,24 @@ void NodeRuntime::decode_error(detail::InputPort& in, const zmq::message_t& fram
 
 void NodeRuntime::check_ready(Clock::time_point now) {
   bool synced = false;
-  for (auto& s : sessions_) synced = synced || s->synced();
+  for (auto& s : sessions_)
+    synced = synced || s->synced();
   const bool timed_out = now - started_ >= ready_timeout_;
   if (!registered_once_ || !synced) {
     if (timed_out && now >= next_unregistered_warn_) {
       next_unregistered_warn_ = now + ready_timeout_;
-      BROOK_LOG(kWarn) << "not registered with any directory after "
-                       << std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()
-                       << " ms; is brook-directory running at "
-                       << (sessions_.empty() ? std::string("(none)") : sessions_.front()->endpoint())
-                       << "?";
+      BROOK_LOG(kWarn)
+          << "not registered with any directory after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()
+          << " ms; is brook-directory running at "
+          << (sessions_.empty() ? std::string("(none)") : sessions_.front()->endpoint()) << "?";
     }
     return;
   }
   std::string missing;
   for (auto& out : outputs_) {
-    if (!out->ready()) missing += (missing.empty() ? "" : "; ") + out->port() + ": " + out->readiness();
+    if (!out->ready())
+      missing += (missing.empty() ? "" : "; ") + out->port() + ": " + out->readiness();
   }
   for (auto& in : inputs_) {
     // A tap reads the publishers' lossy copy socket, which sends no welcomes.
@@ -503,21 +478,17 @@ void NodeRuntime::check_ready(Clock::time_point now) {
                      << ". Messages for missing consumers are held (up to max_pending each).";
   }
   ready_ = true;
-  for (auto& out : outputs_) out->open();
+  for (auto& out : outputs_)
+    out->open();
   flush_outputs();
   std::string eps;
-  for (auto& in : inputs_) eps += " " + in->port() + "=" + in->endpoint();
+  for (auto& in : inputs_)
+    eps += " " + in->port() + "=" + in->endpoint();
   BROOK_LOG(kInfo) << "ready in "
                    << std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()
                    << " ms" << eps;
   notify_ready(producer_id_ + eps);
-  for (auto& fn : on_ready_) {
-    try {
-      fn();
-    } catch (const std::exception& e) {
-      BROOK_LOG(kError) << "on_ready callback threw: " << e.what();
-    }
-  }
+  run_callbacks(on_ready_, "on_ready");
 }
 
 void NodeRuntime::flush_outputs() {
@@ -530,17 +501,13 @@ void NodeRuntime::flush_outputs() {
 
 void NodeRuntime::shutdown() {
   const auto begin = Clock::now();
-  for (auto& fn : on_stop_) {
-    try {
-      fn();
-    } catch (const std::exception& e) {
-      BROOK_LOG(kError) << "on_stop callback threw: " << e.what();
-    }
-  }
+  run_callbacks(on_stop_, "on_stop");
   // Unregister first so producers stop routing to this instance, then keep handling what was
   // already sent here until the inputs go quiet: messages in our queues are not thrown away.
-  for (auto& s : sessions_) s->begin_unregister();
-  for (auto& buffer : buffers_) buffer.poller.recheck_all();  // it sent on their sockets
+  for (auto& s : sessions_)
+    s->begin_unregister();
+  for (auto& buffer : buffers_)
+    buffer.poller.recheck_all();  // it sent on their sockets
   const int reads_at_stop = stop_reads_;
   const auto drain_deadline = begin + drain_timeout_;
   last_input_ = Clock::now();
@@ -550,12 +517,14 @@ void NodeRuntime::shutdown() {
     while (Clock::now() < drain_deadline && stop_reads_ == reads_at_stop) {
       iterate(Mode::kNormal, std::min(drain_deadline, Clock::now() + kQuietForDrain));
       bool unregistered = true;
-      for (auto& s : sessions_) unregistered = unregistered && s->unregister_done();
+      for (auto& s : sessions_)
+        unregistered = unregistered && s->unregister_done();
       if (unregistered && Clock::now() - last_input_ >= kQuietForDrain) break;
     }
     drained = counters_.total().received - received_before;
   }
-  for (auto& in : inputs_) in->flush_acks();
+  for (auto& in : inputs_)
+    in->flush_acks();
   // Hand held messages to ZeroMQ; what sits in socket queues then gets the linger period.
   const auto flush_deadline = Clock::now() + linger_;
   bool flushed = wait_until(
@@ -567,20 +536,21 @@ void NodeRuntime::shutdown() {
         return true;
       },
       stop_reads_ == reads_at_stop ? flush_deadline : Clock::now());
-  for (auto& in : inputs_) in->flush_acks();  // chained acks released by the flush above
+  for (auto& in : inputs_)
+    in->flush_acks();  // chained acks released by the flush above
   for (auto& s : sessions_) {
     while (!s->unregister_done() && stop_reads_ == reads_at_stop) {
       iterate(Mode::kControlOnly, Clock::now() + 50ms);
     }
   }
   const auto total = counters_.total();
-  BROOK_LOG(kInfo) << "stopped after "
-                   << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count()
-                   << " ms: received " << total.received << " (" << drained
-                   << " while draining), emitted " << total.emitted << ", decode errors "
-                   << total.decode_errors << ", handler errors " << total.handler_errors
-                   << ", dropped " << total.dropped
-                   << (flushed ? "" : ", " + std::to_string(total.pending) + " still pending");
+  BROOK_LOG(kInfo)
+      << "stopped after "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count()
+      << " ms: received " << total.received << " (" << drained << " while draining), emitted "
+      << total.emitted << ", decode errors " << total.decode_errors << ", handler errors "
+      << total.handler_errors << ", dropped " << total.dropped
+      << (flushed ? "" : ", " + std::to_string(total.pending) + " still pending");
 }
 
 void NodeRuntime::close_all() noexcept {

@@ -1,8 +1,6 @@
 // Command line of every node executable.
-#include <brook/node.hpp>
-
 #include <boost/program_options.hpp>
-#include <memory>
+#include <brook/node.hpp>
 #include <ostream>
 #include <sstream>
 
@@ -14,23 +12,39 @@ namespace {
 
 po::options_description describe() {
   po::options_description d("Options");
-  d.add_options()
-      ("help,h", "print this help and exit")
-      ("topology,t", po::value<std::string>(), "topology file (required)")
-      ("node,n", po::value<std::string>(), "which node of the topology this process runs (required)")
-      ("instance,i", po::value<std::uint32_t>()->default_value(0), "replica number, 0-based")
-      ("directory,d", po::value<std::vector<std::string>>()->composing(),
-       "directory endpoint; repeat for several (default: the topology's)")
-      ("advertise", po::value<std::string>()->default_value("127.0.0.1"),
-       "host or address to bind inputs on and publish to the directory")
-      ("set", po::value<std::vector<std::string>>()->composing(),
-       "override a topology value, e.g. --set pricing.params.tax=0.2 (repeatable)")
-      ("ready-timeout", po::value<std::string>(),
-       "how long to hold output waiting for consumers before starting anyway (e.g. 5s)")
-      ("drain-timeout", po::value<std::string>(),
-       "bound on draining inputs and flushing outputs at shutdown (e.g. 2s)")
-      ("log-level", po::value<std::string>()->default_value("info"),
-       "trace, debug, info, warn, error or off");
+  d.add_options()("help,h", "print this help and exit")("topology,t", po::value<std::string>(),
+                                                        "topology file (required)")(
+      "node,n", po::value<std::string>(),
+      "which node of the topology this process runs (required)")(
+      "instance,i", po::value<std::uint32_t>()->default_value(0), "replica number, 0-based")(
+      "directory,d", po::value<std::vector<std::string>>()->composing(),
+      "directory endpoint; repeat for several (default: the topology's)")(
+      "advertise", po::value<std::string>()->default_value("127.0.0.1"),
+      "host or address to bind inputs on and publish to the directory")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a topology value, e.g. --set pricing.params.tax=0.2 (repeatable)")(
+      "ready-timeout", po::value<std::string>(),
+      "how long to hold output waiting for consumers before starting anyway (e.g. 5s)")(
+      "drain-timeout", po::value<std::string>(),
+      "bound on draining inputs and flushing outputs at shutdown (e.g. 2s)")(
+      "log-level", po::value<std::string>()->default_value("info"),
+      "trace, debug, info, warn, error or off");
+  return d;
+}
+
+// The program's own options as Boost.Program_options sees them: every value as text, checked
+// against its declared type after parsing (so the message names brook's types, not Boost's).
+po::options_description describe(const ProgramOptions& own) {
+  po::options_description d(own.caption());
+  for (const auto& o : own.options()) {
+    if (o.type == OptionType::kFlag) {
+      d.add_options()(o.name.c_str(), o.help.c_str());
+    } else {
+      const std::string help =
+          o.help + (o.help.empty() ? "" : " ") + "(" + std::string(to_string(o.type)) + ")";
+      d.add_options()(o.name.c_str(), po::value<std::string>(), help.c_str());
+    }
+  }
   return d;
 }
 
@@ -46,23 +60,31 @@ std::chrono::milliseconds duration_arg(const po::variables_map& vm, const char* 
 
 }  // namespace
 
-std::string NodeOptions::usage(const po::options_description* own_options) {
+std::string NodeOptions::usage(const ProgramOptions* own_options) {
   std::ostringstream s;
   s << "A brook node: reads its ports, channels and params from a topology file, registers with\n"
        "the directory and runs until SIGINT/SIGTERM.\n\n"
        "usage: <node-executable> --topology FILE --node NAME [--instance N] [options]\n\n"
     << describe();
-  if (own_options != nullptr) s << "\n" << *own_options;
+  if (own_options != nullptr && !own_options->options().empty()) {
+    s << "\n" << describe(*own_options);
+  }
   return s.str();
 }
 
-std::optional<NodeOptions> NodeOptions::parse(int argc, const char* const* argv,
-                                              std::ostream& out,
-                                              const po::options_description* own_options) {
-  auto vm_ptr = std::make_shared<po::variables_map>();
-  auto& vm = *vm_ptr;
+std::optional<NodeOptions> NodeOptions::parse(int argc, const char* const* argv, std::ostream& out,
+                                              const ProgramOptions* own_options) {
+  po::variables_map vm;
   po::options_description all = describe();
-  if (own_options != nullptr) all.add(*own_options);
+  if (own_options != nullptr) {
+    for (const auto& o : own_options->options()) {
+      if (all.find_nothrow(o.name, false) != nullptr) {
+        throw UsageError("program option '--" + o.name +
+                         "' is also a node option; give it another name");
+      }
+    }
+    all.add(describe(*own_options));
+  }
   try {
     po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
     po::notify(vm);
@@ -90,7 +112,17 @@ std::optional<NodeOptions> NodeOptions::parse(int argc, const char* const* argv,
   o.log_level = *level;
   if (vm.count("ready-timeout")) o.ready_timeout = duration_arg(vm, "ready-timeout");
   if (vm.count("drain-timeout")) o.drain_timeout = duration_arg(vm, "drain-timeout");
-  o.own = std::move(vm_ptr);
+  if (own_options != nullptr) {
+    o.own.declare(*own_options);
+    for (const auto& opt : own_options->options()) {
+      if (!vm.count(opt.name)) continue;
+      std::string text = opt.type == OptionType::kFlag ? "" : vm[opt.name].as<std::string>();
+      if (auto problem = check_option_value(opt.type, text)) {
+        throw UsageError("--" + opt.name + ": " + *problem);
+      }
+      o.own.set(opt, std::move(text));
+    }
+  }
   return o;
 }
 

@@ -8,62 +8,20 @@
 
 namespace brook {
 
-namespace {
-
-std::string join_ports(const std::vector<PortSpec>& ports) {
-  std::string s;
-  for (const auto& p : ports) {
-    if (!s.empty()) s += ", ";
-    s += p.port;
-  }
-  return s.empty() ? "none" : s;
-}
-
-Topology load(const NodeOptions& o) {
-  if (o.preloaded) return *o.preloaded;
-  LoadOptions lo;
-  lo.overrides = o.overrides;
-  lo.resolve_execs = false;
-  return load_topology(o.topology, lo);
-}
-
-}  // namespace
-
 NodeRuntime::NodeRuntime(NodeOptions options)
-    : options_(std::move(options)),
-      topology_(load(options_)),
-      context_(1),
-      stop_(options_.handle_signals) {
-  spec_ = topology_.node(options_.node);
-  if (spec_ == nullptr) {
-    std::string names;
-    for (const auto& n : topology_.nodes) names += (names.empty() ? "" : ", ") + n.name;
-    throw ConfigError("node '" + options_.node + "' is not in topology '" + topology_.name +
-                      "' (" + options_.topology.string() + "; nodes: " + names + ")");
-  }
-  if (options_.instance >= static_cast<std::uint32_t>(spec_->replicas)) {
-    throw ConfigError("--instance " + std::to_string(options_.instance) + " is out of range: node '" +
-                      spec_->name + "' has " + std::to_string(spec_->replicas) +
-                      " replicas (instances 0.." + std::to_string(spec_->replicas - 1) + ")");
-  }
-  instance_name_ = spec_->name + "." + std::to_string(options_.instance);
-  incarnation_ = random_id();
-  producer_id_ = instance_name_ + "@" + incarnation_;
-  set_log_level(options_.log_level);
-  set_log_identity(instance_name_);
+    : NodeEngine(std::move(options), random_id()), context_(1), stop_(options_.handle_signals) {
   ready_timeout_ = options_.ready_timeout.value_or(spec_->ready_timeout);
   drain_timeout_ = options_.drain_timeout.value_or(spec_->drain_timeout);
   linger_ = drain_timeout_;
-  params_ = spec_->params;
   security_ = Security::load(topology_.security,
                              options_.identity.empty() ? spec_->name : options_.identity,
                              options_.key_file);
   if (security_.curve()) {
-    zap_ = std::make_unique<ZapHandler>(context_, security_, [this](const ZapRequest& r,
-                                                                     const ZapVerdict&) {
-      auto it = counters_.channels.find(r.domain);
-      if (it != counters_.channels.end()) ++it->second.refused;
-    });
+    zap_ = std::make_unique<ZapHandler>(context_, security_,
+                                        [this](const ZapRequest& r, const ZapVerdict&) {
+                                          auto it = counters_.channels.find(r.domain);
+                                          if (it != counters_.channels.end()) ++it->second.refused;
+                                        });
   }
 
   for (const auto& port : spec_->inputs) {
@@ -83,10 +41,9 @@ NodeRuntime::NodeRuntime(NodeOptions options)
       // what it re-sends after a crash.
       producer = instance_name_ + "@j" + journal->id();
     }
-    outputs_.push_back(std::make_unique<detail::OutputPort>(context_, port, *ch, topology_,
-                                                            producer, linger_,
-                                                            counters_.channels[ch->name],
-                                                            security_, std::move(journal)));
+    outputs_.push_back(std::make_unique<detail::OutputPort>(
+        context_, port, *ch, topology_, producer, linger_, counters_.channels[ch->name], security_,
+        std::move(journal)));
     outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
   }
   // Channels this node reads that name a dead-letter channel get an implicit output to it.
@@ -99,10 +56,9 @@ NodeRuntime::NodeRuntime(NodeOptions options)
     dl_port.port = "~dead-letter:" + ch->name;
     dl_port.channel = dl->name;
     dl_port.where = port.where;
-    outputs_.push_back(std::make_unique<detail::OutputPort>(context_, dl_port, *dl, topology_,
-                                                            producer_id_, linger_,
-                                                            counters_.channels[dl->name],
-                                                            security_));
+    outputs_.push_back(
+        std::make_unique<detail::OutputPort>(context_, dl_port, *dl, topology_, producer_id_,
+                                             linger_, counters_.channels[dl->name], security_));
     outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
     dead_letter_out_[ch->name] = outputs_.size() - 1;
   }
@@ -111,7 +67,9 @@ NodeRuntime::NodeRuntime(NodeOptions options)
   };
 }
 
-NodeRuntime::~NodeRuntime() { close_all(); }
+NodeRuntime::~NodeRuntime() {
+  close_all();
+}
 
 void NodeRuntime::check_loop_thread(const char* what) const {
   if (running_ && std::this_thread::get_id() != loop_thread_) {
@@ -132,35 +90,24 @@ void NodeRuntime::set_handler(std::string_view port, std::function<void(const Me
       return;
     }
   }
-  throw ConfigError("node '" + spec_->name + "' has no input port '" + std::string(port) +
-                    "' in " + topology_.file.string() + " (inputs: " + join_ports(spec_->inputs) +
-                    ")");
+  no_input_port(port);
 }
 
 std::size_t NodeRuntime::output_index(std::string_view port) const {
   for (std::size_t i = 0; i < outputs_.size(); ++i) {
     if (outputs_[i]->port() == port) return i;
   }
-  throw ConfigError("node '" + spec_->name + "' has no output port '" + std::string(port) +
-                    "' in " + topology_.file.string() + " (outputs: " +
-                    join_ports(spec_->outputs) + ")");
+  no_output_port(port);
 }
 
 OutgoingEnvelope NodeRuntime::begin_emit(std::size_t output, std::string_view type,
                                          const EmitOptions& o) {
   check_loop_thread("emit()");
   auto& out = *outputs_[output];
-  OutgoingEnvelope env;
-  env.producer = out.producer_id();
-  env.seq = out.next_seq();
-  env.channel = out.channel().name;
-  env.type = type;
-  env.key = o.key;
-  env.created_ns = wall_clock_ns();
-  env.attempt = 1;
   // A message emitted while handling another continues its trace.
-  env.trace = current_ != nullptr ? current_->trace : trace_ids_.next();
-  env.headers = o.headers;
+  const OutgoingEnvelope env =
+      new_envelope(out.producer_id(), out.next_seq(), out.channel().name, type, o,
+                   current_ != nullptr ? current_->trace : trace_ids_.next());
   // Remembered for finish_emit, which picks the replica from it; only order_by channels pay.
   emit_key_hash_ = o.key && out.channel().order_by_key ? detail::key_hash(*o.key) : 0;
   return env;
@@ -168,12 +115,7 @@ OutgoingEnvelope NodeRuntime::begin_emit(std::size_t output, std::string_view ty
 
 void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> frame) {
   auto& out = *outputs_[output];
-  if (frame.size() > out.channel().max_message_size) {
-    throw MessageTooLarge("channel '" + out.channel().name + "': message of " +
-                          std::to_string(frame.size()) + " bytes exceeds max_message_size " +
-                          std::to_string(out.channel().max_message_size) +
-                          " (raise it in the topology's channel spec)");
-  }
+  check_frame_size(out.channel(), frame.size());
   if (!running_) {
     throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
   }
@@ -263,7 +205,9 @@ void NodeRuntime::entry_removed(const DirectoryEntry& e) {
   }
 }
 
-void NodeRuntime::registered(const std::string&) { registered_once_ = true; }
+void NodeRuntime::registered(const std::string&) {
+  registered_once_ = true;
+}
 
 NodeCounters NodeRuntime::heartbeat_counters() {
   counters_.uptime_ms = static_cast<std::uint64_t>(

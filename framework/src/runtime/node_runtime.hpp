@@ -14,7 +14,9 @@
 #include <zmq.hpp>
 
 #include "runtime/directory_session.hpp"
+#include "runtime/handling.hpp"
 #include "runtime/input_port.hpp"
+#include "runtime/node_engine.hpp"
 #include "runtime/output_port.hpp"
 #include "runtime/socket_poller.hpp"
 #include "runtime/timer_queue.hpp"
@@ -24,40 +26,25 @@
 
 namespace brook {
 
-class NodeRuntime final : public detail::DirectorySession::Listener {
+class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySession::Listener {
  public:
-  using Clock = std::chrono::steady_clock;
-
   explicit NodeRuntime(NodeOptions options);
   ~NodeRuntime() override;
 
-  // ---- used by Node ----
-  void set_handler(std::string_view port, std::function<void(const Message&)> fn);
-  std::size_t output_index(std::string_view port) const;
-  EnvelopeEncoder& encoder() noexcept { return encoder_; }
-  OutgoingEnvelope begin_emit(std::size_t output, std::string_view type, const EmitOptions& o);
-  void finish_emit(std::size_t output, std::span<const std::byte> frame);
+  // ---- NodeEngine ----
+  void set_handler(std::string_view port, std::function<void(const Message&)> fn) override;
+  std::size_t output_index(std::string_view port) const override;
+  EnvelopeEncoder& encoder() noexcept override { return encoder_; }
+  OutgoingEnvelope begin_emit(std::size_t output, std::string_view type,
+                              const EmitOptions& o) override;
+  void finish_emit(std::size_t output, std::span<const std::byte> frame) override;
   TimerId add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
-                    bool periodic, std::function<void()> fn);
-  void cancel_timer(TimerId id);
-  void add_on_ready(std::function<void()> fn) { on_ready_.push_back(std::move(fn)); }
-  void add_on_stop(std::function<void()> fn) { on_stop_.push_back(std::move(fn)); }
-  int run();
-  void stop() noexcept { stop_.request_stop(); }
-
-  const Params& params() const noexcept { return params_; }
-  const Topology& topology() const noexcept { return topology_; }
-  const NodeSpec& spec() const noexcept { return *spec_; }
-  const std::string& name() const noexcept { return spec_->name; }
-  std::uint32_t instance() const noexcept { return options_.instance; }
-  const std::string& instance_name() const noexcept { return instance_name_; }
-  const std::string& producer_id() const noexcept { return producer_id_; }
-  bool ready() const noexcept { return ready_; }
-  const NodeCounters& counters() const noexcept { return counters_; }
-  const boost::program_options::variables_map& own_options() const noexcept {
-    static const boost::program_options::variables_map kEmpty;
-    return options_.own ? *options_.own : kEmpty;
-  }
+                    bool periodic, std::function<void()> fn) override;
+  void cancel_timer(TimerId id) override;
+  int run() override;
+  void stop() noexcept override { stop_.request_stop(); }
+  bool ready() const noexcept override { return ready_; }
+  Clock::time_point now() const override { return Clock::now(); }
 
   // ---- DirectorySession::Listener ----
   void entry_added(const DirectoryEntry& e) override;
@@ -106,13 +93,6 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   void close_all() noexcept;
   std::string view_key(const DirectoryEntry& e) const;
 
-  NodeOptions options_;
-  Topology topology_;
-  const NodeSpec* spec_ = nullptr;
-  Params params_;
-  std::string instance_name_;
-  std::string incarnation_;
-  std::string producer_id_;
   std::chrono::milliseconds ready_timeout_;
   std::chrono::milliseconds drain_timeout_;
   std::chrono::milliseconds linger_;
@@ -126,13 +106,10 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   std::vector<std::unique_ptr<detail::DirectorySession>> sessions_;
   std::map<std::string, int> view_;  // merged directory entries across sessions (refcounts)
   detail::TimerQueue timers_;
-  std::vector<std::function<void()>> on_ready_;
-  std::vector<std::function<void()>> on_stop_;
 
   EnvelopeEncoder encoder_;
   PayloadDecoder payload_decoder_;
   TraceIdGenerator trace_ids_;
-  NodeCounters counters_;
   LogRateLimiter decode_log_;
   LogRateLimiter handler_log_;
   detail::WaitFn wait_fn_;
@@ -173,7 +150,7 @@ class NodeRuntime final : public detail::DirectorySession::Listener {
   void run_due_retries(Clock::time_point now);
   std::multimap<Clock::time_point, PendingRetry> retries_;
   std::map<std::string, std::size_t> dead_letter_out_;  // input channel -> output index
-  std::uint64_t jitter_state_ = 0x9e3779b97f4a7c15ull;
+  detail::RetryBackoff backoff_;
   detail::InputPort* current_in_ = nullptr;  // reliable input being handled
   std::uint64_t current_token_ = 0;          // its Deferred, once it emitted something
   std::uint64_t next_token_ = 1;

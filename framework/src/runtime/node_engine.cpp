@@ -1,0 +1,127 @@
+#include "runtime/node_engine.hpp"
+
+#include <brook/ids.hpp>
+#include <brook/log.hpp>
+
+#include "runtime/handling.hpp"
+
+namespace brook::detail {
+
+namespace {
+
+std::string join_ports(const std::vector<PortSpec>& ports) {
+  std::string s;
+  for (const auto& p : ports) {
+    if (!s.empty()) s += ", ";
+    s += p.port;
+  }
+  return s.empty() ? "none" : s;
+}
+
+Topology load(const NodeOptions& o) {
+  if (o.preloaded) return *o.preloaded;
+  LoadOptions lo;
+  lo.overrides = o.overrides;
+  lo.resolve_execs = false;
+  return load_topology(o.topology, lo);
+}
+
+}  // namespace
+
+NodeEngine::NodeEngine(NodeOptions options, std::string incarnation)
+    : options_(std::move(options)),
+      topology_(load(options_)),
+      incarnation_(std::move(incarnation)) {
+  spec_ = topology_.node(options_.node);
+  if (spec_ == nullptr) {
+    std::string names;
+    for (const auto& n : topology_.nodes)
+      names += (names.empty() ? "" : ", ") + n.name;
+    throw ConfigError("node '" + options_.node + "' is not in topology '" + topology_.name + "' (" +
+                      options_.topology.string() + "; nodes: " + names + ")");
+  }
+  if (options_.instance >= static_cast<std::uint32_t>(spec_->replicas)) {
+    throw ConfigError("--instance " + std::to_string(options_.instance) +
+                      " is out of range: node '" + spec_->name + "' has " +
+                      std::to_string(spec_->replicas) + " replicas (instances 0.." +
+                      std::to_string(spec_->replicas - 1) + ")");
+  }
+  instance_name_ = spec_->name + "." + std::to_string(options_.instance);
+  producer_id_ = instance_name_ + "@" + incarnation_;
+  set_log_level(options_.log_level);
+  set_log_identity(instance_name_);
+  params_ = spec_->params;
+}
+
+void NodeEngine::no_input_port(std::string_view port) const {
+  throw ConfigError("node '" + spec_->name + "' has no input port '" + std::string(port) + "' in " +
+                    topology_.file.string() + " (inputs: " + join_ports(spec_->inputs) + ")");
+}
+
+void NodeEngine::no_output_port(std::string_view port) const {
+  throw ConfigError("node '" + spec_->name + "' has no output port '" + std::string(port) +
+                    "' in " + topology_.file.string() + " (outputs: " + join_ports(spec_->outputs) +
+                    ")");
+}
+
+void NodeEngine::no_handler(const std::string& port, const ChannelSpec& channel) {
+  throw ConfigError("input port '" + port + "' (channel '" + channel.name +
+                    "') has no handler; call node.on(\"" + port + "\", ...) before run()");
+}
+
+void NodeEngine::check_frame_size(const ChannelSpec& channel, std::size_t size) {
+  if (size <= channel.max_message_size) return;
+  throw MessageTooLarge("channel '" + channel.name + "': message of " + std::to_string(size) +
+                        " bytes exceeds max_message_size " +
+                        std::to_string(channel.max_message_size) +
+                        " (raise it in the topology's channel spec)");
+}
+
+OutgoingEnvelope NodeEngine::new_envelope(std::string_view producer, std::uint64_t seq,
+                                          std::string_view channel, std::string_view type,
+                                          const EmitOptions& o, const TraceId& trace) {
+  OutgoingEnvelope env;
+  env.producer = producer;
+  env.seq = seq;
+  env.channel = channel;
+  env.type = type;
+  env.key = o.key;
+  env.created_ns = wall_clock_ns();
+  env.attempt = 1;
+  env.trace = trace;
+  env.headers = o.headers;
+  return env;
+}
+
+bool NodeEngine::emit_dead_letter(std::size_t output, std::string_view dead_letter,
+                                  const EnvelopeView& env, std::uint32_t attempts,
+                                  const std::string& error) {
+  const auto owned = dead_letter_headers(env, error, attempts, instance_name_);
+  std::vector<Header> headers;
+  for (const auto& [k, v] : owned)
+    headers.emplace_back(k, v);
+  EmitOptions o;
+  if (env.has_key) o.key = env.key;
+  o.headers = headers;
+  try {
+    const OutgoingEnvelope out = begin_emit(output, env.type, o);
+    finish_emit(output, encoder().encode_raw(out, env.payload));
+  } catch (const std::exception& e) {
+    BROOK_LOG(kError) << "cannot dead-letter message " << env.id.producer << "/" << env.id.seq
+                      << " to '" << dead_letter << "': " << e.what();
+    return false;
+  }
+  return true;
+}
+
+void NodeEngine::run_callbacks(const std::vector<std::function<void()>>& fns, const char* what) {
+  for (const auto& fn : fns) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      BROOK_LOG(kError) << what << " callback threw: " << e.what();
+    }
+  }
+}
+
+}  // namespace brook::detail

@@ -1,0 +1,89 @@
+// What brook::Node forwards to: NodeRuntime (the event loop of a node process) or
+// brook::testing's in-process engine. The base holds what both derive from the command line and
+// the topology: the node's spec, params, names and counters, and the callbacks a node registers.
+#pragma once
+
+#include <brook/node.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace brook::detail {
+
+class NodeEngine {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  virtual ~NodeEngine() = default;
+  NodeEngine(const NodeEngine&) = delete;
+  NodeEngine& operator=(const NodeEngine&) = delete;
+
+  virtual void set_handler(std::string_view port, std::function<void(const Message&)> fn) = 0;
+  virtual std::size_t output_index(std::string_view port) const = 0;
+  virtual EnvelopeEncoder& encoder() noexcept = 0;
+  virtual OutgoingEnvelope begin_emit(std::size_t output, std::string_view type,
+                                      const EmitOptions& o) = 0;
+  virtual void finish_emit(std::size_t output, std::span<const std::byte> frame) = 0;
+  virtual TimerId add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
+                            bool periodic, std::function<void()> fn) = 0;
+  virtual void cancel_timer(TimerId id) = 0;
+  virtual int run() = 0;
+  virtual void stop() noexcept = 0;
+  virtual bool ready() const noexcept = 0;
+  virtual Clock::time_point now() const = 0;
+
+  void add_on_ready(std::function<void()> fn) { on_ready_.push_back(std::move(fn)); }
+  void add_on_stop(std::function<void()> fn) { on_stop_.push_back(std::move(fn)); }
+
+  const Params& params() const noexcept { return params_; }
+  const Topology& topology() const noexcept { return topology_; }
+  const NodeSpec& spec() const noexcept { return *spec_; }
+  const std::string& name() const noexcept { return spec_->name; }
+  std::uint32_t instance() const noexcept { return options_.instance; }
+  const std::string& instance_name() const noexcept { return instance_name_; }
+  const std::string& producer_id() const noexcept { return producer_id_; }
+  const OptionValues& own_options() const noexcept { return options_.own; }
+  const NodeCounters& counters() const noexcept { return counters_; }
+
+ protected:
+  // Loads the topology (or takes options.preloaded), finds the node, checks the instance number
+  // and sets the log level and identity. Throws TopologyError, ConfigError.
+  NodeEngine(NodeOptions options, std::string incarnation);
+
+  static Message make_message(const EnvelopeView& env, std::string_view port,
+                              PayloadDecoder& decoder) {
+    return Message(env, port, decoder);
+  }
+  // The ConfigErrors of a port name the node does not have, listing the ones it has, and of
+  // an input left without a handler at run().
+  [[noreturn]] void no_input_port(std::string_view port) const;
+  [[noreturn]] void no_output_port(std::string_view port) const;
+  [[noreturn]] static void no_handler(const std::string& port, const ChannelSpec& channel);
+  // Throws MessageTooLarge for a frame over the channel's max_message_size.
+  static void check_frame_size(const ChannelSpec& channel, std::size_t size);
+  // The envelope of a message emitted now: attempt 1, the options' key and headers.
+  static OutgoingEnvelope new_envelope(std::string_view producer, std::uint64_t seq,
+                                       std::string_view channel, std::string_view type,
+                                       const EmitOptions& o, const TraceId& trace);
+  // Emits a message whose handler failed for good on `output`, the dead-letter port of its
+  // channel `dead_letter`, with dead_letter_headers(). False, and logged, when that fails.
+  bool emit_dead_letter(std::size_t output, std::string_view dead_letter, const EnvelopeView& env,
+                        std::uint32_t attempts, const std::string& error);
+  // Runs on_ready or on_stop callbacks; one that throws is logged and the others still run.
+  static void run_callbacks(const std::vector<std::function<void()>>& fns, const char* what);
+
+  NodeOptions options_;
+  Topology topology_;
+  const NodeSpec* spec_ = nullptr;
+  Params params_;
+  std::string instance_name_;
+  std::string incarnation_;
+  std::string producer_id_;
+  NodeCounters counters_;
+  std::vector<std::function<void()>> on_ready_;
+  std::vector<std::function<void()>> on_stop_;
+};
+
+}  // namespace brook::detail

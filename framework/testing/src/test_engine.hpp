@@ -1,0 +1,114 @@
+// The engine behind brook::testing::TestNode: a NodeEngine whose inputs are fed by the test and
+// whose outputs are captured, on a clock the test moves. Handling follows the node process
+// (runtime/handling.hpp): outcomes, retries, dead letters, de-duplication and acknowledgement.
+#pragma once
+
+#include <atomic>
+#include <brook/ids.hpp>
+#include <brook/testing.hpp>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/dedupe_window.hpp"
+#include "runtime/handling.hpp"
+#include "runtime/node_engine.hpp"
+#include "runtime/timer_queue.hpp"
+
+namespace brook::detail {
+
+class TestEngine final : public NodeEngine {
+ public:
+  explicit TestEngine(NodeOptions options);
+
+  // ---- NodeEngine ----
+  void set_handler(std::string_view port, std::function<void(const Message&)> fn) override;
+  std::size_t output_index(std::string_view port) const override;
+  EnvelopeEncoder& encoder() noexcept override { return encoder_; }
+  OutgoingEnvelope begin_emit(std::size_t output, std::string_view type,
+                              const EmitOptions& o) override;
+  void finish_emit(std::size_t output, std::span<const std::byte> frame) override;
+  TimerId add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
+                    bool periodic, std::function<void()> fn) override;
+  void cancel_timer(TimerId id) override { timers_.cancel(id); }
+  int run() override;
+  void stop() noexcept override { stop_requested_ = true; }
+  bool ready() const noexcept override { return started_; }
+  Clock::time_point now() const override { return now_; }
+
+  // ---- the test's side ----
+  void start();
+  void shutdown();
+  bool stop_requested() const noexcept { return stop_requested_; }
+  const testing::Delivery& send_raw(std::string_view port, std::span<const std::byte> payload,
+                                    std::string_view type, const testing::SendOptions& options);
+  const testing::Delivery& send_frame(std::string_view port, std::span<const std::byte> frame);
+  const std::deque<testing::Delivery>& deliveries() const noexcept { return deliveries_; }
+  void advance(std::chrono::milliseconds d);
+  std::optional<Clock::time_point> next_due() const;
+  const std::vector<testing::Emitted>& emitted(std::string_view port) const;
+  const std::vector<testing::Emitted>& dead_letters(std::string_view input_port) const;
+  void clear_emitted();
+  const ChannelCounters& channel_counters(std::string_view channel) const;
+
+ private:
+  struct Input {
+    std::string port;
+    const ChannelSpec* channel;
+    Limits limits;
+    ChannelCounters* counters;
+    std::function<void(const Message&)> handler;
+    std::map<std::string, DedupeWindow, std::less<>> seen;  // at-least-once, by producer
+    std::set<std::pair<std::string, std::uint64_t>> retrying;
+    std::map<std::string, std::uint64_t, std::less<>> next_seq;  // send_raw's, by producer
+    std::size_t dead_letter_output = kNone;
+  };
+  struct Output {
+    std::string port;
+    const ChannelSpec* channel;
+    ChannelCounters* counters;
+    std::uint64_t seq = 0;
+    std::vector<testing::Emitted> captured;
+  };
+  struct Retry {
+    std::size_t input;
+    std::vector<std::byte> frame;
+    std::uint32_t attempt;
+    std::size_t delivery;  // index into deliveries_
+  };
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+  std::size_t input_index(std::string_view port) const;
+  void check_open(const char* what) const;
+  // Handles one frame for deliveries_[delivery]: the first attempt (attempt 0) or a retry.
+  void dispatch(std::size_t input, std::span<const std::byte> frame, std::uint32_t attempt,
+                std::size_t delivery);
+  void failed(std::size_t input, const EnvelopeView& env, std::span<const std::byte> frame,
+              std::uint32_t attempt, const std::string& error, std::size_t delivery);
+  // Sends the message to the input channel's dead-letter channel; false (logged) if it cannot.
+  bool dead_letter(Input& in, const EnvelopeView& env, std::uint32_t attempts,
+                   const std::string& error);
+  void acknowledge(Input& in, const MessageId& id, testing::Delivery& d);
+  void run_due_retries();
+
+  std::vector<Input> inputs_;
+  std::vector<Output> outputs_;
+  std::deque<testing::Delivery> deliveries_;
+  std::multimap<Clock::time_point, Retry> retries_;
+  TimerQueue timers_;
+  RetryBackoff backoff_;
+  EnvelopeEncoder encoder_;
+  EnvelopeEncoder send_encoder_;
+  PayloadDecoder payload_decoder_;
+  TraceIdGenerator trace_ids_;
+  Clock::time_point now_;
+  const EnvelopeView* handling_ = nullptr;  // the message being handled: emits continue its trace
+  bool started_ = false;
+  bool stopped_ = false;
+  std::atomic<bool> stop_requested_{false};
+};
+
+}  // namespace brook::detail
