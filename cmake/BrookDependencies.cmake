@@ -15,6 +15,9 @@ option(BROOK_STATIC_DEPS
 if(BROOK_SANITIZE OR BROOK_FUZZ)
   set(BROOK_STATIC_DEPS OFF)  # the sanitizers' runtimes want the shared C++ runtime
 endif()
+if(BUILD_SHARED_LIBS)
+  set(BROOK_STATIC_DEPS OFF)  # Debian's archives are not position-independent: no libbrook.so
+endif()
 
 add_library(brook_zmq INTERFACE)
 add_library(brook_deps INTERFACE)

@@ -7,13 +7,13 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
+# Installing and packaging take what is built and never build: cpack (tests/sdk) then cannot
+# relink programs other tests are running. Build first: `cmake --build`, then `cmake --install`.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
+
 set(BROOK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/brook)
 
-set(_brook_libs brook)
-if(TARGET brook_testing)
-  list(APPEND _brook_libs brook_testing)
-endif()
-install(TARGETS ${_brook_libs} EXPORT brookTargets
+install(TARGETS brook brook_testing EXPORT brookTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

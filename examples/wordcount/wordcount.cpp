@@ -1,0 +1,86 @@
+#include "wordcount.hpp"
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace wordcount {
+
+std::uint64_t count_words(std::string_view text) {
+  std::uint64_t words = 0;
+  bool in_word = false;
+  for (char c : text) {
+    const bool space = c == ' ' || c == '\t' || c == '\n';
+    if (!space && !in_word) ++words;
+    in_word = !space;
+  }
+  return words;
+}
+
+std::string line_text(std::uint64_t id) {
+  static constexpr std::string_view kWords[] = {"brooks", "carry",  "work",   "without",
+                                                "a",      "broker", "between"};
+  std::string text;
+  for (std::uint64_t i = 0; i <= id % 7; ++i) {
+    if (!text.empty()) text += ' ';
+    text += kWords[(id + i) % 7];
+  }
+  return text;
+}
+
+void Tally::add(const Count& c) {
+  Seen& s = seen_[c.id];
+  if (++s.times > 1) {
+    ++duplicates_;
+    return;
+  }
+  s.words = c.words;
+  words_ += c.words;
+}
+
+std::string Tally::report() const {
+  std::ostringstream out;
+  for (const auto& [id, s] : seen_)
+    out << id << ' ' << s.times << ' ' << s.words << '\n';
+  return out.str();
+}
+
+void wire_source(brook::Node& node) {
+  const auto total = node.params().get<std::uint64_t>("lines", 1000);
+  auto next = std::make_shared<std::uint64_t>(1);
+  node.on_ready([&node, total, next] {
+    // A burst per millisecond, so the loop keeps serving the network between bursts.
+    node.every(std::chrono::milliseconds(1), [&node, total, next] {
+      try {
+        for (int burst = 0; burst < 100 && *next <= total; ++burst, ++*next) {
+          node.emit("out", Line{*next, line_text(*next)});
+        }
+      } catch (const brook::BackpressureError&) {
+        return;  // consumers are behind: try again on the next tick
+      }
+      if (*next > total) node.stop();
+    });
+  });
+}
+
+void wire_counter(brook::Node& node) {
+  node.on<Line>("in", [&node](const Line& line) {
+    node.emit("out", Count{line.id, count_words(line.text), node.instance_name()},
+              brook::with_key(std::to_string(line.id)));
+  });
+}
+
+void wire_tally(brook::Node& node, Tally& tally) {
+  const auto report = node.params().get<std::string>("report", "");
+  node.on<Count>("in", [&tally](const Count& c) { tally.add(c); });
+  node.on_stop([&tally, report] {
+    BROOK_LOG(kInfo) << tally.lines() << " lines, " << tally.words() << " words, "
+                     << tally.duplicates() << " duplicates";
+    if (report.empty()) return;
+    std::ofstream out(report, std::ios::trunc);
+    out << tally.report();
+    if (!out) BROOK_LOG(kError) << report << ": cannot write the report";
+  });
+}
+
+}  // namespace wordcount

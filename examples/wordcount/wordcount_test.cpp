@@ -1,0 +1,85 @@
+// The wordcount nodes under brook::testing: their own wiring on the real topology, no processes.
+#include "wordcount.hpp"
+
+#include <gtest/gtest.h>
+
+#include <brook/testing.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+using brook::testing::Outcome;
+using brook::testing::TestNode;
+using namespace std::chrono_literals;
+using namespace wordcount;
+
+const std::filesystem::path kTopology =
+    std::filesystem::path(WORDCOUNT_SOURCE_DIR) / "wordcount.yaml";
+
+TEST(Words, AreCounted) {
+  EXPECT_EQ(count_words(""), 0u);
+  EXPECT_EQ(count_words("  brooks carry\twork "), 3u);
+  EXPECT_EQ(count_words(line_text(6)), 7u);
+}
+
+TEST(Counter, CountsEachLineKeyedByItsId) {
+  TestNode t =
+      TestNode::from_file(kTopology, "counter", brook::testing::TestOptions().with_instance(1));
+  wire_counter(t.node());
+  t.start();
+  EXPECT_EQ(t.send("in", Line{7, "a b c"}).outcome, Outcome::kHandled);
+  const auto counts = t.emitted_as<Count>("out");
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].id, 7u);
+  EXPECT_EQ(counts[0].words, 3u);
+  EXPECT_EQ(counts[0].counter, "counter.1");
+  EXPECT_EQ(t.emitted("out")[0].key(), "7");
+}
+
+TEST(Counter, ALineOfAnotherTypeIsAnUndecodableMessage) {
+  TestNode t = TestNode::from_file(kTopology, "counter");
+  wire_counter(t.node());
+  t.start();
+  EXPECT_EQ(t.send("in", std::string("not a line")).outcome, Outcome::kUndecodable);
+  EXPECT_TRUE(t.emitted("out").empty());
+}
+
+TEST(Source, SendsEveryLineOnceThenStops) {
+  TestNode t = TestNode::from_file(
+      kTopology, "source", brook::testing::TestOptions().with_override("source.params.lines=250"));
+  wire_source(t.node());
+  t.start();
+  t.advance(1ms);
+  EXPECT_EQ(t.emitted("out").size(), 100u) << "a burst per millisecond";
+  EXPECT_FALSE(t.stop_requested());
+  t.advance(2ms);
+  const auto lines = t.emitted_as<Line>("out");
+  ASSERT_EQ(lines.size(), 250u);
+  for (std::uint64_t i = 0; i < lines.size(); ++i)
+    EXPECT_EQ(lines[i].id, i + 1);
+  EXPECT_TRUE(t.stop_requested());
+}
+
+TEST(Tally, ReportsEachLineWithTheTimesItArrived) {
+  const auto report = std::filesystem::temp_directory_path() / "wordcount_test_report.txt";
+  TestNode t = TestNode::from_file(
+      kTopology, "tally",
+      brook::testing::TestOptions().with_override("tally.params.report=" + report.string()));
+  Tally tally;
+  wire_tally(t.node(), tally);
+  t.start();
+  t.send("in", Count{2, 5, "counter.0"});
+  t.send("in", Count{1, 3, "counter.1"});
+  t.send("in", Count{2, 5, "counter.1"});  // counted twice upstream: reported, not added
+  EXPECT_EQ(tally.words(), 8u);
+  t.stop();
+  std::ifstream in(report);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "1 1 3\n2 2 5\n");
+  std::filesystem::remove(report);
+}
+
+}  // namespace
