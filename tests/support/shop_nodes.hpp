@@ -16,6 +16,10 @@
 
 namespace brook::shop::test {
 
+using namespace std::chrono_literals;
+using brook::testing::Outcome;
+using brook::testing::SendOptions;
+using brook::testing::TestNode;
 using brook::testing::TestOptions;
 
 inline const std::filesystem::path kTopologies =

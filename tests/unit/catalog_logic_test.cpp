@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "support/error_text.hpp"
+
 namespace brook::shop {
 namespace {
 
@@ -38,13 +40,7 @@ TEST(ShopPriceSchedule, FixedChangesCycle) {
 }
 
 std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no ConfigError";
-  return {};
+  return test::error_of<ConfigError>(f);
 }
 
 TEST(ShopPriceSchedule, ChangesFromParams) {

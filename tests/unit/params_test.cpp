@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/error_text.hpp"
 #include "topology/params_yaml.hpp"
 
 namespace brook {
@@ -66,13 +67,7 @@ Params sample() {
 }
 
 std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no ConfigError";
-  return {};
+  return test::error_of<ConfigError>(f);
 }
 
 TEST(Params, TypedGets) {

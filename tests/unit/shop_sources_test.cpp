@@ -13,12 +13,7 @@
 namespace brook::shop {
 namespace {
 
-using namespace std::chrono_literals;
 using namespace brook::shop::test;
-using brook::testing::Outcome;
-using brook::testing::SendOptions;
-using brook::testing::TestNode;
-using brook::testing::TestOptions;
 
 using ShopClientNode = WithTempDir;
 
