@@ -69,8 +69,7 @@ void NodeEngine::no_handler(const std::string& port, const ChannelSpec& channel)
                     "') has no handler; call node.on(\"" + port + "\", ...) before run()");
 }
 
-void NodeEngine::check_frame_size(const ChannelSpec& channel, std::size_t size) {
-  if (size <= channel.max_message_size) return;
+void NodeEngine::frame_too_large(const ChannelSpec& channel, std::size_t size) {
   throw MessageTooLarge("channel '" + channel.name + "': message of " + std::to_string(size) +
                         " bytes exceeds max_message_size " +
                         std::to_string(channel.max_message_size) +

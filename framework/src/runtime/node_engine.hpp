@@ -61,8 +61,12 @@ class NodeEngine {
   [[noreturn]] void no_input_port(std::string_view port) const;
   [[noreturn]] void no_output_port(std::string_view port) const;
   [[noreturn]] static void no_handler(const std::string& port, const ChannelSpec& channel);
-  // Throws MessageTooLarge for a frame over the channel's max_message_size.
-  static void check_frame_size(const ChannelSpec& channel, std::size_t size);
+  // Throws MessageTooLarge for a frame over the channel's max_message_size. Inline: every emit
+  // passes here.
+  static void check_frame_size(const ChannelSpec& channel, std::size_t size) {
+    if (size > channel.max_message_size) frame_too_large(channel, size);
+  }
+  [[noreturn]] static void frame_too_large(const ChannelSpec& channel, std::size_t size);
   // The envelope of a message emitted now: attempt 1, the options' key and headers.
   static OutgoingEnvelope new_envelope(std::string_view producer, std::uint64_t seq,
                                        std::string_view channel, std::string_view type,
