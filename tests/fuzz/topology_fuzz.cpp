@@ -5,12 +5,12 @@
 // a finding. Lines starting with "#--set " (comments to YAML) are also given as overrides.
 #include <brook/params.hpp>
 #include <brook/topology.hpp>
-
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -36,12 +36,16 @@ void use(const brook::Topology& t) {
   }
   for (const auto& node : t.nodes) {
     require(t.node(node.name) == &node);
-    const brook::Params params(node.params, "fuzz.yaml: nodes." + node.name + ".params",
-                               "fuzz.yaml");
+    const brook::Params& params = node.params;
     try {
       (void)params.get<std::string>("a.b", "");
       (void)params.get<std::int64_t>("rate", 0);
+      (void)params.get<std::vector<std::uint32_t>>("sizes", {});
       (void)params.sub("nested").has("x");
+      for (const auto& key : params.keys())
+        (void)params.has(key);
+      for (const auto& item : params.list("updates"))
+        (void)item.get<std::string>("sku", "");
     } catch (const brook::ConfigError&) {
     }
   }
