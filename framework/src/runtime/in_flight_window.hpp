@@ -1,7 +1,7 @@
 // The messages an at-least-once producer keeps for one consumer group until a replica
 // acknowledges them: a ring indexed by sequence number (no allocation per message; the frame is a
 // reference-counted copy of what was sent). Each entry is either waiting to be sent or in flight
-// to one replica since a time. Plain logic: the socket work is in ConsumerGroup. The ring starts
+// to one replica since a time. Plain logic: the socket work is in ReliableSender. The ring starts
 // small and doubles up to the capacity as the window fills: a full-size ring is ~1 MiB of pages
 // that every producer would otherwise fault in at start (most of a small node's start-up cost).
 #pragma once

@@ -187,14 +187,7 @@ void InputPort::flush_acks() {
   msgpack::sbuffer buf;
   for (auto& [peer, seqs] : acks_) {
     if (seqs.empty()) continue;
-    buf.clear();
-    msgpack::packer<msgpack::sbuffer> pk(buf);
-    pk.pack_array(3);
-    pk.pack_uint32(kWireVersion);
-    pk.pack(std::string_view("ack"));
-    pk.pack_array(static_cast<std::uint32_t>(seqs.size()));
-    for (const auto s : seqs)
-      pk.pack_uint64(s);
+    encode_ack(seqs, buf);
     // A producer that went away cannot take its acks; it re-sends nothing either.
     if (socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       (void)socket_.send(zmq::buffer(buf.data(), buf.size()), zmq::send_flags::dontwait);

@@ -97,7 +97,7 @@ void NodeRuntime::build(PollBuffer& b) {
     if (auto* p = out->publisher()) add(p->socket(), 0, {SlotKind::kPublisher, p, out.get()});
     for (auto& [key, g] : out->groups()) {
       add(g->monitor_socket(), 0, {SlotKind::kMonitor, g.get(), out.get()});
-      add(g->socket(), 0, {SlotKind::kGroupOut, g.get(), out.get()});
+      add(g->socket().handle(), 0, {SlotKind::kGroupOut, g.get(), out.get()});
     }
   }
   b.poller.reset(std::move(items), std::move(always));
@@ -139,13 +139,9 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
       case SlotKind::kInput:
         events = mode == Mode::kNormal ? ZMQ_POLLIN : 0;
         break;
-      case SlotKind::kGroupOut: {
-        auto* g = static_cast<detail::ConsumerGroup*>(s.target);
-        // at-least-once groups read acknowledgements; a ROUTER is always "writable", so their
-        // unsent messages are retried on a short timer instead.
-        events = g->reliable() ? ZMQ_POLLIN : (g->pending() > 0 ? ZMQ_POLLOUT : 0);
+      case SlotKind::kGroupOut:
+        events = static_cast<detail::GroupSender*>(s.target)->interest();
         break;
-      }
     }
     items[i].events = events;
   }
@@ -162,13 +158,8 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
   }
   // XPUB always reports writable, so a stalled subscriber is retried on a short timer instead.
   if (publisher_work) wake = std::min(wake, now + 1ms);
-  for (auto& out : outputs_) {
-    if (out->wants_retry()) {
-      wake = std::min(wake, now + 1ms);
-    } else if (out->awaiting_acks()) {
-      wake = std::min(wake, now + 100ms);  // ack timeouts are checked every 100 ms
-    }
-  }
+  for (auto& out : outputs_)
+    wake = std::min(wake, out->next_wakeup());
   if (more_input_ && mode == Mode::kNormal) wake = now;
   more_input_ = false;
   // Round up: a timer due in 0.4 ms must not turn into a zero timeout, which would spin.
@@ -209,18 +200,16 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
         recheck_target(b, s.target);
         break;
       case SlotKind::kMonitor:
-        static_cast<detail::ConsumerGroup*>(s.target)->on_monitor_event();
+        static_cast<detail::GroupSender*>(s.target)->on_monitor_event();
         s.output->flush();  // a replica that just connected can take what was held
         break;
       case SlotKind::kPublisher:
         static_cast<detail::Publisher*>(s.target)->on_readable(s.output->next_seq());
         break;
-      case SlotKind::kGroupOut: {
-        auto* g = static_cast<detail::ConsumerGroup*>(s.target);
-        if (g->reliable()) s.output->acks_readable(*g);
+      case SlotKind::kGroupOut:
+        s.output->socket_ready(*static_cast<detail::GroupSender*>(s.target));
         s.output->flush();
         break;
-      }
     }
   }
 
@@ -236,12 +225,8 @@ void NodeRuntime::iterate(Mode mode, Clock::time_point deadline) {
     s->tick(now);
     recheck_target(b, s.get());
   }
-  for (auto& out : outputs_) {
-    if (out->channel().reliable()) {
-      out->tick(now);
-      if (out->wants_retry()) out->flush();
-    }
-  }
+  for (auto& out : outputs_)
+    out->tick(now);
   // Acks released by downstream acknowledgements (chained) go out once per iteration.
   for (auto& in : inputs_)
     in->flush_acks();

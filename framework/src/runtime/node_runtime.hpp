@@ -67,7 +67,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   };
   struct Slot {
     SlotKind kind;
-    void* target;  // InputPort*, DirectorySession*, ConsumerGroup* or Publisher*
+    void* target;  // InputPort*, DirectorySession*, GroupSender* or Publisher*
     detail::OutputPort* output;
   };
   struct PollBuffer {

@@ -3,6 +3,9 @@
 #include <brook/error.hpp>
 #include <brook/log.hpp>
 
+#include "runtime/best_effort_sender.hpp"
+#include "runtime/reliable_sender.hpp"
+
 namespace brook::detail {
 
 OutputPort::OutputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
@@ -17,18 +20,28 @@ OutputPort::OutputPort(zmq::context_t& context, const PortSpec& port, const Chan
       security_(security),
       context_(context),
       journal_(std::move(journal)) {
-  for (const NodeSpec* n : topology.consumers(channel.name)) declared_.insert(n->name);
+  for (const NodeSpec* n : topology.consumers(channel.name))
+    declared_.insert(n->name);
   if (channel.pattern == Pattern::kPubsub) {
     publisher_ = std::make_unique<Publisher>(context, channel, producer_id_, linger, security_);
   } else {
     // Declared groups exist from the start so messages emitted before any replica is known are
     // held for them rather than lost.
     for (const auto& node : declared_) {
-      groups_[node] =
-          std::make_unique<ConsumerGroup>(context, channel, node, false, linger, counters_, security_);
+      groups_[node] = make_sender(node, false);
     }
   }
   if (journal_) replay_journal();
+}
+
+std::unique_ptr<GroupSender> OutputPort::make_sender(const std::string& node, bool tap) const {
+  // A tap takes best-effort copies whatever the channel's delivery.
+  if (channel_->reliable() && !tap) {
+    return std::make_unique<ReliableSender>(context_, *channel_, node, linger_, counters_,
+                                            security_);
+  }
+  return std::make_unique<BestEffortSender>(context_, *channel_, node, tap, linger_, counters_,
+                                            security_);
 }
 
 void OutputPort::replay_journal() {
@@ -77,10 +90,7 @@ bool OutputPort::consumer_added(const DirectoryEntry& e) {
   auto it = groups_.find(key);
   bool created = false;
   if (it == groups_.end()) {
-    it = groups_
-             .emplace(key, std::make_unique<ConsumerGroup>(context_, *channel_, e.node, e.reg.tap,
-                                                           linger_, counters_, security_))
-             .first;
+    it = groups_.emplace(key, make_sender(e.node, e.reg.tap)).first;
     created = true;
   }
   it->second->add_replica(e);
@@ -96,7 +106,7 @@ void OutputPort::consumer_removed(const DirectoryEntry& e) {
   if (auto it = groups_.find(key); it != groups_.end()) it->second->remove_replica(e);
 }
 
-bool OutputPort::make_room(ConsumerGroup& g, const WaitFn& wait) {
+bool OutputPort::make_room(GroupSender& g, const WaitFn& wait) {
   (void)g.flush();
   if (g.pending() < channel_->max_pending) return true;
   ++counters_.backpressure;
@@ -117,8 +127,8 @@ bool OutputPort::make_room(ConsumerGroup& g, const WaitFn& wait) {
           deadline);
       if (!ok) {
         throw BackpressureError(
-            "channel '" + channel_->name + "': consumer group '" + g.node() + "' took nothing for " +
-            std::to_string(channel_->block_timeout.count()) + " ms (" +
+            "channel '" + channel_->name + "': consumer group '" + g.node() +
+            "' took nothing for " + std::to_string(channel_->block_timeout.count()) + " ms (" +
             std::to_string(g.known_replicas()) + " replicas known, " +
             std::to_string(g.connected_replicas()) + " connected, " + std::to_string(g.pending()) +
             " pending); raise block_timeout or max_pending, or add replicas");
@@ -133,7 +143,7 @@ void OutputPort::track(std::uint64_t seq, std::uint64_t token, std::size_t group
   children_[seq] = Child{token, groups};
 }
 
-void OutputPort::acks_readable(ConsumerGroup& g) {
+void OutputPort::socket_ready(GroupSender& g) {
   if (!on_acked_) {
     on_acked_ = [this](std::uint64_t seq) {
       const auto it = children_.find(seq);
@@ -143,7 +153,7 @@ void OutputPort::acks_readable(ConsumerGroup& g) {
       if (child_done_) child_done_(token);
     };
   }
-  g.on_readable(on_acked_);
+  counters_.sent += g.on_socket_ready(on_acked_);
   update_pending_gauge();
   if (journal_) journal_low_water();
 }
@@ -158,8 +168,8 @@ std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wai
     if (r == Offer::kFull) {
       ++counters_.backpressure;
       if (channel_->on_full == OnFull::kFail) {
-        throw BackpressureError("channel '" + channel_->name + "': " +
-                                std::to_string(publisher_->pending()) +
+        throw BackpressureError("channel '" + channel_->name +
+                                "': " + std::to_string(publisher_->pending()) +
                                 " messages pending for slow subscribers; on_full is fail");
       }
       if (channel_->on_full == OnFull::kBlock) {
@@ -171,7 +181,8 @@ std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wai
             },
             deadline);
         if (!ok) {
-          throw BackpressureError("channel '" + channel_->name + "': subscribers took nothing for " +
+          throw BackpressureError("channel '" + channel_->name +
+                                  "': subscribers took nothing for " +
                                   std::to_string(channel_->block_timeout.count()) +
                                   " ms; a subscriber is stalled (XPUB_NODROP holds every "
                                   "subscriber to the slowest)");
@@ -204,7 +215,7 @@ std::size_t OutputPort::send(std::span<const std::byte> frame, const WaitFn& wai
     zmq::message_t& msg = remaining == 0 ? original : copy;
     if (remaining != 0) copy.copy(original);
     const Offer r = g->offer(msg, seq, key_hash);
-    if (r != Offer::kFull && g->reliable()) ++reliable_takers;
+    if (r != Offer::kFull && g->acknowledges()) ++reliable_takers;
     if (r == Offer::kSent) {
       if (!g->tap()) ++counters_.sent;
     } else if (r == Offer::kFull && !g->tap()) {
@@ -238,22 +249,21 @@ bool OutputPort::has_pending() const {
   return false;
 }
 
+std::chrono::steady_clock::time_point OutputPort::next_wakeup() const {
+  auto wake = std::chrono::steady_clock::time_point::max();
+  for (const auto& [key, g] : groups_)
+    wake = std::min(wake, g->next_wakeup());
+  return wake;
+}
+
 void OutputPort::tick(std::chrono::steady_clock::time_point now) {
-  for (auto& [key, g] : groups_) g->tick(now);
-}
-
-bool OutputPort::wants_retry() const {
-  for (const auto& [key, g] : groups_) {
-    if (g->wants_retry()) return true;
+  bool due = false;
+  for (auto& [key, g] : groups_) {
+    if (g->next_wakeup() > now) continue;
+    g->tick(now);
+    due = true;
   }
-  return false;
-}
-
-bool OutputPort::awaiting_acks() const {
-  for (const auto& [key, g] : groups_) {
-    if (g->in_flight() > 0) return true;
-  }
-  return false;
+  if (due) flush();
 }
 
 void OutputPort::update_pending_gauge() {

@@ -14,7 +14,7 @@
 #include <zmq.hpp>
 
 #include "directory/directory_protocol.hpp"
-#include "runtime/consumer_group.hpp"
+#include "runtime/group_sender.hpp"
 #include "runtime/output_journal.hpp"
 #include "runtime/publisher.hpp"
 
@@ -59,16 +59,15 @@ class OutputPort {
   // `groups` acknowledgements are expected, and child_done(token) is called on each.
   void track(std::uint64_t seq, std::uint64_t token, std::size_t groups);
   void set_child_done(std::function<void(std::uint64_t token)> fn) { child_done_ = std::move(fn); }
-  // Reads a group's acknowledgements.
-  void acks_readable(ConsumerGroup& g);
+  // A group's socket has the events it asked for (interest()): acknowledgements, or room.
+  void socket_ready(GroupSender& g);
   // Moves held messages to sockets that can take them.
   void flush();
   bool has_pending() const;
-  // at-least-once: ack timeouts (call every iteration), and whether messages wait for a replica
-  // with no socket event to wake for (poll again soon) or for acknowledgements.
+  // When tick() is next needed without a socket event (ack timeouts, retries of what waits for a
+  // full replica); tick() does that work when due.
+  std::chrono::steady_clock::time_point next_wakeup() const;
   void tick(std::chrono::steady_clock::time_point now);
-  bool wants_retry() const;
-  bool awaiting_acks() const;
 
   // Every declared consumer node has a connected replica and every listed replica is connected
   // (pipeline) or welcomed us (pubsub).
@@ -77,12 +76,13 @@ class OutputPort {
   // Publishes held pubsub messages even though not every subscriber is there (ready timeout).
   void open();
 
-  std::map<std::string, std::unique_ptr<ConsumerGroup>>& groups() noexcept { return groups_; }
+  std::map<std::string, std::unique_ptr<GroupSender>>& groups() noexcept { return groups_; }
   Publisher* publisher() noexcept { return publisher_.get(); }
 
  private:
   void update_pending_gauge();
-  bool make_room(ConsumerGroup& g, const WaitFn& wait);
+  bool make_room(GroupSender& g, const WaitFn& wait);
+  std::unique_ptr<GroupSender> make_sender(const std::string& node, bool tap) const;
   void replay_journal();
   // Durable: tells the journal what every consuming node acknowledged.
   void journal_low_water();
@@ -97,9 +97,9 @@ class OutputPort {
   std::set<std::string> declared_;  // consuming nodes named by the topology
   std::set<std::string> warned_;    // undeclared consumers already warned about
   std::uint64_t next_seq_ = 1;
-  std::map<std::string, std::unique_ptr<ConsumerGroup>> groups_;  // pipeline, by node
-  std::unique_ptr<Publisher> publisher_;                          // pubsub
-  std::unique_ptr<OutputJournal> journal_;                        // durable outputs
+  std::map<std::string, std::unique_ptr<GroupSender>> groups_;  // pipeline, by node
+  std::unique_ptr<Publisher> publisher_;                        // pubsub
+  std::unique_ptr<OutputJournal> journal_;                      // durable outputs
   struct Child {
     std::uint64_t token;
     std::size_t groups_left;

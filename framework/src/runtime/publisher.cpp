@@ -1,10 +1,10 @@
 #include "runtime/publisher.hpp"
 
 #include <brook/log.hpp>
-
 #include <msgpack.hpp>
 
 #include "runtime/socket_setup.hpp"
+#include "wire/control_frames.hpp"
 
 namespace brook::detail {
 
@@ -33,8 +33,7 @@ void Publisher::add_subscriber(const DirectoryEntry& e) {
     BROOK_LOG(kWarn) << "not connecting to subscriber " << id << " at " << ep << ": " << err.what();
     return;
   } catch (const zmq::error_t& err) {
-    BROOK_LOG(kWarn) << "cannot connect to subscriber " << id << " at " << ep << ": "
-                     << err.what();
+    BROOK_LOG(kWarn) << "cannot connect to subscriber " << id << " at " << ep << ": " << err.what();
     return;
   }
   subscribers_[ep] = e.reg.tap ? std::string() : id;
@@ -105,16 +104,7 @@ void Publisher::on_readable(std::uint64_t next_seq) {
     // Everything not yet handed to the socket will reach this subscriber.
     const std::uint64_t from = pending_.empty() ? next_seq : pending_.front().first;
     msgpack::sbuffer b;
-    msgpack::packer<msgpack::sbuffer> p(b);
-    p.pack_map(4);
-    p.pack(std::string_view("v"));
-    p.pack(1);
-    p.pack(std::string_view("publisher"));
-    p.pack(std::string_view(producer_id_));
-    p.pack(std::string_view("channel"));
-    p.pack(std::string_view(channel_));
-    p.pack(std::string_view("next_seq"));
-    p.pack_uint64(from);
+    encode_welcome(Welcome{producer_id_, channel_, from}, b);
     welcomes_.emplace_back(hello_topic(subscriber), std::string(b.data(), b.size()));
   }
   send_welcomes();

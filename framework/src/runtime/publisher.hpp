@@ -16,7 +16,7 @@
 #include <zmq.hpp>
 
 #include "directory/directory_protocol.hpp"
-#include "runtime/consumer_group.hpp"
+#include "runtime/group_sender.hpp"
 #include "security/security.hpp"
 
 namespace brook::detail {
@@ -31,7 +31,7 @@ class Publisher {
   void add_subscriber(const DirectoryEntry& e);
   void remove_subscriber(const DirectoryEntry& e);
 
-  // Topic frame + envelope frame; same contract as ConsumerGroup::offer. `seq` is the
+  // Topic frame + envelope frame; same contract as GroupSender::offer. `seq` is the
   // envelope's sequence number (welcomes report the oldest one not yet published).
   [[nodiscard]] Offer offer(std::uint64_t seq, zmq::message_t& envelope);
   std::size_t flush();

@@ -2,11 +2,23 @@
 
 #include <brook/envelope.hpp>
 #include <brook/envelope_codec.hpp>
+#include <msgpack.hpp>
 
 #include "wire/msgpack_reader.hpp"
 #include "wire/object_reader.hpp"
 
 namespace brook::detail {
+
+void encode_ack(std::span<const std::uint64_t> seqs, msgpack::sbuffer& out) {
+  out.clear();
+  msgpack::packer<msgpack::sbuffer> pk(out);
+  pk.pack_array(3);
+  pk.pack_uint32(kWireVersion);
+  pk.pack(std::string_view("ack"));
+  pk.pack_array(static_cast<std::uint32_t>(seqs.size()));
+  for (const auto s : seqs)
+    pk.pack_uint64(s);
+}
 
 bool decode_ack(std::span<const std::byte> frame, std::vector<std::uint64_t>& seqs) {
   seqs.clear();
@@ -31,6 +43,20 @@ bool decode_ack(std::span<const std::byte> frame, std::vector<std::uint64_t>& se
   return true;
 }
 
+void encode_welcome(const Welcome& w, msgpack::sbuffer& out) {
+  out.clear();
+  msgpack::packer<msgpack::sbuffer> p(out);
+  p.pack_map(4);
+  p.pack(std::string_view("v"));
+  p.pack(1);
+  p.pack(std::string_view("publisher"));
+  p.pack(std::string_view(w.publisher));
+  p.pack(std::string_view("channel"));
+  p.pack(std::string_view(w.channel));
+  p.pack(std::string_view("next_seq"));
+  p.pack_uint64(w.next_seq);
+}
+
 bool decode_welcome(std::span<const std::byte> frame, Welcome& out, std::string& why) {
   msgpack::object_handle h;
   if (!unpack_control_frame(as_string_view(frame), h, why)) {
@@ -39,6 +65,7 @@ bool decode_welcome(std::span<const std::byte> frame, Welcome& out, std::string&
   }
   ObjectReader f(h.get(), "welcome");
   f.str("publisher", out.publisher, Limits{}.max_name);
+  f.str("channel", out.channel, Limits{}.max_name, false);
   f.uint("next_seq", out.next_seq);
   if (!f.ok()) why = f.error();
   return f.ok();

@@ -1,14 +1,19 @@
 // The frames of the data path besides the envelope (docs/wire.md): acknowledgements and
-// welcomes. Decoding is bounded by the frame's size, allocates nothing for declared lengths and
-// never throws.
+// welcomes, encoded and decoded here only. Decoding is bounded by the frame's size, allocates
+// nothing for declared lengths and never throws.
 #pragma once
 
 #include <cstdint>
+#include <msgpack/sbuffer_decl.hpp>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace brook::detail {
+
+// `[1, "ack", [seq, ...]]` into `out` (cleared first).
+void encode_ack(std::span<const std::uint64_t> seqs, msgpack::sbuffer& out);
 
 // `[1, "ack", [seq, ...]]`: fills `seqs` with the positive integers of the array (other elements
 // are skipped). False when the frame is not such an array; `seqs` is then meaningless.
@@ -16,8 +21,12 @@ bool decode_ack(std::span<const std::byte> frame, std::vector<std::uint64_t>& se
 
 struct Welcome {
   std::string publisher;
+  std::string channel;
   std::uint64_t next_seq = 0;
 };
+
+// `{"v": 1, "publisher": str, "channel": str, "next_seq": uint}` into `out` (cleared first).
+void encode_welcome(const Welcome& w, msgpack::sbuffer& out);
 
 // `{"publisher": str, "next_seq": uint, ...}`; false with `why` set when it is not one.
 bool decode_welcome(std::span<const std::byte> frame, Welcome& out, std::string& why);

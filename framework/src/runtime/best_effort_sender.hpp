@@ -1,0 +1,30 @@
+// A best-effort consuming node: one PUSH socket connected to its live replicas; ZeroMQ shares
+// the work among them. What no replica can take waits in a bounded queue (max_pending) and is
+// sent when the socket reports room.
+#pragma once
+
+#include <deque>
+
+#include "runtime/group_sender.hpp"
+
+namespace brook::detail {
+
+class BestEffortSender final : public GroupSender {
+ public:
+  BestEffortSender(zmq::context_t& context, const ChannelSpec& channel, std::string node, bool tap,
+                   std::chrono::milliseconds linger, ChannelCounters& counters,
+                   const Security& security);
+
+  bool acknowledges() const noexcept override { return false; }
+  [[nodiscard]] Offer offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash = 0,
+                            bool force = false) override;
+  std::size_t flush() override;
+  std::size_t pending() const noexcept override { return pending_.size(); }
+  short interest() const noexcept override { return pending_.empty() ? 0 : ZMQ_POLLOUT; }
+  std::size_t on_socket_ready(const AckedFn& acked) override;
+
+ private:
+  std::deque<zmq::message_t> pending_;
+};
+
+}  // namespace brook::detail
