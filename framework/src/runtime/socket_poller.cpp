@@ -1,7 +1,6 @@
 #include "runtime/socket_poller.hpp"
 
 #include <brook/error.hpp>
-
 #include <cerrno>
 
 namespace brook::detail {
@@ -25,7 +24,8 @@ void SocketPoller::reset(std::vector<zmq::pollitem_t> items, std::vector<bool> a
 }
 
 void SocketPoller::recheck_all() noexcept {
-  for (auto& c : check_) c = 1;
+  for (auto& c : check_)
+    c = 1;
 }
 
 bool SocketPoller::read_events(std::size_t i) {
@@ -56,6 +56,8 @@ int SocketPoller::wait(int timeout_ms) {
                          ? POLLIN
                          : static_cast<short>(((item.events & ZMQ_POLLIN) ? POLLIN : 0) |
                                               ((item.events & ZMQ_POLLOUT) ? POLLOUT : 0));
+    // poll() skips a negative fd: one not watched now cannot wake it with a hang-up or error.
+    if ((item.events == 0) != (fds_[i].fd < 0)) fds_[i].fd = ~fds_[i].fd;
     if (item.socket == nullptr) continue;
     if (item.events == 0) {
       check_[i] = 1;  // not watched now: its fd may fire unseen
@@ -75,9 +77,10 @@ int SocketPoller::wait(int timeout_ms) {
     if (fds_[i].revents == 0) continue;
     zmq::pollitem_t& item = items_[i];
     if (item.socket == nullptr) {
-      item.revents = static_cast<short>(((fds_[i].revents & (POLLIN | POLLHUP | POLLERR)) ? ZMQ_POLLIN : 0) |
-                                        ((fds_[i].revents & POLLOUT) ? ZMQ_POLLOUT : 0)) &
-                     item.events;
+      item.revents =
+          static_cast<short>(((fds_[i].revents & (POLLIN | POLLHUP | POLLERR)) ? ZMQ_POLLIN : 0) |
+                             ((fds_[i].revents & POLLOUT) ? ZMQ_POLLOUT : 0)) &
+          item.events;
       if (item.revents != 0) ++ready;
     } else if (item.revents == 0 && read_events(i)) {
       ++ready;

@@ -11,7 +11,8 @@
 //   again. The caller marks those with recheck(); sockets created with `always` set (the ones
 //   sent on from anywhere: inputs that send acks, outputs) are rechecked on every wait.
 // - A socket that fired is read; one that is not polled this time (events 0) is rechecked when
-//   it is polled again.
+//   it is polled again. An item with events 0 is left out of the poll() altogether, so a plain
+//   fd that hung up does not make every wait return at once.
 //
 // Not thread-safe; the loop's thread only. Does not own the sockets.
 #pragma once
