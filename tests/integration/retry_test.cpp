@@ -133,5 +133,45 @@ nodes:
             << " dead letters handled after the fault was removed\n";
 }
 
+TEST(Retry, AFailedAttemptsOutputIsNeverSent) {
+  // The worker forwards each message and then, for every 3rd, throws on the first attempt: that
+  // attempt's emit must be discarded, so the collector sees each message exactly once.
+  constexpr std::uint64_t kCount = 600;
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: transactional
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms, ttl: 1s}
+channels:
+  work: {retry: {max_attempts: 3, initial: 10ms, max: 50ms}}
+  done: {}
+nodes:
+  source: {exec: brook-test-source, outputs: {out: work}, params: {count: 600, rate: 3000}}
+  worker: {exec: brook-test-sink, inputs: {in: work}, outputs: {out: done},
+           params: {flaky_mod: 3, forward_first: true}}
+  collector: {exec: brook-test-sink, inputs: {in: done}, params: {report: "{DIR}/collector.txt"}}
+)");
+  auto collector = c.start_node("brook-test-sink", "collector");
+  auto worker = c.start_node("brook-test-sink", "worker");
+  auto source = c.start_node("brook-test-source", "source");
+  ASSERT_EQ(source.wait(60s), 0) << source.log();
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("collector", "done", &ChannelCounters::received) >= kCount; }, 30s))
+      << worker.log();
+  EXPECT_TRUE(wait_for(
+      [&] { return c.counter("worker", "work", &ChannelCounters::retried) == kCount / 3; }, 10s))
+      << "every 3rd message failed once";
+  EXPECT_EQ(worker.stop(), 0);
+  EXPECT_EQ(collector.stop(), 0);
+  const SinkReport report = read_report(c.dir() / "collector.txt");
+  ASSERT_TRUE(report.complete);
+  std::map<std::uint64_t, int> times;
+  for (const auto& m : report.messages)
+    ++times[m.n];
+  EXPECT_EQ(times.size(), kCount);
+  for (const auto& [n, t] : times)
+    EXPECT_EQ(t, 1) << "message " << n;
+}
+
 }  // namespace
 }  // namespace brook::test

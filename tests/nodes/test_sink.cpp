@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   // n % flaky_mod == 0 it throws on its first attempt only (transient).
   const auto fail_mod = node.params().get<std::uint64_t>("fail_mod", 0);
   const auto flaky_mod = node.params().get<std::uint64_t>("flaky_mod", 0);
+  // forward_first: forward before the failure checks, so a failing attempt has emitted already.
+  const bool forward_first = node.params().get<bool>("forward_first", false);
 
   struct Seen {
     std::string source;
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
       last_ns = std::chrono::steady_clock::now().time_since_epoch().count();
       if (count++ == 0) first_ns = last_ns;
     }
+    if (forward && forward_first) node.emit("out", m);
     if (fail_mod > 0 && m.n % fail_mod == 0) throw brook::Error("poison message " + std::to_string(m.n));
     if (flaky_mod > 0 && m.n % flaky_mod == 0 && msg.attempt() == 1) {
       throw brook::Error("transient failure on " + std::to_string(m.n));
@@ -66,7 +69,7 @@ int main(int argc, char** argv) {
       if (::write(journal_fd, line.data(), line.size()) < 0) throw brook::Error("journal write failed");
     }
     if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
-    if (forward) node.emit("out", m);
+    if (forward && !forward_first) node.emit("out", m);
   });
   const int code = node.run();
   if (!timing.empty()) {

@@ -2,9 +2,11 @@
 // consumers cannot take messages. No directory is running, so nothing is ever connected and every
 // message is held: exactly the situation the on_full policies are for.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <brook/node.hpp>
 #include <sstream>
+#include <thread>
 
 #include "support/process.hpp"
 
@@ -333,6 +335,78 @@ TEST_F(NodeApi, TimersRunInOrderAndCanBeCancelled) {
   EXPECT_EQ(n.run(), 0);
   EXPECT_EQ(order, (std::vector<int>{1, 2}));
   EXPECT_EQ(ticks, 3);
+}
+
+TEST_F(NodeApi, PostHandsWorkFromAnotherThreadToTheLoopInOrder) {
+  Node n(options("source"));
+  std::vector<int> order;
+  std::thread::id ran_on;
+  n.post([&] { order.push_back(0); });  // before run(): kept until the loop runs
+  std::thread::id loop;
+  std::thread producer;
+  n.after(0ms, [&] {
+    loop = std::this_thread::get_id();
+    producer = std::thread([&] {
+      for (int i = 1; i <= 100; ++i)
+        n.post([&order, i] { order.push_back(i); });
+      n.post([&] {
+        ran_on = std::this_thread::get_id();
+        n.stop();
+      });
+    });
+  });
+  EXPECT_EQ(n.run(), 0);
+  producer.join();
+  ASSERT_EQ(order.size(), 101u);
+  for (int i = 0; i <= 100; ++i)
+    EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
+  EXPECT_EQ(ran_on, loop);
+}
+
+TEST_F(NodeApi, EmitFromAnotherThreadIsRefusedWithTheFix) {
+  Node n(options("source"));
+  std::string error;
+  n.after(0ms, [&] {
+    std::thread other([&] {
+      try {
+        n.emit("out", 1);
+      } catch (const ConfigError& e) {
+        error = e.what();
+      }
+    });
+    other.join();
+    n.stop();
+  });
+  EXPECT_EQ(n.run(), 0);
+  EXPECT_NE(error.find("node.post()"), std::string::npos) << error;
+}
+
+TEST_F(NodeApi, AWatchedFdIsReadOnTheLoopThread) {
+  Node n(options("source"));
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::string got;
+  WatchId id = 0;
+  id = n.watch(fds[0], kReadable, [&](short events) {
+    EXPECT_EQ(events, kReadable);
+    char buf[64];
+    const ssize_t r = ::read(fds[0], buf, sizeof buf);
+    if (r > 0) got.append(buf, static_cast<std::size_t>(r));
+    if (got.size() >= 6) {
+      n.unwatch(id);
+      n.stop();
+    }
+  });
+  std::thread writer([&] {
+    (void)!::write(fds[1], "abc", 3);
+    (void)!::write(fds[1], "def", 3);
+  });
+  n.after(5s, [&] { n.stop(); });  // bound the test if the watch never fires
+  EXPECT_EQ(n.run(), 0);
+  writer.join();
+  EXPECT_EQ(got, "abcdef");
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 }  // namespace

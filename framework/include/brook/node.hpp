@@ -7,10 +7,16 @@
 //   }
 //
 // Threading: run() turns the calling thread into the node's event loop. That thread owns every
-// socket; handlers, timers and on_ready callbacks run on it, one at a time. emit(), every(),
-// after() and cancel() must be called from that thread (or before run()); stop() may be called
-// from any thread or a signal handler. There are no hidden worker threads between a socket and
-// a handler (ZeroMQ's own I/O thread aside).
+// socket; handlers, timers, watchers and on_ready callbacks run on it, one at a time. emit(),
+// every(), after(), cancel() and watch() must be called from that thread (or before run()).
+// post() and stop() may be called from any thread (stop() also from a signal handler): post()
+// is how another thread (a blocking reader, a client library's callback) hands work to the
+// loop. There are no hidden worker threads between a socket and a handler (ZeroMQ's own I/O
+// thread aside).
+//
+// Transactional output: what a handler emits leaves when it returns. If it throws, its emits are
+// discarded, so a retried message never sends its output twice. Emits from timers, watchers,
+// posted functions and on_ready leave at once.
 //
 // Testing: brook::testing::TestNode (<brook/testing.hpp>, target brook::testing) gives the same
 // Node to a unit test, without processes or sockets.
@@ -146,6 +152,11 @@ inline EmitOptions with_key(std::string_view key) {
 }
 
 using TimerId = std::uint64_t;
+using WatchId = std::uint64_t;
+
+// Events for Node::watch(): readable, writable, or both (ZeroMQ's ZMQ_POLLIN / ZMQ_POLLOUT).
+inline constexpr short kReadable = 1;
+inline constexpr short kWritable = 2;
 
 class Node {
  public:
@@ -182,6 +193,19 @@ class Node {
   TimerId every(std::chrono::milliseconds period, std::function<void()> fn);
   TimerId after(std::chrono::milliseconds delay, std::function<void()> fn);
   void cancel(TimerId id);
+
+  // Runs fn on the loop thread soon (in order with other posts), from any thread, before or
+  // during run(); wakes the loop. What fn throws is logged. Posts after the node stopped never
+  // run.
+  void post(std::function<void()> fn);
+  // Calls fn(events) on the loop thread while the file descriptor is readable and/or writable
+  // (`events`: kReadable, kWritable; level-triggered: read what is there, or unwatch). A hang-up
+  // or error reports kReadable (read() then sees it). The fd stays the caller's: unwatch() before
+  // closing it. watch_socket() does the same for a ZeroMQ socket the node's code owns (a
+  // void* from zmq_socket() or cppzmq's socket.handle()).
+  WatchId watch(int fd, short events, std::function<void(short events)> fn);
+  WatchId watch_socket(void* zmq_socket, short events, std::function<void(short events)> fn);
+  void unwatch(WatchId id);
 
   // Called once on the loop thread when the node is ready: inputs registered, and every declared
   // consumer of its outputs connected (or the ready timeout expired, which is logged).
@@ -225,7 +249,7 @@ class Node {
   const OptionValues& own_options() const noexcept;
   EnvelopeEncoder& encoder() noexcept;
   OutgoingEnvelope begin_emit(std::size_t output, std::string_view type, const EmitOptions& o);
-  void finish_emit(std::size_t output, std::span<const std::byte> frame);
+  void finish_emit(std::size_t output, std::span<const std::byte> frame, const EmitOptions& o);
 
   std::unique_ptr<detail::NodeEngine> engine_;
 };
@@ -264,7 +288,7 @@ void Node::emit(std::string_view port, const T& value, const EmitOptions& option
   const std::size_t out = output_index(port);
   const OutgoingEnvelope env =
       begin_emit(out, options.type.empty() ? type_name<T>() : options.type, options);
-  finish_emit(out, encoder().encode(env, value));
+  finish_emit(out, encoder().encode(env, value), options);
 }
 
 }  // namespace brook

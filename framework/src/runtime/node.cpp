@@ -81,7 +81,7 @@ void Node::emit_raw(std::string_view port, std::span<const std::byte> payload,
                     std::string_view type, const EmitOptions& options) {
   const std::size_t out = output_index(port);
   const OutgoingEnvelope env = begin_emit(out, type, options);
-  finish_emit(out, encoder().encode_raw(env, payload));
+  finish_emit(out, encoder().encode_raw(env, payload), options);
 }
 
 TimerId Node::every(std::chrono::milliseconds period, std::function<void()> fn) {
@@ -92,6 +92,18 @@ TimerId Node::after(std::chrono::milliseconds delay, std::function<void()> fn) {
 }
 void Node::cancel(TimerId id) {
   engine_->cancel_timer(id);
+}
+void Node::post(std::function<void()> fn) {
+  engine_->post(std::move(fn));
+}
+WatchId Node::watch(int fd, short events, std::function<void(short)> fn) {
+  return engine_->watch_fd(fd, events, std::move(fn));
+}
+WatchId Node::watch_socket(void* zmq_socket, short events, std::function<void(short)> fn) {
+  return engine_->watch_socket(zmq_socket, events, std::move(fn));
+}
+void Node::unwatch(WatchId id) {
+  engine_->unwatch(id);
 }
 void Node::on_ready(std::function<void()> fn) {
   engine_->add_on_ready(std::move(fn));
@@ -149,8 +161,8 @@ EnvelopeEncoder& Node::encoder() noexcept {
 OutgoingEnvelope Node::begin_emit(std::size_t output, std::string_view type, const EmitOptions& o) {
   return engine_->begin_emit(output, type, o);
 }
-void Node::finish_emit(std::size_t output, std::span<const std::byte> frame) {
-  engine_->finish_emit(output, frame);
+void Node::finish_emit(std::size_t output, std::span<const std::byte> frame, const EmitOptions& o) {
+  engine_->finish_emit(output, frame, o);
 }
 
 }  // namespace brook

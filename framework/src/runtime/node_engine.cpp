@@ -104,7 +104,7 @@ bool NodeEngine::emit_dead_letter(std::size_t output, std::string_view dead_lett
   o.headers = headers;
   try {
     const OutgoingEnvelope out = begin_emit(output, env.type, o);
-    finish_emit(output, encoder().encode_raw(out, env.payload));
+    finish_emit(output, encoder().encode_raw(out, env.payload), o);
   } catch (const std::exception& e) {
     BROOK_LOG(kError) << "cannot dead-letter message " << env.id.producer << "/" << env.id.seq
                       << " to '" << dead_letter << "': " << e.what();

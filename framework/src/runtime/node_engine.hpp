@@ -25,10 +25,16 @@ class NodeEngine {
   virtual EnvelopeEncoder& encoder() noexcept = 0;
   virtual OutgoingEnvelope begin_emit(std::size_t output, std::string_view type,
                                       const EmitOptions& o) = 0;
-  virtual void finish_emit(std::size_t output, std::span<const std::byte> frame) = 0;
+  // `o`: the options begin_emit was given (the ordering key picks a replica).
+  virtual void finish_emit(std::size_t output, std::span<const std::byte> frame,
+                           const EmitOptions& o) = 0;
   virtual TimerId add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
                             bool periodic, std::function<void()> fn) = 0;
   virtual void cancel_timer(TimerId id) = 0;
+  virtual void post(std::function<void()> fn) = 0;  // thread-safe
+  virtual WatchId watch_fd(int fd, short events, std::function<void(short)> fn) = 0;
+  virtual WatchId watch_socket(void* socket, short events, std::function<void(short)> fn) = 0;
+  virtual void unwatch(WatchId id) = 0;
   virtual int run() = 0;
   virtual void stop() noexcept = 0;
   virtual bool ready() const noexcept = 0;

@@ -1,15 +1,22 @@
 // NodeRuntime set-up, the emit path and directory events. The loop itself is in node_loop.cpp.
 #include "runtime/node_runtime.hpp"
 
-#include <unistd.h>
-
 #include <brook/error.hpp>
 #include <brook/log.hpp>
+
+#include "runtime/pipeline_output.hpp"
+#include "runtime/pubsub_output.hpp"
+#include "runtime/replica_set.hpp"
 
 namespace brook {
 
 NodeRuntime::NodeRuntime(NodeOptions options)
-    : NodeEngine(std::move(options), random_id()), context_(1), stop_(options_.handle_signals) {
+    : NodeEngine(std::move(options), random_id()),
+      context_(1),
+      stop_(options_.handle_signals),
+      tracker_([this](detail::Receiver& in, const EnvelopeView& env, std::uint32_t attempts,
+                      const std::string& error) { return dead_letter(in, env, attempts, error); },
+               0) {
   ready_timeout_ = options_.ready_timeout.value_or(spec_->ready_timeout);
   drain_timeout_ = options_.drain_timeout.value_or(spec_->drain_timeout);
   linger_ = drain_timeout_;
@@ -26,9 +33,9 @@ NodeRuntime::NodeRuntime(NodeOptions options)
 
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
-    inputs_.push_back(std::make_unique<detail::InputPort>(context_, port, *ch, options_.advertise,
-                                                          producer_id_, options_.observer, linger_,
-                                                          counters_.channels[ch->name], security_));
+    inputs_.push_back(detail::make_receiver(context_, port, *ch, options_.advertise, producer_id_,
+                                            options_.observer, linger_,
+                                            counters_.channels[ch->name], security_));
   }
   for (const auto& port : spec_->outputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
@@ -41,10 +48,7 @@ NodeRuntime::NodeRuntime(NodeOptions options)
       // what it re-sends after a crash.
       producer = instance_name_ + "@j" + journal->id();
     }
-    outputs_.push_back(std::make_unique<detail::OutputPort>(
-        context_, port, *ch, topology_, producer, linger_, counters_.channels[ch->name], security_,
-        std::move(journal)));
-    outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
+    add_output(port, *ch, std::move(producer), std::move(journal));
   }
   // Channels this node reads that name a dead-letter channel get an implicit output to it.
   for (const auto& port : spec_->inputs) {
@@ -56,26 +60,45 @@ NodeRuntime::NodeRuntime(NodeOptions options)
     dl_port.port = "~dead-letter:" + ch->name;
     dl_port.channel = dl->name;
     dl_port.where = port.where;
-    outputs_.push_back(
-        std::make_unique<detail::OutputPort>(context_, dl_port, *dl, topology_, producer_id_,
-                                             linger_, counters_.channels[dl->name], security_));
-    outputs_.back()->set_child_done([this](std::uint64_t token) { child_done(token); });
+    add_output(dl_port, *dl, producer_id_, nullptr);
     dead_letter_out_[ch->name] = outputs_.size() - 1;
   }
   wait_fn_ = [this](const std::function<bool()>& done, Clock::time_point deadline) {
     return wait_until(done, deadline);
   };
+  reactor_.on_error([this](const std::exception& e) {
+    std::uint64_t suppressed = 0;
+    if (callback_log_.allow(suppressed)) {
+      BROOK_LOG(kError) << "timer or posted callback threw: " << e.what();
+    }
+  });
 }
 
 NodeRuntime::~NodeRuntime() {
   close_all();
 }
 
+void NodeRuntime::add_output(const PortSpec& port, const ChannelSpec& ch, std::string producer,
+                             std::unique_ptr<detail::OutputJournal> journal) {
+  auto& counters = counters_.channels[ch.name];
+  if (ch.pattern == Pattern::kPubsub) {
+    outputs_.push_back(std::make_unique<detail::PubsubOutput>(reactor_, context_, port, ch,
+                                                              topology_, std::move(producer),
+                                                              linger_, counters, security_));
+    return;
+  }
+  const std::size_t index = outputs_.size();
+  outputs_.push_back(std::make_unique<detail::PipelineOutput>(
+      reactor_, context_, port, ch, topology_, std::move(producer), linger_, counters, security_,
+      std::move(journal), [this, index](std::uint64_t seq) { tracker_.acked(index, seq); }));
+}
+
 void NodeRuntime::check_loop_thread(const char* what) const {
   if (running_ && std::this_thread::get_id() != loop_thread_) {
     throw ConfigError(std::string(what) +
                       " called from a thread other than the node's loop thread; call it from a "
-                      "handler, timer or on_ready callback");
+                      "handler, timer or on_ready callback, or hand it to the loop with "
+                      "node.post()");
   }
 }
 
@@ -100,64 +123,116 @@ std::size_t NodeRuntime::output_index(std::string_view port) const {
   no_output_port(port);
 }
 
+// ---- the emit path ----------------------------------------------------------------------------
+
 OutgoingEnvelope NodeRuntime::begin_emit(std::size_t output, std::string_view type,
                                          const EmitOptions& o) {
   check_loop_thread("emit()");
   auto& out = *outputs_[output];
   // A message emitted while handling another continues its trace.
-  const OutgoingEnvelope env =
-      new_envelope(out.producer_id(), out.next_seq(), out.channel().name, type, o,
-                   current_ != nullptr ? current_->trace : trace_ids_.next());
-  // Remembered for finish_emit, which picks the replica from it; only order_by channels pay.
-  emit_key_hash_ = o.key && out.channel().order_by_key ? detail::key_hash(*o.key) : 0;
-  return env;
+  return new_envelope(out.producer_id(), out.next_seq(), out.channel().name, type, o,
+                      handling_ != nullptr ? handling_->env.trace : trace_ids_.next());
 }
 
-void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> frame) {
+void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> frame,
+                              const EmitOptions& o) {
   auto& out = *outputs_[output];
   check_frame_size(out.channel(), frame.size());
   if (!running_) {
     throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
   }
-  const std::uint64_t seq = out.next_seq();
-  const std::size_t takers = out.send(frame, wait_fn_, emit_key_hash_);
+  // Only order_by channels pay for hashing the key.
+  const std::uint64_t key_hash = o.key && out.channel().order_by_key ? detail::key_hash(*o.key) : 0;
+  out.make_room(wait_fn_);  // on_full applies now, in the emit() the handler called
+  const std::uint64_t seq = out.take_seq();
+  zmq::message_t msg(frame.data(), frame.size());
+  if (handling_ != nullptr && handling_->staging) {
+    staged_.push_back(Staged{output, seq, key_hash, std::move(msg)});
+    return;
+  }
+  deliver(output, msg, seq, key_hash, handling_ != nullptr ? handling_->attempt : nullptr);
+}
+
+void NodeRuntime::deliver(std::size_t output, zmq::message_t& msg, std::uint64_t seq,
+                          std::uint64_t key_hash, detail::DeliveryTracker::Attempt* attempt) {
+  auto& out = *outputs_[output];
+  const std::size_t takers = out.deliver(msg, seq, key_hash);
   ++out.counters().emitted;
   // A durable output's journal holds the message from here on, so the input that caused it
   // need not wait for downstream acknowledgements (chained acks are for outputs without one).
-  if (takers > 0 && current_in_ != nullptr && !out.durable()) {
-    if (current_token_ == 0) {
-      current_token_ = next_token_++;
-      Deferred& d = deferred_[current_token_];
-      d.in = current_in_;
-      d.peer = current_in_->peer();
-      d.producer = std::string(current_->id.producer);
-      d.seq = current_->id.seq;
-    }
-    deferred_[current_token_].outstanding += takers;
-    out.track(seq, current_token_, takers);
-  }
+  if (attempt != nullptr && !out.durable()) tracker_.emitted(*attempt, output, seq, takers);
 }
 
-void NodeRuntime::child_done(std::uint64_t token) {
-  const auto it = deferred_.find(token);
-  if (it == deferred_.end()) return;
-  Deferred& d = it->second;
-  if (d.outstanding > 0) --d.outstanding;
-  if (d.outstanding == 0 && d.handler_done) {
-    d.in->ack_deferred(d.peer, d.producer, d.seq);
-    deferred_.erase(it);
+detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Message& message,
+                                                 detail::DeliveryTracker::Attempt& attempt) {
+  Handling h{attempt.env, &attempt, true};
+  staged_.clear();
+  handling_ = &h;
+  const detail::HandlerOutcome outcome = detail::call_handler(in.handler(), message);
+  handling_ = nullptr;
+  if (outcome.result == detail::HandlerResult::kOk) {
+    try {
+      for (auto& s : staged_)
+        deliver(s.output, s.msg, s.seq, s.key_hash, &attempt);
+    } catch (const std::exception& e) {
+      // A journal that cannot append (a full disk): what was delivered before stays sent, the
+      // message is retried like a handler that threw.
+      staged_.clear();
+      return {detail::HandlerResult::kThrew, std::string("delivering its output: ") + e.what()};
+    }
+  } else {
+    // Transactional output: a failed attempt's emits never leave, so a retry does not repeat
+    // them; their sequence numbers are given back (subscribers would count them as gaps).
+    for (auto it = staged_.rbegin(); it != staged_.rend(); ++it) {
+      outputs_[it->output]->rewind_seq(it->seq);
+    }
   }
+  staged_.clear();
+  return outcome;
+}
+
+bool NodeRuntime::dead_letter(detail::Receiver& in, const EnvelopeView& env, std::uint32_t attempts,
+                              const std::string& error) {
+  const auto it = dead_letter_out_.find(in.channel().name);
+  if (it == dead_letter_out_.end()) return false;
+  Handling h{env, nullptr, false};  // continues the message's trace; sent at once
+  Handling* outer = handling_;
+  handling_ = &h;
+  const bool sent = emit_dead_letter(it->second, in.channel().dead_letter, env, attempts, error);
+  handling_ = outer;
+  return sent;
 }
 
 TimerId NodeRuntime::add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
                                bool periodic, std::function<void()> fn) {
   check_loop_thread("every()/after()");
-  return timers_.add(Clock::now() + delay, period, periodic, std::move(fn));
+  return reactor_.add_timer(Clock::now() + delay, period, periodic, std::move(fn));
 }
 
 void NodeRuntime::cancel_timer(TimerId id) {
   check_loop_thread("cancel()");
-  timers_.cancel(id);
+  reactor_.cancel_timer(id);
+}
+
+WatchId NodeRuntime::watch_fd(int fd, short events, std::function<void(short)> fn) {
+  check_loop_thread("watch()");
+  detail::ReaderOptions o;
+  o.group = detail::ReactorGroup::kData;  // user code: never run while a handler waits
+  return reactor_.add_fd(fd, events, std::move(fn), o);
+}
+
+WatchId NodeRuntime::watch_socket(void* socket, short events, std::function<void(short)> fn) {
+  check_loop_thread("watch_socket()");
+  detail::ReaderOptions o;
+  o.group = detail::ReactorGroup::kData;
+  // The node's code sends and receives on it anywhere: read its events before every poll.
+  o.recheck_always = true;
+  return reactor_.add_socket(zmq::socket_ref(zmq::from_handle, socket), events, std::move(fn), o);
+}
+
+void NodeRuntime::unwatch(WatchId id) {
+  check_loop_thread("unwatch()");
+  reactor_.remove(id);
 }
 
 // ---- directory events ----------------------------------------------------------------------
@@ -181,7 +256,7 @@ void NodeRuntime::entry_added(const DirectoryEntry& e) {
   }
   if (e.reg.direction == Direction::kIn) {
     for (auto& out : outputs_) {
-      if (out->channel().name == e.reg.channel && out->consumer_added(e)) ++generation_;
+      if (out->channel().name == e.reg.channel) out->consumer_added(e);
     }
   } else if (e.reg.pattern == Pattern::kPubsub) {
     for (auto& in : inputs_) {

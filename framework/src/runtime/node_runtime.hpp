@@ -1,5 +1,6 @@
-// The event loop behind brook::Node: owns the ZeroMQ context and every socket, polls them on the
-// thread that called run(), and calls handlers on that same thread.
+// The event loop behind brook::Node: owns the ZeroMQ context, the reactor and every port, and
+// wires them: receivers to handlers through the delivery tracker, handlers' output to the output
+// ports, directory events to both. Handlers run on the thread that called run().
 #pragma once
 
 #include <brook/ids.hpp>
@@ -9,17 +10,15 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 #include <zmq.hpp>
 
+#include "runtime/delivery_tracker.hpp"
 #include "runtime/directory_session.hpp"
-#include "runtime/handling.hpp"
-#include "runtime/input_port.hpp"
 #include "runtime/node_engine.hpp"
 #include "runtime/output_port.hpp"
-#include "runtime/socket_poller.hpp"
-#include "runtime/timer_queue.hpp"
+#include "runtime/reactor.hpp"
+#include "runtime/receiver.hpp"
 #include "security/security.hpp"
 #include "security/zap_handler.hpp"
 #include "util/lifecycle.hpp"
@@ -37,10 +36,15 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   EnvelopeEncoder& encoder() noexcept override { return encoder_; }
   OutgoingEnvelope begin_emit(std::size_t output, std::string_view type,
                               const EmitOptions& o) override;
-  void finish_emit(std::size_t output, std::span<const std::byte> frame) override;
+  void finish_emit(std::size_t output, std::span<const std::byte> frame,
+                   const EmitOptions& o) override;
   TimerId add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
                     bool periodic, std::function<void()> fn) override;
   void cancel_timer(TimerId id) override;
+  void post(std::function<void()> fn) override { reactor_.post(std::move(fn)); }
+  WatchId watch_fd(int fd, short events, std::function<void(short)> fn) override;
+  WatchId watch_socket(void* socket, short events, std::function<void(short)> fn) override;
+  void unwatch(WatchId id) override;
   int run() override;
   void stop() noexcept override { stop_.request_stop(); }
   bool ready() const noexcept override { return ready_; }
@@ -53,43 +57,46 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   NodeCounters heartbeat_counters() override;
 
  private:
-  enum class Mode { kNormal, kControlOnly };
-  enum class SlotKind {
-    kStop,
-    kInput,
-    kInputMonitor,
-    kDirRequest,
-    kDirWatch,
-    kMonitor,
-    kGroupOut,
-    kPublisher,
-    kZap
+  // The handler call in progress, if any: its message (emits continue its trace) and, while
+  // `staging`, where its emits wait until it returns (transactional output).
+  struct Handling {
+    const EnvelopeView& env;
+    detail::DeliveryTracker::Attempt* attempt;  // null: the runtime's own emit (dead letter)
+    bool staging;
   };
-  struct Slot {
-    SlotKind kind;
-    void* target;  // InputPort*, DirectorySession*, GroupSender* or Publisher*
-    detail::OutputPort* output;
-  };
-  struct PollBuffer {
-    std::uint64_t generation = 0;
-    detail::SocketPoller poller;
-    std::vector<Slot> slots;
+  struct Staged {
+    std::size_t output;
+    std::uint64_t seq;
+    std::uint64_t key_hash;
+    zmq::message_t msg;
   };
 
   void check_loop_thread(const char* what) const;
-  void build(PollBuffer& b);
-  void recheck_target(PollBuffer& b, const void* target);
-  // One poll + dispatch. kControlOnly never reads inputs or runs timers (used while emit()
-  // blocks inside a handler, so handlers never nest).
-  void iterate(Mode mode, Clock::time_point deadline);
+  void add_output(const PortSpec& port, const ChannelSpec& ch, std::string producer,
+                  std::unique_ptr<detail::OutputJournal> journal);
+  void start_directory_sessions();
+  void watch_framework_sockets();
+  void deliver(std::size_t output, zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
+               detail::DeliveryTracker::Attempt* attempt);
+  // Calls the handler with its emits staged; delivers them if it returned, discards them if it
+  // threw.
+  detail::HandlerOutcome call_handler(detail::Receiver& in, const Message& message,
+                                      detail::DeliveryTracker::Attempt& attempt);
+  bool dead_letter(detail::Receiver& in, const EnvelopeView& env, std::uint32_t attempts,
+                   const std::string& error);
+
+  void drain_input(detail::Receiver& in);
+  // `attempt` > 0: a retry of a message whose handler threw (skips admission).
+  void dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
+                std::uint32_t attempt);
+  void decode_error(detail::Receiver& in, const zmq::message_t& frame, const std::string& why);
+  // Runs control work only (never a handler) until done() or the deadline.
   bool wait_until(const std::function<bool()>& done, Clock::time_point deadline);
-  void drain_input(detail::InputPort& in);
-  // `attempt` > 0: a retry of a message whose handler threw (skips de-duplication).
-  void dispatch(detail::InputPort& in, zmq::message_t& frame, std::uint32_t attempt = 0);
-  void decode_error(detail::InputPort& in, const zmq::message_t& frame, const std::string& why);
-  void flush_outputs();
+  void on_stop_fd();
   void check_ready(Clock::time_point now);
+  void flush_outputs();
   void shutdown();
+  void drain_inputs_until_quiet(Clock::time_point deadline, int reads_at_stop);
   void close_all() noexcept;
   std::string view_key(const DirectoryEntry& e) const;
 
@@ -97,72 +104,37 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   std::chrono::milliseconds drain_timeout_;
   std::chrono::milliseconds linger_;
 
+  detail::Reactor reactor_;  // before every port: they remove themselves from it
   Security security_;
   zmq::context_t context_;
   std::unique_ptr<ZapHandler> zap_;  // with CURVE: bound before any input, closed before context_
   StopSignal stop_;
-  std::vector<std::unique_ptr<detail::InputPort>> inputs_;
+  std::vector<std::unique_ptr<detail::Receiver>> inputs_;
   std::vector<std::unique_ptr<detail::OutputPort>> outputs_;
   std::vector<std::unique_ptr<detail::DirectorySession>> sessions_;
   std::map<std::string, int> view_;  // merged directory entries across sessions (refcounts)
-  detail::TimerQueue timers_;
+  std::map<std::string, std::size_t> dead_letter_out_;  // input channel -> output index
+  detail::DeliveryTracker tracker_;
 
   EnvelopeEncoder encoder_;
   PayloadDecoder payload_decoder_;
   TraceIdGenerator trace_ids_;
   LogRateLimiter decode_log_;
-  LogRateLimiter handler_log_;
+  LogRateLimiter callback_log_;
   detail::WaitFn wait_fn_;
+  Handling* handling_ = nullptr;
+  std::vector<Staged> staged_;  // of the handler call in progress; reused
+  std::string peer_;            // of the message being read; reused
 
   std::thread::id loop_thread_{};
   bool running_ = false;
   bool ready_ = false;
   bool registered_once_ = false;
-  bool more_input_ = false;  // an input stopped at its batch limit: poll without waiting
   bool stopping_ = false;
   int stop_reads_ = 0;
-  const EnvelopeView* current_ = nullptr;  // message being handled, for trace propagation
-  // Chained acknowledgement (docs/reliability.md): an at-least-once input message whose handler
-  // emitted at-least-once messages is acknowledged only once all of those were acknowledged
-  // downstream, so a crash of this node never loses the work in between.
-  struct Deferred {
-    detail::InputPort* in = nullptr;
-    std::string peer;
-    std::string producer;
-    std::uint64_t seq = 0;
-    std::size_t outstanding = 0;
-    bool handler_done = false;
-  };
-  void child_done(std::uint64_t token);
-  // Handler failures (docs/reliability.md): retried later with backoff, then dead-lettered.
-  struct PendingRetry {
-    detail::InputPort* in = nullptr;
-    zmq::message_t frame;
-    std::string peer;
-    std::uint32_t attempt = 0;  // the attempt to make
-  };
-  // What to do with a message whose handler threw `error` on attempt `attempt`: true when it
-  // was taken care of (retry scheduled: do not ack yet).
-  bool handler_failed(detail::InputPort& in, const EnvelopeView& env, zmq::message_t& frame,
-                      std::uint32_t attempt, const std::string& error);
-  void dead_letter(detail::InputPort& in, const EnvelopeView& env, std::uint32_t attempts,
-                   const std::string& error);
-  void run_due_retries(Clock::time_point now);
-  std::multimap<Clock::time_point, PendingRetry> retries_;
-  std::map<std::string, std::size_t> dead_letter_out_;  // input channel -> output index
-  detail::RetryBackoff backoff_;
-  detail::InputPort* current_in_ = nullptr;  // reliable input being handled
-  std::uint64_t current_token_ = 0;          // its Deferred, once it emitted something
-  std::uint64_t next_token_ = 1;
-  std::uint64_t emit_key_hash_ = 0;  // set by begin_emit for finish_emit
-  std::unordered_map<std::uint64_t, Deferred> deferred_;
   Clock::time_point started_{};
   Clock::time_point last_input_{};
-  Clock::time_point next_publisher_flush_{};
   Clock::time_point next_unregistered_warn_{};
-  std::uint64_t generation_ = 1;
-  PollBuffer buffers_[2];
-  PollBuffer* last_polled_ = nullptr;  // a switch between buffers rechecks every socket
 };
 
 }  // namespace brook

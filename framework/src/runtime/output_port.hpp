@@ -1,22 +1,23 @@
-// A node's output port: the channel's consumer groups (pipeline) or publisher (pubsub), the
-// port's sequence numbers, and the on_full policy applied when consumers cannot keep up.
+// A node's output port: its channel, producer id and sequence numbers, and the consumers it hands
+// messages to. Two kinds: PipelineOutput (a sender per consuming node, and a durable port's
+// journal) and PubsubOutput (one publisher). A message goes out in two steps so a handler's
+// output can be held until it returns: make_room() applies the channel's on_full policy when the
+// message is emitted, deliver() hands it over (at once, or when the handler returned).
 #pragma once
 
 #include <brook/counters.hpp>
 #include <brook/topology.hpp>
+#include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
-#include <set>
-#include <span>
 #include <string>
-#include <unordered_map>
+#include <vector>
 #include <zmq.hpp>
 
 #include "directory/directory_protocol.hpp"
-#include "runtime/group_sender.hpp"
 #include "runtime/output_journal.hpp"
-#include "runtime/publisher.hpp"
+#include "runtime/reactor.hpp"
+#include "security/security.hpp"
 
 namespace brook::detail {
 
@@ -27,86 +28,71 @@ using WaitFn = std::function<bool(const std::function<bool()>& done,
 
 class OutputPort {
  public:
-  // `journal`: a durable output's (null otherwise). Its unacknowledged messages are queued for
-  // the consumers at once, sequence numbers continue after it, and `producer_id` must be the
-  // same for every incarnation using it (consumers de-duplicate by producer and number).
-  OutputPort(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
-             const Topology& topology, std::string producer_id, std::chrono::milliseconds linger,
-             ChannelCounters& counters, const Security& security,
-             std::unique_ptr<OutputJournal> journal = nullptr);
+  using Clock = std::chrono::steady_clock;
+  // A consumer group acknowledged message `seq` of this port.
+  using AckedFn = std::function<void(std::uint64_t seq)>;
+
+  virtual ~OutputPort();
+  OutputPort(const OutputPort&) = delete;
+  OutputPort& operator=(const OutputPort&) = delete;
 
   const std::string& port() const noexcept { return port_; }
   const std::string& producer_id() const noexcept { return producer_id_; }
-  bool durable() const noexcept { return journal_ != nullptr; }
   const ChannelSpec& channel() const noexcept { return *channel_; }
-  Registration registration() const;
-
-  std::uint64_t next_seq() const noexcept { return next_seq_; }
   ChannelCounters& counters() noexcept { return counters_; }
+  Registration registration() const;
+  // Durable: a journal keeps what was delivered until every consumer acknowledged it.
+  virtual bool durable() const noexcept { return false; }
 
-  // Directory events for inputs on this port's channel. True when sockets were added (the
-  // loop's poll set must be rebuilt).
-  bool consumer_added(const DirectoryEntry& e);
-  void consumer_removed(const DirectoryEntry& e);
+  // The sequence number of the next message; take_seq() consumes it. rewind_seq() gives back
+  // numbers taken by messages that were never delivered (a failed handler's output), which must
+  // be the latest taken.
+  std::uint64_t next_seq() const noexcept { return next_seq_; }
+  std::uint64_t take_seq() noexcept { return next_seq_++; }
+  void rewind_seq(std::uint64_t first_unused) noexcept { next_seq_ = first_unused; }
 
-  // Hands one encoded envelope to every consumer group, applying on_full. Consumes a sequence
-  // number. Throws BackpressureError (policy fail, or block timed out).
-  // Returns how many at-least-once consumer groups took the message (0 for best-effort).
-  // `key_hash`: of the ordering key (0 = none), for order_by: key.
-  std::size_t send(std::span<const std::byte> frame, const WaitFn& wait,
-                   std::uint64_t key_hash = 0);
-  // Chained acknowledgement: message `seq` was emitted while handling an input message (token);
-  // `groups` acknowledgements are expected, and child_done(token) is called on each.
-  void track(std::uint64_t seq, std::uint64_t token, std::size_t groups);
-  void set_child_done(std::function<void(std::uint64_t token)> fn) { child_done_ = std::move(fn); }
-  // A group's socket has the events it asked for (interest()): acknowledgements, or room.
-  void socket_ready(GroupSender& g);
+  // Applies on_full while consumers hold max_pending messages: waits (block, up to
+  // block_timeout) or throws BackpressureError (fail, or block timed out); with drop, deliver()
+  // drops and counts.
+  virtual void make_room(const WaitFn& wait) = 0;
+  // Hands message `seq` to the consumers. Returns how many consumer groups that acknowledge took
+  // it (for chained acknowledgements; 0 for best-effort and pubsub).
+  virtual std::size_t deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash) = 0;
+
+  // Directory events for inputs on this port's channel.
+  virtual void consumer_added(const DirectoryEntry& e) = 0;
+  virtual void consumer_removed(const DirectoryEntry& e) = 0;
+
   // Moves held messages to sockets that can take them.
-  void flush();
-  bool has_pending() const;
-  // When tick() is next needed without a socket event (ack timeouts, retries of what waits for a
-  // full replica); tick() does that work when due.
-  std::chrono::steady_clock::time_point next_wakeup() const;
-  void tick(std::chrono::steady_clock::time_point now);
+  virtual void flush() = 0;
+  // Held or unacknowledged messages remain (at shutdown a producer waits for them).
+  virtual bool has_pending() const = 0;
 
   // Every declared consumer node has a connected replica and every listed replica is connected
-  // (pipeline) or welcomed us (pubsub).
-  bool ready() const;
-  std::string readiness() const;  // what is missing, for the ready-timeout warning
-  // Publishes held pubsub messages even though not every subscriber is there (ready timeout).
-  void open();
+  // (pipeline) or welcomed us (pubsub); readiness() says what is missing, for the ready-timeout
+  // warning. open(): go ahead without them (ready timeout).
+  virtual bool ready() const = 0;
+  virtual std::string readiness() const = 0;
+  virtual void open() {}
 
-  std::map<std::string, std::unique_ptr<GroupSender>>& groups() noexcept { return groups_; }
-  Publisher* publisher() noexcept { return publisher_.get(); }
+ protected:
+  // Its sockets (now and as consumers join) are served by `reactor`, which must outlive it.
+  OutputPort(Reactor& reactor, const PortSpec& port, const ChannelSpec& channel,
+             std::string producer_id, ChannelCounters& counters);
+  // `sent_elsewhere`: the socket is also sent on outside `fn` (by deliver()).
+  void watch_socket(zmq::socket_ref s, std::function<short()> interest,
+                    std::function<void(short)> fn, bool sent_elsewhere);
+  void watch_source(std::function<Clock::time_point()> next,
+                    std::function<void(Clock::time_point)> tick);
 
- private:
-  void update_pending_gauge();
-  bool make_room(GroupSender& g, const WaitFn& wait);
-  std::unique_ptr<GroupSender> make_sender(const std::string& node, bool tap) const;
-  void replay_journal();
-  // Durable: tells the journal what every consuming node acknowledged.
-  void journal_low_water();
-
+  Reactor& reactor_;
+  std::vector<Reactor::ReaderId> readers_;
+  std::vector<Reactor::SourceId> sources_;
   std::string port_;
   const ChannelSpec* channel_;
   std::string producer_id_;
-  std::chrono::milliseconds linger_;
   ChannelCounters& counters_;
-  const Security& security_;
-  zmq::context_t& context_;
-  std::set<std::string> declared_;  // consuming nodes named by the topology
-  std::set<std::string> warned_;    // undeclared consumers already warned about
   std::uint64_t next_seq_ = 1;
-  std::map<std::string, std::unique_ptr<GroupSender>> groups_;  // pipeline, by node
-  std::unique_ptr<Publisher> publisher_;                        // pubsub
-  std::unique_ptr<OutputJournal> journal_;                      // durable outputs
-  struct Child {
-    std::uint64_t token;
-    std::size_t groups_left;
-  };
-  std::unordered_map<std::uint64_t, Child> children_;  // by sequence number
-  std::function<void(std::uint64_t)> child_done_;
-  std::function<void(std::uint64_t)> on_acked_;
 };
 
 }  // namespace brook::detail

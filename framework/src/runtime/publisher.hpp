@@ -33,7 +33,7 @@ class Publisher {
 
   // Topic frame + envelope frame; same contract as GroupSender::offer. `seq` is the
   // envelope's sequence number (welcomes report the oldest one not yet published).
-  [[nodiscard]] Offer offer(std::uint64_t seq, zmq::message_t& envelope);
+  [[nodiscard]] Offer offer(std::uint64_t seq, zmq::message_t& envelope, bool force = false);
   std::size_t flush();
   std::size_t pending() const noexcept { return pending_.size(); }
   bool has_work() const noexcept { return !pending_.empty() || !welcomes_.empty(); }
@@ -46,7 +46,7 @@ class Publisher {
   // Reads subscription messages; queues welcomes for new subscribers. `next_seq` is the
   // sequence number the next published message will carry.
   void on_readable(std::uint64_t next_seq);
-  void* socket() noexcept { return xpub_.handle(); }
+  zmq::socket_t& socket() noexcept { return xpub_; }
 
   std::size_t known_subscribers() const noexcept { return subscribers_.size(); }
   // Instances (producer ids) that completed the hello/welcome exchange.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <brook/log.hpp>
+#include <zmq.hpp>
 
 namespace brook::detail {
 
@@ -74,7 +75,8 @@ OutgoingEnvelope TestEngine::begin_emit(std::size_t output, std::string_view typ
                       handling_ != nullptr ? handling_->trace : trace_ids_.next());
 }
 
-void TestEngine::finish_emit(std::size_t output, std::span<const std::byte> frame) {
+void TestEngine::finish_emit(std::size_t output, std::span<const std::byte> frame,
+                             const EmitOptions&) {
   Output& out = outputs_[output];
   check_frame_size(*out.channel, frame.size());
   if (!started_) throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
@@ -90,9 +92,75 @@ void TestEngine::finish_emit(std::size_t output, std::span<const std::byte> fram
   } else {
     e.refused = st.describe();
   }
+  if (staging_) {
+    staged_.emplace_back(output, std::move(e));
+    return;
+  }
   out.captured.push_back(std::move(e));
   ++out.counters->emitted;
   ++out.counters->sent;
+}
+
+HandlerOutcome TestEngine::call_in_transaction(Input& in, const Message& message) {
+  staged_.clear();
+  staging_ = true;
+  const HandlerOutcome outcome = call_handler(in.handler, message);
+  staging_ = false;
+  if (outcome.result == HandlerResult::kOk) {
+    for (auto& [output, e] : staged_) {
+      Output& out = outputs_[output];
+      out.captured.push_back(std::move(e));
+      ++out.counters->emitted;
+      ++out.counters->sent;
+    }
+  } else {
+    // As in a process: a failed attempt's emits never leave; their numbers are given back.
+    for (auto it = staged_.rbegin(); it != staged_.rend(); ++it)
+      --outputs_[it->first].seq;
+  }
+  staged_.clear();
+  return outcome;
+}
+
+void TestEngine::post(std::function<void()> fn) {
+  std::lock_guard lock(post_mutex_);
+  posted_.push_back(std::move(fn));
+}
+
+WatchId TestEngine::watch_fd(int fd, short events, std::function<void(short)> fn) {
+  watches_.emplace(next_watch_, Watch{fd, nullptr, events, std::move(fn)});
+  return next_watch_++;
+}
+
+WatchId TestEngine::watch_socket(void* socket, short events, std::function<void(short)> fn) {
+  watches_.emplace(next_watch_, Watch{-1, socket, events, std::move(fn)});
+  return next_watch_++;
+}
+
+void TestEngine::run_posted_and_watches() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard lock(post_mutex_);
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      BROOK_LOG(kError) << "posted callback threw: " << e.what();
+    }
+  }
+  std::vector<WatchId> ids;
+  for (const auto& [id, w] : watches_)
+    ids.push_back(id);
+  for (const WatchId id : ids) {
+    const auto it = watches_.find(id);
+    if (it == watches_.end()) continue;  // unwatched by an earlier callback
+    zmq::pollitem_t item{it->second.socket, it->second.fd, it->second.events, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(0)) <= 0 || item.revents == 0) continue;
+    const auto fn = it->second.fn;  // the callback may unwatch itself
+    fn(static_cast<short>(item.revents & it->second.events));
+  }
 }
 
 TimerId TestEngine::add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
@@ -213,7 +281,7 @@ void TestEngine::dispatch(std::size_t input, std::span<const std::byte> frame,
   }
   const Message message = make_message(env, in.port, payload_decoder_);
   handling_ = &env;
-  const HandlerOutcome outcome = call_handler(in.handler, message);
+  const HandlerOutcome outcome = call_in_transaction(in, message);
   ++d.attempts;
   switch (outcome.result) {
     case HandlerResult::kOk:
@@ -283,6 +351,7 @@ void TestEngine::acknowledge(Input& in, const MessageId& id, testing::Delivery& 
 void TestEngine::advance(std::chrono::milliseconds d) {
   if (d < 0ms) throw UsageError("advance(): the clock does not go back");
   const Clock::time_point target = now_ + d;
+  run_posted_and_watches();
   // Periodic timers move at least a millisecond per run (add_timer) and one-shot timers and
   // retries are consumed, so the loop ends.
   while (true) {

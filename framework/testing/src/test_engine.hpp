@@ -8,6 +8,7 @@
 #include <brook/testing.hpp>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <utility>
@@ -30,10 +31,15 @@ class TestEngine final : public NodeEngine {
   EnvelopeEncoder& encoder() noexcept override { return encoder_; }
   OutgoingEnvelope begin_emit(std::size_t output, std::string_view type,
                               const EmitOptions& o) override;
-  void finish_emit(std::size_t output, std::span<const std::byte> frame) override;
+  void finish_emit(std::size_t output, std::span<const std::byte> frame,
+                   const EmitOptions& o) override;
   TimerId add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
                     bool periodic, std::function<void()> fn) override;
   void cancel_timer(TimerId id) override { timers_.cancel(id); }
+  void post(std::function<void()> fn) override;
+  WatchId watch_fd(int fd, short events, std::function<void(short)> fn) override;
+  WatchId watch_socket(void* socket, short events, std::function<void(short)> fn) override;
+  void unwatch(WatchId id) override { watches_.erase(id); }
   int run() override;
   void stop() noexcept override { stop_requested_ = true; }
   bool ready() const noexcept override { return started_; }
@@ -93,6 +99,9 @@ class TestEngine final : public NodeEngine {
                    const std::string& error);
   void acknowledge(Input& in, const MessageId& id, testing::Delivery& d);
   void run_due_retries();
+  // Posted functions, then one zero-timeout poll of the watched fds and sockets.
+  void run_posted_and_watches();
+  HandlerOutcome call_in_transaction(Input& in, const Message& message);
 
   std::vector<Input> inputs_;
   std::vector<Output> outputs_;
@@ -106,6 +115,18 @@ class TestEngine final : public NodeEngine {
   TraceIdGenerator trace_ids_;
   Clock::time_point now_;
   const EnvelopeView* handling_ = nullptr;  // the message being handled: emits continue its trace
+  bool staging_ = false;                    // a handler runs: its emits wait until it returns
+  std::vector<std::pair<std::size_t, testing::Emitted>> staged_;
+  struct Watch {
+    int fd;
+    void* socket;
+    short events;
+    std::function<void(short)> fn;
+  };
+  std::map<WatchId, Watch> watches_;
+  WatchId next_watch_ = 1;
+  std::mutex post_mutex_;
+  std::vector<std::function<void()>> posted_;  // guarded by post_mutex_
   bool started_ = false;
   bool stopped_ = false;
   std::atomic<bool> stop_requested_{false};

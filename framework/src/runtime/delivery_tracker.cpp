@@ -1,0 +1,132 @@
+#include "runtime/delivery_tracker.hpp"
+
+#include <brook/log.hpp>
+
+namespace brook::detail {
+
+DeliveryTracker::DeliveryTracker(DeadLetterFn dead_letter, std::size_t outputs)
+    : dead_letter_(std::move(dead_letter)), children_(outputs) {}
+
+void DeliveryTracker::emitted(Attempt& a, std::size_t output, std::uint64_t seq,
+                              std::size_t takers) {
+  if (takers == 0 || !a.in.acknowledges()) return;
+  if (a.token == 0) {
+    a.token = next_token_++;
+    Pending& p = pending_[a.token];
+    p.in = &a.in;
+    p.peer = a.peer;
+    p.producer = std::string(a.env.id.producer);
+    p.seq = a.env.id.seq;
+  }
+  pending_[a.token].outstanding += takers;
+  if (output >= children_.size()) children_.resize(output + 1);
+  children_[output][seq] = Child{a.token, takers};
+}
+
+void DeliveryTracker::acked(std::size_t output, std::uint64_t seq) {
+  if (output >= children_.size()) return;
+  auto& children = children_[output];
+  const auto c = children.find(seq);
+  if (c == children.end()) return;
+  const std::uint64_t token = c->second.token;
+  if (--c->second.acks_left == 0) children.erase(c);
+  const auto it = pending_.find(token);
+  if (it == pending_.end()) return;  // its attempt failed and a retry owns the message
+  Pending& p = it->second;
+  if (p.outstanding > 0) --p.outstanding;
+  if (p.outstanding == 0 && p.handler_done) {
+    p.in->release(p.peer, p.producer, p.seq);
+    pending_.erase(it);
+  }
+}
+
+void DeliveryTracker::settle(Attempt& a) {
+  if (!a.in.acknowledges()) return;
+  if (a.token != 0) {
+    Pending& p = pending_[a.token];
+    p.handler_done = true;
+    if (p.outstanding > 0) {
+      a.in.settle(a.env.id, a.peer, Receiver::Settle::kDefer);
+      return;
+    }
+    pending_.erase(a.token);
+  }
+  a.in.settle(a.env.id, a.peer, Receiver::Settle::kAck);
+}
+
+bool DeliveryTracker::failed(Attempt& a, zmq::message_t& frame, const std::string& error,
+                             bool stopping) {
+  auto& counters = a.in.counters();
+  ++counters.handler_errors;
+  const auto& policy = a.in.channel().retry;
+  const std::string& dead_letter = a.in.channel().dead_letter;
+  const std::uint32_t attempt = a.env.attempt;
+  const std::optional<std::chrono::milliseconds> delay =
+      stopping ? std::nullopt : backoff_.next(policy, attempt);
+  std::uint64_t suppressed = 0;
+  if (handler_log_.allow(suppressed)) {
+    BROOK_LOG(kError) << "handler for port '" << a.in.port() << "' threw on message "
+                      << a.env.id.producer << "/" << a.env.id.seq << " (attempt " << attempt
+                      << " of " << policy.max_attempts << "): " << error << "; "
+                      << (delay                 ? "retrying"
+                          : dead_letter.empty() ? "giving up (no dead_letter channel)"
+                                                : "dead-lettering to '" + dead_letter + "'")
+                      << " (" << counters.handler_errors << " handler errors on this channel"
+                      << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
+                      << ")";
+  }
+  if (!delay) {
+    if (!dead_letter.empty() && dead_letter_(a.in, a.env, attempt, error)) {
+      ++counters.dead_lettered;
+    }
+    return false;
+  }
+  // What the failed attempt emitted was discarded; acks of earlier sends must no longer
+  // release this message, which the retry now owns.
+  if (a.token != 0) {
+    pending_.erase(a.token);
+    a.token = 0;
+  }
+  Retry r;
+  r.in = &a.in;
+  r.frame.copy(frame);
+  r.peer = a.peer;
+  r.attempt = attempt + 1;
+  // Re-sends meanwhile are recognised, not handled twice.
+  if (a.in.acknowledges()) a.in.settle(a.env.id, a.peer, Receiver::Settle::kDefer);
+  retries_.emplace(Clock::now() + *delay, std::move(r));
+  return true;
+}
+
+void DeliveryTracker::undecodable(Attempt& a, const std::string& error, const std::string& from) {
+  auto& counters = a.in.counters();
+  ++counters.decode_errors;
+  std::uint64_t suppressed = 0;
+  if (decode_log_.allow(suppressed)) {
+    BROOK_LOG(kWarn) << "port '" << a.in.port() << "': message " << a.env.id.producer << "/"
+                     << a.env.id.seq << " of type '" << a.env.type << "' from " << from << ": "
+                     << error << " (" << counters.decode_errors
+                     << " decode errors on this channel)";
+  }
+  if (!a.in.channel().dead_letter.empty() && dead_letter_(a.in, a.env, a.env.attempt, error)) {
+    ++counters.dead_lettered;
+  }
+}
+
+DeliveryTracker::Clock::time_point DeliveryTracker::next_retry() const noexcept {
+  return retries_.empty() ? Clock::time_point::max() : retries_.begin()->first;
+}
+
+void DeliveryTracker::run_due(
+    Clock::time_point now,
+    const std::function<void(Receiver&, zmq::message_t&, const std::string&, std::uint32_t)>&
+        attempt) {
+  while (!retries_.empty() && retries_.begin()->first <= now) {
+    auto node = retries_.extract(retries_.begin());
+    Retry& r = node.mapped();
+    attempt(*r.in, r.frame, r.peer, r.attempt);
+    r.in->flush_acks();
+  }
+}
+
+}  // namespace brook::detail

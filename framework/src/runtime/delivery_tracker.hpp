@@ -1,0 +1,102 @@
+// What becomes of a received message around its handler call (docs/reliability.md):
+// - chained acknowledgement: an at-least-once message whose handler emitted messages that
+//   downstream will acknowledge (outputs without a journal) is acknowledged only once all of
+//   those were, so a crash of this node never loses the work in between;
+// - retries: a handler that threw is called again after a backoff, up to the channel's
+//   max_attempts; meanwhile the message is deferred (a re-send is not handled twice);
+// - after the last attempt, or for an undecodable payload: the dead letter, with the reason.
+//
+// Plain bookkeeping fed an explicit Attempt per handler call; the sockets are the receivers' and
+// the output ports'. Cost: one hash-map entry per emitted message awaiting its ack, one per
+// deferred input message; nothing for best-effort inputs.
+#pragma once
+
+#include <brook/counters.hpp>
+#include <brook/envelope.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+#include <zmq.hpp>
+
+#include "runtime/handling.hpp"
+#include "runtime/receiver.hpp"
+
+namespace brook::detail {
+
+class DeliveryTracker {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // One handler call: the message, where it came from, and its chained acknowledgement.
+  struct Attempt {
+    Receiver& in;
+    const EnvelopeView& env;
+    const std::string& peer;  // whom to acknowledge (empty: nobody)
+    std::uint64_t token = 0;  // its entry in pending_, once it emitted something acknowledged
+  };
+
+  // `dead_letter(in, env, attempts, error)` sends a dead letter; true when it was sent.
+  using DeadLetterFn = std::function<bool(Receiver& in, const EnvelopeView& env,
+                                          std::uint32_t attempts, const std::string& error)>;
+  explicit DeliveryTracker(DeadLetterFn dead_letter, std::size_t outputs);
+
+  // The attempt's handler emitted message `seq` on output `output`, taken by `takers` consumer
+  // groups that acknowledge.
+  void emitted(Attempt& a, std::size_t output, std::uint64_t seq, std::size_t takers);
+  // A consumer group acknowledged message `seq` of output `output`.
+  void acked(std::size_t output, std::uint64_t seq);
+
+  // The handler returned, or failed for good: acknowledge the message now, or once what it
+  // emitted is acknowledged.
+  void settle(Attempt& a);
+  // The handler threw `error` (counted and logged here). Retried after a backoff while the
+  // policy allows and the node is not stopping (true: the retry owns the message); otherwise
+  // dead-lettered where the channel says, and false: settle() it.
+  bool failed(Attempt& a, zmq::message_t& frame, const std::string& error, bool stopping);
+  // An undecodable payload: counted, logged, dead-lettered where the channel says. No retry
+  // can help; settle() it.
+  void undecodable(Attempt& a, const std::string& error, const std::string& from);
+
+  // Retries: when the next is due, and calling `attempt(in, frame, peer, n)` for each due one.
+  Clock::time_point next_retry() const noexcept;
+  void run_due(Clock::time_point now,
+               const std::function<void(Receiver&, zmq::message_t&, const std::string& peer,
+                                        std::uint32_t attempt)>& attempt);
+  std::size_t retries_waiting() const noexcept { return retries_.size(); }
+
+ private:
+  struct Pending {  // an input message whose ack waits for its children's
+    Receiver* in = nullptr;
+    std::string peer;
+    std::string producer;
+    std::uint64_t seq = 0;
+    std::size_t outstanding = 0;
+    bool handler_done = false;
+  };
+  struct Child {  // an emitted message whose acks release a Pending
+    std::uint64_t token;
+    std::size_t acks_left;
+  };
+  struct Retry {
+    Receiver* in = nullptr;
+    zmq::message_t frame;
+    std::string peer;
+    std::uint32_t attempt = 0;  // the attempt to make
+  };
+
+  DeadLetterFn dead_letter_;
+  std::unordered_map<std::uint64_t, Pending> pending_;              // by token
+  std::vector<std::unordered_map<std::uint64_t, Child>> children_;  // per output, by seq
+  std::uint64_t next_token_ = 1;
+  std::multimap<Clock::time_point, Retry> retries_;
+  RetryBackoff backoff_;
+  LogRateLimiter handler_log_;
+  LogRateLimiter decode_log_;
+};
+
+}  // namespace brook::detail

@@ -1,0 +1,23 @@
+#include "runtime/pull_receiver.hpp"
+
+namespace brook::detail {
+
+PullReceiver::PullReceiver(zmq::context_t& context, const PortSpec& port,
+                           const ChannelSpec& channel, const std::string& advertise, bool tap,
+                           std::chrono::milliseconds linger, ChannelCounters& counters,
+                           const Security& security)
+    : Receiver(context, zmq::socket_type::pull, port, channel, advertise, tap, linger, counters,
+               security) {
+  bind(advertise);
+}
+
+Receiver::Received PullReceiver::receive(zmq::message_t& body, std::string& peer,
+                                         std::string& why) {
+  peer.clear();
+  if (!socket_.recv(body, zmq::recv_flags::dontwait)) return Received::kNothing;
+  if (!body.more()) return Received::kMessage;
+  why = "expected 1 frame, got " + std::to_string(drain_parts(body, 1));
+  return Received::kMalformed;
+}
+
+}  // namespace brook::detail

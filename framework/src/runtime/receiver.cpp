@@ -1,0 +1,96 @@
+#include "runtime/receiver.hpp"
+
+#include <brook/error.hpp>
+
+#include "runtime/pull_receiver.hpp"
+#include "runtime/reliable_receiver.hpp"
+#include "runtime/socket_setup.hpp"
+#include "runtime/sub_receiver.hpp"
+
+namespace brook::detail {
+
+Receiver::Receiver(zmq::context_t& context, zmq::socket_type type, const PortSpec& port,
+                   const ChannelSpec& channel, const std::string& advertise, bool tap,
+                   std::chrono::milliseconds linger, ChannelCounters& counters,
+                   const Security& security)
+    : port_(port.port), channel_(&channel), tap_(tap), socket_(context, type), counters_(counters) {
+  configure_data_socket(socket_, channel, linger);
+  security.configure_server(socket_, channel.name);
+  if (security.curve()) {
+    // Refusals by the ZAP handler (HANDSHAKE_FAILED_AUTH) are counted there, with the address.
+    monitor_ = std::make_unique<SocketMonitor>(
+        context, socket_,
+        ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+  }
+  limits_.max_message_size = channel.max_message_size;
+  (void)advertise;  // bound by the derived class once its socket options are set (bind())
+}
+
+void Receiver::bind(const std::string& advertise) {
+  const std::string bind = "tcp://" + advertise + ":*";
+  try {
+    socket_.bind(bind);
+  } catch (const zmq::error_t& e) {
+    throw ZmqError(e.num(), "cannot bind input port '" + port_ + "' to " + bind +
+                                " (check --advertise: it must be an address of this host)");
+  }
+  endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+}
+
+Registration Receiver::registration() const {
+  return Registration{channel_->name, Direction::kIn, channel_->pattern, endpoint_, port_, tap_};
+}
+
+std::size_t Receiver::drain_parts(zmq::message_t& body, std::size_t parts) {
+  while (body.more()) {
+    zmq::message_t extra;
+    (void)socket_.recv(extra, zmq::recv_flags::none);
+    ++parts;
+    body.swap(extra);
+  }
+  return parts;
+}
+
+void Receiver::on_monitor_event() {
+  if (!monitor_) return;
+  monitor_->drain([&](int event, std::int32_t value, const std::string& endpoint) {
+    ++counters_.refused;
+    std::string why = "handshake failed";
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+      why = "no handshake within the handshake interval, or the peer left";
+    } else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+      why = "the peer does not speak CURVE";
+    } else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC) {
+      why = "the peer's CURVE handshake does not decrypt (it expects another server key)";
+    } else {
+      why = "protocol error " + std::to_string(value) + " during the handshake";
+    }
+    std::uint64_t suppressed = 0;
+    if (refused_log_.allow(suppressed)) {
+      // libzmq reports our end of a failed handshake only; the ZAP handler logs peers it refuses.
+      BROOK_LOG(kWarn) << "refused a connection to input '" << port_ << "' at " << endpoint << ": "
+                       << why << " (" << counters_.refused << " refused so far"
+                       << (suppressed > 0 ? ", " + std::to_string(suppressed) + " not logged" : "")
+                       << ")";
+    }
+  });
+}
+
+std::unique_ptr<Receiver> make_receiver(zmq::context_t& context, const PortSpec& port,
+                                        const ChannelSpec& channel, const std::string& advertise,
+                                        const std::string& own_id, bool tap,
+                                        std::chrono::milliseconds linger, ChannelCounters& counters,
+                                        const Security& security) {
+  if (channel.pattern == Pattern::kPubsub) {
+    return std::make_unique<SubReceiver>(context, port, channel, advertise, own_id, tap, linger,
+                                         counters, security);
+  }
+  if (channel.reliable() && !tap) {
+    return std::make_unique<ReliableReceiver>(context, port, channel, advertise, linger, counters,
+                                              security);
+  }
+  return std::make_unique<PullReceiver>(context, port, channel, advertise, tap, linger, counters,
+                                        security);
+}
+
+}  // namespace brook::detail

@@ -1,0 +1,108 @@
+// A node's input port: a socket bound to an ephemeral port on the advertise host and registered
+// with the directory under the port's channel. Three kinds, each owning its socket's protocol:
+// PullReceiver (best-effort pipeline, and every tap of a pipeline), ReliableReceiver
+// (at-least-once: de-duplication and acknowledgements) and SubReceiver (pubsub: welcomes and gap
+// counting). What happens around a handler call is the same for all (NodeRuntime): receive(),
+// admit(), the handler, settle().
+//
+// A receiver does no polling of its own: the loop reads it when its socket is readable.
+#pragma once
+
+#include <brook/log.hpp>
+#include <brook/node.hpp>
+#include <brook/topology.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <zmq.hpp>
+
+#include "directory/directory_protocol.hpp"
+#include "runtime/socket_monitor.hpp"
+#include "security/security.hpp"
+
+namespace brook::detail {
+
+class Receiver {
+ public:
+  virtual ~Receiver() = default;
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+
+  const std::string& port() const noexcept { return port_; }
+  const ChannelSpec& channel() const noexcept { return *channel_; }
+  const std::string& endpoint() const noexcept { return endpoint_; }
+  // An observer (brook tap): takes best-effort copies and is never waited for.
+  bool tap() const noexcept { return tap_; }
+  const Limits& limits() const noexcept { return limits_; }
+  ChannelCounters& counters() noexcept { return counters_; }
+  Registration registration() const;
+  zmq::socket_t& socket() noexcept { return socket_; }
+  std::function<void(const Message&)>& handler() noexcept { return handler_; }
+
+  // With CURVE: the monitor reporting handshakes that failed before the ZAP handler could judge
+  // them (no CURVE, wrong server key, garbage, silence past the handshake interval); nullptr
+  // otherwise. on_monitor_event() counts them as `refused`.
+  void* monitor_socket() noexcept { return monitor_ ? monitor_->handle() : nullptr; }
+  void on_monitor_event();
+
+  enum class Received { kNothing, kMessage, kControl, kMalformed };
+  // Reads one message. kMessage: `body` holds the envelope frame and `peer` whom to acknowledge
+  // (empty when nobody is). kControl: a protocol frame was taken care of. kMalformed: wrong
+  // frame structure; `why` says what and `body` holds a frame of it.
+  virtual Received receive(zmq::message_t& body, std::string& peer, std::string& why) = 0;
+
+  // Before the first attempt at a message: false when it must not be handled (a duplicate,
+  // counted and taken care of here).
+  virtual bool admit(const EnvelopeView& /*env*/, const std::string& /*peer*/) { return true; }
+
+  // Whether a handled message must be settled: its producer keeps it until acknowledged.
+  virtual bool acknowledges() const noexcept { return false; }
+  enum class Settle { kAck, kDefer };
+  // A message was handled (or failed for good): acknowledge it now, or later with release()
+  // (its own output is not acknowledged downstream yet, or a retry owns it). A deferred message
+  // is not handled again when re-sent meanwhile.
+  virtual void settle(const MessageId& /*id*/, const std::string& /*peer*/, Settle /*how*/) {}
+  virtual void release(const std::string& /*peer*/, std::string_view /*producer*/,
+                       std::uint64_t /*seq*/) {}
+  // Sends the acknowledgements settled so far (batched per producer).
+  virtual void flush_acks() {}
+
+  // Pubsub: the publishers the directory lists. waiting_for() names those that did not welcome
+  // this instance yet (empty: every one did, or the receiver does not wait for welcomes).
+  virtual void publisher_added(const DirectoryEntry& /*e*/) {}
+  virtual void publisher_removed(const DirectoryEntry& /*e*/) {}
+  virtual std::string waiting_for() const { return {}; }
+
+ protected:
+  // Binds at once; throws ZmqError if the host cannot be bound.
+  Receiver(zmq::context_t& context, zmq::socket_type type, const PortSpec& port,
+           const ChannelSpec& channel, const std::string& advertise, bool tap,
+           std::chrono::milliseconds linger, ChannelCounters& counters, const Security& security);
+  void bind(const std::string& advertise);
+  // A malformed multi-part message: reads the rest so the next receive starts a new message;
+  // `body` ends as the last part. Returns the number of parts.
+  std::size_t drain_parts(zmq::message_t& body, std::size_t parts);
+
+  std::string port_;
+  const ChannelSpec* channel_;
+  bool tap_;
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  Limits limits_;
+  ChannelCounters& counters_;
+
+ private:
+  std::unique_ptr<SocketMonitor> monitor_;
+  LogRateLimiter refused_log_;
+  std::function<void(const Message&)> handler_;
+};
+
+// The receiver for `channel`'s delivery (a tap's takes copies best-effort). `own_id`: this
+// instance's producer id, which pubsub welcomes are addressed to.
+std::unique_ptr<Receiver> make_receiver(zmq::context_t& context, const PortSpec& port,
+                                        const ChannelSpec& channel, const std::string& advertise,
+                                        const std::string& own_id, bool tap,
+                                        std::chrono::milliseconds linger, ChannelCounters& counters,
+                                        const Security& security);
+
+}  // namespace brook::detail

@@ -1,0 +1,41 @@
+// A pubsub input: a SUB socket subscribed to the channel's topic and to this instance's hello
+// topic. Publishers answer the hello subscription with a welcome naming the first sequence
+// number this instance will see from them (docs/wire.md), so a message missing after that is a
+// counted gap, and readiness can wait until every listed publisher welcomed it.
+//
+// Bounds: 4096 publishers remembered for gap counting.
+#pragma once
+
+#include <map>
+#include <set>
+
+#include "runtime/receiver.hpp"
+
+namespace brook::detail {
+
+class SubReceiver final : public Receiver {
+ public:
+  SubReceiver(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
+              const std::string& advertise, const std::string& own_id, bool tap,
+              std::chrono::milliseconds linger, ChannelCounters& counters,
+              const Security& security);
+
+  Received receive(zmq::message_t& body, std::string& peer, std::string& why) override;
+  // Counts the messages a publisher skipped since the last one seen (not for a tap, which reads
+  // a lossy copy).
+  bool admit(const EnvelopeView& env, const std::string& peer) override;
+
+  void publisher_added(const DirectoryEntry& e) override;
+  void publisher_removed(const DirectoryEntry& e) override;
+  std::string waiting_for() const override;
+
+ private:
+  std::uint64_t skipped(const MessageId& id);
+
+  std::string hello_;
+  std::map<std::string, std::uint64_t, std::less<>> last_published_;  // by producer id
+  std::set<std::string> publishers_;               // producer ids listed by the directory
+  std::map<std::string, std::uint64_t> welcomed_;  // producer id -> first seq we will see
+};
+
+}  // namespace brook::detail

@@ -1,0 +1,148 @@
+// The delivery tracker's bookkeeping with a real at-least-once receiver: chained
+// acknowledgements, retries that own their message, dead letters with the reason.
+#include "runtime/delivery_tracker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "runtime/reliable_receiver.hpp"
+#include "wire/control_frames.hpp"
+
+namespace brook::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+class DeliveryTrackerTest : public ::testing::Test {
+ protected:
+  DeliveryTrackerTest() {
+    ch.name = "work";
+    ch.retry.max_attempts = 2;
+    ch.retry.initial = 10ms;
+    ch.dead_letter = "work-dead";
+    PortSpec p;
+    p.port = "in";
+    p.channel = "work";
+    in = std::make_unique<ReliableReceiver>(ctx, p, ch, "127.0.0.1", 0ms, counters, security);
+    producer.set(zmq::sockopt::linger, 0);
+    producer.connect(in->endpoint());
+    producer.send(zmq::str_buffer("x"));
+    // The receiver learns the producer's routing id from a real message.
+    zmq::message_t body;
+    std::string why;
+    for (int i = 0; i < 100 && peer.empty(); ++i) {
+      zmq::pollitem_t item{in->socket().handle(), 0, ZMQ_POLLIN, 0};
+      (void)zmq::poll(&item, 1, 20ms);
+      (void)in->receive(body, peer, why);
+    }
+    env.id = MessageId{"p.0@a", 5};
+    env.channel = "work";
+  }
+
+  // Acknowledgements the producer got within `wait`.
+  std::vector<std::uint64_t> acks(std::chrono::milliseconds wait = 500ms) {
+    in->flush_acks();
+    std::vector<std::uint64_t> all;
+    zmq::pollitem_t item{producer.handle(), 0, ZMQ_POLLIN, 0};
+    while (zmq::poll(&item, 1, wait) > 0) {
+      zmq::message_t m;
+      (void)producer.recv(m);
+      std::vector<std::uint64_t> seqs;
+      EXPECT_TRUE(decode_ack({static_cast<const std::byte*>(m.data()), m.size()}, seqs));
+      all.insert(all.end(), seqs.begin(), seqs.end());
+      wait = 0ms;
+    }
+    return all;
+  }
+
+  DeliveryTracker tracker{
+      [this](Receiver&, const EnvelopeView& e, std::uint32_t attempts, const std::string& error) {
+        dead.push_back(std::to_string(e.id.seq) + " after " + std::to_string(attempts) + ": " +
+                       error);
+        return true;
+      },
+      2};
+  zmq::context_t ctx{1};
+  Security security;
+  ChannelCounters counters;
+  ChannelSpec ch;
+  std::unique_ptr<ReliableReceiver> in;
+  zmq::socket_t producer{ctx, zmq::socket_type::dealer};
+  std::string peer;
+  EnvelopeView env;
+  std::vector<std::string> dead;
+};
+
+TEST_F(DeliveryTrackerTest, AMessageWithoutAcknowledgedOutputIsAcknowledgedAtOnce) {
+  DeliveryTracker::Attempt a{*in, env, peer};
+  tracker.emitted(a, 0, 1, 0);  // taken by nobody that acknowledges
+  tracker.settle(a);
+  EXPECT_EQ(acks(), std::vector<std::uint64_t>{5});
+}
+
+TEST_F(DeliveryTrackerTest, AMessageIsAcknowledgedOnlyOnceEverythingItEmittedIs) {
+  DeliveryTracker::Attempt a{*in, env, peer};
+  tracker.emitted(a, 0, 100, 2);  // two consumer groups took message 100 of output 0
+  tracker.emitted(a, 1, 7, 1);
+  tracker.settle(a);
+  EXPECT_TRUE(acks(100ms).empty());
+  tracker.acked(0, 100);
+  tracker.acked(1, 7);
+  EXPECT_TRUE(acks(100ms).empty()) << "one group of output 0 has not acknowledged yet";
+  tracker.acked(1, 7);  // a duplicate ack changes nothing
+  tracker.acked(0, 100);
+  EXPECT_EQ(acks(), std::vector<std::uint64_t>{5});
+}
+
+TEST_F(DeliveryTrackerTest, AFailedAttemptIsRetriedThenDeadLetteredWithTheReason) {
+  zmq::message_t frame("payload", 7);
+  DeliveryTracker::Attempt first{*in, env, peer};
+  tracker.emitted(first, 0, 1, 1);
+  ASSERT_TRUE(tracker.failed(first, frame, "boom", false));  // attempt 1 of 2: retried
+  EXPECT_EQ(counters.handler_errors, 1u);
+  tracker.acked(0, 1);  // the failed attempt's earlier output no longer releases the message
+  EXPECT_TRUE(acks(100ms).empty());
+  EXPECT_EQ(tracker.retries_waiting(), 1u);
+
+  std::vector<std::uint32_t> attempts;
+  tracker.run_due(tracker.next_retry(), [&](Receiver& r, zmq::message_t& f, const std::string& p,
+                                            std::uint32_t attempt) {
+    EXPECT_EQ(&r, in.get());
+    EXPECT_EQ(f.to_string(), "payload");
+    EXPECT_EQ(p, peer);
+    attempts.push_back(attempt);
+    EnvelopeView retry = env;
+    retry.attempt = attempt;
+    DeliveryTracker::Attempt second{r, retry, p};
+    EXPECT_FALSE(tracker.failed(second, f, "boom again", false));  // the last attempt
+    tracker.settle(second);
+  });
+  EXPECT_EQ(attempts, std::vector<std::uint32_t>{2});
+  EXPECT_EQ(dead, std::vector<std::string>{"5 after 2: boom again"});
+  EXPECT_EQ(counters.dead_lettered, 1u);
+  EXPECT_EQ(acks(), std::vector<std::uint64_t>{5}) << "failed for good: acknowledged";
+}
+
+TEST_F(DeliveryTrackerTest, NothingIsRetriedWhileStopping) {
+  zmq::message_t frame("payload", 7);
+  DeliveryTracker::Attempt a{*in, env, peer};
+  EXPECT_FALSE(tracker.failed(a, frame, "boom", true));
+  EXPECT_EQ(tracker.retries_waiting(), 0u);
+  EXPECT_EQ(dead.size(), 1u);
+}
+
+TEST_F(DeliveryTrackerTest, AnUndecodablePayloadIsCountedAndDeadLettered) {
+  DeliveryTracker::Attempt a{*in, env, peer};
+  tracker.undecodable(a, "payload does not convert to Line", "tcp://127.0.0.1:1");
+  tracker.settle(a);
+  EXPECT_EQ(counters.decode_errors, 1u);
+  EXPECT_EQ(dead, std::vector<std::string>{"5 after 1: payload does not convert to Line"});
+  EXPECT_EQ(acks(), std::vector<std::uint64_t>{5});
+}
+
+}  // namespace
+}  // namespace brook::detail

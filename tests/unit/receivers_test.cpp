@@ -1,0 +1,230 @@
+// The receivers over real sockets on 127.0.0.1: frame structure, de-duplication and
+// acknowledgements (reliable), welcomes and gaps (pubsub).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <msgpack.hpp>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "runtime/pull_receiver.hpp"
+#include "runtime/reliable_receiver.hpp"
+#include "runtime/socket_setup.hpp"
+#include "runtime/sub_receiver.hpp"
+#include "wire/control_frames.hpp"
+
+namespace brook::detail {
+namespace {
+
+using namespace std::chrono_literals;
+using Received = Receiver::Received;
+
+ChannelSpec channel(Pattern pattern, Delivery delivery) {
+  ChannelSpec c;
+  c.name = "work";
+  c.pattern = pattern;
+  c.delivery = delivery;
+  return c;
+}
+
+PortSpec port() {
+  PortSpec p;
+  p.port = "in";
+  p.channel = "work";
+  return p;
+}
+
+EnvelopeView envelope(std::string_view producer, std::uint64_t seq) {
+  EnvelopeView e;
+  e.id = MessageId{producer, seq};
+  e.channel = "work";
+  return e;
+}
+
+// Receives within `wait` (the receiver reads with dontwait).
+Received receive(Receiver& r, zmq::message_t& body, std::string& peer, std::string& why,
+                 std::chrono::milliseconds wait = 2s) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const Received got = r.receive(body, peer, why);
+    if (got != Received::kNothing) return got;
+    zmq::pollitem_t item{r.socket().handle(), 0, ZMQ_POLLIN, 0};
+    (void)zmq::poll(&item, 1, 20ms);
+  }
+  return Received::kNothing;
+}
+
+class ReceiversTest : public ::testing::Test {
+ protected:
+  zmq::context_t ctx{1};
+  Security security;
+  ChannelCounters counters;
+};
+
+TEST_F(ReceiversTest, PullTakesOneFrameAndReportsAMultipartMessageAsMalformed) {
+  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kBestEffort);
+  PullReceiver r(ctx, port(), ch, "127.0.0.1", false, 0ms, counters, security);
+  EXPECT_FALSE(r.acknowledges());
+  EXPECT_EQ(r.registration().endpoint, r.endpoint());
+  zmq::socket_t push(ctx, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 0);
+  push.connect(r.endpoint());
+  push.send(zmq::str_buffer("a"), zmq::send_flags::sndmore);
+  push.send(zmq::str_buffer("b"), zmq::send_flags::sndmore);
+  push.send(zmq::str_buffer("c"));
+  push.send(zmq::str_buffer("ok"));
+
+  zmq::message_t body;
+  std::string peer;
+  std::string why;
+  ASSERT_EQ(receive(r, body, peer, why), Received::kMalformed);
+  EXPECT_EQ(why, "expected 1 frame, got 3");
+  ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);  // the next one starts clean
+  EXPECT_EQ(body.to_string(), "ok");
+  EXPECT_TRUE(peer.empty());
+}
+
+TEST_F(ReceiversTest, ReliableAcknowledgesOnceSettledAndAcknowledgesADuplicateAgain) {
+  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
+  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  EXPECT_TRUE(r.acknowledges());
+  zmq::socket_t producer(ctx, zmq::socket_type::dealer);
+  producer.set(zmq::sockopt::linger, 0);
+  producer.connect(r.endpoint());
+  producer.send(zmq::str_buffer("envelope"));
+
+  zmq::message_t body;
+  std::string peer;
+  std::string why;
+  ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
+  EXPECT_EQ(body.to_string(), "envelope");
+  ASSERT_FALSE(peer.empty());
+
+  const EnvelopeView env = envelope("p.0@a", 7);
+  EXPECT_TRUE(r.admit(env, peer));
+  r.settle(env.id, peer, Receiver::Settle::kAck);
+  r.flush_acks();
+  auto read_ack = [&] {
+    zmq::pollitem_t item{producer.handle(), 0, ZMQ_POLLIN, 0};
+    EXPECT_EQ(zmq::poll(&item, 1, 2000ms), 1);
+    zmq::message_t ack;
+    (void)producer.recv(ack);
+    std::vector<std::uint64_t> seqs;
+    EXPECT_TRUE(decode_ack({static_cast<const std::byte*>(ack.data()), ack.size()}, seqs));
+    return seqs;
+  };
+  EXPECT_EQ(read_ack(), std::vector<std::uint64_t>{7});
+
+  // The ack was lost: the producer re-sends; it is not handled again, only acknowledged.
+  EXPECT_FALSE(r.admit(env, peer));
+  EXPECT_EQ(counters.duplicates, 1u);
+  r.flush_acks();
+  EXPECT_EQ(read_ack(), std::vector<std::uint64_t>{7});
+}
+
+TEST_F(ReceiversTest, ADeferredMessageIsNeitherHandledAgainNorAcknowledgedUntilReleased) {
+  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
+  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  zmq::socket_t producer(ctx, zmq::socket_type::dealer);
+  producer.set(zmq::sockopt::linger, 0);
+  producer.connect(r.endpoint());
+  producer.send(zmq::str_buffer("hello"));
+  zmq::message_t body;
+  std::string peer;
+  std::string why;
+  ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
+
+  const EnvelopeView env = envelope("p.0@a", 3);
+  r.settle(env.id, peer, Receiver::Settle::kDefer);
+  EXPECT_FALSE(r.admit(env, peer));  // a re-send meanwhile
+  r.flush_acks();
+  zmq::pollitem_t item{producer.handle(), 0, ZMQ_POLLIN, 0};
+  EXPECT_EQ(zmq::poll(&item, 1, 100ms), 0) << "no ack while deferred";
+
+  r.release(peer, "p.0@a", 3);
+  r.flush_acks();
+  ASSERT_EQ(zmq::poll(&item, 1, 2000ms), 1);
+}
+
+TEST_F(ReceiversTest, ReliableReportsAFrameWithoutARoutingIdAsMalformed) {
+  // A producer's ROUTER always sends [routing id, envelope]; a DEALER sending two frames
+  // arrives as [id, a, b].
+  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
+  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  zmq::socket_t producer(ctx, zmq::socket_type::dealer);
+  producer.set(zmq::sockopt::linger, 0);
+  producer.connect(r.endpoint());
+  producer.send(zmq::str_buffer("a"), zmq::send_flags::sndmore);
+  producer.send(zmq::str_buffer("b"));
+  zmq::message_t body;
+  std::string peer;
+  std::string why;
+  ASSERT_EQ(receive(r, body, peer, why), Received::kMalformed);
+  EXPECT_EQ(why, "expected 2 frames (routing id, envelope), got 3");
+}
+
+TEST_F(ReceiversTest, SubCountsWhatAPublisherSkippedAfterItsWelcome) {
+  const ChannelSpec ch = channel(Pattern::kPubsub, Delivery::kBestEffort);
+  SubReceiver r(ctx, port(), ch, "127.0.0.1", "me.0@x", false, 0ms, counters, security);
+  DirectoryEntry pub;
+  pub.node = "ticker";
+  pub.incarnation = "i1";
+  r.publisher_added(pub);
+  EXPECT_EQ(r.waiting_for(), "ticker.0@i1");
+
+  zmq::socket_t xpub(ctx, zmq::socket_type::xpub);
+  xpub.set(zmq::sockopt::linger, 0);
+  xpub.connect(r.endpoint());
+  // The hello subscription reaches the publisher, which answers with a welcome from seq 10. (A
+  // bound SUB sends its subscriptions to a new peer once its socket is used: receive() does.)
+  zmq::message_t body;
+  std::string peer;
+  std::string why;
+  zmq::pollitem_t item{xpub.handle(), 0, ZMQ_POLLIN, 0};
+  std::string hello;
+  for (int i = 0; i < 200 && hello.find("hello") == std::string::npos; ++i) {
+    ASSERT_EQ(r.receive(body, peer, why), Received::kNothing);
+    if (zmq::poll(&item, 1, 10ms) == 0) continue;
+    zmq::message_t sub;
+    (void)xpub.recv(sub);
+    hello = sub.to_string();
+  }
+  ASSERT_NE(hello.find("hello"), std::string::npos);
+  msgpack::sbuffer welcome;
+  encode_welcome(Welcome{"ticker.0@i1", "work", 10}, welcome);
+  xpub.send(zmq::buffer(hello_topic("me.0@x")), zmq::send_flags::sndmore);
+  xpub.send(zmq::buffer(welcome.data(), welcome.size()));
+  ASSERT_EQ(receive(r, body, peer, why), Received::kControl);
+  EXPECT_EQ(r.waiting_for(), "");
+
+  EXPECT_TRUE(r.admit(envelope("ticker.0@i1", 12), peer));  // 10 and 11 never came
+  EXPECT_EQ(counters.gaps, 2u);
+  EXPECT_TRUE(r.admit(envelope("ticker.0@i1", 13), peer));
+  EXPECT_TRUE(r.admit(envelope("ticker.0@i1", 16), peer));
+  EXPECT_EQ(counters.gaps, 4u);
+}
+
+TEST_F(ReceiversTest, SubReportsAnotherTopicAsMalformed) {
+  const ChannelSpec ch = channel(Pattern::kPubsub, Delivery::kBestEffort);
+  SubReceiver r(ctx, port(), ch, "127.0.0.1", "me.0@x", false, 0ms, counters, security);
+  zmq::socket_t pub(ctx, zmq::socket_type::pub);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.connect(r.endpoint());
+  zmq::message_t body;
+  std::string peer;
+  std::string why;
+  // "workshop" matches the "work" subscription prefix but is not the channel.
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  Received got = Received::kNothing;
+  while (got == Received::kNothing && std::chrono::steady_clock::now() < deadline) {
+    pub.send(zmq::str_buffer("workshop"), zmq::send_flags::sndmore);
+    pub.send(zmq::str_buffer("x"));
+    got = receive(r, body, peer, why, 20ms);  // the first ones go before the subscription
+  }
+  ASSERT_EQ(got, Received::kMalformed);
+  EXPECT_EQ(why, "topic 'workshop' is not channel 'work'");
+}
+
+}  // namespace
+}  // namespace brook::detail
