@@ -1,11 +1,12 @@
 #include "directory_server.hpp"
 
-#include <brook/error.hpp>
+#include <algorithm>
 #include <brook/envelope_codec.hpp>
+#include <brook/error.hpp>
 #include <brook/ids.hpp>
 #include <brook/log.hpp>
 
-#include <algorithm>
+#include "runtime/reactor.hpp"
 
 namespace brook {
 
@@ -59,16 +60,18 @@ DirectoryServer::DirectoryServer(DirectoryServerOptions options)
   pub_.set(zmq::sockopt::sndhwm, 100000);
   if (options_.security.curve()) {
     // Bound before the sockets that need it: a CURVE server without a handler admits anyone.
-    zap_ = std::make_unique<ZapHandler>(context_, options_.security,
-                                        [this](const ZapRequest&, const ZapVerdict&) { ++stats_.refused; });
+    zap_ = std::make_unique<ZapHandler>(
+        context_, options_.security,
+        [this](const ZapRequest&, const ZapVerdict&) { ++stats_.refused; });
   }
   options_.security.configure_server(router_, std::string(kDirectoryIdentity));
   if (zap_) {
     // Handshakes that fail before the ZAP handler (no CURVE, a wrong server key, garbage,
     // silence) are refusals too; libzmq reports them on a monitor, with our endpoint only.
     const std::string address = "inproc://brook-directory-monitor-" + epoch_;
-    if (zmq_socket_monitor(router_.handle(), address.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+    if (zmq_socket_monitor(
+            router_.handle(), address.c_str(),
+            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
       throw ZmqError(zmq_errno(), "zmq_socket_monitor on the directory ROUTER");
     }
     monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
@@ -87,47 +90,38 @@ DirectoryServer::DirectoryServer(DirectoryServerOptions options)
 void DirectoryServer::run(StopSignal& stop) {
   BROOK_LOG(kInfo) << "directory " << epoch_ << " serving " << endpoint_ << ", changes on "
                    << pub_endpoint_ << (zap_ ? " with CURVE" : "") << " (ttl "
-                   << options_.config.default_ttl.count()
-                   << " ms, heartbeat " << options_.config.heartbeat.count() << " ms)";
-  auto next_tick = Clock::now();
-  while (!stop.requested()) {
-    const auto now = Clock::now();
-    if (now >= next_tick) {
-      publish_tick();
-      next_tick = now + options_.tick;
-    }
-    changes_.clear();
-    registry_.expire(now, changes_);
-    for (const auto& c : changes_) {
-      BROOK_LOG(kInfo) << "lease expired: " << c.entry.instance_name() << " ("
-                       << c.entry.reg.channel << " " << to_string(c.entry.reg.direction) << ")";
-    }
-    publish(changes_);
-
-    // Wake just after the earliest lease deadline (max() when nothing is registered).
-    const auto expiry = registry_.next_expiry();
-    const auto wake = expiry < next_tick ? expiry + std::chrono::milliseconds(1) : next_tick;
-    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
-    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, stop.fd(), ZMQ_POLLIN, 0},
-                               {zap_ ? zap_->socket().handle() : nullptr, zap_ ? 0 : -1,
-                                ZMQ_POLLIN, 0},
-                               {monitor_ ? monitor_->handle() : nullptr, monitor_ ? 0 : -1,
-                                ZMQ_POLLIN, 0}};
-    try {
-      zmq::poll(items, zap_ ? 4 : 2, std::max(timeout, std::chrono::milliseconds(0)));
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      throw;
-    }
-    if (zap_ && (items[2].revents & ZMQ_POLLIN)) zap_->process();
-    if (monitor_ && (items[3].revents & ZMQ_POLLIN)) handshake_failures();
-    if (items[0].revents & ZMQ_POLLIN) serve_requests();
-  }
+                   << options_.config.default_ttl.count() << " ms, heartbeat "
+                   << options_.config.heartbeat.count() << " ms)";
+  detail::Reactor reactor;
+  reactor.add_fd(stop.fd(), ZMQ_POLLIN, [&](short) { stop.consume(); });
+  if (zap_) reactor.add_socket(zap_->socket(), ZMQ_POLLIN, [this](short) { zap_->process(); });
+  if (monitor_) reactor.add_socket(*monitor_, ZMQ_POLLIN, [this](short) { handshake_failures(); });
+  reactor.add_socket(router_, ZMQ_POLLIN, [this](short) { serve_requests(); });
+  reactor.add_timer(Clock::now(), options_.tick, true, [this] { publish_tick(); });
+  reactor.add_source([this] { return lease_wakeup(); },
+                     [this](Clock::time_point now) { expire_leases(now); });
+  while (!stop.requested())
+    reactor.run_once(Clock::time_point::max());
   BROOK_LOG(kInfo) << "directory stopping (" << stop.reason() << "): " << stats_.requests
                    << " requests, " << stats_.bad_requests << " bad, " << stats_.denied
                    << " denied, " << stats_.refused << " connections refused, "
                    << registry_.instance_count() << " instances registered";
+}
+
+Clock::time_point DirectoryServer::lease_wakeup() const {
+  // Just after the earliest lease runs out: expire() takes leases that ran out before `now`.
+  const auto expiry = registry_.next_expiry();
+  return expiry == Clock::time_point::max() ? expiry : expiry + std::chrono::milliseconds(1);
+}
+
+void DirectoryServer::expire_leases(Clock::time_point now) {
+  changes_.clear();
+  registry_.expire(now, changes_);
+  for (const auto& c : changes_) {
+    BROOK_LOG(kInfo) << "lease expired: " << c.entry.instance_name() << " (" << c.entry.reg.channel
+                     << " " << to_string(c.entry.reg.direction) << ")";
+  }
+  publish(changes_);
 }
 
 void DirectoryServer::serve_requests() {
@@ -166,8 +160,8 @@ void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, boo
     static LogRateLimiter limiter;
     std::uint64_t suppressed = 0;
     if (limiter.allow(suppressed)) {
-      BROOK_LOG(kWarn) << "bad request from " << peer_address(body) << ": "
-                       << status.error << " (" << stats_.bad_requests << " bad so far"
+      BROOK_LOG(kWarn) << "bad request from " << peer_address(body) << ": " << status.error << " ("
+                       << stats_.bad_requests << " bad so far"
                        << (suppressed > 0 ? ", " + std::to_string(suppressed) + " not logged" : "")
                        << ")";
     }
@@ -183,7 +177,8 @@ void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, boo
       std::uint64_t suppressed = 0;
       if (limiter.allow(suppressed)) {
         BROOK_LOG(kWarn) << "denied a request from " << peer_address(body) << ": " << denied
-                         << (suppressed > 0 ? " (" + std::to_string(suppressed) + " not logged)" : "");
+                         << (suppressed > 0 ? " (" + std::to_string(suppressed) + " not logged)"
+                                            : "");
       }
       reply(identity, DirectoryReply{request.id, ErrorReply{DirectoryErrc::kDenied, denied}});
       return;

@@ -1,5 +1,5 @@
-// The directory's sockets and event loop: a ROUTER answering requests and a PUB announcing
-// changes, both driven by DirectoryRegistry.
+// The directory's sockets and event loop (a detail::Reactor): a ROUTER answering requests and a
+// PUB announcing changes, both driven by DirectoryRegistry.
 #pragma once
 
 #include <chrono>
@@ -47,6 +47,9 @@ class DirectoryServer {
   const DirectoryServerStats& stats() const noexcept { return stats_; }
 
  private:
+  // Lease expiry as the loop's wake-up source.
+  DirectoryRegistry::Clock::time_point lease_wakeup() const;
+  void expire_leases(DirectoryRegistry::Clock::time_point now);
   void serve_requests();
   void handle(zmq::message_t& identity, zmq::message_t& body, bool extra_frames);
   void reply(zmq::message_t& identity, const DirectoryReply& r);
