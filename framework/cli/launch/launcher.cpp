@@ -1,7 +1,5 @@
 #include "launch/launcher.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -20,6 +18,7 @@
 #include "launch/console.hpp"
 #include "launch/drain_detector.hpp"
 #include "launch/launch_plan.hpp"
+#include "runtime/reactor.hpp"
 #include "util/lifecycle.hpp"
 
 namespace brook::launch {
@@ -27,6 +26,7 @@ namespace brook::launch {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using detail::Reactor;
 using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxLine = 64 * 1024;
@@ -53,9 +53,10 @@ struct Proc {
   std::string out_buf;
   std::string ready_buf;
   Clock::time_point started{};
-  Clock::time_point restart_at{};
   std::deque<Clock::time_point> restarts;
   int backoff_step = 0;
+  Reactor::ReaderId output_reader = 0;  // 0 once the pipe is closed
+  Reactor::ReaderId ready_reader = 0;
 
   bool job() const noexcept { return spec != nullptr && spec->job; }
 };
@@ -77,16 +78,21 @@ class Launcher::Impl {
   void schedule_restart(Proc& p, const std::string& why);
   void read_output(Proc& p, bool all);
   void read_ready(Proc& p);
+  void close_output(Proc& p);
+  void close_ready(Proc& p);
   void emit_lines(Proc& p, bool flush_partial);
+  void read_signals();
   void reap();
-  // One poll over children's pipes and the signalfd, up to `until`.
-  void pump(Clock::time_point until);
+  // Runs the loop (children's pipes, the signalfd, restart and status timers) until `done`, the
+  // deadline or a signal.
   bool wait_until(Clock::time_point deadline, const std::function<bool()>& done);
 
   // ---- phases ----
   bool start_directory();
   bool start_nodes();
   void supervise();
+  // One drain poll: true once drained or given up (then failed_).
+  bool drain_over(DrainDetector& drain, Clock::time_point drain_started);
   void shutdown();
   void stop_group(std::vector<Proc*> group, Clock::time_point deadline);
 
@@ -105,6 +111,7 @@ class Launcher::Impl {
   std::vector<std::vector<const NodeSpec*>> levels_;
   std::deque<Proc> procs_;  // stable addresses
   Proc* directory_ = nullptr;
+  Reactor reactor_;
   int signal_fd_ = -1;
   int signals_ = 0;  // SIGINT/SIGTERM received
   bool stopping_ = false;
@@ -160,6 +167,10 @@ void Launcher::Impl::start(Proc& p) {
   p.ready_buf.clear();
   p.started = Clock::now();
   p.state = ProcState::kStarting;
+  p.output_reader = reactor_.add_fd(p.child.output_fd(), ZMQ_POLLIN,
+                                    [this, &p](short) { read_output(p, false); });
+  p.ready_reader =
+      reactor_.add_fd(p.child.ready_fd(), ZMQ_POLLIN, [this, &p](short) { read_ready(p); });
 }
 
 void Launcher::Impl::emit_lines(Proc& p, bool flush_partial) {
@@ -187,9 +198,21 @@ void Launcher::Impl::read_output(Proc& p, bool all) {
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
-    p.child.close_output();  // EOF: every holder of the write end exited
+    close_output(p);  // EOF: every holder of the write end exited
     emit_lines(p, true);
   }
+}
+
+void Launcher::Impl::close_output(Proc& p) {
+  reactor_.remove(p.output_reader);
+  p.output_reader = 0;
+  p.child.close_output();
+}
+
+void Launcher::Impl::close_ready(Proc& p) {
+  reactor_.remove(p.ready_reader);
+  p.ready_reader = 0;
+  p.child.close_ready();
 }
 
 void Launcher::Impl::read_ready(Proc& p) {
@@ -204,7 +227,7 @@ void Launcher::Impl::read_ready(Proc& p) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     break;
   }
-  p.child.close_ready();
+  close_ready(p);
   if (p.ready_buf.rfind("READY", 0) == 0 && p.alive) {
     p.ready = true;
     if (p.state == ProcState::kStarting) p.state = ProcState::kRunning;
@@ -231,6 +254,9 @@ void Launcher::Impl::reap() {
 void Launcher::Impl::on_exit(Proc& p, int status) {
   read_output(p, true);
   if (p.child.ready_fd() >= 0) read_ready(p);
+  // What a grandchild still holding the write end writes later is not read.
+  close_output(p);
+  close_ready(p);
   p.child = ChildProcess();
   p.alive = false;
   p.exit_status = status;
@@ -296,62 +322,25 @@ void Launcher::Impl::schedule_restart(Proc& p, const std::string& why) {
   delay = std::min(delay, rs.backoff_max);
   ++p.backoff_step;
   p.restarts.push_back(now);
-  p.restart_at = now + delay;
   p.state = ProcState::kBackoff;
+  reactor_.add_timer(now + delay, milliseconds(0), false, [this, &p] {
+    if (p.state == ProcState::kBackoff && !stopping_) start(p);  // shutdown() cancels backoffs
+  });
   ++total_restarts_;
   console_.say(why + "; restarting in " + std::to_string(delay.count()) + " ms (restart " +
                std::to_string(p.restarts.size()) +
                (p.spec != nullptr ? "/" + std::to_string(rs.max_restarts) : std::string()) + ")");
 }
 
-void Launcher::Impl::pump(Clock::time_point until) {
-  std::vector<pollfd> fds;
-  std::vector<std::pair<Proc*, bool>> owners;  // (proc, is_ready_fd)
-  fds.push_back({signal_fd_, POLLIN, 0});
-  owners.emplace_back(nullptr, false);
-  for (auto& p : procs_) {
-    if (p.child.output_fd() >= 0) {
-      fds.push_back({p.child.output_fd(), POLLIN, 0});
-      owners.emplace_back(&p, false);
+void Launcher::Impl::read_signals() {
+  signalfd_siginfo si;
+  while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    // SIGCHLD only wakes the loop: exits are reaped after every poll.
+    if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM) continue;
+    if (++signals_ == 1) {
+      console_.say(std::string("got ") + (si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM") +
+                   ": stopping (again to kill at once)");
     }
-    if (p.child.ready_fd() >= 0) {
-      fds.push_back({p.child.ready_fd(), POLLIN, 0});
-      owners.emplace_back(&p, true);
-    }
-  }
-  auto now = Clock::now();
-  // Restarts that are due bound the wait too.
-  for (auto& p : procs_) {
-    if (p.state == ProcState::kBackoff && !stopping_) until = std::min(until, p.restart_at);
-  }
-  const auto wait = std::clamp<std::int64_t>(ms_between(now, until), 0, 200);
-  const int n = ::poll(fds.data(), fds.size(), static_cast<int>(wait));
-  if (n > 0) {
-    for (std::size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].revents == 0) continue;
-      auto [p, ready] = owners[i];
-      if (p == nullptr) {
-        signalfd_siginfo si;
-        while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-          if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
-            ++signals_;
-            if (signals_ == 1) {
-              console_.say(std::string("got ") + (si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM") +
-                           ": stopping (again to kill at once)");
-            }
-          }
-        }
-      } else if (ready) {
-        read_ready(*p);
-      } else {
-        read_output(*p, false);
-      }
-    }
-  }
-  reap();
-  now = Clock::now();
-  for (auto& p : procs_) {
-    if (p.state == ProcState::kBackoff && !stopping_ && now >= p.restart_at) start(p);
   }
 }
 
@@ -360,7 +349,7 @@ bool Launcher::Impl::wait_until(Clock::time_point deadline, const std::function<
     if (Clock::now() >= deadline) return false;
     if (signals_ > 0 && !stopping_) return false;
     if (signals_ > 1) return false;
-    pump(deadline);
+    reactor_.run_once(deadline);
   }
   return true;
 }
@@ -565,54 +554,54 @@ void Launcher::Impl::update_status(const std::optional<ListReply>& list) {
 }
 
 void Launcher::Impl::supervise() {
-  auto next_status = Clock::now();
+  const TimerId status = o_.status ? reactor_.add_timer(Clock::now(), kStatusPeriod, true,
+                                                        [this] { update_status(poll_directory()); })
+                                   : 0;
   std::optional<DrainDetector> drain;
-  Clock::time_point drain_started{};
-  auto next_drain_poll = Clock::now();
+  TimerId drain_poll = 0;
+  bool drained = false;  // or given up
   for (;;) {
-    if (signals_ > 0) return;
+    if (signals_ > 0 || drained) break;
     if (job_failed()) {
       console_.say("a job failed: stopping the topology");
-      return;
+      break;
     }
     if (all_finished()) {
       console_.say("every node has exited: stopping");
-      return;
+      break;
     }
-    const auto now = Clock::now();
     if (!drain && jobs_done()) {
       const milliseconds quiet = 2 * t_.directory.heartbeat + milliseconds(300);
       drain.emplace(quiet, channels_downstream_of_jobs(t_));
-      drain_started = now;
+      const auto drain_started = Clock::now();
       console_.say(
           "all jobs finished; waiting for the pipeline to drain (no pending messages and "
           "no counter moving for " +
           std::to_string(quiet.count()) + " ms)");
+      drain_poll = reactor_.add_timer(drain_started, kDrainPoll, true, [&, drain_started] {
+        drained = drained || drain_over(*drain, drain_started);
+      });
     }
-    if (drain && now >= next_drain_poll) {
-      next_drain_poll = now + kDrainPoll;
-      const auto list = poll_directory();
-      if (list && drain->observe(*list, now)) {
-        console_.say("drained in " + std::to_string(ms_between(drain_started, now)) + " ms");
-        return;
-      }
-      if (now - drain_started > o_.drain_limit) {
-        console_.say("gave up waiting for the drain after " +
-                     std::to_string(o_.drain_limit.count()) + " ms (" +
-                     std::to_string(drain->pending()) + " messages pending); stopping");
-        failed_ = true;
-        return;
-      }
-    }
-    if (o_.status && now >= next_status) {
-      next_status = now + kStatusPeriod;
-      update_status(poll_directory());
-    }
-    auto until = now + milliseconds(500);
-    if (o_.status) until = std::min(until, next_status);
-    if (drain) until = std::min(until, next_drain_poll);
-    pump(until);
+    reactor_.run_once(Clock::time_point::max());
   }
+  reactor_.cancel_timer(status);
+  reactor_.cancel_timer(drain_poll);
+}
+
+bool Launcher::Impl::drain_over(DrainDetector& drain, Clock::time_point drain_started) {
+  const auto now = Clock::now();
+  const auto list = poll_directory();
+  if (list && drain.observe(*list, now)) {
+    console_.say("drained in " + std::to_string(ms_between(drain_started, now)) + " ms");
+    return true;
+  }
+  if (now - drain_started > o_.drain_limit) {
+    console_.say("gave up waiting for the drain after " + std::to_string(o_.drain_limit.count()) +
+                 " ms (" + std::to_string(drain.pending()) + " messages pending); stopping");
+    failed_ = true;
+    return true;
+  }
+  return false;
 }
 
 void Launcher::Impl::stop_group(std::vector<Proc*> group, Clock::time_point deadline) {
@@ -678,6 +667,10 @@ int Launcher::Impl::run() {
   signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd_ < 0) throw Error(std::string("signalfd: ") + std::strerror(errno));
   ::signal(SIGPIPE, SIG_IGN);
+  const auto signals = reactor_.add_fd(signal_fd_, ZMQ_POLLIN, [this](short) { read_signals(); });
+  // After every poll, not only on SIGCHLD: a thread that does not block SIGCHLD would take it.
+  const auto reaper = reactor_.add_source([] { return Clock::time_point::max(); },
+                                          [this](Clock::time_point) { reap(); });
 
   levels_ = start_levels(t_, o_.only);
   if (o_.start_directory) console_.reserve_name("directory");
@@ -724,6 +717,8 @@ int Launcher::Impl::run() {
                std::to_string(ms_between(began_, Clock::now())) +
                " ms: " + std::to_string(total_restarts_) + " restart(s), " +
                std::to_string(failed_count) + " failed, " + std::to_string(killed_) + " killed");
+  reactor_.remove_source(reaper);
+  reactor_.remove(signals);
   ::close(signal_fd_);
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   return failed_ ? 1 : 0;

@@ -1,18 +1,20 @@
 // `brook up`: runs a topology's directory and every replica of its nodes as child processes.
 //
-// Start: the directory first (unless external), then nodes level by level, consumers before
-// producers (launch_plan.hpp), each level once its processes reported READY. Running: child
-// output is prefixed with "node.instance |"; exits are handled by each node's restart policy with
-// exponential backoff; the directory is restarted whenever it dies (it is soft state). End: on
-// SIGINT/SIGTERM, or when every job finished and the pipeline drained (drain_detector.hpp), nodes
-// are stopped producers first, each level with SIGTERM and, past its bound, SIGKILL.
+// Start: the directory first (unless external), then each node once the nodes reading its outputs
+// reported READY, exited for good or had their ready timeout + 5 s (start_plan in
+// launch_plan.hpp): consumers start before producers, but not level by level, so one slow node
+// holds back only what is upstream of it. Running: child output is prefixed with
+// "node.instance |"; exits are handled by each node's restart policy with exponential backoff;
+// the directory is restarted whenever it dies (it is soft state). End: on SIGINT/SIGTERM, or when
+// every job finished and the pipeline drained (drain_detector.hpp), nodes are stopped level by
+// level, producers first, each level with SIGTERM and, past its bound, SIGKILL.
 //
-// Single-threaded: run() blocks and owns every child. Signals SIGINT, SIGTERM and SIGCHLD are
-// blocked for the calling thread and read from a signalfd while run() executes.
+// Single-threaded: run() blocks and owns every child; its loop is a detail::Reactor over the
+// children's pipes and a signalfd. Signals SIGINT, SIGTERM and SIGCHLD are blocked for the
+// calling thread and read from that signalfd while run() executes.
 #pragma once
 
 #include <brook/topology.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -25,14 +27,14 @@ namespace brook::launch {
 
 struct LaunchOptions {
   std::shared_ptr<const Topology> topology;
-  std::vector<std::string> overrides;  // --set values, passed on to every node
-  std::set<std::string> only;          // nodes to run; empty = all
+  std::vector<std::string> overrides;    // --set values, passed on to every node
+  std::set<std::string> only;            // nodes to run; empty = all
   std::optional<std::string> directory;  // use this running directory instead of starting one
   bool start_directory = true;
   std::filesystem::path directory_program;  // brook-directory
-  std::string log_level = "info";      // passed to nodes
-  std::optional<std::string> advertise;  // --advertise for nodes (multi-host runs)
-  bool status = false;                 // live status block (terminal, not --quiet)
+  std::string log_level = "info";           // passed to nodes
+  std::optional<std::string> advertise;     // --advertise for nodes (multi-host runs)
+  bool status = false;                      // live status block (terminal, not --quiet)
   bool color = false;
   // After the jobs finished: give up waiting for the pipeline to drain after this long.
   std::chrono::milliseconds drain_limit{60'000};
