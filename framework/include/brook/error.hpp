@@ -1,7 +1,9 @@
 // Error types thrown by brook. Every brook exception derives from brook::Error, so a caller can
 // catch the family; the subclasses carry what a program needs to react (errno, diagnostics).
-// Results a caller is expected to handle in normal operation (a full queue, a malformed frame from
-// the network) are returned as values instead, see envelope_codec.hpp and node.hpp.
+// Bad input from the network (a malformed frame) is never thrown at a caller: decoders return a
+// DecodeStatus (envelope_codec.hpp) and the runtime counts and logs it. A full queue is thrown
+// by emit() as BackpressureError only when the channel's on_full policy says so (block timed out,
+// or fail); with drop it is counted instead.
 #pragma once
 
 #include <stdexcept>

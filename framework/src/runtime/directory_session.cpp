@@ -1,9 +1,8 @@
 #include "runtime/directory_session.hpp"
 
+#include <algorithm>
 #include <brook/envelope_codec.hpp>
 #include <brook/log.hpp>
-
-#include <algorithm>
 #include <set>
 
 namespace brook::detail {
@@ -21,8 +20,8 @@ std::span<const std::byte> bytes_of(const zmq::message_t& m) {
 }
 }  // namespace
 
-DirectorySession::DirectorySession(zmq::context_t& context, const Security& security, std::string endpoint,
-                                   InstanceIdentity identity,
+DirectorySession::DirectorySession(zmq::context_t& context, const Security& security,
+                                   std::string endpoint, InstanceIdentity identity,
                                    std::vector<Registration> registrations,
                                    std::chrono::milliseconds ttl,
                                    std::chrono::milliseconds heartbeat, Listener& listener)
@@ -82,11 +81,11 @@ std::string DirectorySession::key_of(const DirectoryEntry& e) {
 
 bool DirectorySession::send(DirectoryRequestBody body, Clock::time_point now) {
   const std::uint64_t id = next_id_++;
-  const std::string op(op_name(body));
+  const Pending pending{body.index(), op_name(body), now};
   const std::string bytes = encode(DirectoryRequest{id, std::move(body)});
   const auto sent = dealer_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
   if (!sent) return false;  // not connected (IMMEDIATE): retried on a later tick
-  outstanding_[id] = Pending{op, now};
+  outstanding_[id] = pending;
   return true;
 }
 
@@ -122,11 +121,25 @@ void DirectorySession::reachable(bool yes) {
 }
 
 void DirectorySession::tick(Clock::time_point now) {
+  expire_requests(now);
+  if (unregister_sent_) {
+    if (now >= unregister_deadline_) unregister_done_ = true;
+    next_wakeup_ = unregister_deadline_;
+    return;
+  }
+  tick_phase(now);
+  if (phase_ != Phase::kHello && needs_snapshot_ && !snapshot_in_flight_ && !epoch_.empty()) {
+    snapshot_in_flight_ = send(snapshot_request(), now);
+  }
+  plan_wakeup(now);
+}
+
+void DirectorySession::expire_requests(Clock::time_point now) {
   // Requests unanswered for too long: the directory is down or restarted.
   bool timed_out = false;
   for (auto it = outstanding_.begin(); it != outstanding_.end();) {
     if (now - it->second.sent > kRequestTimeout) {
-      if (it->second.op == "snapshot") snapshot_in_flight_ = false;
+      if (it->second.op == op_of<SnapshotRequest>) snapshot_in_flight_ = false;
       it = outstanding_.erase(it);
       timed_out = true;
     } else {
@@ -134,13 +147,9 @@ void DirectorySession::tick(Clock::time_point now) {
     }
   }
   if (timed_out && now - last_reply_ > kRequestTimeout) reachable(false);
+}
 
-  if (unregister_sent_) {
-    if (now >= unregister_deadline_) unregister_done_ = true;
-    next_wakeup_ = unregister_deadline_;
-    return;
-  }
-
+void DirectorySession::tick_phase(Clock::time_point now) {
   switch (phase_) {
     case Phase::kHello:
     case Phase::kRegistering:
@@ -167,11 +176,9 @@ void DirectorySession::tick(Clock::time_point now) {
       }
       break;
   }
+}
 
-  if (phase_ != Phase::kHello && needs_snapshot_ && !snapshot_in_flight_ && !epoch_.empty()) {
-    snapshot_in_flight_ = send(snapshot_request(), now);
-  }
-
+void DirectorySession::plan_wakeup(Clock::time_point now) {
   // Sleep until something is due, so an idle node wakes once per heartbeat: the next hello or
   // heartbeat, the first request to time out, a snapshot that could not be sent.
   next_wakeup_ = now + kRequestTimeout;
@@ -212,64 +219,17 @@ void DirectorySession::on_request_readable() {
 void DirectorySession::handle_reply(const DirectoryReply& reply, Clock::time_point now) {
   auto it = outstanding_.find(reply.id);
   if (it == outstanding_.end()) return;  // answer to a request we already gave up on
-  const std::string op = it->second.op;
+  const Pending sent = it->second;
   outstanding_.erase(it);
   last_reply_ = now;
   reachable(true);
 
   if (const auto* err = std::get_if<ErrorReply>(&reply.body)) {
-    if (op == "snapshot") snapshot_in_flight_ = false;
-    if (op == "unregister") {
-      unregister_done_ = true;
-      return;
-    }
-    switch (err->code) {
-      case DirectoryErrc::kUnknownInstance:
-        // The directory forgot us (restart, or our lease expired while we were stalled).
-        BROOK_LOG(kInfo) << "directory " << endpoint_ << " does not know this instance; "
-                         << "registering again";
-        send_register(now);
-        break;
-      case DirectoryErrc::kStaleIncarnation:
-        phase_ = Phase::kConflict;
-        next_conflict_log_ = now;
-        BROOK_LOG(kError) << "directory " << endpoint_ << ": " << err->detail;
-        break;
-      default:
-        BROOK_LOG(kError) << "directory " << endpoint_ << " refused " << op << ": "
-                          << to_string(err->code) << ": " << err->detail;
-        if (op == "register") {
-          phase_ = Phase::kHello;
-          next_hello_ = now + 5s;  // a refused registration will not fix itself quickly
-        }
-        break;
-    }
-    return;
-  }
-
-  if (const auto* hello = std::get_if<HelloReply>(&reply.body)) {
+    handle_error(sent, *err, now);
+  } else if (const auto* hello = std::get_if<HelloReply>(&reply.body)) {
     handle_hello(*hello, now);
   } else if (const auto* ack = std::get_if<AckReply>(&reply.body)) {
-    if (ack->state.epoch != epoch_) {
-      epoch_seen(ack->state.epoch, now);
-      return;
-    }
-    if (op == "register") {
-      if (phase_ != Phase::kRegistered) {
-        if (ever_registered_) {
-          BROOK_LOG(kInfo) << "re-registered with directory " << endpoint_ << " (epoch "
-                           << epoch_ << ")";
-        } else {
-          BROOK_LOG(kDebug) << "registered with directory " << endpoint_;
-        }
-      }
-      phase_ = Phase::kRegistered;
-      ever_registered_ = true;
-      next_heartbeat_ = now + heartbeat_;
-      listener_.registered(endpoint_);
-    } else if (op == "unregister") {
-      unregister_done_ = true;
-    }
+    handle_ack(sent, *ack, now);
   } else if (const auto* entries = std::get_if<EntriesReply>(&reply.body)) {
     snapshot_in_flight_ = false;
     if (entries->state.epoch != epoch_) {
@@ -278,6 +238,60 @@ void DirectorySession::handle_reply(const DirectoryReply& reply, Clock::time_poi
     }
     handle_entries(*entries);
   }
+}
+
+void DirectorySession::handle_error(const Pending& sent, const ErrorReply& err,
+                                    Clock::time_point now) {
+  if (sent.op == op_of<SnapshotRequest>) snapshot_in_flight_ = false;
+  if (sent.op == op_of<UnregisterRequest>) {
+    unregister_done_ = true;
+    return;
+  }
+  switch (err.code) {
+    case DirectoryErrc::kUnknownInstance:
+      // The directory forgot us (restart, or our lease expired while we were stalled).
+      BROOK_LOG(kInfo) << "directory " << endpoint_ << " does not know this instance; "
+                       << "registering again";
+      send_register(now);
+      break;
+    case DirectoryErrc::kStaleIncarnation:
+      phase_ = Phase::kConflict;
+      next_conflict_log_ = now;
+      BROOK_LOG(kError) << "directory " << endpoint_ << ": " << err.detail;
+      break;
+    default:
+      BROOK_LOG(kError) << "directory " << endpoint_ << " refused " << sent.name << ": "
+                        << to_string(err.code) << ": " << err.detail;
+      if (sent.op == op_of<RegisterRequest>) {
+        phase_ = Phase::kHello;
+        next_hello_ = now + 5s;  // a refused registration will not fix itself quickly
+      }
+      break;
+  }
+}
+
+void DirectorySession::handle_ack(const Pending& sent, const AckReply& ack, Clock::time_point now) {
+  if (ack.state.epoch != epoch_) {
+    epoch_seen(ack.state.epoch, now);
+    return;
+  }
+  if (sent.op == op_of<UnregisterRequest>) {
+    unregister_done_ = true;
+    return;
+  }
+  if (sent.op != op_of<RegisterRequest>) return;
+  if (phase_ != Phase::kRegistered) {
+    if (ever_registered_) {
+      BROOK_LOG(kInfo) << "re-registered with directory " << endpoint_ << " (epoch " << epoch_
+                       << ")";
+    } else {
+      BROOK_LOG(kDebug) << "registered with directory " << endpoint_;
+    }
+  }
+  phase_ = Phase::kRegistered;
+  ever_registered_ = true;
+  next_heartbeat_ = now + heartbeat_;
+  listener_.registered(endpoint_);
 }
 
 void DirectorySession::epoch_seen(const std::string& epoch, Clock::time_point now) {
@@ -292,8 +306,8 @@ void DirectorySession::handle_hello(const HelloReply& r, Clock::time_point now) 
   if (r.state.epoch != epoch_) {
     if (!epoch_.empty()) {
       BROOK_LOG(kInfo) << "directory " << endpoint_ << " restarted (epoch " << epoch_ << " -> "
-                       << r.state.epoch << "); registering again, keeping "
-                       << entries_.size() << " known entries until it settles";
+                       << r.state.epoch << "); registering again, keeping " << entries_.size()
+                       << " known entries until it settles";
       full_reconcile_pending_ = true;
     }
     epoch_ = r.state.epoch;
@@ -331,7 +345,8 @@ void DirectorySession::handle_entries(const EntriesReply& r) {
     for (const auto& [k, e] : entries_) {
       if (!present.count(k)) gone.push_back(e);
     }
-    for (const auto& e : gone) remove_entry(e);
+    for (const auto& e : gone)
+      remove_entry(e);
     full_reconcile_pending_ = false;
   }
   for (const auto& c : watched_) {
@@ -344,7 +359,8 @@ void DirectorySession::handle_entries(const EntriesReply& r) {
   pending.swap(buffered_);
   std::sort(pending.begin(), pending.end(),
             [](const DirectoryUpdate& a, const DirectoryUpdate& b) { return a.seq < b.seq; });
-  for (const auto& u : pending) handle_update(u);
+  for (const auto& u : pending)
+    handle_update(u);
 }
 
 void DirectorySession::on_watch_readable() {

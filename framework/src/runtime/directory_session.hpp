@@ -100,9 +100,18 @@ class DirectorySession {
   std::string pub_endpoint_;
   std::uint64_t next_id_ = 1;
   struct Pending {
-    std::string op;
+    std::size_t op;         // the request's index in DirectoryRequestBody
+    std::string_view name;  // op_name(), for logs
     Clock::time_point sent;
   };
+  // Index of request type T in DirectoryRequestBody, to compare Pending::op with.
+  template <class T>
+  static constexpr std::size_t op_of = DirectoryRequestBody(T{}).index();
+  void expire_requests(Clock::time_point now);
+  void tick_phase(Clock::time_point now);
+  void plan_wakeup(Clock::time_point now);
+  void handle_error(const Pending& sent, const ErrorReply& err, Clock::time_point now);
+  void handle_ack(const Pending& sent, const AckReply& ack, Clock::time_point now);
   std::map<std::uint64_t, Pending> outstanding_;
   Clock::time_point next_hello_{};
   Clock::time_point next_heartbeat_{};

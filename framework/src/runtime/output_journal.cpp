@@ -7,12 +7,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <atomic>
 #include <brook/error.hpp>
 #include <brook/ids.hpp>
 #include <brook/log.hpp>
-
-#include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -36,9 +35,13 @@ constexpr std::uint32_t kTypeMessage = 1;
 constexpr std::uint32_t kTypeLowWater = 2;
 constexpr std::string_view kSuffix = ".seg";
 
-std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
+std::size_t align8(std::size_t n) {
+  return (n + 7) & ~std::size_t{7};
+}
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 [[noreturn]] void fail(const fs::path& path, const std::string& what, int err) {
   throw Error("journal " + path.string() + ": " + what + ": " + errno_text(err));
@@ -54,8 +57,12 @@ std::uint32_t load32(const std::byte* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-void store64(std::byte* p, std::uint64_t v) { std::memcpy(p, &v, sizeof v); }
-void store32(std::byte* p, std::uint32_t v) { std::memcpy(p, &v, sizeof v); }
+void store64(std::byte* p, std::uint64_t v) {
+  std::memcpy(p, &v, sizeof v);
+}
+void store32(std::byte* p, std::uint32_t v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 std::uint32_t record_crc(std::uint32_t type, std::span<const std::byte> head,
                          std::span<const std::byte> body) {
@@ -95,7 +102,9 @@ void sync_dir(const fs::path& dir) {
 }  // namespace
 
 OutputJournal::OutputJournal(fs::path dir, FsyncPolicy fsync, std::size_t segment_size)
-    : dir_(std::move(dir)), fsync_(fsync), segment_size_(std::max(segment_size, std::size_t{4096})) {
+    : dir_(std::move(dir)),
+      fsync_(fsync),
+      segment_size_(std::max(segment_size, std::size_t{4096})) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) fail(dir_, "cannot create the directory (check state_dir in the topology)", ec.value());
@@ -104,7 +113,8 @@ OutputJournal::OutputJournal(fs::path dir, FsyncPolicy fsync, std::size_t segmen
     recover();
     if (fsync_ == FsyncPolicy::kBatch) flush_thread_ = std::thread([this] { flusher(); });
   } catch (...) {
-    for (auto& m : old_) unmap(m);
+    for (auto& m : old_)
+      unmap(m);
     unmap(active_);
     if (flush_fd_ >= 0) ::close(flush_fd_);
     ::close(lock_fd_);
@@ -122,9 +132,11 @@ OutputJournal::~OutputJournal() {
     flush_cv_.notify_one();
     flush_thread_.join();  // after a last sync of everything written
   }
-  for (const int fd : to_flush_) ::close(fd);
+  for (const int fd : to_flush_)
+    ::close(fd);
   if (flush_fd_ >= 0) ::close(flush_fd_);
-  for (auto& m : old_) unmap(m);
+  for (auto& m : old_)
+    unmap(m);
   unmap(active_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
@@ -152,6 +164,48 @@ void OutputJournal::lock_dir() {
   }
 }
 
+OutputJournal::Mapping OutputJournal::map_segment(const Segment& s) {
+  Mapping m;
+  m.fd = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (m.fd < 0) fail(s.path, "cannot open", errno);
+  struct stat st {};
+  if (::fstat(m.fd, &st) != 0) fail(s.path, "cannot stat", errno);
+  m.size = static_cast<std::size_t>(st.st_size);
+  if (m.size >= kHeaderSize) {
+    void* p = ::mmap(nullptr, m.size, PROT_READ, MAP_SHARED, m.fd, 0);
+    if (p == MAP_FAILED) fail(s.path, "cannot map", errno);
+    m.base = static_cast<std::byte*>(p);
+  }
+  return m;
+}
+
+bool OutputJournal::read_header(Segment& s, Mapping& m) {
+  if (m.base == nullptr ||
+      std::all_of(m.base, m.base + 8, [](std::byte b) { return b == std::byte{0}; })) {
+    // Created but no header written yet: a crash right after creating it. Nothing in it.
+    unmap(m);
+    std::error_code ec;
+    fs::remove(s.path, ec);
+    return false;
+  }
+  if (std::memcmp(m.base, kMagic, sizeof kMagic) != 0) {
+    throw Error("journal " + s.path.string() +
+                ": not a brook journal segment (bad magic); move it out of " + dir_.string());
+  }
+  s.first_seq = load64(m.base + 16);
+  low_water_ = std::max(low_water_, load64(m.base + 24));
+  const char* id = reinterpret_cast<const char*>(m.base + kIdOffset);
+  const std::string seg_id(id, strnlen(id, kIdSize));
+  if (id_.empty()) {
+    id_ = seg_id;
+  } else if (seg_id != id_) {
+    throw Error("journal " + s.path.string() + " belongs to journal '" + seg_id + "', not '" + id_ +
+                "' like the others in " + dir_.string() +
+                "; segments of two journals were mixed: move the odd one out");
+  }
+  return true;
+}
+
 void OutputJournal::recover() {
   std::vector<Segment> found;
   for (const auto& entry : fs::directory_iterator(dir_)) {
@@ -163,39 +217,8 @@ void OutputJournal::recover() {
   std::uint64_t last_number = 0;
   for (auto& s : found) {
     last_number = s.number;
-    Mapping m;
-    m.fd = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (m.fd < 0) fail(s.path, "cannot open", errno);
-    struct stat st {};
-    if (::fstat(m.fd, &st) != 0) fail(s.path, "cannot stat", errno);
-    m.size = static_cast<std::size_t>(st.st_size);
-    if (m.size >= kHeaderSize) {
-      void* p = ::mmap(nullptr, m.size, PROT_READ, MAP_SHARED, m.fd, 0);
-      if (p == MAP_FAILED) fail(s.path, "cannot map", errno);
-      m.base = static_cast<std::byte*>(p);
-    }
-    if (m.base == nullptr || std::all_of(m.base, m.base + 8, [](std::byte b) { return b == std::byte{0}; })) {
-      // Created but no header written yet: a crash right after creating it. Nothing in it.
-      unmap(m);
-      std::error_code ec;
-      fs::remove(s.path, ec);
-      continue;
-    }
-    if (std::memcmp(m.base, kMagic, sizeof kMagic) != 0) {
-      throw Error("journal " + s.path.string() +
-                  ": not a brook journal segment (bad magic); move it out of " + dir_.string());
-    }
-    s.first_seq = load64(m.base + 16);
-    low_water_ = std::max(low_water_, load64(m.base + 24));
-    const char* id = reinterpret_cast<const char*>(m.base + kIdOffset);
-    const std::string seg_id(id, strnlen(id, kIdSize));
-    if (id_.empty()) {
-      id_ = seg_id;
-    } else if (seg_id != id_) {
-      throw Error("journal " + s.path.string() + " belongs to journal '" + seg_id + "', not '" +
-                  id_ + "' like the others in " + dir_.string() +
-                  "; segments of two journals were mixed: move the odd one out");
-    }
+    Mapping m = map_segment(s);
+    if (!read_header(s, m)) continue;
     max_seq = std::max(max_seq, s.first_seq > 0 ? s.first_seq - 1 : 0);
     const std::size_t before = pending_.size();
     scan(s, m, pending_, low_water_);
@@ -210,7 +233,8 @@ void OutputJournal::recover() {
   std::erase_if(pending_, [&](const Pending& p) { return p.seq < low_water_; });
   // Mappings with nothing left to replay are not needed.
   std::vector<bool> used(old_.size(), false);
-  for (const auto& p : pending_) used[p.mapping] = true;
+  for (const auto& p : pending_)
+    used[p.mapping] = true;
   for (std::size_t i = 0; i < old_.size(); ++i) {
     if (!used[i]) unmap(old_[i]);
   }
@@ -218,8 +242,7 @@ void OutputJournal::recover() {
   if (!pending_.empty()) {
     BROOK_LOG(kInfo) << "journal " << dir_.string() << ": " << pending_.size()
                      << " messages accepted by an earlier incarnation were not acknowledged ("
-                     << pending_.front().seq << ".." << pending_.back().seq
-                     << "); re-sending them";
+                     << pending_.front().seq << ".." << pending_.back().seq << "); re-sending them";
   }
   next_number_ = last_number + 1;
   open_segment(next_seq_, 0);
@@ -266,7 +289,8 @@ std::size_t OutputJournal::replay(const std::function<void(const Record&)>& fn) 
   }
   pending_.clear();
   pending_.shrink_to_fit();
-  for (auto& m : old_) unmap(m);
+  for (auto& m : old_)
+    unmap(m);
   old_.clear();
   return n;
 }
@@ -367,7 +391,8 @@ void OutputJournal::delete_acknowledged() {
   // A segment holds sequence numbers below the next one's first: once the low-water mark passed
   // that, nothing in it is needed. The active (last) segment always stays.
   std::size_t drop = 0;
-  while (drop + 1 < segments_.size() && segments_[drop + 1].first_seq <= low_water_) ++drop;
+  while (drop + 1 < segments_.size() && segments_[drop + 1].first_seq <= low_water_)
+    ++drop;
   for (std::size_t i = 0; i < drop; ++i) {
     std::error_code ec;
     fs::remove(segments_[i].path, ec);
@@ -392,14 +417,16 @@ void OutputJournal::flusher() {
     lock.unlock();
     for (const int fd : finished) {
       if (::fdatasync(fd) != 0) {
-        BROOK_LOG(kWarn) << "journal " << dir_.string() << ": fdatasync failed: " << errno_text(errno);
+        BROOK_LOG(kWarn) << "journal " << dir_.string()
+                         << ": fdatasync failed: " << errno_text(errno);
       }
       ::close(fd);
     }
     finished.clear();
     if (active >= 0 && dirty_.exchange(false, std::memory_order_relaxed) &&
         ::fdatasync(active) != 0) {
-      BROOK_LOG(kWarn) << "journal " << dir_.string() << ": fdatasync failed: " << errno_text(errno);
+      BROOK_LOG(kWarn) << "journal " << dir_.string()
+                       << ": fdatasync failed: " << errno_text(errno);
     }
     lock.lock();
     if (stop && to_flush_.empty()) return;

@@ -6,17 +6,16 @@
 // a copy into the page cache, with no system call, so a record survives a crash of the process
 // as soon as append() returns. Surviving a crash of the machine is the fsync policy's business:
 // `always` forces each record to disk before append() returns, `batch` has a flusher thread
-// force the segment at most kBatchInterval after a write (the loop never waits for the disk), `never`
-// leaves it to the kernel's write-back.
+// force the segment at most kBatchInterval after a write (the loop never waits for the disk),
+// `never` leaves it to the kernel's write-back.
 //
 // Not thread-safe: owned by one OutputPort on the node's loop thread (the flusher only calls
 // fdatasync on file descriptors handed to it). Holds an exclusive lock on its directory, so two
 // processes never share a journal.
 #pragma once
 
-#include <brook/topology.hpp>
-
 #include <atomic>
+#include <brook/topology.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -95,6 +94,10 @@ class OutputJournal {
 
   void lock_dir();
   void recover();
+  Mapping map_segment(const Segment& s);
+  // Checks a segment's header and takes its first number, low-water mark and journal id; false
+  // (the segment removed) for one created but never written.
+  bool read_header(Segment& s, Mapping& m);
   void scan(const Segment& s, Mapping& m, std::vector<Pending>& found, std::uint64_t& low_water);
   void open_segment(std::uint64_t first_seq, std::size_t min_size);
   void write_record(std::uint32_t type, std::span<const std::byte> head,
@@ -109,13 +112,13 @@ class OutputJournal {
   int lock_fd_ = -1;
   std::string id_;
   std::uint64_t next_seq_ = 1;
-  std::uint64_t low_water_ = 0;  // every seq below is acknowledged
+  std::uint64_t low_water_ = 0;    // every seq below is acknowledged
   std::uint64_t next_number_ = 1;  // of the next segment file
   std::vector<Segment> segments_;  // oldest first; the last is the one written
   Mapping active_;
   std::size_t write_at_ = 0;   // offset of the next record in the active segment
   std::size_t synced_to_ = 0;  // bytes of the active segment known to be on disk
-  std::vector<Mapping> old_;  // earlier segments, mapped until replay()
+  std::vector<Mapping> old_;   // earlier segments, mapped until replay()
   std::vector<Pending> pending_;
 
   // fsync batch: a flusher thread syncs the active segment (through its own duplicate of the
