@@ -159,7 +159,9 @@ nodes:
   const auto code = printer.wait(10s);
   ASSERT_TRUE(code.has_value()) << printer.log();
   EXPECT_EQ(*code, 2) << printer.log();
-  EXPECT_NE(printer.log().find("error: node 'printer' has no input port 'in'"), std::string::npos)
+  EXPECT_NE(printer.log().find("error: node 'printer' has no input port 'in' in " +
+                               c.topology().string() + ":7:3 (inputs: ticks)"),
+            std::string::npos)
       << printer.log();
 }
 

@@ -208,11 +208,62 @@ TEST_F(NodeApi, UnknownNodeInstanceOrPortIsAConfigError) {
     sink.on("wrong", [](const Message&) {});
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("no input port 'wrong'"), std::string::npos);
-    EXPECT_NE(std::string(e.what()).find("(inputs: in)"), std::string::npos) << e.what();
+    // The node's line in the file: `sink:` is line 11 of kTopology.
+    EXPECT_NE(
+        std::string(e.what()).find("node 'sink' has no input port 'wrong' in " +
+                                   (dir_.path() / "api.yaml").string() + ":11:3 (inputs: in)"),
+        std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("brook::optional_port"), std::string::npos) << e.what();
   }
   // run() refuses to start with an input that has no handler.
   EXPECT_THROW(sink.run(), ConfigError);
+}
+
+TEST_F(NodeApi, AnOutputHandleIsCheckedWhenAskedFor) {
+  Node n(options("source"));
+  try {
+    (void)n.output<int>("outt");
+    FAIL() << "a misnamed output must fail before run(), not at its first emit";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("node 'source' has no output port 'outt' in " +
+                                   (dir_.path() / "api.yaml").string() + ":7:3 (outputs: out)"),
+        std::string::npos)
+        << e.what();
+  }
+  const Output<int> audit = n.output<int>("audit", optional_port);
+  EXPECT_FALSE(audit.bound());
+  const Output<int> unset;
+  EXPECT_FALSE(unset.bound());
+  const Output<int> out = n.output<int>("out", optional_port);
+  ASSERT_TRUE(out.bound()) << "a port the topology gives is bound, optional or not";
+  EXPECT_THROW(out.emit(1), ConfigError) << "emit before run(), as Node::emit";
+  n.after(0ms, [&] {
+    out.emit(1);
+    out.emit(2, with_key("k"));
+    audit.emit(3);  // nothing: the topology gives the node no 'audit' port
+    n.stop();
+  });
+  EXPECT_EQ(n.run(), 0);
+  EXPECT_EQ(n.counters().channels.at("work").emitted, 2u);
+  EXPECT_EQ(n.counters().channels.size(), 1u) << "an unbound handle is counted nowhere";
+}
+
+TEST_F(NodeApi, OptionalInputsAreRegisteredOnlyWhenTheTopologyGivesThem) {
+  Node sink(options("sink"));
+  int typed = 0;
+  sink.on<int>(
+      "audit", [&](int) { ++typed; }, optional_port);
+  sink.on(
+      "audit", [](const Message&) {}, optional_port);
+  EXPECT_THROW(sink.on<int>("audit", [](int) {}), ConfigError) << "not optional: an error";
+  sink.on<int>(
+      "in", [](int) {}, HandlerOptions().optional());
+  EXPECT_THROW(sink.on(
+                   "in", [](const Message&) {}, optional_port),
+               ConfigError)
+      << "optional does not mean a second handler";
 }
 
 TEST_F(NodeApi, ParamsAndIdentity) {

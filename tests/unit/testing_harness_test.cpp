@@ -243,7 +243,9 @@ TEST(HarnessSetup, PortsHandlersAndLifecycleAreCheckedAsInAProcess) {
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("no input port 'nope'"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("(inputs: in, prices)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("in test.yaml:9:3 (inputs: in, prices)"),
+              std::string::npos)
+        << e.what();
   }
   t.node().on("in", [](const Message&) {});
   try {

@@ -2,7 +2,8 @@
 //
 //   int main(int argc, char** argv) {
 //     brook::Node node(argc, argv);
-//     node.on<Checkout>("in", [&](const Checkout& c) { node.emit("out", price(c)); });
+//     auto out = node.output<Quote>("out");  // a port the topology lacks: exit 2 here
+//     node.on<Checkout>("in", [out](const Checkout& c) { out.emit(price(c)); });
 //     return node.run();
 //   }
 //
@@ -158,6 +159,63 @@ using WatchId = std::uint64_t;
 inline constexpr short kReadable = 1;
 inline constexpr short kWritable = 2;
 
+// Marks a port the topology may leave out: `node.on<T>("audit", fn, brook::optional_port)` then
+// registers nothing, and `node.output<T>("audit", brook::optional_port)` returns an unbound
+// Output, when the node has no such port; without it an unknown port is a ConfigError.
+struct OptionalPort {
+  explicit constexpr OptionalPort() = default;
+};
+inline constexpr OptionalPort optional_port{};
+
+// How a typed handler binds to its input port, set with setters (GCC 12 flags designated
+// initializers that leave fields out): `node.on<Line>("in", fn, brook::optional_port)`.
+class HandlerOptions {
+ public:
+  HandlerOptions() = default;
+  // Implicit, so that `node.on<T>(port, fn, brook::optional_port)` reads as it should.
+  HandlerOptions(OptionalPort) : optional_(true) {}  // NOLINT(google-explicit-constructor)
+
+  // The topology may leave the port out (see OptionalPort).
+  HandlerOptions& optional() {
+    optional_ = true;
+    return *this;
+  }
+
+  bool is_optional() const noexcept { return optional_; }
+
+ private:
+  bool optional_ = false;
+};
+
+class Node;
+
+// A typed output port, looked up once: `auto out = node.output<Quote>("out");` then
+// `out.emit(q)` or `out.emit(q, brook::with_key(id))`, the same as node.emit("out", ...) without
+// finding the port by name on every message. A small value (a node pointer and an index):
+// copy it into handlers freely; valid as long as its Node. emit() is loop-thread only, like
+// Node::emit.
+template <class T>
+class Output {
+ public:
+  // Unbound, as node.output<T>(port, brook::optional_port) returns for a port the topology
+  // leaves out.
+  Output() = default;
+
+  // Whether the handle names a port of this node. Emitting on an unbound handle does nothing and
+  // is counted nowhere: the topology did not give the node that port, so nobody consumes it.
+  bool bound() const noexcept { return node_ != nullptr; }
+
+  // As Node::emit (same queueing, policies and exceptions).
+  void emit(const T& value, const EmitOptions& options = {}) const;
+
+ private:
+  friend class Node;
+  Output(Node& node, std::size_t index) noexcept : node_(&node), index_(index) {}
+
+  Node* node_ = nullptr;
+  std::size_t index_ = 0;
+};
+
 class Node {
  public:
   // Parses the command line (see NodeOptions::parse). On --help prints usage and exits 0; on a
@@ -173,11 +231,23 @@ class Node {
 
   // Handler for an input port: fn(const T&) or fn(const T&, const Message&). T is any type
   // msgpack-cxx can convert (MSGPACK_DEFINE_MAP structs, std::string, maps...). One handler per
-  // port; register before run().
+  // port; register before run(). An unknown port is a ConfigError naming the topology file and
+  // line of the node, unless `options` say the port is optional.
   template <class T, class F>
-  Node& on(std::string_view port, F&& fn);
+  Node& on(std::string_view port, F&& fn, const HandlerOptions& options = {});
   // Untyped handler: the Message gives the envelope and the payload as msgpack.
   Node& on(std::string_view port, std::function<void(const Message&)> fn);
+  // The same for a port the topology may leave out: registers nothing then.
+  Node& on(std::string_view port, std::function<void(const Message&)> fn, OptionalPort);
+
+  // A typed handle on an output port (see Output). Throws ConfigError naming the topology file
+  // and line of the node, and its outputs, when the node has no such port: ask for handles
+  // before run(), so a misnamed port stops the node at start rather than at its first emit.
+  template <class T>
+  Output<T> output(std::string_view port);
+  // The same for a port the topology may leave out: an unbound handle then.
+  template <class T>
+  Output<T> output(std::string_view port, OptionalPort);
 
   // Queues `value` on an output port. Returns once the message is handed to ZeroMQ or held in
   // the port's bounded pending queue; if that queue is full the channel's on_full policy applies:
@@ -243,8 +313,14 @@ class Node {
 
  private:
   friend class testing::TestNode;
+  template <class T>
+  friend class Output;
   explicit Node(std::unique_ptr<detail::NodeEngine> engine);
 
+  template <class T>
+  void emit_to(std::size_t output, const T& value, const EmitOptions& options);
+  bool has_input(std::string_view port) const noexcept;
+  bool has_output(std::string_view port) const noexcept;
   std::size_t output_index(std::string_view port) const;
   const OptionValues& own_options() const noexcept;
   EnvelopeEncoder& encoder() noexcept;
@@ -268,10 +344,11 @@ T Message::as() const {
 }
 
 template <class T, class F>
-Node& Node::on(std::string_view port, F&& fn) {
+Node& Node::on(std::string_view port, F&& fn, const HandlerOptions& options) {
   static_assert(
       std::is_invocable_v<F&, const T&> || std::is_invocable_v<F&, const T&, const Message&>,
       "handler must be callable as fn(const T&) or fn(const T&, const brook::Message&)");
+  if (options.is_optional() && !has_input(port)) return *this;
   return on(port, std::function<void(const Message&)>(
                       [fn = std::forward<F>(fn)](const Message& m) mutable {
                         T value = m.as<T>();
@@ -284,11 +361,31 @@ Node& Node::on(std::string_view port, F&& fn) {
 }
 
 template <class T>
+Output<T> Node::output(std::string_view port) {
+  return Output<T>(*this, output_index(port));
+}
+
+template <class T>
+Output<T> Node::output(std::string_view port, OptionalPort) {
+  if (!has_output(port)) return Output<T>();
+  return output<T>(port);
+}
+
+template <class T>
 void Node::emit(std::string_view port, const T& value, const EmitOptions& options) {
-  const std::size_t out = output_index(port);
+  emit_to(output_index(port), value, options);
+}
+
+template <class T>
+void Node::emit_to(std::size_t output, const T& value, const EmitOptions& options) {
   const OutgoingEnvelope env =
-      begin_emit(out, options.type.empty() ? type_name<T>() : options.type, options);
-  finish_emit(out, encoder().encode(env, value), options);
+      begin_emit(output, options.type.empty() ? type_name<T>() : options.type, options);
+  finish_emit(output, encoder().encode(env, value), options);
+}
+
+template <class T>
+void Output<T>::emit(const T& value, const EmitOptions& options) const {
+  if (node_ != nullptr) node_->emit_to(index_, value, options);
 }
 
 }  // namespace brook

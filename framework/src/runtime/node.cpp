@@ -77,6 +77,11 @@ Node& Node::on(std::string_view port, std::function<void(const Message&)> fn) {
   return *this;
 }
 
+Node& Node::on(std::string_view port, std::function<void(const Message&)> fn, OptionalPort) {
+  if (!has_input(port)) return *this;
+  return on(port, std::move(fn));
+}
+
 void Node::emit_raw(std::string_view port, std::span<const std::byte> payload,
                     std::string_view type, const EmitOptions& options) {
   const std::size_t out = output_index(port);
@@ -146,6 +151,12 @@ const NodeCounters& Node::counters() const noexcept {
   return engine_->counters();
 }
 
+bool Node::has_input(std::string_view port) const noexcept {
+  return engine_->spec().input(port) != nullptr;
+}
+bool Node::has_output(std::string_view port) const noexcept {
+  return engine_->spec().output(port) != nullptr;
+}
 std::size_t Node::output_index(std::string_view port) const {
   return engine_->output_index(port);
 }

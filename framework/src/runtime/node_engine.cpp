@@ -18,6 +18,9 @@ std::string join_ports(const std::vector<PortSpec>& ports) {
   return s.empty() ? "none" : s;
 }
 
+constexpr const char* kPortFix =
+    ": map it to a channel there, or mark it optional in the code (brook::optional_port)";
+
 Topology load(const NodeOptions& o) {
   if (o.preloaded) return *o.preloaded;
   LoadOptions lo;
@@ -53,15 +56,21 @@ NodeEngine::NodeEngine(NodeOptions options, std::string incarnation)
   params_ = spec_->params;
 }
 
+std::string NodeEngine::where_declared() const {
+  if (spec_->where.line > 0) return spec_->where.str();
+  if (!topology_.file.empty()) return topology_.file.string();
+  return "topology '" + topology_.name + "'";
+}
+
 void NodeEngine::no_input_port(std::string_view port) const {
   throw ConfigError("node '" + spec_->name + "' has no input port '" + std::string(port) + "' in " +
-                    topology_.file.string() + " (inputs: " + join_ports(spec_->inputs) + ")");
+                    where_declared() + " (inputs: " + join_ports(spec_->inputs) + ")" + kPortFix);
 }
 
 void NodeEngine::no_output_port(std::string_view port) const {
   throw ConfigError("node '" + spec_->name + "' has no output port '" + std::string(port) +
-                    "' in " + topology_.file.string() + " (outputs: " + join_ports(spec_->outputs) +
-                    ")");
+                    "' in " + where_declared() + " (outputs: " + join_ports(spec_->outputs) + ")" +
+                    kPortFix);
 }
 
 void NodeEngine::no_handler(const std::string& port, const ChannelSpec& channel) {

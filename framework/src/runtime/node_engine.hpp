@@ -62,8 +62,8 @@ class NodeEngine {
                               PayloadDecoder& decoder) {
     return Message(env, port, decoder);
   }
-  // The ConfigErrors of a port name the node does not have, listing the ones it has, and of
-  // an input left without a handler at run().
+  // The ConfigErrors of a port name the node does not have, naming the file and line of the
+  // node and listing the ports it has, and of an input left without a handler at run().
   [[noreturn]] void no_input_port(std::string_view port) const;
   [[noreturn]] void no_output_port(std::string_view port) const;
   [[noreturn]] static void no_handler(const std::string& port, const ChannelSpec& channel);
@@ -73,6 +73,8 @@ class NodeEngine {
     if (size > channel.max_message_size) frame_too_large(channel, size);
   }
   [[noreturn]] static void frame_too_large(const ChannelSpec& channel, std::size_t size);
+  // "file:line:column" of the node in the topology (the file alone for a node built in code).
+  std::string where_declared() const;
   // The envelope of a message emitted now: attempt 1, the options' key and headers.
   static OutgoingEnvelope new_envelope(std::string_view producer, std::uint64_t seq,
                                        std::string_view channel, std::string_view type,
