@@ -239,6 +239,34 @@ TEST_F(CliLive, SendReachesANodeAndWaitsForIt) {
   ASSERT_TRUE(wait_for([&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 1; }, 10s));
 }
 
+TEST_F(CliLive, SendOfAnotherTypeIsADecodeErrorNotAnEmptyMessage) {
+  auto sink = cluster_.start_node("brook-test-sink", "sink");
+  // The payload converts to the sink's brook.test.Msg (missing fields would be defaulted); the
+  // envelope's type says it is something else.
+  const auto r = brook({"send", "work", R"({"n": 7, "source": "cli"})", "--count", "3", "--type",
+                        "wc.Word", "--directory", cluster_.directory_endpoint()});
+  ASSERT_EQ(r.code, 0) << r.describe();
+  ASSERT_TRUE(wait_for(
+      [&] { return cluster_.counter("sink", "work", &ChannelCounters::decode_errors) == 3; }, 10s))
+      << sink.log();
+  const auto stats = brook({"stats", "--directory", cluster_.directory_endpoint(), "--json"});
+  ASSERT_EQ(stats.code, 0) << stats.describe();
+  const json s = json::parse(stats.out);
+  const json& work = s["nodes"]["sink"]["channels"]["work"];
+  EXPECT_EQ(work["decode_errors"].get<std::uint64_t>(), 3u) << stats.out;
+  EXPECT_EQ(work["handler_errors"].get<std::uint64_t>(), 0u) << stats.out;
+  EXPECT_EQ(sink.stop(), 0);
+  EXPECT_NE(sink.log().find("message of type 'wc.Word' on port 'in', which takes "
+                            "'brook.test.Msg'"),
+            std::string::npos)
+      << sink.log();
+  EXPECT_NE(sink.log().find("brook-send-"), std::string::npos)
+      << "names the producer" << sink.log();
+  const SinkReport report = read_report(cluster_.dir() / "sink.txt");
+  ASSERT_TRUE(report.complete);
+  EXPECT_TRUE(report.messages.empty()) << "the handler never ran";
+}
+
 TEST_F(CliLive, ErrorsNameTheProblem) {
   const auto ep = cluster_.directory_endpoint();
   const auto unknown = brook({"tap", "no-such-channel", "--directory", ep});

@@ -259,7 +259,7 @@ TEST_F(NodeApi, OptionalInputsAreRegisteredOnlyWhenTheTopologyGivesThem) {
       "audit", [](const Message&) {}, optional_port);
   EXPECT_THROW(sink.on<int>("audit", [](int) {}), ConfigError) << "not optional: an error";
   sink.on<int>(
-      "in", [](int) {}, HandlerOptions().optional());
+      "in", [](int) {}, also_accept({"legacy.Int"}).optional());
   EXPECT_THROW(sink.on(
                    "in", [](const Message&) {}, optional_port),
                ConfigError)

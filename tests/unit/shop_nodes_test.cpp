@@ -193,6 +193,24 @@ TEST(ShopPricingNode, TheQuoteFollowsTheTopologysPricingParams) {
   EXPECT_EQ(q.total_cents, price(lines, rules).total_cents);
 }
 
+TEST(ShopPricingNode, AMessageOfAnotherTypeIsRefusedNotPricedAsAnEmptyBasket) {
+  auto t = TestNode::from_file(kShop, "pricing", quiet());
+  PricingService service(t.node());
+  t.start();
+  // A Quote's payload converts to a ResolvedBasket without lines: only its type gives it away.
+  const auto& d = t.send("in", Quote{"b1", 100, 0, 20, 120, 0});
+  EXPECT_EQ(d.outcome, Outcome::kUndecodable);
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_NE(d.errors[0].find("message of type 'shop.Quote' on port 'in', which takes "
+                             "'shop.ResolvedBasket'"),
+            std::string::npos)
+      << d.errors[0];
+  EXPECT_TRUE(d.acknowledged) << "never retried";
+  EXPECT_EQ(t.counters("resolved").decode_errors, 1u);
+  EXPECT_EQ(t.counters("resolved").handler_errors, 0u);
+  EXPECT_TRUE(t.emitted("out").empty());
+}
+
 TEST(ShopPricingNode, OverriddenParamsChangeTheQuote) {
   auto t =
       TestNode::from_file(kShop, "pricing", quiet().with_override("pricing.params.tax_bp=1000"));

@@ -174,7 +174,16 @@ TEST_F(Harness, APayloadOfTheWrongTypeIsDeadLetteredWithoutRetry) {
   EXPECT_EQ(d.attempts, 1u);
   EXPECT_EQ(t_.counters("orders").decode_errors, 1u);
   ASSERT_EQ(t_.dead_letters("in").size(), 1u);
-  EXPECT_NE(t_.dead_letters("in")[0].header("dead-letter-error").find("does not convert"),
+  EXPECT_NE(t_.dead_letters("in")[0].header("dead-letter-error").find("which takes 'test.Order'"),
+            std::string_view::npos);
+
+  // The right type name on a payload that does not convert.
+  const testing::Delivery& same_name =
+      t_.send("in", std::string("not an order"), testing::SendOptions().with_type("test.Order"));
+  EXPECT_EQ(same_name.outcome, Outcome::kDeadLettered);
+  EXPECT_EQ(calls_, 0);
+  ASSERT_EQ(t_.dead_letters("in").size(), 2u);
+  EXPECT_NE(t_.dead_letters("in")[1].header("dead-letter-error").find("does not convert"),
             std::string_view::npos);
 }
 

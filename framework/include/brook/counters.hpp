@@ -16,7 +16,8 @@ struct ChannelCounters {
   std::uint64_t received = 0;        // envelopes decoded and handed to a handler
   std::uint64_t emitted = 0;         // messages accepted by emit() on this channel
   std::uint64_t sent = 0;            // frames handed to ZeroMQ (one per consumer group)
-  std::uint64_t decode_errors = 0;   // frames rejected by the envelope or payload decoder
+  std::uint64_t decode_errors = 0;   // frames rejected by the envelope or payload decoder, or of
+                                     // a type the typed handler does not take
   std::uint64_t handler_errors = 0;  // handler calls that threw
   std::uint64_t dropped = 0;         // messages discarded by policy (on_full: drop, taps)
   std::uint64_t backpressure = 0;    // emits that found a full queue (blocked, failed or dropped)

@@ -43,7 +43,8 @@ enum class DecodeErrc : std::uint8_t {
   kLimitExceeded,       // a string, header count or payload bound from Limits
   kTrailingBytes,       // bytes after the envelope array
   kBadPayload,          // payload bytes are not exactly one well-formed msgpack value
-  kTypeMismatch,        // payload is well-formed but does not convert to the handler's type
+  kTypeMismatch,        // the envelope's type is not the handler's, or the payload is well-formed
+                        // but does not convert to the handler's type
 };
 
 std::string_view to_string(DecodeErrc e) noexcept;

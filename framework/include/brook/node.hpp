@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -128,7 +129,8 @@ class Message {
 };
 
 // Raised by Message::payload()/as<T>() (and so by typed handlers) for a payload that cannot be
-// decoded into the handler's type. The runtime counts it under decode_errors, not handler errors.
+// decoded into the handler's type, and by typed handlers for a message of a type they do not take.
+// The runtime counts it under decode_errors, not handler errors, and never retries it.
 class PayloadError : public Error {
  public:
   PayloadError(DecodeStatus status, std::string what) : Error(std::move(what)), status_(status) {}
@@ -168,24 +170,64 @@ struct OptionalPort {
 inline constexpr OptionalPort optional_port{};
 
 // How a typed handler binds to its input port, set with setters (GCC 12 flags designated
-// initializers that leave fields out): `node.on<Line>("in", fn, brook::optional_port)`.
+// initializers that leave fields out):
+//   node.on<Line>("in", fn, brook::also_accept({"legacy.Line"}));
+//   node.on<Line>("in", fn, brook::also_accept({"legacy.Line"}).optional());
 class HandlerOptions {
  public:
   HandlerOptions() = default;
   // Implicit, so that `node.on<T>(port, fn, brook::optional_port)` reads as it should.
   HandlerOptions(OptionalPort) : optional_(true) {}  // NOLINT(google-explicit-constructor)
 
+  // Envelope types the handler takes besides type_name<T>(): a name producers used before a
+  // rename, another language's name for the same payload. Repeatable.
+  HandlerOptions& also_accept(std::initializer_list<std::string_view> types) {
+    for (std::string_view t : types)
+      aliases_.emplace_back(t);
+    return *this;
+  }
   // The topology may leave the port out (see OptionalPort).
   HandlerOptions& optional() {
     optional_ = true;
     return *this;
   }
 
+  const std::vector<std::string>& aliases() const noexcept { return aliases_; }
   bool is_optional() const noexcept { return optional_; }
 
  private:
+  std::vector<std::string> aliases_;
   bool optional_ = false;
 };
+
+inline HandlerOptions also_accept(std::initializer_list<std::string_view> types) {
+  return HandlerOptions().also_accept(types);
+}
+
+namespace detail {
+// The envelope types a typed handler takes: type_name<T>() and the aliases it declared.
+class AcceptedTypes {
+ public:
+  AcceptedTypes(std::string_view type, std::vector<std::string> aliases)
+      : type_(type), aliases_(std::move(aliases)) {}
+
+  // Throws PayloadError (kTypeMismatch) for a message of another type, before its payload is
+  // converted: msgpack would fill the fields it lacks with defaults and convert it anyway.
+  void check(const Message& m) const {
+    if (m.type() == type_) return;
+    for (const std::string& alias : aliases_) {
+      if (m.type() == alias) return;
+    }
+    refuse(m);
+  }
+
+ private:
+  [[noreturn]] void refuse(const Message& m) const;
+
+  std::string_view type_;  // type_name<T>(): static storage
+  std::vector<std::string> aliases_;
+};
+}  // namespace detail
 
 class Node;
 
@@ -233,9 +275,14 @@ class Node {
   // msgpack-cxx can convert (MSGPACK_DEFINE_MAP structs, std::string, maps...). One handler per
   // port; register before run(). An unknown port is a ConfigError naming the topology file and
   // line of the node, unless `options` say the port is optional.
+  //
+  // The handler gets only messages whose envelope type is type_name<T>() or one of the aliases
+  // in `options` (brook::also_accept). Another type, like a payload that does not convert to T,
+  // is undecodable: counted in decode_errors, logged, dead-lettered if the channel has a
+  // dead_letter channel, never retried, and the handler does not run.
   template <class T, class F>
   Node& on(std::string_view port, F&& fn, const HandlerOptions& options = {});
-  // Untyped handler: the Message gives the envelope and the payload as msgpack.
+  // Untyped handler: the Message gives the envelope and the payload as msgpack; any type.
   Node& on(std::string_view port, std::function<void(const Message&)> fn);
   // The same for a port the topology may leave out: registers nothing then.
   Node& on(std::string_view port, std::function<void(const Message&)> fn, OptionalPort);
@@ -350,7 +397,10 @@ Node& Node::on(std::string_view port, F&& fn, const HandlerOptions& options) {
       "handler must be callable as fn(const T&) or fn(const T&, const brook::Message&)");
   if (options.is_optional() && !has_input(port)) return *this;
   return on(port, std::function<void(const Message&)>(
-                      [fn = std::forward<F>(fn)](const Message& m) mutable {
+                      [fn = std::forward<F>(fn),
+                       accepted = detail::AcceptedTypes(type_name<T>(), options.aliases())](
+                          const Message& m) mutable {
+                        accepted.check(m);
                         T value = m.as<T>();
                         if constexpr (std::is_invocable_v<F&, const T&, const Message&>) {
                           fn(value, m);

@@ -19,7 +19,8 @@ namespace brook::detail {
 
 enum class HandlerResult {
   kOk,
-  kUndecodable,  // the payload does not convert to the handler's type: no retry can help
+  kUndecodable,  // a type the handler does not take, or a payload that does not convert to it
+                 // (PayloadError): no retry can help
   kThrew,        // anything else the handler threw: retried by the channel's policy
 };
 

@@ -18,6 +18,24 @@ const msgpack::object& Message::payload() const {
   return payload_;
 }
 
+namespace detail {
+
+void AcceptedTypes::refuse(const Message& m) const {
+  // The envelope's type is the producer's, up to the decoder's limit: shortened for the log.
+  std::string what = "message of type '" + std::string(m.type().substr(0, 64)) + "' on port '" +
+                     std::string(m.port()) + "', which takes '" + std::string(type_) + "'";
+  if (!aliases_.empty()) {
+    what += " (and aliases";
+    for (std::size_t i = 0; i < aliases_.size(); ++i)
+      what += (i == 0 ? " '" : ", '") + aliases_[i] + "'";
+    what += ")";
+  }
+  what += ": the producer must send that type, or the handler accept it (brook::also_accept)";
+  throw PayloadError(DecodeStatus{DecodeErrc::kTypeMismatch, "type", 0}, std::move(what));
+}
+
+}  // namespace detail
+
 namespace {
 NodeOptions parse_or_exit(int argc, char** argv, const ProgramOptions* own) {
   try {

@@ -14,7 +14,8 @@
 //
 // What is the same as in a node process: the topology's ports and channels (unknown ports are
 // ConfigErrors), envelope encoding and strict decoding with the channel's limits, typed
-// handlers (PayloadError for a payload of the wrong type), de-duplication and acknowledgement on
+// handlers (a message of another type, or a payload that does not convert, is undecodable), output
+// handles and optional ports, de-duplication and acknowledgement on
 // at-least-once inputs, handler retries with the channel's backoff, dead letters with their
 // headers, trace propagation, counters, timers, on_ready/on_stop, MessageTooLarge.
 // What is not modelled: sockets and peers (every emit is captured and taken at once, so there is
@@ -49,9 +50,10 @@ enum class Outcome {
   kHandled,       // the handler returned
   kRetrying,      // the handler threw; another attempt is due (advance the clock)
   kFailed,        // the handler threw on the last attempt, and the channel has no dead_letter
-  kDeadLettered,  // the handler threw on the last attempt or the payload did not convert: sent
+  kDeadLettered,  // the handler threw on the last attempt, or the message was undecodable: sent
                   // to the channel's dead_letter channel (see dead_letters())
-  kUndecodable,   // the payload does not convert to the handler's type; no dead_letter channel
+  kUndecodable,   // of a type the handler does not take, or its payload does not convert to the
+                  // handler's type; never retried, no dead_letter channel
   kMalformed,     // the frame is not a valid envelope under the channel's limits (dropped)
   kWrongChannel,  // the envelope names another channel than the port's (dropped)
   kDuplicate,     // at-least-once: already handled here, not handled again
