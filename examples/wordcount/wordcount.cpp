@@ -47,13 +47,14 @@ std::string Tally::report() const {
 
 void wire_source(brook::Node& node) {
   const auto total = node.params().get<std::uint64_t>("lines", 1000);
+  const brook::Output<Line> out = node.output<Line>("out");
   auto next = std::make_shared<std::uint64_t>(1);
-  node.on_ready([&node, total, next] {
+  node.on_ready([&node, out, total, next] {
     // A burst per millisecond, so the loop keeps serving the network between bursts.
-    node.every(std::chrono::milliseconds(1), [&node, total, next] {
+    node.every(std::chrono::milliseconds(1), [&node, out, total, next] {
       try {
         for (int burst = 0; burst < 100 && *next <= total; ++burst, ++*next) {
-          node.emit("out", Line{*next, line_text(*next)});
+          out.emit(Line{*next, line_text(*next)});
         }
       } catch (const brook::BackpressureError&) {
         return;  // consumers are behind: try again on the next tick
@@ -64,9 +65,10 @@ void wire_source(brook::Node& node) {
 }
 
 void wire_counter(brook::Node& node) {
-  node.on<Line>("in", [&node](const Line& line) {
-    node.emit("out", Count{line.id, count_words(line.text), node.instance_name()},
-              brook::with_key(std::to_string(line.id)));
+  const brook::Output<Count> out = node.output<Count>("out");
+  node.on<Line>("in", [&node, out](const Line& line) {
+    out.emit(Count{line.id, count_words(line.text), node.instance_name()},
+             brook::with_key(std::to_string(line.id)));
   });
 }
 

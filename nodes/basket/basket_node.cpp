@@ -15,7 +15,10 @@ std::uint64_t max_baskets_of(const brook::Params& params) {
 }  // namespace
 
 BasketService::BasketService(brook::Node& node)
-    : node_(node), max_baskets_(max_baskets_of(node.params())), book_(max_baskets_) {
+    : node_(node),
+      out_(node.output<Checkout>("out")),
+      max_baskets_(max_baskets_of(node.params())),
+      book_(max_baskets_) {
   node_.on<CartEvent>("in", [this](const CartEvent& e) { on_event(e); });
   node_.on_stop([this] {
     BROOK_LOG(kInfo) << checkouts_ << " checkouts, " << book_.open() << " baskets open, "
@@ -33,7 +36,7 @@ void BasketService::on_event(const CartEvent& e) {
     }
   }
   if (checkout) {
-    node_.emit("out", *checkout, brook::with_key(checkout->basket_id));
+    out_.emit(*checkout, brook::with_key(checkout->basket_id));
     ++checkouts_;
   }
 }

@@ -23,6 +23,7 @@ class BasketService {
   void on_event(const CartEvent& event);
 
   brook::Node& node_;
+  brook::Output<Checkout> out_;
   std::uint64_t max_baskets_;
   BasketBook book_;
   brook::LogRateLimiter evict_log_;

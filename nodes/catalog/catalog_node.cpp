@@ -7,6 +7,7 @@ namespace brook::shop {
 
 CatalogService::CatalogService(brook::Node& node)
     : node_(node),
+      out_(node.output<PriceUpdate>("out")),
       catalog_(load_catalog(resolve_near(
           node.topology().file, node.params().get<std::string>("catalog", "data/catalog.csv")))),
       schedule_(catalog_, changes_from(node.params(), catalog_),
@@ -18,7 +19,7 @@ CatalogService::CatalogService(brook::Node& node)
 void CatalogService::send_next() {
   PriceUpdate u = schedule_.next();
   u.sent_ns = static_cast<std::uint64_t>(brook::wall_clock_ns());
-  node_.emit("out", u, brook::with_key(u.sku));
+  out_.emit(u, brook::with_key(u.sku));
   BROOK_LOG(kDebug) << "price of " << u.sku << " -> " << u.unit_cents << " (v" << u.version << ")";
 }
 

@@ -24,6 +24,7 @@ class CatalogService {
   void send_next();
 
   brook::Node& node_;
+  brook::Output<PriceUpdate> out_;
   Catalog catalog_;
   PriceSchedule schedule_;
   std::chrono::milliseconds period_;

@@ -32,7 +32,7 @@ brook::ProgramOptions ClientService::options() {
   return own;
 }
 
-ClientService::ClientService(brook::Node& node) : node_(node) {
+ClientService::ClientService(brook::Node& node) : node_(node), out_(node.output<CartEvent>("out")) {
   total_ = setting<std::uint64_t>(node_, "baskets", 1000);
   rate_ = setting<double>(node_, "rate", 500.0);
   const auto seed = setting<std::uint64_t>(node_, "seed", 1);
@@ -80,7 +80,7 @@ void ClientService::tick() {
       while (event_index_ < current_->events.size()) {
         CartEvent& e = current_->events[event_index_];
         e.sent_ns = static_cast<std::uint64_t>(brook::wall_clock_ns());
-        node_.emit("out", e, brook::with_key(e.basket_id));
+        out_.emit(e, brook::with_key(e.basket_id));
         ++event_index_;
         ++events_;
       }

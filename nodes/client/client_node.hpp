@@ -37,6 +37,7 @@ class ClientService {
   void finish();
 
   brook::Node& node_;
+  brook::Output<CartEvent> out_;
   std::uint64_t total_ = 0;
   double rate_ = 0;
   Catalog catalog_;

@@ -2,8 +2,9 @@
 
 namespace brook::shop {
 
-PricingService::PricingService(brook::Node& node) : node_(node), rules_(rules_from(node.params())) {
-  node_.on<ResolvedBasket>("in", [this](const ResolvedBasket& b) { on_basket(b); });
+PricingService::PricingService(brook::Node& node)
+    : out_(node.output<Quote>("out")), rules_(rules_from(node.params())) {
+  node.on<ResolvedBasket>("in", [this](const ResolvedBasket& b) { on_basket(b); });
 }
 
 void PricingService::on_basket(const ResolvedBasket& basket) {
@@ -11,7 +12,7 @@ void PricingService::on_basket(const ResolvedBasket& basket) {
   Quote q = price(basket.lines, rules_);
   q.basket_id = basket.basket_id;
   q.client_sent_ns = basket.client_sent_ns;
-  node_.emit("out", q, brook::with_key(q.basket_id));
+  out_.emit(q, brook::with_key(q.basket_id));
 }
 
 }  // namespace brook::shop

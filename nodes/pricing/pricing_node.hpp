@@ -19,7 +19,7 @@ class PricingService {
  private:
   void on_basket(const ResolvedBasket& basket);
 
-  brook::Node& node_;
+  brook::Output<Quote> out_;
   PricingRules rules_;
 };
 

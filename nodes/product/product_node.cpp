@@ -7,16 +7,18 @@
 
 namespace brook::shop {
 
-ProductService::ProductService(brook::Node& node) : node_(node) {
+ProductService::ProductService(brook::Node& node)
+    : node_(node),
+      resolved_out_(node.output<ResolvedBasket>("out")),
+      rejected_out_(node.output<Rejection>("rejected")) {
   const auto path = resolve_near(node_.topology().file,
                                  node_.params().get<std::string>("catalog", "data/catalog.csv"));
   catalog_ = load_catalog(path);
   BROOK_LOG(kInfo) << "catalog " << path.string() << ": " << catalog_.size() << " SKUs";
   node_.on<Checkout>("in", [this](const Checkout& c) { on_checkout(c); });
-  // Only shop-scaled.yaml wires price updates; a handler for an undeclared port is an error.
-  if (node_.spec().input("updates") != nullptr) {
-    node_.on<PriceUpdate>("updates", [this](const PriceUpdate& u) { on_price_update(u); });
-  }
+  // Only shop-scaled.yaml wires price updates.
+  node_.on<PriceUpdate>(
+      "updates", [this](const PriceUpdate& u) { on_price_update(u); }, brook::optional_port);
   node_.on_stop(
       [this] { BROOK_LOG(kInfo) << "resolved " << resolved_ << ", rejected " << rejected_; });
 }
@@ -25,12 +27,12 @@ void ProductService::on_checkout(const Checkout& c) {
   if (c.basket_id.empty()) throw brook::Error("checkout without basket_id");
   Resolution r = resolve(c, catalog_, node_.instance_name());
   if (auto* ok = std::get_if<ResolvedBasket>(&r)) {
-    node_.emit("out", *ok, brook::with_key(ok->basket_id));
+    resolved_out_.emit(*ok, brook::with_key(ok->basket_id));
     ++resolved_;
   } else {
     const Rejection& no = std::get<Rejection>(r);
     BROOK_LOG(kDebug) << "rejected " << no.basket_id << ": " << no.reason;
-    node_.emit("rejected", no, brook::with_key(no.basket_id));
+    rejected_out_.emit(no, brook::with_key(no.basket_id));
     ++rejected_;
   }
 }

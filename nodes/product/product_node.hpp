@@ -26,6 +26,8 @@ class ProductService {
   void on_price_update(const PriceUpdate& update);
 
   brook::Node& node_;
+  brook::Output<ResolvedBasket> resolved_out_;
+  brook::Output<Rejection> rejected_out_;
   Catalog catalog_;
   std::uint64_t resolved_ = 0;
   std::uint64_t rejected_ = 0;

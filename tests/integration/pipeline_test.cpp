@@ -165,5 +165,29 @@ nodes:
       << printer.log();
 }
 
+TEST(Pipeline, ANodeAskingForAnOutputTheTopologyLacksExitsAtStartWithTheError) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: wrong-output
+directory: {endpoints: ["{DIRECTORY}"]}
+channels:
+  ticks: {}
+nodes:
+  ticker: {exec: brook-example-ticker, outputs: {tick: ticks}, params: {period: 10ms}}
+  printer: {exec: brook-example-printer, inputs: {in: ticks}}
+)");
+  // The ticker's code takes a handle on port "out" before run(); this topology calls it "tick".
+  // It must not start, look healthy and fail at its first emit.
+  auto ticker = c.start_node("brook-example-ticker", "ticker", 0, {}, false);
+  const auto code = ticker.wait(10s);
+  ASSERT_TRUE(code.has_value()) << ticker.log();
+  EXPECT_EQ(*code, 2) << ticker.log();
+  EXPECT_NE(ticker.log().find("error: node 'ticker' has no output port 'out' in " +
+                              c.topology().string() + ":7:3 (outputs: tick)"),
+            std::string::npos)
+      << ticker.log();
+}
+
 }  // namespace
 }  // namespace brook::test

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
 
   const auto accepted_log = node.params().get<std::string>("accepted_log", "");
 
+  const brook::Output<brook::test::TestMsg> out = node.output<brook::test::TestMsg>("out");
   brook::test::TestMsg msg;
   msg.source = node.instance_name();
   msg.body = body_text.empty() ? std::string(body_size, 'x') : body_text;
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
         key += std::to_string(msg.n % key_space);
         opts.key = key;
       }
-      node.emit("out", msg, opts);
+      out.emit(msg, opts);
       ++sent;
       ++sent_this_run;
       if (accepted_fd >= 0) {

@@ -119,7 +119,7 @@ TEST(ShopProductNode, KnownSkusResolveWithTheCatalogsPrices) {
                                                 {"B-200", "Ceramic mug", 1, 1250}}));
   EXPECT_TRUE(t.emitted("rejected").empty());
   EXPECT_THROW(t.send("updates", PriceUpdate{"A-100", 1, 1, 0}), ConfigError)
-      << "shop.yaml wires no price updates";
+      << "shop.yaml wires no price updates: the optional port is left out";
 }
 
 TEST(ShopProductNode, ProblemsBecomeOneRejectionEach) {
