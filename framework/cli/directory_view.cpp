@@ -36,22 +36,43 @@ nlohmann::json to_json(const ChannelCounters& c) {
   return j;
 }
 
+namespace {
+
+// The same process (incarnation) as `info` in `before`, or nullptr.
+const InstanceInfo* earlier(const StatsSample& before, const InstanceInfo& info) {
+  for (const auto& old : before.list.instances) {
+    if (old.incarnation == info.incarnation) return &old;
+  }
+  return nullptr;
+}
+
+double per_second(std::uint64_t from, std::uint64_t to, double seconds) {
+  return to >= from ? static_cast<double>(to - from) / seconds : 0.0;
+}
+
+}  // namespace
+
 Rates rates_since(const StatsSample& before, const StatsSample& now, const InstanceInfo& info,
                   const std::string& channel) {
   const double dt = std::chrono::duration<double>(now.at - before.at).count();
-  if (dt <= 0) return {};
-  for (const auto& old : before.list.instances) {
-    if (old.incarnation != info.incarnation) continue;
-    const auto a = old.counters.channels.find(channel);
-    const auto b = info.counters.channels.find(channel);
-    if (a == old.counters.channels.end() || b == info.counters.channels.end()) return {};
-    auto delta = [&](std::uint64_t x, std::uint64_t y) {
-      return y >= x ? static_cast<double>(y - x) / dt : 0.0;
-    };
-    return {delta(a->second.received, b->second.received),
-            delta(a->second.emitted, b->second.emitted)};
-  }
-  return {};
+  const InstanceInfo* old = earlier(before, info);
+  if (dt <= 0 || old == nullptr) return {};
+  const auto a = old->counters.channels.find(channel);
+  const auto b = info.counters.channels.find(channel);
+  if (a == old->counters.channels.end() || b == info.counters.channels.end()) return {};
+  return {per_second(a->second.received, b->second.received, dt),
+          per_second(a->second.emitted, b->second.emitted, dt)};
+}
+
+double user_counter_rate(const StatsSample& before, const StatsSample& now,
+                         const InstanceInfo& info, const std::string& name) {
+  const double dt = std::chrono::duration<double>(now.at - before.at).count();
+  const InstanceInfo* old = earlier(before, info);
+  if (dt <= 0 || old == nullptr) return 0;
+  const auto a = old->counters.user_counters.find(name);
+  const auto b = info.counters.user_counters.find(name);
+  if (a == old->counters.user_counters.end() || b == info.counters.user_counters.end()) return 0;
+  return per_second(a->second, b->second, dt);
 }
 
 }  // namespace brook::cli

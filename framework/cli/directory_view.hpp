@@ -36,5 +36,8 @@ struct StatsSample {
 // in `before` (a new process) or no time passed.
 Rates rates_since(const StatsSample& before, const StatsSample& now, const InstanceInfo& info,
                   const std::string& channel);
+// The same for one of the instance's user counters (Node::counter).
+double user_counter_rate(const StatsSample& before, const StatsSample& now,
+                         const InstanceInfo& info, const std::string& name);
 
 }  // namespace brook::cli

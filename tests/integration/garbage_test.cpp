@@ -225,5 +225,57 @@ nodes:
   }
 }
 
+TEST(Garbage, TheDirectoryRefusesAHeartbeatWithTooManyUserCounters) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: hostile
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms}
+channels:
+  work: {external: true}
+nodes:
+  sink:
+    exec: brook-test-sink
+    inputs: {in: work}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink", 0);
+  std::string incarnation;
+  for (const auto& i : c.client().list().instances)
+    if (i.node == "sink") incarnation = i.incarnation;
+  ASSERT_FALSE(incarnation.empty());
+
+  // A peer speaking for sink.0 (its node, instance and incarnation) with 10000 counters: the
+  // directory would store whatever a heartbeat it accepts carries.
+  HeartbeatRequest hb{"sink", 0, incarnation, {}};
+  for (int i = 0; i < 10000; ++i)
+    hb.counters.user_counters["c" + std::to_string(i)] = 1;
+  zmq::context_t ctx;
+  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.set(zmq::sockopt::rcvtimeo, 5000);
+  dealer.connect(c.directory_endpoint());
+  dealer.send(zmq::buffer(encode(DirectoryRequest{1, hb})), zmq::send_flags::none);
+  zmq::message_t reply;
+  ASSERT_TRUE(dealer.recv(reply));
+  DirectoryReply r;
+  ASSERT_TRUE(decode({static_cast<const std::byte*>(reply.data()), reply.size()}, r));
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(r.body));
+  const std::string why = "counters.user_counters: more than 256 entries (heartbeat of sink.0)";
+  EXPECT_EQ(std::get<ErrorReply>(r.body).code, DirectoryErrc::kBadRequest);
+  EXPECT_EQ(std::get<ErrorReply>(r.body).detail, why);
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return c.directory().log().find("bad request from 127.0.0.1: " + why) != std::string::npos;
+      },
+      5s))
+      << c.directory().log();
+
+  // Nothing of it was stored, and the real sink.0 is still there.
+  const auto instances = c.client().list().instances;
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_TRUE(instances[0].counters.user_counters.empty());
+  EXPECT_EQ(sink.stop(), 0) << sink.log();
+}
+
 }  // namespace
 }  // namespace brook::test

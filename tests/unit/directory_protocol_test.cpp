@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <brook/envelope_codec.hpp>
+#include <limits>
+#include <map>
+#include <variant>
 
 #include "support/msgpack_map.hpp"
 
@@ -70,6 +73,104 @@ TEST(DirectoryProtocol, HeartbeatCarriesCounters) {
   EXPECT_EQ(c.total().received, 5u);
 }
 
+TEST(DirectoryProtocol, HeartbeatCarriesUserCountersAndGauges) {
+  HeartbeatRequest hb{"wc", 1, "i", {}};
+  hb.counters.user_counters["words"] = 2800;
+  hb.counters.user_counters["big"] = std::numeric_limits<std::uint64_t>::max();
+  hb.counters.user_gauges["lines"] = 700;
+  hb.counters.user_gauges["delta"] = std::numeric_limits<std::int64_t>::min();
+  DirectoryRequest out;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{7, hb})), out));
+  const auto& c = std::get<HeartbeatRequest>(out.body).counters;
+  EXPECT_EQ(c.user_counters, hb.counters.user_counters);
+  EXPECT_EQ(c.user_gauges, hb.counters.user_gauges);
+
+  // Without any, the heartbeat is what it was before they existed: older peers see no change.
+  const std::string plain = encode(DirectoryRequest{7, HeartbeatRequest{"wc", 1, "i", {}}});
+  EXPECT_EQ(plain.find("user_"), std::string::npos);
+}
+
+// A heartbeat of "wc.1" whose counters map holds `fields` after uptime_ms.
+std::string heartbeat_frame(
+    const std::map<std::string, std::map<std::string, test::MapField>>& fields) {
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> p(b);
+  p.pack_map(7);
+  for (const auto& [k, v] : std::map<std::string, test::MapField>{{"v", std::int64_t{2}},
+                                                                  {"op", "heartbeat"},
+                                                                  {"id", std::int64_t{1}},
+                                                                  {"node", "wc"},
+                                                                  {"instance", std::int64_t{1}},
+                                                                  {"incarnation", "i"}}) {
+    p.pack(k);
+    std::visit([&](const auto& x) { p.pack(x); }, v);
+  }
+  p.pack("counters");
+  p.pack_map(static_cast<std::uint32_t>(1 + fields.size()));
+  p.pack("uptime_ms");
+  p.pack(1);
+  for (const auto& [key, m] : fields) {
+    p.pack(key);
+    p.pack_map(static_cast<std::uint32_t>(m.size()));
+    for (const auto& [k, v] : m) {
+      p.pack(k);
+      std::visit([&](const auto& x) { p.pack(x); }, v);
+    }
+  }
+  return {b.data(), b.size()};
+}
+
+TEST(DirectoryProtocol, AHostileHeartbeatCannotMakeTheDirectoryStoreMuch) {
+  DirectoryRequest out;
+  auto error = [&](const std::string& frame) { return decode(bytes(frame), out).error; };
+
+  HeartbeatRequest many{"wc", 1, "i", {}};
+  for (std::size_t i = 0; i <= kMaxUserMetrics; ++i)
+    many.counters.user_counters["c" + std::to_string(i)] = i;
+  EXPECT_EQ(error(encode(DirectoryRequest{1, many})),
+            "counters.user_counters: more than 256 entries (heartbeat of wc.1)");
+
+  HeartbeatRequest split{"wc", 1, "i", {}};
+  for (std::size_t i = 0; i < 200; ++i) {
+    split.counters.user_counters["c" + std::to_string(i)] = i;
+    split.counters.user_gauges["g" + std::to_string(i)] = 1;
+  }
+  EXPECT_EQ(error(encode(DirectoryRequest{1, split})),
+            "counters.user_gauges: 200 counters and 200 gauges: more than 256 in all (heartbeat "
+            "of wc.1)");
+
+  HeartbeatRequest at_limit{"wc", 1, "i", {}};
+  for (std::size_t i = 0; i < kMaxUserMetrics / 2; ++i) {
+    at_limit.counters.user_counters["c" + std::to_string(i)] = i;
+    at_limit.counters.user_gauges["g" + std::to_string(i)] = 1;
+  }
+  at_limit.counters.user_counters[std::string(64, 'n')] = 1;
+  at_limit.counters.user_counters.erase("c0");
+  EXPECT_TRUE(decode(bytes(encode(DirectoryRequest{1, at_limit})), out)) << "256 names of 64 bytes";
+
+  HeartbeatRequest long_name{"wc", 1, "i", {}};
+  long_name.counters.user_counters[std::string(100000, 'x')] = 1;
+  EXPECT_EQ(error(encode(DirectoryRequest{1, long_name})),
+            "counters.user_counters: name '" + std::string(64, 'x') +
+                "... (100000 bytes)' is not 1 to 64 characters of a-z, 0-9, '_', '.', '-' "
+                "(heartbeat of wc.1)")
+      << "the message shows a bounded part of the name";
+
+  EXPECT_EQ(error(heartbeat_frame({{"user_gauges", {{"Bad\x01Name", std::int64_t{1}}}}})),
+            "counters.user_gauges: name 'Bad?Name' is not 1 to 64 characters of a-z, 0-9, "
+            "'_', '.', '-' (heartbeat of wc.1)");
+  EXPECT_EQ(error(heartbeat_frame({{"user_counters", {{"n", std::int64_t{-1}}}}})),
+            "counters.user_counters: 'n': expected an unsigned integer (heartbeat of wc.1)");
+  EXPECT_EQ(error(heartbeat_frame({{"user_gauges", {{"n", "1"}}}})),
+            "counters.user_gauges: 'n': expected a 64-bit signed integer (heartbeat of wc.1)");
+  EXPECT_EQ(error(heartbeat_frame({{"user_counters", {{"n", std::int64_t{1}}}},
+                                   {"user_gauges", {{"n", std::int64_t{1}}}}})),
+            "counters.user_gauges: 'n' is a counter too: a name is one or the other (heartbeat of "
+            "wc.1)");
+  ASSERT_TRUE(decode(bytes(heartbeat_frame({{"user_gauges", {{"n", std::int64_t{-5}}}}})), out));
+  EXPECT_EQ(std::get<HeartbeatRequest>(out.body).counters.user_gauges.at("n"), -5);
+}
+
 TEST(DirectoryProtocol, RepliesRoundTrip) {
   DirectoryState st{"ep", 17, 900, true};
   DirectoryReply hello{1, HelloReply{st, "tcp://127.0.0.1:5671", 3000, 1000}};
@@ -92,10 +193,14 @@ TEST(DirectoryProtocol, RepliesRoundTrip) {
   info.node = "a";
   info.registrations = sample_register().registrations;
   info.counters.channels["x"].sent = 3;
+  info.counters.user_counters["words"] = 12;
+  info.counters.user_gauges["lines"] = -1;
   ASSERT_TRUE(decode(bytes(encode(DirectoryReply{3, ListReply{st, {info}}})), out));
   const auto& l = std::get<ListReply>(out.body);
   ASSERT_EQ(l.instances.size(), 1u);
   EXPECT_EQ(l.instances[0].counters.channels.at("x").sent, 3u);
+  EXPECT_EQ(l.instances[0].counters.user_counters.at("words"), 12u);
+  EXPECT_EQ(l.instances[0].counters.user_gauges.at("lines"), -1);
 
   ASSERT_TRUE(decode(
       bytes(encode(DirectoryReply{4, ErrorReply{DirectoryErrc::kUnknownInstance, "gone"}})), out));

@@ -1,5 +1,5 @@
-// brook stats: per instance and channel counters (from heartbeats) and rates; live on a
-// terminal, once with --json or --once.
+// brook stats: per instance and channel counters (from heartbeats), the counters and gauges
+// nodes declare, and rates; live on a terminal, once with --json or --once.
 #include <poll.h>
 
 #include <iomanip>
@@ -17,6 +17,26 @@ namespace {
 
 std::string instance_name(const InstanceInfo& i) {
   return i.node + "." + std::to_string(i.instance);
+}
+
+// An instance's user counters, their rates and its user gauges, added into `into` (per instance:
+// an empty object; per node: the sums so far).
+void add_user_metrics(nlohmann::json& into, const StatsSample& before, const StatsSample& now,
+                      const InstanceInfo& i, bool with_rates) {
+  for (const char* key : {"user_counters", "user_counters_per_s", "user_gauges"}) {
+    if (!into.contains(key)) into[key] = nlohmann::json::object();
+  }
+  for (const auto& [name, v] : i.counters.user_counters) {
+    auto& value = into["user_counters"][name];
+    value = value.is_null() ? v : value.get<std::uint64_t>() + v;
+    auto& rate = into["user_counters_per_s"][name];
+    const double r = with_rates ? user_counter_rate(before, now, i, name) : 0.0;
+    rate = rate.is_null() ? r : rate.get<double>() + r;
+  }
+  for (const auto& [name, v] : i.counters.user_gauges) {
+    auto& value = into["user_gauges"][name];
+    value = value.is_null() ? v : value.get<std::int64_t>() + v;
+  }
 }
 
 nlohmann::json stats_json(const std::string& ep, const StatsSample& before, const StatsSample& now,
@@ -50,16 +70,48 @@ nlohmann::json stats_json(const std::string& ep, const StatsSample& before, cons
       node_ch["emitted_per_s"] = node_ch.value("emitted_per_s", 0.0) + r.emitted;
     }
     nodes[i.node]["instances"] = nodes[i.node].value("instances", 0) + 1;
-    j["instances"].push_back({{"name", instance_name(i)},
-                              {"node", i.node},
-                              {"instance", i.instance},
-                              {"pid", i.pid},
-                              {"uptime_ms", i.counters.uptime_ms},
-                              {"age_ms", i.age_ms},
-                              {"channels", channels}});
+    add_user_metrics(nodes[i.node], before, now, i, with_rates);
+    nlohmann::json inst{{"name", instance_name(i)},
+                        {"node", i.node},
+                        {"instance", i.instance},
+                        {"pid", i.pid},
+                        {"uptime_ms", i.counters.uptime_ms},
+                        {"age_ms", i.age_ms},
+                        {"channels", channels}};
+    add_user_metrics(inst, before, now, i, with_rates);
+    j["instances"].push_back(std::move(inst));
   }
   j["nodes"] = nodes;
   return j;
+}
+
+// The counters and gauges the nodes declared (Node::counter, Node::gauge), one row each, when
+// any instance has some.
+void user_metrics_table(std::ostream& s, const StatsSample& before, const StatsSample& now) {
+  bool any = false;
+  for (const auto& i : now.list.instances)
+    any = any || !i.counters.user_counters.empty() || !i.counters.user_gauges.empty();
+  if (!any) return;
+  s << "\n"
+    << std::left << std::setw(18) << "INSTANCE" << std::setw(32) << "COUNTER" << std::right
+    << std::setw(14) << "VALUE" << std::setw(9) << "RATE"
+    << "\n";
+  for (const auto& i : now.list.instances) {
+    bool first = true;
+    auto row = [&](const std::string& name, const std::string& value) {
+      s << std::left << std::setw(18) << (first ? instance_name(i) : "") << std::setw(32) << name
+        << std::right << std::setw(14) << value;
+      first = false;
+    };
+    for (const auto& [name, v] : i.counters.user_counters) {
+      row(name, std::to_string(v));
+      s << std::setw(9) << format_rate(user_counter_rate(before, now, i, name)) << "\n";
+    }
+    for (const auto& [name, v] : i.counters.user_gauges) {
+      row(name + " (gauge)", std::to_string(v));
+      s << "\n";
+    }
+  }
 }
 
 std::string stats_table(const std::string& ep, const StatsSample& before, const StatsSample& now) {
@@ -83,6 +135,7 @@ std::string stats_table(const std::string& ep, const StatsSample& before, const 
     }
     if (first) s << std::left << std::setw(18) << instance_name(i) << "(no channel counters yet)\n";
   }
+  user_metrics_table(s, before, now);
   return s.str();
 }
 
@@ -101,7 +154,8 @@ int run_stats(const Args& args) {
   const auto vm =
       parse(args, "[--directory EP | --topology FILE] [--json | --once] [--interval 1s]",
             "Counters each instance reports with its heartbeats (received, emitted, sent,\n"
-            "decode/handler errors, dropped, backpressure, pending) and per-second rates.",
+            "decode/handler errors, dropped, backpressure, pending), the counters and gauges\n"
+            "its node declares, and per-second rates.",
             o, {});
   if (!vm) return kExitOk;
   std::optional<Topology> topo;

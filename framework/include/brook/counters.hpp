@@ -1,16 +1,22 @@
-// Counters a node keeps per channel and reports with each directory heartbeat.
+// Counters a node keeps per channel, and the counters and gauges its author declares
+// (Node::counter, Node::gauge); all are reported with each directory heartbeat.
 //
 // They are plain integers owned by the node's event loop thread: read them from handlers and
 // timers (same thread) or from the directory (`brook stats`), not from other threads.
 #pragma once
 
-#include <cstdint>
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 
 namespace brook {
+
+namespace detail {
+class NodeEngine;
+}  // namespace detail
 
 struct ChannelCounters {
   std::uint64_t received = 0;        // envelopes decoded and handed to a handler
@@ -67,12 +73,60 @@ void ChannelCounters::for_each(F&& fn) const {
   for (const auto& f : kChannelCounterFields) fn(f.name, this->*f.member);
 }
 
+// What a node may declare with Node::counter and Node::gauge, together, and how long a name may
+// be. The directory refuses heartbeats beyond these (docs/directory.md, "Limits").
+inline constexpr std::size_t kMaxUserMetrics = 256;
+inline constexpr std::size_t kMaxUserMetricName = 64;
+
+// Whether `name` may name a user counter or gauge: 1 to 64 characters of a-z, 0-9, '_', '.', '-'.
+bool valid_user_metric_name(std::string_view name) noexcept;
+
 struct NodeCounters {
   std::map<std::string, ChannelCounters, std::less<>> channels;
   std::uint64_t uptime_ms = 0;
   std::uint64_t loop_iterations = 0;
+  // Declared by the node's author (Node::counter, Node::gauge), by name; no name is in both.
+  std::map<std::string, std::uint64_t, std::less<>> user_counters;
+  std::map<std::string, std::int64_t, std::less<>> user_gauges;
 
   ChannelCounters total() const;
+};
+
+// A counter the node's author declared (Node::counter): a handle on a value the node owns and
+// reports with its heartbeats. Increments are a plain add through a pointer, cheap enough for
+// every message. Loop thread only (like emit()); valid as long as the Node.
+class Counter {
+ public:
+  void add(std::uint64_t n) noexcept { *value_ += n; }
+  Counter& operator++() noexcept {
+    ++*value_;
+    return *this;
+  }
+  void operator++(int) noexcept { ++*value_; }
+  std::uint64_t value() const noexcept { return *value_; }
+
+ private:
+  friend class detail::NodeEngine;
+  explicit Counter(std::uint64_t* value) noexcept : value_(value) {}
+  std::uint64_t* value_;
+};
+
+// A gauge the node's author declared (Node::gauge): a value that goes up and down (a queue's
+// depth, a cache's size), reported as last set. Same rules as Counter.
+class Gauge {
+ public:
+  void set(std::int64_t v) noexcept { *value_ = v; }
+  // Wraps around on overflow instead of being undefined.
+  void add(std::int64_t delta) noexcept {
+    *value_ = static_cast<std::int64_t>(static_cast<std::uint64_t>(*value_) +
+                                        static_cast<std::uint64_t>(delta));
+  }
+  std::int64_t value() const noexcept { return *value_; }
+
+ private:
+  friend class detail::NodeEngine;
+  explicit Gauge(std::int64_t* value) noexcept : value_(value) {}
+  std::int64_t* value_;
 };
 
 }  // namespace brook

@@ -9,7 +9,8 @@
 //
 // Threading: run() turns the calling thread into the node's event loop. That thread owns every
 // socket; handlers, timers, watchers and on_ready callbacks run on it, one at a time. emit(),
-// every(), after(), cancel() and watch() must be called from that thread (or before run()).
+// every(), after(), cancel(), watch(), counter() and gauge() (and their handles) must be used
+// from that thread (or before run()).
 // post() and stop() may be called from any thread (stop() also from a signal handler): post()
 // is how another thread (a blocking reader, a client library's callback) hands work to the
 // loop. There are no hidden worker threads between a socket and a handler (ZeroMQ's own I/O
@@ -323,6 +324,17 @@ class Node {
   WatchId watch(int fd, short events, std::function<void(short events)> fn);
   WatchId watch_socket(void* zmq_socket, short events, std::function<void(short events)> fn);
   void unwatch(WatchId id);
+
+  // A counter or gauge of the node's own (lines seen, a queue's depth), reported with its
+  // heartbeats and shown by `brook stats` next to the channel counters:
+  //   brook::Counter seen = node.counter("lines_seen");   ++seen;  seen.add(n);
+  //   brook::Gauge depth = node.gauge("queue_depth");     depth.set(42);
+  // Declared on first use, from 0; the same name gives a handle on the same value. A name is 1 to
+  // 64 characters of a-z, 0-9, '_', '.', '-', not shared between a counter and a gauge; a node
+  // declares at most kMaxUserMetrics of them (ConfigError otherwise). Take the handle once (before
+  // run() or on the loop thread) and keep it: an increment is then a plain add.
+  Counter counter(std::string_view name);
+  Gauge gauge(std::string_view name);
 
   // Called once on the loop thread when the node is ready: inputs registered, and every declared
   // consumer of its outputs connected (or the ready timeout expired, which is logged).

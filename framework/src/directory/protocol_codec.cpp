@@ -1,6 +1,9 @@
 // Encoding and decoding of directory protocol messages; field names are the wire names of
 // docs/directory.md.
 #include <brook/envelope_codec.hpp>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
 
 #include "directory/directory_protocol.hpp"
 #include "wire/object_reader.hpp"
@@ -62,7 +65,8 @@ void pack_entry(Packer& p, const DirectoryEntry& e) {
 }
 
 void pack_counters(Packer& p, const NodeCounters& c) {
-  p.pack_map(3);
+  // The user maps only when the node declared some, so other nodes' heartbeats stay as they were.
+  p.pack_map(3 + (c.user_counters.empty() ? 0 : 1) + (c.user_gauges.empty() ? 0 : 1));
   pack_kv(p, "uptime_ms", c.uptime_ms);
   pack_kv(p, "loop_iterations", c.loop_iterations);
   p.pack(std::string_view("channels"));
@@ -73,6 +77,20 @@ void pack_counters(Packer& p, const NodeCounters& c) {
     ch.for_each([&](std::string_view, std::uint64_t) { ++n; });
     p.pack_map(n);
     ch.for_each([&](std::string_view k, std::uint64_t v) { pack_kv(p, k, v); });
+  }
+  if (!c.user_counters.empty()) {
+    p.pack(std::string_view("user_counters"));
+    p.pack_map(static_cast<std::uint32_t>(c.user_counters.size()));
+    for (const auto& [name, v] : c.user_counters)
+      pack_kv(p, name, v);
+  }
+  if (!c.user_gauges.empty()) {
+    p.pack(std::string_view("user_gauges"));
+    p.pack_map(static_cast<std::uint32_t>(c.user_gauges.size()));
+    for (const auto& [name, v] : c.user_gauges) {
+      p.pack(std::string_view(name));
+      p.pack_int64(v);
+    }
   }
 }
 
@@ -155,6 +173,58 @@ bool read_entry(const msgpack::object& o, const std::string& path, DirectoryEntr
   return f.ok();
 }
 
+// A name from the wire, fit for an error message: at most its first 64 bytes, non-printable
+// bytes as '?'.
+std::string shown(std::string_view name) {
+  std::string s(name.substr(0, kMaxUserMetricName));
+  for (char& ch : s)
+    if (ch < 0x20 || ch > 0x7e) ch = '?';
+  if (name.size() > s.size()) s += "... (" + std::to_string(name.size()) + " bytes)";
+  return s;
+}
+
+// The user counters or gauges map `key` into `out`. What a peer can make the directory store is
+// bounded here: kMaxUserMetrics names of kMaxUserMetricName characters.
+template <class Value>
+void read_user_metrics(ObjectReader& f, std::string_view key,
+                       std::map<std::string, Value, std::less<>>& out) {
+  const auto* m = f.map(key, kMaxUserMetrics, false);
+  if (m == nullptr) return;
+  for (std::uint32_t i = 0; i < m->size; ++i) {
+    const auto& kv = m->ptr[i];
+    if (kv.key.type != msgpack::type::STR) {
+      f.fail(key, "expected names (strings) as keys");
+      return;
+    }
+    const std::string_view name(kv.key.via.str.ptr, kv.key.via.str.size);
+    if (!valid_user_metric_name(name)) {
+      f.fail(key, "name '" + shown(name) + "' is not 1 to " + std::to_string(kMaxUserMetricName) +
+                      " characters of a-z, 0-9, '_', '.', '-'");
+      return;
+    }
+    Value v{};
+    if constexpr (std::is_signed_v<Value>) {
+      if (kv.val.type == msgpack::type::NEGATIVE_INTEGER) {
+        v = kv.val.via.i64;
+      } else if (kv.val.type == msgpack::type::POSITIVE_INTEGER &&
+                 kv.val.via.u64 <=
+                     static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        v = static_cast<Value>(kv.val.via.u64);
+      } else {
+        f.fail(key, "'" + std::string(name) + "': expected a 64-bit signed integer");
+        return;
+      }
+    } else {
+      if (kv.val.type != msgpack::type::POSITIVE_INTEGER) {
+        f.fail(key, "'" + std::string(name) + "': expected an unsigned integer");
+        return;
+      }
+      v = kv.val.via.u64;
+    }
+    out.insert_or_assign(std::string(name), v);
+  }
+}
+
 bool read_counters(const msgpack::object& o, const std::string& path, NodeCounters& c,
                    std::string& error) {
   ObjectReader f(o, path);
@@ -179,6 +249,18 @@ bool read_counters(const msgpack::object& o, const std::string& path, NodeCounte
         (void)ch.set(std::string_view(cv.key.via.str.ptr, cv.key.via.str.size), cv.val.via.u64);
       }
     }
+  }
+  read_user_metrics(f, "user_counters", c.user_counters);
+  read_user_metrics(f, "user_gauges", c.user_gauges);
+  if (f.ok() && c.user_counters.size() + c.user_gauges.size() > kMaxUserMetrics) {
+    f.fail("user_gauges", std::to_string(c.user_counters.size()) + " counters and " +
+                              std::to_string(c.user_gauges.size()) + " gauges: more than " +
+                              std::to_string(kMaxUserMetrics) + " in all");
+  }
+  for (const auto& [name, v] : c.user_gauges) {
+    if (!f.ok()) break;
+    if (c.user_counters.find(name) != c.user_counters.end())
+      f.fail("user_gauges", "'" + name + "' is a counter too: a name is one or the other");
   }
   if (!f.ok()) error = f.error();
   return f.ok();
@@ -520,7 +602,10 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
     read_instance_id(f, q.node, q.instance, q.incarnation);
     if (const auto* c = f.find("counters"); c != nullptr && f.ok()) {
       std::string err;
-      if (!read_counters(*c, "counters", q.counters, err)) return ProtocolStatus::failure(err);
+      if (!read_counters(*c, "counters", q.counters, err)) {
+        return ProtocolStatus::failure(err + " (heartbeat of " + q.node + "." +
+                                       std::to_string(q.instance) + ")");
+      }
     }
     out.body = std::move(q);
   } else if (op == "unregister") {

@@ -128,6 +128,12 @@ WatchId Node::watch_socket(void* zmq_socket, short events, std::function<void(sh
 void Node::unwatch(WatchId id) {
   engine_->unwatch(id);
 }
+Counter Node::counter(std::string_view name) {
+  return engine_->user_counter(name);
+}
+Gauge Node::gauge(std::string_view name) {
+  return engine_->user_gauge(name);
+}
 void Node::on_ready(std::function<void()> fn) {
   engine_->add_on_ready(std::move(fn));
 }

@@ -73,6 +73,48 @@ void NodeEngine::no_output_port(std::string_view port) const {
                     kPortFix);
 }
 
+Counter NodeEngine::user_counter(std::string_view name) {
+  auto& values = counters_.user_counters;
+  auto it = values.find(name);
+  if (it == values.end()) {
+    check_new_user_metric(name, "counter");
+    it = values.emplace(std::string(name), 0).first;
+  }
+  // std::map never moves its values, so the handle stays valid as more are declared.
+  return Counter(&it->second);
+}
+
+Gauge NodeEngine::user_gauge(std::string_view name) {
+  auto& values = counters_.user_gauges;
+  auto it = values.find(name);
+  if (it == values.end()) {
+    check_new_user_metric(name, "gauge");
+    it = values.emplace(std::string(name), 0).first;
+  }
+  return Gauge(&it->second);
+}
+
+void NodeEngine::check_new_user_metric(std::string_view name, std::string_view kind) const {
+  const std::string what =
+      "node '" + spec_->name + "': " + std::string(kind) + " '" + std::string(name) + "'";
+  if (!valid_user_metric_name(name)) {
+    throw ConfigError(what + " has an invalid name: use 1 to " +
+                      std::to_string(kMaxUserMetricName) +
+                      " characters of a-z, 0-9, '_', '.' and '-' (e.g. \"lines_seen\")");
+  }
+  const bool counter = counters_.user_counters.find(name) != counters_.user_counters.end();
+  const bool gauge = counters_.user_gauges.find(name) != counters_.user_gauges.end();
+  if (counter || gauge) {
+    throw ConfigError(what + ": the node already has a " + (counter ? "counter" : "gauge") +
+                      " of that name, and a counter and a gauge cannot share one: rename one");
+  }
+  if (counters_.user_counters.size() + counters_.user_gauges.size() >= kMaxUserMetrics) {
+    throw ConfigError(what + ": the node already has " + std::to_string(kMaxUserMetrics) +
+                      " counters and gauges, the most it may report; declare each once and keep "
+                      "its handle, and do not make names from data (one counter per key)");
+  }
+}
+
 void NodeEngine::no_handler(const std::string& port, const ChannelSpec& channel) {
   throw ConfigError("input port '" + port + "' (channel '" + channel.name +
                     "') has no handler; call node.on(\"" + port + "\", ...) before run()");

@@ -53,6 +53,11 @@ class NodeEngine {
   const OptionValues& own_options() const noexcept { return options_.own; }
   const NodeCounters& counters() const noexcept { return counters_; }
 
+  // Node::counter and Node::gauge: a handle on the value named `name`, declared on first use.
+  // ConfigError for a bad name, a name the other kind has, or one beyond kMaxUserMetrics.
+  Counter user_counter(std::string_view name);
+  Gauge user_gauge(std::string_view name);
+
  protected:
   // Loads the topology (or takes options.preloaded), finds the node, checks the instance number
   // and sets the log level and identity. Throws TopologyError, ConfigError.
@@ -66,6 +71,8 @@ class NodeEngine {
   // node and listing the ports it has, and of an input left without a handler at run().
   [[noreturn]] void no_input_port(std::string_view port) const;
   [[noreturn]] void no_output_port(std::string_view port) const;
+  // The ConfigError, if any, of declaring a new user counter or gauge `name` (`kind`).
+  void check_new_user_metric(std::string_view name, std::string_view kind) const;
   [[noreturn]] static void no_handler(const std::string& port, const ChannelSpec& channel);
   // Throws MessageTooLarge for a frame over the channel's max_message_size. Inline: every emit
   // passes here.

@@ -148,4 +148,31 @@ const ChannelCounters& TestNode::counters(std::string_view channel) const {
   return engine_->channel_counters(channel);
 }
 
+namespace {
+// The value of user counter or gauge `name`; a name the node has not declared is a ConfigError
+// rather than 0, so that a misspelt name cannot pass a test that expects 0.
+template <class Map>
+typename Map::mapped_type user_metric(const Node& node, const Map& values, std::string_view kind,
+                                      std::string_view name) {
+  if (const auto it = values.find(name); it != values.end()) return it->second;
+  const NodeCounters& c = node.counters();
+  auto names = [](const auto& m) {
+    std::string s;
+    for (const auto& [n, v] : m)
+      s += (s.empty() ? "" : ", ") + n;
+    return s.empty() ? std::string("none") : s;
+  };
+  throw ConfigError("node '" + node.name() + "' has declared no " + std::string(kind) + " '" +
+                    std::string(name) + "' (counters: " + names(c.user_counters) +
+                    "; gauges: " + names(c.user_gauges) + ")");
+}
+}  // namespace
+
+std::uint64_t TestNode::counter(std::string_view name) const {
+  return user_metric(*node_, node_->counters().user_counters, "counter", name);
+}
+std::int64_t TestNode::gauge(std::string_view name) const {
+  return user_metric(*node_, node_->counters().user_gauges, "gauge", name);
+}
+
 }  // namespace brook::testing

@@ -17,7 +17,8 @@
 // handlers (a message of another type, or a payload that does not convert, is undecodable), output
 // handles and optional ports, de-duplication and acknowledgement on
 // at-least-once inputs, handler retries with the channel's backoff, dead letters with their
-// headers, trace propagation, counters, timers, on_ready/on_stop, MessageTooLarge.
+// headers, trace propagation, counters (the node's own too: counter(), gauge()), timers,
+// on_ready/on_stop, MessageTooLarge.
 // What is not modelled: sockets and peers (every emit is captured and taken at once, so there is
 // no backpressure and downstream acknowledgement is immediate), durable output journals, the
 // directory, pubsub gaps, and threads (call everything from the test's thread).
@@ -219,6 +220,10 @@ class TestNode {
   const NodeCounters& counters() const noexcept { return node_->counters(); }
   // The counters of one channel (zeroes for a channel the node does not use).
   const ChannelCounters& counters(std::string_view channel) const;
+  // The value of a counter or gauge the node declared (Node::counter, Node::gauge). A name it
+  // has not declared is a ConfigError listing those it has (not 0: a misspelt name must not pass).
+  std::uint64_t counter(std::string_view name) const;
+  std::int64_t gauge(std::string_view name) const;
 
  private:
   TestNode(std::unique_ptr<Node> node, detail::TestEngine* engine);
