@@ -66,15 +66,21 @@ void wire_source(brook::Node& node) {
 
 void wire_counter(brook::Node& node) {
   const brook::Output<Count> out = node.output<Count>("out");
-  node.on<Line>("in", [&node, out](const Line& line) {
-    out.emit(Count{line.id, count_words(line.text), node.instance_name()},
-             brook::with_key(std::to_string(line.id)));
+  brook::Counter words = node.counter("words");  // brook stats shows it per replica
+  node.on<Line>("in", [&node, out, words](const Line& line) mutable {
+    const std::uint64_t n = count_words(line.text);
+    words.add(n);
+    out.emit(Count{line.id, n, node.instance_name()}, brook::with_key(std::to_string(line.id)));
   });
 }
 
 void wire_tally(brook::Node& node, Tally& tally) {
   const auto report = node.params().get<std::string>("report", "");
-  node.on<Count>("in", [&tally](const Count& c) { tally.add(c); });
+  brook::Gauge lines = node.gauge("lines");
+  node.on<Count>("in", [&tally, lines](const Count& c) mutable {
+    tally.add(c);
+    lines.set(static_cast<std::int64_t>(tally.lines()));
+  });
   node.on_stop([&tally, report] {
     BROOK_LOG(kInfo) << tally.lines() << " lines, " << tally.words() << " words, "
                      << tally.duplicates() << " duplicates";

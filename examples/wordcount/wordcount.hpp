@@ -52,9 +52,11 @@ class Tally {
 
 // source (a job): sends params.lines lines on "out", then stops.
 void wire_source(brook::Node& node);
-// counter: a Count on "out" for each Line on "in", keyed by line id.
+// counter: a Count on "out" for each Line on "in", keyed by line id; counts the words it saw in
+// its counter "words".
 void wire_counter(brook::Node& node);
-// tally: adds up the Counts on "in"; at stop writes the report to params.report (if set).
+// tally: adds up the Counts on "in", the distinct lines in its gauge "lines"; at stop writes the
+// report to params.report (if set).
 void wire_tally(brook::Node& node, Tally& tally);
 
 }  // namespace wordcount

@@ -36,6 +36,8 @@ TEST(Counter, CountsEachLineKeyedByItsId) {
   EXPECT_EQ(counts[0].words, 3u);
   EXPECT_EQ(counts[0].counter, "counter.1");
   EXPECT_EQ(t.emitted("out")[0].key(), "7");
+  t.send("in", Line{8, "brooks carry"});
+  EXPECT_EQ(t.counter("words"), 5u) << "the words of both lines, for brook stats";
 }
 
 TEST(Counter, AMessageOfAnotherTypeIsUndecodableAndNeverCounted) {
@@ -85,6 +87,7 @@ TEST(Tally, ReportsEachLineWithTheTimesItArrived) {
   t.send("in", Count{1, 3, "counter.1"});
   t.send("in", Count{2, 5, "counter.1"});  // counted twice upstream: reported, not added
   EXPECT_EQ(tally.words(), 8u);
+  EXPECT_EQ(t.gauge("lines"), 2) << "distinct lines, for brook stats";
   t.stop();
   std::ifstream in(report);
   std::stringstream text;

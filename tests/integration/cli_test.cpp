@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "support/cluster.hpp"
@@ -158,6 +159,86 @@ TEST_F(CliLive, LsAndStatsJsonDescribeLiveInstances) {
   bool found = false;
   for (const auto& inst : s["instances"]) found = found || inst["name"] == "source.0";
   EXPECT_TRUE(found) << stats.out;
+}
+
+// The wordcount example's nodes declare a counter (each counter replica's "words") and a gauge
+// (the tally's "lines"); brook stats shows them per instance and sums them per node.
+TEST(CliStats, ShowsTheCountersAndGaugesNodesDeclare) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: wordcount
+directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
+channels:
+  lines: {}
+  counts: {}
+nodes:
+  source:
+    exec: wordcount-source
+    outputs: {out: lines}
+    params: {lines: 700}
+  counter:
+    exec: wordcount-counter
+    replicas: 2
+    inputs: {in: lines}
+    outputs: {out: counts}
+  tally:
+    exec: wordcount-tally
+    inputs: {in: counts}
+)");
+  auto tally = c.start_node("wordcount-tally", "tally");
+  auto counter0 = c.start_node("wordcount-counter", "counter", 0);
+  auto counter1 = c.start_node("wordcount-counter", "counter", 1);
+  auto source = c.start_node("wordcount-source", "source");
+  ASSERT_EQ(source.wait(30s), 0) << source.log();
+  // Line i has i % 7 + 1 words: each 7 lines have 28.
+  constexpr std::uint64_t kWords = 700 / 7 * 28;
+
+  const auto ep = c.directory_endpoint();
+  json s;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        const auto r = brook({"stats", "--directory", ep, "--json", "--interval", "0"});
+        if (r.code != 0) return false;
+        s = json::parse(r.out);
+        const json& words = s["nodes"]["counter"]["user_counters"]["words"];
+        const json& lines = s["nodes"]["tally"]["user_gauges"]["lines"];
+        return words.is_number() && words.get<std::uint64_t>() == kWords && lines.is_number() &&
+               lines.get<std::int64_t>() == 700;
+      },
+      20s))
+      << s.dump();
+  std::map<std::string, std::uint64_t> words;
+  for (const auto& i : s["instances"]) {
+    if (i["node"] == "counter") words[i["name"]] = i["user_counters"]["words"].get<std::uint64_t>();
+    EXPECT_TRUE(i["user_counters_per_s"].is_object()) << i.dump();
+  }
+  ASSERT_EQ(words.size(), 2u) << s.dump();
+  EXPECT_EQ(words["counter.0"] + words["counter.1"], kWords);
+  EXPECT_EQ(s["nodes"]["counter"]["user_gauges"], json::object());
+
+  // The table: one row per counter and gauge of each instance, after the channels.
+  const auto table = brook({"stats", "--directory", ep, "--once", "--interval", "0"});
+  ASSERT_EQ(table.code, 0) << table.describe();
+  // Whether a row starts with these words (columns split at spaces).
+  auto row = [&](const std::vector<std::string>& expected) {
+    std::istringstream lines(table.out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream columns(line);
+      std::vector<std::string> words_of_line;
+      for (std::string w; words_of_line.size() < expected.size() && columns >> w;)
+        words_of_line.push_back(w);
+      if (words_of_line == expected) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(row({"INSTANCE", "COUNTER", "VALUE", "RATE"})) << table.out;
+  EXPECT_TRUE(row({"counter.0", "words", std::to_string(words["counter.0"])})) << table.out;
+  EXPECT_TRUE(row({"counter.1", "words", std::to_string(words["counter.1"])})) << table.out;
+  EXPECT_TRUE(row({"tally.0", "lines", "(gauge)", "700"})) << table.out;
+  for (auto* p : {&counter0, &counter1, &tally})
+    EXPECT_EQ(p->stop(), 0) << p->log();
 }
 
 TEST_F(CliLive, TapSeesMessagesWithoutTakingThemFromConsumers) {
