@@ -103,10 +103,10 @@ void DeliveryTracker::undecodable(Attempt& a, const std::string& error, const st
   ++counters.decode_errors;
   std::uint64_t suppressed = 0;
   if (decode_log_.allow(suppressed)) {
+    // The error names the types involved (a mismatch, or what the payload does not convert to).
     BROOK_LOG(kWarn) << "port '" << a.in.port() << "': message " << a.env.id.producer << "/"
-                     << a.env.id.seq << " of type '" << a.env.type << "' from " << from << ": "
-                     << error << " (" << counters.decode_errors
-                     << " decode errors on this channel)";
+                     << a.env.id.seq << " from " << from << ": " << error << " ("
+                     << counters.decode_errors << " decode errors on this channel)";
   }
   if (!a.in.channel().dead_letter.empty() && dead_letter_(a.in, a.env, a.env.attempt, error)) {
     ++counters.dead_lettered;
