@@ -60,12 +60,14 @@ class DeliveryTrackerTest : public ::testing::Test {
   }
 
   DeliveryTracker tracker{
-      [this](Receiver&, const EnvelopeView& e, std::uint32_t attempts, const std::string& error) {
-        dead.push_back(std::to_string(e.id.seq) + " after " + std::to_string(attempts) + ": " +
+      [this](DeliveryTracker::Attempt& a, std::uint32_t attempts, const std::string& error) {
+        dead.push_back(std::to_string(a.env.id.seq) + " after " + std::to_string(attempts) + ": " +
                        error);
+        if (chain_dead_letters) tracker.emitted(a, 1, 900 + a.env.id.seq, 1);
         return true;
       },
       2};
+  bool chain_dead_letters = false;  // the dead letter is taken by a group that acknowledges
   zmq::context_t ctx{1};
   Security security;
   ChannelCounters counters;
@@ -125,6 +127,24 @@ TEST_F(DeliveryTrackerTest, AFailedAttemptIsRetriedThenDeadLetteredWithTheReason
   EXPECT_EQ(dead, std::vector<std::string>{"5 after 2: boom again"});
   EXPECT_EQ(counters.dead_lettered, 1u);
   EXPECT_EQ(acks(), std::vector<std::uint64_t>{5}) << "failed for good: acknowledged";
+}
+
+TEST_F(DeliveryTrackerTest, AMessageIsAcknowledgedOnlyOnceItsDeadLetterIs) {
+  chain_dead_letters = true;
+  zmq::message_t frame("payload", 7);
+  DeliveryTracker::Attempt a{*in, env, peer};
+  ASSERT_TRUE(tracker.failed(a, frame, "boom", false));
+  tracker.run_due(tracker.next_retry(),
+                  [&](Receiver& r, zmq::message_t& f, const std::string& p, std::uint32_t attempt) {
+                    EnvelopeView retry = env;
+                    retry.attempt = attempt;
+                    DeliveryTracker::Attempt last{r, retry, p};
+                    EXPECT_FALSE(tracker.failed(last, f, "boom", false));
+                    tracker.settle(last);
+                  });
+  EXPECT_TRUE(acks(100ms).empty()) << "the dead letter is not acknowledged yet";
+  tracker.acked(1, 905);
+  EXPECT_EQ(acks(), std::vector<std::uint64_t>{5});
 }
 
 TEST_F(DeliveryTrackerTest, NothingIsRetriedWhileStopping) {

@@ -76,7 +76,7 @@ bool DeliveryTracker::failed(Attempt& a, zmq::message_t& frame, const std::strin
                       << ")";
   }
   if (!delay) {
-    if (!dead_letter.empty() && dead_letter_(a.in, a.env, attempt, error)) {
+    if (!dead_letter.empty() && dead_letter_(a, attempt, error)) {
       ++counters.dead_lettered;
     }
     return false;
@@ -108,7 +108,7 @@ void DeliveryTracker::undecodable(Attempt& a, const std::string& error, const st
                      << a.env.id.seq << " from " << from << ": " << error << " ("
                      << counters.decode_errors << " decode errors on this channel)";
   }
-  if (!a.in.channel().dead_letter.empty() && dead_letter_(a.in, a.env, a.env.attempt, error)) {
+  if (!a.in.channel().dead_letter.empty() && dead_letter_(a, a.env.attempt, error)) {
     ++counters.dead_lettered;
   }
 }

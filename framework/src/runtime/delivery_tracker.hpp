@@ -40,9 +40,11 @@ class DeliveryTracker {
     std::uint64_t token = 0;  // its entry in pending_, once it emitted something acknowledged
   };
 
-  // `dead_letter(in, env, attempts, error)` sends a dead letter; true when it was sent.
-  using DeadLetterFn = std::function<bool(Receiver& in, const EnvelopeView& env,
-                                          std::uint32_t attempts, const std::string& error)>;
+  // `dead_letter(attempt, attempts, error)` sends the attempt's message as a dead letter, as
+  // part of the attempt (what it emits there is chained: the message is acknowledged once its
+  // dead letter is); true when it was sent.
+  using DeadLetterFn =
+      std::function<bool(Attempt& a, std::uint32_t attempts, const std::string& error)>;
   explicit DeliveryTracker(DeadLetterFn dead_letter, std::size_t outputs);
 
   // The attempt's handler emitted message `seq` on output `output`, taken by `takers` consumer

@@ -14,8 +14,8 @@ NodeRuntime::NodeRuntime(NodeOptions options)
     : NodeEngine(std::move(options), random_id()),
       context_(1),
       stop_(options_.handle_signals),
-      tracker_([this](detail::Receiver& in, const EnvelopeView& env, std::uint32_t attempts,
-                      const std::string& error) { return dead_letter(in, env, attempts, error); },
+      tracker_([this](detail::DeliveryTracker::Attempt& a, std::uint32_t attempts,
+                      const std::string& error) { return dead_letter(a, attempts, error); },
                0) {
   ready_timeout_ = options_.ready_timeout.value_or(spec_->ready_timeout);
   drain_timeout_ = options_.drain_timeout.value_or(spec_->drain_timeout);
@@ -191,14 +191,17 @@ detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Mes
   return outcome;
 }
 
-bool NodeRuntime::dead_letter(detail::Receiver& in, const EnvelopeView& env, std::uint32_t attempts,
+bool NodeRuntime::dead_letter(detail::DeliveryTracker::Attempt& a, std::uint32_t attempts,
                               const std::string& error) {
-  const auto it = dead_letter_out_.find(in.channel().name);
+  const auto it = dead_letter_out_.find(a.in.channel().name);
   if (it == dead_letter_out_.end()) return false;
-  Handling h{env, nullptr, false};  // continues the message's trace; sent at once
+  // Part of the attempt, sent at once: it continues the message's trace, and the message is
+  // acknowledged only once its dead letter is (chained).
+  Handling h{a.env, &a, false};
   Handling* outer = handling_;
   handling_ = &h;
-  const bool sent = emit_dead_letter(it->second, in.channel().dead_letter, env, attempts, error);
+  const bool sent =
+      emit_dead_letter(it->second, a.in.channel().dead_letter, a.env, attempts, error);
   handling_ = outer;
   return sent;
 }

@@ -82,7 +82,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   // threw.
   detail::HandlerOutcome call_handler(detail::Receiver& in, const Message& message,
                                       detail::DeliveryTracker::Attempt& attempt);
-  bool dead_letter(detail::Receiver& in, const EnvelopeView& env, std::uint32_t attempts,
+  bool dead_letter(detail::DeliveryTracker::Attempt& a, std::uint32_t attempts,
                    const std::string& error);
 
   void drain_input(detail::Receiver& in);
