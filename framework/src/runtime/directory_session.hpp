@@ -14,6 +14,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 #include <zmq.hpp>
 
@@ -105,8 +107,18 @@ class DirectorySession {
     Clock::time_point sent;
   };
   // Index of request type T in DirectoryRequestBody, to compare Pending::op with.
+  template <class T, class Variant>
+  struct IndexIn;
+  template <class T, class... Ts>
+  struct IndexIn<T, std::variant<Ts...>> {
+    static constexpr std::size_t value = [] {
+      std::size_t i = 0;
+      (void)((std::is_same_v<T, Ts> ? true : (++i, false)) || ...);
+      return i;
+    }();
+  };
   template <class T>
-  static constexpr std::size_t op_of = DirectoryRequestBody(T{}).index();
+  static constexpr std::size_t op_of = IndexIn<T, DirectoryRequestBody>::value;
   void expire_requests(Clock::time_point now);
   void tick_phase(Clock::time_point now);
   void plan_wakeup(Clock::time_point now);
