@@ -364,7 +364,7 @@ TEST(TopologyErrors, BadTypesAreAllReported) {
           "bad_types.yaml:3:8: error: ttl: expected a duration, got 'forever'" + kDuration,
           "bad_types.yaml:4:13: error: external: expected true or false, got 'yes'",
           "bad_types.yaml:7:14: error: pattern: unknown value 'fanout' (hint: allowed values: "
-          "pipeline, pubsub)",
+          "pipeline, pubsub, request)",
           "bad_types.yaml:8:23: error: max_message_size: expected a size, got 'big' (hint: write "
           "e.g. 65536, 64KiB or 1MiB (KiB/MiB/GiB are 1024-based, KB/MB/GB 1000-based))",
           "bad_types.yaml:9:10: error: hwm: expected an integer >= 1, got a list",

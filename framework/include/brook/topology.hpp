@@ -19,7 +19,9 @@
 
 namespace brook {
 
-enum class Pattern { kPipeline, kPubsub };
+// request: each message is a request to one replica of a serving node, which sends one reply
+// back to the asking instance (docs/runtime.md, "Request/reply").
+enum class Pattern { kPipeline, kPubsub, kRequest };
 enum class RestartPolicy { kNever, kOnFailure, kAlways };
 // What emit() does when a channel's pending queue for a consumer group is full.
 enum class OnFull { kBlock, kDrop, kFail };
@@ -125,6 +127,11 @@ struct ChannelSpec {
   // same replica of each consuming node (rendezvous hashing over its connected replicas), in
   // order; docs/reliability.md says what holds when replicas join or die.
   bool order_by_key = false;
+  // Request only: how long a caller waits for a reply (request() may say otherwise), and whether
+  // a request whose replica died before replying may be sent to another replica (the handler
+  // may then run twice for it).
+  std::chrono::milliseconds timeout{5000};
+  bool idempotent = false;
   SourceLocation where;
 
   bool reliable() const noexcept {

@@ -1,7 +1,7 @@
 // Checks that need the whole topology: channel references and how each channel is used.
-#include "topology/decode.hpp"
-
 #include <set>
+
+#include "topology/decode.hpp"
 
 namespace brook::detail {
 
@@ -71,8 +71,9 @@ void check_channel_use(const Decoded& decoded, DiagnosticSink& sink) {
   for (const auto& c : t.channels) {
     if (c.dead_letter.empty()) continue;
     if (c.dead_letter == c.name || t.channel(c.dead_letter) == nullptr) {
-      sink.error(c.where, "channel '" + c.name + "': dead_letter '" + c.dead_letter +
-                              "' is not another channel of this topology",
+      sink.error(c.where,
+                 "channel '" + c.name + "': dead_letter '" + c.dead_letter +
+                     "' is not another channel of this topology",
                  "declare a channel for dead letters, e.g. " + c.name + "-dead: {}");
       continue;
     }
@@ -81,6 +82,17 @@ void check_channel_use(const Decoded& decoded, DiagnosticSink& sink) {
   for (const auto& c : t.channels) {
     const auto readers = t.consumers(c.name);
     const bool written = !t.producers(c.name).empty() || dead_letter_written.count(c.name) > 0;
+    if (c.pattern == Pattern::kRequest) {
+      if (readers.empty()) {
+        sink.error(c.where, "request channel '" + c.name + "' has no serving node",
+                   "add it to the inputs of the node that answers the requests (and to the "
+                   "outputs of the nodes that ask)");
+      } else if (!written && !c.external) {
+        warn(c, "request channel '" + c.name + "' is served but no node asks",
+             "add it to the outputs of the asking node, or mark it external: true for brook call");
+      }
+      continue;
+    }
     if (readers.empty() && !written && !c.external) {
       warn(c, "channel '" + c.name + "' is not used by any node",
            "remove it, or add it to a node's inputs or outputs");

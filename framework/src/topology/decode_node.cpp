@@ -71,7 +71,7 @@ class PortReader {
     }
     if (const Entry* p = f.find("pattern")) {
       if (auto pattern = read_enum<Pattern>(sink_, *p, label + ".pattern", parse_pattern,
-                                            {"pipeline", "pubsub"})) {
+                                            {"pipeline", "pubsub", "request"})) {
         out_.assertions.push_back(PatternAssertion{node_, direction_, port, *channel_name, *pattern,
                                                    where_value(sink_, *p)});
       }

@@ -57,6 +57,43 @@ void decode_endpoints(DiagnosticSink& sink, const Entry& e, std::vector<std::str
   if (endpoints.size() == items.size()) out = std::move(endpoints);
 }
 
+// timeout and idempotent belong to request channels; the pipeline's delivery options do not.
+void decode_request_options(DiagnosticSink& sink, const std::string& name, const Fields& f,
+                            ChannelSpec& c) {
+  const bool request = c.pattern == Pattern::kRequest;
+  for (const char* key : {"timeout", "idempotent"}) {
+    const Entry* x = f.find(key);
+    if (x == nullptr || request) continue;
+    sink.error(where_value(sink, *x),
+               "channel '" + name + "': " + key + " is for request channels, but this one is " +
+                   std::string(to_string(c.pattern)),
+               "remove " + std::string(key) + ", or write pattern: request");
+  }
+  if (request) {
+    for (const char* key : {"delivery", "ack_timeout", "window", "retry", "dead_letter"}) {
+      const Entry* x = f.find(key);
+      if (x == nullptr) continue;
+      sink.error(where_value(sink, *x),
+                 "channel '" + name + "': " + key + " is not an option of request channels",
+                 "a request is answered once or fails back to its caller (timeout, idempotent); "
+                 "remove " +
+                     std::string(key));
+    }
+  }
+  if (const Entry* x = f.find("timeout"); x != nullptr && request) {
+    if (auto v = read_duration(sink, *x, "timeout")) {
+      if (v->count() < 1) {
+        sink.error(where_value(sink, *x), "timeout must be at least 1ms");
+      } else {
+        c.timeout = *v;
+      }
+    }
+  }
+  if (const Entry* x = f.find("idempotent"); x != nullptr && request) {
+    if (auto v = read_bool(sink, *x, "idempotent")) c.idempotent = *v;
+  }
+}
+
 void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& e, ChannelSpec& c) {
   c.name = name;
   c.where = sink.where(e.key);
@@ -67,13 +104,14 @@ void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& 
                "write " + name + ": {} for the defaults, or e.g. " + name + ": {pattern: pubsub}");
     return;
   }
-  const Fields f = read_fields(
-      sink, e.value,
-      {"pattern", "max_message_size", "hwm", "max_pending", "on_full", "block_timeout", "external",
-       "delivery", "ack_timeout", "window", "retry", "dead_letter", "order_by"},
-      "in channel '" + name + "'");
+  const Fields f = read_fields(sink, e.value,
+                               {"pattern", "max_message_size", "hwm", "max_pending", "on_full",
+                                "block_timeout", "external", "delivery", "ack_timeout", "window",
+                                "retry", "dead_letter", "order_by", "timeout", "idempotent"},
+                               "in channel '" + name + "'");
   if (const Entry* x = f.find("pattern")) {
-    if (auto v = read_enum<Pattern>(sink, *x, "pattern", parse_pattern, {"pipeline", "pubsub"})) {
+    if (auto v = read_enum<Pattern>(sink, *x, "pattern", parse_pattern,
+                                    {"pipeline", "pubsub", "request"})) {
       c.pattern = *v;
     }
   }
@@ -153,11 +191,13 @@ void decode_channel(DiagnosticSink& sink, const std::string& name, const Entry& 
       sink.error(where_value(sink, *x), "dead_letter must be a channel name");
     }
   }
+  decode_request_options(sink, name, f, c);
   if (const Entry* x = f.find("retry"); x != nullptr && expect_map(sink, *x, "retry", false)) {
     const Fields r = read_fields(sink, x->value, {"max_attempts", "initial", "max"},
                                  "in retry of channel '" + name + "'");
     if (const Entry* y = r.find("max_attempts")) {
-      if (auto v = read_int(sink, *y, "retry.max_attempts", 1, 100)) c.retry.max_attempts = static_cast<int>(*v);
+      if (auto v = read_int(sink, *y, "retry.max_attempts", 1, 100))
+        c.retry.max_attempts = static_cast<int>(*v);
     }
     if (const Entry* y = r.find("initial")) {
       if (auto v = read_duration(sink, *y, "retry.initial")) c.retry.initial = *v;
@@ -235,9 +275,9 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
                "a topology file starts with topology: <name>");
     return d;
   }
-  const Fields f =
-      read_fields(sink, root, {"topology", "directory", "state_dir", "security", "channels", "nodes"},
-                  "at the top level");
+  const Fields f = read_fields(
+      sink, root, {"topology", "directory", "state_dir", "security", "channels", "nodes"},
+      "at the top level");
   const std::string context = "at the top level";
   if (const Entry* x = f.find("topology")) {
     if (auto name = read_string(sink, *x, "topology")) {

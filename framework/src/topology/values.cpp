@@ -93,6 +93,8 @@ std::string_view to_string(Pattern p) noexcept {
       return "pipeline";
     case Pattern::kPubsub:
       return "pubsub";
+    case Pattern::kRequest:
+      return "request";
   }
   return "?";
 }
@@ -100,6 +102,7 @@ std::string_view to_string(Pattern p) noexcept {
 std::optional<Pattern> parse_pattern(std::string_view s) noexcept {
   if (s == "pipeline") return Pattern::kPipeline;
   if (s == "pubsub") return Pattern::kPubsub;
+  if (s == "request") return Pattern::kRequest;
   return std::nullopt;
 }
 
