@@ -55,6 +55,16 @@ namespace brook {
 
 namespace detail {
 class NodeEngine;  // what Node forwards to: the event loop of a process, or brook::testing's
+
+// One request's way back to its caller, which a Responder holds: the engine's.
+class ReplySlot {
+ public:
+  virtual ~ReplySlot() = default;
+  // `payload`: msgpack bytes of a value of type `type`.
+  virtual void reply(std::string_view type, std::span<const std::byte> payload) = 0;
+  virtual void fail(std::string_view error) = 0;
+  virtual bool replied() const noexcept = 0;
+};
 }  // namespace detail
 namespace testing {
 class TestNode;
@@ -154,6 +164,51 @@ inline EmitOptions with_key(std::string_view key) {
   o.key = key;
   return o;
 }
+
+// The outcome of a request (Node::request): a reply of type T, or why there is none (the serving
+// handler failed or threw, the timeout passed, the replica died, the reply did not convert to T).
+template <class T>
+class Reply {
+ public:
+  static Reply success(T value) { return Reply(std::move(value), {}); }
+  static Reply failure(std::string error) { return Reply(std::nullopt, std::move(error)); }
+
+  bool ok() const noexcept { return value_.has_value(); }
+  // The reply; throws brook::Error with error() when there is none.
+  const T& value() const {
+    if (!value_) throw Error(error_);
+    return *value_;
+  }
+  // Empty when ok().
+  const std::string& error() const noexcept { return error_; }
+
+ private:
+  Reply(std::optional<T> v, std::string e) : value_(std::move(v)), error_(std::move(e)) {}
+  std::optional<T> value_;
+  std::string error_;
+};
+
+// How a request handler (Node::on_request) answers: reply(value) or fail(text), now or later, on
+// the loop thread (from a timer, a watcher, a posted function, another reply...). Copyable; the
+// first answer counts, later ones are ignored. A handler that throws before answering fails the
+// request with the exception's text.
+template <class T>
+class Responder {
+ public:
+  explicit Responder(std::shared_ptr<detail::ReplySlot> slot) : slot_(std::move(slot)) {}
+  void reply(const T& value) const {
+    msgpack::sbuffer buf;
+    msgpack::pack(buf, value);
+    slot_->reply(type_name<T>(),
+                 std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf.data()),
+                                            buf.size()));
+  }
+  void fail(std::string_view error) const { slot_->fail(error); }
+  bool replied() const noexcept { return slot_->replied(); }
+
+ private:
+  std::shared_ptr<detail::ReplySlot> slot_;
+};
 
 using TimerId = std::uint64_t;
 using WatchId = std::uint64_t;
@@ -307,6 +362,24 @@ class Node {
   void emit_raw(std::string_view port, std::span<const std::byte> payload, std::string_view type,
                 const EmitOptions& options = {});
 
+  // Request/reply (a `pattern: request` channel; docs/runtime.md). Sends `request` on the output
+  // port to one replica of the serving node and calls on_reply(const brook::Reply<Rep>&) exactly
+  // once on the loop thread: with the reply, or with why there is none — the channel's timeout
+  // (or `timeout`) passed, the replica died (re-sent to another one instead if the channel is
+  // idempotent), the server failed it. With no replica connected the request waits for one
+  // until its timeout. Throws BackpressureError when max_pending requests are outstanding on
+  // the port. Loop thread only, after run() started (from on_ready, a handler, a timer...).
+  template <class Rep, class Req, class F>
+  void request(std::string_view port, const Req& request, F&& on_reply);
+  template <class Rep, class Req, class F>
+  void request(std::string_view port, const Req& request, std::chrono::milliseconds timeout,
+               F&& on_reply);
+  // Serves a request input port: fn(const Req&, brook::Responder<Rep>) answers each request,
+  // now or later. A request that does not convert to Req fails back to its caller. One handler
+  // per port; register before run().
+  template <class Req, class Rep, class F>
+  Node& on_request(std::string_view port, F&& fn);
+
   // Timers run on the loop thread. A zero period runs fn on every loop iteration (a busy source).
   TimerId every(std::chrono::milliseconds period, std::function<void()> fn);
   TimerId after(std::chrono::milliseconds delay, std::function<void()> fn);
@@ -385,6 +458,15 @@ class Node {
   EnvelopeEncoder& encoder() noexcept;
   OutgoingEnvelope begin_emit(std::size_t output, std::string_view type, const EmitOptions& o);
   void finish_emit(std::size_t output, std::span<const std::byte> frame, const EmitOptions& o);
+  using ReplyFn = std::function<void(const Message* reply, std::string_view error)>;
+  using RequestFn = std::function<void(const Message& request, std::shared_ptr<detail::ReplySlot>)>;
+  OutgoingEnvelope begin_request(std::string_view port, std::string_view type);
+  void finish_request(std::string_view port, std::span<const std::byte> frame,
+                      std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply);
+  void set_request_handler(std::string_view port, RequestFn fn);
+  template <class Rep, class Req, class F>
+  void send_request(std::string_view port, const Req& request,
+                    std::optional<std::chrono::milliseconds> timeout, F&& on_reply);
 
   std::unique_ptr<detail::NodeEngine> engine_;
 };
@@ -448,6 +530,55 @@ void Node::emit_to(std::size_t output, const T& value, const EmitOptions& option
 template <class T>
 void Output<T>::emit(const T& value, const EmitOptions& options) const {
   if (node_ != nullptr) node_->emit_to(index_, value, options);
+}
+
+template <class Rep, class Req, class F>
+void Node::send_request(std::string_view port, const Req& request,
+                        std::optional<std::chrono::milliseconds> timeout, F&& on_reply) {
+  static_assert(std::is_invocable_v<F&, const Reply<Rep>&>,
+                "on_reply must be callable as fn(const brook::Reply<Rep>&)");
+  const OutgoingEnvelope env = begin_request(port, type_name<Req>());
+  finish_request(port, encoder().encode(env, request), timeout,
+                 [fn = std::forward<F>(on_reply)](const Message* m,
+                                                  std::string_view error) mutable {
+                   if (m == nullptr) {
+                     fn(Reply<Rep>::failure(std::string(error)));
+                     return;
+                   }
+                   std::optional<Rep> value;
+                   std::string why;
+                   try {
+                     value = m->as<Rep>();
+                   } catch (const PayloadError& e) {
+                     why = std::string("the reply (type '") + std::string(m->type()) +
+                           "') does not convert: " + e.what();
+                   }
+                   fn(value ? Reply<Rep>::success(std::move(*value))
+                            : Reply<Rep>::failure(std::move(why)));
+                 });
+}
+
+template <class Rep, class Req, class F>
+void Node::request(std::string_view port, const Req& request, F&& on_reply) {
+  send_request<Rep>(port, request, std::nullopt, std::forward<F>(on_reply));
+}
+
+template <class Rep, class Req, class F>
+void Node::request(std::string_view port, const Req& request, std::chrono::milliseconds timeout,
+                   F&& on_reply) {
+  send_request<Rep>(port, request, timeout, std::forward<F>(on_reply));
+}
+
+template <class Req, class Rep, class F>
+Node& Node::on_request(std::string_view port, F&& fn) {
+  static_assert(std::is_invocable_v<F&, const Req&, Responder<Rep>>,
+                "request handler must be callable as fn(const Req&, brook::Responder<Rep>)");
+  set_request_handler(port, [fn = std::forward<F>(fn)](
+                                const Message& m, std::shared_ptr<detail::ReplySlot> slot) mutable {
+    Req value = m.as<Req>();
+    fn(value, Responder<Rep>(std::move(slot)));
+  });
+  return *this;
 }
 
 }  // namespace brook

@@ -200,4 +200,15 @@ void Node::finish_emit(std::size_t output, std::span<const std::byte> frame, con
   engine_->finish_emit(output, frame, o);
 }
 
+OutgoingEnvelope Node::begin_request(std::string_view port, std::string_view type) {
+  return engine_->begin_request(port, type);
+}
+void Node::finish_request(std::string_view port, std::span<const std::byte> frame,
+                          std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply) {
+  engine_->finish_request(port, frame, timeout, std::move(on_reply));
+}
+void Node::set_request_handler(std::string_view port, RequestFn fn) {
+  engine_->set_request_handler(port, std::move(fn));
+}
+
 }  // namespace brook

@@ -174,4 +174,19 @@ void NodeEngine::run_callbacks(const std::vector<std::function<void()>>& fns, co
   }
 }
 
+OutgoingEnvelope NodeEngine::begin_request(std::string_view, std::string_view) {
+  throw ConfigError("request() is not supported here (brook::testing does not simulate "
+                    "request/reply yet)");
+}
+
+void NodeEngine::finish_request(std::string_view, std::span<const std::byte>,
+                                std::optional<std::chrono::milliseconds>, ReplyFn) {
+  throw ConfigError("request() is not supported here");
+}
+
+void NodeEngine::set_request_handler(std::string_view, RequestFn) {
+  throw ConfigError("on_request() is not supported here (brook::testing does not simulate "
+                    "request/reply yet)");
+}
+
 }  // namespace brook::detail

@@ -34,6 +34,9 @@ int NodeRuntime::run() {
   for (auto& in : inputs_) {
     if (!in->handler()) no_handler(in->port(), in->channel());
   }
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    if (!request_handlers_[i]) no_handler(servers_[i]->port(), servers_[i]->channel());
+  }
   running_ = true;
   loop_thread_ = std::this_thread::get_id();
   started_ = Clock::now();
@@ -60,6 +63,10 @@ void NodeRuntime::start_directory_sessions() {
     regs.push_back(in->registration());
   for (auto& out : outputs_)
     regs.push_back(out->registration());
+  for (auto& s : servers_)
+    regs.push_back(s->registration());
+  for (auto& r : requesters_)
+    regs.push_back(r->registration());
   const std::vector<std::string> endpoints =
       options_.directory.empty() ? topology_.directory.endpoints : options_.directory;
   char host[256] = {};
@@ -101,6 +108,7 @@ void NodeRuntime::start_directory_sessions() {
 
 void NodeRuntime::watch_framework_sockets() {
   reactor_.add_fd(stop_.fd(), ZMQ_POLLIN, [this](short) { on_stop_fd(); });
+  watch_request_ports();
   if (zap_) reactor_.add_socket(zap_->socket(), ZMQ_POLLIN, [this](short) { zap_->process(); });
   detail::ReaderOptions data;
   data.group = detail::ReactorGroup::kData;  // runs handlers: never while one waits in emit()
@@ -260,6 +268,9 @@ void NodeRuntime::check_ready(Clock::time_point now) {
   for (auto& out : outputs_) {
     if (!out->ready()) add(out->port(), out->readiness());
   }
+  for (auto& r : requesters_) {
+    if (!r->ready()) add(r->port(), r->readiness());
+  }
   for (auto& in : inputs_) {
     if (const std::string w = in->waiting_for(); !w.empty()) {
       add(in->port(), "waiting for a welcome from " + w);
@@ -278,6 +289,8 @@ void NodeRuntime::check_ready(Clock::time_point now) {
   std::string eps;
   for (auto& in : inputs_)
     eps += " " + in->port() + "=" + in->endpoint();
+  for (auto& s : servers_)
+    eps += " " + s->port() + "=" + s->endpoint();
   BROOK_LOG(kInfo) << "ready in "
                    << std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()
                    << " ms" << eps;
@@ -314,8 +327,10 @@ void NodeRuntime::shutdown() {
   reactor_.recheck_all();  // it sent on their sockets
   const int reads_at_stop = stop_reads_;
   const std::uint64_t received_before = counters_.total().received;
-  if (!inputs_.empty()) drain_inputs_until_quiet(begin + drain_timeout_, reads_at_stop);
+  if (!inputs_.empty() || !servers_.empty()) drain_inputs_until_quiet(begin + drain_timeout_, reads_at_stop);
   const std::uint64_t drained = counters_.total().received - received_before;
+  for (auto& r : requesters_)
+    r->fail_all("the node is stopping");
   for (auto& in : inputs_)
     in->flush_acks();
   // Hand held messages to ZeroMQ; what sits in socket queues then gets the linger period.
@@ -349,6 +364,11 @@ void NodeRuntime::close_all() noexcept {
     // Ports and sessions leave the reactor as they go; the context then waits up to each
     // socket's linger for queued messages to leave.
     sessions_.clear();
+    for (const auto id : server_readers_)
+      reactor_.remove(id);
+    server_readers_.clear();
+    servers_.clear();
+    requesters_.clear();
     inputs_.clear();
     outputs_.clear();
     zap_.reset();

@@ -33,12 +33,27 @@ NodeRuntime::NodeRuntime(NodeOptions options)
 
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
+    if (ch->pattern == Pattern::kRequest) {
+      // An observer (brook tap) takes no requests: they are answered once, by the serving node.
+      if (options_.observer) continue;
+      servers_.push_back(std::make_unique<detail::RequestServer>(
+          context_, port, *ch, options_.advertise, producer_id_, linger_,
+          counters_.channels[ch->name], security_));
+      request_handlers_.emplace_back();
+      continue;
+    }
     inputs_.push_back(detail::make_receiver(context_, port, *ch, options_.advertise, producer_id_,
                                             options_.observer, linger_,
                                             counters_.channels[ch->name], security_));
   }
   for (const auto& port : spec_->outputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
+    if (ch->pattern == Pattern::kRequest) {
+      requesters_.push_back(std::make_unique<detail::RequestOutput>(
+          reactor_, context_, port, *ch, topology_, producer_id_, linger_,
+          counters_.channels[ch->name], security_));
+      continue;
+    }
     std::unique_ptr<detail::OutputJournal> journal;
     std::string producer = producer_id_;
     if (port.durable && !options_.observer) {
@@ -53,6 +68,7 @@ NodeRuntime::NodeRuntime(NodeOptions options)
   // Channels this node reads that name a dead-letter channel get an implicit output to it.
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
+    if (ch->pattern == Pattern::kRequest) continue;
     if (ch->dead_letter.empty() || options_.observer || dead_letter_out_.count(ch->name)) continue;
     const ChannelSpec* dl = topology_.channel(ch->dead_letter);
     if (dl == nullptr) continue;
@@ -111,6 +127,12 @@ void NodeRuntime::set_handler(std::string_view port, std::function<void(const Me
       }
       in->handler() = std::move(fn);
       return;
+    }
+  }
+  for (auto& server : servers_) {
+    if (server->port() == port) {
+      throw ConfigError("input port '" + std::string(port) + "' reads request channel '" +
+                        server->channel().name + "': serve it with node.on_request<Req, Rep>()");
     }
   }
   no_input_port(port);
@@ -238,6 +260,112 @@ void NodeRuntime::unwatch(WatchId id) {
   reactor_.remove(id);
 }
 
+// ---- request/reply -------------------------------------------------------------------------
+
+void NodeRuntime::set_request_handler(std::string_view port, RequestFn fn) {
+  if (running_) throw ConfigError("handlers must be registered before run()");
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    if (servers_[i]->port() != port) continue;
+    if (request_handlers_[i]) {
+      throw ConfigError("input port '" + std::string(port) + "' already has a handler");
+    }
+    request_handlers_[i] = std::move(fn);
+    return;
+  }
+  for (auto& in : inputs_) {
+    if (in->port() == port) {
+      throw ConfigError("input port '" + std::string(port) + "' reads " +
+                        std::string(to_string(in->channel().pattern)) + " channel '" +
+                        in->channel().name + "', not a request channel: use node.on<T>()");
+    }
+  }
+  no_input_port(port);
+}
+
+detail::RequestOutput& NodeRuntime::requester(std::string_view port) const {
+  for (const auto& r : requesters_) {
+    if (r->port() == port) return *r;
+  }
+  for (const auto& out : outputs_) {
+    if (out->port() == port) {
+      throw ConfigError("output port '" + std::string(port) + "' writes " +
+                        std::string(to_string(out->channel().pattern)) + " channel '" +
+                        out->channel().name + "', not a request channel: use node.emit()");
+    }
+  }
+  no_output_port(port);
+}
+
+OutgoingEnvelope NodeRuntime::begin_request(std::string_view port, std::string_view type) {
+  check_loop_thread("request()");
+  if (!running_) {
+    throw ConfigError("request() before run(): send requests from on_ready, a handler or a timer");
+  }
+  detail::RequestOutput& r = requester(port);
+  return new_envelope(r.producer_id(), r.take_seq(), r.channel().name, type, EmitOptions{},
+                      handling_ != nullptr ? handling_->env.trace : trace_ids_.next());
+}
+
+void NodeRuntime::finish_request(std::string_view port, std::span<const std::byte> frame,
+                                 std::optional<std::chrono::milliseconds> timeout,
+                                 ReplyFn on_reply) {
+  detail::RequestOutput& r = requester(port);
+  check_frame_size(r.channel(), frame.size());
+  EnvelopeView env;
+  (void)decode_envelope(frame, Limits{}, env);  // just encoded: only its seq is needed
+  const auto deadline = Clock::now() + timeout.value_or(r.channel().timeout);
+  r.send(env.id.seq, zmq::message_t(frame.data(), frame.size()), deadline,
+         [this, fn = std::move(on_reply), p = std::string(port)](const EnvelopeView* reply,
+                                                                   std::string_view error) {
+           try {
+             if (reply == nullptr) {
+               fn(nullptr, error);
+               return;
+             }
+             const Message m = make_message(*reply, p, payload_decoder_);
+             fn(&m, {});
+           } catch (const std::exception& e) {
+             std::uint64_t suppressed = 0;
+             if (callback_log_.allow(suppressed)) {
+               BROOK_LOG(kError) << "reply callback of request port '" << p
+                                 << "' threw: " << e.what();
+             }
+           }
+         });
+}
+
+void NodeRuntime::serve_request(detail::RequestServer& server, const RequestFn& fn,
+                                const EnvelopeView& env, std::shared_ptr<detail::ReplySlot> slot) {
+  if (stopping_) last_input_ = Clock::now();
+  // Emits continue the request's trace and leave at once (nothing retries a request).
+  Handling h{env, nullptr, false};
+  Handling* outer = handling_;
+  handling_ = &h;
+  try {
+    fn(make_message(env, server.port(), payload_decoder_), std::move(slot));
+  } catch (...) {
+    handling_ = outer;
+    throw;  // the server fails the request with what() and counts it
+  }
+  handling_ = outer;
+}
+
+void NodeRuntime::watch_request_ports() {
+  detail::ReaderOptions data;
+  data.group = detail::ReactorGroup::kData;  // runs handlers
+  data.recheck_always = true;                // replies are sent on it from anywhere
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    detail::RequestServer& s = *servers_[i];
+    const RequestFn& fn = request_handlers_[i];
+    s.handler() = [this, &s, &fn](const EnvelopeView& env,
+                                  std::shared_ptr<detail::ReplySlot> slot) {
+      serve_request(s, fn, env, std::move(slot));
+    };
+    server_readers_.push_back(
+        reactor_.add_socket(s.socket(), ZMQ_POLLIN, [&s](short) { s.on_readable(); }, data));
+  }
+}
+
 // ---- directory events ----------------------------------------------------------------------
 
 std::string NodeRuntime::view_key(const DirectoryEntry& e) const {
@@ -257,7 +385,11 @@ void NodeRuntime::entry_added(const DirectoryEntry& e) {
                      << "topology file?)";
     return;
   }
-  if (e.reg.direction == Direction::kIn) {
+  if (e.reg.direction == Direction::kIn && e.reg.pattern == Pattern::kRequest) {
+    for (auto& r : requesters_) {
+      if (r->channel().name == e.reg.channel) r->consumer_added(e);
+    }
+  } else if (e.reg.direction == Direction::kIn) {
     for (auto& out : outputs_) {
       if (out->channel().name == e.reg.channel) out->consumer_added(e);
     }
@@ -272,7 +404,11 @@ void NodeRuntime::entry_removed(const DirectoryEntry& e) {
   auto it = view_.find(view_key(e));
   if (it == view_.end() || --it->second > 0) return;
   view_.erase(it);
-  if (e.reg.direction == Direction::kIn) {
+  if (e.reg.direction == Direction::kIn && e.reg.pattern == Pattern::kRequest) {
+    for (auto& r : requesters_) {
+      if (r->channel().name == e.reg.channel) r->consumer_removed(e);
+    }
+  } else if (e.reg.direction == Direction::kIn) {
     for (auto& out : outputs_) {
       if (out->channel().name == e.reg.channel) out->consumer_removed(e);
     }

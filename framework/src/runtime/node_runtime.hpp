@@ -19,6 +19,8 @@
 #include "runtime/output_port.hpp"
 #include "runtime/reactor.hpp"
 #include "runtime/receiver.hpp"
+#include "runtime/request_output.hpp"
+#include "runtime/request_server.hpp"
 #include "security/security.hpp"
 #include "security/zap_handler.hpp"
 #include "util/lifecycle.hpp"
@@ -45,6 +47,10 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   WatchId watch_fd(int fd, short events, std::function<void(short)> fn) override;
   WatchId watch_socket(void* socket, short events, std::function<void(short)> fn) override;
   void unwatch(WatchId id) override;
+  OutgoingEnvelope begin_request(std::string_view port, std::string_view type) override;
+  void finish_request(std::string_view port, std::span<const std::byte> frame,
+                      std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply) override;
+  void set_request_handler(std::string_view port, RequestFn fn) override;
   int run() override;
   void stop() noexcept override { stop_.request_stop(); }
   bool ready() const noexcept override { return ready_; }
@@ -85,6 +91,11 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   bool dead_letter(detail::DeliveryTracker::Attempt& a, std::uint32_t attempts,
                    const std::string& error);
 
+  detail::RequestOutput& requester(std::string_view port) const;
+  void serve_request(detail::RequestServer& server, const RequestFn& fn, const EnvelopeView& env,
+                     std::shared_ptr<detail::ReplySlot> slot);
+  void watch_request_ports();
+
   void drain_input(detail::Receiver& in);
   // `attempt` > 0: a retry of a message whose handler threw (skips admission).
   void dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
@@ -111,6 +122,10 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   StopSignal stop_;
   std::vector<std::unique_ptr<detail::Receiver>> inputs_;
   std::vector<std::unique_ptr<detail::OutputPort>> outputs_;
+  std::vector<std::unique_ptr<detail::RequestServer>> servers_;      // request inputs
+  std::vector<RequestFn> request_handlers_;                          // of servers_, same order
+  std::vector<std::unique_ptr<detail::RequestOutput>> requesters_;  // request outputs
+  std::vector<detail::Reactor::ReaderId> server_readers_;
   std::vector<std::unique_ptr<detail::DirectorySession>> sessions_;
   std::map<std::string, int> view_;  // merged directory entries across sessions (refcounts)
   std::map<std::string, std::size_t> dead_letter_out_;  // input channel -> output index
