@@ -17,4 +17,20 @@ struct TestMsg {
   MSGPACK_DEFINE_MAP(n, source, body)
 };
 
+// Request/reply test nodes (brook-test-asker, brook-test-server).
+struct TestQuery {
+  static constexpr std::string_view kTypeName = "brook.test.Query";
+  std::uint64_t n = 0;
+  std::string asker;  // instance name of the asking node
+  MSGPACK_DEFINE_MAP(n, asker)
+};
+
+struct TestAnswer {
+  static constexpr std::string_view kTypeName = "brook.test.Answer";
+  std::uint64_t n = 0;
+  std::string asker;   // copied from the query
+  std::string server;  // instance name of the replica that answered
+  MSGPACK_DEFINE_MAP(n, asker, server)
+};
+
 }  // namespace brook::test

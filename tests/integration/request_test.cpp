@@ -1,0 +1,163 @@
+// Request/reply between real node processes: replies reach the asking instance, requests are
+// shared among serving replicas, a timeout and a killed replica are reported to the caller (or
+// the request re-sent where the channel is idempotent), and `brook call`.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "support/cluster.hpp"
+#include "support/command.hpp"
+
+namespace brook::test {
+namespace {
+
+struct Outcome {
+  bool ok = false;
+  std::string asker;
+  std::string server;
+  std::string error;
+};
+
+// brook-test-asker's report: n -> outcome; empty when the file has no END line.
+std::map<std::uint64_t, Outcome> read_outcomes(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::map<std::uint64_t, Outcome> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line == "END") return out;
+    std::istringstream s(line);
+    std::uint64_t n = 0;
+    std::string kind;
+    s >> n >> kind;
+    Outcome o;
+    o.ok = kind == "ok";
+    if (o.ok) {
+      s >> o.asker >> o.server;
+    } else {
+      std::getline(s, o.error);
+    }
+    out[n] = o;
+  }
+  return {};
+}
+
+std::string topology(const std::string& channel, const std::string& server_params,
+                     const std::string& asker_params, int servers, int askers) {
+  return R"(
+topology: rr
+directory: {endpoints: ["{DIRECTORY}"], ttl: 3s, heartbeat: 500ms}
+channels:
+  lookup: )" +
+         channel +
+         R"(
+nodes:
+  asker:
+    exec: brook-test-asker
+    replicas: )" +
+         std::to_string(askers) + R"(
+    outputs: {out: lookup}
+    params: {report: "{DIR}/asker-{instance}.txt", )" +
+         asker_params + R"(}
+  server:
+    exec: brook-test-server
+    replicas: )" +
+         std::to_string(servers) + R"(
+    inputs: {in: lookup}
+    params: {)" +
+         server_params +
+         R"(}
+)";
+}
+
+TEST(RequestReply, RepliesReachTheAskingInstanceAndRequestsAreShared) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(topology("{pattern: request}", "", "count: 40, period_ms: 2", 2, 2));
+  auto s0 = c.start_node("brook-test-server", "server", 0);
+  auto s1 = c.start_node("brook-test-server", "server", 1);
+  auto a0 = c.start_node("brook-test-asker", "asker", 0);
+  auto a1 = c.start_node("brook-test-asker", "asker", 1);
+  ASSERT_EQ(a0.wait(30s), 0) << a0.log();
+  ASSERT_EQ(a1.wait(30s), 0) << a1.log();
+  std::map<std::string, int> by_server;
+  for (const std::string i : {"0", "1"}) {
+    const auto outcomes = read_outcomes(c.dir() / ("asker-" + i + ".txt"));
+    ASSERT_EQ(outcomes.size(), 40u);
+    for (const auto& [n, o] : outcomes) {
+      ASSERT_TRUE(o.ok) << n << ": " << o.error;
+      EXPECT_EQ(o.asker, "asker." + i) << "reply " << n << " reached the wrong asker";
+      ++by_server[o.server];
+    }
+  }
+  // Ties among idle replicas are taken in turn: both serve about half.
+  EXPECT_GE(by_server["server.0"], 20);
+  EXPECT_GE(by_server["server.1"], 20);
+  EXPECT_EQ(s0.stop(), 0);
+  EXPECT_EQ(s1.stop(), 0);
+}
+
+TEST(RequestReply, ATimeoutIsReportedToTheCaller) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(topology("{pattern: request, timeout: 200ms}", "delay_ms: 2000",
+                            "count: 3, period_ms: 10", 1, 1));
+  auto s0 = c.start_node("brook-test-server", "server", 0);
+  auto a0 = c.start_node("brook-test-asker", "asker", 0);
+  ASSERT_EQ(a0.wait(30s), 0) << a0.log();
+  const auto outcomes = read_outcomes(c.dir() / "asker-0.txt");
+  ASSERT_EQ(outcomes.size(), 3u);
+  for (const auto& [n, o] : outcomes) {
+    EXPECT_FALSE(o.ok);
+    EXPECT_NE(o.error.find("timed out waiting for a reply from replica server.0@"),
+              std::string::npos)
+        << o.error;
+  }
+}
+
+// Both servers hold their replies 4 s; server.1 is killed while holding its share.
+std::map<std::uint64_t, Outcome> kill_a_server_midway(Cluster& c, const std::string& channel) {
+  c.start_directory();
+  c.write_topology(
+      topology(channel, "delay_ms: 4000", "count: 10, period_ms: 5, timeout_ms: 20000", 2, 1));
+  auto s0 = c.start_node("brook-test-server", "server", 0);
+  auto s1 = c.start_node("brook-test-server", "server", 1);
+  auto a0 = c.start_node("brook-test-asker", "asker", 0);
+  EXPECT_TRUE(wait_for(
+      [&] { return c.counter("server", "lookup", &ChannelCounters::received) >= 10; }, 10s));
+  s1.signal(SIGKILL);
+  EXPECT_EQ(a0.wait(30s), 0) << a0.log();
+  return read_outcomes(c.dir() / "asker-0.txt");
+}
+
+TEST(RequestReply, AKilledReplicaIsReportedWhenNotIdempotent) {
+  Cluster c;
+  const auto outcomes = kill_a_server_midway(c, "{pattern: request}");
+  ASSERT_EQ(outcomes.size(), 10u);
+  int failed = 0;
+  for (const auto& [n, o] : outcomes) {
+    if (o.ok) {
+      EXPECT_EQ(o.server, "server.0");
+      continue;
+    }
+    ++failed;
+    EXPECT_NE(o.error.find("replica server.1@"), std::string::npos) << o.error;
+    EXPECT_NE(o.error.find("disconnected before replying"), std::string::npos) << o.error;
+  }
+  EXPECT_GE(failed, 4);  // server.1's share
+}
+
+TEST(RequestReply, AKilledReplicasRequestsAreResentWhenIdempotent) {
+  Cluster c;
+  const auto outcomes = kill_a_server_midway(c, "{pattern: request, idempotent: true}");
+  ASSERT_EQ(outcomes.size(), 10u);
+  for (const auto& [n, o] : outcomes) {
+    EXPECT_TRUE(o.ok) << n << ": " << o.error;
+    EXPECT_EQ(o.server, "server.0");
+  }
+}
+
+}  // namespace
+}  // namespace brook::test
