@@ -20,6 +20,7 @@ constexpr Subcommand kSubcommands[] = {
     {"stats", "per node and channel counters and rates", brook::cli::run_stats},
     {"tap", "print messages flowing on a channel as JSON lines", brook::cli::run_tap},
     {"send", "inject JSON messages into a channel", brook::cli::run_send},
+    {"call", "send one request on a request channel and print the reply", brook::cli::run_call},
     {"dead", "list, show and redrive dead letters", brook::cli::run_dead},
     {"keygen", "write CURVE keys and the allowlist for a topology", brook::cli::run_keygen},
 };

@@ -159,5 +159,39 @@ TEST(RequestReply, AKilledReplicasRequestsAreResentWhenIdempotent) {
   }
 }
 
+TEST(RequestReply, BrookCallPrintsTheReplyOrTheError) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(topology("{pattern: request}", "fail_mod: 3", "count: 1", 1, 1));
+  auto s0 = c.start_node("brook-test-server", "server", 0);
+  const auto call = [&](const std::string& json, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{
+        bin("brook"),          "call",   "lookup",          json, "--topology",
+        c.topology().string(), "--type", "brook.test.Query"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run_command(argv, 60s);
+  };
+  const auto ok = call(R"({"n": 7, "asker": "cli"})");
+  ASSERT_EQ(ok.code, 0) << ok.describe();
+  EXPECT_EQ(ok.out, "{\"asker\":\"cli\",\"n\":7,\"server\":\"server.0\"}\n") << ok.describe();
+
+  const auto refused = call(R"({"n": 3, "asker": "cli"})");
+  EXPECT_EQ(refused.code, 1) << refused.describe();
+  EXPECT_NE(refused.err.find("failed the request: refused 3"), std::string::npos)
+      << refused.describe();
+
+  // Through the directory alone, and with a timeout the server cannot meet.
+  const auto by_directory =
+      run_command({bin("brook"), "call", "lookup", R"({"n": 1, "asker": "cli"})", "--directory",
+                   c.directory_endpoint(), "--type", "brook.test.Query", "--timeout", "2s"},
+                  60s);
+  EXPECT_EQ(by_directory.code, 0) << by_directory.describe();
+
+  const auto not_request =
+      run_command({bin("brook"), "call", "lookup", "{", "--topology", c.topology().string()}, 60s);
+  EXPECT_EQ(not_request.code, 2) << not_request.describe();
+  EXPECT_EQ(s0.stop(), 0);
+}
+
 }  // namespace
 }  // namespace brook::test

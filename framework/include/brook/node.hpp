@@ -374,6 +374,11 @@ class Node {
   template <class Rep, class Req, class F>
   void request(std::string_view port, const Req& request, std::chrono::milliseconds timeout,
                F&& on_reply);
+  // Payload given as msgpack bytes of type `type` (tools, forwarding): on_reply gets the reply
+  // message, or nullptr and why there is none.
+  void request_raw(std::string_view port, std::span<const std::byte> payload,
+                   std::string_view type, std::optional<std::chrono::milliseconds> timeout,
+                   std::function<void(const Message* reply, std::string_view error)> on_reply);
   // Serves a request input port: fn(const Req&, brook::Responder<Rep>) answers each request,
   // now or later. A request that does not convert to Req fails back to its caller. One handler
   // per port; register before run().

@@ -207,6 +207,12 @@ void Node::finish_request(std::string_view port, std::span<const std::byte> fram
                           std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply) {
   engine_->finish_request(port, frame, timeout, std::move(on_reply));
 }
+void Node::request_raw(std::string_view port, std::span<const std::byte> payload,
+                       std::string_view type, std::optional<std::chrono::milliseconds> timeout,
+                       std::function<void(const Message* reply, std::string_view error)> on_reply) {
+  const OutgoingEnvelope env = begin_request(port, type);
+  finish_request(port, encoder().encode_raw(env, payload), timeout, std::move(on_reply));
+}
 void Node::set_request_handler(std::string_view port, RequestFn fn) {
   engine_->set_request_handler(port, std::move(fn));
 }
