@@ -277,6 +277,65 @@ def measure(runner, system, shape, size, count, runs, latency_s):
     }
 
 
+# ---- request/reply round trip -----------------------------------------------------------------
+
+def measure_request_reply(runner, count, size=100, runs=3):
+    """Closed-loop round trips (one request outstanding): brook client node <-> brook server node
+    (pattern: request, discovery through the directory) against raw libzmq DEALER <-> ROUTER.
+    Returns the run with the median p50 of each."""
+    work = runner.work
+    log = open(work / "rr.log", "a")
+    out = {"raw": [], "brook": []}
+    for _ in range(runs):
+        port = free_port()
+        server = runner.spawn([str(runner.bin / "bench-raw-rr"), "--role", "server", "--bind",
+                               f"tcp://127.0.0.1:{port}"], log)
+        try:
+            if wait_listening(port, 10):
+                r = subprocess.run([str(runner.bin / "bench-raw-rr"), "--role", "client", "--connect",
+                                    f"tcp://127.0.0.1:{port}", "--count", str(count), "--size",
+                                    str(size)], capture_output=True, text=True, timeout=120)
+                if r.returncode == 0:
+                    out["raw"].append(json.loads(r.stdout.strip().splitlines()[-1]))
+        finally:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        result = work / f"rr-{time.monotonic_ns()}.jsonl"
+        topo = work / "rr.yaml"
+        exe = runner.bin / "bench-brook-rr"
+        topo.write_text(
+            "topology: bench-rr\n"
+            f"directory: {{endpoints: ['tcp://127.0.0.1:{free_port()}'], heartbeat: 200ms, ttl: 2s}}\n"
+            "channels:\n  rr: {pattern: request}\n"
+            "nodes:\n"
+            f"  server: {{exec: {exe}, restart: never, inputs: {{in: rr}}, params: {{role: server}}}}\n"
+            f"  client: {{exec: {exe}, job: true, restart: never, outputs: {{out: rr}}, "
+            f"params: {{role: client, count: {count}, size: {size}, result: '{result}'}}}}\n")
+        up = runner.spawn([str(runner.bin / "brook"), "up", str(topo), "--quiet"], log)
+        if wait_all([up], 150) and result.exists():
+            out["brook"].append(json.loads(result.read_text().strip().splitlines()[-1]))
+    pick = {}
+    for system, rs in out.items():
+        if rs:
+            rs.sort(key=lambda r: r["p50_us"])
+            pick[system] = rs[len(rs) // 2]
+    return pick
+
+
+def request_reply_markdown(rr):
+    if not rr.get("raw") or not rr.get("brook"):
+        return "\n## Request/reply round trip\n\n(not measured: a run failed; see rr.log)\n"
+    raw, brook = rr["raw"], rr["brook"]
+    ratio = brook["p50_us"] / raw["p50_us"] if raw["p50_us"] else None
+    verdict = "ok" if ratio is not None and ratio <= 1.3 else "MISSED"
+    return ("\n## Request/reply round trip (100 B, one outstanding)\n\n"
+            "| system | p50 µs | p99 µs | requests |\n|---|---:|---:|---:|\n"
+            f"| raw libzmq DEALER/ROUTER | {raw['p50_us']:.1f} | {raw['p99_us']:.1f} | {raw['count']} |\n"
+            f"| brook request channel | {brook['p50_us']:.1f} | {brook['p99_us']:.1f} | {brook['count']} |\n"
+            f"\np50 brook ÷ raw: {ratio:.2f} (target ≤ 1.3: {verdict}); "
+            f"p99 ÷ raw: {brook['p99_us'] / raw['p99_us']:.2f}\n")
+
+
 # ---- report -----------------------------------------------------------------------------------
 
 TARGETS = [
@@ -417,7 +476,7 @@ def main():
     latency_s = 2 if args.quick else 5
     systems = ["raw", "brook-best-effort", "brook-at-least-once"]
     peer_counts = {"nats": count, "rabbitmq-auto": count // 5, "rabbitmq-confirm": count // 10}
-    results, scaling = [], None
+    results, scaling, request_reply = [], None, {}
     try:
         if not args.quick and not args.no_peers:
             runner.peer_servers = start_peers(args, work)
@@ -428,6 +487,8 @@ def main():
                     n = peer_counts.get(system, count)
                     print(f"bench: {system} {shape} {size} B × {n} ...", file=sys.stderr, flush=True)
                     results.append(measure(runner, system, shape, size, n, runs, latency_s))
+        print("bench: request/reply ...", file=sys.stderr, flush=True)
+        request_reply = measure_request_reply(runner, 20_000 if args.quick else 50_000)
         if not args.quick:
             sys.path.insert(0, str(HERE))
             import scaling as scaling_module
@@ -439,12 +500,13 @@ def main():
     if scaling is not None:
         import scaling as scaling_module
         scaling_md = scaling_module.markdown(scaling)
-    md = markdown(results, scaling_md, args.quick)
+    md = markdown(results, scaling_md, args.quick) + request_reply_markdown(request_reply)
     print(md)
     (results_dir / "latest.md").write_text(md)
     (results_dir / "latest.json").write_text(json.dumps(
         {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
-         "quick": args.quick, "results": results, "scaling": scaling}, indent=1) + "\n")
+         "quick": args.quick, "results": results, "scaling": scaling,
+         "request_reply": request_reply}, indent=1) + "\n")
     if plot(results, results_dir / "latest.png"):
         print(f"plot: {results_dir / 'latest.png'}", file=sys.stderr)
     shutil.rmtree(work, ignore_errors=True)
