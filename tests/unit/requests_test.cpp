@@ -275,18 +275,22 @@ TEST_F(RequestTest, ALostReplicaFailsItsRequestsUnlessIdempotent) {
 
 TEST_F(RequestTest, AnIdempotentRequestGoesToAnotherReplicaWhenItsOwnDies) {
   const ChannelSpec ch = channel(true);
-  auto s0 = std::make_unique<Server>(ctx, ch, security, "s0");
-  Server s1(ctx, ch, security, "s1");
-  s0->hold = true;
+  std::unique_ptr<Server> s[2] = {std::make_unique<Server>(ctx, ch, security, "s0"),
+                                  std::make_unique<Server>(ctx, ch, security, "s1")};
+  s[0]->hold = true;
+  s[1]->hold = true;
   RequestClient c(ctx, ch, "lookup-svc", 0ms, counters, security);
-  ASSERT_TRUE(connect(c, {s0.get(), &s1}));
-  // Both idle: the first request goes to s0 (ties in turn start with the first).
+  ASSERT_TRUE(connect(c, {s[0].get(), s[1].get()}));
   Outcome o;
   c.send(1, request(1, "x"), Clock::now() + 3s, record(o));
-  ASSERT_TRUE(pump(c, {s0.get(), &s1}, [&] { return s0->handled == 1; }));
-  s0.reset();  // the replica dies: its socket closes, the client sees the disconnect
-  ASSERT_TRUE(pump(c, {&s1}, [&] { return o.done; }));
-  EXPECT_EQ(o.value, "s1:x");
+  ASSERT_TRUE(
+      pump(c, {s[0].get(), s[1].get()}, [&] { return s[0]->handled + s[1]->handled == 1; }));
+  const int dying = s[0]->handled == 1 ? 0 : 1;
+  Server& survivor = *s[1 - dying];
+  survivor.hold = false;
+  s[dying].reset();  // the replica dies: its socket closes, the client sees the disconnect
+  ASSERT_TRUE(pump(c, {&survivor}, [&] { return o.done; }));
+  EXPECT_EQ(o.value, survivor.name + ":x");
   EXPECT_EQ(counters.redelivered, 1u);
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <brook/error.hpp>
 #include <brook/log.hpp>
-#include <charconv>
 
 #include "runtime/request_wire.hpp"
 #include "runtime/socket_setup.hpp"
@@ -50,12 +49,11 @@ void RequestClient::send(std::uint64_t seq, zmq::message_t frame, Clock::time_po
   it->second.done = std::move(done);
   deadlines_.emplace(deadline, seq);
   ++counters_.emitted;
-  (void)try_send(seq, it->second);
+  (void)try_send(it->second);
   counters_.in_flight = pending_.size();
 }
 
-bool RequestClient::try_send(std::uint64_t seq, Pending& p) {
-  (void)seq;
+bool RequestClient::try_send(Pending& p) {
   candidates_.clear();
   replicas_.for_each([&](Replica& r) {
     if (r.connected) candidates_.push_back(&r);
@@ -64,8 +62,14 @@ bool RequestClient::try_send(std::uint64_t seq, Pending& p) {
   // Fewest outstanding first; equally loaded replicas take turns (at low rates all are at 0).
   std::rotate(candidates_.begin(), candidates_.begin() + turn_ % candidates_.size(),
               candidates_.end());
-  std::stable_sort(candidates_.begin(), candidates_.end(),
-                   [](const Replica* a, const Replica* b) { return a->in_flight < b->in_flight; });
+  // Insertion sort: stable, in place (std::stable_sort may allocate), and n is a few replicas.
+  for (std::size_t i = 1; i < candidates_.size(); ++i) {
+    Replica* r = candidates_[i];
+    std::size_t j = i;
+    for (; j > 0 && candidates_[j - 1]->in_flight > r->in_flight; --j)
+      candidates_[j] = candidates_[j - 1];
+    candidates_[j] = r;
+  }
   for (Replica* r : candidates_) {
     try {
       if (!socket_.send(zmq::buffer(r->routing_id),
@@ -93,7 +97,7 @@ bool RequestClient::try_send(std::uint64_t seq, Pending& p) {
 void RequestClient::send_waiting() {
   if (replicas_.connected() == 0) return;
   for (auto& [seq, p] : pending_) {
-    if (p.replica == 0 && !try_send(seq, p)) return;
+    if (p.replica == 0 && !try_send(p)) return;
   }
 }
 

@@ -91,7 +91,7 @@ class RequestClient {
     std::string error;
   };
 
-  bool try_send(std::uint64_t seq, Pending& p);
+  bool try_send(Pending& p);
   void send_waiting();
   void replica_gone(Replica& r, const char* how);
   void complete(std::map<std::uint64_t, Pending>::iterator it, zmq::message_t reply,
