@@ -190,6 +190,11 @@ TEST(RequestReply, BrookCallPrintsTheReplyOrTheError) {
   const auto not_request =
       run_command({bin("brook"), "call", "lookup", "{", "--topology", c.topology().string()}, 60s);
   EXPECT_EQ(not_request.code, 2) << not_request.describe();
+
+  const auto tap =
+      run_command({bin("brook"), "tap", "lookup", "--topology", c.topology().string()}, 60s);
+  EXPECT_EQ(tap.code, 1) << tap.describe();
+  EXPECT_NE(tap.err.find("is a request channel"), std::string::npos) << tap.describe();
   EXPECT_EQ(s0.stop(), 0);
 }
 

@@ -68,6 +68,11 @@ int run_tap(const Args& args) {
   const bool payload_only = vm->count("payload-only") > 0;
 
   const ToolTopology tt = tool_topology(*vm, channel, "brook-tap", ToolSide::kReader);
+  if (tt.pattern == Pattern::kRequest) {
+    throw Exit(kExitFailed, "channel '" + channel +
+                                "' is a request channel: each request is answered once by its "
+                                "serving node, so it cannot be tapped; try brook call");
+  }
   NodeOptions no;
   no.preloaded = tt.topology;
   no.node = tt.node;

@@ -102,7 +102,8 @@ void NodeRuntime::start_directory_sessions() {
                         });
   }
   BROOK_LOG(kInfo) << "starting " << producer_id_ << " (topology " << topology_.name << ", "
-                   << inputs_.size() << " inputs, " << outputs_.size() << " outputs, directory "
+                   << inputs_.size() + servers_.size() << " inputs, "
+                   << outputs_.size() + requesters_.size() << " outputs, directory "
                    << (endpoints.empty() ? std::string("none") : endpoints.front()) << ")";
 }
 
@@ -327,7 +328,8 @@ void NodeRuntime::shutdown() {
   reactor_.recheck_all();  // it sent on their sockets
   const int reads_at_stop = stop_reads_;
   const std::uint64_t received_before = counters_.total().received;
-  if (!inputs_.empty() || !servers_.empty()) drain_inputs_until_quiet(begin + drain_timeout_, reads_at_stop);
+  if (!inputs_.empty() || !servers_.empty())
+    drain_inputs_until_quiet(begin + drain_timeout_, reads_at_stop);
   const std::uint64_t drained = counters_.total().received - received_before;
   for (auto& r : requesters_)
     r->fail_all("the node is stopping");
