@@ -31,6 +31,25 @@ NodeRuntime::NodeRuntime(NodeOptions options)
                                         });
   }
 
+  make_inputs();
+  make_outputs();
+  make_dead_letter_outputs();
+  wait_fn_ = [this](const std::function<bool()>& done, Clock::time_point deadline) {
+    return wait_until(done, deadline);
+  };
+  reactor_.on_error([this](const std::exception& e) {
+    std::uint64_t suppressed = 0;
+    if (callback_log_.allow(suppressed)) {
+      BROOK_LOG(kError) << "timer or posted callback threw: " << e.what();
+    }
+  });
+}
+
+NodeRuntime::~NodeRuntime() {
+  close_all();
+}
+
+void NodeRuntime::make_inputs() {
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
     if (ch->pattern == Pattern::kRequest) {
@@ -46,6 +65,9 @@ NodeRuntime::NodeRuntime(NodeOptions options)
                                             options_.observer, linger_,
                                             counters_.channels[ch->name], security_));
   }
+}
+
+void NodeRuntime::make_outputs() {
   for (const auto& port : spec_->outputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
     if (ch->pattern == Pattern::kRequest) {
@@ -65,7 +87,10 @@ NodeRuntime::NodeRuntime(NodeOptions options)
     }
     add_output(port, *ch, std::move(producer), std::move(journal));
   }
-  // Channels this node reads that name a dead-letter channel get an implicit output to it.
+}
+
+// Channels this node reads that name a dead-letter channel get an implicit output to it.
+void NodeRuntime::make_dead_letter_outputs() {
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
     if (ch->pattern == Pattern::kRequest) continue;
@@ -79,19 +104,6 @@ NodeRuntime::NodeRuntime(NodeOptions options)
     add_output(dl_port, *dl, producer_id_, nullptr);
     dead_letter_out_[ch->name] = outputs_.size() - 1;
   }
-  wait_fn_ = [this](const std::function<bool()>& done, Clock::time_point deadline) {
-    return wait_until(done, deadline);
-  };
-  reactor_.on_error([this](const std::exception& e) {
-    std::uint64_t suppressed = 0;
-    if (callback_log_.allow(suppressed)) {
-      BROOK_LOG(kError) << "timer or posted callback threw: " << e.what();
-    }
-  });
-}
-
-NodeRuntime::~NodeRuntime() {
-  close_all();
 }
 
 void NodeRuntime::add_output(const PortSpec& port, const ChannelSpec& ch, std::string producer,
@@ -316,7 +328,7 @@ void NodeRuntime::finish_request(std::string_view port, std::span<const std::byt
   const auto deadline = Clock::now() + timeout.value_or(r.channel().timeout);
   r.send(env.id.seq, zmq::message_t(frame.data(), frame.size()), deadline,
          [this, fn = std::move(on_reply), p = std::string(port)](const EnvelopeView* reply,
-                                                                   std::string_view error) {
+                                                                 std::string_view error) {
            try {
              if (reply == nullptr) {
                fn(nullptr, error);
@@ -361,8 +373,8 @@ void NodeRuntime::watch_request_ports() {
                                   std::shared_ptr<detail::ReplySlot> slot) {
       serve_request(s, fn, env, std::move(slot));
     };
-    server_readers_.push_back(
-        reactor_.add_socket(s.socket(), ZMQ_POLLIN, [&s](short) { s.on_readable(); }, data));
+    server_readers_.push_back(reactor_.add_socket(
+        s.socket(), ZMQ_POLLIN, [&s](short) { s.on_readable(); }, data));
   }
 }
 

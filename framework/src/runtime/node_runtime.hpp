@@ -78,6 +78,9 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   };
 
   void check_loop_thread(const char* what) const;
+  void make_inputs();
+  void make_outputs();
+  void make_dead_letter_outputs();
   void add_output(const PortSpec& port, const ChannelSpec& ch, std::string producer,
                   std::unique_ptr<detail::OutputJournal> journal);
   void start_directory_sessions();
@@ -122,8 +125,8 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   StopSignal stop_;
   std::vector<std::unique_ptr<detail::Receiver>> inputs_;
   std::vector<std::unique_ptr<detail::OutputPort>> outputs_;
-  std::vector<std::unique_ptr<detail::RequestServer>> servers_;      // request inputs
-  std::vector<RequestFn> request_handlers_;                          // of servers_, same order
+  std::vector<std::unique_ptr<detail::RequestServer>> servers_;     // request inputs
+  std::vector<RequestFn> request_handlers_;                         // of servers_, same order
   std::vector<std::unique_ptr<detail::RequestOutput>> requesters_;  // request outputs
   std::vector<detail::Reactor::ReaderId> server_readers_;
   std::vector<std::unique_ptr<detail::DirectorySession>> sessions_;
