@@ -100,8 +100,7 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
   return out;
 }
 
-WriteResult run_writer(const ToolTopology& tt, const std::string& channel,
-                       const std::function<void(Node&, std::uint64_t&)>& emit_all) {
+NodeOptions tool_node_options(const ToolTopology& tt) {
   NodeOptions no;
   no.preloaded = tt.topology;
   no.node = tt.node;
@@ -109,7 +108,12 @@ WriteResult run_writer(const ToolTopology& tt, const std::string& channel,
   no.key_file = tt.key_file;
   no.directory = {tt.directory};
   no.log_level = LogLevel::kWarn;
-  Node node(std::move(no));
+  return no;
+}
+
+WriteResult run_writer(const ToolTopology& tt, const std::string& channel,
+                       const std::function<void(Node&, std::uint64_t&)>& emit_all) {
+  Node node(tool_node_options(tt));
   WriteResult r;
   node.on_ready([&] {
     try {

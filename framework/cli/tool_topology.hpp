@@ -25,6 +25,10 @@ struct ToolTopology {
   std::size_t consumer_groups = 0;  // nodes reading the channel (excluding taps)
 };
 
+// The options of the tool node of `tt`: its preloaded topology, the CLI's identity and key, the
+// directory it found, warnings only.
+NodeOptions tool_node_options(const ToolTopology& tt);
+
 // What a writer tool achieved: messages handed over, and those still held or unacknowledged
 // when it stopped (so not known to be delivered).
 struct WriteResult {

@@ -53,14 +53,7 @@ int run_call(const Args& args) {
     throw Exit(kExitFailed, "channel '" + channel + "' is a " + std::string(to_string(tt.pattern)) +
                                 " channel, not a request channel; use brook send");
   }
-  NodeOptions no;
-  no.preloaded = tt.topology;
-  no.node = tt.node;
-  no.identity = kCliIdentity;
-  no.key_file = tt.key_file;
-  no.directory = {tt.directory};
-  no.log_level = LogLevel::kWarn;
-  Node node(std::move(no));
+  Node node(tool_node_options(tt));
   std::optional<std::string> reply;  // JSON text
   std::string error = "gave up after 60 s";
   const auto wait = timeout.value_or(tt.topology->channel(channel)->timeout);

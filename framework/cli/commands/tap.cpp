@@ -73,14 +73,8 @@ int run_tap(const Args& args) {
                                 "' is a request channel: each request is answered once by its "
                                 "serving node, so it cannot be tapped; try brook call");
   }
-  NodeOptions no;
-  no.preloaded = tt.topology;
-  no.node = tt.node;
-  no.identity = kCliIdentity;
-  no.key_file = tt.key_file;
-  no.directory = {tt.directory};
+  NodeOptions no = tool_node_options(tt);
   no.observer = true;
-  no.log_level = LogLevel::kWarn;
   Node node(std::move(no));
 
   std::uint64_t seen = 0;
