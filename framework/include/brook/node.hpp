@@ -381,9 +381,12 @@ class Node {
                    std::function<void(const Message* reply, std::string_view error)> on_reply);
   // Serves a request input port: fn(const Req&, brook::Responder<Rep>) answers each request,
   // now or later. A request that does not convert to Req fails back to its caller. One handler
-  // per port; register before run().
+  // per port; register before run(). With brook::optional_port, registers nothing when the
+  // topology gives the node no such port.
   template <class Req, class Rep, class F>
   Node& on_request(std::string_view port, F&& fn);
+  template <class Req, class Rep, class F>
+  Node& on_request(std::string_view port, F&& fn, OptionalPort);
 
   // Timers run on the loop thread. A zero period runs fn on every loop iteration (a busy source).
   TimerId every(std::chrono::milliseconds period, std::function<void()> fn);
@@ -572,6 +575,12 @@ template <class Rep, class Req, class F>
 void Node::request(std::string_view port, const Req& request, std::chrono::milliseconds timeout,
                    F&& on_reply) {
   send_request<Rep>(port, request, timeout, std::forward<F>(on_reply));
+}
+
+template <class Req, class Rep, class F>
+Node& Node::on_request(std::string_view port, F&& fn, OptionalPort) {
+  if (!has_input(port)) return *this;
+  return on_request<Req, Rep>(port, std::forward<F>(fn));
 }
 
 template <class Req, class Rep, class F>
