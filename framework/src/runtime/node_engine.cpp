@@ -116,6 +116,11 @@ void NodeEngine::check_new_user_metric(std::string_view name, std::string_view k
 }
 
 void NodeEngine::no_handler(const std::string& port, const ChannelSpec& channel) {
+  if (channel.pattern == Pattern::kRequest) {
+    throw ConfigError("input port '" + port + "' (request channel '" + channel.name +
+                      "') has no handler; call node.on_request<Req, Rep>(\"" + port +
+                      "\", ...) before run()");
+  }
   throw ConfigError("input port '" + port + "' (channel '" + channel.name +
                     "') has no handler; call node.on(\"" + port + "\", ...) before run()");
 }
@@ -172,21 +177,6 @@ void NodeEngine::run_callbacks(const std::vector<std::function<void()>>& fns, co
       BROOK_LOG(kError) << what << " callback threw: " << e.what();
     }
   }
-}
-
-OutgoingEnvelope NodeEngine::begin_request(std::string_view, std::string_view) {
-  throw ConfigError("request() is not supported here (brook::testing does not simulate "
-                    "request/reply yet)");
-}
-
-void NodeEngine::finish_request(std::string_view, std::span<const std::byte>,
-                                std::optional<std::chrono::milliseconds>, ReplyFn) {
-  throw ConfigError("request() is not supported here");
-}
-
-void NodeEngine::set_request_handler(std::string_view, RequestFn) {
-  throw ConfigError("on_request() is not supported here (brook::testing does not simulate "
-                    "request/reply yet)");
 }
 
 }  // namespace brook::detail

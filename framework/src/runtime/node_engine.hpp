@@ -37,14 +37,14 @@ class NodeEngine {
   virtual WatchId watch_fd(int fd, short events, std::function<void(short)> fn) = 0;
   virtual WatchId watch_socket(void* socket, short events, std::function<void(short)> fn) = 0;
   virtual void unwatch(WatchId id) = 0;
-  // Request/reply (Node::request, Node::on_request). The defaults throw ConfigError: an engine
-  // that does not support it.
+  // Request/reply (Node::request, Node::on_request).
   using ReplyFn = std::function<void(const Message* reply, std::string_view error)>;
   using RequestFn = std::function<void(const Message& request, std::shared_ptr<ReplySlot> slot)>;
-  virtual OutgoingEnvelope begin_request(std::string_view port, std::string_view type);
+  virtual OutgoingEnvelope begin_request(std::string_view port, std::string_view type) = 0;
   virtual void finish_request(std::string_view port, std::span<const std::byte> frame,
-                              std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply);
-  virtual void set_request_handler(std::string_view port, RequestFn fn);
+                              std::optional<std::chrono::milliseconds> timeout,
+                              ReplyFn on_reply) = 0;
+  virtual void set_request_handler(std::string_view port, RequestFn fn) = 0;
   virtual int run() = 0;
   virtual void stop() noexcept = 0;
   virtual bool ready() const noexcept = 0;

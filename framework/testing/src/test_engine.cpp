@@ -18,12 +18,22 @@ TestEngine::TestEngine(NodeOptions options)
     : NodeEngine(std::move(options), "test"), now_(Clock::now()) {
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
+    if (ch->pattern == Pattern::kRequest) {
+      Server s{port.port, ch, Limits{}, &counters_.channels[ch->name], {}, {}, 0};
+      s.limits.max_message_size = ch->max_message_size;
+      servers_.push_back(std::move(s));
+      continue;
+    }
     Input in{port.port, ch, Limits{}, &counters_.channels[ch->name], {}, {}, {}, {}, kNone};
     in.limits.max_message_size = ch->max_message_size;
     inputs_.push_back(std::move(in));
   }
   for (const auto& port : spec_->outputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
+    if (ch->pattern == Pattern::kRequest) {
+      callers_.push_back(Caller{port.port, ch, &counters_.channels[ch->name], 0, {}, {}});
+      continue;
+    }
     outputs_.push_back(Output{port.port, ch, &counters_.channels[ch->name], 0, {}});
   }
   // As in a process: each input channel naming a dead-letter channel gets an implicit output.
@@ -47,6 +57,12 @@ TestEngine::TestEngine(NodeOptions options)
 
 void TestEngine::set_handler(std::string_view port, std::function<void(const Message&)> fn) {
   if (started_) throw ConfigError("handlers must be registered before run()");
+  for (const Server& s : servers_) {
+    if (s.port == port) {
+      throw ConfigError("input port '" + std::string(port) + "' reads request channel '" +
+                        s.channel->name + "': use node.on_request<Req, Rep>()");
+    }
+  }
   Input& in = inputs_[input_index(port)];
   if (in.handler) {
     throw ConfigError("input port '" + std::string(port) + "' already has a handler");
@@ -182,8 +198,12 @@ void TestEngine::start() {
   for (const auto& in : inputs_) {
     if (!in.handler) no_handler(in.port, *in.channel);
   }
+  for (const auto& s : servers_) {
+    if (!s.handler) no_handler(s.port, *s.channel);
+  }
   started_ = true;
   run_callbacks(on_ready_, "on_ready");
+  answer_served_requests();
 }
 
 void TestEngine::shutdown() {
@@ -192,6 +212,10 @@ void TestEngine::shutdown() {
   run_callbacks(on_stop_, "on_stop");
   stopped_ = true;
   retries_.clear();
+  // As in a process: the node's requests still waiting get no answer.
+  pending_.clear();
+  request_deadlines_.clear();
+  to_serve_.clear();
 }
 
 void TestEngine::check_open(const char* what) const {
@@ -236,8 +260,10 @@ const testing::Delivery& TestEngine::send_frame(std::string_view port,
   check_open("send()");
   const std::size_t input = input_index(port);
   deliveries_.emplace_back().port = std::string(port);
-  dispatch(input, frame, 0, deliveries_.size() - 1);
-  return deliveries_.back();
+  const std::size_t delivery = deliveries_.size() - 1;
+  dispatch(input, frame, 0, delivery);
+  answer_served_requests();
+  return deliveries_[delivery];
 }
 
 void TestEngine::dispatch(std::size_t input, std::span<const std::byte> frame,
@@ -354,6 +380,7 @@ void TestEngine::advance(std::chrono::milliseconds d) {
   run_posted_and_watches();
   // Periodic timers move at least a millisecond per run (add_timer) and one-shot timers and
   // retries are consumed, so the loop ends.
+  answer_served_requests();
   while (true) {
     const std::optional<Clock::time_point> due = next_due();
     if (!due || *due > target) break;
@@ -362,6 +389,8 @@ void TestEngine::advance(std::chrono::milliseconds d) {
       BROOK_LOG(kError) << "timer callback threw: " << e.what();
     });
     run_due_retries();
+    expire_requests();
+    answer_served_requests();
   }
   now_ = target;
 }
@@ -369,6 +398,7 @@ void TestEngine::advance(std::chrono::milliseconds d) {
 std::optional<TestEngine::Clock::time_point> TestEngine::next_due() const {
   Clock::time_point due = timers_.next_deadline();
   if (!retries_.empty()) due = std::min(due, retries_.begin()->first);
+  if (!request_deadlines_.empty()) due = std::min(due, request_deadlines_.begin()->first);
   if (due == Clock::time_point::max()) return std::nullopt;
   return due;
 }

@@ -8,6 +8,7 @@
 #include <brook/testing.hpp>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -40,6 +41,10 @@ class TestEngine final : public NodeEngine {
   WatchId watch_fd(int fd, short events, std::function<void(short)> fn) override;
   WatchId watch_socket(void* socket, short events, std::function<void(short)> fn) override;
   void unwatch(WatchId id) override { watches_.erase(id); }
+  OutgoingEnvelope begin_request(std::string_view port, std::string_view type) override;
+  void finish_request(std::string_view port, std::span<const std::byte> frame,
+                      std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply) override;
+  void set_request_handler(std::string_view port, RequestFn fn) override;
   int run() override;
   void stop() noexcept override { stop_requested_ = true; }
   bool ready() const noexcept override { return started_; }
@@ -59,6 +64,18 @@ class TestEngine final : public NodeEngine {
   const std::vector<testing::Emitted>& dead_letters(std::string_view input_port) const;
   void clear_emitted();
   const ChannelCounters& channel_counters(std::string_view channel) const;
+  // Request/reply (test_requests.cpp).
+  using ServerFn =
+      std::function<std::pair<std::string, std::vector<std::byte>>(const testing::SentRequest&)>;
+  const testing::ServedRequest& request_raw(std::string_view port,
+                                            std::span<const std::byte> payload,
+                                            std::string_view type,
+                                            const testing::SendOptions& options);
+  const std::deque<testing::SentRequest>& sent_requests(std::string_view port) const;
+  void reply_raw(const testing::SentRequest& request, std::string_view type,
+                 std::span<const std::byte> payload);
+  void fail_request(const testing::SentRequest& request, std::string_view error);
+  void set_server(std::string_view port, ServerFn fn);
 
  private:
   struct Input {
@@ -85,6 +102,31 @@ class TestEngine final : public NodeEngine {
     std::uint32_t attempt;
     std::size_t delivery;  // index into deliveries_
   };
+  // A request input port (Node::on_request), served by the node for the test.
+  struct Server {
+    std::string port;
+    const ChannelSpec* channel;
+    Limits limits;
+    ChannelCounters* counters;
+    RequestFn handler;
+    std::map<std::string, std::uint64_t, std::less<>> next_seq;  // request_raw's, by producer
+    std::uint64_t replies = 0;                                   // the seq of its last reply
+  };
+  // A request output port (Node::request), answered by the test.
+  struct Caller {
+    std::string port;
+    const ChannelSpec* channel;
+    ChannelCounters* counters;
+    std::uint64_t seq = 0;
+    std::deque<testing::SentRequest> sent;
+    ServerFn server;  // set by serve(): answers every request
+  };
+  struct Pending {
+    ReplyFn on_reply;
+    testing::SentRequest* record;  // in Caller::sent (a deque: stable)
+  };
+  using RequestKey = std::pair<std::size_t, std::uint64_t>;  // caller, seq
+  class ReplySlot;
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
   std::size_t input_index(std::string_view port) const;
@@ -102,9 +144,34 @@ class TestEngine final : public NodeEngine {
   // Posted functions, then one zero-timeout poll of the watched fds and sockets.
   void run_posted_and_watches();
   HandlerOutcome call_in_transaction(Input& in, const Message& message);
+  std::size_t server_index(std::string_view port) const;
+  std::size_t caller_index(std::string_view port) const;
+  void serve_frame(Server& server, std::span<const std::byte> frame, std::size_t served);
+  // A ReplySlot's answer to served_[served]: a reply (`error` empty) or a failure.
+  void answer_served(std::size_t served, std::string_view type, std::span<const std::byte> payload,
+                     std::optional<std::string_view> error);
+  // Replies to a pending request of the node (reply_raw without answer_served_requests()).
+  void deliver_reply(RequestKey key, std::string_view type, std::span<const std::byte> payload);
+  // Ends a pending request of the node: on_reply runs with the reply (null: failed with `error`).
+  void complete(RequestKey key, const EnvelopeView* reply, const std::string& error,
+                testing::SentRequest::State state);
+  RequestKey pending_key(const testing::SentRequest& request, const char* what) const;
+  void expire_requests();
+  // Runs the answers of serve() functions queued by requests sent meanwhile.
+  void answer_served_requests();
 
   std::vector<Input> inputs_;
   std::vector<Output> outputs_;
+  std::vector<Server> servers_;
+  std::vector<Caller> callers_;
+  std::deque<testing::ServedRequest> served_;
+  std::map<RequestKey, Pending> pending_;
+  std::multimap<Clock::time_point, RequestKey> request_deadlines_;
+  std::deque<RequestKey> to_serve_;  // requests a serve() function answers next
+  bool serving_ = false;             // answer_served_requests() runs
+  EnvelopeEncoder reply_encoder_;
+  // Expires when the engine is gone, so that a Responder kept beyond it answers nothing.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::deque<testing::Delivery> deliveries_;
   std::multimap<Clock::time_point, Retry> retries_;
   TimerQueue timers_;

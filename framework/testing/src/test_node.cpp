@@ -148,6 +148,25 @@ const ChannelCounters& TestNode::counters(std::string_view channel) const {
   return engine_->channel_counters(channel);
 }
 
+const ServedRequest& TestNode::request_raw(std::string_view port,
+                                           std::span<const std::byte> payload,
+                                           std::string_view type, const SendOptions& options) {
+  return engine_->request_raw(port, payload, type, options);
+}
+const std::deque<SentRequest>& TestNode::sent_requests(std::string_view port) const {
+  return engine_->sent_requests(port);
+}
+void TestNode::reply_raw(const SentRequest& request, std::span<const std::byte> payload,
+                         std::string_view type) {
+  engine_->reply_raw(request, type, payload);
+}
+void TestNode::fail_request(const SentRequest& request, std::string_view error) {
+  engine_->fail_request(request, error);
+}
+void TestNode::set_server(std::string_view port, ServerFn fn) {
+  engine_->set_server(port, std::move(fn));
+}
+
 namespace {
 // The value of user counter or gauge `name`; a name the node has not declared is a ConfigError
 // rather than 0, so that a misspelt name cannot pass a test that expects 0.

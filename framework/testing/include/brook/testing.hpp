@@ -18,7 +18,8 @@
 // handles and optional ports, de-duplication and acknowledgement on
 // at-least-once inputs, handler retries with the channel's backoff, dead letters with their
 // headers, trace propagation, counters (the node's own too: counter(), gauge()), timers,
-// on_ready/on_stop, MessageTooLarge.
+// on_ready/on_stop, MessageTooLarge, request/reply (the test serves the requests the node sends,
+// and sends requests to the ports the node serves; timeouts and max_pending on the test's clock).
 // What is not modelled: sockets and peers (every emit is captured and taken at once, so there is
 // no backpressure and downstream acknowledgement is immediate), durable output journals, the
 // directory, pubsub gaps, and threads (call everything from the test's thread).
@@ -30,12 +31,14 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <msgpack.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -123,6 +126,40 @@ struct SendOptions {
     return *this;
   }
 };
+
+// A request sent to one of the node's request input ports (TestNode::request) and how its
+// handler answered. Lives as long as the TestNode; a handler that keeps its Responder answers later
+// (from a timer, a reply of its own...), and this record follows.
+struct ServedRequest {
+  std::string port;
+  std::uint64_t seq = 0;
+  bool answered = false;
+  // Answered without a reply: what the handler threw or gave Responder::fail, or why the request
+  // did not convert to its type. Empty otherwise.
+  std::string error;
+  Envelope reply;  // answered with a reply: the reply as the caller receives it
+
+  // What the caller's on_reply gets: the reply converted to T, or the failure. Throws
+  // brook::Error while the request is not answered.
+  template <class T>
+  Reply<T> reply_as() const;
+};
+
+// A request the node sent on a request output port (Node::request). The test answers it
+// (TestNode::reply, fail_request, or a serve() function), or its timeout passes on the test's
+// clock, and the node's on_reply runs. Lives as long as the TestNode.
+struct SentRequest {
+  enum class State { kPending, kReplied, kFailed, kTimedOut };
+  std::string port;
+  Envelope envelope;  // the request as a serving node receives it
+  std::chrono::steady_clock::time_point deadline;
+  State state = State::kPending;
+
+  // The request's payload converted to T; throws PayloadError when it does not convert.
+  template <class T>
+  T as() const;
+};
+std::string_view to_string(SentRequest::State s) noexcept;
 
 struct TestOptions {
   std::uint32_t instance = 0;
@@ -217,6 +254,32 @@ class TestNode {
   const std::vector<Emitted>& dead_letters(std::string_view input_port) const;
   void clear_emitted();
 
+  // ---- request/reply ----
+  // Sends a request to a request input port the node serves (Node::on_request) and runs the
+  // handler at once. The reference stays valid for the TestNode's life and follows a later
+  // answer.
+  template <class Req>
+  const ServedRequest& request(std::string_view port, const Req& value,
+                               const SendOptions& options = {});
+  const ServedRequest& request_raw(std::string_view port, std::span<const std::byte> payload,
+                                   std::string_view type, const SendOptions& options = {});
+
+  // The requests the node sent on a request output port, in order (cleared by clear_emitted()).
+  const std::deque<SentRequest>& sent_requests(std::string_view port) const;
+  // Answers a pending request: the node's on_reply runs now. ConfigError for a request that is
+  // not pending (answered, timed out) or not this node's.
+  template <class Rep>
+  void reply(const SentRequest& request, const Rep& value);
+  void reply_raw(const SentRequest& request, std::span<const std::byte> payload,
+                 std::string_view type);
+  void fail_request(const SentRequest& request, std::string_view error);
+  // Answers every request sent on `port` from now on with fn(const Req&) -> Rep, as a serving
+  // node would: a request that does not convert to Req, or an fn that throws, fails it. The
+  // answer reaches on_reply once the node's code that sent the request has returned (as in a
+  // process, never from inside request()); a reply's own requests are answered in turn.
+  template <class Req, class Rep, class F>
+  void serve(std::string_view port, F fn);
+
   const NodeCounters& counters() const noexcept { return node_->counters(); }
   // The counters of one channel (zeroes for a channel the node does not use).
   const ChannelCounters& counters(std::string_view channel) const;
@@ -226,6 +289,11 @@ class TestNode {
   std::int64_t gauge(std::string_view name) const;
 
  private:
+  // fn answers one request: the reply's type and msgpack payload; a throw fails the request.
+  using ServerFn =
+      std::function<std::pair<std::string, std::vector<std::byte>>(const SentRequest&)>;
+  void set_server(std::string_view port, ServerFn fn);
+
   TestNode(std::unique_ptr<Node> node, detail::TestEngine* engine);
   static TestNode make(NodeOptions options);
 
@@ -249,6 +317,72 @@ T Emitted::as() const {
     throw PayloadError(DecodeStatus{DecodeErrc::kBadPayload, "payload", 0},
                        "emitted payload on port '" + port + "' is not msgpack: " + e.what());
   }
+}
+
+template <class T>
+Reply<T> ServedRequest::reply_as() const {
+  if (!answered) {
+    throw Error("request " + std::to_string(seq) + " on port '" + port +
+                "' has not been answered yet (its handler kept the Responder: run what answers "
+                "it, e.g. advance the clock)");
+  }
+  if (!error.empty()) return Reply<T>::failure(error);
+  try {
+    const msgpack::object_handle h =
+        msgpack::unpack(reinterpret_cast<const char*>(reply.payload.data()), reply.payload.size());
+    return Reply<T>::success(h.get().as<T>());
+  } catch (const std::exception& e) {
+    return Reply<T>::failure("the reply (type '" + reply.type + "') does not convert to " +
+                             std::string(type_name<T>()) + ": " + e.what());
+  }
+}
+
+template <class T>
+T SentRequest::as() const {
+  try {
+    const msgpack::object_handle h = msgpack::unpack(
+        reinterpret_cast<const char*>(envelope.payload.data()), envelope.payload.size());
+    return h.get().as<T>();
+  } catch (const msgpack::type_error&) {
+    throw PayloadError(DecodeStatus{DecodeErrc::kTypeMismatch, "payload", 0},
+                       "request on port '" + port + "' (type '" + envelope.type +
+                           "') does not convert to " + std::string(type_name<T>()));
+  } catch (const msgpack::unpack_error& e) {
+    throw PayloadError(DecodeStatus{DecodeErrc::kBadPayload, "payload", 0},
+                       "request on port '" + port + "' is not msgpack: " + e.what());
+  }
+}
+
+template <class Req>
+const ServedRequest& TestNode::request(std::string_view port, const Req& value,
+                                       const SendOptions& options) {
+  msgpack::sbuffer payload;
+  msgpack::pack(payload, value);
+  return request_raw(port, std::as_bytes(std::span(payload.data(), payload.size())),
+                     options.type.empty() ? type_name<Req>() : std::string_view(options.type),
+                     options);
+}
+
+template <class Rep>
+void TestNode::reply(const SentRequest& request, const Rep& value) {
+  msgpack::sbuffer payload;
+  msgpack::pack(payload, value);
+  reply_raw(request, std::as_bytes(std::span(payload.data(), payload.size())), type_name<Rep>());
+}
+
+template <class Req, class Rep, class F>
+void TestNode::serve(std::string_view port, F fn) {
+  static_assert(std::is_invocable_r_v<Rep, F&, const Req&>,
+                "serve(): fn must be callable as Rep fn(const Req&)");
+  set_server(port, [fn = std::move(fn)](const SentRequest& r) mutable {
+    const Rep value = fn(r.as<Req>());
+    msgpack::sbuffer payload;
+    msgpack::pack(payload, value);
+    return std::make_pair(std::string(type_name<Rep>()),
+                          std::vector<std::byte>(
+                              reinterpret_cast<const std::byte*>(payload.data()),
+                              reinterpret_cast<const std::byte*>(payload.data()) + payload.size()));
+  });
 }
 
 template <class T>
