@@ -38,6 +38,12 @@ void Tally::add(const Count& c) {
   words_ += c.words;
 }
 
+LineSeen Tally::seen(std::uint64_t id) const {
+  const auto it = seen_.find(id);
+  if (it == seen_.end()) return LineSeen{id, 0, 0};
+  return LineSeen{id, it->second.times, it->second.words};
+}
+
 std::string Tally::report() const {
   std::ostringstream out;
   for (const auto& [id, s] : seen_)
@@ -81,6 +87,17 @@ void wire_tally(brook::Node& node, Tally& tally) {
     tally.add(c);
     lines.set(static_cast<std::int64_t>(tally.lines()));
   });
+  node.on_request<Query, LineSeen>(
+      "query",
+      [&tally](const Query& q, brook::Responder<LineSeen> r) {
+        const LineSeen seen = tally.seen(q.id);
+        if (seen.times == 0) {
+          r.fail("line " + std::to_string(q.id) + " has not arrived (yet)");
+          return;
+        }
+        r.reply(seen);
+      },
+      brook::optional_port);  // a topology may leave the query channel out
   node.on_stop([&tally, report] {
     BROOK_LOG(kInfo) << tally.lines() << " lines, " << tally.words() << " words, "
                      << tally.duplicates() << " duplicates";

@@ -96,4 +96,20 @@ TEST(Tally, ReportsEachLineWithTheTimesItArrived) {
   std::filesystem::remove(report);
 }
 
+TEST(Tally, AnswersQueriesAboutTheLinesItHasSeen) {
+  TestNode t = TestNode::from_file(
+      kTopology, "tally", brook::testing::TestOptions().with_log_level(brook::LogLevel::kOff));
+  Tally tally;
+  wire_tally(t.node(), tally);
+  t.start();
+  t.send("in", Count{4, 2, "counter.0"});
+  t.send("in", Count{4, 2, "counter.1"});
+  const brook::Reply<LineSeen> seen = t.request("query", Query{4}).reply_as<LineSeen>();
+  ASSERT_TRUE(seen.ok()) << seen.error();
+  EXPECT_EQ(seen.value().times, 2u);
+  EXPECT_EQ(seen.value().words, 2u);
+  const brook::Reply<LineSeen> unseen = t.request("query", Query{5}).reply_as<LineSeen>();
+  EXPECT_EQ(unseen.error(), "line 5 has not arrived (yet)");
+}
+
 }  // namespace
