@@ -10,11 +10,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include <msgpack.hpp>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <msgpack.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>

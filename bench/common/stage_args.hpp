@@ -30,12 +30,14 @@ inline std::optional<StageArgs> parse_stage_args(int argc, char** argv, std::str
                                                  bool with_ack) {
   StageArgs a;
   a.server = std::move(server);
-  std::map<std::string_view, std::string*> texts{
-      {"--role", &a.role}, {"--name", &a.name},     {"--in", &a.in},
-      {"--out", &a.out},   {"--result", &a.result}, {"--server", &a.server}};
+  std::map<std::string_view, std::string*> texts{{"--role", &a.role},     {"--name", &a.name},
+                                                 {"--in", &a.in},         {"--out", &a.out},
+                                                 {"--result", &a.result}, {"--server", &a.server}};
   if (with_ack) texts.emplace("--ack", &a.ack);
-  const std::map<std::string_view, std::uint64_t*> numbers{
-      {"--count", &a.count}, {"--rate", &a.rate}, {"--size", &a.size}, {"--timeout-s", &a.timeout_s}};
+  const std::map<std::string_view, std::uint64_t*> numbers{{"--count", &a.count},
+                                                           {"--rate", &a.rate},
+                                                           {"--size", &a.size},
+                                                           {"--timeout-s", &a.timeout_s}};
   if (argc % 2 == 0) return std::nullopt;
   for (int i = 1; i < argc; i += 2) {
     if (const auto t = texts.find(argv[i]); t != texts.end()) {
@@ -52,7 +54,8 @@ inline std::optional<StageArgs> parse_stage_args(int argc, char** argv, std::str
   }
   const bool source = a.role == "source", relay = a.role == "relay", sink = a.role == "sink";
   if ((!source && !relay && !sink) || a.name.empty() || a.count == 0) return std::nullopt;
-  if (((relay || sink) && a.in.empty()) || ((source || relay) && a.outs.empty())) return std::nullopt;
+  if (((relay || sink) && a.in.empty()) || ((source || relay) && a.outs.empty()))
+    return std::nullopt;
   if (a.ack != "auto" && a.ack != "confirm") return std::nullopt;
   return a;
 }

@@ -40,12 +40,12 @@ std::optional<po::variables_map> parse(const Args& args, const std::string& syno
 void add_directory_options(po::options_description& d) {
   d.add_options()("directory,d", po::value<std::string>(),
                   "directory endpoint (default: the topology's, else $BROOK_DIRECTORY, else "
-                  "tcp://127.0.0.1:5670)")
-      ("keys", po::value<std::string>(),
-       "CURVE key directory written by brook keygen (default: the topology's security.keys, "
-       "else $BROOK_KEYS; none: no security)")
-      ("key-file", po::value<std::string>(),
-       "secret key file to use (default: KEYS/cli.key_secret)");
+                  "tcp://127.0.0.1:5670)")(
+      "keys", po::value<std::string>(),
+      "CURVE key directory written by brook keygen (default: the topology's security.keys, "
+      "else $BROOK_KEYS; none: no security)")(
+      "key-file", po::value<std::string>(),
+      "secret key file to use (default: KEYS/cli.key_secret)");
 }
 
 SecuritySpec cli_security_spec(const po::variables_map& vm, const Topology* topology) {
@@ -64,9 +64,9 @@ SecuritySpec cli_security_spec(const po::variables_map& vm, const Topology* topo
 
 Security cli_security(const po::variables_map& vm, const Topology* topology) {
   try {
-    return Security::load(cli_security_spec(vm, topology), std::string(kCliIdentity),
-                          vm.count("key-file") ? fs::path(vm["key-file"].as<std::string>())
-                                               : fs::path());
+    return Security::load(
+        cli_security_spec(vm, topology), std::string(kCliIdentity),
+        vm.count("key-file") ? fs::path(vm["key-file"].as<std::string>()) : fs::path());
   } catch (const Error& e) {
     throw Exit(kExitUsage, e.what());
   }
@@ -119,7 +119,8 @@ Topology load(const fs::path& file, const po::variables_map& vm) {
     return load_topology(file, lo);
   } catch (const TopologyError& e) {
     std::ostringstream s;
-    for (const auto& d : e.diagnostics()) s << d.str() << "\n";
+    for (const auto& d : e.diagnostics())
+      s << d.str() << "\n";
     s << e.diagnostics().size() << " error(s) in " << file.string();
     throw Exit(kExitFailed, s.str());
   } catch (const Error& e) {
@@ -127,7 +128,9 @@ Topology load(const fs::path& file, const po::variables_map& vm) {
   }
 }
 
-bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
+bool stdout_is_tty() {
+  return ::isatty(STDOUT_FILENO) == 1;
+}
 
 void print_json(std::ostream& out, const nlohmann::json& j) {
   out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

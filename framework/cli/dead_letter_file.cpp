@@ -1,14 +1,12 @@
 #include "dead_letter_file.hpp"
 
-#include <brook/error.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <brook/error.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 namespace brook::cli {
@@ -45,13 +43,21 @@ std::vector<std::byte> from_hex(const std::string& s) {
 
 nlohmann::json to_json(const DeadLetter& d) {
   nlohmann::json h = nlohmann::json::array();
-  for (const auto& [k, v] : d.headers) h.push_back({k, v});
-  return {{"id", d.id},           {"producer", d.producer}, {"seq", d.seq},
-          {"channel", d.channel}, {"dead_channel", d.dead_channel},
-          {"type", d.type},       {"key", d.key ? nlohmann::json(*d.key) : nlohmann::json(nullptr)},
-          {"headers", h},         {"payload", to_hex(d.payload)},
-          {"error", d.error},     {"attempts", d.attempts},
-          {"node", d.node},       {"received_ns", d.received_ns}};
+  for (const auto& [k, v] : d.headers)
+    h.push_back({k, v});
+  return {{"id", d.id},
+          {"producer", d.producer},
+          {"seq", d.seq},
+          {"channel", d.channel},
+          {"dead_channel", d.dead_channel},
+          {"type", d.type},
+          {"key", d.key ? nlohmann::json(*d.key) : nlohmann::json(nullptr)},
+          {"headers", h},
+          {"payload", to_hex(d.payload)},
+          {"error", d.error},
+          {"attempts", d.attempts},
+          {"node", d.node},
+          {"received_ns", d.received_ns}};
 }
 
 DeadLetter from_json(const nlohmann::json& j) {
@@ -63,7 +69,8 @@ DeadLetter from_json(const nlohmann::json& j) {
   d.dead_channel = j.at("dead_channel").get<std::string>();
   d.type = j.at("type").get<std::string>();
   if (!j.at("key").is_null()) d.key = j.at("key").get<std::string>();
-  for (const auto& h : j.at("headers")) d.headers.emplace_back(h.at(0).get<std::string>(), h.at(1).get<std::string>());
+  for (const auto& h : j.at("headers"))
+    d.headers.emplace_back(h.at(0).get<std::string>(), h.at(1).get<std::string>());
   d.payload = from_hex(j.at("payload").get<std::string>());
   d.error = j.at("error").get<std::string>();
   d.attempts = j.at("attempts").get<std::uint32_t>();

@@ -1,7 +1,6 @@
 #include "json_codec.hpp"
 
 #include <brook/error.hpp>
-
 #include <cmath>
 #include <string>
 
@@ -82,7 +81,8 @@ nlohmann::json to_json(const msgpack::object& o, int depth) {
 std::vector<std::byte> to_msgpack(const nlohmann::json& j) {
   const std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(j);
   std::vector<std::byte> out(bytes.size());
-  for (std::size_t i = 0; i < bytes.size(); ++i) out[i] = static_cast<std::byte>(bytes[i]);
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    out[i] = static_cast<std::byte>(bytes[i]);
   return out;
 }
 

@@ -5,11 +5,9 @@
 #pragma once
 
 #include <brook/envelope_codec.hpp>
-
+#include <cstddef>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
-
-#include <cstddef>
 #include <string_view>
 #include <vector>
 

@@ -5,7 +5,6 @@
 
 #include <brook/node.hpp>
 #include <brook/topology.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,8 +17,8 @@ enum class ToolSide { kReader, kWriter };
 
 struct ToolTopology {
   std::shared_ptr<const Topology> topology;
-  std::string node;       // the tool's node name in it ("brook-tap-4242")
-  std::string directory;  // endpoint used
+  std::string node;                // the tool's node name in it ("brook-tap-4242")
+  std::string directory;           // endpoint used
   std::filesystem::path key_file;  // --key, if given
   Pattern pattern = Pattern::kPipeline;
   std::size_t consumer_groups = 0;  // nodes reading the channel (excluding taps)

@@ -1,13 +1,13 @@
 #include "basket_logic.hpp"
 
-#include <brook/error.hpp>
-
 #include <algorithm>
+#include <brook/error.hpp>
 #include <limits>
 
 namespace brook::shop {
 
-BasketBook::BasketBook(std::size_t max_baskets) : max_baskets_(std::max<std::size_t>(1, max_baskets)) {}
+BasketBook::BasketBook(std::size_t max_baskets)
+    : max_baskets_(std::max<std::size_t>(1, max_baskets)) {}
 
 BasketBook::Open& BasketBook::open_basket(const std::string& id) {
   if (auto it = baskets_.find(id); it != baskets_.end()) return it->second;
@@ -32,7 +32,8 @@ std::optional<Checkout> BasketBook::apply(const CartEvent& e, std::uint64_t now_
                   e.basket_id + "'");
     }
     Open& b = open_basket(e.basket_id);
-    auto line = std::find_if(b.lines.begin(), b.lines.end(), [&](const Line& l) { return l.sku == e.sku; });
+    auto line =
+        std::find_if(b.lines.begin(), b.lines.end(), [&](const Line& l) { return l.sku == e.sku; });
     if (line == b.lines.end()) {
       b.lines.push_back(Line{e.sku, e.qty});
     } else if (line->qty > std::numeric_limits<std::int32_t>::max() - e.qty) {
@@ -47,7 +48,8 @@ std::optional<Checkout> BasketBook::apply(const CartEvent& e, std::uint64_t now_
     auto it = baskets_.find(e.basket_id);
     if (it == baskets_.end()) return std::nullopt;  // nothing to remove: the end state is right
     auto& lines = it->second.lines;
-    auto line = std::find_if(lines.begin(), lines.end(), [&](const Line& l) { return l.sku == e.sku; });
+    auto line =
+        std::find_if(lines.begin(), lines.end(), [&](const Line& l) { return l.sku == e.sku; });
     if (line == lines.end()) return std::nullopt;
     if (e.qty > 0 && e.qty < line->qty) {
       line->qty -= e.qty;

@@ -2,9 +2,6 @@
 #pragma once
 
 #include <brook/error.hpp>
-
-#include "shop_types.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -12,6 +9,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "shop_types.hpp"
 
 namespace brook::shop {
 

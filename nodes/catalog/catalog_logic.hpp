@@ -2,13 +2,12 @@
 #pragma once
 
 #include <brook/params.hpp>
-
-#include "catalog.hpp"
-#include "shop_types.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "catalog.hpp"
+#include "shop_types.hpp"
 
 namespace brook::shop {
 

@@ -1,13 +1,11 @@
 #include "client_logic.hpp"
 
-#include <brook/error.hpp>
-
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <brook/error.hpp>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 namespace brook::shop {
 
@@ -79,7 +77,8 @@ void BasketPlanner::add(PlannedBasket& b, const std::string& sku, std::int32_t q
 }
 
 void BasketPlanner::remove_one(PlannedBasket& b) {
-  const auto i = static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(b.lines.size()) - 1));
+  const auto i =
+      static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(b.lines.size()) - 1));
   Line& line = b.lines[i];
   if (line.qty >= 2 && uniform(0, 1) == 0) {
     const auto less = static_cast<std::int32_t>(uniform(1, line.qty - 1));
@@ -95,11 +94,14 @@ void BasketPlanner::make_over_stock(PlannedBasket& b) {
   const auto& items = catalog_.items();
   const CatalogItem* pick = nullptr;
   for (int a = 0; a < kPickAttempts && pick == nullptr; ++a) {
-    const auto& it = items[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(items.size()) - 1))];
-    if (held(b, it.sku) == 0 && it.stock <= std::numeric_limits<std::int32_t>::max() - 3) pick = &it;
+    const auto& it =
+        items[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(items.size()) - 1))];
+    if (held(b, it.sku) == 0 && it.stock <= std::numeric_limits<std::int32_t>::max() - 3)
+      pick = &it;
   }
   if (pick == nullptr) pick = &items.front();
-  const std::int32_t over = pick->stock + 1 + static_cast<std::int32_t>(uniform(0, 2)) - held(b, pick->sku);
+  const std::int32_t over =
+      pick->stock + 1 + static_cast<std::int32_t>(uniform(0, 2)) - held(b, pick->sku);
   add(b, pick->sku, over);
   b.reason = "SKU '" + pick->sku + "' qty " + std::to_string(held(b, pick->sku)) +
              " exceeds stock " + std::to_string(pick->stock);
@@ -112,7 +114,8 @@ PlannedBasket BasketPlanner::plan(std::uint64_t n) {
   const auto adds = uniform(1, kMaxAdds);
   for (std::int64_t k = 0; k < adds; ++k) {
     for (int a = 0; a < kPickAttempts; ++a) {
-      const auto& it = items[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(items.size()) - 1))];
+      const auto& it =
+          items[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(items.size()) - 1))];
       const std::int32_t room = it.stock - held(b, it.sku);
       if (room <= 0) continue;
       add(b, it.sku, static_cast<std::int32_t>(uniform(1, std::min(kMaxQty, room))));
@@ -120,7 +123,8 @@ PlannedBasket BasketPlanner::plan(std::uint64_t n) {
     }
   }
   if (b.lines.empty()) {  // every pick hit an exhausted SKU: fall back to the first in stock
-    const auto it = std::find_if(items.begin(), items.end(), [](const CatalogItem& i) { return i.stock > 0; });
+    const auto it =
+        std::find_if(items.begin(), items.end(), [](const CatalogItem& i) { return i.stock > 0; });
     add(b, it->sku, 1);
   }
   if (uniform(0, 99) < kRemovePercent) remove_one(b);
@@ -147,7 +151,8 @@ std::string manifest_line(const PlannedBasket& b) {
   j["basket_id"] = b.basket_id;
   j["valid"] = b.valid;
   j["lines"] = nlohmann::ordered_json::array();
-  for (const Line& l : b.lines) j["lines"].push_back({{"sku", l.sku}, {"qty", l.qty}});
+  for (const Line& l : b.lines)
+    j["lines"].push_back({{"sku", l.sku}, {"qty", l.qty}});
   j["reason"] = b.reason;
   return j.dump();
 }

@@ -2,13 +2,13 @@
 // what the shop should make of them (the manifest line brook-shop-report checks against).
 #pragma once
 
-#include "catalog.hpp"
-#include "shop_types.hpp"
-
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "catalog.hpp"
+#include "shop_types.hpp"
 
 namespace brook::shop {
 

@@ -4,7 +4,6 @@
 //   params: store (path, relative to the current directory; default dead-letters.jsonl)
 #include <brook/ids.hpp>
 #include <brook/node.hpp>
-
 #include <iostream>
 #include <memory>
 

@@ -38,7 +38,9 @@ FROM quotes AS q
 WHERE q.basket_id = orders.order_id AND orders.order_id = ?1 AND orders.status = 'awaiting_quote'
 )sql";
 
-std::int64_t ns(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+std::int64_t ns(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
 
 }  // namespace
 
@@ -55,7 +57,8 @@ OrderStore::OrderStore(const std::string& path, std::string recorded_by)
       "INSERT OR IGNORE INTO orders(order_id, status, line_count, client_sent_ns, recorded_by) "
       "VALUES (?1, 'awaiting_quote', ?2, ?3, ?4)");
   insert_line_ = db_.prepare(
-      "INSERT OR IGNORE INTO order_lines(order_id, line_no, sku, name, qty, unit_cents, line_cents) "
+      "INSERT OR IGNORE INTO order_lines(order_id, line_no, sku, name, qty, unit_cents, "
+      "line_cents) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   insert_quote_ = db_.prepare(
       "INSERT OR IGNORE INTO quotes(basket_id, subtotal_cents, discount_cents, tax_cents, "
@@ -129,10 +132,11 @@ OrderReader::OrderReader(const std::string& path)
       order_(db_.prepare(
           "SELECT status, subtotal_cents, discount_cents, tax_cents, total_cents, client_sent_ns, "
           "persisted_ns FROM orders WHERE order_id = ?1")),
-      lines_(db_.prepare(
-          "SELECT sku, name, qty, unit_cents FROM order_lines WHERE order_id = ?1 ORDER BY line_no")),
+      lines_(db_.prepare("SELECT sku, name, qty, unit_cents FROM order_lines WHERE order_id = ?1 "
+                         "ORDER BY line_no")),
       rejection_(db_.prepare(
-          "SELECT sku, reason, rejected_by, client_sent_ns FROM rejections WHERE basket_id = ?1")) {}
+          "SELECT sku, reason, rejected_by, client_sent_ns FROM rejections WHERE basket_id = ?1")) {
+}
 
 std::optional<StoredOrder> OrderReader::order(const std::string& order_id) {
   StoredOrder o;

@@ -10,13 +10,13 @@
 //   rejections(basket_id PK, sku, reason, rejected_by, client_sent_ns, recorded_ns)
 #pragma once
 
-#include "shop_types.hpp"
-#include "sqlite_db.hpp"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "shop_types.hpp"
+#include "sqlite_db.hpp"
 
 namespace brook::shop {
 

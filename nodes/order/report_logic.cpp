@@ -1,12 +1,11 @@
 #include "report_logic.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <unordered_set>
 
 namespace brook::shop {
@@ -17,7 +16,8 @@ constexpr std::size_t kMaxOffenders = 10;
 
 std::string describe(const std::vector<Line>& lines) {
   std::string s;
-  for (const Line& l : lines) s += (s.empty() ? "" : " ") + l.sku + "x" + std::to_string(l.qty);
+  for (const Line& l : lines)
+    s += (s.empty() ? "" : " ") + l.sku + "x" + std::to_string(l.qty);
   return "[" + s + "]";
 }
 
@@ -49,7 +49,8 @@ std::vector<ManifestEntry> read_manifest(const std::filesystem::path& file) {
         e.lines.push_back(Line{l.at("sku").get<std::string>(), l.at("qty").get<std::int32_t>()});
       }
       e.reason = j.value("reason", std::string());
-      if (!seen.insert(e.basket_id).second) throw Error("basket '" + e.basket_id + "' listed twice");
+      if (!seen.insert(e.basket_id).second)
+        throw Error("basket '" + e.basket_id + "' listed twice");
       out.push_back(std::move(e));
     } catch (const nlohmann::json::exception& ex) {
       throw Error(where + ex.what());
@@ -119,7 +120,8 @@ ReportSummary build_report(const std::vector<ManifestEntry>& manifest, OrderRead
     }
     ++s.orders_complete;
     std::vector<Line> got;
-    for (const ResolvedLine& l : order->lines) got.push_back(Line{l.sku, l.qty});
+    for (const ResolvedLine& l : order->lines)
+      got.push_back(Line{l.sku, l.qty});
     const Quote expect = price(order->lines, rules);
     if (got != e.lines) {
       ++s.orders_wrong;
@@ -166,7 +168,8 @@ std::string report_json(const ReportSummary& s) {
   j["valid_rejected"] = s.valid_rejected;
   j["invalid_with_order"] = s.invalid_with_order;
   j["throughput_per_s"] = s.throughput_per_s;
-  j["latency_ms"] = {{"p50", s.latency_ms.p50}, {"p99", s.latency_ms.p99}, {"max", s.latency_ms.max}};
+  j["latency_ms"] = {
+      {"p50", s.latency_ms.p50}, {"p99", s.latency_ms.p99}, {"max", s.latency_ms.max}};
   j["ok"] = s.ok;
   j["offenders"] = s.offenders;
   return j.dump();
@@ -185,7 +188,8 @@ std::string report_table(const ReportSummary& s) {
     std::snprintf(buf, sizeof buf, "%.*f", digits, v);
     return std::string(buf);
   };
-  row("baskets sent", num(s.baskets) + " (" + num(s.valid) + " valid, " + num(s.invalid) + " invalid)");
+  row("baskets sent",
+      num(s.baskets) + " (" + num(s.valid) + " valid, " + num(s.invalid) + " invalid)");
   row("orders complete", num(s.orders_complete));
   row("orders missing", num(s.orders_missing));
   row("orders awaiting quote", num(s.orders_incomplete));

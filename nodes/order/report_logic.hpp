@@ -2,15 +2,14 @@
 #pragma once
 
 #include <brook/topology.hpp>
-
-#include "order_logic.hpp"
-#include "pricing_logic.hpp"
-#include "shop_types.hpp"
-
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "order_logic.hpp"
+#include "pricing_logic.hpp"
+#include "shop_types.hpp"
 
 namespace brook::shop {
 

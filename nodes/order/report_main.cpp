@@ -2,25 +2,22 @@
 // prints what reached the database, what is missing or wrong, throughput and latency.
 // Exit 0 when every valid basket has one complete, correct order and every invalid basket one
 // rejection; 1 otherwise (naming up to 10 offending baskets); 2 on a usage error.
+#include <boost/program_options.hpp>
 #include <brook/topology.hpp>
+#include <iostream>
 
 #include "report_logic.hpp"
-
-#include <boost/program_options.hpp>
-
-#include <iostream>
 
 namespace po = boost::program_options;
 using namespace brook::shop;
 
 int main(int argc, char** argv) {
-  po::options_description opts("usage: brook-shop-report --db PATH --manifest PATH --topology FILE [--json]");
-  opts.add_options()
-      ("db", po::value<std::string>()->required(), "the order database (SQLite)")
-      ("manifest", po::value<std::string>()->required(), "the client's manifest (JSON lines)")
-      ("topology", po::value<std::string>()->required(), "the topology (for pricing's params)")
-      ("json", "one JSON object instead of a table")
-      ("help", "this text");
+  po::options_description opts(
+      "usage: brook-shop-report --db PATH --manifest PATH --topology FILE [--json]");
+  opts.add_options()("db", po::value<std::string>()->required(), "the order database (SQLite)")(
+      "manifest", po::value<std::string>()->required(), "the client's manifest (JSON lines)")(
+      "topology", po::value<std::string>()->required(), "the topology (for pricing's params)")(
+      "json", "one JSON object instead of a table")("help", "this text");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -41,7 +38,8 @@ int main(int argc, char** argv) {
     OrderReader db(vm["db"].as<std::string>());
     summary = build_report(manifest, db, rules);
   } catch (const brook::TopologyError& e) {
-    for (const auto& d : e.diagnostics()) std::cerr << d.str() << "\n";
+    for (const auto& d : e.diagnostics())
+      std::cerr << d.str() << "\n";
     return 2;
   } catch (const brook::Error& e) {
     std::cerr << "brook-shop-report: " << e.what() << "\n";
@@ -53,7 +51,8 @@ int main(int argc, char** argv) {
     std::cout << report_table(summary) << std::flush;
   }
   if (!summary.ok) {
-    for (const auto& o : summary.offenders) std::cerr << "  " << o << "\n";
+    for (const auto& o : summary.offenders)
+      std::cerr << "  " << o << "\n";
     if (summary.problems > summary.offenders.size()) {
       std::cerr << "  ... and " << summary.problems - summary.offenders.size() << " more\n";
     }

@@ -10,12 +10,14 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
                                     SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
   if (rc != SQLITE_OK) {
-    throw SqliteError("sqlite prepare failed: " + std::string(sqlite3_errmsg(db)) + " in: " +
-                      std::string(sql));
+    throw SqliteError("sqlite prepare failed: " + std::string(sqlite3_errmsg(db)) +
+                      " in: " + std::string(sql));
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 Statement::Statement(Statement&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)), stmt_(std::exchange(other.stmt_, nullptr)) {}
@@ -30,8 +32,8 @@ Statement& Statement::operator=(Statement&& other) noexcept {
 }
 
 void Statement::fail(int rc) const {
-  throw SqliteError("sqlite error " + std::to_string(rc) + ": " + sqlite3_errmsg(db_) + " in: " +
-                    sqlite3_sql(stmt_));
+  throw SqliteError("sqlite error " + std::to_string(rc) + ": " + sqlite3_errmsg(db_) +
+                    " in: " + sqlite3_sql(stmt_));
 }
 
 Statement& Statement::bind(int index, std::int64_t value) {
@@ -71,7 +73,9 @@ void Statement::reset() noexcept {
   sqlite3_clear_bindings(stmt_);
 }
 
-std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+std::int64_t Statement::column_int(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
 
 std::optional<std::int64_t> Statement::column_opt_int(int index) const {
   if (sqlite3_column_type(stmt_, index) == SQLITE_NULL) return std::nullopt;
@@ -86,8 +90,8 @@ std::string Statement::column_text(int index) const {
 }
 
 Database::Database(const std::string& path, Mode mode) {
-  const int flags = mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY
-                                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int flags =
+      mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     const std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -108,7 +112,9 @@ Database::Database(const std::string& path, Mode mode) {
 }
 
 // close_v2 defers the close until the member statements are finalized right after this body.
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  sqlite3_close_v2(db_);
+}
 
 void Database::exec(std::string_view sql) {
   char* err = nullptr;
@@ -120,11 +126,17 @@ void Database::exec(std::string_view sql) {
   }
 }
 
-Statement Database::prepare(std::string_view sql) { return Statement(db_, sql); }
+Statement Database::prepare(std::string_view sql) {
+  return Statement(db_, sql);
+}
 
-std::int64_t Database::changes() const noexcept { return sqlite3_changes64(db_); }
+std::int64_t Database::changes() const noexcept {
+  return sqlite3_changes64(db_);
+}
 
-Transaction::Transaction(Database& db) : db_(db) { db_.begin_.run(); }
+Transaction::Transaction(Database& db) : db_(db) {
+  db_.begin_.run();
+}
 
 Transaction::~Transaction() {
   if (!done_) {

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <brook/error.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>

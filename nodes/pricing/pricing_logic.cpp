@@ -1,9 +1,9 @@
 #include "pricing_logic.hpp"
 
-#include "money.hpp"
-
 #include <algorithm>
 #include <string>
+
+#include "money.hpp"
 
 namespace brook::shop {
 
@@ -28,7 +28,8 @@ PricingRules rules_from(const Params& params) {
   PricingRules r;
   r.bulk_min_qty = ranged<std::int32_t>(params, "bulk_min_qty", d.bulk_min_qty, 1, 1'000'000);
   r.bulk_percent = ranged<std::int64_t>(params, "bulk_percent", d.bulk_percent, 0, 100);
-  r.threshold_cents = ranged<std::int64_t>(params, "threshold_cents", d.threshold_cents, 0, kMaxCents);
+  r.threshold_cents =
+      ranged<std::int64_t>(params, "threshold_cents", d.threshold_cents, 0, kMaxCents);
   r.threshold_off_cents =
       ranged<std::int64_t>(params, "threshold_off_cents", d.threshold_off_cents, 0, kMaxCents);
   r.tax_bp = ranged<std::int64_t>(params, "tax_bp", d.tax_bp, 0, 100'000);

@@ -10,11 +10,10 @@
 #pragma once
 
 #include <brook/params.hpp>
-
-#include "shop_types.hpp"
-
 #include <cstdint>
 #include <vector>
+
+#include "shop_types.hpp"
 
 namespace brook::shop {
 

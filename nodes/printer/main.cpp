@@ -2,7 +2,6 @@
 // untyped handler gives the envelope and the payload as a msgpack object). The smallest consumer;
 // see topologies/minimal.yaml.
 #include <brook/node.hpp>
-
 #include <iostream>
 
 int main(int argc, char** argv) {

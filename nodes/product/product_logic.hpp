@@ -3,11 +3,11 @@
 // decremented: replicas share no state (docs/shop.md).
 #pragma once
 
-#include "catalog.hpp"
-#include "shop_types.hpp"
-
 #include <string>
 #include <variant>
+
+#include "catalog.hpp"
+#include "shop_types.hpp"
 
 namespace brook::shop {
 

@@ -102,7 +102,8 @@ Catalog parse_catalog(std::string_view text, const std::string& file) {
     if (!have_header) {
       for (std::size_t c = 0; c < kColumns.size(); ++c) {
         std::size_t i = 0;
-        while (i < fields->size() && (*fields)[i] != kColumns[c]) ++i;
+        while (i < fields->size() && (*fields)[i] != kColumns[c])
+          ++i;
         if (i == fields->size()) {
           throw CatalogError(located(file, line_no,
                                      "header lacks column '" + std::string(kColumns[c]) +
@@ -115,9 +116,9 @@ Catalog parse_catalog(std::string_view text, const std::string& file) {
       continue;
     }
     if (fields->size() != width) {
-      throw CatalogError(located(file, line_no,
-                                 "expected " + std::to_string(width) + " fields, got " +
-                                     std::to_string(fields->size())));
+      throw CatalogError(located(
+          file, line_no,
+          "expected " + std::to_string(width) + " fields, got " + std::to_string(fields->size())));
     }
     CatalogItem item;
     item.sku = (*fields)[col[0]];
@@ -125,20 +126,22 @@ Catalog parse_catalog(std::string_view text, const std::string& file) {
     if (item.sku.empty()) throw CatalogError(located(file, line_no, "empty sku"));
     const auto cents = parse_int<std::int64_t>((*fields)[col[2]]);
     if (!cents || *cents < 0) {
-      throw CatalogError(located(file, line_no, "unit_cents: expected a non-negative integer, got '" +
-                                                    (*fields)[col[2]] + "'"));
+      throw CatalogError(
+          located(file, line_no,
+                  "unit_cents: expected a non-negative integer, got '" + (*fields)[col[2]] + "'"));
     }
     const auto stock = parse_int<std::int32_t>((*fields)[col[3]]);
     if (!stock || *stock < 0) {
-      throw CatalogError(located(file, line_no, "stock: expected a non-negative integer, got '" +
-                                                    (*fields)[col[3]] + "'"));
+      throw CatalogError(
+          located(file, line_no,
+                  "stock: expected a non-negative integer, got '" + (*fields)[col[3]] + "'"));
     }
     item.unit_cents = *cents;
     item.stock = *stock;
     if (const auto [it, fresh] = seen.emplace(item.sku, line_no); !fresh) {
-      throw CatalogError(located(file, line_no,
-                                 "duplicate SKU '" + item.sku + "' (first on line " +
-                                     std::to_string(it->second) + ")"));
+      throw CatalogError(located(
+          file, line_no,
+          "duplicate SKU '" + item.sku + "' (first on line " + std::to_string(it->second) + ")"));
     }
     items.push_back(std::move(item));
   }

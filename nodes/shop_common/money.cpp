@@ -1,7 +1,6 @@
 #include "money.hpp"
 
 #include <brook/error.hpp>
-
 #include <string>
 
 namespace brook::shop {

@@ -11,7 +11,8 @@ struct Tick {
 
 int main(int argc, char** argv) {
   brook::Node node(argc, argv);
-  const auto period = node.params().get<std::chrono::milliseconds>("period", std::chrono::milliseconds(1000));
+  const auto period =
+      node.params().get<std::chrono::milliseconds>("period", std::chrono::milliseconds(1000));
   const auto count = node.params().get<std::uint64_t>("count", 0);
   const brook::Output<Tick> out = node.output<Tick>("out");  // checked now, not at the first tick
   std::uint64_t n = 0;

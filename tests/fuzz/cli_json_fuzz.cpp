@@ -5,7 +5,6 @@
 // then printed). Whatever send accepts must decode at a receiver and print.
 #include <brook/envelope_codec.hpp>
 #include <brook/error.hpp>
-
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>

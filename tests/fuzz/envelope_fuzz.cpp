@@ -4,7 +4,6 @@
 // msgpack::type_error (Message::as turns it into PayloadError). Any other exception, a crash or a
 // sanitizer report is a finding. A frame that decodes must re-encode to an equal envelope.
 #include <brook/envelope_codec.hpp>
-
 #include <cstdint>
 #include <cstdlib>
 #include <map>

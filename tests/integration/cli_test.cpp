@@ -1,10 +1,10 @@
 // The brook CLI against real processes: check, graph, ls, stats, tap, send.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "support/cluster.hpp"
@@ -41,7 +41,8 @@ TEST(CliCheck, EveryBadFixtureFailsWithFileLineAndColumn) {
     ++checked;
     const auto r = brook({"check", entry.path().string()});
     EXPECT_EQ(r.code, 1) << name << "\n" << r.describe();
-    EXPECT_NE(r.err.find(entry.path().string() + ":"), std::string::npos) << name << "\n" << r.describe();
+    EXPECT_NE(r.err.find(entry.path().string() + ":"), std::string::npos) << name << "\n"
+                                                                          << r.describe();
     EXPECT_NE(r.err.find("error:"), std::string::npos) << name;
 
     const auto j = brook({"check", "--json", entry.path().string()});
@@ -61,7 +62,8 @@ TEST(CliCheck, ValidTopologiesPassAndOverridesAreChecked) {
     EXPECT_EQ(r.code, 0) << file << "\n" << r.describe();
     EXPECT_NE(r.out.find(": ok: topology"), std::string::npos) << r.describe();
   }
-  const auto bad = brook({"check", source_path("topologies/minimal.yaml"), "--set", "printer.replicas=0"});
+  const auto bad =
+      brook({"check", source_path("topologies/minimal.yaml"), "--set", "printer.replicas=0"});
   EXPECT_EQ(bad.code, 1) << bad.describe();
   EXPECT_NE(bad.err.find("--set printer.replicas=0"), std::string::npos) << bad.describe();
 
@@ -77,8 +79,10 @@ TEST(CliGraph, DotShowsNodesChannelsPatternsAndReplicas) {
   EXPECT_NE(r.out.find("digraph \"minimal\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("label=\"printer ×2\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("label=\"ticks\\npipeline\""), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\"node:ticker\" -> \"channel:ticks\" [label=\"out\"]"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\"channel:ticks\" -> \"node:printer\" [label=\"in\"]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"node:ticker\" -> \"channel:ticks\" [label=\"out\"]"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"channel:ticks\" -> \"node:printer\" [label=\"in\"]"), std::string::npos)
+      << r.out;
 
   if (::access("/usr/bin/dot", X_OK) == 0) {
     const auto svg = brook({"graph", "--format", "svg", source_path("topologies/minimal.yaml")});
@@ -146,7 +150,8 @@ TEST_F(CliLive, LsAndStatsJsonDescribeLiveInstances) {
   EXPECT_NE(human.out.find("sink.0"), std::string::npos) << human.out;
 
   auto source = cluster_.start_node("brook-test-source", "source");
-  ASSERT_TRUE(wait_for([&] { return cluster_.counter("sink", "work", &ChannelCounters::received) >= 500; }, 20s));
+  ASSERT_TRUE(wait_for(
+      [&] { return cluster_.counter("sink", "work", &ChannelCounters::received) >= 500; }, 20s));
   const auto stats = brook({"stats", "--directory", ep, "--json", "--interval", "1s"});
   ASSERT_EQ(stats.code, 0) << stats.describe();
   const json s = json::parse(stats.out);
@@ -157,7 +162,8 @@ TEST_F(CliLive, LsAndStatsJsonDescribeLiveInstances) {
   EXPECT_EQ(sink_work["decode_errors"].get<std::uint64_t>(), 0u);
   EXPECT_TRUE(s["nodes"]["source"]["channels"]["work"].contains("emitted"));
   bool found = false;
-  for (const auto& inst : s["instances"]) found = found || inst["name"] == "source.0";
+  for (const auto& inst : s["instances"])
+    found = found || inst["name"] == "source.0";
   EXPECT_TRUE(found) << stats.out;
 }
 
@@ -245,20 +251,24 @@ TEST_F(CliLive, TapSeesMessagesWithoutTakingThemFromConsumers) {
   auto sink = cluster_.start_node("brook-test-sink", "sink");
   const auto ep = cluster_.directory_endpoint();
   // The tap runs alongside the whole stream.
-  Process tap = Process::start({.argv = {bin("brook"), "tap", "work", "--directory", ep,
-                                         "--duration", "6s"},
-                                .env = {},
-                                .log = cluster_.dir() / "tap.log",
-                                .wait_ready = false,
-                                .ready_timeout = 15s});
-  ASSERT_TRUE(wait_for([&] {
-    for (const auto& n : cluster_.live_instances())
-      if (n.rfind("brook-tap-", 0) == 0) return true;
-    return false;
-  }, 10s)) << tap.log();
+  Process tap =
+      Process::start({.argv = {bin("brook"), "tap", "work", "--directory", ep, "--duration", "6s"},
+                      .env = {},
+                      .log = cluster_.dir() / "tap.log",
+                      .wait_ready = false,
+                      .ready_timeout = 15s});
+  ASSERT_TRUE(wait_for(
+      [&] {
+        for (const auto& n : cluster_.live_instances())
+          if (n.rfind("brook-tap-", 0) == 0) return true;
+        return false;
+      },
+      10s))
+      << tap.log();
   auto source = cluster_.start_node("brook-test-source", "source");
   ASSERT_EQ(source.wait(30s), 0) << source.log();
-  ASSERT_TRUE(wait_for([&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 3000; }, 20s));
+  ASSERT_TRUE(wait_for(
+      [&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 3000; }, 20s));
   ASSERT_TRUE(tap.wait(20s).has_value());
   EXPECT_EQ(sink.stop(), 0);
   const SinkReport report = read_report(cluster_.dir() / "sink.txt");
@@ -285,11 +295,12 @@ TEST_F(CliLive, TapSeesMessagesWithoutTakingThemFromConsumers) {
 
 TEST_F(CliLive, TapOnPubsubChannelGetsCopies) {
   auto listener = cluster_.start_node("brook-test-sink", "listener");
-  auto announcer = cluster_.start_node("brook-test-source", "announcer", 0,
-                                       {"--set", "announcer.params.count=1000000",
-                                        "--set", "announcer.params.rate=500"});
-  const auto r = brook({"tap", "news", "--directory", cluster_.directory_endpoint(), "--count", "20",
-                        "--payload-only"}, 30s);
+  auto announcer = cluster_.start_node(
+      "brook-test-source", "announcer", 0,
+      {"--set", "announcer.params.count=1000000", "--set", "announcer.params.rate=500"});
+  const auto r = brook({"tap", "news", "--directory", cluster_.directory_endpoint(), "--count",
+                        "20", "--payload-only"},
+                       30s);
   ASSERT_EQ(r.code, 0) << r.describe();
   const auto msgs = json_lines(r.out);
   ASSERT_EQ(msgs.size(), 20u) << r.out;
@@ -304,7 +315,8 @@ TEST_F(CliLive, SendReachesANodeAndWaitsForIt) {
                         cluster_.directory_endpoint()});
   ASSERT_EQ(r.code, 0) << r.describe();
   EXPECT_NE(r.err.find("sent 5 message(s)"), std::string::npos) << r.describe();
-  ASSERT_TRUE(wait_for([&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 5; }, 10s));
+  ASSERT_TRUE(wait_for(
+      [&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 5; }, 10s));
   EXPECT_EQ(sink.stop(), 0);
   const SinkReport report = read_report(cluster_.dir() / "sink.txt");
   ASSERT_EQ(report.messages.size(), 5u);
@@ -314,10 +326,12 @@ TEST_F(CliLive, SendReachesANodeAndWaitsForIt) {
 
   // Through the topology file instead of the directory, reading the payload from stdin.
   auto sink2 = cluster_.start_node("brook-test-sink", "sink");
-  const auto r2 = brook({"send", "work", "-", "--topology", cluster_.topology().string(), "--type",
-                         "brook.test.Msg"}, 30s, R"({"n": 9, "source": "stdin", "body": ""})");
+  const auto r2 = brook(
+      {"send", "work", "-", "--topology", cluster_.topology().string(), "--type", "brook.test.Msg"},
+      30s, R"({"n": 9, "source": "stdin", "body": ""})");
   ASSERT_EQ(r2.code, 0) << r2.describe();
-  ASSERT_TRUE(wait_for([&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 1; }, 10s));
+  ASSERT_TRUE(wait_for(
+      [&] { return cluster_.counter("sink", "work", &ChannelCounters::received) == 1; }, 10s));
 }
 
 TEST_F(CliLive, SendOfAnotherTypeIsADecodeErrorNotAnEmptyMessage) {
@@ -354,15 +368,18 @@ TEST_F(CliLive, ErrorsNameTheProblem) {
   EXPECT_EQ(unknown.code, 1) << unknown.describe();
   EXPECT_NE(unknown.err.find("no-such-channel"), std::string::npos) << unknown.describe();
 
-  const auto not_in_file = brook({"send", "nope", "{}", "--topology", cluster_.topology().string()});
+  const auto not_in_file =
+      brook({"send", "nope", "{}", "--topology", cluster_.topology().string()});
   EXPECT_EQ(not_in_file.code, 1) << not_in_file.describe();
-  EXPECT_NE(not_in_file.err.find("channels: work, news"), std::string::npos) << not_in_file.describe();
+  EXPECT_NE(not_in_file.err.find("channels: work, news"), std::string::npos)
+      << not_in_file.describe();
 
   const auto bad_json = brook({"send", "work", "{not json", "--directory", ep});
   EXPECT_EQ(bad_json.code, 2) << bad_json.describe();
   EXPECT_NE(bad_json.err.find("not valid JSON"), std::string::npos);
 
-  const auto unreachable = brook({"ls", "--directory", "tcp://127.0.0.1:" + std::to_string(free_port())}, 30s);
+  const auto unreachable =
+      brook({"ls", "--directory", "tcp://127.0.0.1:" + std::to_string(free_port())}, 30s);
   EXPECT_EQ(unreachable.code, 3) << unreachable.describe();
   EXPECT_NE(unreachable.err.find("hint:"), std::string::npos) << unreachable.describe();
 

@@ -1,7 +1,6 @@
 // The directory is soft state: killing it does not disturb established channels, nodes
 // re-register on their own when it returns, and a node started afterwards joins.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <map>
@@ -33,7 +32,8 @@ nodes:
 )");
   auto s0 = c.start_node("brook-test-sink", "sink", 0);
   auto source = c.start_node("brook-test-source", "source", 0);
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) > 1000; }, 10s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) > 1000; }, 10s));
 
   c.directory().signal(SIGKILL);
   ASSERT_TRUE(c.directory().wait(5s).has_value());
@@ -66,7 +66,8 @@ nodes:
   EXPECT_LT(join_ms, 2000) << "a new node must join within 2 s of the directory being back";
 
   ASSERT_EQ(source.wait(30s), 0) << source.log();
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) == 12000; }, 15s))
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) == 12000; }, 15s))
       << c.counter("sink", "work", &ChannelCounters::received);
   ASSERT_EQ(s0.stop(), 0) << s0.log();
   ASSERT_EQ(s1.stop(), 0) << s1.log();
@@ -75,19 +76,22 @@ nodes:
   auto r0 = read_report(c.dir() / "sink-0.txt");
   auto r1 = read_report(c.dir() / "sink-1.txt");
   for (const auto* r : {&r0, &r1}) {
-    for (const auto& m : r->messages) ++seen[m.n];
+    for (const auto& m : r->messages)
+      ++seen[m.n];
   }
   std::uint64_t lost = 0, dup = 0;
   for (std::uint64_t n = 1; n <= 12000; ++n) {
-    if (!seen.count(n)) ++lost;
-    else if (seen[n] > 1) ++dup;
+    if (!seen.count(n))
+      ++lost;
+    else if (seen[n] > 1)
+      ++dup;
   }
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(dup, 0u);
   EXPECT_GT(r1.messages.size(), 0u) << "the node that joined after the restart got work";
   std::cout << "[ measured ] re-registered " << rejoin_ms << " ms after restart; new node ready in "
-            << join_ms << " ms; sink.0 " << r0.messages.size() << ", sink.1 "
-            << r1.messages.size() << ", lost " << lost << "\n";
+            << join_ms << " ms; sink.0 " << r0.messages.size() << ", sink.1 " << r1.messages.size()
+            << ", lost " << lost << "\n";
 }
 
 TEST(DirectoryRestart, KilledTwiceMidStreamLosesNothing) {
@@ -108,31 +112,38 @@ nodes:
   auto s1 = c.start_node("brook-test-sink", "sink", 1);
   auto source = c.start_node("brook-test-source", "source", 0);
   for (const std::uint64_t at : {2000u, 8000u}) {
-    ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) > at; }, 15s));
+    ASSERT_TRUE(
+        wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) > at; }, 15s));
     c.directory().signal(SIGKILL);
     ASSERT_TRUE(c.directory().wait(5s).has_value());
     std::this_thread::sleep_for(1s);
     c.start_directory(endpoint);
-    ASSERT_TRUE(wait_for([&] {
-      try {
-        return c.live_instances().size() == 3;
-      } catch (const Error&) {
-        return false;
-      }
-    }, 5s));
+    ASSERT_TRUE(wait_for(
+        [&] {
+          try {
+            return c.live_instances().size() == 3;
+          } catch (const Error&) {
+            return false;
+          }
+        },
+        5s));
   }
   ASSERT_EQ(source.wait(30s), 0) << source.log();
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= kCount; }, 15s));
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("sink", "work", &ChannelCounters::received) >= kCount; }, 15s));
   ASSERT_EQ(s0.stop(), 0);
   ASSERT_EQ(s1.stop(), 0);
   std::map<std::uint64_t, int> seen;
   for (const char* f : {"sink-0.txt", "sink-1.txt"}) {
-    for (const auto& m : read_report(c.dir() / f).messages) ++seen[m.n];
+    for (const auto& m : read_report(c.dir() / f).messages)
+      ++seen[m.n];
   }
   std::uint64_t lost = 0, dup = 0;
   for (std::uint64_t n = 1; n <= kCount; ++n) {
-    if (!seen.count(n)) ++lost;
-    else if (seen[n] > 1) ++dup;
+    if (!seen.count(n))
+      ++lost;
+    else if (seen[n] > 1)
+      ++dup;
   }
   std::cout << "[ measured ] directory SIGKILLed twice: sent " << kCount << ", lost " << lost
             << ", duplicated " << dup << "\n";

@@ -2,7 +2,6 @@
 // slow consumer, restarted, and every message its emit() had accepted arrives (fault test 5 of
 // docs/reliability.md). Prints lost / duplicated counts like a total-queue checker.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <fstream>
@@ -19,7 +18,8 @@ namespace fs = std::filesystem;
 std::set<std::uint64_t> read_numbers(const fs::path& file) {
   std::set<std::uint64_t> out;
   std::ifstream f(file);
-  for (std::uint64_t n = 0; f >> n;) out.insert(n);
+  for (std::uint64_t n = 0; f >> n;)
+    out.insert(n);
   return out;
 }
 
@@ -59,7 +59,8 @@ channels:
   work: {ack_timeout: 2s}
 nodes:
   source: {exec: brook-test-source, drain_timeout: 30s,
-           outputs: [{port: out, channel: work, durable: true, fsync: )" + fsync + R"(}],
+           outputs: [{port: out, channel: work, durable: true, fsync: )" +
+                   fsync + R"(}],
            params: {count: 12000, rate: 4000, accepted_log: "{DIR}/accepted.txt"}}
   sink: {exec: brook-test-sink, inputs: {in: work},
          params: {journal: "{DIR}/journal.txt", delay_us: 400}}
@@ -67,7 +68,8 @@ nodes:
   auto sink = c.start_node("brook-test-sink", "sink");
   auto first = c.start_node("brook-test-source", "source");
   // The sink handles ~2500/s of the 4000/s: a backlog builds up in the source.
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 3000; }, 20s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 3000; }, 20s));
   first.signal(SIGKILL);
   ASSERT_TRUE(wait_for([&] { return !first.running(); }, 10s));
   const std::set<std::uint64_t> accepted_before = read_numbers(c.dir() / "accepted.txt");
@@ -76,7 +78,8 @@ nodes:
   auto second = c.start_node("brook-test-source", "source");
   ASSERT_EQ(second.wait(90s), 0) << second.log();
   // Not an assertion: if messages were lost, the counts below say how many.
-  (void)wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= kCount; }, 30s);
+  (void)wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= kCount; },
+                 30s);
   ASSERT_EQ(sink.stop(), 0) << sink.log();
 
   const std::set<std::uint64_t> accepted = read_numbers(c.dir() / "accepted.txt");
@@ -94,11 +97,12 @@ nodes:
     }
   }
   const std::uint64_t replayed = replayed_in(second.log());
-  std::cout << "durable output (fsync " << fsync << "), producer SIGKILLed: accepted before the kill "
-            << accepted_before.size() << " (sink had " << received_at_kill << "), replayed from the journal "
-            << replayed << "; accepted in all " << accepted.size() << ", lost " << lost << " (of those accepted before the kill: "
-            << lost_before << "), duplicated " << duplicated << ", unexpected " << a.unexpected
-            << "\n";
+  std::cout << "durable output (fsync " << fsync
+            << "), producer SIGKILLed: accepted before the kill " << accepted_before.size()
+            << " (sink had " << received_at_kill << "), replayed from the journal " << replayed
+            << "; accepted in all " << accepted.size() << ", lost " << lost
+            << " (of those accepted before the kill: " << lost_before << "), duplicated "
+            << duplicated << ", unexpected " << a.unexpected << "\n";
   EXPECT_EQ(accepted.size(), kCount);
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(a.unexpected, 0u);
@@ -110,9 +114,13 @@ nodes:
   EXPECT_LE(duplicated, 1u);
 }
 
-TEST(DurableOutput, AKilledProducerLosesNothingItAcceptedFsyncBatch) { run_crash_test("batch"); }
+TEST(DurableOutput, AKilledProducerLosesNothingItAcceptedFsyncBatch) {
+  run_crash_test("batch");
+}
 
-TEST(DurableOutput, AKilledProducerLosesNothingItAcceptedFsyncAlways) { run_crash_test("always"); }
+TEST(DurableOutput, AKilledProducerLosesNothingItAcceptedFsyncAlways) {
+  run_crash_test("always");
+}
 
 }  // namespace
 }  // namespace brook::test

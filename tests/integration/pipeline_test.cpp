@@ -15,7 +15,8 @@ constexpr std::uint64_t kCount = 10000;
 std::map<std::uint64_t, int> tally(const std::vector<SinkReport>& reports) {
   std::map<std::uint64_t, int> seen;
   for (const auto& r : reports) {
-    for (const auto& m : r.messages) ++seen[m.n];
+    for (const auto& m : r.messages)
+      ++seen[m.n];
   }
   return seen;
 }
@@ -58,7 +59,8 @@ nodes:
   auto s1 = c.start_node("brook-test-sink", "sink", 1);
   auto source = c.start_node("brook-test-source", "source", 0);
   ASSERT_EQ(source.wait(30s), 0) << source.log();
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) == kCount; }, 20s))
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("sink", "work", &ChannelCounters::received) == kCount; }, 20s))
       << "sinks received " << c.counter("sink", "work", &ChannelCounters::received);
   ASSERT_EQ(s0.stop(), 0) << s0.log();
   ASSERT_EQ(s1.stop(), 0) << s1.log();
@@ -108,7 +110,8 @@ nodes:
                c.counter("order", "work", &ChannelCounters::received) == kCount;
       },
       20s));
-  for (auto* p : {&p0, &o0, &o1}) ASSERT_EQ(p->stop(), 0) << p->log();
+  for (auto* p : {&p0, &o0, &o1})
+    ASSERT_EQ(p->stop(), 0) << p->log();
   expect_exactly_once(tally({read_report(c.dir() / "pricing-0.txt")}), kCount);
   expect_exactly_once(
       tally({read_report(c.dir() / "order-0.txt"), read_report(c.dir() / "order-1.txt")}), kCount);
@@ -135,9 +138,11 @@ nodes:
 )");
   // The source gives up waiting after 300 ms and emits into the void: all 500 are held.
   auto source = c.start_node("brook-test-source", "source", 0);
-  ASSERT_TRUE(wait_for([&] { return c.counter("source", "work", &ChannelCounters::pending) == 500; }, 10s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("source", "work", &ChannelCounters::pending) == 500; }, 10s));
   auto sink = c.start_node("brook-test-sink", "sink", 0);
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) == 500; }, 10s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) == 500; }, 10s));
   ASSERT_EQ(sink.stop(), 0) << sink.log();
   ASSERT_EQ(source.stop(), 0) << source.log();
   expect_exactly_once(tally({read_report(c.dir() / "sink-0.txt")}), 500);

@@ -53,7 +53,8 @@ TEST(Pubsub, EveryInstanceReceivesEveryMessage) {
       20s))
       << "quotes " << c.counter("quotes", "prices", &ChannelCounters::received) << ", audit "
       << c.counter("audit", "prices", &ChannelCounters::received);
-  for (auto* p : {&q0, &q1, &a0}) ASSERT_EQ(p->stop(), 0) << p->log();
+  for (auto* p : {&q0, &q1, &a0})
+    ASSERT_EQ(p->stop(), 0) << p->log();
   for (const char* f : {"quotes-0.txt", "quotes-1.txt", "audit-0.txt"}) {
     auto r = read_report(c.dir() / f);
     ASSERT_TRUE(r.complete) << f;
@@ -71,11 +72,14 @@ TEST(Pubsub, ALateSubscriberGetsEverythingAfterItIsReady) {
   auto q0 = c.start_node("brook-test-sink", "quotes", 0);
   auto a0 = c.start_node("brook-test-sink", "audit", 0);
   auto source = c.start_node("brook-test-source", "source", 0);
-  ASSERT_TRUE(wait_for([&] { return c.counter("source", "prices", &ChannelCounters::emitted) > 1000; }, 10s));
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("source", "prices", &ChannelCounters::emitted) > 1000; }, 10s));
   auto late = c.start_node("brook-test-sink", "quotes", 2);
   ASSERT_EQ(source.wait(30s), 0) << source.log();
-  ASSERT_TRUE(wait_for([&] { return c.counter("audit", "prices", &ChannelCounters::received) == 10000; }, 20s));
-  for (auto* p : {&q0, &a0, &late}) ASSERT_EQ(p->stop(), 0) << p->log();
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("audit", "prices", &ChannelCounters::received) == 10000; }, 20s));
+  for (auto* p : {&q0, &a0, &late})
+    ASSERT_EQ(p->stop(), 0) << p->log();
 
   auto r = read_report(c.dir() / "quotes-2.txt");
   ASSERT_TRUE(r.complete);

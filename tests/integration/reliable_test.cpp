@@ -3,7 +3,6 @@
 // SIGSTOP holds the producer within its bounds and loses nothing. Prints lost / duplicated
 // counts like a total-queue checker.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <fstream>
@@ -74,11 +73,13 @@ nodes:
   auto sink0 = c.start_node("brook-test-sink", "sink", 0);
   auto sink1 = c.start_node("brook-test-sink", "sink", 1);
   auto source = c.start_node("brook-test-source", "source");
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 6000; }, 20s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 6000; }, 20s));
   // Frozen first, so it surely holds unacknowledged messages when it dies (a fast replica is
   // often idle, with nothing in flight at the instant of a kill).
   sink1.signal(SIGSTOP);
-  ASSERT_TRUE(wait_for([&] { return c.counter("source", "work", &ChannelCounters::in_flight) > 0; }, 10s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("source", "work", &ChannelCounters::in_flight) > 0; }, 10s));
   sink1.signal(SIGKILL);
   ASSERT_EQ(source.wait(60s), 0) << source.log();
   ASSERT_EQ(sink0.stop(), 0) << sink0.log();
@@ -108,7 +109,8 @@ nodes:
 )");
   auto sink = c.start_node("brook-test-sink", "sink");
   auto source = c.start_node("brook-test-source", "source");
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 3000; }, 20s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 3000; }, 20s));
   const std::uint64_t rss_before = rss_kib(source.pid());
   sink.signal(SIGSTOP);
   std::uint64_t rss_peak = rss_before;
@@ -119,7 +121,8 @@ nodes:
   }
   sink.signal(SIGCONT);
   ASSERT_EQ(source.wait(60s), 0) << source.log();
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= kCount; }, 30s));
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("sink", "work", &ChannelCounters::received) >= kCount; }, 30s));
   ASSERT_EQ(sink.stop(), 0) << sink.log();
   const Tally t = tally({c.dir() / "journal.txt"}, "source.0", kCount);
   std::cout << "consumer SIGSTOP 5 s: sent " << kCount << ", lost " << kCount - t.distinct
@@ -150,7 +153,8 @@ nodes:
   auto s1 = c.start_node("brook-test-sink", "sink", 1);
   auto s2 = c.start_node("brook-test-sink", "sink", 2);
   auto source = c.start_node("brook-test-source", "source");
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 4000; }, 20s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 4000; }, 20s));
   s1.signal(SIGKILL);
   ASSERT_EQ(source.wait(60s), 0) << source.log();
   ASSERT_EQ(s0.stop(), 0);
@@ -176,9 +180,11 @@ nodes:
       owners[key].insert(i);
     }
   }
-  for (const auto& [key, set] : owners) keys_on_two_replicas += set.size() > 1 ? 1 : 0;
-  const Tally t = tally({c.dir() / "journal-0.txt", c.dir() / "journal-1.txt", c.dir() / "journal-2.txt"},
-                        "source.0", kCount);
+  for (const auto& [key, set] : owners)
+    keys_on_two_replicas += set.size() > 1 ? 1 : 0;
+  const Tally t =
+      tally({c.dir() / "journal-0.txt", c.dir() / "journal-1.txt", c.dir() / "journal-2.txt"},
+            "source.0", kCount);
   std::cout << "order_by key, 3 replicas, one SIGKILLed: " << owners.size() << " keys, "
             << keys_on_two_replicas << " moved to another replica, out-of-order " << out_of_order
             << ", lost " << kCount - t.distinct << ", duplicated " << t.duplicates << "\n";

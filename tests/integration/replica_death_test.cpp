@@ -1,7 +1,6 @@
 // A replica killed with SIGKILL leaves the directory when its lease runs out, and the producer's
 // traffic goes to the surviving replicas.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <map>
@@ -34,7 +33,8 @@ nodes:
   auto s1 = c.start_node("brook-test-sink", "sink", 1);
   auto s2 = c.start_node("brook-test-sink", "sink", 2);
   auto source = c.start_node("brook-test-source", "source", 0);
-  ASSERT_TRUE(wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) > 2000; }, 10s));
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) > 2000; }, 10s));
   const std::uint64_t emitted_at_kill = c.counter("source", "work", &ChannelCounters::emitted);
 
   s2.signal(SIGKILL);
@@ -62,7 +62,8 @@ nodes:
 
   std::map<std::uint64_t, int> seen;
   for (const char* f : {"sink-0.txt", "sink-1.txt"}) {
-    for (const auto& m : read_report(c.dir() / f).messages) ++seen[m.n];
+    for (const auto& m : read_report(c.dir() / f).messages)
+      ++seen[m.n];
   }
   // Everything emitted after the lease expired went to the survivors, once each.
   const std::uint64_t after_expiry = emitted_at_kill + 2000 * 5;  // 2000/s for TTL + slack

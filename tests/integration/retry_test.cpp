@@ -4,10 +4,9 @@
 
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "support/cluster.hpp"
 #include "support/command.hpp"
@@ -61,12 +60,12 @@ nodes:
   auto source = c.start_node("brook-test-source", "source");
   ASSERT_EQ(source.wait(60s), 0) << source.log();
   const std::uint64_t poison = kCount / 100;
-  ASSERT_TRUE(wait_for([&] {
-    return c.counter("graveyard", "work-dead", &ChannelCounters::received) >= poison;
-  }, 30s)) << w0.log();
-  ASSERT_TRUE(wait_for([&] {
-    return c.counter("keeper", "work-dead", &ChannelCounters::received) >= poison;
-  }, 30s));
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("graveyard", "work-dead", &ChannelCounters::received) >= poison; },
+      30s))
+      << w0.log();
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("keeper", "work-dead", &ChannelCounters::received) >= poison; }, 30s));
   EXPECT_EQ(w0.stop(), 0);
   EXPECT_EQ(w1.stop(), 0);
   EXPECT_EQ(graveyard.stop(), 0);
@@ -101,32 +100,34 @@ nodes:
   // brook dead: the keeper has them with their reason; once the fault is fixed (a worker
   // without fail_mod), redrive sends them back and they are handled.
   const std::string topo = c.topology().string();
-  const auto ls = run_command({bin("brook"), "dead", "ls", "work-dead", "--topology", topo, "--json"});
+  const auto ls =
+      run_command({bin("brook"), "dead", "ls", "work-dead", "--topology", topo, "--json"});
   ASSERT_EQ(ls.code, 0) << ls.describe();
   const auto listing = nlohmann::json::parse(ls.out);
   ASSERT_EQ(listing["dead_letters"].size(), poison) << ls.out;
   EXPECT_EQ(listing["dead_letters"][0]["channel"], "work");
   EXPECT_EQ(listing["dead_letters"][0]["attempts"], 3);
   EXPECT_EQ(listing["dead_letters"][0]["error"].get<std::string>().rfind("poison message ", 0), 0u);
-  const auto show = run_command({bin("brook"), "dead", "show", "work-dead", "--topology", topo,
-                                 "--id", "1", "--json"});
+  const auto show = run_command(
+      {bin("brook"), "dead", "show", "work-dead", "--topology", topo, "--id", "1", "--json"});
   ASSERT_EQ(show.code, 0) << show.describe();
   EXPECT_EQ(nlohmann::json::parse(show.out)["payload"]["n"].get<std::uint64_t>() % 100, 0u);
 
   auto fixed = c.start_node("brook-test-sink", "worker", 0,
                             {"--set", "worker.params.fail_mod=0", "--set",
                              "worker.params.journal=" + (c.dir() / "fixed.txt").string()});
-  const auto redrive = run_command({bin("brook"), "dead", "redrive", "work-dead", "--topology", topo,
-                                    "--all"}, 60s);
+  const auto redrive =
+      run_command({bin("brook"), "dead", "redrive", "work-dead", "--topology", topo, "--all"}, 60s);
   ASSERT_EQ(redrive.code, 0) << redrive.describe();
-  ASSERT_TRUE(wait_for([&] {
-    return c.counter("worker", "work", &ChannelCounters::received) >= poison;
-  }, 20s));
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("worker", "work", &ChannelCounters::received) >= poison; }, 20s));
   EXPECT_EQ(fixed.stop(), 0);
   std::set<std::uint64_t> redriven;
-  for (const auto& j : read_journal(c.dir() / "fixed.txt")) redriven.insert(j.n);
+  for (const auto& j : read_journal(c.dir() / "fixed.txt"))
+    redriven.insert(j.n);
   EXPECT_EQ(redriven, dead) << "every dead letter handled after the redrive";
-  const auto after = run_command({bin("brook"), "dead", "ls", "work-dead", "--topology", topo, "--json"});
+  const auto after =
+      run_command({bin("brook"), "dead", "ls", "work-dead", "--topology", topo, "--json"});
   EXPECT_EQ(nlohmann::json::parse(after.out)["dead_letters"].size(), 0u) << "all marked redriven";
   EXPECT_EQ(keeper.stop(), 0);
   std::cout << "redrive: " << redriven.size() << " of " << dead.size()

@@ -2,16 +2,15 @@
 // right total in SQLite, every invalid one a rejection with a reason; and a product replica
 // killed mid-run is restarted and the run completes.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <signal.h>
 #include <sqlite3.h>
 
-#include <signal.h>
-
 #include <fstream>
-#include <random>
 #include <map>
-#include <sstream>
+#include <nlohmann/json.hpp>
+#include <random>
 #include <set>
+#include <sstream>
 
 #include "support/command.hpp"
 #include "support/process.hpp"
@@ -36,7 +35,8 @@ std::map<std::string, ManifestBasket> read_manifest(const fs::path& file) {
     const json j = json::parse(line);
     ManifestBasket b;
     b.valid = j["valid"].get<bool>();
-    for (const auto& l : j["lines"]) b.lines[l["sku"].get<std::string>()] += l["qty"].get<int>();
+    for (const auto& l : j["lines"])
+      b.lines[l["sku"].get<std::string>()] += l["qty"].get<int>();
     out[j["basket_id"].get<std::string>()] = b;
   }
   return out;
@@ -90,8 +90,8 @@ class Shop : public ::testing::Test {
   }
   json report() {
     const auto r = run_command({bin("brook-shop-report"), "--db", db().string(), "--manifest",
-                                manifest().string(), "--topology", topology_,
-                                "--json"}, 60s);
+                                manifest().string(), "--topology", topology_, "--json"},
+                               60s);
     EXPECT_TRUE(r.code == 0 || r.code == 1) << r.describe();
     last_report_code_ = r.code;
     return json::parse(r.out);
@@ -115,22 +115,27 @@ TEST_F(Shop, EveryValidBasketBecomesExactlyOneCorrectOrder) {
   const auto baskets = read_manifest(manifest());
   ASSERT_EQ(baskets.size(), static_cast<std::size_t>(kBaskets));
   std::size_t valid = 0;
-  for (const auto& [id, b] : baskets) valid += b.valid ? 1 : 0;
+  for (const auto& [id, b] : baskets)
+    valid += b.valid ? 1 : 0;
   ASSERT_GT(valid, kBaskets * 8u / 10);
   ASSERT_LT(valid, static_cast<std::size_t>(kBaskets)) << "the client makes some baskets invalid";
 
   // Independent of the report tool: read the database directly.
   std::map<std::string, int> order_count;
-  for (const auto& row : query(db(), "SELECT order_id, status, subtotal_cents - discount_cents + tax_cents, total_cents FROM orders")) {
+  for (const auto& row : query(db(),
+                               "SELECT order_id, status, subtotal_cents - discount_cents + "
+                               "tax_cents, total_cents FROM orders")) {
     ++order_count[row[0]];
     EXPECT_EQ(row[1], "complete") << row[0];
     EXPECT_EQ(row[2], row[3]) << "total = subtotal - discount + tax for " << row[0];
   }
   std::map<std::string, std::map<std::string, int>> lines;
-  for (const auto& row : query(db(), "SELECT order_id, sku, qty, unit_cents * qty, line_cents FROM order_lines"))
+  for (const auto& row :
+       query(db(), "SELECT order_id, sku, qty, unit_cents * qty, line_cents FROM order_lines"))
     lines[row[0]][row[1]] += std::stoi(row[2]);
   std::map<std::string, std::string> rejections;
-  for (const auto& row : query(db(), "SELECT basket_id, reason FROM rejections")) rejections[row[0]] = row[1];
+  for (const auto& row : query(db(), "SELECT basket_id, reason FROM rejections"))
+    rejections[row[0]] = row[1];
 
   std::size_t orders_ok = 0;
   std::size_t rejected_ok = 0;
@@ -164,8 +169,8 @@ TEST_F(Shop, EveryValidBasketBecomesExactlyOneCorrectOrder) {
 TEST_F(Shop, RunsEndToEndWithCurve) {
   constexpr int kBaskets = 500;
   const fs::path keys = dir_ / "keys";
-  const auto keygen = run_command({bin("brook"), "keygen", keys.string(), "--topology",
-                                   source_path("topologies/shop.yaml")});
+  const auto keygen = run_command(
+      {bin("brook"), "keygen", keys.string(), "--topology", source_path("topologies/shop.yaml")});
   ASSERT_EQ(keygen.code, 0) << keygen.describe();
   const std::string security = "security={mechanism: curve, keys: " + keys.string() + "}";
   Process p = up(kBaskets, 1000, "topologies/shop.yaml", {"--set", security});
@@ -173,7 +178,8 @@ TEST_F(Shop, RunsEndToEndWithCurve) {
   ASSERT_TRUE(code.has_value()) << tail(p.log_path(), 80);
   ASSERT_EQ(*code, 0) << tail(p.log_path(), 80);
   std::size_t valid = 0;
-  for (const auto& [id, b] : read_manifest(manifest())) valid += b.valid ? 1 : 0;
+  for (const auto& [id, b] : read_manifest(manifest()))
+    valid += b.valid ? 1 : 0;
   const json r = report();
   EXPECT_EQ(last_report_code_, 0) << r.dump(2);
   EXPECT_EQ(r["orders_complete"].get<std::size_t>(), valid);
@@ -181,7 +187,8 @@ TEST_F(Shop, RunsEndToEndWithCurve) {
   const std::string log = p.log();
   EXPECT_NE(log.find("with CURVE"), std::string::npos) << "the directory ran with CURVE";
   EXPECT_EQ(log.find("refused a connection"), std::string::npos) << "no node refused another";
-  EXPECT_NE(log.find(" 0 denied, 0 connections refused"), std::string::npos) << tail(p.log_path(), 20);
+  EXPECT_NE(log.find(" 0 denied, 0 connections refused"), std::string::npos)
+      << tail(p.log_path(), 20);
 }
 
 TEST_F(Shop, AKilledProductReplicaIsRestartedAndTheRunCompletes) {
@@ -189,8 +196,9 @@ TEST_F(Shop, AKilledProductReplicaIsRestartedAndTheRunCompletes) {
   Process p = up(kBaskets, 500);  // 6 s of traffic
   // Find product.1 through the directory and kill it once traffic is flowing.
   auto product_pid = [&]() -> int {
-    const auto r = run_command({bin("brook"), "ls", "--json", "--directory",
-                                "tcp://127.0.0.1:" + std::to_string(port_)}, 10s);
+    const auto r = run_command(
+        {bin("brook"), "ls", "--json", "--directory", "tcp://127.0.0.1:" + std::to_string(port_)},
+        10s);
     if (r.code != 0) {
       ADD_FAILURE() << r.describe();
       return -1;
@@ -204,7 +212,12 @@ TEST_F(Shop, AKilledProductReplicaIsRestartedAndTheRunCompletes) {
   ASSERT_GT(victim, 0) << tail(p.log_path(), 40);
   std::this_thread::sleep_for(2s);
   ASSERT_EQ(::kill(victim, SIGKILL), 0);
-  EXPECT_TRUE(wait_for([&] { const int now = product_pid(); return now > 0 && now != victim; }, 15s))
+  EXPECT_TRUE(wait_for(
+      [&] {
+        const int now = product_pid();
+        return now > 0 && now != victim;
+      },
+      15s))
       << tail(p.log_path(), 40);
   const auto code = p.wait(150s);
   ASSERT_TRUE(code.has_value()) << tail(p.log_path(), 80);
@@ -215,12 +228,13 @@ TEST_F(Shop, AKilledProductReplicaIsRestartedAndTheRunCompletes) {
   // At-least-once with chained acks: what the killed replica held is re-sent to the other one.
   EXPECT_EQ(r["orders_wrong"].get<std::size_t>(), 0u) << r.dump(2);
   EXPECT_EQ(r["valid_rejected"].get<std::size_t>(), 0u) << r.dump(2);
-  const auto lost = r["orders_missing"].get<std::size_t>() + r["invalid_without_rejection"].get<std::size_t>();
+  const auto lost =
+      r["orders_missing"].get<std::size_t>() + r["invalid_without_rejection"].get<std::size_t>();
   EXPECT_EQ(lost, 0u) << r.dump(2);
   EXPECT_EQ(r["orders_incomplete"].get<std::size_t>(), 0u) << r.dump(2);
-  std::cout << "shop with product.1 SIGKILLed: " << kBaskets << " baskets, "
-            << r["orders_complete"] << " orders, " << r["rejections"] << " rejections, " << lost
-            << " baskets lost, " << r["orders_incomplete"] << " incomplete\n";
+  std::cout << "shop with product.1 SIGKILLed: " << kBaskets << " baskets, " << r["orders_complete"]
+            << " orders, " << r["rejections"] << " rejections, " << lost << " baskets lost, "
+            << r["orders_incomplete"] << " incomplete\n";
 }
 
 TEST_F(Shop, ProductReplicasKilledEverySecondLoseNoOrder) {
@@ -242,7 +256,8 @@ TEST_F(Shop, ProductReplicasKilledEverySecondLoseNoOrder) {
     for (const auto& i : listing["instances"])
       if (i["node"] == "product") products.push_back(i["pid"].get<int>());
     bool client_running = false;
-    for (const auto& i : listing["instances"]) client_running = client_running || i["node"] == "client";
+    for (const auto& i : listing["instances"])
+      client_running = client_running || i["node"] == "client";
     if (!client_running || products.empty()) break;
     if (::kill(products[rng() % products.size()], SIGKILL) == 0) ++kills;
   }
@@ -251,7 +266,8 @@ TEST_F(Shop, ProductReplicasKilledEverySecondLoseNoOrder) {
   EXPECT_EQ(*code, 0) << tail(p.log_path(), 80);
   const json r = report();
   const auto valid = r["valid"].get<std::size_t>();
-  const auto lost = r["orders_missing"].get<std::size_t>() + r["orders_incomplete"].get<std::size_t>() +
+  const auto lost = r["orders_missing"].get<std::size_t>() +
+                    r["orders_incomplete"].get<std::size_t>() +
                     r["invalid_without_rejection"].get<std::size_t>();
   std::cout << "shop with " << kills << " product SIGKILLs: " << kBaskets << " baskets, " << valid
             << " valid, " << r["orders_complete"] << " orders, " << r["rejections"]
@@ -296,8 +312,8 @@ TEST_F(Shop, ScaledTopologyBroadcastsPriceUpdatesToEveryProductInstance) {
   for (int i = 0; i < 4; ++i) {
     const std::string name = "product." + std::to_string(i);
     const std::uint64_t received = logged(log, name, "stopped after", "received ");
-    const std::uint64_t handled = logged(log, name, "resolved ", "resolved ") +
-                                  logged(log, name, "resolved ", "rejected ");
+    const std::uint64_t handled =
+        logged(log, name, "resolved ", "resolved ") + logged(log, name, "resolved ", "rejected ");
     EXPECT_EQ(received - handled, updates) << name << "\n" << log;
     checkouts += handled;
   }
@@ -306,7 +322,8 @@ TEST_F(Shop, ScaledTopologyBroadcastsPriceUpdatesToEveryProductInstance) {
   EXPECT_GE(checkouts, 1000u) << log;
   if (checkouts > 1000u) {
     EXPECT_NE(log.find("re-sending them"), std::string::npos)
-        << checkouts - 1000 << " checkouts handled twice without a re-send\n" << log;
+        << checkouts - 1000 << " checkouts handled twice without a re-send\n"
+        << log;
   }
 }
 

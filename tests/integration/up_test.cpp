@@ -1,12 +1,11 @@
 // `brook up` with real processes: jobs then drain then exit, restart policy, clean shutdown,
 // failures reflected in the exit code.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "support/cluster.hpp"
@@ -37,8 +36,11 @@ class Up : public ::testing::Test {
   Process up(std::vector<std::string> extra = {}, bool wait_ready = true) {
     std::vector<std::string> argv{bin("brook"), "up", file_.string(), "--quiet"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return Process::start({.argv = argv, .env = {}, .log = dir_ / ("up" + std::to_string(++runs_) + ".log"),
-                           .wait_ready = wait_ready, .ready_timeout = 30s});
+    return Process::start({.argv = argv,
+                           .env = {},
+                           .log = dir_ / ("up" + std::to_string(++runs_) + ".log"),
+                           .wait_ready = wait_ready,
+                           .ready_timeout = 30s});
   }
 
   json ls() {
@@ -51,7 +53,8 @@ class Up : public ::testing::Test {
     std::map<std::string, int> out;
     const json l = ls();
     if (l.contains("instances")) {
-      for (const auto& i : l["instances"]) out[i["name"].get<std::string>()] = i["pid"].get<int>();
+      for (const auto& i : l["instances"])
+        out[i["name"].get<std::string>()] = i["pid"].get<int>();
     }
     return out;
   }
@@ -106,7 +109,8 @@ nodes:
   const auto code = p.wait(60s);
   ASSERT_TRUE(code.has_value()) << p.log();
   EXPECT_EQ(*code, 0) << p.log();
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
   std::uint64_t dups = 0;
   const auto got = delivered({dir_ / "sink0.txt", dir_ / "sink1.txt"}, dups);
   EXPECT_EQ(got.size(), 4000u) << p.log();
@@ -115,7 +119,8 @@ nodes:
   EXPECT_TRUE(read_report(dir_ / "sink1.txt").complete);
   EXPECT_NE(p.log().find("source.0 finished (job, exit 0)"), std::string::npos) << p.log();
   EXPECT_NE(p.log().find("drained in"), std::string::npos) << p.log();
-  EXPECT_NE(p.log().find("sink.1    | INFO  ready in"), std::string::npos) << "prefixed output:\n" << p.log();
+  EXPECT_NE(p.log().find("sink.1    | INFO  ready in"), std::string::npos) << "prefixed output:\n"
+                                                                           << p.log();
   EXPECT_TRUE(processes_of_topology().empty());
   std::cout << "brook up: 4000 messages, exit 0 after " << took.count() << " ms\n";
 }
@@ -134,17 +139,27 @@ nodes:
 )");
   Process p = up();
   std::map<std::string, int> before;
-  ASSERT_TRUE(wait_for([&] { before = pids(); return before.count("sink.1") && before.count("source.0"); }, 10s));
+  ASSERT_TRUE(wait_for(
+      [&] {
+        before = pids();
+        return before.count("sink.1") && before.count("source.0");
+      },
+      10s));
   std::this_thread::sleep_for(1s);  // let part of the stream go by first (the stream takes 5 s)
   ASSERT_EQ(::kill(before["sink.1"], SIGKILL), 0);
-  EXPECT_TRUE(wait_for([&] {
-    const auto now = pids();
-    return now.count("sink.1") && now.at("sink.1") != before["sink.1"];
-  }, 10s)) << p.log();
+  EXPECT_TRUE(wait_for(
+      [&] {
+        const auto now = pids();
+        return now.count("sink.1") && now.at("sink.1") != before["sink.1"];
+      },
+      10s))
+      << p.log();
   const auto code = p.wait(60s);
   ASSERT_TRUE(code.has_value()) << p.log();
   EXPECT_EQ(*code, 0) << p.log();
-  EXPECT_NE(p.log().find("sink.1 failed (killed by SIGKILL); restarting in 100 ms"), std::string::npos) << p.log();
+  EXPECT_NE(p.log().find("sink.1 failed (killed by SIGKILL); restarting in 100 ms"),
+            std::string::npos)
+      << p.log();
   EXPECT_NE(p.log().find("sink.1 is back"), std::string::npos) << p.log();
   std::uint64_t dups = 0;
   const auto got = delivered({dir_ / "sink0.txt", dir_ / "sink1.txt"}, dups);
@@ -173,7 +188,8 @@ nodes:
   const auto t0 = std::chrono::steady_clock::now();
   p.signal(SIGTERM);
   const auto code = p.wait(10s);
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   ASSERT_TRUE(code.has_value()) << "brook up did not exit within 10 s\n" << p.log();
   EXPECT_EQ(*code, 0) << p.log();
   EXPECT_TRUE(processes_of_topology().empty()) << p.log();
@@ -200,7 +216,9 @@ nodes:
   const auto code = p.wait(30s);
   ASSERT_TRUE(code.has_value()) << p.log();
   EXPECT_EQ(*code, 1) << p.log();
-  EXPECT_NE(p.log().find("broken.0 failed (exit 1); not restarted (restart: never)"), std::string::npos) << p.log();
+  EXPECT_NE(p.log().find("broken.0 failed (exit 1); not restarted (restart: never)"),
+            std::string::npos)
+      << p.log();
   EXPECT_TRUE(processes_of_topology().empty());
 }
 
@@ -214,7 +232,8 @@ nodes:
 )");
   const auto r = run_command({bin("brook"), "up", file_.string()}, 30s);
   EXPECT_EQ(r.code, 1) << r.describe();
-  EXPECT_NE(r.err.find("node 'ghost': exec 'brook-no-such-node' not found"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("node 'ghost': exec 'brook-no-such-node' not found"), std::string::npos)
+      << r.describe();
   EXPECT_NE(r.err.find("BROOK_PATH"), std::string::npos);
   const auto only = run_command({bin("brook"), "up", file_.string(), "--only", "nobody"}, 30s);
   EXPECT_EQ(only.code, 2) << only.describe();

@@ -1,12 +1,11 @@
 // brook-test-sink: records every TestMsg received on port "in" and, if the node has an output
 // port "out", forwards it. On exit writes a report: one "source n seq" line per message, then
 // "END received=R".
-#include <brook/node.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <brook/node.hpp>
 #include <fstream>
 #include <thread>
 
@@ -19,8 +18,9 @@ int main(int argc, char** argv) {
     report.replace(pos, 10, std::to_string(node.instance()));
   }
   const auto delay_us = node.params().get<std::uint64_t>("delay_us", 0);
-  // journal: one "source n seq key reason" line per message ("-" for none), written before the handler returns (so before
-  // the ack): survives SIGKILL, so a fault test can tell what a killed replica handled.
+  // journal: one "source n seq key reason" line per message ("-" for none), written before the
+  // handler returns (so before the ack): survives SIGKILL, so a fault test can tell what a killed
+  // replica handled.
   std::string journal = node.params().get<std::string>("journal", "");
   if (const auto pos = journal.find("{instance}"); pos != std::string::npos) {
     journal.replace(pos, 10, std::to_string(node.instance()));
@@ -50,29 +50,32 @@ int main(int argc, char** argv) {
   std::uint64_t count = 0;
   std::vector<Seen> seen;
   seen.reserve(100000);
-  node.on<brook::test::TestMsg>("in", [&](const brook::test::TestMsg& m, const brook::Message& msg) {
-    if (!timing.empty()) {
-      last_ns = std::chrono::steady_clock::now().time_since_epoch().count();
-      if (count++ == 0) first_ns = last_ns;
-    }
-    if (forward_first) out.emit(m);
-    if (fail_mod > 0 && m.n % fail_mod == 0) throw brook::Error("poison message " + std::to_string(m.n));
-    if (flaky_mod > 0 && m.n % flaky_mod == 0 && msg.attempt() == 1) {
-      throw brook::Error("transient failure on " + std::to_string(m.n));
-    }
-    seen.push_back({m.source, m.n, msg.id().seq, std::string(msg.key().value_or(""))});
-    if (journal_fd >= 0) {
-      std::string reason(msg.header("dead-letter-error"));
-      std::replace(reason.begin(), reason.end(), ' ', '_');
-      const std::string key(msg.key().value_or("-"));
-      const std::string line = m.source + " " + std::to_string(m.n) + " " +
-                               std::to_string(msg.id().seq) + " " + key + " " +
-                               (reason.empty() ? "-" : reason) + "\n";
-      if (::write(journal_fd, line.data(), line.size()) < 0) throw brook::Error("journal write failed");
-    }
-    if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
-    if (!forward_first) out.emit(m);
-  });
+  node.on<brook::test::TestMsg>(
+      "in", [&](const brook::test::TestMsg& m, const brook::Message& msg) {
+        if (!timing.empty()) {
+          last_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+          if (count++ == 0) first_ns = last_ns;
+        }
+        if (forward_first) out.emit(m);
+        if (fail_mod > 0 && m.n % fail_mod == 0)
+          throw brook::Error("poison message " + std::to_string(m.n));
+        if (flaky_mod > 0 && m.n % flaky_mod == 0 && msg.attempt() == 1) {
+          throw brook::Error("transient failure on " + std::to_string(m.n));
+        }
+        seen.push_back({m.source, m.n, msg.id().seq, std::string(msg.key().value_or(""))});
+        if (journal_fd >= 0) {
+          std::string reason(msg.header("dead-letter-error"));
+          std::replace(reason.begin(), reason.end(), ' ', '_');
+          const std::string key(msg.key().value_or("-"));
+          const std::string line = m.source + " " + std::to_string(m.n) + " " +
+                                   std::to_string(msg.id().seq) + " " + key + " " +
+                                   (reason.empty() ? "-" : reason) + "\n";
+          if (::write(journal_fd, line.data(), line.size()) < 0)
+            throw brook::Error("journal write failed");
+        }
+        if (delay_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+        if (!forward_first) out.emit(m);
+      });
   const int code = node.run();
   if (!timing.empty()) {
     std::ofstream(timing) << count << " " << first_ns << " " << last_ns << "\n";

@@ -5,11 +5,10 @@
 // once, so it survives SIGKILL). A restarted source reads it and continues after the last
 // number, like a producer that knows what it handed over: a fault test checks that every number
 // in it arrives.
-#include <brook/node.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <brook/node.hpp>
 #include <fstream>
 #include <iostream>
 
@@ -34,7 +33,8 @@ int main(int argc, char** argv) {
   int accepted_fd = -1;
   if (!accepted_log.empty()) {
     std::ifstream in(accepted_log);
-    for (std::uint64_t n = 0; in >> n;) sent = std::max(sent, n);
+    for (std::uint64_t n = 0; in >> n;)
+      sent = std::max(sent, n);
     accepted_fd = ::open(accepted_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (accepted_fd < 0) throw brook::Error("cannot open accepted_log " + accepted_log);
   }

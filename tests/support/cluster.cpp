@@ -28,7 +28,8 @@ Cluster::Cluster() = default;
 Process& Cluster::start_directory(const std::string& bind, std::vector<std::string> extra) {
   std::vector<std::string> argv{bin("brook-directory"), "--bind", bind, "--log-level", "debug"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  directory_ = Process::start({argv, {}, dir_ / ("directory-" + std::to_string(++log_counter_) + ".log")});
+  directory_ =
+      Process::start({argv, {}, dir_ / ("directory-" + std::to_string(++log_counter_) + ".log")});
   directory_endpoint_ = directory_.ready_value("router");
   client_.reset();
   return directory_;
@@ -37,7 +38,8 @@ Process& Cluster::start_directory(const std::string& bind, std::vector<std::stri
 std::filesystem::path Cluster::write_topology(const std::string& yaml) {
   std::string text = yaml;
   auto replace_all = [&](const std::string& from, const std::string& to) {
-    for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
+    for (auto pos = text.find(from); pos != std::string::npos;
+         pos = text.find(from, pos + to.size())) {
       text.replace(pos, from.size(), to);
     }
   };
@@ -47,12 +49,19 @@ std::filesystem::path Cluster::write_topology(const std::string& yaml) {
   return topology_;
 }
 
-Process Cluster::start_node(const std::string& exe, const std::string& node,
-                            std::uint32_t instance, std::vector<std::string> extra,
-                            bool wait_ready) {
-  std::vector<std::string> argv{bin(exe),     "--topology", topology_.string(), "--node", node,
-                                "--instance", std::to_string(instance),
-                                "--directory", directory_endpoint_, "--log-level", "debug"};
+Process Cluster::start_node(const std::string& exe, const std::string& node, std::uint32_t instance,
+                            std::vector<std::string> extra, bool wait_ready) {
+  std::vector<std::string> argv{bin(exe),
+                                "--topology",
+                                topology_.string(),
+                                "--node",
+                                node,
+                                "--instance",
+                                std::to_string(instance),
+                                "--directory",
+                                directory_endpoint_,
+                                "--log-level",
+                                "debug"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   const auto log = dir_ / (node + "." + std::to_string(instance) + "-" +
                            std::to_string(++log_counter_) + ".log");
@@ -62,7 +71,8 @@ Process Cluster::start_node(const std::string& exe, const std::string& node,
 }
 
 DirectoryClient& Cluster::client() {
-  if (!client_) client_ = std::make_unique<DirectoryClient>(directory_endpoint_, 1000ms, client_security_);
+  if (!client_)
+    client_ = std::make_unique<DirectoryClient>(directory_endpoint_, 1000ms, client_security_);
   return *client_;
 }
 

@@ -49,9 +49,11 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
     ::dup2(out, 1);
     ::dup2(err, 2);
     ::unsetenv("BROOK_READY_FD");
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    for (const auto& [k, v] : env)
+      ::setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execv(args[0], args.data());
     ::_exit(127);

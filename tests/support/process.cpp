@@ -18,7 +18,9 @@ extern char** environ;
 
 namespace brook::test {
 
-std::string bin(const std::string& name) { return std::string(BROOK_BIN_DIR) + "/" + name; }
+std::string bin(const std::string& name) {
+  return std::string(BROOK_BIN_DIR) + "/" + name;
+}
 std::string source_path(const std::string& relative) {
   return std::string(BROOK_SOURCE_DIR) + "/" + relative;
 }
@@ -60,7 +62,8 @@ std::string tail(const std::filesystem::path& file, std::size_t lines) {
     if (last.size() > lines) last.pop_front();
   }
   std::string out;
-  for (const auto& l : last) out += l + "\n";
+  for (const auto& l : last)
+    out += l + "\n";
   return out;
 }
 
@@ -79,13 +82,16 @@ Process Process::start(Options options) {
     if (options.env.count(key) || key == "BROOK_READY_FD") continue;
     env_strings.push_back(kv);
   }
-  for (const auto& [k, v] : options.env) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : options.env)
+    env_strings.push_back(k + "=" + v);
   if (options.wait_ready) env_strings.push_back("BROOK_READY_FD=" + std::to_string(ready[1]));
   std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
+  for (auto& s : env_strings)
+    envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<char*> argv;
-  for (auto& a : options.argv) argv.push_back(a.data());
+  for (auto& a : options.argv)
+    argv.push_back(a.data());
   argv.push_back(nullptr);
 
   const pid_t pid = ::fork();
@@ -136,7 +142,9 @@ Process Process::start(Options options) {
   return p;
 }
 
-Process::Process(Process&& other) noexcept { *this = std::move(other); }
+Process::Process(Process&& other) noexcept {
+  *this = std::move(other);
+}
 
 Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {
@@ -161,7 +169,9 @@ Process::~Process() {
   }
 }
 
-bool Process::running() { return pid_ > 0 && !wait(0ms).has_value(); }
+bool Process::running() {
+  return pid_ > 0 && !wait(0ms).has_value();
+}
 
 std::string Process::ready_value(const std::string& key) const {
   std::istringstream in(ready_info_);

@@ -1,7 +1,7 @@
 // Basket: merging adds, removes, checkout, bad events, eviction.
-#include <gtest/gtest.h>
-
 #include "basket_logic.hpp"
+
+#include <gtest/gtest.h>
 
 namespace brook::shop {
 namespace {

@@ -43,7 +43,8 @@ TEST(CliJson, TagsWhatJsonCannotExpress) {
 TEST(CliJson, DeepNestingIsCutNotRecursedWithoutBound) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(buf);
-  for (int i = 0; i < 100; ++i) pk.pack_array(1);
+  for (int i = 0; i < 100; ++i)
+    pk.pack_array(1);
   pk.pack(1);
   const auto h = msgpack::unpack(buf.data(), buf.size());
   const std::string text = to_json(h.get()).dump();

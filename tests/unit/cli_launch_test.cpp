@@ -22,7 +22,8 @@ nodes:
             outputs: {out: resolved, rejected: rejections}}
   pricing: {exec: /bin/true, inputs: {in: resolved}, outputs: {out: quotes}}
   order: {exec: /bin/true, inputs: {baskets: resolved, quotes: quotes, rejections: rejections}}
-)", "shop.yaml");
+)",
+                        "shop.yaml");
 }
 
 Topology ring() {
@@ -32,14 +33,17 @@ channels: {a: {}, b: {}}
 nodes:
   x: {exec: /bin/true, inputs: {in: b}, outputs: {out: a}}
   y: {exec: /bin/true, inputs: {in: a}, outputs: {out: b}}
-)", "ring.yaml");
+)",
+                        "ring.yaml");
 }
 
-std::vector<std::vector<std::string>> names(const std::vector<std::vector<const NodeSpec*>>& levels) {
+std::vector<std::vector<std::string>> names(
+    const std::vector<std::vector<const NodeSpec*>>& levels) {
   std::vector<std::vector<std::string>> out;
   for (const auto& l : levels) {
     out.emplace_back();
-    for (const auto* n : l) out.back().push_back(n->name);
+    for (const auto* n : l)
+      out.back().push_back(n->name);
   }
   return out;
 }
@@ -63,7 +67,8 @@ TEST(LaunchPlan, CyclesDoNotLoopForever) {
   const auto t = ring();
   const auto levels = start_levels(t);
   std::size_t total = 0;
-  for (const auto& l : levels) total += l.size();
+  for (const auto& l : levels)
+    total += l.size();
   EXPECT_EQ(total, 2u);
 }
 
@@ -71,7 +76,8 @@ std::map<std::string, std::vector<std::string>> waits(const std::vector<StartSte
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& step : plan) {
     auto& w = out[step.node->name];
-    for (const auto* n : step.waits_for) w.push_back(n->name);
+    for (const auto* n : step.waits_for)
+      w.push_back(n->name);
   }
   return out;
 }
@@ -100,9 +106,12 @@ nodes:
   fast-sink: {exec: /bin/true, inputs: {in: a}}
   slow-source: {exec: /bin/true, outputs: {out: b}}
   slow-sink: {exec: /bin/true, inputs: {in: b}}
-)", "pairs.yaml");
-  const std::map<std::string, std::vector<std::string>> expected{
-      {"fast-source", {"fast-sink"}}, {"fast-sink", {}}, {"slow-source", {"slow-sink"}}, {"slow-sink", {}}};
+)",
+                                "pairs.yaml");
+  const std::map<std::string, std::vector<std::string>> expected{{"fast-source", {"fast-sink"}},
+                                                                 {"fast-sink", {}},
+                                                                 {"slow-source", {"slow-sink"}},
+                                                                 {"slow-sink", {}}};
   EXPECT_EQ(waits(start_plan(t, start_levels(t))), expected);
 }
 
@@ -113,7 +122,8 @@ TEST(LaunchPlan, ACycleStartsWithoutWaitingForItself) {
   EXPECT_TRUE(plan[0].waits_for.empty()) << "the first node of a cycle waits for nobody";
   ASSERT_EQ(plan[1].waits_for.size(), 1u);
   EXPECT_EQ(plan[1].waits_for[0], plan[0].node);
-  EXPECT_EQ(waits(start_plan(t, start_levels(t, {"y"}))), (std::map<std::string, std::vector<std::string>>{{"y", {}}}))
+  EXPECT_EQ(waits(start_plan(t, start_levels(t, {"y"}))),
+            (std::map<std::string, std::vector<std::string>>{{"y", {}}}))
       << "a reader that is not selected is not waited for";
 }
 
@@ -128,7 +138,8 @@ nodes:
   order: {exec: /bin/true, inputs: {in: resolved}}
   auditor: {exec: /bin/true, inputs: {in: updates}, outputs: {out: audit}}
   archive: {exec: /bin/true, inputs: {in: audit}}
-)", "scaled.yaml");
+)",
+                          "scaled.yaml");
   EXPECT_EQ(channels_downstream_of_jobs(t), (std::set<std::string>{"cart", "resolved"}));
 }
 

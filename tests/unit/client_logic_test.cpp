@@ -1,7 +1,7 @@
 // Client: deterministic basket plans whose manifest matches the events they send.
-#include <gtest/gtest.h>
-
 #include "client_logic.hpp"
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 
@@ -17,16 +17,21 @@ std::vector<Line> replay(const PlannedBasket& b) {
   std::vector<Line> lines;
   for (const CartEvent& e : b.events) {
     EXPECT_EQ(e.basket_id, b.basket_id);
-    auto it = std::find_if(lines.begin(), lines.end(), [&](const Line& l) { return l.sku == e.sku; });
+    auto it =
+        std::find_if(lines.begin(), lines.end(), [&](const Line& l) { return l.sku == e.sku; });
     if (e.op == "add") {
       EXPECT_GT(e.qty, 0);
-      if (it == lines.end()) lines.push_back({e.sku, e.qty});
-      else it->qty += e.qty;
+      if (it == lines.end())
+        lines.push_back({e.sku, e.qty});
+      else
+        it->qty += e.qty;
     } else if (e.op == "remove") {
       EXPECT_NE(it, lines.end()) << "removes only what was added";
       if (it == lines.end()) continue;
-      if (e.qty > 0 && e.qty < it->qty) it->qty -= e.qty;
-      else lines.erase(it);
+      if (e.qty > 0 && e.qty < it->qty)
+        it->qty -= e.qty;
+      else
+        lines.erase(it);
     }
   }
   return lines;
@@ -58,7 +63,8 @@ TEST(ShopClient, PlansAreConsistentAndInvalidAtTheRatio) {
     ASSERT_FALSE(b.events.empty());
     EXPECT_EQ(b.events.back().op, "checkout");
     EXPECT_EQ(replay(b), b.lines) << b.basket_id;
-    for (const auto& e : b.events) removes += e.op == "remove";
+    for (const auto& e : b.events)
+      removes += e.op == "remove";
     if (b.valid) {
       EXPECT_FALSE(b.lines.empty());
       EXPECT_TRUE(b.reason.empty());
@@ -94,8 +100,9 @@ TEST(ShopClient, ManifestLineIsJson) {
   b.lines = {{"A-100", 2}};
   b.valid = false;
   b.reason = "unknown SKU 'ZZ'";
-  EXPECT_EQ(manifest_line(b),
-            R"({"basket_id":"r-000001","valid":false,"lines":[{"sku":"A-100","qty":2}],"reason":"unknown SKU 'ZZ'"})");
+  EXPECT_EQ(
+      manifest_line(b),
+      R"({"basket_id":"r-000001","valid":false,"lines":[{"sku":"A-100","qty":2}],"reason":"unknown SKU 'ZZ'"})");
 }
 
 TEST(ShopClient, RejectsBadSettings) {

@@ -10,7 +10,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-zmq::message_t frame(const std::string& s) { return zmq::message_t(s.data(), s.size()); }
+zmq::message_t frame(const std::string& s) {
+  return zmq::message_t(s.data(), s.size());
+}
 
 TEST(InFlightWindow, AcksFreeRoomInOrderOfTheOldestUnacknowledged) {
   InFlightWindow w(3);
@@ -39,7 +41,8 @@ TEST(InFlightWindow, ReleasesWhatADeadReplicaOrATimeoutHeld) {
   InFlightWindow w(100);
   const auto t0 = InFlightWindow::Clock::now();
   for (std::uint64_t seq = 1; seq <= 6; ++seq) {
-    w.mark_sent(w.insert(seq, frame("x")), seq % 2 == 0 ? 2 : 3, t0 + std::chrono::milliseconds(seq));
+    w.mark_sent(w.insert(seq, frame("x")), seq % 2 == 0 ? 2 : 3,
+                t0 + std::chrono::milliseconds(seq));
   }
   std::vector<std::uint64_t> out;
   w.release(2, out);

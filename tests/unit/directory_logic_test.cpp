@@ -1,8 +1,8 @@
+#include "directory_logic.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
-
-#include "directory_logic.hpp"
 
 namespace brook {
 namespace {
@@ -11,8 +11,8 @@ using namespace std::chrono_literals;
 using Clock = DirectoryRegistry::Clock;
 
 Registration input(std::string channel, std::string endpoint) {
-  return Registration{std::move(channel), Direction::kIn, Pattern::kPipeline, std::move(endpoint),
-                      "in", false};
+  return Registration{std::move(channel),  Direction::kIn, Pattern::kPipeline,
+                      std::move(endpoint), "in",           false};
 }
 
 RegisterRequest reg(std::string node, std::uint32_t instance, std::string incarnation,
@@ -51,7 +51,8 @@ class DirectoryLogic : public ::testing::Test {
 };
 
 TEST_F(DirectoryLogic, RegistrationPublishesNumberedAdds) {
-  auto r = send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("x", "tcp://h:2")}), 0ms);
+  auto r =
+      send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("x", "tcp://h:2")}), 0ms);
   ASSERT_TRUE(std::holds_alternative<AckReply>(r));
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0].seq, 1u);
@@ -64,15 +65,18 @@ TEST_F(DirectoryLogic, RegistrationPublishesNumberedAdds) {
 }
 
 TEST_F(DirectoryLogic, ReRegisteringTheSameIncarnationPublishesOnlyTheDifference) {
-  (void)send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("x", "tcp://h:2")}), 0ms);
-  (void)send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("y", "tcp://h:3")}), 10ms);
+  (void)send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("x", "tcp://h:2")}),
+             0ms);
+  (void)send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("y", "tcp://h:3")}),
+             10ms);
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0].op, ChangeOp::kRemove);
   EXPECT_EQ(changes[0].entry.reg.channel, "x");
   EXPECT_EQ(changes[1].op, ChangeOp::kAdd);
   EXPECT_EQ(changes[1].entry.reg.channel, "y");
 
-  (void)send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("y", "tcp://h:3")}), 20ms);
+  (void)send(reg("product", 0, "a", {input("checkouts", "tcp://h:1"), input("y", "tcp://h:3")}),
+             20ms);
   EXPECT_TRUE(changes.empty()) << "an identical re-registration must not disturb watchers";
 }
 
@@ -99,7 +103,8 @@ TEST_F(DirectoryLogic, LeasesExpireAfterTtlAndHeartbeatsRenewThem) {
 
   // Instance 1 keeps heartbeating; instance 0 went silent.
   for (auto at : {900ms, 1900ms, 2900ms}) {
-    ASSERT_TRUE(std::holds_alternative<AckReply>(send(HeartbeatRequest{"pricing", 1, "b", {}}, at)));
+    ASSERT_TRUE(
+        std::holds_alternative<AckReply>(send(HeartbeatRequest{"pricing", 1, "b", {}}, at)));
   }
   changes.clear();
   dir.expire(t0 + 3000ms, changes);
@@ -167,9 +172,11 @@ TEST_F(DirectoryLogic, SnapshotOfChosenChannelsCarriesTheirLastSeq) {
   send(reg("a", 0, "i1", {input("x", "tcp://h:1"), input("y", "tcp://h:2")}), 0ms);
   send(reg("b", 0, "i2", {input("x", "tcp://h:3")}), 10ms);
   std::vector<DirectoryUpdate> none;
-  const auto r = std::get<EntriesReply>(dir.handle(SnapshotRequest{{"x", "never-used"}}, t0 + 20ms, none));
+  const auto r =
+      std::get<EntriesReply>(dir.handle(SnapshotRequest{{"x", "never-used"}}, t0 + 20ms, none));
   ASSERT_EQ(r.entries.size(), 2u);
-  for (const auto& e : r.entries) EXPECT_EQ(e.reg.channel, "x");
+  for (const auto& e : r.entries)
+    EXPECT_EQ(e.reg.channel, "x");
   EXPECT_EQ(r.channel_seq, (std::map<std::string, std::uint64_t>{{"x", 3}}))
       << "y not asked for; a channel without updates is not listed";
   EXPECT_EQ(r.state.seq, 3u);
@@ -190,7 +197,8 @@ std::map<std::string, std::uint64_t> by_channel(const std::vector<DirectoryMark>
 TEST_F(DirectoryLogic, MarksShowHowFarEachRecentlyChangedChannelHasGone) {
   send(reg("a", 0, "i1", {input("x", "tcp://h:1")}), 0ms);
   send(reg("b", 0, "i2", {input("y", "tcp://h:2"), input("x", "tcp://h:3")}), 9s);
-  EXPECT_EQ(by_channel(dir.marks(t0 + 9500ms)), (std::map<std::string, std::uint64_t>{{"x", 3}, {"y", 2}}));
+  EXPECT_EQ(by_channel(dir.marks(t0 + 9500ms)),
+            (std::map<std::string, std::uint64_t>{{"x", 3}, {"y", 2}}));
   send(UnregisterRequest{"a", 0, "i1"}, 9600ms);  // x changes again (seq 4)
   EXPECT_EQ(by_channel(dir.marks(t0 + 19500ms)), (std::map<std::string, std::uint64_t>{{"x", 4}}))
       << "y last changed 10.5 s ago";

@@ -1,6 +1,6 @@
-#include <brook/envelope_codec.hpp>
 #include <gtest/gtest.h>
 
+#include <brook/envelope_codec.hpp>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,12 +27,15 @@ OutgoingEnvelope sample(const std::vector<Header>& headers) {
   e.key = "basket-17";
   e.created_ns = 1'700'000'000'123'456'789;
   e.attempt = 3;
-  for (std::size_t i = 0; i < kTraceIdSize; ++i) e.trace[i] = std::byte(i + 1);
+  for (std::size_t i = 0; i < kTraceIdSize; ++i)
+    e.trace[i] = std::byte(i + 1);
   e.headers = headers;
   return e;
 }
 
-std::vector<std::byte> copy(std::span<const std::byte> s) { return {s.begin(), s.end()}; }
+std::vector<std::byte> copy(std::span<const std::byte> s) {
+  return {s.begin(), s.end()};
+}
 
 TEST(Envelope, RoundTripsEveryField) {
   std::vector<Header> headers{{"tenant", "acme"}, {"origin", "test"}};
@@ -104,23 +107,50 @@ struct Builder {
   }
 };
 
-enum class Corrupt { kNone, kVersion, kProducerType, kSeqZero, kSeqNegative, kChannelType, kKeyType,
-                     kCreatedType, kAttemptZero, kTraceShort, kHeadersType, kHeaderValueType,
-                     kPayloadType };
+enum class Corrupt {
+  kNone,
+  kVersion,
+  kProducerType,
+  kSeqZero,
+  kSeqNegative,
+  kChannelType,
+  kKeyType,
+  kCreatedType,
+  kAttemptZero,
+  kTraceShort,
+  kHeadersType,
+  kHeaderValueType,
+  kPayloadType
+};
 
 std::vector<std::byte> build(Corrupt c) {
   Builder b;
   auto& p = b.p;
   p.pack_array(11);
   p.pack(c == Corrupt::kVersion ? 2 : 1);
-  if (c == Corrupt::kProducerType) p.pack(5); else p.pack(std::string("p.0@1"));
-  if (c == Corrupt::kSeqZero) p.pack(0);
-  else if (c == Corrupt::kSeqNegative) p.pack(-4);
-  else p.pack(9);
-  if (c == Corrupt::kChannelType) p.pack_nil(); else p.pack(std::string("ch"));
+  if (c == Corrupt::kProducerType)
+    p.pack(5);
+  else
+    p.pack(std::string("p.0@1"));
+  if (c == Corrupt::kSeqZero)
+    p.pack(0);
+  else if (c == Corrupt::kSeqNegative)
+    p.pack(-4);
+  else
+    p.pack(9);
+  if (c == Corrupt::kChannelType)
+    p.pack_nil();
+  else
+    p.pack(std::string("ch"));
   p.pack(std::string("t"));
-  if (c == Corrupt::kKeyType) p.pack(12); else p.pack_nil();
-  if (c == Corrupt::kCreatedType) p.pack(std::string("now")); else p.pack(-5);  // negative ok
+  if (c == Corrupt::kKeyType)
+    p.pack(12);
+  else
+    p.pack_nil();
+  if (c == Corrupt::kCreatedType)
+    p.pack(std::string("now"));
+  else
+    p.pack(-5);  // negative ok
   p.pack(c == Corrupt::kAttemptZero ? 0 : 1);
   const char trace[16] = {};
   p.pack_bin(c == Corrupt::kTraceShort ? 8 : 16);
@@ -130,7 +160,10 @@ std::vector<std::byte> build(Corrupt c) {
   } else {
     p.pack_map(1);
     p.pack(std::string("k"));
-    if (c == Corrupt::kHeaderValueType) p.pack(1); else p.pack(std::string("v"));
+    if (c == Corrupt::kHeaderValueType)
+      p.pack(1);
+    else
+      p.pack(std::string("v"));
   }
   if (c == Corrupt::kPayloadType) {
     p.pack(std::string("not bin"));
@@ -246,8 +279,8 @@ TEST(EnvelopeLimits, HugeDeclaredLengthsDoNotAllocate) {
   PayloadDecoder pd;
   msgpack::object obj;
   EXPECT_FALSE(pd.unpack(arr32, obj).ok());
-  const std::byte bin32[] = {std::byte{0xc6}, std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
-                             std::byte{0xff}, std::byte{0x00}};
+  const std::byte bin32[] = {std::byte{0xc6}, std::byte{0xff}, std::byte{0xff},
+                             std::byte{0xff}, std::byte{0xff}, std::byte{0x00}};
   EXPECT_FALSE(pd.unpack(bin32, obj).ok());
 }
 

@@ -1,8 +1,7 @@
 // Order store: joining baskets and quotes in either order, idempotence, rejections.
-#include <gtest/gtest.h>
-
 #include "order_logic.hpp"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -30,7 +29,9 @@ ResolvedBasket basket(const std::string& id) {
   return ResolvedBasket{id, {{"A-1", "Beans", 2, 1899}, {"B-2", "Mug", 1, 1250}}, 1000};
 }
 
-Quote quote(const std::string& id) { return Quote{id, 5048, 0, 1010, 6058, 1000}; }
+Quote quote(const std::string& id) {
+  return Quote{id, 5048, 0, 1010, 6058, 1000};
+}
 
 TEST_F(ShopOrderStore, BasketThenQuoteCompletes) {
   OrderStore store(path_, "order.0");
@@ -83,7 +84,8 @@ TEST_F(ShopOrderStore, RedeliveriesChangeNothing) {
 
 TEST_F(ShopOrderStore, RejectionsAreRecordedOnce) {
   OrderStore store(path_, "order.0");
-  EXPECT_TRUE(store.record_rejection(Rejection{"b9", "ZZ-1", "unknown SKU 'ZZ-1'", "product.0", 5}, 6));
+  EXPECT_TRUE(
+      store.record_rejection(Rejection{"b9", "ZZ-1", "unknown SKU 'ZZ-1'", "product.0", 5}, 6));
   EXPECT_FALSE(store.record_rejection(Rejection{"b9", "X", "other", "product.1", 5}, 7));
   OrderReader r(path_);
   const auto rej = r.rejection("b9");

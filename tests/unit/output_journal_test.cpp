@@ -1,18 +1,17 @@
 // The durable output journal on a real filesystem: what a crashed incarnation accepted and was
 // not acknowledged comes back, in order and intact; acknowledged segments are deleted; a torn
 // record ends the replay instead of producing garbage.
-#include <gtest/gtest.h>
+#include "runtime/output_journal.hpp"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <brook/error.hpp>
-
 #include <cstring>
 #include <fstream>
 
-#include "runtime/output_journal.hpp"
 #include "support/process.hpp"
 
 namespace brook::detail {
@@ -30,7 +29,9 @@ std::string text(std::span<const std::byte> b) {
   return std::string(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
-std::string body(std::uint64_t seq) { return "message number " + std::to_string(seq); }
+std::string body(std::uint64_t seq) {
+  return "message number " + std::to_string(seq);
+}
 
 struct Replayed {
   std::uint64_t seq;
@@ -40,13 +41,16 @@ struct Replayed {
 
 std::vector<Replayed> replay(OutputJournal& j) {
   std::vector<Replayed> out;
-  j.replay([&](const OutputJournal::Record& r) { out.push_back({r.seq, r.key_hash, text(r.frame)}); });
+  j.replay([&](const OutputJournal::Record& r) {
+    out.push_back({r.seq, r.key_hash, text(r.frame)});
+  });
   return out;
 }
 
 std::size_t segment_files(const fs::path& dir) {
   std::size_t n = 0;
-  for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == ".seg" ? 1 : 0;
+  for (const auto& e : fs::directory_iterator(dir))
+    n += e.path().extension() == ".seg" ? 1 : 0;
   return n;
 }
 
@@ -101,7 +105,8 @@ TEST(OutputJournal, AcknowledgedSegmentsAreDeletedAndNumbersContinue) {
   const fs::path dir = tmp.path() / "journal";
   {
     OutputJournal j(dir, FsyncPolicy::kBatch, 4096);
-    for (std::uint64_t seq = 1; seq <= 1000; ++seq) j.append(seq, 0, bytes(std::string(100, 'x')));
+    for (std::uint64_t seq = 1; seq <= 1000; ++seq)
+      j.append(seq, 0, bytes(std::string(100, 'x')));
     EXPECT_GT(segment_files(dir), 20u);
     j.acknowledged_below(900);
     EXPECT_LT(segment_files(dir), 5u) << "segments below the low-water mark stay on disk";
@@ -123,7 +128,8 @@ TEST(OutputJournal, ATornLastRecordEndsTheReplayWithoutGarbage) {
   fs::path segment;
   {
     OutputJournal j(dir, FsyncPolicy::kAlways);
-    for (std::uint64_t seq = 1; seq <= 10; ++seq) j.append(seq, 0, bytes(body(seq)));
+    for (std::uint64_t seq = 1; seq <= 10; ++seq)
+      j.append(seq, 0, bytes(body(seq)));
   }
   for (const auto& e : fs::directory_iterator(dir)) {
     if (e.path().extension() == ".seg") segment = e.path();
@@ -183,7 +189,8 @@ TEST(OutputJournal, AForeignFileInTheDirectoryIsNamedInTheError) {
     OutputJournal j(dir, FsyncPolicy::kBatch);
     FAIL() << "opened a journal with a foreign segment";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("00000000000000000007.seg"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("00000000000000000007.seg"), std::string::npos)
+        << e.what();
     EXPECT_NE(std::string(e.what()).find("bad magic"), std::string::npos) << e.what();
   }
 }

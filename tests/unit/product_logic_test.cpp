@@ -1,7 +1,7 @@
 // Product: resolving checkouts against the catalog, rejections, price updates.
-#include <gtest/gtest.h>
-
 #include "product_logic.hpp"
+
+#include <gtest/gtest.h>
 
 namespace brook::shop {
 namespace {
@@ -47,7 +47,8 @@ TEST(ShopProduct, RejectsTheFirstProblem) {
 }
 
 TEST(ShopProduct, StockIsAPerLineLimit) {
-  EXPECT_TRUE(std::holds_alternative<ResolvedBasket>(resolve(checkout({{"B-2", 3}}), catalog(), "p")));
+  EXPECT_TRUE(
+      std::holds_alternative<ResolvedBasket>(resolve(checkout({{"B-2", 3}}), catalog(), "p")));
   EXPECT_TRUE(std::holds_alternative<Rejection>(resolve(checkout({{"B-2", 4}}), catalog(), "p")));
 }
 

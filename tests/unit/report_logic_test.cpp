@@ -1,8 +1,7 @@
 // Report: comparing the manifest with what the order store recorded.
-#include <gtest/gtest.h>
-
 #include "report_logic.hpp"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -77,7 +76,7 @@ TEST_F(ShopReport, AllAccountedForIsOk) {
 }
 
 TEST_F(ShopReport, FindsMissingWrongIncompleteAndUnrejected) {
-  order("r-1", {{"A", "a", 3, 1000}}, 1, 2);                     // wrong qty
+  order("r-1", {{"A", "a", 3, 1000}}, 1, 2);                                 // wrong qty
   store_->record_basket(ResolvedBasket{"r-2", {{"B", "b", 1, 500}}, 1}, 2);  // no quote
   OrderReader reader(db_);
   ReportSummary s = build_report(manifest(kManifest), reader, PricingRules{});

@@ -1,10 +1,10 @@
 // brook_shop_common: the catalog CSV, money rounding, path resolution.
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "catalog.hpp"
 #include "money.hpp"
-
-#include <string>
 
 namespace brook::shop {
 namespace {

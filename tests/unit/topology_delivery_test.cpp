@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <brook/topology.hpp>
-
 #include <string>
 #include <vector>
 
@@ -18,14 +17,17 @@ LoadOptions isolated() {
   return o;
 }
 
-Topology parse(const std::string& text) { return parse_topology(text, "t.yaml", isolated()); }
+Topology parse(const std::string& text) {
+  return parse_topology(text, "t.yaml", isolated());
+}
 
 std::vector<std::string> errors_in(const std::string& text) {
   try {
     parse(text);
   } catch (const TopologyError& e) {
     std::vector<std::string> out;
-    for (const auto& d : e.diagnostics()) out.push_back(d.str());
+    for (const auto& d : e.diagnostics())
+      out.push_back(d.str());
     return out;
   }
   ADD_FAILURE() << "parsed without errors:\n" << text;
@@ -36,9 +38,13 @@ std::vector<std::string> errors_in(const std::string& text) {
 std::string with(const std::string& channel, const std::string& output = "work") {
   return "topology: t\n"
          "channels:\n"
-         "  work: " + channel + "\n"
+         "  work: " +
+         channel +
+         "\n"
          "nodes:\n"
-         "  a: {exec: a, outputs: [" + output + "]}\n"
+         "  a: {exec: a, outputs: [" +
+         output +
+         "]}\n"
          "  b: {exec: b, inputs: [work]}\n";
 }
 

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <brook/topology.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <brook/topology.hpp>
-
 #include <string>
 
 namespace brook {
@@ -23,7 +22,8 @@ std::string errors(const std::string& security, const std::string& nodes = kNode
     parse(security, nodes);
   } catch (const TopologyError& e) {
     std::string out;
-    for (const auto& d : e.diagnostics()) out += d.str() + "\n";
+    for (const auto& d : e.diagnostics())
+      out += d.str() + "\n";
     return out;
   }
   return "(no error)";
@@ -35,7 +35,8 @@ TEST(TopologySecurity, OffByDefaultAndCurveWithKeysNextToTheFile) {
   EXPECT_EQ(t.security.mechanism, Mechanism::kCurve);
   EXPECT_EQ(t.security.keys, "/srv/topo/keys");
   EXPECT_EQ(t.security.handshake_timeout, kDefaultHandshakeTimeout);
-  const Topology m = parse("security: {mechanism: curve, keys: ../k/shop, handshake_timeout: 500ms}");
+  const Topology m =
+      parse("security: {mechanism: curve, keys: ../k/shop, handshake_timeout: 500ms}");
   EXPECT_EQ(m.security.keys, "/srv/k/shop");
   EXPECT_EQ(m.security.handshake_timeout, std::chrono::milliseconds(500));
   EXPECT_EQ(parse("security: {mechanism: curve, keys: /etc/brook}").security.keys, "/etc/brook");
@@ -44,14 +45,20 @@ TEST(TopologySecurity, OffByDefaultAndCurveWithKeysNextToTheFile) {
 TEST(TopologySecurity, MistakesNameTheLineAndTheFix) {
   EXPECT_NE(errors("security: tls").find("t.yaml:2:"), std::string::npos);
   EXPECT_NE(errors("security: tls").find("none, curve"), std::string::npos);
-  EXPECT_NE(errors("security: {keys: k}").find("missing required key 'mechanism'"), std::string::npos);
-  EXPECT_NE(errors("security: {mechanism: curve, key: k}").find("unknown key 'key'"), std::string::npos);
-  EXPECT_NE(errors("security: {mechanism: curve, handshake_timeout: 10ms}").find("between 100ms and 60s"),
+  EXPECT_NE(errors("security: {keys: k}").find("missing required key 'mechanism'"),
             std::string::npos);
-  EXPECT_NE(errors("security: {mechanism: curve, keys: ''}").find("must not be empty"), std::string::npos);
+  EXPECT_NE(errors("security: {mechanism: curve, key: k}").find("unknown key 'key'"),
+            std::string::npos);
+  EXPECT_NE(
+      errors("security: {mechanism: curve, handshake_timeout: 10ms}").find("between 100ms and 60s"),
+      std::string::npos);
+  EXPECT_NE(errors("security: {mechanism: curve, keys: ''}").find("must not be empty"),
+            std::string::npos);
   const std::string reserved =
-      "channels: {work: {}}\nnodes:\n  cli: {exec: a, outputs: [work]}\n  b: {exec: b, inputs: [work]}\n";
-  EXPECT_NE(errors("security: curve", reserved).find("node name 'cli' is reserved"), std::string::npos);
+      "channels: {work: {}}\nnodes:\n  cli: {exec: a, outputs: [work]}\n  b: {exec: b, inputs: "
+      "[work]}\n";
+  EXPECT_NE(errors("security: curve", reserved).find("node name 'cli' is reserved"),
+            std::string::npos);
   EXPECT_EQ(parse("", reserved).node("cli")->name, "cli") << "only reserved with security";
 }
 

@@ -8,13 +8,14 @@ namespace brook::cli {
 namespace {
 
 nlohmann::json to_json(const Diagnostic& d) {
-  return {{"file", d.where.file}, {"line", d.where.line},   {"column", d.where.column},
-          {"message", d.message}, {"hint", d.hint},         {"text", d.str()}};
+  return {{"file", d.where.file}, {"line", d.where.line}, {"column", d.where.column},
+          {"message", d.message}, {"hint", d.hint},       {"text", d.str()}};
 }
 
 int instance_count(const Topology& t) {
   int n = 0;
-  for (const auto& node : t.nodes) n += node.replicas;
+  for (const auto& node : t.nodes)
+    n += node.replicas;
   return n;
 }
 
@@ -23,8 +24,8 @@ int instance_count(const Topology& t) {
 int run_check(const Args& args) {
   po::options_description o;
   add_topology_options(o);
-  o.add_options()("json", "print the report as one JSON object")
-      ("topology", po::value<std::string>()->required(), "topology file");
+  o.add_options()("json", "print the report as one JSON object")(
+      "topology", po::value<std::string>()->required(), "topology file");
   po::positional_options_description pos;
   pos.add("topology", 1);
   const auto vm = parse(args, "TOPOLOGY [--set path=value]... [--json]",
@@ -48,9 +49,16 @@ int run_check(const Args& args) {
     errors = e.diagnostics();
   } catch (const Error& e) {
     if (json) {
-      print_json(std::cout, {{"ok", false}, {"file", file}, {"errors", {{{"file", file},
-                             {"line", 0}, {"column", 0}, {"message", e.what()}, {"hint", ""},
-                             {"text", e.what()}}}}, {"warnings", nlohmann::json::array()}});
+      print_json(std::cout, {{"ok", false},
+                             {"file", file},
+                             {"errors",
+                              {{{"file", file},
+                                {"line", 0},
+                                {"column", 0},
+                                {"message", e.what()},
+                                {"hint", ""},
+                                {"text", e.what()}}}},
+                             {"warnings", nlohmann::json::array()}});
       return kExitUsage;
     }
     throw Exit(kExitUsage, std::string("brook check: ") + e.what());
@@ -59,9 +67,11 @@ int run_check(const Args& args) {
   if (json) {
     nlohmann::json j{{"ok", errors.empty()}, {"file", file}};
     j["errors"] = nlohmann::json::array();
-    for (const auto& d : errors) j["errors"].push_back(to_json(d));
+    for (const auto& d : errors)
+      j["errors"].push_back(to_json(d));
     j["warnings"] = nlohmann::json::array();
-    for (const auto& d : warnings) j["warnings"].push_back(to_json(d));
+    for (const auto& d : warnings)
+      j["warnings"].push_back(to_json(d));
     if (topology) {
       j["topology"] = topology->name;
       j["nodes"] = topology->nodes.size();
@@ -70,12 +80,14 @@ int run_check(const Args& args) {
     }
     print_json(std::cout, j);
   } else {
-    for (const auto& d : errors) std::cerr << d.str() << "\n";
-    for (const auto& d : warnings) std::cerr << d.str() << "\n";
+    for (const auto& d : errors)
+      std::cerr << d.str() << "\n";
+    for (const auto& d : warnings)
+      std::cerr << d.str() << "\n";
     if (topology) {
-      std::cout << file << ": ok: topology '" << topology->name << "', "
-                << topology->nodes.size() << " nodes (" << instance_count(*topology)
-                << " instances), " << topology->channels.size() << " channels";
+      std::cout << file << ": ok: topology '" << topology->name << "', " << topology->nodes.size()
+                << " nodes (" << instance_count(*topology) << " instances), "
+                << topology->channels.size() << " channels";
       if (!warnings.empty()) std::cout << ", " << warnings.size() << " warning(s)";
       std::cout << "\n";
     } else {

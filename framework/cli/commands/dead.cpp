@@ -3,7 +3,6 @@
 #include <brook/ids.hpp>
 #include <brook/node.hpp>
 #include <brook/params.hpp>
-
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -30,20 +29,29 @@ std::string store_path(const po::variables_map& vm) {
     return n->params.get<std::string>("store", "dead-letters.jsonl");
   }
   throw Exit(kExitFailed, "no brook-dead-letters node reads channel '" + channel + "' in " +
-                              t.file.string() + "; add one (exec: brook-dead-letters, inputs: {in: " +
-                              channel + "}, params: {store: FILE}) or pass --store");
+                              t.file.string() +
+                              "; add one (exec: brook-dead-letters, inputs: {in: " + channel +
+                              "}, params: {store: FILE}) or pass --store");
 }
 
 nlohmann::json letter_json(const DeadLetter& d, bool with_payload) {
-  nlohmann::json j{{"id", d.id},         {"channel", d.channel},   {"dead_channel", d.dead_channel},
-                   {"producer", d.producer}, {"seq", d.seq},     {"type", d.type},
-                   {"key", d.key ? nlohmann::json(*d.key) : nlohmann::json(nullptr)},
-                   {"error", d.error},   {"attempts", d.attempts}, {"node", d.node},
-                   {"received_ns", d.received_ns},
-                   {"redriven_ns", d.redriven_ns ? nlohmann::json(*d.redriven_ns) : nlohmann::json(nullptr)}};
+  nlohmann::json j{
+      {"id", d.id},
+      {"channel", d.channel},
+      {"dead_channel", d.dead_channel},
+      {"producer", d.producer},
+      {"seq", d.seq},
+      {"type", d.type},
+      {"key", d.key ? nlohmann::json(*d.key) : nlohmann::json(nullptr)},
+      {"error", d.error},
+      {"attempts", d.attempts},
+      {"node", d.node},
+      {"received_ns", d.received_ns},
+      {"redriven_ns", d.redriven_ns ? nlohmann::json(*d.redriven_ns) : nlohmann::json(nullptr)}};
   if (with_payload) {
     nlohmann::json h = nlohmann::json::object();
-    for (const auto& [k, v] : d.headers) h[k] = v;
+    for (const auto& [k, v] : d.headers)
+      h[k] = v;
     j["headers"] = h;
     // A dead letter may be one whose payload did not decode: read it under the receivers' limits.
     PayloadDecoder decoder;
@@ -74,12 +82,14 @@ int redrive(const po::variables_map& vm, DeadLetterFile& store) {
     throw Exit(kExitUsage, "brook dead redrive: say which: --id ID (repeatable) or --all");
   }
   std::map<std::string, std::vector<const DeadLetter*>> by_channel;
-  for (const auto* d : chosen) by_channel[d->channel].push_back(d);
+  for (const auto* d : chosen)
+    by_channel[d->channel].push_back(d);
   bool failed = false;
   for (const auto& [channel, letters] : by_channel) {
     if (channel.empty()) {
-      std::cerr << "brook dead: " << letters.size()
-                << " dead letter(s) do not say their channel (no dead-letter-channel header); skipped\n";
+      std::cerr
+          << "brook dead: " << letters.size()
+          << " dead letter(s) do not say their channel (no dead-letter-channel header); skipped\n";
       failed = true;
       continue;
     }
@@ -87,7 +97,8 @@ int redrive(const po::variables_map& vm, DeadLetterFile& store) {
     const WriteResult r = run_writer(tt, channel, [&](Node& node, std::uint64_t& sent) {
       for (const DeadLetter* d : letters) {
         std::vector<Header> headers;
-        for (const auto& [k, v] : d->headers) headers.emplace_back(k, v);
+        for (const auto& [k, v] : d->headers)
+          headers.emplace_back(k, v);
         const std::string from = std::to_string(d->id);
         headers.emplace_back("redriven-from", from);
         EmitOptions o;
@@ -99,13 +110,14 @@ int redrive(const po::variables_map& vm, DeadLetterFile& store) {
     });
     if (!r.ok) {
       std::cerr << "brook dead: redrive to '" << channel << "' incomplete: " << r.sent << " sent, "
-                << r.undelivered << " not delivered"
-                << (r.failure.empty() ? "" : ": " + r.failure) << "\n";
+                << r.undelivered << " not delivered" << (r.failure.empty() ? "" : ": " + r.failure)
+                << "\n";
       failed = true;
       continue;  // not marked: they can be redriven again
     }
     const auto now = wall_clock_ns();
-    for (const DeadLetter* d : letters) store.mark_redriven(d->id, now);
+    for (const DeadLetter* d : letters)
+      store.mark_redriven(d->id, now);
     std::cerr << "redrove " << r.sent << " dead letter(s) to '" << channel << "'\n";
   }
   return failed ? kExitFailed : kExitOk;
@@ -117,21 +129,25 @@ int run_dead(const Args& args) {
   po::options_description o;
   add_directory_options(o);
   add_topology_options(o);
-  o.add_options()("topology,t", po::value<std::string>(), "topology file (finds the store and the channels)")
-      ("store", po::value<std::string>(), "the brook-dead-letters store file")
-      ("id", po::value<std::vector<std::uint64_t>>()->composing(), "a dead letter (show, redrive; repeatable)")
-      ("all", "ls: include redriven ones; redrive: every one not redriven yet")
-      ("json", "ls, show: JSON")
-      ("verb", po::value<std::string>()->required(), "ls, show or redrive")
-      ("channel", po::value<std::string>(), "the dead-letter channel");
+  o.add_options()("topology,t", po::value<std::string>(),
+                  "topology file (finds the store and the channels)")(
+      "store", po::value<std::string>(), "the brook-dead-letters store file")(
+      "id", po::value<std::vector<std::uint64_t>>()->composing(),
+      "a dead letter (show, redrive; repeatable)")(
+      "all", "ls: include redriven ones; redrive: every one not redriven yet")(
+      "json", "ls, show: JSON")("verb", po::value<std::string>()->required(),
+                                "ls, show or redrive")("channel", po::value<std::string>(),
+                                                       "the dead-letter channel");
   po::positional_options_description pos;
   pos.add("verb", 1).add("channel", 1);
-  const auto vm = parse(args, "ls|show|redrive [CHANNEL --topology FILE | --store FILE] [--id ID]... [--all] [--json]",
-                        "Dead letters kept by a brook-dead-letters node reading a dead-letter channel:\n"
-                        "  ls       list them (not yet redriven ones; --all for every one)\n"
-                        "  show     one (--id) with its headers and payload as JSON\n"
-                        "  redrive  send them back to the channel they failed on (--id or --all)",
-                        o, pos);
+  const auto vm = parse(
+      args,
+      "ls|show|redrive [CHANNEL --topology FILE | --store FILE] [--id ID]... [--all] [--json]",
+      "Dead letters kept by a brook-dead-letters node reading a dead-letter channel:\n"
+      "  ls       list them (not yet redriven ones; --all for every one)\n"
+      "  show     one (--id) with its headers and payload as JSON\n"
+      "  redrive  send them back to the channel they failed on (--id or --all)",
+      o, pos);
   if (!vm) return kExitOk;
   const std::string verb = (*vm)["verb"].as<std::string>();
   if (verb != "ls" && verb != "show" && verb != "redrive") {
@@ -167,10 +183,12 @@ int run_dead(const Args& args) {
     if (!all && d.redriven_ns) continue;
     if (shown++ == 0) {
       std::cout << std::left << std::setw(6) << "ID" << std::setw(16) << "CHANNEL" << std::setw(9)
-                << "ATTEMPTS" << std::setw(20) << "NODE" << "ERROR\n";
+                << "ATTEMPTS" << std::setw(20) << "NODE"
+                << "ERROR\n";
     }
-    std::cout << std::left << std::setw(6) << (std::to_string(d.id) + (d.redriven_ns ? "*" : "") + " ")
-              << std::setw(16) << (d.channel + " ") << std::setw(9) << (std::to_string(d.attempts) + " ")
+    std::cout << std::left << std::setw(6)
+              << (std::to_string(d.id) + (d.redriven_ns ? "*" : "") + " ") << std::setw(16)
+              << (d.channel + " ") << std::setw(9) << (std::to_string(d.attempts) + " ")
               << std::setw(20) << (d.node + " ") << d.error.substr(0, 100) << "\n";
   }
   std::cout << shown << " dead letter(s) in " << store.path().string()

@@ -33,8 +33,8 @@ std::string to_dot(const Topology& t) {
     std::string label = n.name;
     if (n.replicas > 1) label += " ×" + std::to_string(n.replicas);
     if (n.job) label += "\\n(job)";
-    s << "  " << dot_quote("node:" + n.name) << " [shape=box, style=\"rounded" << (n.job ? ",dashed" : "")
-      << "\", label=" << dot_quote(label) << "];\n";
+    s << "  " << dot_quote("node:" + n.name) << " [shape=box, style=\"rounded"
+      << (n.job ? ",dashed" : "") << "\", label=" << dot_quote(label) << "];\n";
   }
   for (const auto& c : t.channels) {
     const bool pubsub = c.pattern == Pattern::kPubsub;
@@ -74,7 +74,8 @@ std::string run_dot(const std::string& dot) {
   if (p != nullptr) {
     char buf[4096];
     std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+      out.append(buf, n);
   }
   const int status = p != nullptr ? ::pclose(p) : -1;
   std::remove(path);
@@ -93,9 +94,9 @@ std::string run_dot(const std::string& dot) {
 int run_graph(const Args& args) {
   po::options_description o;
   add_topology_options(o);
-  o.add_options()("format,f", po::value<std::string>()->default_value("dot"), "dot or svg")
-      ("output,o", po::value<std::string>(), "write to this file instead of standard output")
-      ("topology", po::value<std::string>()->required(), "topology file");
+  o.add_options()("format,f", po::value<std::string>()->default_value("dot"), "dot or svg")(
+      "output,o", po::value<std::string>(), "write to this file instead of standard output")(
+      "topology", po::value<std::string>()->required(), "topology file");
   po::positional_options_description pos;
   pos.add("topology", 1);
   const auto vm = parse(args, "TOPOLOGY [--format dot|svg] [-o FILE]",
@@ -112,7 +113,8 @@ int run_graph(const Args& args) {
   if (format == "svg") text = run_dot(text);
   if (vm->count("output")) {
     std::ofstream f((*vm)["output"].as<std::string>());
-    if (!f) throw Exit(kExitUsage, "brook graph: cannot write " + (*vm)["output"].as<std::string>());
+    if (!f)
+      throw Exit(kExitUsage, "brook graph: cannot write " + (*vm)["output"].as<std::string>());
     f << text;
   } else {
     std::cout << text;

@@ -29,21 +29,22 @@ CurveKeyPair key_pair_for(const fs::path& dir, const std::string& name, bool for
 int run_keygen(const Args& args) {
   po::options_description o;
   add_topology_options(o);
-  o.add_options()("topology,t", po::value<std::string>()->required(), "topology file")
-      ("force", "replace existing keys (every running node must then be restarted)")
-      ("json", "print what was written as one JSON object")
-      ("dir", po::value<std::string>()->required(), "directory for the keys");
+  o.add_options()("topology,t", po::value<std::string>()->required(), "topology file")(
+      "force", "replace existing keys (every running node must then be restarted)")(
+      "json", "print what was written as one JSON object")(
+      "dir", po::value<std::string>()->required(), "directory for the keys");
   po::positional_options_description pos;
   pos.add("dir", 1);
-  const auto vm = parse(args, "DIR --topology FILE [--force] [--json]",
-                        "Writes a CURVE key pair for every node of the topology, for the directory\n"
-                        "(\"directory\") and for the command line tools (\"cli\"): NAME.key (public)\n"
-                        "and NAME.key_secret (mode 0600), plus DIR/allowlist naming every public key\n"
-                        "allowed to connect. Existing pairs are kept unless --force. Point the\n"
-                        "topology at DIR with security: {mechanism: curve, keys: DIR}; remove a line\n"
-                        "from the allowlist to shut that key out (a re-run of keygen writes the\n"
-                        "allowlist again from the topology).",
-                        o, pos);
+  const auto vm =
+      parse(args, "DIR --topology FILE [--force] [--json]",
+            "Writes a CURVE key pair for every node of the topology, for the directory\n"
+            "(\"directory\") and for the command line tools (\"cli\"): NAME.key (public)\n"
+            "and NAME.key_secret (mode 0600), plus DIR/allowlist naming every public key\n"
+            "allowed to connect. Existing pairs are kept unless --force. Point the\n"
+            "topology at DIR with security: {mechanism: curve, keys: DIR}; remove a line\n"
+            "from the allowlist to shut that key out (a re-run of keygen writes the\n"
+            "allowlist again from the topology).",
+            o, pos);
   if (!vm) return kExitOk;
   const Topology t = load((*vm)["topology"].as<std::string>(), *vm);
   const fs::path dir = (*vm)["dir"].as<std::string>();
@@ -74,10 +75,12 @@ int run_keygen(const Args& args) {
       created_count += created ? 1 : 0;
       written.push_back({{"name", name}, {"public_key", keys.public_key}, {"created", created}});
     }
-    write_allowlist(dir / "allowlist", allowlist,
-                    "# brook allowlist for topology '" + t.name + "' (brook keygen): NAME PUBLIC-KEY\n"
-                    "# Only these keys may connect to its nodes and directory; delete a line to "
-                    "shut a key out.\n");
+    write_allowlist(
+        dir / "allowlist", allowlist,
+        "# brook allowlist for topology '" + t.name +
+            "' (brook keygen): NAME PUBLIC-KEY\n"
+            "# Only these keys may connect to its nodes and directory; delete a line to "
+            "shut a key out.\n");
   } catch (const Error& e) {
     throw Exit(kExitFailed, e.what());
   }
@@ -87,8 +90,8 @@ int run_keygen(const Args& args) {
                            {"keys", written}});
   } else {
     std::cout << "brook keygen: " << names.size() << " key pair(s) in " << dir.string() << " ("
-              << created_count << " new, " << names.size() - created_count
-              << " kept), allowlist " << (dir / "allowlist").string() << "\n";
+              << created_count << " new, " << names.size() - created_count << " kept), allowlist "
+              << (dir / "allowlist").string() << "\n";
   }
   return kExitOk;
 }

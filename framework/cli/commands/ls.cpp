@@ -10,8 +10,8 @@ namespace brook::cli {
 int run_ls(const Args& args) {
   po::options_description o;
   add_directory_options(o);
-  o.add_options()("topology,t", po::value<std::string>(), "find the directory through this topology")
-      ("json", "print one JSON object");
+  o.add_options()("topology,t", po::value<std::string>(),
+                  "find the directory through this topology")("json", "print one JSON object");
   add_topology_options(o);
   const auto vm = parse(args, "[--directory EP | --topology FILE] [--json]",
                         "Lists the live instances registered with the directory: pid, host, how\n"
@@ -24,17 +24,25 @@ int run_ls(const Args& args) {
   const ListReply reply = list_instances(ep, cli_security(*vm, topo ? &*topo : nullptr));
 
   if (vm->count("json")) {
-    nlohmann::json j{{"directory", ep}, {"epoch", reply.state.epoch}, {"seq", reply.state.seq},
+    nlohmann::json j{{"directory", ep},
+                     {"epoch", reply.state.epoch},
+                     {"seq", reply.state.seq},
                      {"uptime_ms", reply.state.uptime_ms}};
     j["instances"] = nlohmann::json::array();
     for (const auto& i : reply.instances) {
       nlohmann::json regs = nlohmann::json::array();
-      for (const auto& r : i.registrations) regs.push_back(to_json(r));
-      j["instances"].push_back({{"node", i.node}, {"instance", i.instance},
+      for (const auto& r : i.registrations)
+        regs.push_back(to_json(r));
+      j["instances"].push_back({{"node", i.node},
+                                {"instance", i.instance},
                                 {"name", i.node + "." + std::to_string(i.instance)},
-                                {"incarnation", i.incarnation}, {"host", i.host}, {"pid", i.pid},
-                                {"lease_ms", i.lease_ms}, {"age_ms", i.age_ms},
-                                {"registered_ms", i.registered_ms}, {"registrations", regs}});
+                                {"incarnation", i.incarnation},
+                                {"host", i.host},
+                                {"pid", i.pid},
+                                {"lease_ms", i.lease_ms},
+                                {"age_ms", i.age_ms},
+                                {"registered_ms", i.registered_ms},
+                                {"registrations", regs}});
     }
     print_json(std::cout, j);
     return kExitOk;
@@ -45,7 +53,8 @@ int run_ls(const Args& args) {
             << " instance(s)\n";
   if (reply.instances.empty()) return kExitOk;
   std::cout << std::left << std::setw(20) << "INSTANCE" << std::setw(9) << "PID" << std::setw(16)
-            << "HOST" << std::setw(16) << "LEASE AGE/TTL" << std::setw(10) << "UP" << "PORTS\n";
+            << "HOST" << std::setw(16) << "LEASE AGE/TTL" << std::setw(10) << "UP"
+            << "PORTS\n";
   for (const auto& i : reply.instances) {
     std::string ports;
     for (const auto& r : i.registrations) {

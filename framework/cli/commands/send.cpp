@@ -1,7 +1,6 @@
 // brook send CHANNEL JSON: injects messages into a channel, as a producer node of its own.
-#include <brook/node.hpp>
-
 #include <algorithm>
+#include <brook/node.hpp>
 #include <iostream>
 
 #include "commands.hpp"
@@ -30,22 +29,26 @@ int run_send(const Args& args) {
   po::options_description o;
   add_directory_options(o);
   add_topology_options(o);
-  o.add_options()("topology,t", po::value<std::string>(), "topology file (default: ask the directory)")
-      ("key,k", po::value<std::string>(), "ordering key of each message")
-      ("count,n", po::value<std::uint64_t>()->default_value(1), "how many copies to send")
-      ("type", po::value<std::string>()->default_value("json"),
-       "type name in the envelope (consumers that check it expect e.g. shop.CartEvent)")
-      ("header", po::value<std::vector<std::string>>()->composing(), "NAME=VALUE header (repeatable)")
-      ("channel", po::value<std::string>()->required(), "channel to write")
-      ("payload", po::value<std::string>()->required(), "payload as JSON, or - to read it from stdin");
+  o.add_options()("topology,t", po::value<std::string>(),
+                  "topology file (default: ask the directory)")("key,k", po::value<std::string>(),
+                                                                "ordering key of each message")(
+      "count,n", po::value<std::uint64_t>()->default_value(1), "how many copies to send")(
+      "type", po::value<std::string>()->default_value("json"),
+      "type name in the envelope (consumers that check it expect e.g. shop.CartEvent)")(
+      "header", po::value<std::vector<std::string>>()->composing(),
+      "NAME=VALUE header (repeatable)")("channel", po::value<std::string>()->required(),
+                                        "channel to write")(
+      "payload", po::value<std::string>()->required(),
+      "payload as JSON, or - to read it from stdin");
   po::positional_options_description pos;
   pos.add("channel", 1).add("payload", 1);
-  const auto vm = parse(args, "CHANNEL JSON [--key K] [--count N] [--type T] [--topology FILE]",
-                        "Sends JSON (converted to msgpack) as the payload of COUNT messages on\n"
-                        "CHANNEL. Waits (up to 5 s) until every consuming node has a live replica,\n"
-                        "then sends and exits 0 once all were handed over; exit 1 if some could not\n"
-                        "be delivered.",
-                        o, pos);
+  const auto vm =
+      parse(args, "CHANNEL JSON [--key K] [--count N] [--type T] [--topology FILE]",
+            "Sends JSON (converted to msgpack) as the payload of COUNT messages on\n"
+            "CHANNEL. Waits (up to 5 s) until every consuming node has a live replica,\n"
+            "then sends and exits 0 once all were handed over; exit 1 if some could not\n"
+            "be delivered.",
+            o, pos);
   if (!vm) return kExitOk;
   const std::string channel = (*vm)["channel"].as<std::string>();
   std::string text = (*vm)["payload"].as<std::string>();
@@ -66,7 +69,8 @@ int run_send(const Args& args) {
     }
   }
   std::vector<Header> headers;
-  for (const auto& [k, v] : header_values) headers.emplace_back(k, v);
+  for (const auto& [k, v] : header_values)
+    headers.emplace_back(k, v);
   const std::optional<std::string> key =
       vm->count("key") ? std::optional((*vm)["key"].as<std::string>()) : std::nullopt;
   const std::uint64_t count = (*vm)["count"].as<std::uint64_t>();
@@ -80,12 +84,14 @@ int run_send(const Args& args) {
     EmitOptions eo;
     if (key) eo.key = *key;
     eo.headers = headers;
-    for (; sent < count; ++sent) node.emit_raw("port", payload, type, eo);
+    for (; sent < count; ++sent)
+      node.emit_raw("port", payload, type, eo);
   });
   const std::uint64_t sent = r.sent;
   const std::uint64_t undelivered = r.undelivered;
   const std::string& failure = r.failure;
-  if (!failure.empty()) std::cerr << "brook send: stopped after " << sent << ": " << failure << "\n";
+  if (!failure.empty())
+    std::cerr << "brook send: stopped after " << sent << ": " << failure << "\n";
   std::cerr << "sent " << sent << " message(s) to " << to_string(tt.pattern) << " channel '"
             << channel << "' (" << tt.consumer_groups << " consuming node(s))";
   if (undelivered > 0) std::cerr << "; " << undelivered << " could not be delivered";

@@ -2,7 +2,6 @@
 // as an observer: producers send it copies on a lossy path, so it never takes work from the real
 // consumers nor slows them; it counts what it missed from gaps in each producer's sequence.
 #include <brook/node.hpp>
-
 #include <iostream>
 #include <map>
 
@@ -16,18 +15,18 @@ namespace {
 
 nlohmann::json message_json(const Message& m) {
   const EnvelopeView& e = m.envelope();
-  nlohmann::json j{{"channel", std::string(e.channel)},
-                   {"producer", std::string(e.id.producer)},
-                   {"seq", e.id.seq},
-                   {"type", std::string(e.type)},
-                   {"key", e.has_key ? nlohmann::json(std::string(e.key)) : nlohmann::json(nullptr)},
-                   {"created_ns", e.created_ns},
-                   {"attempt", e.attempt},
-                   {"trace", to_hex(e.trace)}};
+  nlohmann::json j{
+      {"channel", std::string(e.channel)},
+      {"producer", std::string(e.id.producer)},
+      {"seq", e.id.seq},
+      {"type", std::string(e.type)},
+      {"key", e.has_key ? nlohmann::json(std::string(e.key)) : nlohmann::json(nullptr)},
+      {"created_ns", e.created_ns},
+      {"attempt", e.attempt},
+      {"trace", to_hex(e.trace)}};
   nlohmann::json headers = nlohmann::json::object();
-  e.for_each_header([&](std::string_view k, std::string_view v) {
-    headers[std::string(k)] = std::string(v);
-  });
+  e.for_each_header(
+      [&](std::string_view k, std::string_view v) { headers[std::string(k)] = std::string(v); });
   j["headers"] = headers;
   try {
     j["payload"] = to_json(m.payload());
@@ -44,19 +43,21 @@ int run_tap(const Args& args) {
   po::options_description o;
   add_directory_options(o);
   add_topology_options(o);
-  o.add_options()("topology,t", po::value<std::string>(), "topology file (default: ask the directory)")
-      ("count,n", po::value<std::uint64_t>(), "exit after this many messages")
-      ("duration", po::value<std::string>(), "exit after this long, e.g. 10s")
-      ("payload-only", "print only the decoded payload of each message")
-      ("channel", po::value<std::string>()->required(), "channel to watch");
+  o.add_options()("topology,t", po::value<std::string>(),
+                  "topology file (default: ask the directory)")(
+      "count,n", po::value<std::uint64_t>(), "exit after this many messages")(
+      "duration", po::value<std::string>(), "exit after this long, e.g. 10s")(
+      "payload-only", "print only the decoded payload of each message")(
+      "channel", po::value<std::string>()->required(), "channel to watch");
   po::positional_options_description pos;
   pos.add("channel", 1);
-  const auto vm = parse(args, "CHANNEL [--topology FILE | --directory EP] [--count N] [--duration 10s]",
-                        "Prints each message on CHANNEL as one JSON line (envelope fields and the\n"
-                        "payload decoded from msgpack) until Ctrl-C, --count or --duration. Real\n"
-                        "consumers are unaffected: the tap gets best-effort copies and reports on\n"
-                        "standard error how many it missed.",
-                        o, pos);
+  const auto vm =
+      parse(args, "CHANNEL [--topology FILE | --directory EP] [--count N] [--duration 10s]",
+            "Prints each message on CHANNEL as one JSON line (envelope fields and the\n"
+            "payload decoded from msgpack) until Ctrl-C, --count or --duration. Real\n"
+            "consumers are unaffected: the tap gets best-effort copies and reports on\n"
+            "standard error how many it missed.",
+            o, pos);
   if (!vm) return kExitOk;
   const std::string channel = (*vm)["channel"].as<std::string>();
   std::optional<std::chrono::milliseconds> duration;

@@ -1,11 +1,10 @@
 // brook up TOPOLOGY: runs the directory and every node of a topology (launch/launcher.hpp).
 #include <unistd.h>
 
+#include <brook/log.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
-
-#include <brook/log.hpp>
 
 #include "commands.hpp"
 #include "launch/launch_plan.hpp"
@@ -49,29 +48,29 @@ std::filesystem::path find_program(const std::string& name) {
 int run_up(const Args& args) {
   po::options_description o;
   add_topology_options(o);
-  o.add_options()
-      ("only", po::value<std::vector<std::string>>()->composing(),
-       "start only these nodes (comma-separated, repeatable): run one topology across hosts")
-      ("directory,d", po::value<std::string>(),
-       "use the directory running at this endpoint instead of starting one")
-      ("no-directory", "do not start a directory (another host runs it)")
-      ("quiet,q", "no live status lines")
-      ("no-color", "no colours in prefixes")
-      ("log-level", po::value<std::string>()->default_value("info"), "passed to every node")
-      ("advertise", po::value<std::string>(),
-       "host or address nodes bind inputs on and publish (default 127.0.0.1; for multi-host runs)")
-      ("drain-limit", po::value<std::string>()->default_value("60s"),
-       "after the jobs finished, stop anyway when the pipeline has not drained within this")
-      ("topology", po::value<std::string>()->required(), "topology file");
+  o.add_options()(
+      "only", po::value<std::vector<std::string>>()->composing(),
+      "start only these nodes (comma-separated, repeatable): run one topology across hosts")(
+      "directory,d", po::value<std::string>(),
+      "use the directory running at this endpoint instead of starting one")(
+      "no-directory", "do not start a directory (another host runs it)")(
+      "quiet,q", "no live status lines")("no-color", "no colours in prefixes")(
+      "log-level", po::value<std::string>()->default_value("info"), "passed to every node")(
+      "advertise", po::value<std::string>(),
+      "host or address nodes bind inputs on and publish (default 127.0.0.1; for multi-host runs)")(
+      "drain-limit", po::value<std::string>()->default_value("60s"),
+      "after the jobs finished, stop anyway when the pipeline has not drained within this")(
+      "topology", po::value<std::string>()->required(), "topology file");
   po::positional_options_description pos;
   pos.add("topology", 1);
-  const auto vm = parse(args, "TOPOLOGY [--set path=value]... [--only n1,n2] [--directory EP] [--quiet]",
-                        "Starts the topology's directory (unless external) and every replica of its\n"
-                        "nodes, consumers first, prefixing their output with 'node.instance |'.\n"
-                        "Failed nodes are restarted by their restart policy. Ctrl-C or SIGTERM stops\n"
-                        "everything, producers first. When the topology has jobs, exits once they\n"
-                        "all finished and the pipeline drained. Exit 0 when no node failed.",
-                        o, pos);
+  const auto vm =
+      parse(args, "TOPOLOGY [--set path=value]... [--only n1,n2] [--directory EP] [--quiet]",
+            "Starts the topology's directory (unless external) and every replica of its\n"
+            "nodes, consumers first, prefixing their output with 'node.instance |'.\n"
+            "Failed nodes are restarted by their restart policy. Ctrl-C or SIGTERM stops\n"
+            "everything, producers first. When the topology has jobs, exits once they\n"
+            "all finished and the pipeline drained. Exit 0 when no node failed.",
+            o, pos);
   if (!vm) return kExitOk;
 
   launch::LaunchOptions lo;
@@ -88,7 +87,8 @@ int run_up(const Args& args) {
   for (const auto& n : t.nodes) {
     if (!lo.only.empty() && !lo.only.count(n.name)) continue;
     if (n.exec_path.empty()) {
-      missing += "\n  " + n.where.str() + ": node '" + n.name + "': exec '" + n.exec + "' not found";
+      missing +=
+          "\n  " + n.where.str() + ": node '" + n.name + "': exec '" + n.exec + "' not found";
     }
   }
   if (!missing.empty()) {
@@ -101,14 +101,16 @@ int run_up(const Args& args) {
   if (lo.start_directory) {
     lo.directory_program = find_program("brook-directory");
     if (lo.directory_program.empty()) {
-      throw Exit(kExitFailed, "brook up: brook-directory not found next to brook, in BROOK_PATH or "
-                              "PATH (build it, or pass --directory EP to use a running one)");
+      throw Exit(kExitFailed,
+                 "brook up: brook-directory not found next to brook, in BROOK_PATH or "
+                 "PATH (build it, or pass --directory EP to use a running one)");
     }
   }
   lo.log_level = (*vm)["log-level"].as<std::string>();
   if (vm->count("advertise")) lo.advertise = (*vm)["advertise"].as<std::string>();
   if (!parse_log_level(lo.log_level)) {
-    throw Exit(kExitUsage, "brook up: --log-level: expected trace, debug, info, warn, error or off");
+    throw Exit(kExitUsage,
+               "brook up: --log-level: expected trace, debug, info, warn, error or off");
   }
   const auto drain = parse_duration((*vm)["drain-limit"].as<std::string>());
   if (!drain) throw Exit(kExitUsage, "brook up: --drain-limit expects a duration like 60s");

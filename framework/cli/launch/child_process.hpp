@@ -18,8 +18,8 @@ namespace brook::launch {
 
 struct SpawnSpec {
   std::filesystem::path program;
-  std::vector<std::string> args;            // argv[1..]
-  std::map<std::string, std::string> env;   // added to (or replacing in) the launcher's
+  std::vector<std::string> args;           // argv[1..]
+  std::map<std::string, std::string> env;  // added to (or replacing in) the launcher's
 };
 
 class ChildProcess {

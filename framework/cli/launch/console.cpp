@@ -14,7 +14,9 @@ constexpr std::string_view kReset = "\x1b[0m";
 
 Console::Console(bool status, bool color) : status_enabled_(status), color_(color) {}
 
-void Console::reserve_name(std::string_view name) { width_ = std::max(width_, name.size()); }
+void Console::reserve_name(std::string_view name) {
+  width_ = std::max(width_, name.size());
+}
 
 std::string_view Console::color_of(std::string_view name) {
   // Replicas of one node share a colour: key on the node part of "node.instance".
@@ -41,7 +43,9 @@ void Console::child_line(std::string_view name, std::string_view line) {
   draw();
 }
 
-void Console::say(std::string_view line) { child_line("brook", line); }
+void Console::say(std::string_view line) {
+  child_line("brook", line);
+}
 
 void Console::set_status(std::vector<std::string> lines) {
   if (!status_enabled_) return;
@@ -66,7 +70,8 @@ void Console::erase() {
 void Console::draw() {
   if (!status_enabled_ || status_.empty()) return;
   std::string s;
-  for (const auto& l : status_) s += "\x1b[2m" + l + "\x1b[0m\n";
+  for (const auto& l : status_)
+    s += "\x1b[2m" + l + "\x1b[0m\n";
   write(s);
   drawn_ = status_.size();
 }

@@ -11,9 +11,10 @@ std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
   for (const auto& name : only) {
     if (t.node(name) == nullptr) {
       std::string names;
-      for (const auto& n : t.nodes) names += (names.empty() ? "" : ", ") + n.name;
-      throw UsageError("--only: no node '" + name + "' in topology '" + t.name + "' (nodes: " +
-                       names + ")");
+      for (const auto& n : t.nodes)
+        names += (names.empty() ? "" : ", ") + n.name;
+      throw UsageError("--only: no node '" + name + "' in topology '" + t.name +
+                       "' (nodes: " + names + ")");
     }
   }
   auto selected = [&](const NodeSpec& n) { return only.empty() || only.count(n.name) > 0; };
@@ -50,7 +51,8 @@ std::vector<StartStep> start_plan(const Topology& t,
                                   const std::vector<std::vector<const NodeSpec*>>& levels) {
   std::map<const NodeSpec*, std::size_t> level_of;
   for (std::size_t i = 0; i < levels.size(); ++i) {
-    for (const NodeSpec* n : levels[i]) level_of[n] = i;
+    for (const NodeSpec* n : levels[i])
+      level_of[n] = i;
   }
   std::vector<StartStep> plan;
   for (std::size_t i = 0; i < levels.size(); ++i) {
@@ -60,7 +62,8 @@ std::vector<StartStep> start_plan(const Topology& t,
         for (const NodeSpec* reader : t.consumers(out.channel)) {
           auto it = level_of.find(reader);
           if (it == level_of.end() || it->second >= i) continue;
-          if (std::find(step.waits_for.begin(), step.waits_for.end(), reader) == step.waits_for.end()) {
+          if (std::find(step.waits_for.begin(), step.waits_for.end(), reader) ==
+              step.waits_for.end()) {
             step.waits_for.push_back(reader);
           }
         }
@@ -84,7 +87,8 @@ std::set<std::string> channels_downstream_of_jobs(const Topology& t) {
     if (!visited.insert(n->name).second) continue;
     for (const auto& out : n->outputs) {
       if (!reached.insert(out.channel).second) continue;
-      for (const NodeSpec* reader : t.consumers(out.channel)) frontier.push_back(reader);
+      for (const NodeSpec* reader : t.consumers(out.channel))
+        frontier.push_back(reader);
     }
   }
   return reached;

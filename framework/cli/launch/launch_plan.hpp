@@ -4,7 +4,6 @@
 #pragma once
 
 #include <brook/topology.hpp>
-
 #include <set>
 #include <string>
 #include <vector>

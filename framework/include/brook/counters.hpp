@@ -70,7 +70,8 @@ inline constexpr std::array<CounterField, 15> kChannelCounterFields{{
 
 template <class F>
 void ChannelCounters::for_each(F&& fn) const {
-  for (const auto& f : kChannelCounterFields) fn(f.name, this->*f.member);
+  for (const auto& f : kChannelCounterFields)
+    fn(f.name, this->*f.member);
 }
 
 // What a node may declare with Node::counter and Node::gauge, together, and how long a name may

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <brook/envelope.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -26,8 +25,8 @@ struct Limits {
   std::uint32_t max_headers = 64;
   std::size_t max_header_name = 255;
   std::size_t max_header_value = 4096;
-  std::uint32_t max_depth = 64;          // nesting of the payload object
-  std::size_t max_elements = 1u << 20;   // elements of one payload array or map
+  std::uint32_t max_depth = 64;         // nesting of the payload object
+  std::size_t max_elements = 1u << 20;  // elements of one payload array or map
 };
 
 enum class DecodeErrc : std::uint8_t {

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <brook/envelope.hpp>
-
 #include <cstdint>
 #include <string>
 

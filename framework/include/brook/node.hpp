@@ -199,9 +199,8 @@ class Responder {
   void reply(const T& value) const {
     msgpack::sbuffer buf;
     msgpack::pack(buf, value);
-    slot_->reply(type_name<T>(),
-                 std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf.data()),
-                                            buf.size()));
+    slot_->reply(type_name<T>(), std::span<const std::byte>(
+                                     reinterpret_cast<const std::byte*>(buf.data()), buf.size()));
   }
   void fail(std::string_view error) const { slot_->fail(error); }
   bool replied() const noexcept { return slot_->replied(); }
@@ -376,8 +375,8 @@ class Node {
                F&& on_reply);
   // Payload given as msgpack bytes of type `type` (tools, forwarding): on_reply gets the reply
   // message, or nullptr and why there is none.
-  void request_raw(std::string_view port, std::span<const std::byte> payload,
-                   std::string_view type, std::optional<std::chrono::milliseconds> timeout,
+  void request_raw(std::string_view port, std::span<const std::byte> payload, std::string_view type,
+                   std::optional<std::chrono::milliseconds> timeout,
                    std::function<void(const Message* reply, std::string_view error)> on_reply);
   // Serves a request input port: fn(const Req&, brook::Responder<Rep>) answers each request,
   // now or later. A request that does not convert to Req fails back to its caller. One handler
@@ -546,24 +545,23 @@ void Node::send_request(std::string_view port, const Req& request,
   static_assert(std::is_invocable_v<F&, const Reply<Rep>&>,
                 "on_reply must be callable as fn(const brook::Reply<Rep>&)");
   const OutgoingEnvelope env = begin_request(port, type_name<Req>());
-  finish_request(port, encoder().encode(env, request), timeout,
-                 [fn = std::forward<F>(on_reply)](const Message* m,
-                                                  std::string_view error) mutable {
-                   if (m == nullptr) {
-                     fn(Reply<Rep>::failure(std::string(error)));
-                     return;
-                   }
-                   std::optional<Rep> value;
-                   std::string why;
-                   try {
-                     value = m->as<Rep>();
-                   } catch (const PayloadError& e) {
-                     why = std::string("the reply (type '") + std::string(m->type()) +
-                           "') does not convert: " + e.what();
-                   }
-                   fn(value ? Reply<Rep>::success(std::move(*value))
-                            : Reply<Rep>::failure(std::move(why)));
-                 });
+  finish_request(
+      port, encoder().encode(env, request), timeout,
+      [fn = std::forward<F>(on_reply)](const Message* m, std::string_view error) mutable {
+        if (m == nullptr) {
+          fn(Reply<Rep>::failure(std::string(error)));
+          return;
+        }
+        std::optional<Rep> value;
+        std::string why;
+        try {
+          value = m->as<Rep>();
+        } catch (const PayloadError& e) {
+          why = std::string("the reply (type '") + std::string(m->type()) +
+                "') does not convert: " + e.what();
+        }
+        fn(value ? Reply<Rep>::success(std::move(*value)) : Reply<Rep>::failure(std::move(why)));
+      });
 }
 
 template <class Rep, class Req, class F>

@@ -21,13 +21,15 @@ bool ChannelCounters::set(std::string_view name, std::uint64_t value) {
 }
 
 ChannelCounters& ChannelCounters::operator+=(const ChannelCounters& o) {
-  for (const auto& f : kChannelCounterFields) this->*f.member += o.*f.member;
+  for (const auto& f : kChannelCounterFields)
+    this->*f.member += o.*f.member;
   return *this;
 }
 
 ChannelCounters NodeCounters::total() const {
   ChannelCounters t;
-  for (const auto& [name, c] : channels) t += c;
+  for (const auto& [name, c] : channels)
+    t += c;
   return t;
 }
 

@@ -2,8 +2,7 @@
 
 namespace brook::detail {
 
-DedupeWindow::DedupeWindow(std::size_t size)
-    : size_((size + 63) / 64 * 64), bits_(size_ / 64, 0) {}
+DedupeWindow::DedupeWindow(std::size_t size) : size_((size + 63) / 64 * 64), bits_(size_ / 64, 0) {}
 
 bool DedupeWindow::in_window(std::uint64_t seq) const noexcept {
   return seq + size_ > top_;  // seq > top - size, without underflow

@@ -23,9 +23,9 @@ class DedupeWindow {
   bool in_window(std::uint64_t seq) const noexcept;
   void clear_range(std::uint64_t from, std::uint64_t to) noexcept;  // [from, to)
 
-  std::size_t size_;                // a multiple of 64
+  std::size_t size_;  // a multiple of 64
   std::vector<std::uint64_t> bits_;
-  std::uint64_t top_ = 0;           // highest marked sequence number; window is (top - size, top]
+  std::uint64_t top_ = 0;  // highest marked sequence number; window is (top - size, top]
 };
 
 }  // namespace brook::detail

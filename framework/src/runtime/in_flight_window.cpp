@@ -17,7 +17,8 @@ bool InFlightWindow::has_room(std::uint64_t seq) const noexcept {
 
 void InFlightWindow::grow(std::size_t needed) {
   std::size_t size = ring_.size();
-  while (size < needed) size *= 2;
+  while (size < needed)
+    size *= 2;
   std::vector<Entry> bigger(std::min(size, capacity_));
   for (std::uint64_t s = base_; s < top_; ++s) {
     Entry& e = ring_[s % ring_.size()];
@@ -66,7 +67,8 @@ bool InFlightWindow::ack(std::uint64_t seq, std::uint32_t& replica) noexcept {
 }
 
 void InFlightWindow::advance() noexcept {
-  while (base_ < top_ && ring_[base_ % ring_.size()].seq != base_) ++base_;
+  while (base_ < top_ && ring_[base_ % ring_.size()].seq != base_)
+    ++base_;
 }
 
 void InFlightWindow::release(std::uint32_t replica, std::vector<std::uint64_t>& out) noexcept {

@@ -60,8 +60,8 @@ class InFlightWindow {
 
   std::size_t capacity_;
   std::vector<Entry> ring_;  // seq % ring_.size(); at most capacity_ entries
-  std::uint64_t base_ = 0;  // oldest sequence number that may still be stored; 0 before the first
-  std::uint64_t top_ = 0;   // one past the newest stored
+  std::uint64_t base_ = 0;   // oldest sequence number that may still be stored; 0 before the first
+  std::uint64_t top_ = 0;    // one past the newest stored
   std::size_t stored_ = 0;
   std::size_t in_flight_ = 0;
 };

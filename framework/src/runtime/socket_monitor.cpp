@@ -1,9 +1,8 @@
 #include "runtime/socket_monitor.hpp"
 
 #include <atomic>
-#include <cstring>
-
 #include <brook/error.hpp>
+#include <cstring>
 
 namespace brook::detail {
 

@@ -21,7 +21,8 @@ class SocketMonitor {
   void* handle() noexcept { return pair_.handle(); }
 
   // Reads every queued event and calls fn(event, value, endpoint) for each.
-  void drain(const std::function<void(int event, std::int32_t value, const std::string& endpoint)>& fn);
+  void drain(
+      const std::function<void(int event, std::int32_t value, const std::string& endpoint)>& fn);
 
  private:
   zmq::socket_t* watched_;

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <brook/topology.hpp>
-
 #include <chrono>
 #include <optional>
 #include <string_view>

@@ -7,16 +7,19 @@ namespace brook::detail {
 TimerId TimerQueue::add(Clock::time_point first, std::chrono::milliseconds period, bool periodic,
                         std::function<void()> fn) {
   const TimerId id = next_id_++;
-  timers_.emplace(id, Timer{first, period, periodic,
-                            std::make_shared<std::function<void()>>(std::move(fn))});
+  timers_.emplace(
+      id, Timer{first, period, periodic, std::make_shared<std::function<void()>>(std::move(fn))});
   return id;
 }
 
-void TimerQueue::cancel(TimerId id) { timers_.erase(id); }
+void TimerQueue::cancel(TimerId id) {
+  timers_.erase(id);
+}
 
 TimerQueue::Clock::time_point TimerQueue::next_deadline() const {
   auto next = Clock::time_point::max();
-  for (const auto& [id, t] : timers_) next = std::min(next, t.deadline);
+  for (const auto& [id, t] : timers_)
+    next = std::min(next, t.deadline);
   return next;
 }
 

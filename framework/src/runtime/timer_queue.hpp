@@ -2,7 +2,6 @@
 #pragma once
 
 #include <brook/node.hpp>
-
 #include <chrono>
 #include <functional>
 #include <map>

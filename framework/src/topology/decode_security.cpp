@@ -29,7 +29,8 @@ void decode_security(DiagnosticSink& sink, const Entry& e, SecuritySpec& out) {
   const Fields f =
       read_fields(sink, e.value, {"mechanism", "keys", "handshake_timeout"}, "in security");
   if (const Entry* x = f.find("mechanism")) {
-    if (auto m = read_enum<Mechanism>(sink, *x, "security.mechanism", parse_mechanism, kMechanisms)) {
+    if (auto m =
+            read_enum<Mechanism>(sink, *x, "security.mechanism", parse_mechanism, kMechanisms)) {
       out.mechanism = *m;
     }
   } else {
@@ -49,10 +50,10 @@ void decode_security(DiagnosticSink& sink, const Entry& e, SecuritySpec& out) {
   if (const Entry* x = f.find("handshake_timeout")) {
     if (auto v = read_duration(sink, *x, "security.handshake_timeout")) {
       if (v->count() < 100 || v->count() > 60000) {
-        sink.error(where_value(sink, *x),
-                   "security.handshake_timeout must be between 100ms and 60s, got " +
-                       format_duration(*v),
-                   "a peer that has not completed the handshake in this time is dropped; e.g. 2s");
+        sink.error(
+            where_value(sink, *x),
+            "security.handshake_timeout must be between 100ms and 60s, got " + format_duration(*v),
+            "a peer that has not completed the handshake in this time is dropped; e.g. 2s");
       } else {
         out.handshake_timeout = *v;
       }

@@ -95,8 +95,7 @@ YamlDocuments load_documents(const std::string& text) {
     // flow root ("{a: 1},") or a null one (",") may have stopped short: the full pass says where.
     if (!may_hold_more_documents(text)) {
       docs.first = YAML::Load(text);
-      const bool block_map =
-          docs.first.IsMap() && docs.first.Style() != YAML::EmitterStyle::Flow;
+      const bool block_map = docs.first.IsMap() && docs.first.Style() != YAML::EmitterStyle::Flow;
       if (block_map || (docs.first.IsNull() && blank(text))) {
         docs.count = docs.first.IsNull() ? 0 : 1;
         return docs;

@@ -1,6 +1,6 @@
-#include <brook/error.hpp>
-
 #include <zmq.h>
+
+#include <brook/error.hpp>
 
 namespace brook {
 

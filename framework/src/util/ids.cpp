@@ -1,7 +1,6 @@
-#include <brook/ids.hpp>
-
 #include <time.h>
 
+#include <brook/ids.hpp>
 #include <cstring>
 #include <random>
 
@@ -12,7 +11,8 @@ std::string random_id() {
   const std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s(16, '0');
-  for (int i = 0; i < 16; ++i) s[static_cast<std::size_t>(i)] = kDigits[(v >> (60 - 4 * i)) & 0xf];
+  for (int i = 0; i < 16; ++i)
+    s[static_cast<std::size_t>(i)] = kDigits[(v >> (60 - 4 * i)) & 0xf];
   return s;
 }
 

@@ -1,11 +1,10 @@
-#include <brook/log.hpp>
-
 #include <unistd.h>
 
 #include <atomic>
+#include <brook/log.hpp>
 #include <cstdlib>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 
 namespace brook {
 
@@ -30,12 +29,22 @@ std::optional<LogLevel> parse_log_level(std::string_view s) noexcept {
   return std::nullopt;
 }
 
-std::string_view to_string(LogLevel l) noexcept { return kLevelNames[static_cast<int>(l)]; }
+std::string_view to_string(LogLevel l) noexcept {
+  return kLevelNames[static_cast<int>(l)];
+}
 
-void set_log_level(LogLevel level) noexcept { g_level.store(level, std::memory_order_relaxed); }
-LogLevel log_level() noexcept { return g_level.load(std::memory_order_relaxed); }
-void set_log_identity(std::string identity) { g_identity = std::move(identity); }
-void set_log_plain(bool plain) noexcept { g_plain.store(plain, std::memory_order_relaxed); }
+void set_log_level(LogLevel level) noexcept {
+  g_level.store(level, std::memory_order_relaxed);
+}
+LogLevel log_level() noexcept {
+  return g_level.load(std::memory_order_relaxed);
+}
+void set_log_identity(std::string identity) {
+  g_identity = std::move(identity);
+}
+void set_log_plain(bool plain) noexcept {
+  g_plain.store(plain, std::memory_order_relaxed);
+}
 
 void log_line(LogLevel level, std::string_view message) noexcept {
   try {

@@ -1,5 +1,4 @@
 #include <brook/envelope_codec.hpp>
-
 #include <cstring>
 
 #include "wire/msgpack_reader.hpp"
@@ -8,19 +7,32 @@ namespace brook {
 
 std::string_view to_string(DecodeErrc e) noexcept {
   switch (e) {
-    case DecodeErrc::kOk: return "ok";
-    case DecodeErrc::kEmpty: return "empty frame";
-    case DecodeErrc::kTooLarge: return "frame larger than max_message_size";
-    case DecodeErrc::kTruncated: return "truncated";
-    case DecodeErrc::kNotAnArray: return "not a msgpack array";
-    case DecodeErrc::kUnsupportedVersion: return "unsupported wire version";
-    case DecodeErrc::kWrongArity: return "wrong number of envelope fields";
-    case DecodeErrc::kWrongType: return "wrong type";
-    case DecodeErrc::kOutOfRange: return "value out of range";
-    case DecodeErrc::kLimitExceeded: return "limit exceeded";
-    case DecodeErrc::kTrailingBytes: return "trailing bytes after envelope";
-    case DecodeErrc::kBadPayload: return "malformed payload";
-    case DecodeErrc::kTypeMismatch: return "payload does not match the handler's type";
+    case DecodeErrc::kOk:
+      return "ok";
+    case DecodeErrc::kEmpty:
+      return "empty frame";
+    case DecodeErrc::kTooLarge:
+      return "frame larger than max_message_size";
+    case DecodeErrc::kTruncated:
+      return "truncated";
+    case DecodeErrc::kNotAnArray:
+      return "not a msgpack array";
+    case DecodeErrc::kUnsupportedVersion:
+      return "unsupported wire version";
+    case DecodeErrc::kWrongArity:
+      return "wrong number of envelope fields";
+    case DecodeErrc::kWrongType:
+      return "wrong type";
+    case DecodeErrc::kOutOfRange:
+      return "value out of range";
+    case DecodeErrc::kLimitExceeded:
+      return "limit exceeded";
+    case DecodeErrc::kTrailingBytes:
+      return "trailing bytes after envelope";
+    case DecodeErrc::kBadPayload:
+      return "malformed payload";
+    case DecodeErrc::kTypeMismatch:
+      return "payload does not match the handler's type";
   }
   return "unknown";
 }
@@ -238,7 +250,7 @@ std::span<const std::byte> EnvelopeEncoder::finish() {
 }
 
 std::span<const std::byte> EnvelopeEncoder::encode_raw(const OutgoingEnvelope& env,
-                                                        std::span<const std::byte> payload) {
+                                                       std::span<const std::byte> payload) {
   begin(env);
   buffer_.write(reinterpret_cast<const char*>(payload.data()), payload.size());
   return finish();
@@ -249,7 +261,9 @@ std::span<const std::byte> EnvelopeEncoder::encode_raw(const OutgoingEnvelope& e
 
 namespace {
 // Strings and binaries reference the frame instead of being copied into the zone.
-bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
+bool reference_all(msgpack::type::object_type, std::size_t, void*) {
+  return true;
+}
 }  // namespace
 
 DecodeStatus PayloadDecoder::unpack(std::span<const std::byte> bytes,

@@ -4,11 +4,14 @@ namespace brook::detail {
 
 std::uint64_t MsgpackReader::be(std::size_t at, std::size_t width) const noexcept {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < width; ++i) v = (v << 8) | static_cast<std::uint8_t>(data_[at + i]);
+  for (std::size_t i = 0; i < width; ++i)
+    v = (v << 8) | static_cast<std::uint8_t>(data_[at + i]);
   return v;
 }
 
-bool MsgpackReader::peek_nil() const noexcept { return has(1) && peek() == 0xc0; }
+bool MsgpackReader::peek_nil() const noexcept {
+  return has(1) && peek() == 0xc0;
+}
 
 DecodeErrc MsgpackReader::read_array_header(std::uint32_t& n) noexcept {
   if (!has(1)) return DecodeErrc::kTruncated;
@@ -58,15 +61,36 @@ DecodeErrc MsgpackReader::read_int(std::int64_t& v) noexcept {
   std::size_t width = 0;
   bool is_signed = false;
   switch (b) {
-    case 0xcc: width = 1; break;
-    case 0xcd: width = 2; break;
-    case 0xce: width = 4; break;
-    case 0xcf: width = 8; break;
-    case 0xd0: width = 1; is_signed = true; break;
-    case 0xd1: width = 2; is_signed = true; break;
-    case 0xd2: width = 4; is_signed = true; break;
-    case 0xd3: width = 8; is_signed = true; break;
-    default: return DecodeErrc::kWrongType;
+    case 0xcc:
+      width = 1;
+      break;
+    case 0xcd:
+      width = 2;
+      break;
+    case 0xce:
+      width = 4;
+      break;
+    case 0xcf:
+      width = 8;
+      break;
+    case 0xd0:
+      width = 1;
+      is_signed = true;
+      break;
+    case 0xd1:
+      width = 2;
+      is_signed = true;
+      break;
+    case 0xd2:
+      width = 4;
+      is_signed = true;
+      break;
+    case 0xd3:
+      width = 8;
+      is_signed = true;
+      break;
+    default:
+      return DecodeErrc::kWrongType;
   }
   if (!has(1 + width)) return DecodeErrc::kTruncated;
   const std::uint64_t raw = be(pos_ + 1, width);
@@ -92,10 +116,18 @@ DecodeErrc MsgpackReader::read_uint(std::uint64_t& v) noexcept {
   }
   std::size_t width = 0;
   switch (b) {
-    case 0xcc: width = 1; break;
-    case 0xcd: width = 2; break;
-    case 0xce: width = 4; break;
-    case 0xcf: width = 8; break;
+    case 0xcc:
+      width = 1;
+      break;
+    case 0xcd:
+      width = 2;
+      break;
+    case 0xce:
+      width = 4;
+      break;
+    case 0xcf:
+      width = 8;
+      break;
     default: {
       // Other encoders may write a non-negative value in a signed format.
       std::int64_t s = 0;
@@ -177,28 +209,85 @@ DecodeErrc MsgpackReader::skip_value() noexcept {
       body = b & 0x1f;
     } else {
       switch (b) {
-        case 0xc4: case 0xd9: width = 1; break;
-        case 0xc5: case 0xda: width = 2; break;
-        case 0xc6: case 0xdb: width = 4; break;
-        case 0xc7: width = 1; head = 2; break;  // ext: a type byte after the length
-        case 0xc8: width = 2; head = 2; break;
-        case 0xc9: width = 4; head = 2; break;
-        case 0xca: head = 5; break;
-        case 0xcb: head = 9; break;
-        case 0xcc: case 0xd0: head = 2; break;
-        case 0xcd: case 0xd1: head = 3; break;
-        case 0xce: case 0xd2: head = 5; break;
-        case 0xcf: case 0xd3: head = 9; break;
-        case 0xd4: head = 3; break;  // fixext 1, 2, 4, 8, 16: type byte and data
-        case 0xd5: head = 4; break;
-        case 0xd6: head = 6; break;
-        case 0xd7: head = 10; break;
-        case 0xd8: head = 18; break;
-        case 0xdc: width = 2; count = true; break;
-        case 0xdd: width = 4; count = true; break;
-        case 0xde: width = 2; count = pairs = true; break;
-        case 0xdf: width = 4; count = pairs = true; break;
-        default: return fail(DecodeErrc::kWrongType);  // 0xc1, never used
+        case 0xc4:
+        case 0xd9:
+          width = 1;
+          break;
+        case 0xc5:
+        case 0xda:
+          width = 2;
+          break;
+        case 0xc6:
+        case 0xdb:
+          width = 4;
+          break;
+        case 0xc7:
+          width = 1;
+          head = 2;
+          break;  // ext: a type byte after the length
+        case 0xc8:
+          width = 2;
+          head = 2;
+          break;
+        case 0xc9:
+          width = 4;
+          head = 2;
+          break;
+        case 0xca:
+          head = 5;
+          break;
+        case 0xcb:
+          head = 9;
+          break;
+        case 0xcc:
+        case 0xd0:
+          head = 2;
+          break;
+        case 0xcd:
+        case 0xd1:
+          head = 3;
+          break;
+        case 0xce:
+        case 0xd2:
+          head = 5;
+          break;
+        case 0xcf:
+        case 0xd3:
+          head = 9;
+          break;
+        case 0xd4:
+          head = 3;
+          break;  // fixext 1, 2, 4, 8, 16: type byte and data
+        case 0xd5:
+          head = 4;
+          break;
+        case 0xd6:
+          head = 6;
+          break;
+        case 0xd7:
+          head = 10;
+          break;
+        case 0xd8:
+          head = 18;
+          break;
+        case 0xdc:
+          width = 2;
+          count = true;
+          break;
+        case 0xdd:
+          width = 4;
+          count = true;
+          break;
+        case 0xde:
+          width = 2;
+          count = pairs = true;
+          break;
+        case 0xdf:
+          width = 4;
+          count = pairs = true;
+          break;
+        default:
+          return fail(DecodeErrc::kWrongType);  // 0xc1, never used
       }
     }
     if (!has(head + width)) return fail(DecodeErrc::kTruncated);

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <brook/envelope_codec.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -26,8 +25,8 @@ class MsgpackReader {
   // unchanged on failure.
   DecodeErrc read_array_header(std::uint32_t& n) noexcept;
   DecodeErrc read_map_header(std::uint32_t& n) noexcept;
-  DecodeErrc read_uint(std::uint64_t& v) noexcept;   // positive fixint, uint8..64, non-negative int
-  DecodeErrc read_int(std::int64_t& v) noexcept;     // any integer that fits int64
+  DecodeErrc read_uint(std::uint64_t& v) noexcept;  // positive fixint, uint8..64, non-negative int
+  DecodeErrc read_int(std::int64_t& v) noexcept;    // any integer that fits int64
   DecodeErrc read_str(std::string_view& v) noexcept;
   DecodeErrc read_bin(std::span<const std::byte>& v) noexcept;
   bool peek_nil() const noexcept;

@@ -7,17 +7,27 @@ namespace brook::detail {
 namespace {
 std::string_view type_name(const msgpack::object& o) {
   switch (o.type) {
-    case msgpack::type::NIL: return "nil";
-    case msgpack::type::BOOLEAN: return "bool";
-    case msgpack::type::POSITIVE_INTEGER: return "unsigned integer";
-    case msgpack::type::NEGATIVE_INTEGER: return "negative integer";
+    case msgpack::type::NIL:
+      return "nil";
+    case msgpack::type::BOOLEAN:
+      return "bool";
+    case msgpack::type::POSITIVE_INTEGER:
+      return "unsigned integer";
+    case msgpack::type::NEGATIVE_INTEGER:
+      return "negative integer";
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: return "float";
-    case msgpack::type::STR: return "string";
-    case msgpack::type::BIN: return "binary";
-    case msgpack::type::ARRAY: return "array";
-    case msgpack::type::MAP: return "map";
-    case msgpack::type::EXT: return "ext";
+    case msgpack::type::FLOAT64:
+      return "float";
+    case msgpack::type::STR:
+      return "string";
+    case msgpack::type::BIN:
+      return "binary";
+    case msgpack::type::ARRAY:
+      return "array";
+    case msgpack::type::MAP:
+      return "map";
+    case msgpack::type::EXT:
+      return "ext";
   }
   return "unknown";
 }
@@ -61,8 +71,7 @@ const msgpack::object* ObjectReader::find(std::string_view key) const noexcept {
   return nullptr;
 }
 
-bool ObjectReader::str(std::string_view key, std::string& out, std::size_t max_len,
-                       bool required) {
+bool ObjectReader::str(std::string_view key, std::string& out, std::size_t max_len, bool required) {
   if (map_ == nullptr) return false;
   const auto* o = find(key);
   if (o == nullptr) {

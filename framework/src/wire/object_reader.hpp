@@ -33,7 +33,7 @@ class ObjectReader {
                                      bool required = true);
   const msgpack::object_map* map(std::string_view key, std::size_t max_len, bool required = true);
 
-  std::string child(std::string_view key) const;                // "path.key"
+  std::string child(std::string_view key) const;                 // "path.key"
   std::string child(std::string_view key, std::size_t i) const;  // "path.key[i]"
 
  private:
