@@ -2,6 +2,7 @@
 // (tests/integration/security_test.cpp runs them for real).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <fstream>
@@ -62,6 +63,36 @@ TEST(CurveKeys, SecretFilesArePrivateAndReadBack) {
             std::string::npos);
   EXPECT_NE(thrown([&] { read_secret_key_file(k.dir / "nobody.key_secret"); }).find("brook keygen"),
             std::string::npos);
+}
+
+// As OpenSSH's StrictModes: whoever can write the allowlist or the key directory can add a key.
+TEST(CurveKeys, KeyMaterialOthersCanWriteIsRefused) {
+  Keys k{"directory", "basket"};
+  ASSERT_TRUE(Security::load(k.spec, "basket").curve());
+  ::chmod((k.dir / "allowlist").c_str(), 0666);
+  EXPECT_NE(thrown([&] { Security::load(k.spec, "basket"); })
+                .find("the allowlist " + (k.dir / "allowlist").string() +
+                      " is writable by group or others, so another local user could add or "
+                      "replace keys: chmod go-w " +
+                      (k.dir / "allowlist").string()),
+            std::string::npos);
+  ::chmod((k.dir / "allowlist").c_str(), 0644);
+  ASSERT_TRUE(Security::load(k.spec, "basket").curve());
+  ::chmod(k.dir.path().c_str(), 0777);
+  const std::string dir_error = thrown([&] { Security::load(k.spec, "basket"); });
+  EXPECT_NE(dir_error.find("the key directory " + k.dir.path().string() + " is writable"),
+            std::string::npos)
+      << dir_error;
+  ::chmod(k.dir.path().c_str(), 0775);  // group-writable is refused too
+  EXPECT_NE(thrown([&] { read_allowlist(k.dir / "allowlist"); }).find("chmod go-w"),
+            std::string::npos);
+  ::chmod(k.dir.path().c_str(), 0700);
+  EXPECT_TRUE(Security::load(k.spec, "basket").curve());
+  if (::geteuid() == 0) {  // only root can give a file away
+    ASSERT_EQ(::chown((k.dir / "allowlist").c_str(), 65534, 65534), 0);
+    EXPECT_NE(thrown([&] { Security::load(k.spec, "basket"); }).find("belongs to uid 65534"),
+              std::string::npos);
+  }
 }
 
 TEST(CurveKeys, AMismatchedPairIsRefused) {

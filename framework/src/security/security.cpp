@@ -69,6 +69,30 @@ std::string binary_key(const std::string& z85) {
   return std::string(reinterpret_cast<const char*>(bin.data()), bin.size());
 }
 
+// Refuses key material another local user could replace or add to, as OpenSSH's StrictModes
+// does: `file` and the directory holding it must belong to this user or root and be writable by
+// neither group nor others. A missing file is left to the read that follows, which names it.
+void check_key_path_modes(const fs::path& file, std::string_view what) {
+  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  for (const fs::path& p : {file, dir}) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) continue;
+    const std::string kind = p == file ? std::string(what) : "the key directory";
+    if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+      throw ConfigError(kind + " " + p.string() + " belongs to uid " + std::to_string(st.st_uid) +
+                        ", neither this user (uid " + std::to_string(::geteuid()) +
+                        ") nor root, so its owner could change the keys brook trusts: chown " +
+                        std::to_string(::geteuid()) + " " + p.string());
+    }
+    if ((st.st_mode & 022) != 0) {
+      throw ConfigError(kind + " " + p.string() +
+                        " is writable by group or others, so another local user could add or "
+                        "replace keys: chmod go-w " +
+                        p.string());
+    }
+  }
+}
+
 }  // namespace
 
 CurveKeyPair generate_curve_key_pair() {
@@ -112,6 +136,7 @@ CurveKeyPair read_secret_key_file(const fs::path& file) {
                       " is readable by group or others; a secret key must be private: chmod 600 " +
                       file.string());
   }
+  check_key_path_modes(file, "key file");
   std::ifstream in(file);
   if (!in) throw ConfigError("cannot open key file " + file.string() + "; " + hint);
   CurveKeyPair keys;
@@ -143,6 +168,7 @@ CurveKeyPair read_secret_key_file(const fs::path& file) {
 }
 
 Allowlist read_allowlist(const fs::path& file) {
+  check_key_path_modes(file, "the allowlist");
   std::ifstream in(file);
   if (!in) {
     throw ConfigError("cannot read the allowlist " + file.string() + ": " + std::strerror(errno) +
