@@ -222,6 +222,28 @@ nodes:
   EXPECT_TRUE(processes_of_topology().empty());
 }
 
+// A node that exits 2 (its configuration is wrong) would fail the same way on every restart.
+TEST_F(Up, AConfigurationErrorIsNotRestarted) {
+  topology(R"(
+topology: up-config
+directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
+channels: {work: {external: true}}
+nodes:
+  sink: {exec: brook-test-sink, inputs: {in: work},
+         params: {delay_us: not-a-number}, restart: {policy: on-failure, backoff: {initial: 100ms}}}
+)");
+  Process p = up({}, false);
+  const auto code = p.wait(30s);
+  ASSERT_TRUE(code.has_value()) << p.log();
+  EXPECT_EQ(*code, 1) << p.log();
+  EXPECT_NE(p.log().find("sink.0 failed with a configuration error (exit 2, see its output above); "
+                         "not restarted"),
+            std::string::npos)
+      << p.log();
+  EXPECT_EQ(p.log().find("restarting in"), std::string::npos) << p.log();
+  EXPECT_TRUE(processes_of_topology().empty());
+}
+
 TEST_F(Up, MissingExecutableAndBadOnlyAreClearErrors) {
   topology(R"(
 topology: up-missing

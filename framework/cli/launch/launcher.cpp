@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 
+#include "cli_common.hpp"
 #include "directory/directory_client.hpp"
 #include "launch/child_process.hpp"
 #include "launch/console.hpp"
@@ -297,6 +298,15 @@ void Launcher::Impl::on_exit(Proc& p, int status) {
     p.state = ProcState::kFailed;
     failed_ = true;
     console_.say(p.name + " failed (" + how + "); not restarted (restart: never)");
+    return;
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == cli::kExitUsage) {
+    // Nodes exit 2 for configuration errors (a port without handler, a bad param, a topology
+    // error): deterministic, so a restart would fail the same way.
+    p.state = ProcState::kFailed;
+    failed_ = true;
+    console_.say(p.name + " failed with a configuration error (exit 2, see its output above); " +
+                 "not restarted: fix it and run brook up again");
     return;
   }
   schedule_restart(p, p.name + " " + (clean ? "exited (exit 0)" : "failed (" + how + ")"));
