@@ -7,6 +7,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "topology/endpoint.hpp"
+
 namespace brook::cli {
 
 namespace fs = std::filesystem;
@@ -82,11 +84,35 @@ void add_topology_options(po::options_description& d) {
                   "override a topology value, e.g. --set pricing.replicas=3 (repeatable)");
 }
 
+namespace {
+// A usage error for an endpoint libzmq would refuse with a bare "Invalid argument"; a port
+// alone or host:port gets the endpoint it probably means.
+std::string checked_endpoint(std::string ep, const std::string& from) {
+  if (detail::valid_endpoint(ep)) return ep;
+  std::string guess;
+  if (!ep.empty() && ep.find_first_not_of("0123456789") == std::string::npos) {
+    guess = "tcp://127.0.0.1:" + ep;
+  } else if (ep.find("://") == std::string::npos && ep.find(':') != std::string::npos) {
+    guess = "tcp://" + ep;
+  }
+  if (!guess.empty() && !detail::valid_endpoint(guess)) guess.clear();
+  throw Exit(kExitUsage, from + " '" + ep + "' is not a directory endpoint: " +
+                             std::string(detail::kEndpointHint) +
+                             (guess.empty() ? std::string() : " (did you mean " + guess + "?)"));
+}
+}  // namespace
+
+std::optional<std::string> directory_option(const po::variables_map& vm) {
+  if (!vm.count("directory")) return std::nullopt;
+  return checked_endpoint(vm["directory"].as<std::string>(), "--directory");
+}
+
 std::string directory_endpoint(const po::variables_map& vm, const Topology* topology) {
-  if (vm.count("directory")) return vm["directory"].as<std::string>();
+  if (auto ep = directory_option(vm)) return *ep;
   if (topology != nullptr && !topology->directory.endpoints.empty())
     return topology->directory.endpoints.front();
-  if (const char* env = std::getenv("BROOK_DIRECTORY"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("BROOK_DIRECTORY"); env != nullptr && *env != '\0')
+    return checked_endpoint(env, "$BROOK_DIRECTORY");
   return "tcp://127.0.0.1:5670";
 }
 

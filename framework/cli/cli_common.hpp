@@ -52,8 +52,11 @@ void add_directory_options(po::options_description& d);
 void add_topology_options(po::options_description& d);
 
 // Directory endpoint: --directory, else the topology's first endpoint (if --topology given),
-// else $BROOK_DIRECTORY, else tcp://127.0.0.1:5670.
+// else $BROOK_DIRECTORY, else tcp://127.0.0.1:5670. A malformed --directory or
+// $BROOK_DIRECTORY is Exit(kExitUsage) naming the expected form.
 std::string directory_endpoint(const po::variables_map& vm, const Topology* topology);
+// --directory if given, checked as directory_endpoint() checks it.
+std::optional<std::string> directory_option(const po::variables_map& vm);
 // The security the CLI talks with, as identity "cli": CURVE with --keys DIR, else the topology's
 // `security:` (if --topology given), else $BROOK_KEYS; none otherwise. --key-file FILE picks
 // another secret key file than DIR/cli.key_secret (`--key` is brook send's ordering key). Throws

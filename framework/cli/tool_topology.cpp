@@ -65,7 +65,7 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
       throw Exit(kExitFailed, "channel '" + channel + "' is not in topology '" + t.name + "' (" +
                                   t.file.string() + "; channels: " + names + ")");
     }
-    if (vm.count("directory")) t.directory.endpoints = {vm["directory"].as<std::string>()};
+    if (auto ep = directory_option(vm)) t.directory.endpoints = {*ep};
     // The runtime would wait for the directory forever; say at once that it is not there.
     const std::string ep = directory_endpoint(vm, &t);
     try {

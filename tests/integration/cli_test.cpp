@@ -385,6 +385,22 @@ TEST_F(CliLive, ErrorsNameTheProblem) {
 
   const auto usage = brook({"frobnicate"});
   EXPECT_EQ(usage.code, 2);
+
+  // An endpoint without its scheme is a usage error that names the form, not libzmq's EINVAL.
+  for (const auto& [given, guess] :
+       {std::pair<std::string, std::string>{"localhost:5800", "tcp://localhost:5800"},
+        {"5800", "tcp://127.0.0.1:5800"}}) {
+    const auto bad = brook({"ls", "-d", given});
+    EXPECT_EQ(bad.code, 2) << bad.describe();
+    EXPECT_NE(bad.err.find("--directory '" + given +
+                           "' is not a directory endpoint: use tcp://host:port (port 1-65535) or "
+                           "ipc://path (did you mean " +
+                           guess + "?)"),
+              std::string::npos)
+        << bad.describe();
+  }
+  const auto bad_tap = brook({"tap", "work", "-d", "tcp://nowhere"});
+  EXPECT_EQ(bad_tap.code, 2) << bad_tap.describe();
 }
 
 }  // namespace

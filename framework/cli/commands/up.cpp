@@ -96,7 +96,7 @@ int run_up(const Args& args) {
                                 "\nhint: build it (scripts/test builds everything into build/bin), "
                                 "or add its directory to BROOK_PATH");
   }
-  if (vm->count("directory")) lo.directory = (*vm)["directory"].as<std::string>();
+  lo.directory = directory_option(*vm);
   lo.start_directory = !t.directory.external && !lo.directory && !vm->count("no-directory");
   if (lo.start_directory) {
     lo.directory_program = find_program("brook-directory");

@@ -2,15 +2,10 @@
 #include <charconv>
 
 #include "topology/decode.hpp"
+#include "topology/endpoint.hpp"
 #include "topology/values.hpp"
 
 namespace brook::detail {
-
-namespace {
-
-constexpr std::size_t kMinMessageSize = 256;
-constexpr std::size_t kMaxMessageSize = 256u * 1024 * 1024;
-constexpr std::string_view kEndpointHint = "use tcp://host:port (port 1-65535) or ipc://path";
 
 bool valid_endpoint(std::string_view ep) {
   if (ep.starts_with("ipc://")) return ep.size() > 6;
@@ -24,6 +19,11 @@ bool valid_endpoint(std::string_view ep) {
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   return ec == std::errc{} && ptr == port.data() + port.size() && value >= 1 && value <= 65535;
 }
+
+namespace {
+
+constexpr std::size_t kMinMessageSize = 256;
+constexpr std::size_t kMaxMessageSize = 256u * 1024 * 1024;
 
 void decode_endpoints(DiagnosticSink& sink, const Entry& e, std::vector<std::string>& out) {
   std::vector<Entry> items;
