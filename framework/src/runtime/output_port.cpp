@@ -21,12 +21,31 @@ Registration OutputPort::registration() const {
   return Registration{channel_->name, Direction::kOut, channel_->pattern, "", port_, false};
 }
 
-void OutputPort::watch_socket(zmq::socket_ref s, std::function<short()> interest,
-                              std::function<void(short)> fn, bool sent_elsewhere) {
+Reactor::ReaderId OutputPort::watch_socket(zmq::socket_ref s, std::function<short()> interest,
+                                           std::function<void(short)> fn, bool sent_elsewhere) {
   // Control work (the default group): served while an emit waits inside a handler.
   ReaderOptions o;
   o.recheck_always = sent_elsewhere;
   readers_.push_back(reactor_.add_socket(s, std::move(interest), std::move(fn), o));
+  return readers_.back();
+}
+
+void OutputPort::unwatch(Reactor::ReaderId id) {
+  reactor_.remove(id);
+  std::erase(readers_, id);
+}
+
+bool OutputPort::admit_tap(const DirectoryEntry& e, std::size_t taps) {
+  if (taps < kMaxTapsPerChannel) return true;
+  std::uint64_t suppressed = 0;
+  if (tap_refusal_log_.allow(suppressed)) {
+    BROOK_LOG(kWarn) << "refusing tap " << e.instance_name() << " on channel '" << channel_->name
+                     << "': " << taps << " taps already served, the most one producer serves per "
+                     << "channel (kMaxTapsPerChannel = " << kMaxTapsPerChannel << ")"
+                     << (suppressed ? "; " + std::to_string(suppressed) + " refusals not logged"
+                                    : "");
+  }
+  return false;
 }
 
 void OutputPort::watch_source(std::function<Clock::time_point()> next,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <brook/counters.hpp>
+#include <brook/log.hpp>
 #include <brook/topology.hpp>
 #include <chrono>
 #include <functional>
@@ -20,6 +21,11 @@
 #include "security/security.hpp"
 
 namespace brook::detail {
+
+// Taps (brook tap) one producer serves per channel at a time; each costs the producer sockets
+// (a PUSH and its monitor on pipeline channels) and a copy of every message. A tap beyond it
+// gets nothing from that producer (docs/cli.md#brook-tap).
+inline constexpr std::size_t kMaxTapsPerChannel = 16;
 
 // Runs the loop's control work (directory, monitors, flushing) until `done()` or the deadline;
 // true if done() became true. Provided by the runtime for the `block` policy.
@@ -80,8 +86,12 @@ class OutputPort {
   OutputPort(Reactor& reactor, const PortSpec& port, const ChannelSpec& channel,
              std::string producer_id, ChannelCounters& counters);
   // `sent_elsewhere`: the socket is also sent on outside `fn` (by deliver()).
-  void watch_socket(zmq::socket_ref s, std::function<short()> interest,
-                    std::function<void(short)> fn, bool sent_elsewhere);
+  Reactor::ReaderId watch_socket(zmq::socket_ref s, std::function<short()> interest,
+                                 std::function<void(short)> fn, bool sent_elsewhere);
+  // Stops serving a socket of watch_socket(); it may be closed afterwards.
+  void unwatch(Reactor::ReaderId id);
+  // Whether tap `e` may join while `taps` are served; logs the refusal (rate-limited).
+  bool admit_tap(const DirectoryEntry& e, std::size_t taps);
   void watch_source(std::function<Clock::time_point()> next,
                     std::function<void(Clock::time_point)> tick);
 
@@ -93,6 +103,7 @@ class OutputPort {
   std::string producer_id_;
   ChannelCounters& counters_;
   std::uint64_t next_seq_ = 1;
+  LogRateLimiter tap_refusal_log_;
 };
 
 }  // namespace brook::detail

@@ -40,16 +40,37 @@ GroupSender& PipelineOutput::add_group(const std::string& key, const std::string
   }
   GroupSender& s = *g;
   groups_.emplace(key, std::move(g));
-  watch_socket(
+  const auto monitor = watch_socket(
       zmq::socket_ref(zmq::from_handle, s.monitor_socket()), [] { return short{ZMQ_POLLIN}; },
       [this, &s](short) {
         s.on_monitor_event();
         flush();  // a replica that just connected can take what was held
       },
       false);
-  watch_socket(
+  const auto socket = watch_socket(
       s.socket(), [&s] { return s.interest(); }, [this, &s](short) { socket_ready(s); }, true);
+  readers_of_[key] = {monitor, socket};
   return s;
+}
+
+void PipelineOutput::remove_group(const std::string& key) {
+  const auto it = groups_.find(key);
+  if (it == groups_.end()) return;
+  const auto [monitor, socket] = readers_of_.at(key);
+  unwatch(monitor);
+  unwatch(socket);
+  readers_of_.erase(key);
+  // Best-effort copies for a tap that left: nothing to linger for.
+  it->second->socket().set(zmq::sockopt::linger, 0);
+  groups_.erase(it);
+  update_gauges();
+}
+
+std::size_t PipelineOutput::taps() const {
+  std::size_t n = 0;
+  for (const auto& [key, g] : groups_)
+    n += g->tap() ? 1 : 0;
+  return n;
 }
 
 void PipelineOutput::replay_journal() {
@@ -87,13 +108,18 @@ void PipelineOutput::consumer_added(const DirectoryEntry& e) {
   // A tap gets its own group keyed apart from real nodes of the same name.
   const std::string key = e.reg.tap ? "~tap/" + e.instance_name() : e.node;
   const auto it = groups_.find(key);
+  if (it == groups_.end() && e.reg.tap && !admit_tap(e, taps())) return;
   GroupSender& g = it != groups_.end() ? *it->second : add_group(key, e.node, e.reg.tap);
   g.add_replica(e);
 }
 
 void PipelineOutput::consumer_removed(const DirectoryEntry& e) {
   const std::string key = e.reg.tap ? "~tap/" + e.instance_name() : e.node;
-  if (auto it = groups_.find(key); it != groups_.end()) it->second->remove_replica(e);
+  const auto it = groups_.find(key);
+  if (it == groups_.end()) return;
+  it->second->remove_replica(e);
+  // A tap's group lives as long as the tap; a declared node's keeps holding messages for it.
+  if (e.reg.tap && it->second->known_replicas() == 0) remove_group(key);
 }
 
 void PipelineOutput::make_room(GroupSender& g, const WaitFn& wait) {

@@ -35,6 +35,9 @@ class PipelineOutput final : public OutputPort {
 
  private:
   GroupSender& add_group(const std::string& key, const std::string& node, bool tap);
+  // Closes a tap's group (its last replica left): its sockets and what it held.
+  void remove_group(const std::string& key);
+  std::size_t taps() const;
   void make_room(GroupSender& g, const WaitFn& wait);
   void socket_ready(GroupSender& g);
   Clock::time_point next_wakeup() const;
@@ -50,6 +53,8 @@ class PipelineOutput final : public OutputPort {
   std::set<std::string> declared_;  // consuming nodes named by the topology
   std::set<std::string> warned_;    // undeclared consumers already warned about
   std::map<std::string, std::unique_ptr<GroupSender>> groups_;  // by node ("~tap/..." for taps)
+  // Of each group's monitor and socket, by the same key.
+  std::map<std::string, std::pair<Reactor::ReaderId, Reactor::ReaderId>> readers_of_;
   std::unique_ptr<OutputJournal> journal_;
   GroupSender::AckedFn acked_;
 };

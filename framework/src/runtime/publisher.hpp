@@ -49,6 +49,8 @@ class Publisher {
   zmq::socket_t& socket() noexcept { return xpub_; }
 
   std::size_t known_subscribers() const noexcept { return subscribers_.size(); }
+  std::size_t taps() const noexcept { return taps_; }
+  bool knows(const DirectoryEntry& e) const { return subscribers_.count(e.reg.endpoint) > 0; }
   // Instances (producer ids) that completed the hello/welcome exchange.
   const std::set<std::string>& welcomed() const noexcept { return welcomed_; }
   bool node_welcomed(const std::string& node) const;

@@ -29,6 +29,11 @@ PubsubOutput::PubsubOutput(Reactor& reactor, zmq::context_t& context, const Port
                });
 }
 
+void PubsubOutput::consumer_added(const DirectoryEntry& e) {
+  if (e.reg.tap && !publisher_.knows(e) && !admit_tap(e, publisher_.taps())) return;
+  publisher_.add_subscriber(e);
+}
+
 void PubsubOutput::make_room(const WaitFn& wait) {
   (void)publisher_.flush();
   if (publisher_.pending() < channel_->max_pending) return;
