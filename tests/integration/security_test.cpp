@@ -238,6 +238,53 @@ TEST(Security, OnlyAllowlistedKeysGetMessagesInAndNobodyElseRegisters) {
   EXPECT_NE(dir_log.find("is not on the allowlist"), std::string::npos) << "the unknown key";
 }
 
+TEST(Security, ATapWhoseRegistrationIsDeniedExitsNonZeroSayingWhy) {
+  SecureCluster sc(true, 1000000, 200);
+  auto sink = sc.c.start_node("brook-test-sink", "sink");
+  auto source = sc.c.start_node("brook-test-source", "source");
+
+  // A second directory whose allowlist lists the cli key under another name: it admits the
+  // tap's connection (so the tap starts) and denies the registration of its cli-... node.
+  const fs::path other = sc.c.dir() / "other-keys";
+  fs::create_directory(other);
+  fs::permissions(other, fs::perms::owner_all);
+  fs::copy_file(sc.keys / "directory.key_secret", other / "directory.key_secret");
+  std::ifstream in(sc.keys / "allowlist");
+  std::string allowlist;
+  for (std::string line; std::getline(in, line);)
+    allowlist += (line.rfind("cli ", 0) == 0 ? "operator " + line.substr(4) : line) + "\n";
+  std::ofstream(other / "allowlist") << allowlist;
+  auto other_directory = Process::start(
+      {{bin("brook-directory"), "--bind", "tcp://127.0.0.1:*", "--keys", other.string()},
+       {},
+       sc.c.dir() / "other-directory.log"});
+  const std::string other_ep = other_directory.ready_value("router");
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto denied =
+      run_command({bin("brook"), "tap", "work", "--topology", sc.c.topology().string(),
+                   "--directory", other_ep, "--keys", sc.keys.string(), "--duration", "30s"},
+                  60s);
+  EXPECT_EQ(denied.code, 1) << denied.describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s) << "exits once not registered";
+  EXPECT_NE(denied.err.find("refused register: denied"), std::string::npos) << denied.describe();
+  EXPECT_NE(denied.err.find("brook tap: not registered with the directory at " + other_ep),
+            std::string::npos)
+      << denied.describe();
+  EXPECT_NE(denied.err.find("which the directory's allowlist must list as 'cli'"),
+            std::string::npos)
+      << denied.describe();
+
+  // With the directory that lists the cli key as cli, the same tap is served.
+  const auto served =
+      run_command({bin("brook"), "tap", "work", "--topology", sc.c.topology().string(), "--keys",
+                   sc.keys.string(), "--count", "3"},
+                  60s);
+  EXPECT_EQ(served.code, 0) << served.describe();
+  EXPECT_EQ(source.stop(), 0) << source.log();
+  EXPECT_EQ(sink.stop(), 0) << sink.log();
+}
+
 // Every byte on the loopback interface while `fn` runs (AF_PACKET: needs CAP_NET_RAW).
 class LoopbackCapture {
  public:

@@ -101,11 +101,33 @@ int run_tap(const Args& args) {
     if (done) node.stop();
   });
   if (duration) node.after(*duration, [&] { node.stop(); });
+  // Producers send copies only to a tap the directory lists. Registered, the tap is ready by its
+  // ready timeout whatever its peers do; not ready a second later, the directory refused it
+  // (denied its key: the runtime logged why) or stopped answering, and it would run empty.
+  const auto register_limit = tt.topology->node(tt.node)->ready_timeout + std::chrono::seconds(1);
+  bool unregistered = false;
+  node.after(register_limit, [&] {
+    if (node.ready()) return;
+    unregistered = true;
+    node.stop();
+  });
   node.on_ready([&] {
     std::cerr << "tapping " << to_string(tt.pattern) << " channel '" << channel << "' via "
               << tt.directory << " (Ctrl-C to stop)\n";
   });
   const int rc = node.run();
+  if (unregistered) {
+    const bool curve = tt.topology->security.mechanism == Mechanism::kCurve;
+    throw Exit(kExitFailed,
+               "brook tap: not registered with the directory at " + tt.directory + " after " +
+                   std::to_string(register_limit.count()) +
+                   " ms: it refused the registration (see the error above) or stopped "
+                   "answering, so no producer sends this tap anything" +
+                   (curve ? "; under CURVE the tap registers node '" + tt.node +
+                                "' with the cli key, which the directory's allowlist must list "
+                                "as 'cli' (docs/security.md)"
+                          : std::string()));
+  }
   std::cerr << "tap: " << seen << " message(s) from " << last_seq.size() << " producer(s), "
             << missed << " missed (the tap drops rather than slow the channel)\n";
   return rc == 0 ? kExitOk : kExitFailed;
