@@ -71,7 +71,7 @@ nodes:
     raw_tcp(c.directory_endpoint(), random_bytes(rng, 1 + rng() % 4000));
   }
   // 2. Valid ZeroMQ, invalid brook frames: random bytes, truncated envelopes, multi-part,
-  //    oversized (above max_message_size: libzmq drops the connection). The channel is
+  //    oversized (above twice max_message_size: libzmq drops the connection). The channel is
   //    at-least-once, so its input is a ROUTER and a DEALER speaks to it like a producer.
   zmq::socket_t push(ctx, zmq::socket_type::dealer);
   push.set(zmq::sockopt::linger, 1000);
@@ -109,7 +109,7 @@ nodes:
   zmq::socket_t big(ctx, zmq::socket_type::dealer);
   big.set(zmq::sockopt::linger, 0);
   big.connect(input);
-  big.send(zmq::buffer(std::string(128 * 1024, 'x')), zmq::send_flags::none);
+  big.send(zmq::buffer(std::string(256 * 1024, 'x')), zmq::send_flags::none);
 
   // 3. The directory: garbage, unknown ops, multi-frame requests; each gets an error reply.
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
@@ -147,6 +147,47 @@ nodes:
     from_source += m.source == "source.0" ? 1 : 0;
   EXPECT_EQ(from_source, 3000u);
   EXPECT_NE(sink.log().find("malformed"), std::string::npos) << "decode errors are logged";
+}
+
+TEST(Garbage, FramesOverMaxMessageSizeAreCountedAndLoggedWithThePeer) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: oversize
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms}
+channels:
+  work: {pattern: pipeline, max_message_size: 64KiB, external: true}
+nodes:
+  sink:
+    exec: brook-test-sink
+    inputs: {in: work}
+    params: {report: "{DIR}/sink-{instance}.txt"}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink", 0);
+  const auto entries = c.client().resolve("work").entries;
+  ASSERT_EQ(entries.size(), 1u);
+  zmq::context_t ctx;
+  // The channel is at-least-once: its input is a ROUTER, a DEALER speaks to it like a producer.
+  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 1000);
+  dealer.connect(entries[0].reg.endpoint);
+  dealer.send(zmq::buffer(std::string(64 * 1024 + 1, 'x')), zmq::send_flags::none);
+  dealer.send(zmq::buffer(std::string(100 * 1024, 'y')), zmq::send_flags::none);
+  ASSERT_TRUE(wait_for(
+      [&] { return c.counter("sink", "work", &ChannelCounters::decode_errors) == 2; }, 10s))
+      << "decode errors counted: " << c.counter("sink", "work", &ChannelCounters::decode_errors);
+  // The connection stays: a frame below the limit from the same peer is taken (and counted as
+  // the bad envelope it is, not lost with a dropped connection).
+  dealer.send(zmq::buffer(std::string("z")), zmq::send_flags::none);
+  EXPECT_TRUE(wait_for(
+      [&] { return c.counter("sink", "work", &ChannelCounters::decode_errors) == 3; }, 10s));
+  ASSERT_EQ(sink.stop(), 0) << sink.log();
+  const std::string log = sink.log();
+  EXPECT_NE(log.find("dropping malformed message on port 'in' (channel 'work') from 127.0.0.1"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("frame larger than max_message_size"), std::string::npos) << log;
+  EXPECT_NE(log.find("decode errors 3"), std::string::npos) << "the stop line: " << log;
 }
 
 TEST(Garbage, LongTopicsOnPubsubAreCountedOrIgnored) {

@@ -15,6 +15,8 @@ Receiver::Receiver(zmq::context_t& context, zmq::socket_type type, const PortSpe
                    const Security& security)
     : port_(port.port), channel_(&channel), tap_(tap), socket_(context, type), counters_(counters) {
   configure_data_socket(socket_, channel, linger);
+  socket_.set(zmq::sockopt::maxmsgsize,
+              static_cast<std::int64_t>(kInputFrameCeiling * channel.max_message_size));
   security.configure_server(socket_, channel.name);
   if (security.curve()) {
     // Refusals by the ZAP handler (HANDSHAKE_FAILED_AUTH) are counted there, with the address.
