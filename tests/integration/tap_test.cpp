@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@ topology: taps
 directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
 channels:
   work: {}
+  news: {pattern: pubsub}
 nodes:
   source:
     exec: brook-test-source
@@ -36,6 +38,14 @@ nodes:
     exec: brook-test-sink
     inputs: {in: work}
     params: {report: '{DIR}/sink.txt'}
+  announcer:
+    exec: brook-test-source
+    outputs: {out: news}
+    params: {count: 100000000, rate: 500}
+  listener:
+    exec: brook-test-sink
+    inputs: {in: news}
+    params: {report: '{DIR}/listener.txt'}
 )";
 
 std::size_t open_fds(pid_t pid) {
@@ -52,15 +62,18 @@ std::size_t open_fds(pid_t pid) {
 // A tap as the producer sees it: a PULL socket it binds and a directory entry naming it.
 class FakeTap {
  public:
-  FakeTap(zmq::context_t& ctx, int id) : pull_(ctx, zmq::socket_type::pull) {
+  FakeTap(zmq::context_t& ctx, int id, Pattern pattern = Pattern::kPipeline)
+      : pull_(ctx, pattern == Pattern::kPubsub ? zmq::socket_type::sub : zmq::socket_type::pull) {
     pull_.set(zmq::sockopt::linger, 0);
+    if (pattern == Pattern::kPubsub) pull_.set(zmq::sockopt::subscribe, "");
     pull_.bind("tcp://127.0.0.1:*");
     reg_.node = "brook-tap-fake" + std::to_string(id);
     reg_.instance = 0;
     reg_.incarnation = "inc" + std::to_string(id);
     reg_.host = "localhost";
     reg_.pid = 1;
-    reg_.registrations = {Registration{"work", Direction::kIn, Pattern::kPipeline,
+    reg_.registrations = {Registration{pattern == Pattern::kPubsub ? "news" : "work",
+                                       Direction::kIn, pattern,
                                        pull_.get(zmq::sockopt::last_endpoint), "port", true}};
   }
   void register_with(DirectoryClient& c, std::uint32_t lease_ms = 30000) {
@@ -96,6 +109,36 @@ class Taps : public ::testing::Test {
         [&] { return cluster_.counter("sink", "work", &ChannelCounters::received) > 0; }, 10s));
   }
 
+  // `rounds` of `per_round` taps of `pattern` against `producer`; returns the producer's fds
+  // (before, peak, after).
+  std::array<std::size_t, 3> churn(Process& producer, Pattern pattern, int rounds, int per_round) {
+    const std::size_t before = open_fds(producer.pid());
+    std::size_t peak = before;
+    int id = 0;
+    for (int round = 0; round < rounds; ++round) {
+      std::vector<std::unique_ptr<FakeTap>> taps;
+      // Every tenth round the taps leave by their lease lapsing, the others unregister.
+      const bool lapse = round % 10 == 9;
+      for (int k = 0; k < per_round; ++k) {
+        taps.push_back(std::make_unique<FakeTap>(ctx_, id++, pattern));
+        taps.back()->register_with(cluster_.client(), lapse ? 300 : 30000);
+      }
+      EXPECT_TRUE(all_served(taps, 10s)) << "round " << round << ": the producer serves each tap\n"
+                                         << producer.log();
+      peak = std::max(peak, open_fds(producer.pid()));
+      if (lapse) {
+        EXPECT_TRUE(wait_for([&] { return no_taps_listed(); }, 10s)) << "round " << round;
+      } else {
+        for (auto& t : taps)
+          t->unregister_with(cluster_.client());
+      }
+      if (::testing::Test::HasFailure()) break;
+    }
+    EXPECT_TRUE(wait_for([&] { return no_taps_listed(); }, 10s));
+    (void)wait_for([&] { return open_fds(producer.pid()) <= before + 10; }, 10s);
+    return {before, peak, open_fds(producer.pid())};
+  }
+
   bool all_served(std::vector<std::unique_ptr<FakeTap>>& taps, std::chrono::milliseconds limit) {
     return wait_for(
         [&] {
@@ -119,39 +162,13 @@ class Taps : public ::testing::Test {
 };
 
 TEST_F(Taps, FiveHundredTapsComingAndGoingLeaveTheProducersFdsFlat) {
-  const std::size_t before = open_fds(source_.pid());
-  ASSERT_GT(before, 0u);
   const std::uint64_t received_before =
       cluster_.counter("sink", "work", &ChannelCounters::received);
-
-  constexpr int kRounds = 50;
-  constexpr int kPerRound = 10;  // under the bound, so every one is served
-  std::size_t peak = before;
-  int id = 0;
-  for (int round = 0; round < kRounds; ++round) {
-    std::vector<std::unique_ptr<FakeTap>> taps;
-    // Every tenth round the taps leave by their lease lapsing, the others unregister.
-    const bool lapse = round % 10 == 9;
-    for (int k = 0; k < kPerRound; ++k) {
-      taps.push_back(std::make_unique<FakeTap>(ctx_, id++));
-      taps.back()->register_with(cluster_.client(), lapse ? 300 : 0);
-    }
-    ASSERT_TRUE(all_served(taps, 10s)) << "round " << round << ": the producer serves each tap\n"
-                                       << source_.log();
-    peak = std::max(peak, open_fds(source_.pid()));
-    if (lapse) {
-      ASSERT_TRUE(wait_for([&] { return no_taps_listed(); }, 10s)) << "round " << round;
-    } else {
-      for (auto& t : taps)
-        t->unregister_with(cluster_.client());
-    }
-  }
-  ASSERT_TRUE(wait_for([&] { return no_taps_listed(); }, 10s));
-  EXPECT_TRUE(wait_for([&] { return open_fds(source_.pid()) <= before + 10; }, 10s))
-      << "fds before: " << before << ", peak: " << peak
-      << ", after 500 taps: " << open_fds(source_.pid());
-  std::cerr << "source fds: before " << before << ", peak " << peak << ", after "
-            << open_fds(source_.pid()) << "\n";
+  // 50 rounds of 10, under the bound, so every one is served.
+  const auto [before, peak, after] = churn(source_, Pattern::kPipeline, 50, 10);
+  EXPECT_LE(after, before + 10) << "fds before: " << before << ", peak: " << peak
+                                << ", after 500 taps: " << after;
+  std::cerr << "source fds: before " << before << ", peak " << peak << ", after " << after << "\n";
   EXPECT_TRUE(source_.running()) << source_.log();
   EXPECT_TRUE(wait_for(
       [&] {
@@ -171,28 +188,63 @@ TEST_F(Taps, FiveHundredTapsComingAndGoingLeaveTheProducersFdsFlat) {
   EXPECT_EQ(sink_.stop(), 0) << sink_.log();
 }
 
-TEST_F(Taps, AProducerServesAtMostTheBoundAndLogsTheRefusal) {
+TEST_F(Taps, PubsubTapsComingAndGoingLeaveThePublishersFdsFlat) {
+  auto listener = cluster_.start_node("brook-test-sink", "listener");
+  auto announcer = cluster_.start_node("brook-test-source", "announcer");
+  const auto [before, peak, after] = churn(announcer, Pattern::kPubsub, 20, 10);
+  EXPECT_LE(after, before + 10) << "fds before: " << before << ", peak: " << peak
+                                << ", after 200 taps: " << after;
+  std::cerr << "announcer fds: before " << before << ", peak " << peak << ", after " << after
+            << "\n";
+  EXPECT_TRUE(announcer.running()) << announcer.log();
+  EXPECT_EQ(announcer.stop(), 0) << announcer.log();
+  EXPECT_EQ(listener.stop(), 0) << listener.log();
+}
+
+// Fills `producer`'s bound with taps of `pattern`, checks the next is refused (logged, sent
+// nothing) and that a place freed by a tap leaving serves the next one.
+void check_bound(Process& producer, Cluster& cluster, zmq::context_t& ctx, Pattern pattern,
+                 const std::string& channel) {
   std::vector<std::unique_ptr<FakeTap>> taps;
   for (std::size_t k = 0; k < detail::kMaxTapsPerChannel; ++k) {
-    taps.push_back(std::make_unique<FakeTap>(ctx_, static_cast<int>(k)));
-    taps.back()->register_with(cluster_.client());
+    taps.push_back(std::make_unique<FakeTap>(ctx, static_cast<int>(k), pattern));
+    taps.back()->register_with(cluster.client());
   }
-  ASSERT_TRUE(all_served(taps, 10s)) << source_.log();
-  FakeTap extra(ctx_, 999);
-  extra.register_with(cluster_.client());
-  const std::string line = "refusing tap brook-tap-fake999.0 on channel 'work': " +
-                           std::to_string(detail::kMaxTapsPerChannel) + " taps already served";
-  ASSERT_TRUE(wait_for([&] { return source_.log().find(line) != std::string::npos; }, 10s))
-      << source_.log();
+  ASSERT_TRUE(wait_for(
+      [&] {
+        for (auto& t : taps)
+          if (!t->received()) return false;
+        return true;
+      },
+      10s))
+      << producer.log();
+  FakeTap extra(ctx, 999, pattern);
+  extra.register_with(cluster.client());
+  const std::string line = "refusing tap brook-tap-fake999.0 on channel '" + channel +
+                           "': " + std::to_string(detail::kMaxTapsPerChannel) +
+                           " taps already served";
+  ASSERT_TRUE(wait_for([&] { return producer.log().find(line) != std::string::npos; }, 10s))
+      << producer.log();
   EXPECT_FALSE(extra.received()) << "the refused tap gets nothing";
 
-  // A tap that leaves frees its place for the next one.
-  taps.front()->unregister_with(cluster_.client());
-  FakeTap next(ctx_, 1000);
-  next.register_with(cluster_.client());
-  EXPECT_TRUE(wait_for([&] { return next.received(); }, 10s)) << source_.log();
+  taps.front()->unregister_with(cluster.client());
+  FakeTap next(ctx, 1000, pattern);
+  next.register_with(cluster.client());
+  EXPECT_TRUE(wait_for([&] { return next.received(); }, 10s)) << producer.log();
+}
+
+TEST_F(Taps, AProducerServesAtMostTheBoundAndLogsTheRefusal) {
+  check_bound(source_, cluster_, ctx_, Pattern::kPipeline, "work");
   EXPECT_EQ(source_.stop(), 0) << source_.log();
   EXPECT_EQ(sink_.stop(), 0) << sink_.log();
+}
+
+TEST_F(Taps, APublisherServesAtMostTheBoundAndLogsTheRefusal) {
+  auto listener = cluster_.start_node("brook-test-sink", "listener");
+  auto announcer = cluster_.start_node("brook-test-source", "announcer");
+  check_bound(announcer, cluster_, ctx_, Pattern::kPubsub, "news");
+  EXPECT_EQ(announcer.stop(), 0) << announcer.log();
+  EXPECT_EQ(listener.stop(), 0) << listener.log();
 }
 
 }  // namespace
