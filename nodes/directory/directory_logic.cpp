@@ -1,6 +1,7 @@
 #include "directory_logic.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "security/security.hpp"
@@ -118,6 +119,60 @@ void DirectoryRegistry::remove_all(const Instance& inst, ChangeReason reason, Cl
   }
 }
 
+std::size_t DirectoryRegistry::footprint(const Instance& inst) {
+  InstanceInfo info;
+  info.node = inst.node;
+  info.instance = inst.instance;
+  info.incarnation = inst.incarnation;
+  info.host = inst.host;
+  info.pid = inst.pid;
+  info.lease_ms = static_cast<std::uint32_t>(inst.lease.count());
+  info.age_ms = std::numeric_limits<std::uint32_t>::max();  // room for any age
+  info.registered_ms = std::numeric_limits<std::uint32_t>::max();
+  info.registrations = inst.registrations;
+  info.counters = inst.counters;
+  EntriesReply entries;
+  for (const auto& reg : inst.registrations) {
+    entries.entries.push_back(DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg});
+  }
+  // Each reply's own fields (id, state, keys) are counted too: small, and on the safe side.
+  return encode(DirectoryReply{0, ListReply{{}, {std::move(info)}}}).size() +
+         encode(DirectoryReply{0, std::move(entries)}).size();
+}
+
+std::string DirectoryRegistry::over_quota(const std::string& node, std::size_t old_bytes,
+                                          std::size_t new_bytes) const {
+  const auto it = node_bytes_.find(node);
+  const std::size_t node_now = it == node_bytes_.end() ? 0 : it->second;
+  const std::size_t node_after = node_now - old_bytes + new_bytes;
+  if (new_bytes > old_bytes && node_after > kMaxNodeBytes) {
+    return "node '" + node + "' would hold " + std::to_string(node_after) +
+           " bytes of registrations, over the directory's limit of " +
+           std::to_string(kMaxNodeBytes) +
+           " bytes per node; register fewer ports or shorter endpoints";
+  }
+  const std::size_t total_after = total_bytes_ - old_bytes + new_bytes;
+  if (new_bytes > old_bytes && total_after > kMaxStateBytes) {
+    return "the directory would hold " + std::to_string(total_after) +
+           " bytes of registrations, over its limit of " + std::to_string(kMaxStateBytes) +
+           " bytes (every reply must fit in " + std::to_string(kMaxDirectoryFrame) +
+           " bytes); use another directory for more instances";
+  }
+  return {};
+}
+
+void DirectoryRegistry::account(const Instance& inst, std::size_t new_bytes) {
+  std::size_t& node = node_bytes_[inst.node];
+  node = node - inst.bytes + new_bytes;
+  total_bytes_ = total_bytes_ - inst.bytes + new_bytes;
+  if (node == 0) node_bytes_.erase(inst.node);
+}
+
+void DirectoryRegistry::erase(std::map<std::string, Instance>::iterator it) {
+  account(it->second, 0);
+  instances_.erase(it);
+}
+
 DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Clock::time_point now,
                                                   std::vector<DirectoryUpdate>& changes) {
   if (std::string why = validate_registration(r); !why.empty()) {
@@ -133,11 +188,28 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   milliseconds lease = r.lease_ms == 0 ? config_.default_ttl : milliseconds(r.lease_ms);
   lease = std::clamp(lease, config_.min_ttl, config_.max_ttl);
 
-  if (it != instances_.end() && it->second.incarnation != r.incarnation) {
+  const bool replacing = it != instances_.end() && it->second.incarnation != r.incarnation;
+  const bool same = it != instances_.end() && !replacing;
+  Instance candidate;
+  candidate.node = r.node;
+  candidate.instance = r.instance;
+  candidate.incarnation = r.incarnation;
+  candidate.host = r.host;
+  candidate.pid = r.pid;
+  candidate.lease = lease;
+  candidate.registrations = r.registrations;
+  if (same) candidate.counters = it->second.counters;
+  const std::size_t bytes = footprint(candidate);
+  const std::size_t old_bytes = it == instances_.end() ? 0 : it->second.bytes;
+  if (std::string why = over_quota(r.node, old_bytes, bytes); !why.empty()) {
+    return error(DirectoryErrc::kTooLarge, "cannot register " + k + ": " + why);
+  }
+
+  if (replacing) {
     // A new process took over this instance slot (a restart, usually before the old lease ran
     // out). The newest registration wins; watchers see the old endpoints go.
     remove_all(it->second, ChangeReason::kReplaced, now, changes);
-    instances_.erase(it);
+    erase(it);
     it = instances_.end();
   }
 
@@ -169,6 +241,8 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
     }
   }
   inst.registrations = r.registrations;
+  account(inst, bytes);
+  inst.bytes = bytes;
   return AckReply{state(now)};
 }
 
@@ -185,8 +259,19 @@ DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
                      it->second.incarnation + " (pid " + std::to_string(it->second.pid) +
                      "); two processes claim the same instance");
   }
-  it->second.last_seen = now;
-  it->second.counters = r.counters;
+  Instance& inst = it->second;
+  inst.last_seen = now;
+  // Counters that would take the directory over its limits are not kept (the lease is renewed
+  // all the same): `list` shows none for this instance until they fit again.
+  // Without counters an instance takes no more than it did when admitted, so that always fits.
+  inst.counters = r.counters;
+  std::size_t bytes = footprint(inst);
+  if (!over_quota(inst.node, inst.bytes, bytes).empty()) {
+    inst.counters = NodeCounters{};
+    bytes = footprint(inst);
+  }
+  account(inst, bytes);
+  inst.bytes = bytes;
   return AckReply{state(now)};
 }
 
@@ -202,7 +287,7 @@ DirectoryReplyBody DirectoryRegistry::do_unregister(const UnregisterRequest& r,
                  "incarnation " + r.incarnation + " no longer owns " + it->first);
   }
   remove_all(it->second, ChangeReason::kUnregistered, now, changes);
-  instances_.erase(it);
+  erase(it);
   return AckReply{state(now)};
 }
 
@@ -210,7 +295,7 @@ void DirectoryRegistry::expire(Clock::time_point now, std::vector<DirectoryUpdat
   for (auto it = instances_.begin(); it != instances_.end();) {
     if (now - it->second.last_seen > it->second.lease) {
       remove_all(it->second, ChangeReason::kExpired, now, changes);
-      it = instances_.erase(it);
+      erase(it++);
     } else {
       ++it;
     }

@@ -14,6 +14,12 @@
 
 namespace brook {
 
+// What the directory holds, bounded so that every reply fits in one frame (kMaxDirectoryFrame) and
+// one node cannot take the room of the others. Sizes are those of the instance's part of a `list`
+// reply plus its entries in a `snapshot` reply, as encoded (docs/directory.md#limits).
+inline constexpr std::size_t kMaxStateBytes = 3 * 1024 * 1024;  // all instances together
+inline constexpr std::size_t kMaxNodeBytes = 512 * 1024;        // the instances of one node name
+
 struct DirectoryConfig {
   std::chrono::milliseconds default_ttl{3000};
   std::chrono::milliseconds heartbeat{1000};
@@ -45,6 +51,7 @@ class DirectoryRegistry {
   std::size_t instance_count() const noexcept { return instances_.size(); }
   const DirectoryConfig& config() const noexcept { return config_; }
   void set_pub_endpoint(std::string endpoint) { config_.pub_endpoint = std::move(endpoint); }
+  std::size_t state_bytes() const noexcept { return total_bytes_; }
 
  private:
   struct Instance {
@@ -58,7 +65,16 @@ class DirectoryRegistry {
     Clock::time_point last_seen;
     std::vector<Registration> registrations;
     NodeCounters counters;
+    std::size_t bytes = 0;  // footprint(): its share of kMaxStateBytes and kMaxNodeBytes
   };
+
+  // What `inst` adds to a list reply and to a snapshot of every channel, as encoded.
+  static std::size_t footprint(const Instance& inst);
+  // Why `node` may not grow from `old_bytes` to `new_bytes`, or "" when it may.
+  std::string over_quota(const std::string& node, std::size_t old_bytes,
+                         std::size_t new_bytes) const;
+  void account(const Instance& inst, std::size_t new_bytes);
+  void erase(std::map<std::string, Instance>::iterator it);
 
   DirectoryReplyBody do_register(const RegisterRequest& r, Clock::time_point now,
                                  std::vector<DirectoryUpdate>& changes);
@@ -81,7 +97,9 @@ class DirectoryRegistry {
   std::string epoch_;
   Clock::time_point started_;
   std::uint64_t seq_ = 0;
-  std::map<std::string, Instance> instances_;  // by "node.instance"
+  std::map<std::string, Instance> instances_;      // by "node.instance"
+  std::size_t total_bytes_ = 0;                    // Σ Instance::bytes
+  std::map<std::string, std::size_t> node_bytes_;  // Σ Instance::bytes per node name
 
   // Per channel, for the `prev` of its next update and for its marks.
   struct ChannelLog {

@@ -117,9 +117,22 @@ Clock::time_point DirectoryServer::lease_wakeup() const {
 void DirectoryServer::expire_leases(Clock::time_point now) {
   changes_.clear();
   registry_.expire(now, changes_);
+  // One line per instance, rate limited: a flood of short-lived registrations must not become a
+  // flood of log lines when their leases run out.
+  static LogRateLimiter limiter;
+  const DirectoryEntry* last = nullptr;
   for (const auto& c : changes_) {
-    BROOK_LOG(kInfo) << "lease expired: " << c.entry.instance_name() << " (" << c.entry.reg.channel
-                     << " " << to_string(c.entry.reg.direction) << ")";
+    if (last != nullptr && last->node == c.entry.node && last->instance == c.entry.instance) {
+      continue;
+    }
+    last = &c.entry;
+    std::uint64_t suppressed = 0;
+    if (limiter.allow(suppressed)) {
+      BROOK_LOG(kInfo) << "lease expired: " << c.entry.instance_name()
+                       << (suppressed > 0
+                               ? " (" + std::to_string(suppressed) + " more expiries not logged)"
+                               : "");
+    }
   }
   publish(changes_);
 }
@@ -190,6 +203,15 @@ void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, boo
     if (std::holds_alternative<AckReply>(result)) {
       BROOK_LOG(kDebug) << "registered " << reg->node << "." << reg->instance << " ("
                         << reg->registrations.size() << " ports, pid " << reg->pid << ")";
+    } else if (const auto* err = std::get_if<ErrorReply>(&result)) {
+      static LogRateLimiter limiter;
+      std::uint64_t suppressed = 0;
+      if (limiter.allow(suppressed)) {
+        BROOK_LOG(kWarn) << "refused a registration from " << peer_address(body) << ": "
+                         << to_string(err->code) << ": " << err->detail
+                         << (suppressed > 0 ? " (" + std::to_string(suppressed) + " not logged)"
+                                            : "");
+      }
     }
   }
   reply(identity, DirectoryReply{request.id, std::move(result)});
@@ -197,7 +219,19 @@ void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, boo
 }
 
 void DirectoryServer::reply(zmq::message_t& identity, const DirectoryReply& r) {
-  const std::string bytes = encode(r);
+  std::string bytes = encode(r);
+  if (bytes.size() > kMaxDirectoryFrame) {
+    // The registry's limits keep replies smaller; should one still be too large, the client gets
+    // an error it can read rather than a frame its socket would take as a protocol violation
+    // (libzmq then drops the connection for good).
+    BROOK_LOG(kError) << "a reply of " << bytes.size() << " bytes is over the "
+                      << kMaxDirectoryFrame << "-byte frame limit; answering too_large";
+    bytes = encode(DirectoryReply{
+        r.id,
+        ErrorReply{DirectoryErrc::kTooLarge,
+                   "the reply would be " + std::to_string(bytes.size()) + " bytes, over the " +
+                       std::to_string(kMaxDirectoryFrame) + "-byte frame limit"}});
+  }
   // A peer that vanished or stopped reading loses its reply; ROUTER drops it without blocking.
   (void)router_.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)router_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);

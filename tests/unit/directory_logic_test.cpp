@@ -261,5 +261,40 @@ TEST(DirectoryAuthorize, KeysSpeakOnlyForTheirOwnNode) {
   EXPECT_EQ(authorize(ListRequest{}, "cli"), "");
 }
 
+TEST_F(DirectoryLogic, RefusesRegistrationsThatWouldOverflowAReply) {
+  // 200 ports with 1000-byte endpoints: ~250 KB per instance. A node's instances stop at its
+  // quota, and many nodes stop at the directory's total, so list and snapshot always fit a frame.
+  std::vector<Registration> big;
+  for (int i = 0; i < 200; ++i)
+    big.push_back(input("c" + std::to_string(i), "tcp://" + std::string(990, 'h') + ":1"));
+  std::string node_refusal, total_refusal;
+  for (std::uint32_t i = 0; i < 10 && node_refusal.empty(); ++i) {
+    auto r = send(reg("hog", i, "inc" + std::to_string(i), big), 0ms);
+    if (auto* e = std::get_if<ErrorReply>(&r)) node_refusal = e->detail;
+  }
+  EXPECT_NE(node_refusal.find("524288 bytes per node"), std::string::npos) << node_refusal;
+  for (int n = 0; n < 40 && total_refusal.empty(); ++n) {
+    auto r = send(reg("n" + std::to_string(n), 0, "i", big), 0ms);
+    if (auto* e = std::get_if<ErrorReply>(&r)) {
+      EXPECT_EQ(e->code, DirectoryErrc::kTooLarge);
+      total_refusal = e->detail;
+    }
+  }
+  EXPECT_NE(total_refusal.find("limit of 3145728 bytes"), std::string::npos) << total_refusal;
+  EXPECT_LE(dir.state_bytes(), kMaxStateBytes);
+  std::vector<DirectoryUpdate> none;
+  EXPECT_LE(encode(DirectoryReply{1, dir.handle(ListRequest{}, t0, none)}).size(),
+            kMaxDirectoryFrame);
+  EXPECT_LE(encode(DirectoryReply{1, dir.handle(SnapshotRequest{}, t0, none)}).size(),
+            kMaxDirectoryFrame);
+
+  // Room comes back as instances go.
+  const std::size_t before = dir.state_bytes();
+  ASSERT_TRUE(std::holds_alternative<AckReply>(send(UnregisterRequest{"n0", 0, "i"}, 0ms)));
+  EXPECT_LT(dir.state_bytes(), before);
+  dir.expire(t0 + 1h, changes);
+  EXPECT_EQ(dir.state_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace brook

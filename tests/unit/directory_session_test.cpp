@@ -25,7 +25,8 @@ struct Recorder : DirectorySession::Listener {
   void entry_removed(const DirectoryEntry& e) override {
     live.erase(e.instance_name() + "/" + e.reg.channel);
   }
-  void registered(const std::string&) override {}
+  void registered(const std::string&) override { ++registrations; }
+  int registrations = 0;
   NodeCounters heartbeat_counters() override { return {}; }
 };
 
@@ -82,6 +83,12 @@ class ScriptedDirectory : public ::testing::Test {
     (void)router_.recv(frame, zmq::recv_flags::none);
     DirectoryRequest req;
     ASSERT_TRUE(decode(std::span(static_cast<const std::byte*>(frame.data()), frame.size()), req));
+    if (oversized_replies_ > 0) {
+      --oversized_replies_;
+      router_.send(id, zmq::send_flags::sndmore);
+      router_.send(zmq::buffer(std::string(kMaxDirectoryFrame + 1, 'x')));
+      return;
+    }
     DirectoryReplyBody body = AckReply{state()};
     if (std::holds_alternative<HelloRequest>(req.body)) {
       body = HelloReply{state(), pub_.get(zmq::sockopt::last_endpoint), 3000, 1000};
@@ -118,6 +125,7 @@ class ScriptedDirectory : public ::testing::Test {
   EntriesReply snapshot_{state(), {}, {}};
   std::vector<std::string> snapshot_channels_;
   int snapshots_ = 0;
+  int oversized_replies_ = 0;
   std::set<std::string> subscriptions_;
 };
 
@@ -164,6 +172,15 @@ TEST_F(ScriptedDirectory, SubscribesToItsChannelsAndRecoversLostUpdates) {
   ASSERT_TRUE(run([&] { return recorder_.live.count("u.0/c1") == 1; }));
   EXPECT_EQ(recorder_.live.count("stale.0/c1"), 0u);
   EXPECT_EQ(snapshots_, 3);
+}
+
+TEST_F(ScriptedDirectory, ConnectsAgainAfterAnOversizedReply) {
+  // libzmq drops a connection that delivers a frame over the DEALER's limit and never connects it
+  // again; the session notices the silence and makes a new connection.
+  oversized_replies_ = 1;
+  ASSERT_TRUE(run([&] { return recorder_.registrations > 0 && session_->synced(); }, 15s))
+      << "the session never registered after the oversized reply";
+  EXPECT_EQ(oversized_replies_, 0);
 }
 
 }  // namespace

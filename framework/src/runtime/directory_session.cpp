@@ -12,6 +12,10 @@ using namespace std::chrono_literals;
 constexpr auto kHelloRetry = 500ms;
 constexpr auto kConnectRetry = 10ms;
 constexpr auto kRequestTimeout = 1500ms;
+// Silence for this long gets the request socket a new connection: libzmq gives up on a
+// connection for good after a protocol error (an oversized reply, say), and would leave the
+// session talking to nobody.
+constexpr auto kReconnectAfter = 3 * kRequestTimeout;
 constexpr auto kRetry = 100ms;  // a snapshot request the DEALER could not send yet
 constexpr std::size_t kMaxBuffered = 100000;
 
@@ -60,6 +64,24 @@ DirectorySession::DirectorySession(zmq::context_t& context, const Security& secu
   security.configure_client(sub_, kDirectoryIdentity);
   dealer_.connect(endpoint_);
   next_wakeup_ = Clock::now();
+  last_reconnect_ = next_wakeup_;
+}
+
+void DirectorySession::reconnect(Clock::time_point now) {
+  last_reconnect_ = now;
+  try {
+    dealer_.disconnect(endpoint_);
+  } catch (const zmq::error_t&) {
+    // libzmq already dropped the connection; connecting again is all that is needed.
+  }
+  dealer_.connect(endpoint_);
+  // Whatever was in flight went with the old connection.
+  outstanding_.clear();
+  snapshot_in_flight_ = false;
+  BROOK_LOG(kDebug)
+      << "directory " << endpoint_ << " silent for "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(kReconnectAfter).count()
+      << " ms; connecting again";
 }
 
 std::string DirectorySession::key_of(const DirectoryEntry& e) {
@@ -127,6 +149,7 @@ void DirectorySession::tick(Clock::time_point now) {
     next_wakeup_ = unregister_deadline_;
     return;
   }
+  if (now - std::max(last_reply_, last_reconnect_) > kReconnectAfter) reconnect(now);
   tick_phase(now);
   if (phase_ != Phase::kHello && needs_snapshot_ && !snapshot_in_flight_ && !epoch_.empty()) {
     snapshot_in_flight_ = send(snapshot_request(), now);
@@ -181,7 +204,8 @@ void DirectorySession::tick_phase(Clock::time_point now) {
 void DirectorySession::plan_wakeup(Clock::time_point now) {
   // Sleep until something is due, so an idle node wakes once per heartbeat: the next hello or
   // heartbeat, the first request to time out, a snapshot that could not be sent.
-  next_wakeup_ = now + kRequestTimeout;
+  next_wakeup_ = std::min(now + kRequestTimeout,
+                          std::max(last_reply_, last_reconnect_) + kReconnectAfter + 1ms);
   if (phase_ == Phase::kRegistered) next_wakeup_ = std::min(next_wakeup_, next_heartbeat_);
   if (phase_ == Phase::kHello || phase_ == Phase::kRegistering) {
     next_wakeup_ = std::min(next_wakeup_, next_hello_);

@@ -86,6 +86,7 @@ class DirectorySession {
   void remove_entry(const DirectoryEntry& e);
   void epoch_seen(const std::string& epoch, Clock::time_point now);
   void reachable(bool yes);
+  void reconnect(Clock::time_point now);
   static std::string key_of(const DirectoryEntry& e);
 
   zmq::socket_t dealer_;
@@ -128,6 +129,7 @@ class DirectorySession {
   Clock::time_point next_hello_{};
   Clock::time_point next_heartbeat_{};
   Clock::time_point last_reply_{};
+  Clock::time_point last_reconnect_{};
   Clock::time_point next_wakeup_{};
   Clock::time_point next_conflict_log_{};
   bool reachable_ = true;
