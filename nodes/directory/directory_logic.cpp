@@ -189,6 +189,17 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   lease = std::clamp(lease, config_.min_ttl, config_.max_ttl);
 
   const bool replacing = it != instances_.end() && it->second.incarnation != r.incarnation;
+  if (replacing && now - it->second.last_seen <= it->second.lease) {
+    // The holder is alive as far as the directory can tell; anyone may claim any name, so
+    // taking it over would let one request (or a stray second process) silence a live
+    // instance. The claimant gets the name once the holder's lease lapses.
+    const Instance& holder = it->second;
+    const auto left = duration_cast<milliseconds>(holder.last_seen + holder.lease - now).count();
+    return error(DirectoryErrc::kStaleIncarnation,
+                 k + " is registered by another process (incarnation " + holder.incarnation +
+                     ", pid " + std::to_string(holder.pid) + " on " + holder.host +
+                     ") whose lease runs for another " + std::to_string(left) + " ms");
+  }
   const bool same = it != instances_.end() && !replacing;
   Instance candidate;
   candidate.node = r.node;
@@ -206,8 +217,8 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   }
 
   if (replacing) {
-    // A new process took over this instance slot (a restart, usually before the old lease ran
-    // out). The newest registration wins; watchers see the old endpoints go.
+    // A new process takes over an instance whose holder's lease lapsed (a restart after a crash,
+    // usually); watchers see the old endpoints go.
     remove_all(it->second, ChangeReason::kReplaced, now, changes);
     erase(it);
     it = instances_.end();

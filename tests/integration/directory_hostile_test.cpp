@@ -1,8 +1,10 @@
 // The directory against hostile or careless registrations: replies stay within the clients' frame
 // limit, memory stays bounded, and nodes recover on their own.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <fstream>
+#include <thread>
 #include <zmq.hpp>
 
 #include "directory/directory_protocol.hpp"
@@ -140,6 +142,83 @@ TEST(DirectoryHostile, MemoryStaysBoundedUnderARegistrationFlood) {
   // And it still answers everyone.
   const auto ls = run_command({bin("brook"), "ls", "--directory", c.directory_endpoint()}, 30s);
   EXPECT_EQ(ls.code, 0) << ls.describe();
+}
+
+// The incarnation the directory lists for `name` ("node.instance"), or "" when not listed.
+std::string incarnation_of(Cluster& c, const std::string& name) {
+  for (const auto& i : c.client().list().instances) {
+    if (i.node + "." + std::to_string(i.instance) == name) return i.incarnation;
+  }
+  return "";
+}
+
+TEST(DirectoryHostile, AForgedRegisterDoesNotEvictALiveInstance) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(kTopology);
+  auto sink = c.start_node("brook-test-sink", "sink", 0);
+  const std::string real = incarnation_of(c, "sink.0");
+  ASSERT_FALSE(real.empty());
+
+  RawClient raw(c.directory_endpoint());
+  RegisterRequest forged = bulky("sink", "work", 1);
+  forged.lease_ms = 200;
+  auto reply = raw.request(forged);
+  ASSERT_TRUE(reply.has_value());
+  const auto* err = std::get_if<ErrorReply>(&*reply);
+  ASSERT_NE(err, nullptr) << "the forged register was accepted";
+  EXPECT_EQ(err->code, DirectoryErrc::kStaleIncarnation);
+
+  // For more than a lease (3 s) the real instance stays registered as itself.
+  const auto until = std::chrono::steady_clock::now() + 4s;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_EQ(incarnation_of(c, "sink.0"), real) << sink.log();
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(sink.stop(), 0) << sink.log();
+}
+
+TEST(DirectoryHostile, ASecondProcessWithTheSameInstanceEndsNonZero) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(kTopology);
+  auto first = c.start_node("brook-test-sink", "sink", 0);
+  const std::string real = incarnation_of(c, "sink.0");
+  ASSERT_FALSE(real.empty());
+
+  auto second = c.start_node("brook-test-sink", "sink", 0, {}, /*wait_ready=*/false);
+  const auto code = second.wait(30s);
+  ASSERT_TRUE(code.has_value()) << "the second sink.0 kept running:\n" << second.log();
+  EXPECT_EQ(*code, 1) << second.log();
+  EXPECT_NE(second.log().find("give each process its own --instance"), std::string::npos)
+      << second.log();
+
+  EXPECT_EQ(incarnation_of(c, "sink.0"), real) << first.log();
+  EXPECT_TRUE(first.running());
+  EXPECT_EQ(first.stop(), 0) << first.log();
+}
+
+TEST(DirectoryHostile, ARestartAfterACrashTakesTheNameOnceTheLeaseLapses) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(kTopology);
+  auto crashed = c.start_node("brook-test-sink", "sink", 0);
+  const std::string old = incarnation_of(c, "sink.0");
+  crashed.signal(SIGKILL);
+  ASSERT_TRUE(crashed.wait(5s).has_value());
+
+  // Refused while the crashed process's 3 s lease runs, then registered: ready well within the
+  // give-up time (9 s).
+  const auto start = std::chrono::steady_clock::now();
+  auto restarted = c.start_node("brook-test-sink", "sink", 0);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  EXPECT_LT(ms, 6000);
+  const std::string now = incarnation_of(c, "sink.0");
+  EXPECT_FALSE(now.empty());
+  EXPECT_NE(now, old);
+  EXPECT_EQ(restarted.stop(), 0) << restarted.log();
 }
 
 }  // namespace

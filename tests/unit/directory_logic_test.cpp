@@ -80,9 +80,19 @@ TEST_F(DirectoryLogic, ReRegisteringTheSameIncarnationPublishesOnlyTheDifference
   EXPECT_TRUE(changes.empty()) << "an identical re-registration must not disturb watchers";
 }
 
-TEST_F(DirectoryLogic, ANewIncarnationReplacesTheOldOne) {
+TEST_F(DirectoryLogic, ANewIncarnationReplacesTheOldOneOnlyOnceItsLeaseLapsed) {
   (void)send(reg("product", 1, "old", {input("checkouts", "tcp://h:1")}), 0ms);
-  (void)send(reg("product", 1, "new", {input("checkouts", "tcp://h:7")}), 100ms);
+  // While the holder's lease runs, a claim for its name is refused and changes nothing.
+  auto refused = send(reg("product", 1, "new", {input("checkouts", "tcp://h:7")}), 100ms);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(refused));
+  EXPECT_EQ(std::get<ErrorReply>(refused).code, DirectoryErrc::kStaleIncarnation);
+  EXPECT_NE(std::get<ErrorReply>(refused).detail.find("another 2900 ms"), std::string::npos)
+      << std::get<ErrorReply>(refused).detail;
+  EXPECT_TRUE(changes.empty());
+  ASSERT_TRUE(
+      std::holds_alternative<AckReply>(send(HeartbeatRequest{"product", 1, "old", {}}, 200ms)));
+
+  (void)send(reg("product", 1, "new", {input("checkouts", "tcp://h:7")}), 3300ms);
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0].op, ChangeOp::kRemove);
   EXPECT_EQ(changes[0].reason, ChangeReason::kReplaced);
@@ -91,7 +101,7 @@ TEST_F(DirectoryLogic, ANewIncarnationReplacesTheOldOne) {
   EXPECT_EQ(changes[1].entry.reg.endpoint, "tcp://h:7");
 
   HeartbeatRequest hb{"product", 1, "old", {}};
-  auto r = send(hb, 200ms);
+  auto r = send(hb, 3400ms);
   ASSERT_TRUE(std::holds_alternative<ErrorReply>(r));
   EXPECT_EQ(std::get<ErrorReply>(r).code, DirectoryErrc::kStaleIncarnation);
 }

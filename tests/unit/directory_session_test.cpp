@@ -28,6 +28,7 @@ struct Recorder : DirectorySession::Listener {
   void registered(const std::string&) override { ++registrations; }
   int registrations = 0;
   NodeCounters heartbeat_counters() override { return {}; }
+  void name_taken(const std::string&) override {}
 };
 
 DirectoryEntry entry(const std::string& node, const std::string& channel) {

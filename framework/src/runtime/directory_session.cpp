@@ -189,14 +189,7 @@ void DirectorySession::tick_phase(Clock::time_point now) {
                    now);
       }
       break;
-    case Phase::kConflict:
-      if (now >= next_conflict_log_) {
-        next_conflict_log_ = now + 10s;
-        BROOK_LOG(kError) << identity_.node << "." << identity_.instance
-                          << " is registered by another process at " << endpoint_
-                          << "; this one will not take over (give each replica its own "
-                             "--instance)";
-      }
+    case Phase::kGaveUp:
       break;
   }
 }
@@ -210,7 +203,6 @@ void DirectorySession::plan_wakeup(Clock::time_point now) {
   if (phase_ == Phase::kHello || phase_ == Phase::kRegistering) {
     next_wakeup_ = std::min(next_wakeup_, next_hello_);
   }
-  if (phase_ == Phase::kConflict) next_wakeup_ = std::min(next_wakeup_, next_conflict_log_);
   for (const auto& [id, pending] : outstanding_) {
     next_wakeup_ = std::min(next_wakeup_, pending.sent + kRequestTimeout + 1ms);
   }
@@ -279,9 +271,7 @@ void DirectorySession::handle_error(const Pending& sent, const ErrorReply& err,
       send_register(now);
       break;
     case DirectoryErrc::kStaleIncarnation:
-      phase_ = Phase::kConflict;
-      next_conflict_log_ = now;
-      BROOK_LOG(kError) << "directory " << endpoint_ << ": " << err.detail;
+      name_taken(err.detail, now);
       break;
     default:
       BROOK_LOG(kError) << "directory " << endpoint_ << " refused " << sent.name << ": "
@@ -292,6 +282,33 @@ void DirectorySession::handle_error(const Pending& sent, const ErrorReply& err,
       }
       break;
   }
+}
+
+void DirectorySession::name_taken(const std::string& detail, Clock::time_point now) {
+  // Another live process holds this instance: a second process started with the same
+  // --instance, or a restart of ours racing the old lease. The directory hands the name over
+  // once that lease lapses, so keep asking; a name still taken after several leases belongs to
+  // a process that is alive, and this one ends so its restart policy and `brook up` see it.
+  const auto limit = std::max<Clock::duration>(3 * ttl_, 5s);
+  if (!taken_since_) {
+    taken_since_ = now;
+    BROOK_LOG(kWarn) << "directory " << endpoint_ << ": " << detail
+                     << "; retrying until its lease lapses (giving up after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(limit).count()
+                     << " ms)";
+  }
+  if (now - *taken_since_ >= limit) {
+    phase_ = Phase::kGaveUp;
+    listener_.name_taken(
+        identity_.node + "." + std::to_string(identity_.instance) +
+        " is still registered by another process at " + endpoint_ + " after " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - *taken_since_).count()) +
+        " ms (" + detail + "); give each process its own --instance, or stop the other one");
+    return;
+  }
+  phase_ = Phase::kHello;
+  next_hello_ = now + heartbeat_;
 }
 
 void DirectorySession::handle_ack(const Pending& sent, const AckReply& ack, Clock::time_point now) {
@@ -311,6 +328,10 @@ void DirectorySession::handle_ack(const Pending& sent, const AckReply& ack, Cloc
     } else {
       BROOK_LOG(kDebug) << "registered with directory " << endpoint_;
     }
+  }
+  if (taken_since_) {
+    BROOK_LOG(kInfo) << "the other process's lease lapsed; registered with directory " << endpoint_;
+    taken_since_.reset();
   }
   phase_ = Phase::kRegistered;
   ever_registered_ = true;

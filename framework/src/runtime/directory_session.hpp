@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -43,6 +44,9 @@ class DirectorySession {
     virtual void entry_removed(const DirectoryEntry& e) = 0;
     virtual void registered(const std::string& directory_endpoint) = 0;
     virtual NodeCounters heartbeat_counters() = 0;
+    // The directory kept refusing this instance's name (another live process holds it) for
+    // several leases: the session gave up; `why` says so, naming the fix.
+    virtual void name_taken(const std::string& why) = 0;
   };
 
   // `security` must outlive the session: the directory is a CURVE server holding the
@@ -69,7 +73,7 @@ class DirectorySession {
   bool unregister_done() const noexcept { return unregister_done_; }
 
  private:
-  enum class Phase { kHello, kRegistering, kRegistered, kConflict };
+  enum class Phase { kHello, kRegistering, kRegistered, kGaveUp };
 
   bool send(DirectoryRequestBody body, Clock::time_point now);
   void send_hello(Clock::time_point now);
@@ -87,6 +91,7 @@ class DirectorySession {
   void epoch_seen(const std::string& epoch, Clock::time_point now);
   void reachable(bool yes);
   void reconnect(Clock::time_point now);
+  void name_taken(const std::string& detail, Clock::time_point now);
   static std::string key_of(const DirectoryEntry& e);
 
   zmq::socket_t dealer_;
@@ -131,7 +136,7 @@ class DirectorySession {
   Clock::time_point last_reply_{};
   Clock::time_point last_reconnect_{};
   Clock::time_point next_wakeup_{};
-  Clock::time_point next_conflict_log_{};
+  std::optional<Clock::time_point> taken_since_;  // our name held by another live process
   bool reachable_ = true;
   bool ever_registered_ = false;
 

@@ -48,6 +48,7 @@ int NodeRuntime::run() {
     while (!stopping_)
       reactor_.run_once(Clock::time_point::max());
     shutdown();
+    code = exit_code_;
   } catch (const std::exception& e) {
     BROOK_LOG(kError) << "fatal: " << e.what();
     code = 1;

@@ -435,6 +435,12 @@ void NodeRuntime::registered(const std::string&) {
   registered_once_ = true;
 }
 
+void NodeRuntime::name_taken(const std::string& why) {
+  BROOK_LOG(kError) << why;
+  exit_code_ = 1;
+  stop_.request_stop();
+}
+
 NodeCounters NodeRuntime::heartbeat_counters() {
   counters_.uptime_ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count());

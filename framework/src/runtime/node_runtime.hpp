@@ -61,6 +61,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   void entry_removed(const DirectoryEntry& e) override;
   void registered(const std::string& directory_endpoint) override;
   NodeCounters heartbeat_counters() override;
+  void name_taken(const std::string& why) override;
 
  private:
   // The handler call in progress, if any: its message (emits continue its trace) and, while
@@ -148,6 +149,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   bool running_ = false;
   bool ready_ = false;
   bool registered_once_ = false;
+  int exit_code_ = 0;  // run()'s result after a clean shutdown: 1 when the node gave up its name
   bool stopping_ = false;
   int stop_reads_ = 0;
   Clock::time_point started_{};
