@@ -82,6 +82,8 @@ class ScriptedDirectory : public ::testing::Test {
     zmq::message_t id, frame;
     if (!router_.recv(id, zmq::recv_flags::dontwait)) return;
     (void)router_.recv(frame, zmq::recv_flags::none);
+    peers_.insert(id.to_string());
+    ++requests_;
     DirectoryRequest req;
     ASSERT_TRUE(decode(std::span(static_cast<const std::byte*>(frame.data()), frame.size()), req));
     if (oversized_replies_ > 0) {
@@ -127,6 +129,8 @@ class ScriptedDirectory : public ::testing::Test {
   std::vector<std::string> snapshot_channels_;
   int snapshots_ = 0;
   int oversized_replies_ = 0;
+  std::set<std::string> peers_;  // routing ids: one per connection the session made
+  int requests_ = 0;
   std::set<std::string> subscriptions_;
 };
 
@@ -182,6 +186,21 @@ TEST_F(ScriptedDirectory, ConnectsAgainAfterAnOversizedReply) {
   ASSERT_TRUE(run([&] { return recorder_.registrations > 0 && session_->synced(); }, 15s))
       << "the session never registered after the oversized reply";
   EXPECT_EQ(oversized_replies_, 0);
+}
+
+TEST_F(ScriptedDirectory, AnIdleSessionWithALongHeartbeatKeepsItsConnection) {
+  // Heartbeats 6 s apart, all answered: quiet, not silent, so no new connection between them.
+  session_.reset();
+  session_ = std::make_unique<DirectorySession>(
+      ctx_, security_, router_.get(zmq::sockopt::last_endpoint),
+      InstanceIdentity{"me", 0, "fedcba9876543210", "host", 1},
+      std::vector<Registration>{
+          Registration{"c1", Direction::kOut, Pattern::kPipeline, "", "out", false}},
+      18000ms, 6000ms, recorder_);
+  ASSERT_TRUE(run([&] { return recorder_.registrations > 0 && session_->synced(); }));
+  const int before = requests_;
+  ASSERT_TRUE(run([&] { return requests_ > before; }, 8s)) << "no heartbeat within 8 s";
+  EXPECT_EQ(peers_.size(), 1u) << "the session reconnected while the directory answered";
 }
 
 }  // namespace

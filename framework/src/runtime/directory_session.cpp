@@ -103,6 +103,7 @@ std::string DirectorySession::key_of(const DirectoryEntry& e) {
 
 bool DirectorySession::send(DirectoryRequestBody body, Clock::time_point now) {
   const std::uint64_t id = next_id_++;
+  last_attempt_ = now;
   const Pending pending{body.index(), op_name(body), now};
   const std::string bytes = encode(DirectoryRequest{id, std::move(body)});
   const auto sent = dealer_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
@@ -149,7 +150,9 @@ void DirectorySession::tick(Clock::time_point now) {
     next_wakeup_ = unregister_deadline_;
     return;
   }
-  if (now - std::max(last_reply_, last_reconnect_) > kReconnectAfter) reconnect(now);
+  // Only silence while asking counts: an idle session with a long heartbeat is not cut off.
+  const auto heard = std::max(last_reply_, last_reconnect_);
+  if (last_attempt_ > heard && now - heard > kReconnectAfter) reconnect(now);
   tick_phase(now);
   if (phase_ != Phase::kHello && needs_snapshot_ && !snapshot_in_flight_ && !epoch_.empty()) {
     snapshot_in_flight_ = send(snapshot_request(), now);
@@ -197,8 +200,10 @@ void DirectorySession::tick_phase(Clock::time_point now) {
 void DirectorySession::plan_wakeup(Clock::time_point now) {
   // Sleep until something is due, so an idle node wakes once per heartbeat: the next hello or
   // heartbeat, the first request to time out, a snapshot that could not be sent.
-  next_wakeup_ = std::min(now + kRequestTimeout,
-                          std::max(last_reply_, last_reconnect_) + kReconnectAfter + 1ms);
+  next_wakeup_ = now + kRequestTimeout;
+  if (const auto heard = std::max(last_reply_, last_reconnect_); last_attempt_ > heard) {
+    next_wakeup_ = std::min(next_wakeup_, heard + kReconnectAfter + 1ms);
+  }
   if (phase_ == Phase::kRegistered) next_wakeup_ = std::min(next_wakeup_, next_heartbeat_);
   if (phase_ == Phase::kHello || phase_ == Phase::kRegistering) {
     next_wakeup_ = std::min(next_wakeup_, next_hello_);

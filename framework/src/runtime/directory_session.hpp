@@ -135,6 +135,7 @@ class DirectorySession {
   Clock::time_point next_heartbeat_{};
   Clock::time_point last_reply_{};
   Clock::time_point last_reconnect_{};
+  Clock::time_point last_attempt_{};  // the last request sent or tried
   Clock::time_point next_wakeup_{};
   std::optional<Clock::time_point> taken_since_;  // our name held by another live process
   bool reachable_ = true;
