@@ -34,8 +34,10 @@ std::string bind_socket(zmq::socket_t& s, const std::string& endpoint, const cha
   try {
     s.bind(endpoint);
   } catch (const zmq::error_t& e) {
-    throw ZmqError(e.num(), std::string("cannot bind ") + what + " to " + endpoint +
-                                " (is another directory running there? pick another --bind)");
+    throw ZmqError(
+        e.num(), std::string("cannot bind ") + what + " to " + endpoint +
+                     " (is another directory running there? use another endpoint: brook-directory "
+                     "--bind, or directory.endpoints in the topology for brook up)");
   }
   return s.get(zmq::sockopt::last_endpoint);
 }

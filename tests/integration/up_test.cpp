@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <zmq.hpp>
 
 #include "support/cluster.hpp"
 #include "support/command.hpp"
@@ -242,6 +243,28 @@ nodes:
       << p.log();
   EXPECT_EQ(p.log().find("restarting in"), std::string::npos) << p.log();
   EXPECT_TRUE(processes_of_topology().empty());
+}
+
+TEST_F(Up, ADirectoryPortInUseNamesTheSettingToChange) {
+  topology(R"(
+topology: up-port
+directory: {endpoints: ['{DIRECTORY}']}
+channels: {work: {external: true}}
+nodes:
+  sink: {exec: brook-test-sink, inputs: {in: work}}
+)");
+  zmq::context_t ctx;
+  zmq::socket_t squatter(ctx, zmq::socket_type::pull);
+  squatter.bind(endpoint_);
+  Process p = up({}, false);
+  const auto code = p.wait(30s);
+  ASSERT_TRUE(code.has_value()) << p.log();
+  EXPECT_NE(*code, 0) << p.log();
+  EXPECT_NE(p.log().find("use another endpoint: brook-directory --bind, or directory.endpoints "
+                         "in the topology for brook up"),
+            std::string::npos)
+      << p.log();
+  EXPECT_EQ(p.log().find("pick another --bind"), std::string::npos) << p.log();
 }
 
 TEST_F(Up, MissingExecutableAndBadOnlyAreClearErrors) {
