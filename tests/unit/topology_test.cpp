@@ -334,6 +334,24 @@ TEST(TopologyErrors, YamlSyntaxErrorIsLocated) {
                 "indentation, quoting and brackets at or just before this position)"});
 }
 
+// Unquoted, the '{' of ${...} opens a YAML map inside a flow collection: the parser's message is
+// about brackets, so the hint names the cause.
+TEST(TopologyErrors, AnUnquotedSubstitutionInAFlowMapGetsASpecificHint) {
+  const std::string text =
+      "topology: t\nchannels:\n  c: {pattern: pipeline}\nnodes:\n"
+      "  a: {exec: x, outputs: [c], params: {n: ${N:-3}}}\n  b: {exec: y, inputs: [c]}\n";
+  const auto errors = errors_in(text);
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_NE(errors[0].find("t.yaml:5:"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("hint: quote a ${VAR} inside {...} or [...], e.g. {n: \"${N:-3}\"}"),
+            std::string::npos)
+      << errors[0];
+  // Quoted, it parses.
+  std::string quoted = text;
+  quoted.replace(quoted.find("${N:-3}"), 7, "\"${N:-3}\"");
+  EXPECT_NO_THROW(parse_topology(quoted, "t.yaml", isolated()));
+}
+
 TEST(TopologyErrors, UnknownKeysSuggestTheClosestKey) {
   EXPECT_EQ(
       errors_of("bad_unknown_key.yaml"),

@@ -30,6 +30,26 @@ void check_size(std::size_t size, const std::string& filename, std::size_t limit
               " bytes, more than the limit of " + std::to_string(limit) + " bytes");
 }
 
+// Whether line `line` (1-based) of `text`, or the one before, holds an unquoted "${": inside a
+// flow collection YAML reads its '{' as the start of a map, so the error comes out as "end of
+// map flow not found" far from the cause.
+bool near_unquoted_substitution(std::string_view text, int line) {
+  int at = 1;
+  for (std::size_t begin = 0; begin <= text.size() && at <= line; ++at) {
+    const std::size_t end = std::min(text.find('\n', begin), text.size());
+    const std::string_view l = text.substr(begin, end - begin);
+    if (at >= line - 1) {
+      for (std::size_t pos = l.find("${"); pos != std::string_view::npos;
+           pos = l.find("${", pos + 2)) {
+        const bool quoted = pos > 0 && (l[pos - 1] == '"' || l[pos - 1] == '\'');
+        if (!quoted) return true;
+      }
+    }
+    begin = end + 1;
+  }
+  return false;
+}
+
 // A syntax error stops everything: without a tree there is nothing else to check.
 YAML::Node parse_yaml(std::string_view text, detail::DiagnosticSink& sink) {
   detail::YamlDocuments docs;
@@ -39,7 +59,10 @@ YAML::Node parse_yaml(std::string_view text, detail::DiagnosticSink& sink) {
     const int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
     const int column = e.mark.column < 0 ? 0 : e.mark.column + 1;
     sink.error(SourceLocation{sink.file(), line, column}, "invalid YAML: " + e.msg,
-               "check indentation, quoting and brackets at or just before this position");
+               near_unquoted_substitution(text, line)
+                   ? "quote a ${VAR} inside {...} or [...], e.g. {n: \"${N:-3}\"}: unquoted, YAML "
+                     "reads its '{' as the start of a map"
+                   : "check indentation, quoting and brackets at or just before this position");
     throw TopologyError(sink.take_errors());
   }
   if (docs.count == 0) return YAML::Node(YAML::NodeType::Null);
