@@ -99,12 +99,33 @@ TEST(DedupeWindow, RemembersWhatWasHandledWithinTheWindow) {
   EXPECT_TRUE(d.handled(3));
   EXPECT_FALSE(d.handled(4)) << "a replica sees only its share: 4 went elsewhere";
   EXPECT_FALSE(d.handled(6));
-  d.mark(1000);
-  EXPECT_TRUE(d.handled(1000));
-  EXPECT_TRUE(d.handled(5)) << "older than the window: treated as handled (a stale re-send)";
-  EXPECT_FALSE(d.handled(999)) << "inside the window and never marked";
-  d.mark(1001 + 128);  // slides the window past everything
-  EXPECT_FALSE(d.handled(1100));
+  EXPECT_FALSE(d.mark(100)) << "within the window: no jump";
+  for (std::uint64_t s = 101; s <= 300; ++s)
+    d.mark(s);
+  EXPECT_TRUE(d.handled(5)) << "slid past: treated as handled (a stale re-send)";
+  EXPECT_TRUE(d.handled(150)) << "slid past, though never marked";
+  d.mark(302);
+  EXPECT_FALSE(d.handled(301)) << "inside the window and never marked";
+}
+
+TEST(DedupeWindow, AJumpBeyondTheWindowAssumesNothingAboutTheNumbersJumpedOver) {
+  DedupeWindow d(128);
+  for (std::uint64_t s = 1; s <= 300; ++s)
+    d.mark(s);
+  // A forged envelope (or a replica skipped for long) carrying a huge number.
+  EXPECT_TRUE(d.mark(std::uint64_t{1} << 63));
+  EXPECT_TRUE(d.handled(std::uint64_t{1} << 63));
+  EXPECT_FALSE(d.handled(100)) << "nothing is concluded about what came before the jump";
+  EXPECT_FALSE(d.handled(301)) << "the producer's next message is not a duplicate";
+  EXPECT_FALSE(d.handled(5000));
+  d.mark(301);  // below the new window: handled, not remembered
+  EXPECT_FALSE(d.handled(302));
+  // A window that slides on after the jump concludes again, for what it slid past.
+  const std::uint64_t top = (std::uint64_t{1} << 63) + 1000;
+  for (std::uint64_t s = (std::uint64_t{1} << 63) + 1; s <= top; ++s)
+    EXPECT_FALSE(d.mark(s));
+  EXPECT_TRUE(d.handled(top - 500));
+  EXPECT_FALSE(d.handled(400)) << "jumped over, never slid past";
 }
 
 }  // namespace

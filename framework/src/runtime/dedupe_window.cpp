@@ -10,7 +10,7 @@ bool DedupeWindow::in_window(std::uint64_t seq) const noexcept {
 
 bool DedupeWindow::handled(std::uint64_t seq) const noexcept {
   if (seq > top_) return false;
-  if (!in_window(seq)) return true;
+  if (!in_window(seq)) return seq >= stale_from_ && seq < stale_to_;
   const std::size_t i = seq % size_;
   return (bits_[i / 64] >> (i % 64)) & 1u;
 }
@@ -26,16 +26,29 @@ void DedupeWindow::clear_range(std::uint64_t from, std::uint64_t to) noexcept {
   }
 }
 
-void DedupeWindow::mark(std::uint64_t seq) noexcept {
+bool DedupeWindow::mark(std::uint64_t seq) noexcept {
+  bool jumped = false;
   if (seq > top_) {
+    jumped = seq - top_ > size_;
+    const std::uint64_t bottom = seq >= size_ ? seq - size_ + 1 : 0;  // of the new window
+    if (jumped) {
+      // Numbers jumped over were never within reach of the producer's re-sends as far as this
+      // window knows: nothing is concluded about them, nor about what came before.
+      stale_from_ = stale_to_ = bottom;
+    } else {
+      // Numbers the window slides past were: they count as handled from now on.
+      stale_to_ = std::max(stale_to_, bottom);
+    }
     // Slots between the old top and seq now stand for newer numbers: forget what they held.
     clear_range(top_ + 1, seq + 1);
+    jumped = jumped && top_ != 0;  // the first number seen starts the window: no news
     top_ = seq;
   } else if (!in_window(seq)) {
-    return;
+    return false;
   }
   const std::size_t i = seq % size_;
   bits_[i / 64] |= std::uint64_t{1} << (i % 64);
+  return jumped;
 }
 
 }  // namespace brook::detail
