@@ -5,6 +5,7 @@
 #include <chrono>
 #include <msgpack.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
@@ -102,7 +103,7 @@ TEST_F(ReceiversTest, ReliableAcknowledgesOnceSettledAndAcknowledgesADuplicateAg
   ASSERT_FALSE(peer.empty());
 
   const EnvelopeView env = envelope("p.0@a", 7);
-  EXPECT_TRUE(r.admit(env, peer));
+  EXPECT_TRUE(r.admit(env, peer, body));
   r.settle(env.id, peer, Receiver::Settle::kAck);
   r.flush_acks();
   auto read_ack = [&] {
@@ -117,7 +118,7 @@ TEST_F(ReceiversTest, ReliableAcknowledgesOnceSettledAndAcknowledgesADuplicateAg
   EXPECT_EQ(read_ack(), std::vector<std::uint64_t>{7});
 
   // The ack was lost: the producer re-sends; it is not handled again, only acknowledged.
-  EXPECT_FALSE(r.admit(env, peer));
+  EXPECT_FALSE(r.admit(env, peer, body));
   EXPECT_EQ(counters.duplicates, 1u);
   r.flush_acks();
   EXPECT_EQ(read_ack(), std::vector<std::uint64_t>{7});
@@ -137,7 +138,7 @@ TEST_F(ReceiversTest, ADeferredMessageIsNeitherHandledAgainNorAcknowledgedUntilR
 
   const EnvelopeView env = envelope("p.0@a", 3);
   r.settle(env.id, peer, Receiver::Settle::kDefer);
-  EXPECT_FALSE(r.admit(env, peer));  // a re-send meanwhile
+  EXPECT_FALSE(r.admit(env, peer, body));  // a re-send meanwhile
   r.flush_acks();
   zmq::pollitem_t item{producer.handle(), 0, ZMQ_POLLIN, 0};
   EXPECT_EQ(zmq::poll(&item, 1, 100ms), 0) << "no ack while deferred";
@@ -145,6 +146,47 @@ TEST_F(ReceiversTest, ADeferredMessageIsNeitherHandledAgainNorAcknowledgedUntilR
   r.release(peer, "p.0@a", 3);
   r.flush_acks();
   ASSERT_EQ(zmq::poll(&item, 1, 2000ms), 1);
+}
+
+TEST_F(ReceiversTest, AProducerIdBelongsToTheConnectionThatPresentedItWhileItIsOpen) {
+  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
+  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  auto connect_and_send = [&](zmq::socket_t& s, std::string& peer, zmq::message_t& body) {
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(r.endpoint());
+    s.send(zmq::str_buffer("envelope"));
+    std::string why;
+    ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
+  };
+  zmq::socket_t producer(ctx, zmq::socket_type::dealer);
+  zmq::socket_t forger(ctx, zmq::socket_type::dealer);
+  std::string producer_peer;
+  std::string forger_peer;
+  zmq::message_t producer_body;
+  zmq::message_t forger_body;
+  connect_and_send(producer, producer_peer, producer_body);
+  connect_and_send(forger, forger_peer, forger_body);
+
+  ASSERT_TRUE(r.admit(envelope("p.0@a", 1), producer_peer, producer_body));
+  r.settle(envelope("p.0@a", 1).id, producer_peer, Receiver::Settle::kAck);
+  // Another connection claims the producer with a huge number: dropped, counted, not recorded.
+  const std::uint64_t huge = std::uint64_t{1} << 63;
+  EXPECT_FALSE(r.admit(envelope("p.0@a", huge), forger_peer, forger_body));
+  r.settle(envelope("p.0@a", huge).id, forger_peer, Receiver::Settle::kAck);  // wrong channel
+  EXPECT_EQ(counters.forged, 1u);
+  EXPECT_TRUE(r.admit(envelope("p.0@a", 2), producer_peer, producer_body))
+      << "the producer's next message is still handled";
+
+  // Once the producer's connection is gone, a new connection takes the id over (a reconnect).
+  producer.close();
+  bool taken_over = false;
+  for (int i = 0; i < 200 && !taken_over; ++i) {
+    taken_over = r.admit(envelope("p.0@a", 3), forger_peer, forger_body);
+    if (!taken_over) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(taken_over);
+  EXPECT_FALSE(r.admit(envelope("p.0@a", 1), forger_peer, forger_body)) << "still a duplicate";
+  EXPECT_EQ(counters.duplicates, 1u);
 }
 
 TEST_F(ReceiversTest, ReliableReportsAFrameWithoutARoutingIdAsMalformed) {
@@ -198,10 +240,10 @@ TEST_F(ReceiversTest, SubCountsWhatAPublisherSkippedAfterItsWelcome) {
   ASSERT_EQ(receive(r, body, peer, why), Received::kControl);
   EXPECT_EQ(r.waiting_for(), "");
 
-  EXPECT_TRUE(r.admit(envelope("ticker.0@i1", 12), peer));  // 10 and 11 never came
+  EXPECT_TRUE(r.admit(envelope("ticker.0@i1", 12), peer, body));  // 10 and 11 never came
   EXPECT_EQ(counters.gaps, 2u);
-  EXPECT_TRUE(r.admit(envelope("ticker.0@i1", 13), peer));
-  EXPECT_TRUE(r.admit(envelope("ticker.0@i1", 16), peer));
+  EXPECT_TRUE(r.admit(envelope("ticker.0@i1", 13), peer, body));
+  EXPECT_TRUE(r.admit(envelope("ticker.0@i1", 16), peer, body));
   EXPECT_EQ(counters.gaps, 4u);
 }
 

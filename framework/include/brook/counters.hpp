@@ -35,6 +35,8 @@ struct ChannelCounters {
   std::uint64_t retried = 0;         // handler calls repeated after an exception
   std::uint64_t dead_lettered = 0;   // messages sent to the dead-letter channel
   std::uint64_t refused = 0;         // connections to this input refused (security: curve)
+  std::uint64_t forged = 0;          // envelopes dropped: their producer is not what the
+                                     // connection proved (another connection's, another key's)
 
   // Visits (name, value) for each counter in kChannelCounterFields order (the wire names).
   template <class F>
@@ -50,7 +52,7 @@ struct CounterField {
 };
 
 // The single list of counters: wire names and members. Adding a counter means adding it here.
-inline constexpr std::array<CounterField, 15> kChannelCounterFields{{
+inline constexpr std::array<CounterField, 16> kChannelCounterFields{{
     {"received", &ChannelCounters::received},
     {"emitted", &ChannelCounters::emitted},
     {"sent", &ChannelCounters::sent},
@@ -66,6 +68,7 @@ inline constexpr std::array<CounterField, 15> kChannelCounterFields{{
     {"retried", &ChannelCounters::retried},
     {"dead_lettered", &ChannelCounters::dead_lettered},
     {"refused", &ChannelCounters::refused},
+    {"forged", &ChannelCounters::forged},
 }};
 
 template <class F>

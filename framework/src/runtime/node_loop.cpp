@@ -208,7 +208,7 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
   }
   auto& counters = in.counters();
   if (attempt == 0) {
-    if (!in.admit(env, peer)) return;
+    if (!in.admit(env, peer, frame)) return;
     ++counters.received;
   } else {
     env.attempt = attempt;

@@ -57,9 +57,13 @@ class Receiver {
   // frame structure; `why` says what and `body` holds a frame of it.
   virtual Received receive(zmq::message_t& body, std::string& peer, std::string& why) = 0;
 
-  // Before the first attempt at a message: false when it must not be handled (a duplicate,
-  // counted and taken care of here).
-  virtual bool admit(const EnvelopeView& /*env*/, const std::string& /*peer*/) { return true; }
+  // Before the first attempt at a message: false when it must not be handled (a duplicate, or
+  // a producer the connection does not prove; counted and taken care of here). `frame` is the
+  // envelope's frame, for what the transport says about its sender (address, CURVE user id).
+  virtual bool admit(const EnvelopeView& /*env*/, const std::string& /*peer*/,
+                     const zmq::message_t& /*frame*/) {
+    return true;
+  }
 
   // Whether a handled message must be settled: its producer keeps it until acknowledged.
   virtual bool acknowledges() const noexcept { return false; }

@@ -1,6 +1,7 @@
 #include "runtime/reliable_receiver.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
 #include "runtime/handling.hpp"
 #include "wire/control_frames.hpp"
@@ -11,6 +12,33 @@ namespace {
 constexpr std::size_t kMaxAcksPerFrame = 1024;
 // Producers remembered for de-duplication; each restart of a producer is a new id.
 constexpr std::size_t kMaxProducersRemembered = 4096;
+
+const char* property(const zmq::message_t& frame, const char* name) {
+  return zmq_msg_gets(const_cast<zmq_msg_t*>(frame.handle()), name);
+}
+
+// "node.instance@incarnation" -> "node".
+std::string_view producer_node(std::string_view producer) {
+  const std::string_view instance = producer.substr(0, producer.find('@'));
+  const auto dot = instance.rfind('.');
+  return dot == std::string_view::npos ? instance : instance.substr(0, dot);
+}
+
+// Whether the holder of the key named `user` may produce as `node`: its own node, or the tools'
+// short-lived nodes for the cli key.
+bool key_speaks_for(std::string_view user, std::string_view node) {
+  return user == node || (user == kCliIdentity && is_tool_node(node));
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s;
+  for (const char c : bytes) {
+    s += kDigits[(static_cast<unsigned char>(c) >> 4) & 15];
+    s += kDigits[static_cast<unsigned char>(c) & 15];
+  }
+  return s;
+}
 }  // namespace
 
 ReliableReceiver::ReliableReceiver(zmq::context_t& context, const PortSpec& port,
@@ -19,10 +47,14 @@ ReliableReceiver::ReliableReceiver(zmq::context_t& context, const PortSpec& port
                                    const Security& security)
     : Receiver(context, zmq::socket_type::router, port, channel, advertise, false, linger, counters,
                security),
+      curve_(security.curve()),
       // An ack frame must fit the channel's max_message_size, which the producer's socket
       // enforces (a sequence number takes at most 9 bytes; 16 for the array and version).
       max_acks_per_frame_(
           std::clamp<std::size_t>((channel.max_message_size - 16) / 9, 1, kMaxAcksPerFrame)) {
+  // A send to a connection that is gone fails (EHOSTUNREACH) instead of vanishing: that is how
+  // a producer id's binding learns its connection left.
+  socket_.set(zmq::sockopt::router_mandatory, 1);
   bind(advertise);
 }
 
@@ -41,7 +73,9 @@ Receiver::Received ReliableReceiver::receive(zmq::message_t& body, std::string& 
   return Received::kMalformed;
 }
 
-bool ReliableReceiver::admit(const EnvelopeView& env, const std::string& peer) {
+bool ReliableReceiver::admit(const EnvelopeView& env, const std::string& peer,
+                             const zmq::message_t& frame) {
+  if (!proven(env, peer, frame)) return false;
   if (!handled(env.id)) return true;
   // A re-send of something already handled here (its ack was lost or late): ack it again,
   // unless its ack is waiting (for what it emitted, or for a retry).
@@ -50,9 +84,79 @@ bool ReliableReceiver::admit(const EnvelopeView& env, const std::string& peer) {
   return false;
 }
 
+bool ReliableReceiver::proven(const EnvelopeView& env, const std::string& peer,
+                              const zmq::message_t& frame) {
+  if (curve_) {
+    const char* user = property(frame, "User-Id");
+    const std::string_view node = producer_node(env.id.producer);
+    if (user == nullptr || !key_speaks_for(user, node)) {
+      refuse(env, frame,
+             "the connection holds the key of '" + std::string(user ? user : "") +
+                 "', not of node '" + std::string(node) + "'");
+      return false;
+    }
+  }
+  auto it = producers_.find(env.id.producer);
+  if (it == producers_.end()) {
+    remember(env.id.producer, peer);
+    return true;
+  }
+  if (it->second.connection == peer) return true;
+  if (connected(it->second.connection)) {
+    refuse(env, frame, "another connection, still open, speaks for that producer");
+    return false;
+  }
+  // The producer reconnected, or restarted (a durable output keeps its id): its new connection
+  // takes over what it handled.
+  it->second.connection = peer;
+  return true;
+}
+
+void ReliableReceiver::refuse(const EnvelopeView& env, const zmq::message_t& frame,
+                              const std::string& why) {
+  ++counters_.forged;
+  std::uint64_t suppressed = 0;
+  if (!forged_log_.allow(suppressed)) return;
+  const char* address = property(frame, "Peer-Address");
+  BROOK_LOG(kWarn) << "dropping an envelope on port '" << port_ << "' (channel '" << channel_->name
+                   << "') from " << (address ? address : "unknown peer") << " claiming producer '"
+                   << env.id.producer.substr(0, 255) << "' seq " << env.id.seq << ": " << why
+                   << " (" << counters_.forged << " forged so far"
+                   << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "") << ")";
+}
+
+ReliableReceiver::Sent ReliableReceiver::send_ack_frame(const std::string& routing_id) {
+  try {
+    if (!socket_.send(zmq::buffer(routing_id),
+                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return Sent::kFull;
+    }
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EHOSTUNREACH) throw;
+    return Sent::kGone;
+  }
+  // Once the routing id frame is accepted, the rest of the message is too.
+  (void)socket_.send(zmq::buffer(ack_buffer_.data(), ack_buffer_.size()),
+                     zmq::send_flags::dontwait);
+  return Sent::kSent;
+}
+
+bool ReliableReceiver::connected(const std::string& routing_id) {
+  encode_ack({}, ack_buffer_);
+  return send_ack_frame(routing_id) != Sent::kGone;
+}
+
+ReliableReceiver::Producers::iterator ReliableReceiver::remember(std::string_view producer,
+                                                                 const std::string& peer) {
+  if (producers_.size() >= kMaxProducersRemembered) producers_.erase(producers_.begin());
+  return producers_
+      .emplace(std::string(producer), Producer{peer, DedupeWindow(dedupe_window_size(*channel_))})
+      .first;
+}
+
 bool ReliableReceiver::handled(const MessageId& id) const {
-  const auto it = seen_.find(id.producer);
-  return it != seen_.end() && it->second.handled(id.seq);
+  const auto it = producers_.find(id.producer);
+  return it != producers_.end() && it->second.handled.handled(id.seq);
 }
 
 bool ReliableReceiver::deferred(const MessageId& id) const {
@@ -60,13 +164,22 @@ bool ReliableReceiver::deferred(const MessageId& id) const {
   return it != deferred_.end() && it->second.count(id.seq) > 0;
 }
 
-void ReliableReceiver::mark_handled(const MessageId& id) {
-  auto it = seen_.find(id.producer);
-  if (it == seen_.end()) {
-    if (seen_.size() >= kMaxProducersRemembered) seen_.erase(seen_.begin());
-    it = seen_.emplace(std::string(id.producer), DedupeWindow(dedupe_window_size(*channel_))).first;
+void ReliableReceiver::mark_handled(const MessageId& id, const std::string& peer) {
+  auto it = producers_.find(id.producer);
+  if (it == producers_.end()) {
+    it = remember(id.producer, peer);
+  } else if (it->second.connection != peer) {
+    return;  // not this connection's producer (it took over meanwhile): its record stands
   }
-  it->second.mark(id.seq);
+  if (!it->second.handled.mark(id.seq)) return;
+  std::uint64_t suppressed = 0;
+  if (jump_log_.allow(suppressed)) {
+    BROOK_LOG(kInfo) << "producer '" << id.producer << "' on channel '" << channel_->name
+                     << "' jumped to seq " << id.seq << " (connection " << hex(peer)
+                     << "), beyond the de-duplication window of " << dedupe_window_size(*channel_)
+                     << ": the numbers it skipped are not assumed handled"
+                     << (suppressed ? " (" + std::to_string(suppressed) + " not logged)" : "");
+  }
 }
 
 void ReliableReceiver::undefer(std::string_view producer, std::uint64_t seq) {
@@ -78,7 +191,7 @@ void ReliableReceiver::undefer(std::string_view producer, std::uint64_t seq) {
 }
 
 void ReliableReceiver::settle(const MessageId& id, const std::string& peer, Settle how) {
-  mark_handled(id);
+  mark_handled(id, peer);
   if (how == Settle::kDefer) {
     auto it = deferred_.find(id.producer);
     if (it == deferred_.end()) {
@@ -110,10 +223,7 @@ void ReliableReceiver::flush_acks() {
     if (seqs.empty()) continue;
     encode_ack(seqs, ack_buffer_);
     // A producer that went away cannot take its acks; it re-sends nothing either.
-    if (socket_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      (void)socket_.send(zmq::buffer(ack_buffer_.data(), ack_buffer_.size()),
-                         zmq::send_flags::dontwait);
-    }
+    (void)send_ack_frame(peer);
     seqs.clear();
   }
   acks_waiting_ = 0;

@@ -58,7 +58,7 @@ Receiver::Received SubReceiver::receive(zmq::message_t& body, std::string& peer,
   return Received::kMalformed;
 }
 
-bool SubReceiver::admit(const EnvelopeView& env, const std::string&) {
+bool SubReceiver::admit(const EnvelopeView& env, const std::string&, const zmq::message_t&) {
   if (!tap_) counters_.gaps += skipped(env.id);
   return true;
 }

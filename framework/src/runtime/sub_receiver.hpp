@@ -23,7 +23,8 @@ class SubReceiver final : public Receiver {
   Received receive(zmq::message_t& body, std::string& peer, std::string& why) override;
   // Counts the messages a publisher skipped since the last one seen (not for a tap, which reads
   // a lossy copy).
-  bool admit(const EnvelopeView& env, const std::string& peer) override;
+  bool admit(const EnvelopeView& env, const std::string& peer,
+             const zmq::message_t& frame) override;
 
   void publisher_added(const DirectoryEntry& e) override;
   void publisher_removed(const DirectoryEntry& e) override;

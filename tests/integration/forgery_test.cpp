@@ -1,0 +1,142 @@
+// Hostile peers at a node's input (issue 16): a forged envelope must not silence a real
+// producer, with or without CURVE.
+#include <gtest/gtest.h>
+
+#include <brook/envelope_codec.hpp>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <zmq.hpp>
+
+#include "security/security.hpp"
+#include "support/cluster.hpp"
+#include "support/command.hpp"
+
+namespace brook::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
+    text.replace(pos, from.size(), to);
+  return text;
+}
+
+// How many distinct n in [1, count] from `source` the sink's journal holds.
+std::uint64_t distinct_handled(const fs::path& journal, const std::string& source,
+                               std::uint64_t count) {
+  std::vector<std::uint8_t> seen(count + 1, 0);
+  std::uint64_t distinct = 0;
+  std::ifstream f(journal);
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream fields(line);
+    std::string src;
+    std::uint64_t n = 0;
+    fields >> src >> n;
+    if (src == source && n >= 1 && n <= count && seen[n]++ == 0) ++distinct;
+  }
+  return distinct;
+}
+
+std::string incarnation_of(Cluster& c, const std::string& node) {
+  for (const auto& i : c.client().list().instances)
+    if (i.node == node) return i.incarnation;
+  return {};
+}
+
+std::string input_of(Cluster& c, const std::string& channel) {
+  for (const auto& e : c.client().resolve(channel).entries)
+    if (e.reg.direction == Direction::kIn) return e.reg.endpoint;
+  return {};
+}
+
+// source -> sink, at-least-once. `{SECURITY}` is replaced by the security section.
+constexpr const char* kPipeline = R"(
+topology: forged
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms, ttl: 1s}
+{SECURITY}
+channels:
+  work: {delivery: at-least-once, ack_timeout: 2s}
+nodes:
+  source: {exec: brook-test-source, outputs: {out: work}, params: {count: 3000, rate: 1000}}
+  sink: {exec: brook-test-sink, inputs: {in: work}, params: {journal: "{DIR}/journal.txt"}}
+)";
+
+// One envelope per run, from a connection of its own, claiming to be the real source with seq
+// 2^63. Before the fix every later message of the source counted as a duplicate: acknowledged,
+// never handled.
+void forged_seq_does_not_silence_the_producer(bool secure) {
+  constexpr std::uint64_t kCount = 3000;
+  Cluster c;
+  const fs::path keys = c.dir() / "keys";
+  std::string security;
+  CurveKeyPair cli_keys;
+  if (secure) {
+    const fs::path pre = c.dir().write("keygen.yaml", replace(replace(kPipeline, "{SECURITY}", ""),
+                                                              "{DIRECTORY}", "tcp://127.0.0.1:1"));
+    const auto r = run_command({bin("brook"), "keygen", keys.string(), "--topology", pre.string()});
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    c.start_directory("tcp://127.0.0.1:*", {"--keys", keys.string()});
+    SecuritySpec spec;
+    spec.mechanism = Mechanism::kCurve;
+    spec.keys = keys;
+    c.set_client_security(Security::load(spec, std::string(kCliIdentity)));
+    security = "security: {mechanism: curve, keys: keys}";
+    cli_keys = read_secret_key_file(keys / "cli.key_secret");
+  } else {
+    c.start_directory();
+  }
+  c.write_topology(replace(kPipeline, "{SECURITY}", security));
+  auto sink = c.start_node("brook-test-sink", "sink");
+  auto source = c.start_node("brook-test-source", "source");
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 300; }, 20s));
+  const std::string producer = "source.0@" + incarnation_of(c, "source");
+  const std::string input = input_of(c, "work");
+  ASSERT_FALSE(input.empty());
+
+  zmq::context_t ctx;
+  zmq::socket_t forger(ctx, zmq::socket_type::dealer);
+  forger.set(zmq::sockopt::linger, 1000);
+  if (secure) {
+    // The cli key is on the allowlist: the connection itself is let in.
+    forger.set(zmq::sockopt::curve_serverkey, read_allowlist(keys / "allowlist").at("sink"));
+    forger.set(zmq::sockopt::curve_publickey, cli_keys.public_key);
+    forger.set(zmq::sockopt::curve_secretkey, cli_keys.secret_key);
+  }
+  forger.connect(input);
+  EnvelopeEncoder enc;
+  OutgoingEnvelope env;
+  env.producer = producer;
+  env.seq = std::uint64_t{1} << 63;
+  env.channel = "work";
+  env.type = "brook.test.Msg";
+  const auto forged = enc.encode(env, std::string("forged"));
+  forger.send(zmq::buffer(forged.data(), forged.size()), zmq::send_flags::none);
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::forged) >= 1; }, 10s))
+      << sink.log();
+
+  ASSERT_EQ(source.wait(60s), 0) << source.log();
+  ASSERT_EQ(sink.stop(), 0) << sink.log();
+  const std::uint64_t handled = distinct_handled(c.dir() / "journal.txt", "source.0", kCount);
+  std::cout << (secure ? "curve, cli key" : "no security") << ": forged seq 2^63 as " << producer
+            << "; the sink handled " << handled << " of " << kCount << "\n";
+  EXPECT_EQ(handled, kCount) << "the real producer's messages after the forgery were handled";
+  EXPECT_NE(sink.log().find("claiming producer '" + producer + "'"), std::string::npos)
+      << sink.log();
+}
+
+TEST(Forgery, AForgedSeqDoesNotSilenceTheProducer) {
+  forged_seq_does_not_silence_the_producer(false);
+}
+
+TEST(Forgery, AForgedSeqUnderCurveWithTheCliKeyDoesNotSilenceTheProducer) {
+  forged_seq_does_not_silence_the_producer(true);
+}
+
+}  // namespace
+}  // namespace brook::test
