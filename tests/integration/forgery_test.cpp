@@ -1,6 +1,7 @@
 // Hostile peers at a node's input (issue 16): a forged envelope must not silence a real
-// producer, with or without CURVE.
+// producer, with or without CURVE, and a flood of forged welcomes must not grow a subscriber.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <brook/envelope_codec.hpp>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "security/security.hpp"
 #include "support/cluster.hpp"
 #include "support/command.hpp"
+#include "wire/control_frames.hpp"
 
 namespace brook::test {
 namespace {
@@ -22,6 +24,15 @@ std::string replace(std::string text, const std::string& from, const std::string
   for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
     text.replace(pos, from.size(), to);
   return text;
+}
+
+std::uint64_t rss_kib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
 }
 
 // How many distinct n in [1, count] from `source` the sink's journal holds.
@@ -136,6 +147,93 @@ TEST(Forgery, AForgedSeqDoesNotSilenceTheProducer) {
 
 TEST(Forgery, AForgedSeqUnderCurveWithTheCliKeyDoesNotSilenceTheProducer) {
   forged_seq_does_not_silence_the_producer(true);
+}
+
+// A publisher of our own connects to the subscriber's input and sends it a million welcomes
+// from made-up publishers (at most 20 s of them). Before the fix the subscriber remembered
+// every one: 353 MiB, never freed.
+TEST(Forgery, AMillionForgedWelcomesKeepTheSubscriberBounded) {
+  constexpr std::uint64_t kWelcomes = 1'000'000;
+  constexpr std::uint64_t kRssBoundKiB = 64 * 1024;
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: welcomes
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms}
+channels:
+  ticks: {pattern: pubsub}
+nodes:
+  source:
+    exec: brook-test-source
+    outputs: {out: ticks}
+    params: {count: 100000, rate: 200}
+  sink:
+    exec: brook-test-sink
+    inputs: {in: ticks}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink");
+  auto source = c.start_node("brook-test-source", "source");
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "ticks", &ChannelCounters::received) >= 20; }, 20s));
+  const std::string hello = "~brook/hello/sink.0@" + incarnation_of(c, "sink");
+  const std::string input = input_of(c, "ticks");
+  ASSERT_FALSE(input.empty());
+  const std::uint64_t rss_before = rss_kib(sink.pid());
+
+  zmq::context_t ctx;
+  zmq::socket_t pub(ctx, zmq::socket_type::xpub);
+  pub.set(zmq::sockopt::linger, 0);
+  pub.set(zmq::sockopt::xpub_nodrop, 1);
+  pub.set(zmq::sockopt::sndhwm, 10000);
+  pub.connect(input);
+  // Wait for the subscriber's subscriptions, so what we send is not filtered out here.
+  bool subscribed = false;
+  const auto sub_deadline = std::chrono::steady_clock::now() + 10s;
+  while (!subscribed && std::chrono::steady_clock::now() < sub_deadline) {
+    zmq::pollitem_t item{pub.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, 100ms) == 0) continue;
+    zmq::message_t sub;
+    (void)pub.recv(sub);
+    subscribed = sub.to_string().find(hello) != std::string::npos;
+  }
+  ASSERT_TRUE(subscribed);
+
+  std::uint64_t sent = 0;
+  std::uint64_t rss_peak = rss_before;
+  msgpack::sbuffer body;
+  const auto flood_until = std::chrono::steady_clock::now() + 20s;
+  while (sent < kWelcomes && std::chrono::steady_clock::now() < flood_until) {
+    detail::encode_welcome(
+        detail::Welcome{"forged.0@" + std::to_string(sent) + std::string(200, 'x'), "ticks", 1},
+        body);
+    if (!pub.send(zmq::buffer(hello), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      zmq::pollitem_t item{pub.handle(), 0, ZMQ_POLLOUT, 0};
+      (void)zmq::poll(&item, 1, 10ms);
+      continue;
+    }
+    pub.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::none);
+    if (++sent % 50000 == 0) rss_peak = std::max(rss_peak, rss_kib(sink.pid()));
+  }
+  // What was sent has been read once the subscriber takes real messages again promptly.
+  const std::uint64_t received = c.counter("sink", "ticks", &ChannelCounters::received);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        rss_peak = std::max(rss_peak, rss_kib(sink.pid()));
+        return c.counter("sink", "ticks", &ChannelCounters::received) >= received + 200;
+      },
+      30s))
+      << sink.log();
+  const std::uint64_t rss_after = rss_kib(sink.pid());
+  std::cout << "forged welcomes: " << sent << " sent; subscriber RSS " << rss_before / 1024
+            << " MiB before, " << rss_peak / 1024 << " MiB peak, " << rss_after / 1024
+            << " MiB after (bound " << kRssBoundKiB / 1024 << " MiB)\n";
+  EXPECT_GE(sent, 100'000u) << "the flood was not much of one";
+  EXPECT_LT(rss_peak, kRssBoundKiB);
+  EXPECT_NE(sink.log().find("welcomes from publishers the directory does not list"),
+            std::string::npos)
+      << sink.log();
+  EXPECT_EQ(source.stop(), 0) << source.log();
+  EXPECT_EQ(sink.stop(), 0) << sink.log();
 }
 
 }  // namespace

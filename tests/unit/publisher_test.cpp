@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <zmq.hpp>
 
@@ -79,6 +80,39 @@ TEST_F(PublisherTest, WelcomesASubscriberWithTheFirstNumberItWillSee) {
   EXPECT_EQ(w.publisher, "ticker.0@a");
   EXPECT_EQ(w.channel, "ticks");
   EXPECT_EQ(w.next_seq, 7u);
+}
+
+TEST_F(PublisherTest, RemembersBoundedHelloIdsAndForgetsThemWhenTheSubscriberLeaves) {
+  ChannelSpec roomy = ch;
+  roomy.hwm = 10000;  // the subscriptions travel through the pipes too
+  Publisher p(ctx, roomy, "ticker.0@a", 0ms, security);
+  // A hostile (or broken) subscriber: subscribes to 5000 hello topics and reads nothing.
+  zmq::socket_t hostile(ctx, zmq::socket_type::sub);
+  hostile.set(zmq::sockopt::linger, 0);
+  hostile.set(zmq::sockopt::sndhwm, 10000);
+  for (int i = 0; i < 5000; ++i)
+    hostile.set(zmq::sockopt::subscribe, hello_topic("ghost.0@" + std::to_string(i)));
+  hostile.bind("tcp://127.0.0.1:*");
+  DirectoryEntry ghost = entry;
+  ghost.node = "ghost";
+  ghost.reg.endpoint = hostile.get(zmq::sockopt::last_endpoint);
+  p.add_subscriber(ghost);
+  const auto deadline = Clock::now() + 5s;
+  while (p.welcomed().size() < 4096 && Clock::now() < deadline) {
+    (void)hostile.get(zmq::sockopt::events);
+    zmq::pollitem_t item{p.socket().handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, 10ms) > 0) p.on_readable(1);
+  }
+  (void)pump(p, 1, [] { return false; });  // the rest of its hellos arrive, and are refused
+  EXPECT_EQ(p.welcomed().size(), 4096u) << "at most 4096 hello ids remembered";
+  // A listed subscriber is still welcomed.
+  p.add_subscriber(entry);
+  ASSERT_TRUE(pump(p, 1, [&] { return p.node_welcomed("printer"); }));
+  EXPECT_EQ(p.welcomed().size(), 4097u);
+  // The directory says the hostile subscriber left: its hello ids go with its connection.
+  p.remove_subscriber(ghost);
+  ASSERT_TRUE(pump(p, 1, [&] { return p.welcomed().size() == 1; })) << p.welcomed().size();
+  EXPECT_TRUE(p.node_welcomed("printer"));
 }
 
 TEST_F(PublisherTest, HoldsMessagesUntilOpenedThenPublishesThemInOrder) {

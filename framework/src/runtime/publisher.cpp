@@ -97,9 +97,17 @@ void Publisher::on_readable(std::uint64_t next_seq) {
   for (int i = 0; i < 1000; ++i) {
     zmq::message_t sub;
     if (!xpub_.recv(sub, zmq::recv_flags::dontwait)) break;
-    const auto id = hello_subscriber({static_cast<const char*>(sub.data()), sub.size()});
+    const std::string_view subscription(static_cast<const char*>(sub.data()), sub.size());
+    if (const auto gone = hello_unsubscriber(subscription)) {
+      // We disconnected from it (it left the directory), or it unsubscribed: a new hello comes
+      // if it returns.
+      welcomed_.erase(std::string(*gone));
+      continue;
+    }
+    const auto id = hello_subscriber(subscription);
     if (!id) continue;
     const std::string subscriber(*id);
+    if (!room_for_welcome(subscriber)) continue;
     welcomed_.insert(subscriber);
     // Everything not yet handed to the socket will reach this subscriber.
     const std::uint64_t from = pending_.empty() ? next_seq : pending_.front().first;
@@ -108,6 +116,23 @@ void Publisher::on_readable(std::uint64_t next_seq) {
     welcomes_.emplace_back(hello_topic(subscriber), std::string(b.data(), b.size()));
   }
   send_welcomes();
+}
+
+bool Publisher::room_for_welcome(const std::string& subscriber) {
+  if (welcomed_.size() < kMaxWelcomed && welcomes_.size() < kMaxWelcomed) return true;
+  // Only a subscriber's own hello topics are expected; a flood of others (a hostile or broken
+  // subscriber) must not grow the publisher. Listed subscribers are always welcomed.
+  for (const auto& [ep, id] : subscribers_) {
+    if (id == subscriber) return true;
+  }
+  std::uint64_t suppressed = 0;
+  if (refused_hello_log_.allow(suppressed)) {
+    BROOK_LOG(kWarn) << "not welcoming '" << subscriber << "' on channel '" << channel_
+                     << "': " << kMaxWelcomed
+                     << " hellos are unanswered or from subscribers the directory does not list"
+                     << (suppressed ? " (" + std::to_string(suppressed) + " not logged)" : "");
+  }
+  return false;
 }
 
 void Publisher::send_welcomes() {

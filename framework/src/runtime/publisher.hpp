@@ -4,9 +4,11 @@
 //
 // Subscribers announce themselves by subscribing to their hello topic; the publisher answers
 // with a welcome carrying its next sequence number, which is how both sides know a subscriber
-// will see every message from then on (docs/wire.md).
+// will see every message from then on (docs/wire.md). A hello id is forgotten when its
+// subscription ends (the subscriber left); at most 4096 are remembered (kMaxWelcomed).
 #pragma once
 
+#include <brook/log.hpp>
 #include <brook/topology.hpp>
 #include <deque>
 #include <map>
@@ -62,6 +64,11 @@ class Publisher {
  private:
   bool send_pair(const std::string& topic, zmq::message_t& body);
   void send_welcomes();
+  // Whether a hello from `subscriber` may be welcomed and remembered (bounded: kMaxWelcomed).
+  bool room_for_welcome(const std::string& subscriber);
+
+  // Hello ids remembered, and welcomes queued, beyond which only listed subscribers get one.
+  static constexpr std::size_t kMaxWelcomed = 4096;
 
   std::string channel_;
   std::string producer_id_;
@@ -75,6 +82,7 @@ class Publisher {
   std::set<std::string> welcomed_;
   std::deque<std::pair<std::uint64_t, zmq::message_t>> pending_;
   std::vector<std::pair<std::string, std::string>> welcomes_;  // (topic, body) not yet sent
+  LogRateLimiter refused_hello_log_;
 };
 
 }  // namespace brook::detail

@@ -219,12 +219,17 @@ void ReliableReceiver::queue_ack(const std::string& peer, std::uint64_t seq) {
 
 void ReliableReceiver::flush_acks() {
   if (acks_waiting_ == 0) return;
-  for (auto& [peer, seqs] : acks_) {
-    if (seqs.empty()) continue;
-    encode_ack(seqs, ack_buffer_);
+  for (auto it = acks_.begin(); it != acks_.end();) {
+    if (it->second.empty()) {
+      // Nothing for it since the last flush: forget the connection (it may be long gone).
+      it = acks_.erase(it);
+      continue;
+    }
+    encode_ack(it->second, ack_buffer_);
     // A producer that went away cannot take its acks; it re-sends nothing either.
-    (void)send_ack_frame(peer);
-    seqs.clear();
+    (void)send_ack_frame(it->first);
+    it->second.clear();
+    ++it;
   }
   acks_waiting_ = 0;
 }

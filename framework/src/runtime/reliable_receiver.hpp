@@ -11,7 +11,8 @@
 // messages look like duplicates (docs/security.md).
 //
 // Bounds: 4096 producers remembered (each restart is a new producer id); acknowledgements are
-// sent in frames of at most 1024 numbers that fit the channel's max_message_size.
+// sent in frames of at most 1024 numbers that fit the channel's max_message_size, and a
+// connection's ack queue is forgotten once a batch passes without acks for it.
 #pragma once
 
 #include <map>

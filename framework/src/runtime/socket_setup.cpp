@@ -20,13 +20,23 @@ std::string hello_topic(std::string_view subscriber_id) {
   return t;
 }
 
-std::optional<std::string_view> hello_subscriber(std::string_view subscription) noexcept {
-  if (subscription.empty() || subscription[0] != 1) return std::nullopt;
+namespace {
+std::optional<std::string_view> hello_id(std::string_view subscription, char kind) noexcept {
+  if (subscription.empty() || subscription[0] != kind) return std::nullopt;
   const std::string_view topic = subscription.substr(1);
   if (!topic.starts_with(kHelloTopicPrefix)) return std::nullopt;
   const std::string_view id = topic.substr(kHelloTopicPrefix.size());
   if (id.empty() || id.size() > Limits{}.max_name) return std::nullopt;
   return id;
+}
+}  // namespace
+
+std::optional<std::string_view> hello_subscriber(std::string_view subscription) noexcept {
+  return hello_id(subscription, 1);
+}
+
+std::optional<std::string_view> hello_unsubscriber(std::string_view subscription) noexcept {
+  return hello_id(subscription, 0);
 }
 
 }  // namespace brook::detail

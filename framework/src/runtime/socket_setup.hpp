@@ -23,5 +23,7 @@ inline constexpr std::string_view kHelloTopicPrefix = "~brook/hello/";
 // nullopt for anything else: an unsubscription, another topic, or an id longer than a producer
 // id can be (Limits::max_name), which no subscriber has.
 std::optional<std::string_view> hello_subscriber(std::string_view subscription) noexcept;
+// The same for an unsubscription ("\x00" + hello topic: the subscriber left or unsubscribed).
+std::optional<std::string_view> hello_unsubscriber(std::string_view subscription) noexcept;
 
 }  // namespace brook::detail

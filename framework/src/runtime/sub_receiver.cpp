@@ -9,6 +9,10 @@ namespace brook::detail {
 
 namespace {
 constexpr std::size_t kMaxPublishersRemembered = 4096;
+// Welcomes remembered from publishers the directory does not list (yet: a welcome may come
+// before the listing). Anyone who can reach the input can send welcomes; beyond this the oldest
+// unlisted one is forgotten.
+constexpr std::size_t kMaxUnlistedWelcomes = 256;
 }  // namespace
 
 SubReceiver::SubReceiver(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
@@ -45,7 +49,7 @@ Receiver::Received SubReceiver::receive(zmq::message_t& body, std::string& peer,
                         why)) {
       return Received::kMalformed;
     }
-    welcomed_[welcome.publisher] = welcome.next_seq;
+    remember_welcome(welcome);
     BROOK_LOG(kDebug) << "welcomed by " << welcome.publisher << " on " << channel_->name
                       << " from seq " << welcome.next_seq;
     return Received::kControl;
@@ -56,6 +60,25 @@ Receiver::Received SubReceiver::receive(zmq::message_t& body, std::string& peer,
         (t.size() > kShown ? "...' (" + std::to_string(t.size()) + " bytes)" : "'") +
         " is not channel '" + channel_->name + "'";
   return Received::kMalformed;
+}
+
+void SubReceiver::remember_welcome(const Welcome& welcome) {
+  auto [it, added] = welcomed_.insert_or_assign(welcome.publisher, welcome.next_seq);
+  if (!added || publishers_.count(welcome.publisher)) return;
+  unlisted_welcomes_.push_back(welcome.publisher);
+  if (unlisted_welcomes_.size() <= kMaxUnlistedWelcomes) return;
+  // Forget the oldest welcome whose publisher is still not listed (listed ones stay).
+  const std::string oldest = std::move(unlisted_welcomes_.front());
+  unlisted_welcomes_.pop_front();
+  if (publishers_.count(oldest)) return;
+  welcomed_.erase(oldest);
+  std::uint64_t suppressed = 0;
+  if (forgotten_log_.allow(suppressed)) {
+    BROOK_LOG(kWarn) << "forgot the welcome of '" << oldest << "' on channel '" << channel_->name
+                     << "': more than " << kMaxUnlistedWelcomes
+                     << " welcomes from publishers the directory does not list"
+                     << (suppressed ? " (" + std::to_string(suppressed) + " not logged)" : "");
+  }
 }
 
 bool SubReceiver::admit(const EnvelopeView& env, const std::string&, const zmq::message_t&) {

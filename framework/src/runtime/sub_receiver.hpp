@@ -3,13 +3,16 @@
 // number this instance will see from them (docs/wire.md), so a message missing after that is a
 // counted gap, and readiness can wait until every listed publisher welcomed it.
 //
-// Bounds: 4096 publishers remembered for gap counting.
+// Bounds: 4096 publishers remembered for gap counting; welcomes from the publishers the
+// directory lists, plus at most 256 from others (anyone reaching the input can send one).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <set>
 
 #include "runtime/receiver.hpp"
+#include "wire/control_frames.hpp"
 
 namespace brook::detail {
 
@@ -32,11 +35,14 @@ class SubReceiver final : public Receiver {
 
  private:
   std::uint64_t skipped(const MessageId& id);
+  void remember_welcome(const Welcome& welcome);
 
   std::string hello_;
   std::map<std::string, std::uint64_t, std::less<>> last_published_;  // by producer id
   std::set<std::string> publishers_;               // producer ids listed by the directory
   std::map<std::string, std::uint64_t> welcomed_;  // producer id -> first seq we will see
+  std::deque<std::string> unlisted_welcomes_;      // welcomed_ keys not listed, oldest first
+  LogRateLimiter forgotten_log_;
 };
 
 }  // namespace brook::detail
