@@ -388,7 +388,8 @@ ListReply DirectoryRegistry::list(Clock::time_point now) const {
   return r;
 }
 
-std::string authorize(const DirectoryRequestBody& body, std::string_view user_id) {
+std::string authorize(const DirectoryRequestBody& body, std::string_view user_id,
+                      const DeclaredNodes& declared) {
   const std::string* node = std::visit(
       [](const auto& r) -> const std::string* {
         using T = std::decay_t<decltype(r)>;
@@ -400,11 +401,26 @@ std::string authorize(const DirectoryRequestBody& body, std::string_view user_id
         }
       },
       body);
-  if (node == nullptr || *node == user_id) return {};
+  if (node == nullptr) return {};
   // The command line tools' short-lived nodes (brook tap, brook send) are "cli-<tool>-<pid>".
   if (user_id == kCliIdentity && is_tool_node(*node)) return {};
-  return "the key of '" + std::string(user_id) + "' cannot " + std::string(op_name(body)) +
-         " node '" + *node + "': each node registers with its own key (see brook keygen)";
+  if (*node != user_id) {
+    return "the key of '" + std::string(user_id) + "' cannot " + std::string(op_name(body)) +
+           " node '" + *node + "': each node registers with its own key (see brook keygen)";
+  }
+  const auto* r = std::get_if<RegisterRequest>(&body);
+  if (r == nullptr || declared.replicas.empty()) return {};
+  const auto it = declared.replicas.find(*node);
+  if (it == declared.replicas.end()) {
+    return "node '" + *node + "' is not in topology '" + declared.topology +
+           "', which this directory serves";
+  }
+  if (r->instance >= it->second) {
+    return "instance " + std::to_string(r->instance) + " of node '" + *node + "' is beyond the " +
+           std::to_string(it->second) + " replica(s) topology '" + declared.topology +
+           "' declares for it";
+  }
+  return {};
 }
 
 }  // namespace brook

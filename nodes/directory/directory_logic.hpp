@@ -113,9 +113,20 @@ class DirectoryRegistry {
 // Validates what a register request asks for; returns an error text or empty when acceptable.
 std::string validate_registration(const RegisterRequest& r);
 
+// The nodes of the topology a directory serves and how many replicas each declares (empty: the
+// directory was started without one and takes any node and instance).
+struct DeclaredNodes {
+  std::string topology;
+  std::map<std::string, std::uint32_t, std::less<>> replicas;
+};
+
 // With CURVE, who may ask what: `user_id` is the allowlist name of the requester's key. Register,
 // heartbeat and unregister only for the node of that name, so no key can speak for another node;
-// look-ups for any key on the allowlist. Returns why a request is denied, or "" when allowed.
-std::string authorize(const DirectoryRequestBody& body, std::string_view user_id);
+// look-ups for any key on the allowlist. With `declared` nodes, a register only for a node the
+// topology declares and an instance below its replicas, so a node's key cannot add replicas the
+// topology does not have (the tools' own nodes excepted). Returns why a request is denied, or ""
+// when allowed.
+std::string authorize(const DirectoryRequestBody& body, std::string_view user_id,
+                      const DeclaredNodes& declared = {});
 
 }  // namespace brook

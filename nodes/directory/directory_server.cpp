@@ -185,7 +185,8 @@ void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, boo
   }
   if (zap_) {
     const char* user = zmq_msg_gets(body.handle(), "User-Id");
-    const std::string denied = authorize(request.body, user != nullptr ? user : "");
+    const std::string denied =
+        authorize(request.body, user != nullptr ? user : "", options_.declared);
     if (!denied.empty()) {
       ++stats_.denied;
       static LogRateLimiter limiter;

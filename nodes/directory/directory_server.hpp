@@ -21,6 +21,8 @@ struct DirectoryServerOptions {
   DirectoryConfig config;
   std::chrono::milliseconds tick{500};  // how often watchers hear the current seq
   Security security;  // CURVE: only allowlisted keys connect; nodes register only as themselves
+  // CURVE and a topology: registrations only for its nodes, within their replicas.
+  DeclaredNodes declared;
 };
 
 struct DirectoryServerStats {

@@ -72,6 +72,9 @@ int run(int argc, char** argv) {
       if (!topo.directory.endpoints.empty()) opts.bind = topo.directory.endpoints.front();
       opts.config.default_ttl = topo.directory.ttl;
       opts.config.heartbeat = topo.directory.heartbeat;
+      opts.declared.topology = topo.name;
+      for (const auto& n : topo.nodes)
+        opts.declared.replicas[n.name] = static_cast<std::uint32_t>(n.replicas);
       if (!vm.count("keys")) {
         opts.security =
             brook::Security::load(topo.security, std::string(brook::kDirectoryIdentity));

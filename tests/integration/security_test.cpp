@@ -238,6 +238,39 @@ TEST(Security, OnlyAllowlistedKeysGetMessagesInAndNobodyElseRegisters) {
   EXPECT_NE(dir_log.find("is not on the allowlist"), std::string::npos) << "the unknown key";
 }
 
+// Under CURVE a directory that knows the topology takes a node's key only for the replicas the
+// topology declares: holding the sink's key is not enough to add a sink.5 that draws traffic.
+TEST(Security, ADirectoryWithTheTopologyRefusesReplicasItDoesNotDeclare) {
+  SecureCluster sc(true);
+  auto directory =
+      Process::start({{bin("brook-directory"), "--bind", "tcp://127.0.0.1:*", "--topology",
+                       (sc.c.dir() / "keygen.yaml").string(), "--keys", sc.keys.string()},
+                      {},
+                      sc.c.dir() / "declaring-directory.log"});
+  const std::string ep = directory.ready_value("router");
+  SecuritySpec spec;
+  spec.mechanism = Mechanism::kCurve;
+  spec.keys = sc.keys;
+  DirectoryClient as_sink(ep, 2s, Security::load(spec, "sink"));
+  RegisterRequest reg{
+      "sink",
+      5,
+      "spare",
+      "localhost",
+      1,
+      0,
+      {Registration{"work", Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:9", "in", false}}};
+  const auto beyond = as_sink.request(reg);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(beyond)) << "sink.5 was accepted";
+  EXPECT_EQ(std::get<ErrorReply>(beyond).code, DirectoryErrc::kDenied);
+  EXPECT_NE(std::get<ErrorReply>(beyond).detail.find(
+                "instance 5 of node 'sink' is beyond the 1 replica(s) topology 'secure' declares"),
+            std::string::npos)
+      << std::get<ErrorReply>(beyond).detail;
+  reg.instance = 0;
+  EXPECT_TRUE(std::holds_alternative<AckReply>(as_sink.request(reg))) << "sink.0 is declared";
+}
+
 TEST(Security, ATapWhoseRegistrationIsDeniedExitsNonZeroSayingWhy) {
   SecureCluster sc(true, 1000000, 200);
   auto sink = sc.c.start_node("brook-test-sink", "sink");

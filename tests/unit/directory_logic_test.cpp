@@ -271,6 +271,32 @@ TEST(DirectoryAuthorize, KeysSpeakOnlyForTheirOwnNode) {
   EXPECT_EQ(authorize(ListRequest{}, "cli"), "");
 }
 
+// A node's key may not add replicas its topology does not declare (with CURVE and a topology).
+TEST(DirectoryAuthorize, RegistrationsStayWithinTheDeclaredReplicas) {
+  DeclaredNodes declared;
+  declared.topology = "shop";
+  declared.replicas = {{"basket", 2}};
+  RegisterRequest reg;
+  reg.node = "basket";
+  reg.instance = 1;
+  EXPECT_EQ(authorize(reg, "basket", declared), "");
+  reg.instance = 2;
+  EXPECT_EQ(
+      authorize(reg, "basket", declared),
+      "instance 2 of node 'basket' is beyond the 2 replica(s) topology 'shop' declares for it");
+  EXPECT_EQ(authorize(reg, "basket"), "") << "a directory without a topology takes any instance";
+  reg.node = "spare";
+  reg.instance = 0;
+  EXPECT_EQ(authorize(reg, "spare", declared),
+            "node 'spare' is not in topology 'shop', which this directory serves");
+  reg.node = "cli-brook-tap-42";
+  EXPECT_EQ(authorize(reg, "cli", declared), "") << "the tools' own nodes are not declared";
+  HeartbeatRequest hb;
+  hb.node = "basket";
+  hb.instance = 7;
+  EXPECT_EQ(authorize(hb, "basket", declared), "") << "a heartbeat follows an accepted register";
+}
+
 TEST_F(DirectoryLogic, RefusesRegistrationsThatWouldOverflowAReply) {
   // 200 ports with 1000-byte endpoints: ~250 KB per instance. A node's instances stop at its
   // quota, and many nodes stop at the directory's total, so list and snapshot always fit a frame.
