@@ -61,15 +61,6 @@ RegisterRequest bulky(const std::string& node, const std::string& channel, int p
   return r;
 }
 
-std::uint64_t rss_kib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
-  }
-  return 0;
-}
-
 constexpr const char* kTopology = R"(
 topology: hostile
 directory: {endpoints: ["{DIRECTORY}"], ttl: 3s, heartbeat: 1s}
@@ -137,7 +128,9 @@ TEST(DirectoryHostile, MemoryStaysBoundedUnderARegistrationFlood) {
   std::cout << "directory RSS " << before << " KiB -> " << after << " KiB, " << accepted
             << " of 1500 registrations accepted\n";
   EXPECT_LT(accepted, 1500);
-  EXPECT_LT(after, before + 64 * 1024) << "the directory's RSS grew by more than 64 MiB";
+  if (!kAddressSanitizer) {
+    EXPECT_LT(after, before + 64 * 1024) << "the directory's RSS grew by more than 64 MiB";
+  }
 
   // And it still answers everyone.
   const auto ls = run_command({bin("brook"), "ls", "--directory", c.directory_endpoint()}, 30s);

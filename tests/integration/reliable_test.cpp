@@ -47,15 +47,6 @@ Tally tally(const std::vector<fs::path>& journals, const std::string& source, st
   return t;
 }
 
-std::uint64_t rss_kib(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
-  }
-  return 0;
-}
-
 TEST(AtLeastOnce, AKilledReplicaLosesNothing) {
   constexpr std::uint64_t kCount = 20000;
   Cluster c;

@@ -53,6 +53,15 @@ std::filesystem::path TempDir::write(const std::string& name, const std::string&
   return p;
 }
 
+std::uint64_t rss_kib(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
 std::string tail(const std::filesystem::path& file, std::size_t lines) {
   std::ifstream in(file);
   std::deque<std::string> last;

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -87,5 +88,16 @@ class Process {
 
 // The last `lines` lines of a text file (for failure messages).
 std::string tail(const std::filesystem::path& file, std::size_t lines = 40);
+
+// A process's resident set (VmRSS) in KiB; 0 once it is gone.
+std::uint64_t rss_kib(pid_t pid);
+
+// Built with AddressSanitizer: its allocator keeps freed memory in quarantine (256 MiB by
+// default) and shadows every byte, so RSS bounds measure ASan, not brook; tests skip them.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
 
 }  // namespace brook::test
