@@ -5,6 +5,10 @@
 // once, so it survives SIGKILL). A restarted source reads it and continues after the last
 // number, like a producer that knows what it handed over: a fault test checks that every number
 // in it arrives.
+//
+// `retry_refused`: an emit() that throws brook::Error (a full journal disk) is tried again on the
+// next tick instead of failing the node; each refusal prints "REFUSED <exception kind>: <what>"
+// (the first of a run of them only) and "ACCEPTING AGAIN" when an emit() succeeds after one.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -24,6 +28,7 @@ int main(int argc, char** argv) {
   const auto key_space = node.params().get<std::uint64_t>("keys", 0);
 
   const auto accepted_log = node.params().get<std::string>("accepted_log", "");
+  const bool retry_refused = node.params().get<bool>("retry_refused", false);
 
   const brook::Output<brook::test::TestMsg> out = node.output<brook::test::TestMsg>("out");
   brook::test::TestMsg msg;
@@ -41,6 +46,28 @@ int main(int argc, char** argv) {
   std::uint64_t sent_this_run = 0;  // paces `rate` from this incarnation's start
   std::string line;
   std::string key;
+  bool refusing = false;
+  // False when emit() refused the message (retry_refused): the caller tries again later.
+  auto emit_one = [&](const brook::EmitOptions& opts) {
+    if (!retry_refused) {
+      out.emit(msg, opts);
+      return true;
+    }
+    try {
+      out.emit(msg, opts);
+    } catch (const brook::Error& e) {
+      if (!refusing) {
+        const bool backpressure = dynamic_cast<const brook::BackpressureError*>(&e) != nullptr;
+        std::cout << "REFUSED " << (backpressure ? "backpressure" : "error") << ": " << e.what()
+                  << std::endl;
+      }
+      refusing = true;
+      return false;
+    }
+    if (refusing) std::cout << "ACCEPTING AGAIN" << std::endl;
+    refusing = false;
+    return true;
+  };
   auto send_some = [&](std::uint64_t how_many) {
     for (std::uint64_t i = 0; i < how_many && sent < count; ++i) {
       msg.n = sent + 1;
@@ -50,7 +77,7 @@ int main(int argc, char** argv) {
         key += std::to_string(msg.n % key_space);
         opts.key = key;
       }
-      out.emit(msg, opts);
+      if (!emit_one(opts)) return;
       ++sent;
       ++sent_this_run;
       if (accepted_fd >= 0) {

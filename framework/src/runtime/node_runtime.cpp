@@ -184,7 +184,13 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
     staged_.push_back(Staged{output, seq, key_hash, std::move(msg)});
     return;
   }
-  deliver(output, msg, seq, key_hash, handling_ != nullptr ? handling_->attempt : nullptr);
+  try {
+    deliver(output, msg, seq, key_hash, handling_ != nullptr ? handling_->attempt : nullptr);
+  } catch (...) {
+    // Not accepted (a durable output's journal had no room): its number goes to the next one.
+    out.rewind_seq(seq);
+    throw;
+  }
 }
 
 void NodeRuntime::deliver(std::size_t output, zmq::message_t& msg, std::uint64_t seq,
@@ -205,12 +211,19 @@ detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Mes
   const detail::HandlerOutcome outcome = detail::call_handler(in.handler(), message);
   handling_ = nullptr;
   if (outcome.result == detail::HandlerResult::kOk) {
+    std::size_t delivered = 0;
     try {
-      for (auto& s : staged_)
+      for (; delivered < staged_.size(); ++delivered) {
+        auto& s = staged_[delivered];
         deliver(s.output, s.msg, s.seq, s.key_hash, &attempt);
+      }
     } catch (const std::exception& e) {
       // A journal that cannot append (a full disk): what was delivered before stays sent, the
-      // message is retried like a handler that threw.
+      // message is retried like a handler that threw. The numbers of what was not delivered are
+      // given back (the latest taken on each output).
+      for (std::size_t i = staged_.size(); i > delivered; --i) {
+        outputs_[staged_[i - 1].output]->rewind_seq(staged_[i - 1].seq);
+      }
       staged_.clear();
       return {detail::HandlerResult::kThrew, std::string("delivering its output: ") + e.what()};
     }

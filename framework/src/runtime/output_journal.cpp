@@ -47,6 +47,18 @@ std::string errno_text(int err) {
   throw Error("journal " + path.string() + ": " + what + ": " + errno_text(err));
 }
 
+bool out_of_space(int err) {
+  return err == ENOSPC || err == EDQUOT;
+}
+
+// A full file system refuses the message like a full queue: the caller may try again later,
+// and the journal takes messages again once there is room.
+[[noreturn]] void fail_full(const fs::path& path, const std::string& what, int err) {
+  throw BackpressureError("journal " + path.string() + ": " + what + ": " + errno_text(err) +
+                          "; the durable output refuses messages until there is room (see "
+                          "'Durable outputs' in docs/reliability.md)");
+}
+
 std::uint64_t load64(const std::byte* p) {
   std::uint64_t v;
   std::memcpy(&v, p, sizeof v);
@@ -245,7 +257,17 @@ void OutputJournal::recover() {
                      << pending_.front().seq << ".." << pending_.back().seq << "); re-sending them";
   }
   next_number_ = last_number + 1;
-  open_segment(next_seq_, 0);
+  // Free what is acknowledged before asking for a new segment: the last old one stays, with the
+  // journal's id and low-water mark, until the new one exists.
+  delete_acknowledged();
+  try {
+    open_segment(next_seq_, 0);
+  } catch (const BackpressureError& e) {
+    // A full disk must not stop the node from starting (a restart policy would loop on it): it
+    // re-sends what the journal holds, and append() refuses new messages until there is room.
+    BROOK_LOG(kWarn) << e.what();
+    full_ = true;
+  }
   delete_acknowledged();
 }
 
@@ -296,28 +318,38 @@ std::size_t OutputJournal::replay(const std::function<void(const Record&)>& fn) 
 }
 
 void OutputJournal::open_segment(std::uint64_t first_seq, std::size_t min_size) {
-  if (active_.base != nullptr) {
-    if (fsync_ == FsyncPolicy::kAlways) sync_range(synced_to_, write_at_);
-    unmap(active_);
-  }
   const std::size_t size = std::max(segment_size_, align8(min_size + kHeaderSize));
   Segment s{dir_ / segment_name(next_number_), next_number_, first_seq};
   Mapping m;
   m.fd = ::open(s.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (m.fd < 0) fail(s.path, "cannot create", errno);
-  // Reserve the blocks now: a full disk fails here, with a clear error, not later as a SIGBUS
-  // when a store into the mapping finds no block behind it.
-  if (const int err = ::posix_fallocate(m.fd, 0, static_cast<off_t>(size)); err != 0) {
+  if (m.fd < 0) {
+    const int err = errno;
+    if (out_of_space(err)) fail_full(s.path, "cannot create", err);
+    fail(s.path, "cannot create", err);
+  }
+  auto discard = [&] {
     ::close(m.fd);
     std::error_code ec;
     fs::remove(s.path, ec);
-    fail(s.path, "cannot reserve " + std::to_string(size) + " bytes", err);
+  };
+  // Reserve the blocks now: a full disk fails here, with a clear error, not later as a SIGBUS
+  // when a store into the mapping finds no block behind it. Until a new segment exists the
+  // active one stays, so acknowledgements can still be recorded in what room it has left.
+  if (const int err = ::posix_fallocate(m.fd, 0, static_cast<off_t>(size)); err != 0) {
+    discard();
+    const std::string what = "cannot reserve " + std::to_string(size) + " bytes";
+    if (out_of_space(err)) fail_full(s.path, what, err);
+    fail(s.path, what, err);
   }
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, 0);
   if (p == MAP_FAILED) {
     const int err = errno;
-    ::close(m.fd);
+    discard();
     fail(s.path, "cannot map", err);
+  }
+  if (active_.base != nullptr) {
+    if (fsync_ == FsyncPolicy::kAlways) sync_range(synced_to_, write_at_);
+    unmap(active_);
   }
   m.base = static_cast<std::byte*>(p);
   m.size = size;
@@ -344,6 +376,20 @@ void OutputJournal::open_segment(std::uint64_t first_seq, std::size_t min_size) 
   }
 }
 
+void OutputJournal::roll(std::uint64_t first_seq, std::size_t min_size) {
+  try {
+    open_segment(first_seq, min_size);
+  } catch (const BackpressureError& e) {
+    if (!full_) BROOK_LOG(kWarn) << e.what();
+    full_ = true;
+    throw;
+  }
+  if (full_) {
+    BROOK_LOG(kInfo) << "journal " << dir_.string() << ": there is room again; accepting messages";
+  }
+  full_ = false;
+}
+
 void OutputJournal::write_record(std::uint32_t type, std::span<const std::byte> head,
                                  std::span<const std::byte> body) {
   const std::size_t body_size = head.size() + body.size();
@@ -366,7 +412,7 @@ void OutputJournal::append(std::uint64_t seq, std::uint64_t key_hash,
   store64(head, seq);
   store64(head + 8, key_hash);
   const std::size_t need = kRecordHead + align8(sizeof head + frame.size());
-  if (write_at_ + need > active_.size) open_segment(seq, need);
+  if (active_.base == nullptr || write_at_ + need > active_.size) roll(seq, need);
   const std::size_t start = write_at_;
   write_record(kTypeMessage, head, frame);
   next_seq_ = seq + 1;
@@ -382,8 +428,11 @@ void OutputJournal::acknowledged_below(std::uint64_t seq) {
   low_water_ = seq;
   std::byte body[8];
   store64(body, seq);
-  if (write_at_ + kRecordHead + sizeof body > active_.size) open_segment(next_seq_, 0);
-  write_record(kTypeLowWater, body, {});
+  // Never a new segment from here: acknowledgements arrive in the loop's socket handling, where
+  // a full disk must not be an error. Without room the mark waits for the next segment's header.
+  if (active_.base != nullptr && write_at_ + kRecordHead + sizeof body <= active_.size) {
+    write_record(kTypeLowWater, body, {});
+  }
   delete_acknowledged();
 }
 

@@ -43,7 +43,9 @@ class OutputJournal {
 
   // Opens or creates the journal in `dir` (parents created) and reads what earlier incarnations
   // left. Segments are at least `segment_size` bytes (more for a larger message). Throws
-  // brook::Error naming the file and the reason (in use by another process, unreadable, full disk).
+  // brook::Error naming the file and the reason (in use by another process, unreadable). A full
+  // disk is not one: the journal then starts without a segment to write and append() refuses
+  // messages until one fits.
   OutputJournal(std::filesystem::path dir, FsyncPolicy fsync,
                 std::size_t segment_size = kDefaultSegmentSize);
   ~OutputJournal();
@@ -61,11 +63,14 @@ class OutputJournal {
   // order. The spans are valid during the call only. Releases them afterwards: call once.
   std::size_t replay(const std::function<void(const Record&)>& fn);
 
-  // Journals one message; `seq` must exceed every earlier one. Throws brook::Error when the disk
-  // is full or a segment cannot be created (the message is then not accepted).
+  // Journals one message; `seq` must exceed every earlier one. Throws BackpressureError when the
+  // file system has no room for a new segment (the journal takes messages again once it has),
+  // brook::Error when a segment cannot be created for another reason; either way the message is
+  // not accepted.
   void append(std::uint64_t seq, std::uint64_t key_hash, std::span<const std::byte> frame);
   // Every message below `seq` is acknowledged: recorded (lazily: a lost record only means more
-  // re-sends) and segments holding nothing newer are deleted.
+  // re-sends) and segments holding nothing newer are deleted. Never throws: it creates no
+  // segment (without room left in the active one, the next segment's header keeps the mark).
   void acknowledged_below(std::uint64_t seq);
   // Forces what was appended to disk now (fsync always does this on every append; batch has its
   // flusher thread do it).
@@ -99,7 +104,11 @@ class OutputJournal {
   // (the segment removed) for one created but never written.
   bool read_header(Segment& s, Mapping& m);
   void scan(const Segment& s, Mapping& m, std::vector<Pending>& found, std::uint64_t& low_water);
+  // Creates the segment to write next and makes it the active one; the active one stays when it
+  // cannot (BackpressureError for a full file system, brook::Error otherwise).
   void open_segment(std::uint64_t first_seq, std::size_t min_size);
+  // open_segment() for append(), logging when the journal starts and stops refusing messages.
+  void roll(std::uint64_t first_seq, std::size_t min_size);
   void write_record(std::uint32_t type, std::span<const std::byte> head,
                     std::span<const std::byte> body);
   void delete_acknowledged();
@@ -115,10 +124,11 @@ class OutputJournal {
   std::uint64_t low_water_ = 0;    // every seq below is acknowledged
   std::uint64_t next_number_ = 1;  // of the next segment file
   std::vector<Segment> segments_;  // oldest first; the last is the one written
-  Mapping active_;
-  std::size_t write_at_ = 0;   // offset of the next record in the active segment
-  std::size_t synced_to_ = 0;  // bytes of the active segment known to be on disk
-  std::vector<Mapping> old_;   // earlier segments, mapped until replay()
+  Mapping active_;                 // none after a start on a full disk, until a segment fits
+  bool full_ = false;              // the last attempt at a new segment found no room
+  std::size_t write_at_ = 0;       // offset of the next record in the active segment
+  std::size_t synced_to_ = 0;      // bytes of the active segment known to be on disk
+  std::vector<Mapping> old_;       // earlier segments, mapped until replay()
   std::vector<Pending> pending_;
 
   // fsync batch: a flusher thread syncs the active segment (through its own duplicate of the
