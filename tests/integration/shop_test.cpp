@@ -14,6 +14,7 @@
 
 #include "support/command.hpp"
 #include "support/process.hpp"
+#include "support/small_disk.hpp"
 
 namespace brook::test {
 namespace {
@@ -79,6 +80,7 @@ class Shop : public ::testing::Test {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return Process::start({.argv = argv,
                            .env = {{"SHOP_DB", db().string()},
+                                   {"SHOP_DEAD_LETTERS", dead_letters().string()},
                                    {"SHOP_MANIFEST", manifest().string()},
                                    {"SHOP_BASKETS", std::to_string(baskets)},
                                    {"SHOP_RATE", std::to_string(rate)},
@@ -96,10 +98,12 @@ class Shop : public ::testing::Test {
     last_report_code_ = r.code;
     return json::parse(r.out);
   }
-  fs::path db() const { return dir_ / "shop.db"; }
+  fs::path db() const { return db_dir_ / "shop.db"; }
   fs::path manifest() const { return dir_ / "manifest.jsonl"; }
+  fs::path dead_letters() const { return dir_ / "dead-letters.jsonl"; }
 
   TempDir dir_;
+  fs::path db_dir_ = dir_.path();
   std::string topology_;
   int port_ = 0;
   int last_report_code_ = -1;
@@ -325,6 +329,70 @@ TEST_F(Shop, ScaledTopologyBroadcastsPriceUpdatesToEveryProductInstance) {
         << checkouts - 1000 << " checkouts handled twice without a re-send\n"
         << log;
   }
+}
+
+// Full disk (issue 16, item 7): the order store's disk fills up mid-run. Every insert that
+// fails is retried and then dead-lettered on orders-dead (topologies/shop.yaml), never
+// acknowledged as if stored: each valid basket ends as a complete order or in a dead letter.
+TEST_F(Shop, OrdersWhoseInsertFailedOnAFullDiskAreDeadLetteredNotLost) {
+  std::string why_not;
+  db_dir_ = dir_ / "disk";
+  const auto disk = SmallDisk::mount(db_dir_, 8 << 20, why_not);
+  if (!disk) GTEST_SKIP() << why_not;
+  constexpr int kBaskets = 1500;
+  Process p = up(kBaskets, 300);
+  auto orders = [&] {
+    try {
+      return query(db(), "SELECT count(*) FROM orders")[0][0];
+    } catch (const std::exception&) {
+      return std::string("0");  // not created yet
+    }
+  };
+  ASSERT_TRUE(wait_for([&] { return std::stoi(orders()) >= 100; }, 60s)) << tail(p.log_path(), 80);
+  const std::uint64_t filler = disk->fill();
+  // Failed inserts are retried for ~3 s, then dead-lettered.
+  const bool dead_lettered = wait_for(
+      [&] { return fs::exists(dead_letters()) && fs::file_size(dead_letters()) > 0; }, 20s);
+  disk->unfill();
+  const auto code = p.wait(150s);
+  ASSERT_TRUE(code.has_value()) << tail(p.log_path(), 80);
+  EXPECT_TRUE(dead_lettered) << "filler " << filler << " bytes\n" << tail(p.log_path(), 80);
+
+  std::map<std::string, std::set<std::string>> dead;  // basket id -> channels
+  std::ifstream f(dead_letters());
+  for (std::string line; std::getline(f, line);) {
+    if (line.empty()) continue;
+    const json j = json::parse(line);  // {"dead": {...}} or {"redriven": id, ...}
+    if (!j.contains("dead")) continue;
+    const json& d = j["dead"];
+    if (d["key"].is_string())
+      dead[d["key"].get<std::string>()].insert(d["channel"].get<std::string>());
+  }
+  std::set<std::string> complete;
+  for (const auto& row : query(db(), "SELECT order_id FROM orders WHERE status = 'complete'"))
+    complete.insert(row[0]);
+  std::set<std::string> rejected;
+  for (const auto& row : query(db(), "SELECT basket_id FROM rejections"))
+    rejected.insert(row[0]);
+  std::size_t lost = 0;
+  std::size_t in_dead = 0;
+  for (const auto& [id, b] : read_manifest(manifest())) {
+    const bool stored = b.valid ? complete.count(id) > 0 : rejected.count(id) > 0;
+    if (stored) continue;
+    if (dead.count(id) > 0) {
+      ++in_dead;
+    } else {
+      ++lost;
+      if (lost <= 5)
+        ADD_FAILURE() << id << (b.valid ? " (valid)" : " (invalid)")
+                      << ": neither stored nor dead-lettered";
+    }
+  }
+  std::cout << "shop with a full database disk: " << kBaskets << " baskets, filler " << filler
+            << " bytes, " << complete.size() << " orders complete, " << in_dead
+            << " baskets in dead letters, " << lost << " lost\n";
+  EXPECT_EQ(lost, 0u) << tail(p.log_path(), 80);
+  EXPECT_GT(in_dead, 0u);
 }
 
 }  // namespace

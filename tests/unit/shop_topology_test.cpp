@@ -60,7 +60,13 @@ TEST(ShopTopology, Shop) {
   expect_shop_wiring(t);
   EXPECT_EQ(t.node("product")->replicas, 2);
   EXPECT_EQ(t.node("pricing")->replicas, 2);
-  EXPECT_EQ(t.nodes.size(), 5u);
+  // The order store's failed inserts are retried, then kept by dead-letters (docs/shop.md).
+  EXPECT_EQ(t.nodes.size(), 6u);
+  for (const char* channel : {"resolved", "quotes", "rejections"}) {
+    EXPECT_EQ(t.channel(channel)->dead_letter, "orders-dead") << channel;
+    EXPECT_EQ(t.channel(channel)->retry.max_attempts, 5) << channel;
+  }
+  EXPECT_EQ(channel_of(t.node("dead-letters")->inputs, "in"), "orders-dead");
   for (const auto& w : t.warnings)
     ADD_FAILURE() << w.str();
 }
