@@ -119,7 +119,8 @@ void DirectoryRegistry::remove_all(const Instance& inst, ChangeReason reason, Cl
   }
 }
 
-std::size_t DirectoryRegistry::footprint(const Instance& inst) {
+InstanceInfo DirectoryRegistry::info_of(const Instance& inst, std::uint64_t age_ms,
+                                        std::uint64_t registered_ms) {
   InstanceInfo info;
   info.node = inst.node;
   info.instance = inst.instance;
@@ -127,10 +128,17 @@ std::size_t DirectoryRegistry::footprint(const Instance& inst) {
   info.host = inst.host;
   info.pid = inst.pid;
   info.lease_ms = static_cast<std::uint32_t>(inst.lease.count());
-  info.age_ms = std::numeric_limits<std::uint32_t>::max();  // room for any age
-  info.registered_ms = std::numeric_limits<std::uint32_t>::max();
+  info.age_ms = age_ms;
+  info.registered_ms = registered_ms;
   info.registrations = inst.registrations;
   info.counters = inst.counters;
+  return info;
+}
+
+std::size_t DirectoryRegistry::footprint(const Instance& inst) {
+  // Ages as large as 32 bits hold (49 days), so the size stays valid as they grow.
+  constexpr std::uint64_t kAnyAge = std::numeric_limits<std::uint32_t>::max();
+  InstanceInfo info = info_of(inst, kAnyAge, kAnyAge);
   EntriesReply entries;
   for (const auto& reg : inst.registrations) {
     entries.entries.push_back(DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg});
@@ -372,18 +380,8 @@ ListReply DirectoryRegistry::list(Clock::time_point now) const {
   ListReply r{state(now), {}};
   r.instances.reserve(instances_.size());
   for (const auto& [k, inst] : instances_) {
-    InstanceInfo info;
-    info.node = inst.node;
-    info.instance = inst.instance;
-    info.incarnation = inst.incarnation;
-    info.host = inst.host;
-    info.pid = inst.pid;
-    info.lease_ms = static_cast<std::uint32_t>(inst.lease.count());
-    info.age_ms = ms_between(inst.last_seen, now);
-    info.registered_ms = ms_between(inst.registered_at, now);
-    info.registrations = inst.registrations;
-    info.counters = inst.counters;
-    r.instances.push_back(std::move(info));
+    r.instances.push_back(
+        info_of(inst, ms_between(inst.last_seen, now), ms_between(inst.registered_at, now)));
   }
   return r;
 }

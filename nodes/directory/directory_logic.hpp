@@ -70,6 +70,9 @@ class DirectoryRegistry {
 
   // What `inst` adds to a list reply and to a snapshot of every channel, as encoded.
   static std::size_t footprint(const Instance& inst);
+  // What `list` says of an instance.
+  static InstanceInfo info_of(const Instance& inst, std::uint64_t age_ms,
+                              std::uint64_t registered_ms);
   // Why `node` may not grow from `old_bytes` to `new_bytes`, or "" when it may.
   std::string over_quota(const std::string& node, std::size_t old_bytes,
                          std::size_t new_bytes) const;

@@ -75,8 +75,9 @@ Receiver::Received ReliableReceiver::receive(zmq::message_t& body, std::string& 
 
 bool ReliableReceiver::admit(const EnvelopeView& env, const std::string& peer,
                              const zmq::message_t& frame) {
-  if (!proven(env, peer, frame)) return false;
-  if (!handled(env.id)) return true;
+  const Producer* producer = proven(env, peer, frame);
+  if (producer == nullptr) return false;
+  if (!producer->handled.handled(env.id.seq)) return true;
   // A re-send of something already handled here (its ack was lost or late): ack it again,
   // unless its ack is waiting (for what it emitted, or for a retry).
   ++counters_.duplicates;
@@ -84,8 +85,9 @@ bool ReliableReceiver::admit(const EnvelopeView& env, const std::string& peer,
   return false;
 }
 
-bool ReliableReceiver::proven(const EnvelopeView& env, const std::string& peer,
-                              const zmq::message_t& frame) {
+ReliableReceiver::Producer* ReliableReceiver::proven(const EnvelopeView& env,
+                                                     const std::string& peer,
+                                                     const zmq::message_t& frame) {
   if (curve_) {
     const char* user = property(frame, "User-Id");
     const std::string_view node = producer_node(env.id.producer);
@@ -93,23 +95,20 @@ bool ReliableReceiver::proven(const EnvelopeView& env, const std::string& peer,
       refuse(env, frame,
              "the connection holds the key of '" + std::string(user ? user : "") +
                  "', not of node '" + std::string(node) + "'");
-      return false;
+      return nullptr;
     }
   }
   auto it = producers_.find(env.id.producer);
-  if (it == producers_.end()) {
-    remember(env.id.producer, peer);
-    return true;
-  }
-  if (it->second.connection == peer) return true;
+  if (it == producers_.end()) return &remember(env.id.producer, peer)->second;
+  if (it->second.connection == peer) return &it->second;
   if (connected(it->second.connection)) {
     refuse(env, frame, "another connection, still open, speaks for that producer");
-    return false;
+    return nullptr;
   }
   // The producer reconnected, or restarted (a durable output keeps its id): its new connection
   // takes over what it handled.
   it->second.connection = peer;
-  return true;
+  return &it->second;
 }
 
 void ReliableReceiver::refuse(const EnvelopeView& env, const zmq::message_t& frame,
@@ -152,11 +151,6 @@ ReliableReceiver::Producers::iterator ReliableReceiver::remember(std::string_vie
   return producers_
       .emplace(std::string(producer), Producer{peer, DedupeWindow(dedupe_window_size(*channel_))})
       .first;
-}
-
-bool ReliableReceiver::handled(const MessageId& id) const {
-  const auto it = producers_.find(id.producer);
-  return it != producers_.end() && it->second.handled.handled(id.seq);
 }
 
 bool ReliableReceiver::deferred(const MessageId& id) const {

@@ -46,15 +46,14 @@ class ReliableReceiver final : public Receiver {
   };
   using Producers = std::map<std::string, Producer, std::less<>>;
 
-  // Whether the connection `peer` (and under CURVE its key) may speak for env's producer;
-  // binds the producer to `peer` when nobody holds it. Counts and logs a refusal.
-  bool proven(const EnvelopeView& env, const std::string& peer, const zmq::message_t& frame);
+  // The record of env's producer if the connection `peer` (and under CURVE its key) may speak
+  // for it, binding it to `peer` when nobody holds it; nullptr, counted and logged, if not.
+  Producer* proven(const EnvelopeView& env, const std::string& peer, const zmq::message_t& frame);
   void refuse(const EnvelopeView& env, const zmq::message_t& frame, const std::string& why);
   // Whether the connection with this routing id is still there (ROUTER_MANDATORY): probes it
   // with an empty acknowledgement.
   bool connected(const std::string& routing_id);
   Producers::iterator remember(std::string_view producer, const std::string& peer);
-  bool handled(const MessageId& id) const;
   bool deferred(const MessageId& id) const;
   void mark_handled(const MessageId& id, const std::string& peer);
   void undefer(std::string_view producer, std::uint64_t seq);

@@ -58,40 +58,10 @@ DecodeErrc MsgpackReader::read_int(std::int64_t& v) noexcept {
     pos_ += 1;
     return DecodeErrc::kOk;
   }
-  std::size_t width = 0;
-  bool is_signed = false;
-  switch (b) {
-    case 0xcc:
-      width = 1;
-      break;
-    case 0xcd:
-      width = 2;
-      break;
-    case 0xce:
-      width = 4;
-      break;
-    case 0xcf:
-      width = 8;
-      break;
-    case 0xd0:
-      width = 1;
-      is_signed = true;
-      break;
-    case 0xd1:
-      width = 2;
-      is_signed = true;
-      break;
-    case 0xd2:
-      width = 4;
-      is_signed = true;
-      break;
-    case 0xd3:
-      width = 8;
-      is_signed = true;
-      break;
-    default:
-      return DecodeErrc::kWrongType;
-  }
+  // uint 8/16/32/64 are 0xcc-0xcf, int 8/16/32/64 are 0xd0-0xd3: 1 << (low bits) bytes follow.
+  const bool is_signed = b >= 0xd0 && b <= 0xd3;
+  if (!is_signed && (b < 0xcc || b > 0xcf)) return DecodeErrc::kWrongType;
+  const std::size_t width = std::size_t{1} << (b & 0x03);
   if (!has(1 + width)) return DecodeErrc::kTruncated;
   const std::uint64_t raw = be(pos_ + 1, width);
   if (is_signed) {
@@ -114,34 +84,20 @@ DecodeErrc MsgpackReader::read_uint(std::uint64_t& v) noexcept {
     pos_ += 1;
     return DecodeErrc::kOk;
   }
-  std::size_t width = 0;
-  switch (b) {
-    case 0xcc:
-      width = 1;
-      break;
-    case 0xcd:
-      width = 2;
-      break;
-    case 0xce:
-      width = 4;
-      break;
-    case 0xcf:
-      width = 8;
-      break;
-    default: {
-      // Other encoders may write a non-negative value in a signed format.
-      std::int64_t s = 0;
-      const std::size_t saved = pos_;
-      const DecodeErrc e = read_int(s);
-      if (e != DecodeErrc::kOk) return e;
-      if (s < 0) {
-        pos_ = saved;
-        return DecodeErrc::kOutOfRange;
-      }
-      v = static_cast<std::uint64_t>(s);
-      return DecodeErrc::kOk;
+  if (b < 0xcc || b > 0xcf) {
+    // Other encoders may write a non-negative value in a signed format.
+    std::int64_t s = 0;
+    const std::size_t saved = pos_;
+    const DecodeErrc e = read_int(s);
+    if (e != DecodeErrc::kOk) return e;
+    if (s < 0) {
+      pos_ = saved;
+      return DecodeErrc::kOutOfRange;
     }
+    v = static_cast<std::uint64_t>(s);
+    return DecodeErrc::kOk;
   }
+  const std::size_t width = std::size_t{1} << (b & 0x03);  // uint 8/16/32/64: 0xcc-0xcf
   if (!has(1 + width)) return DecodeErrc::kTruncated;
   v = be(pos_ + 1, width);
   pos_ += 1 + width;

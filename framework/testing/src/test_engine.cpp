@@ -227,15 +227,14 @@ void TestEngine::check_open(const char* what) const {
   if (stopped_) throw ConfigError(std::string(what) + " after stop()");
 }
 
-const testing::Delivery& TestEngine::send_raw(std::string_view port,
-                                              std::span<const std::byte> payload,
-                                              std::string_view type,
-                                              const testing::SendOptions& options) {
-  check_open("send()");
-  Input& in = inputs_[input_index(port)];
+std::vector<std::byte> TestEngine::encode_sent(const ChannelSpec& channel, SeqByProducer& next_seq,
+                                               std::string_view default_producer,
+                                               std::span<const std::byte> payload,
+                                               std::string_view type,
+                                               const testing::SendOptions& options) {
   const std::string producer =
-      options.producer.empty() ? std::string(kDefaultProducer) : options.producer;
-  std::uint64_t& last = in.next_seq[producer];
+      options.producer.empty() ? std::string(default_producer) : options.producer;
+  std::uint64_t& last = next_seq[producer];
   const std::uint64_t seq = options.seq.value_or(last + 1);
   last = std::max(last, seq);
   std::vector<Header> headers;
@@ -244,15 +243,24 @@ const testing::Delivery& TestEngine::send_raw(std::string_view port,
   OutgoingEnvelope env;
   env.producer = producer;
   env.seq = seq;
-  env.channel = in.channel->name;
+  env.channel = channel.name;
   env.type = type;
   if (options.key) env.key = *options.key;
   env.created_ns = wall_clock_ns();
   env.trace = trace_ids_.next();
   env.headers = headers;
   const std::span<const std::byte> frame = send_encoder_.encode_raw(env, payload);
-  const std::vector<std::byte> owned(frame.begin(), frame.end());
-  return send_frame(port, owned);
+  return std::vector<std::byte>(frame.begin(), frame.end());
+}
+
+const testing::Delivery& TestEngine::send_raw(std::string_view port,
+                                              std::span<const std::byte> payload,
+                                              std::string_view type,
+                                              const testing::SendOptions& options) {
+  check_open("send()");
+  Input& in = inputs_[input_index(port)];
+  return send_frame(
+      port, encode_sent(*in.channel, in.next_seq, kDefaultProducer, payload, type, options));
 }
 
 const testing::Delivery& TestEngine::send_frame(std::string_view port,

@@ -78,6 +78,7 @@ class TestEngine final : public NodeEngine {
   void set_server(std::string_view port, ServerFn fn);
 
  private:
+  using SeqByProducer = std::map<std::string, std::uint64_t, std::less<>>;
   struct Input {
     std::string port;
     const ChannelSpec* channel;
@@ -86,7 +87,7 @@ class TestEngine final : public NodeEngine {
     std::function<void(const Message&)> handler;
     std::map<std::string, DedupeWindow, std::less<>> seen;  // at-least-once, by producer
     std::set<std::pair<std::string, std::uint64_t>> retrying;
-    std::map<std::string, std::uint64_t, std::less<>> next_seq;  // send_raw's, by producer
+    SeqByProducer next_seq;  // send_raw's, by producer
     std::size_t dead_letter_output = kNone;
   };
   struct Output {
@@ -109,8 +110,8 @@ class TestEngine final : public NodeEngine {
     Limits limits;
     ChannelCounters* counters;
     RequestFn handler;
-    std::map<std::string, std::uint64_t, std::less<>> next_seq;  // request_raw's, by producer
-    std::uint64_t replies = 0;                                   // the seq of its last reply
+    SeqByProducer next_seq;     // request_raw's, by producer
+    std::uint64_t replies = 0;  // the seq of its last reply
   };
   // A request output port (Node::request), answered by the test.
   struct Caller {
@@ -130,6 +131,12 @@ class TestEngine final : public NodeEngine {
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
   std::size_t input_index(std::string_view port) const;
+  // The frame a test's send or request carries: the options' producer (else `default_producer`)
+  // and seq (else that producer's next on `next_seq`), key, headers, a new trace.
+  std::vector<std::byte> encode_sent(const ChannelSpec& channel, SeqByProducer& next_seq,
+                                     std::string_view default_producer,
+                                     std::span<const std::byte> payload, std::string_view type,
+                                     const testing::SendOptions& options);
   void check_open(const char* what) const;
   // Handles one frame for deliveries_[delivery]: the first attempt (attempt 0) or a retry.
   void dispatch(std::size_t input, std::span<const std::byte> frame, std::uint32_t attempt,

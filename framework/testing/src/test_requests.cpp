@@ -74,30 +74,15 @@ const testing::ServedRequest& TestEngine::request_raw(std::string_view port,
                                                       const testing::SendOptions& options) {
   check_open("request()");
   Server& s = servers_[server_index(port)];
-  const std::string producer =
-      options.producer.empty() ? std::string(kDefaultCaller) : options.producer;
-  std::uint64_t& last = s.next_seq[producer];
-  const std::uint64_t seq = options.seq.value_or(last + 1);
-  last = std::max(last, seq);
-  std::vector<Header> headers;
-  for (const auto& [k, v] : options.headers)
-    headers.emplace_back(k, v);
-  OutgoingEnvelope env;
-  env.producer = producer;
-  env.seq = seq;
-  env.channel = s.channel->name;
-  env.type = type;
-  if (options.key) env.key = *options.key;
-  env.created_ns = wall_clock_ns();
-  env.trace = trace_ids_.next();
-  env.headers = headers;
-  const std::span<const std::byte> frame = send_encoder_.encode_raw(env, payload);
-  const std::vector<std::byte> owned(frame.begin(), frame.end());
+  const std::vector<std::byte> frame =
+      encode_sent(*s.channel, s.next_seq, kDefaultCaller, payload, type, options);
+  EnvelopeView env;
+  (void)decode_envelope(frame, Limits{}, env);  // just encoded: only its seq is needed
   testing::ServedRequest& r = served_.emplace_back();
   r.port = std::string(port);
-  r.seq = seq;
+  r.seq = env.id.seq;
   const std::size_t index = served_.size() - 1;
-  serve_frame(s, owned, index);
+  serve_frame(s, frame, index);
   answer_served_requests();
   return served_[index];
 }

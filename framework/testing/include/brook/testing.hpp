@@ -303,20 +303,30 @@ class TestNode {
 
 // ---- templates ---------------------------------------------------------------------------
 
+}  // namespace testing
+namespace detail {
+// The payload of `env` converted to T; PayloadError naming `what` (e.g. "emitted payload on port
+// 'out'") when it is not msgpack or does not convert.
 template <class T>
-T Emitted::as() const {
+T payload_as(const Envelope& env, const std::string& what) {
   try {
-    const msgpack::object_handle h = msgpack::unpack(
-        reinterpret_cast<const char*>(envelope.payload.data()), envelope.payload.size());
+    const msgpack::object_handle h =
+        msgpack::unpack(reinterpret_cast<const char*>(env.payload.data()), env.payload.size());
     return h.get().as<T>();
   } catch (const msgpack::type_error&) {
     throw PayloadError(DecodeStatus{DecodeErrc::kTypeMismatch, "payload", 0},
-                       "emitted payload on port '" + port + "' does not convert to " +
-                           std::string(type_name<T>()));
+                       what + " does not convert to " + std::string(type_name<T>()));
   } catch (const msgpack::unpack_error& e) {
     throw PayloadError(DecodeStatus{DecodeErrc::kBadPayload, "payload", 0},
-                       "emitted payload on port '" + port + "' is not msgpack: " + e.what());
+                       what + " is not msgpack: " + e.what());
   }
+}
+}  // namespace detail
+namespace testing {
+
+template <class T>
+T Emitted::as() const {
+  return detail::payload_as<T>(envelope, "emitted payload on port '" + port + "'");
 }
 
 template <class T>
@@ -328,29 +338,16 @@ Reply<T> ServedRequest::reply_as() const {
   }
   if (!error.empty()) return Reply<T>::failure(error);
   try {
-    const msgpack::object_handle h =
-        msgpack::unpack(reinterpret_cast<const char*>(reply.payload.data()), reply.payload.size());
-    return Reply<T>::success(h.get().as<T>());
-  } catch (const std::exception& e) {
-    return Reply<T>::failure("the reply (type '" + reply.type + "') does not convert to " +
-                             std::string(type_name<T>()) + ": " + e.what());
+    return Reply<T>::success(detail::payload_as<T>(reply, "the reply (type '" + reply.type + "')"));
+  } catch (const PayloadError& e) {
+    return Reply<T>::failure(e.what());
   }
 }
 
 template <class T>
 T SentRequest::as() const {
-  try {
-    const msgpack::object_handle h = msgpack::unpack(
-        reinterpret_cast<const char*>(envelope.payload.data()), envelope.payload.size());
-    return h.get().as<T>();
-  } catch (const msgpack::type_error&) {
-    throw PayloadError(DecodeStatus{DecodeErrc::kTypeMismatch, "payload", 0},
-                       "request on port '" + port + "' (type '" + envelope.type +
-                           "') does not convert to " + std::string(type_name<T>()));
-  } catch (const msgpack::unpack_error& e) {
-    throw PayloadError(DecodeStatus{DecodeErrc::kBadPayload, "payload", 0},
-                       "request on port '" + port + "' is not msgpack: " + e.what());
-  }
+  return detail::payload_as<T>(envelope,
+                               "request on port '" + port + "' (type '" + envelope.type + "')");
 }
 
 template <class Req>
