@@ -9,19 +9,12 @@
 #include <set>
 
 #include "support/cluster.hpp"
+#include "support/journals.hpp"
 
 namespace brook::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::set<std::uint64_t> read_numbers(const fs::path& file) {
-  std::set<std::uint64_t> out;
-  std::ifstream f(file);
-  for (std::uint64_t n = 0; f >> n;)
-    out.insert(n);
-  return out;
-}
 
 struct Arrivals {
   std::map<std::uint64_t, int> times;  // n -> how often the sink handled it

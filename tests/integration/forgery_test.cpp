@@ -12,6 +12,7 @@
 #include "security/security.hpp"
 #include "support/cluster.hpp"
 #include "support/command.hpp"
+#include "support/journals.hpp"
 #include "wire/control_frames.hpp"
 
 namespace brook::test {
@@ -24,23 +25,6 @@ std::string replace(std::string text, const std::string& from, const std::string
   for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
     text.replace(pos, from.size(), to);
   return text;
-}
-
-// How many distinct n in [1, count] from `source` the sink's journal holds.
-std::uint64_t distinct_handled(const fs::path& journal, const std::string& source,
-                               std::uint64_t count) {
-  std::vector<std::uint8_t> seen(count + 1, 0);
-  std::uint64_t distinct = 0;
-  std::ifstream f(journal);
-  std::string line;
-  while (std::getline(f, line)) {
-    std::istringstream fields(line);
-    std::string src;
-    std::uint64_t n = 0;
-    fields >> src >> n;
-    if (src == source && n >= 1 && n <= count && seen[n]++ == 0) ++distinct;
-  }
-  return distinct;
 }
 
 std::string incarnation_of(Cluster& c, const std::string& node) {
@@ -124,7 +108,7 @@ void forged_seq_does_not_silence_the_producer(bool secure) {
 
   ASSERT_EQ(source.wait(60s), 0) << source.log();
   ASSERT_EQ(sink.stop(), 0) << sink.log();
-  const std::uint64_t handled = distinct_handled(c.dir() / "journal.txt", "source.0", kCount);
+  const std::uint64_t handled = tally({c.dir() / "journal.txt"}, "source.0", kCount).distinct;
   std::cout << (secure ? "curve, cli key" : "no security") << ": forged seq 2^63 as " << producer
             << "; the sink handled " << handled << " of " << kCount << "\n";
   EXPECT_EQ(handled, kCount) << "the real producer's messages after the forgery were handled";

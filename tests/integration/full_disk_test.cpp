@@ -9,20 +9,13 @@
 #include <set>
 
 #include "support/cluster.hpp"
+#include "support/journals.hpp"
 #include "support/small_disk.hpp"
 
 namespace brook::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::set<std::uint64_t> read_numbers(const fs::path& file) {
-  std::set<std::uint64_t> out;
-  std::ifstream f(file);
-  for (std::uint64_t n = 0; f >> n;)
-    out.insert(n);
-  return out;
-}
 
 TEST(FullDisk, ADurableOutputRefusesEmitsWhileItsDiskIsFullAndRecovers) {
   constexpr std::uint64_t kCount = 30000;

@@ -11,41 +11,12 @@
 #include <sstream>
 
 #include "support/cluster.hpp"
+#include "support/journals.hpp"
 
 namespace brook::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Tally {
-  std::uint64_t distinct = 0;
-  std::uint64_t duplicates = 0;
-  std::uint64_t unexpected = 0;
-};
-
-// Reads "source n seq key reason" journals; n in [1, count] from `source` is expected.
-Tally tally(const std::vector<fs::path>& journals, const std::string& source, std::uint64_t count) {
-  std::vector<std::uint8_t> seen(count + 1, 0);
-  Tally t;
-  for (const auto& j : journals) {
-    std::ifstream f(j);
-    std::string line;
-    while (std::getline(f, line)) {
-      std::istringstream fields(line);
-      std::string src;
-      std::uint64_t n = 0;
-      fields >> src >> n;
-      if (src != source || n == 0 || n > count) {
-        ++t.unexpected;
-      } else if (seen[n]++ > 0) {
-        ++t.duplicates;
-      } else {
-        ++t.distinct;
-      }
-    }
-  }
-  return t;
-}
 
 TEST(AtLeastOnce, AKilledReplicaLosesNothing) {
   constexpr std::uint64_t kCount = 20000;
