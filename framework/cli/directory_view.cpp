@@ -1,5 +1,7 @@
 #include "directory_view.hpp"
 
+#include <algorithm>
+
 #include "cli_common.hpp"
 #include "directory/directory_client.hpp"
 
@@ -19,6 +21,17 @@ ListReply list_instances(const std::string& endpoint, const Security& security,
                                        "is not on its allowlist: check --keys / --key-file."
                                      : ""));
   }
+}
+
+void keep_topology(ListReply& reply, const std::string& name) {
+  std::erase_if(reply.instances, [&](const InstanceInfo& i) { return i.topology != name; });
+}
+
+std::string instance_label(const InstanceInfo& i, const ListReply& reply) {
+  const bool several =
+      std::any_of(reply.instances.begin(), reply.instances.end(),
+                  [&](const InstanceInfo& other) { return other.topology != i.topology; });
+  return (several ? scoped_name(i.topology, i.node) : i.node) + "." + std::to_string(i.instance);
 }
 
 nlohmann::json to_json(const Registration& r) {

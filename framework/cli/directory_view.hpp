@@ -16,6 +16,11 @@ namespace brook::cli {
 ListReply list_instances(const std::string& endpoint, const Security& security,
                          std::chrono::milliseconds timeout = std::chrono::seconds(2));
 
+// Keeps only the instances of topology `name` (a directory may serve several).
+void keep_topology(ListReply& reply, const std::string& name);
+// "node.instance", or "topology/node.instance" when `reply` holds more than one topology.
+std::string instance_label(const InstanceInfo& i, const ListReply& reply);
+
 nlohmann::json to_json(const Registration& r);
 nlohmann::json to_json(const ChannelCounters& c);
 

@@ -26,8 +26,20 @@ Topology from_directory(const std::string& endpoint, const std::string& channel,
                                 ": no live node reads or writes it (check the name with brook ls, "
                                 "or pass --topology FILE)");
   }
+  // The tool joins the channel in the scope of the topology that has it.
+  std::set<std::string> topologies;
+  for (const auto& e : reply.entries)
+    topologies.insert(e.topology);
+  if (topologies.size() > 1) {
+    std::string names;
+    for (const auto& n : topologies)
+      names += (names.empty() ? "'" : ", '") + n + "'";
+    throw Exit(kExitUsage, "channel '" + channel + "' is in " + std::to_string(topologies.size()) +
+                               " topologies on the directory at " + endpoint + " (" + names +
+                               "); pass --topology FILE for the one you mean");
+  }
   Topology t;
-  t.name = "brook-tool";
+  t.name = *topologies.begin();
   t.directory.endpoints = {endpoint};
   ChannelSpec ch;
   ch.name = channel;

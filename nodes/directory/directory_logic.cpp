@@ -35,6 +35,9 @@ ErrorReply error(DirectoryErrc code, std::string detail) {
 
 std::string validate_registration(const RegisterRequest& r) {
   if (!valid_name(r.node)) return "node name '" + r.node + "' is not [A-Za-z0-9_-]{1,64}";
+  if (!r.topology.empty() && !valid_name(r.topology)) {
+    return "topology name '" + r.topology + "' is not [A-Za-z0-9_-]{1,64}";
+  }
   if (r.incarnation.empty()) return "incarnation is empty";
   for (const auto& reg : r.registrations) {
     if (!valid_name(reg.channel)) return "channel name '" + reg.channel + "' is invalid";
@@ -49,8 +52,9 @@ DirectoryRegistry::DirectoryRegistry(DirectoryConfig config, std::string epoch,
                                      Clock::time_point started)
     : config_(std::move(config)), epoch_(std::move(epoch)), started_(started) {}
 
-std::string DirectoryRegistry::key(const std::string& node, std::uint32_t instance) {
-  return node + "." + std::to_string(instance);
+std::string DirectoryRegistry::key(const std::string& topology, const std::string& node,
+                                   std::uint32_t instance) {
+  return scoped_name(topology, node) + "." + std::to_string(instance);
 }
 
 DirectoryState DirectoryRegistry::state(Clock::time_point now) const {
@@ -86,10 +90,10 @@ DirectoryReplyBody DirectoryRegistry::handle(const DirectoryRequestBody& request
       return self.do_unregister(r, now, changes);
     }
     DirectoryReplyBody operator()(const ResolveRequest& r) const {
-      return self.entries(now, {r.channel}, false);
+      return self.entries(now, r.topology, {r.channel}, false);
     }
     DirectoryReplyBody operator()(const SnapshotRequest& r) const {
-      return self.entries(now, r.channels, true);
+      return self.entries(now, r.topology, r.channels, true);
     }
     DirectoryReplyBody operator()(const ListRequest&) const { return self.list(now); }
   };
@@ -102,13 +106,15 @@ void DirectoryRegistry::publish(ChangeOp op, ChangeReason reason, const Instance
   DirectoryUpdate u;
   u.epoch = epoch_;
   u.seq = ++seq_;
-  ChannelLog& log = channels_[reg.channel];
+  ChannelLog& log = channels_[scoped_name(inst.topology, reg.channel)];
+  log.topology = inst.topology;
+  log.channel = reg.channel;
   u.prev = log.last_seq;
   log.last_seq = u.seq;
   log.last_change = now;
   u.op = op;
   u.reason = reason;
-  u.entry = DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg};
+  u.entry = DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg, inst.topology};
   changes.push_back(std::move(u));
 }
 
@@ -132,6 +138,7 @@ InstanceInfo DirectoryRegistry::info_of(const Instance& inst, std::uint64_t age_
   info.registered_ms = registered_ms;
   info.registrations = inst.registrations;
   info.counters = inst.counters;
+  info.topology = inst.topology;
   return info;
 }
 
@@ -141,7 +148,8 @@ std::size_t DirectoryRegistry::footprint(const Instance& inst) {
   InstanceInfo info = info_of(inst, kAnyAge, kAnyAge);
   EntriesReply entries;
   for (const auto& reg : inst.registrations) {
-    entries.entries.push_back(DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg});
+    entries.entries.push_back(
+        DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg, inst.topology});
   }
   // Each reply's own fields (id, state, keys) are counted too: small, and on the safe side.
   return encode(DirectoryReply{0, ListReply{{}, {std::move(info)}}}).size() +
@@ -150,6 +158,7 @@ std::size_t DirectoryRegistry::footprint(const Instance& inst) {
 
 std::string DirectoryRegistry::over_quota(const std::string& node, std::size_t old_bytes,
                                           std::size_t new_bytes) const {
+  // `node` is scoped: each topology's nodes have their own quota.
   const auto it = node_bytes_.find(node);
   const std::size_t node_now = it == node_bytes_.end() ? 0 : it->second;
   const std::size_t node_after = node_now - old_bytes + new_bytes;
@@ -170,10 +179,11 @@ std::string DirectoryRegistry::over_quota(const std::string& node, std::size_t o
 }
 
 void DirectoryRegistry::account(const Instance& inst, std::size_t new_bytes) {
-  std::size_t& node = node_bytes_[inst.node];
+  const std::string scoped = scoped_name(inst.topology, inst.node);
+  std::size_t& node = node_bytes_[scoped];
   node = node - inst.bytes + new_bytes;
   total_bytes_ = total_bytes_ - inst.bytes + new_bytes;
-  if (node == 0) node_bytes_.erase(inst.node);
+  if (node == 0) node_bytes_.erase(scoped);
 }
 
 void DirectoryRegistry::erase(std::map<std::string, Instance>::iterator it) {
@@ -186,7 +196,7 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   if (std::string why = validate_registration(r); !why.empty()) {
     return error(DirectoryErrc::kBadRequest, why);
   }
-  const auto k = key(r.node, r.instance);
+  const auto k = key(r.topology, r.node, r.instance);
   auto it = instances_.find(k);
   if (it == instances_.end() && instances_.size() >= config_.max_instances) {
     return error(DirectoryErrc::kDenied, "directory full (" +
@@ -210,6 +220,7 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   }
   const bool same = it != instances_.end() && !replacing;
   Instance candidate;
+  candidate.topology = r.topology;
   candidate.node = r.node;
   candidate.instance = r.instance;
   candidate.incarnation = r.incarnation;
@@ -220,7 +231,8 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   if (same) candidate.counters = it->second.counters;
   const std::size_t bytes = footprint(candidate);
   const std::size_t old_bytes = it == instances_.end() ? 0 : it->second.bytes;
-  if (std::string why = over_quota(r.node, old_bytes, bytes); !why.empty()) {
+  if (std::string why = over_quota(scoped_name(r.topology, r.node), old_bytes, bytes);
+      !why.empty()) {
     return error(DirectoryErrc::kTooLarge, "cannot register " + k + ": " + why);
   }
 
@@ -234,6 +246,7 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
 
   if (it == instances_.end()) {
     Instance inst;
+    inst.topology = r.topology;
     inst.node = r.node;
     inst.instance = r.instance;
     inst.incarnation = r.incarnation;
@@ -267,16 +280,15 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
 
 DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
                                                    Clock::time_point now) {
-  auto it = instances_.find(key(r.node, r.instance));
+  const std::string k = key(r.topology, r.node, r.instance);
+  auto it = instances_.find(k);
   if (it == instances_.end()) {
-    return error(DirectoryErrc::kUnknownInstance,
-                 key(r.node, r.instance) + " is not registered here; register again");
+    return error(DirectoryErrc::kUnknownInstance, k + " is not registered here; register again");
   }
   if (it->second.incarnation != r.incarnation) {
     return error(DirectoryErrc::kStaleIncarnation,
-                 key(r.node, r.instance) + " is now registered by incarnation " +
-                     it->second.incarnation + " (pid " + std::to_string(it->second.pid) +
-                     "); two processes claim the same instance");
+                 k + " is now registered by incarnation " + it->second.incarnation + " (pid " +
+                     std::to_string(it->second.pid) + "); two processes claim the same instance");
   }
   Instance& inst = it->second;
   inst.last_seen = now;
@@ -285,7 +297,7 @@ DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
   // Without counters an instance takes no more than it did when admitted, so that always fits.
   inst.counters = r.counters;
   std::size_t bytes = footprint(inst);
-  if (!over_quota(inst.node, inst.bytes, bytes).empty()) {
+  if (!over_quota(scoped_name(inst.topology, inst.node), inst.bytes, bytes).empty()) {
     inst.counters = NodeCounters{};
     bytes = footprint(inst);
   }
@@ -297,9 +309,10 @@ DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
 DirectoryReplyBody DirectoryRegistry::do_unregister(const UnregisterRequest& r,
                                                     Clock::time_point now,
                                                     std::vector<DirectoryUpdate>& changes) {
-  auto it = instances_.find(key(r.node, r.instance));
+  const std::string k = key(r.topology, r.node, r.instance);
+  auto it = instances_.find(k);
   if (it == instances_.end()) {
-    return error(DirectoryErrc::kUnknownInstance, key(r.node, r.instance) + " is not registered");
+    return error(DirectoryErrc::kUnknownInstance, k + " is not registered");
   }
   if (it->second.incarnation != r.incarnation) {
     return error(DirectoryErrc::kStaleIncarnation,
@@ -328,21 +341,25 @@ DirectoryRegistry::Clock::time_point DirectoryRegistry::next_expiry() const {
   return next;
 }
 
-EntriesReply DirectoryRegistry::entries(Clock::time_point now,
+EntriesReply DirectoryRegistry::entries(Clock::time_point now, const std::string& topology,
                                         const std::vector<std::string>& channels,
                                         bool with_seq) const {
   EntriesReply r{state(now), {}, {}};
   const std::set<std::string_view> wanted(channels.begin(), channels.end());
   auto selected = [&](const std::string& c) { return wanted.empty() || wanted.count(c) > 0; };
   for (const auto& [k, inst] : instances_) {
+    if (inst.topology != topology) continue;
     for (const auto& reg : inst.registrations) {
       if (!selected(reg.channel)) continue;
-      r.entries.push_back(DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg});
+      r.entries.push_back(
+          DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg, inst.topology});
     }
   }
   if (with_seq) {
-    for (const auto& [channel, log] : channels_) {
-      if (selected(channel)) r.channel_seq[channel] = log.last_seq;
+    for (const auto& [scoped, log] : channels_) {
+      if (log.topology == topology && selected(log.channel)) {
+        r.channel_seq[log.channel] = log.last_seq;
+      }
     }
   }
   return r;
@@ -350,8 +367,10 @@ EntriesReply DirectoryRegistry::entries(Clock::time_point now,
 
 std::vector<DirectoryMark> DirectoryRegistry::marks(Clock::time_point now) {
   std::vector<DirectoryMark> out;
-  for (const auto& [channel, log] : channels_) {
-    if (now - log.last_change <= kRecentChanges) out.push_back({epoch_, channel, log.last_seq});
+  for (const auto& [scoped, log] : channels_) {
+    if (now - log.last_change <= kRecentChanges) {
+      out.push_back({epoch_, log.channel, log.last_seq, log.topology});
+    }
   }
   prune_channels(now);
   return out;
@@ -362,10 +381,10 @@ void DirectoryRegistry::prune_channels(Clock::time_point now) {
   // next update says prev 0), so only a directory that has seen very many channels forgets the
   // ones that have been empty and quiet for a while: registrations cannot grow it without bound.
   if (channels_.size() <= kMaxRememberedChannels) return;
-  std::set<std::string_view> in_use;
+  std::set<std::string, std::less<>> in_use;
   for (const auto& [k, inst] : instances_) {
     for (const auto& reg : inst.registrations)
-      in_use.insert(reg.channel);
+      in_use.insert(scoped_name(inst.topology, reg.channel));
   }
   for (auto it = channels_.begin(); it != channels_.end();) {
     if (!in_use.count(it->first) && now - it->second.last_change > kRecentChanges) {
@@ -408,6 +427,11 @@ std::string authorize(const DirectoryRequestBody& body, std::string_view user_id
   }
   const auto* r = std::get_if<RegisterRequest>(&body);
   if (r == nullptr || declared.replicas.empty()) return {};
+  if (r->topology != declared.topology) {
+    return "node '" + *node + "' registers for topology '" + r->topology +
+           "', but this directory serves topology '" + declared.topology +
+           "'; start that topology with its own directory";
+  }
   const auto it = declared.replicas.find(*node);
   if (it == declared.replicas.end()) {
     return "node '" + *node + "' is not in topology '" + declared.topology +

@@ -55,6 +55,7 @@ class DirectoryRegistry {
 
  private:
   struct Instance {
+    std::string topology;  // its scope
     std::string node;
     std::uint32_t instance = 0;
     std::string incarnation;
@@ -85,8 +86,8 @@ class DirectoryRegistry {
   DirectoryReplyBody do_unregister(const UnregisterRequest& r, Clock::time_point now,
                                    std::vector<DirectoryUpdate>& changes);
   // The entries of `channels` (empty = all); `with_seq`: and each channel's last update seq.
-  EntriesReply entries(Clock::time_point now, const std::vector<std::string>& channels,
-                       bool with_seq) const;
+  EntriesReply entries(Clock::time_point now, const std::string& topology,
+                       const std::vector<std::string>& channels, bool with_seq) const;
   void prune_channels(Clock::time_point now);
   ListReply list(Clock::time_point now) const;
 
@@ -94,23 +95,27 @@ class DirectoryRegistry {
                Clock::time_point now, std::vector<DirectoryUpdate>& changes);
   void remove_all(const Instance& inst, ChangeReason reason, Clock::time_point now,
                   std::vector<DirectoryUpdate>& changes);
-  static std::string key(const std::string& node, std::uint32_t instance);
+  // "node.instance" in the unnamed scope, "topology/node.instance" in a topology's.
+  static std::string key(const std::string& topology, const std::string& node,
+                         std::uint32_t instance);
 
   DirectoryConfig config_;
   std::string epoch_;
   Clock::time_point started_;
   std::uint64_t seq_ = 0;
-  std::map<std::string, Instance> instances_;      // by "node.instance"
+  std::map<std::string, Instance> instances_;      // by key()
   std::size_t total_bytes_ = 0;                    // Σ Instance::bytes
-  std::map<std::string, std::size_t> node_bytes_;  // Σ Instance::bytes per node name
+  std::map<std::string, std::size_t> node_bytes_;  // Σ Instance::bytes per scoped node name
 
   // Per channel, for the `prev` of its next update and for its marks.
   struct ChannelLog {
+    std::string topology;
+    std::string channel;
     std::uint64_t last_seq = 0;
     Clock::time_point last_change{};
   };
   static constexpr std::size_t kMaxRememberedChannels = 100000;
-  std::map<std::string, ChannelLog, std::less<>> channels_;
+  std::map<std::string, ChannelLog, std::less<>> channels_;  // by scoped_name()
 };
 
 // Validates what a register request asks for; returns an error text or empty when acceptable.

@@ -204,8 +204,9 @@ void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, boo
   auto result = registry_.handle(request.body, Clock::now(), changes_);
   if (const auto* reg = std::get_if<RegisterRequest>(&request.body)) {
     if (std::holds_alternative<AckReply>(result)) {
-      BROOK_LOG(kDebug) << "registered " << reg->node << "." << reg->instance << " ("
-                        << reg->registrations.size() << " ports, pid " << reg->pid << ")";
+      BROOK_LOG(kDebug) << "registered " << scoped_name(reg->topology, reg->node) << "."
+                        << reg->instance << " (" << reg->registrations.size() << " ports, pid "
+                        << reg->pid << ")";
     } else if (const auto* err = std::get_if<ErrorReply>(&result)) {
       static LogRateLimiter limiter;
       std::uint64_t suppressed = 0;
@@ -243,7 +244,7 @@ void DirectoryServer::reply(zmq::message_t& identity, const DirectoryReply& r) {
 void DirectoryServer::publish(std::vector<DirectoryUpdate>& changes) {
   for (const auto& c : changes) {
     const std::string bytes = encode(c);
-    const std::string topic = update_topic(c.entry.reg.channel);
+    const std::string topic = update_topic(c.entry.topology, c.entry.reg.channel);
     (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
     ++stats_.updates_published;
@@ -258,7 +259,7 @@ void DirectoryServer::publish_tick() {
   (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
   // Each recently changed channel's mark goes only to that channel's watchers.
   for (const auto& m : registry_.marks(now)) {
-    const std::string topic = mark_topic(m.channel);
+    const std::string topic = mark_topic(m.topology, m.channel);
     const std::string body = encode(m);
     (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     (void)pub_.send(zmq::buffer(body), zmq::send_flags::dontwait);

@@ -48,6 +48,7 @@ class RawClient {
 // A registration of `node` holding `ports` outputs of `channel`, each with a 1000-byte endpoint.
 RegisterRequest bulky(const std::string& node, const std::string& channel, int ports) {
   RegisterRequest r;
+  r.topology = "hostile";
   r.node = node;
   r.incarnation = "00000000000000" + std::string(node.size() % 2 == 0 ? "aa" : "bb");
   r.host = "intruder";

@@ -42,12 +42,12 @@ bool read_feed(zmq::socket_t& sub, Feed& feed, const std::function<bool()>& done
     if (is_update_topic(topic.to_string_view())) {
       DirectoryUpdate u;
       EXPECT_TRUE(decode(bytes, u));
-      EXPECT_EQ(topic.to_string_view(), update_topic(u.entry.reg.channel));
+      EXPECT_EQ(topic.to_string_view(), update_topic(u.entry.topology, u.entry.reg.channel));
       feed.updates.push_back(u);
     } else if (is_mark_topic(topic.to_string_view())) {
       DirectoryMark m;
       EXPECT_TRUE(decode(bytes, m));
-      EXPECT_EQ(topic.to_string_view(), mark_topic(m.channel));
+      EXPECT_EQ(topic.to_string_view(), mark_topic(m.topology, m.channel));
       feed.marks.push_back(m);
     } else if (topic.to_string_view() == kTickKind) {
       DirectoryTick t;
@@ -67,8 +67,8 @@ TEST(DirectoryWatch, ASubscriberGetsOnlyItsChannelsEachWithItsOwnChain) {
   zmq::socket_t sub(ctx, zmq::socket_type::sub);
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::subscribe, kTickKind);
-  sub.set(zmq::sockopt::subscribe, update_topic("c1"));
-  sub.set(zmq::sockopt::subscribe, mark_topic("c1"));
+  sub.set(zmq::sockopt::subscribe, update_topic("", "c1"));
+  sub.set(zmq::sockopt::subscribe, mark_topic("", "c1"));
   sub.connect(hello.pub_endpoint);
   Feed feed;
   // A tick proves the subscriptions have reached the directory (ticks come every 500 ms).

@@ -225,6 +225,7 @@ nodes:
   intruder.set(zmq::sockopt::subscribe, own_hello);
   intruder.set(zmq::sockopt::subscribe, "~brook/hello/" + long_tail);
   RegisterRequest reg{"intruder", 0, "0123456789abcdef", "test", 1, 60000, {}};
+  reg.topology = "topics";
   reg.registrations.push_back({"ticks", Direction::kIn, Pattern::kPubsub,
                                intruder.get(zmq::sockopt::last_endpoint), "in", false});
   ASSERT_TRUE(std::holds_alternative<AckReply>(c.client().request(reg)));

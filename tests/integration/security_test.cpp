@@ -192,7 +192,8 @@ TEST(Security, OnlyAllowlistedKeysGetMessagesInAndNobodyElseRegisters) {
       "localhost",
       1,
       0,
-      {Registration{"work", Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:9", "in", false}}};
+      {Registration{"work", Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:9", "in", false}},
+      "secure"};
   {
     DirectoryClient plain(sc.c.directory_endpoint(), 700ms);
     EXPECT_THROW(plain.request(reg), Error) << "a NULL client gets no reply";
@@ -259,7 +260,8 @@ TEST(Security, ADirectoryWithTheTopologyRefusesReplicasItDoesNotDeclare) {
       "localhost",
       1,
       0,
-      {Registration{"work", Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:9", "in", false}}};
+      {Registration{"work", Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:9", "in", false}},
+      "secure"};
   const auto beyond = as_sink.request(reg);
   ASSERT_TRUE(std::holds_alternative<ErrorReply>(beyond)) << "sink.5 was accepted";
   EXPECT_EQ(std::get<ErrorReply>(beyond).code, DirectoryErrc::kDenied);

@@ -67,6 +67,7 @@ class FakeTap {
     pull_.set(zmq::sockopt::linger, 0);
     if (pattern == Pattern::kPubsub) pull_.set(zmq::sockopt::subscribe, "");
     pull_.bind("tcp://127.0.0.1:*");
+    reg_.topology = "taps";
     reg_.node = "brook-tap-fake" + std::to_string(id);
     reg_.instance = 0;
     reg_.incarnation = "inc" + std::to_string(id);
@@ -82,7 +83,7 @@ class FakeTap {
     ASSERT_TRUE(std::holds_alternative<AckReply>(r)) << reg_.node;
   }
   void unregister_with(DirectoryClient& c) {
-    (void)c.request(UnregisterRequest{reg_.node, reg_.instance, reg_.incarnation});
+    (void)c.request(UnregisterRequest{reg_.node, reg_.instance, reg_.incarnation, reg_.topology});
   }
   // A copy arrived: the producer serves this tap.
   bool received() {

@@ -35,7 +35,7 @@ Process& Cluster::start_directory(const std::string& bind, std::vector<std::stri
   return directory_;
 }
 
-std::filesystem::path Cluster::write_topology(const std::string& yaml) {
+std::filesystem::path Cluster::write_topology(const std::string& yaml, const std::string& file) {
   std::string text = yaml;
   auto replace_all = [&](const std::string& from, const std::string& to) {
     for (auto pos = text.find(from); pos != std::string::npos;
@@ -45,7 +45,7 @@ std::filesystem::path Cluster::write_topology(const std::string& yaml) {
   };
   replace_all("{DIRECTORY}", directory_endpoint_);
   replace_all("{DIR}", dir_.path().string());
-  topology_ = dir_.write("topology.yaml", text);
+  topology_ = dir_.write(file, text);
   return topology_;
 }
 

@@ -39,9 +39,11 @@ class Cluster {
   const std::string& directory_endpoint() const noexcept { return directory_endpoint_; }
   Process& directory() { return directory_; }
 
-  // Writes the topology; "{DIRECTORY}" and "{DIR}" in the text are replaced by the directory
-  // endpoint and the temp dir path.
-  std::filesystem::path write_topology(const std::string& yaml);
+  // Writes the topology (into `file` of the temp dir) and makes it the one start_node() uses;
+  // "{DIRECTORY}" and "{DIR}" in the text are replaced by the directory endpoint and the temp
+  // dir path.
+  std::filesystem::path write_topology(const std::string& yaml,
+                                       const std::string& file = "topology.yaml");
   const std::filesystem::path& topology() const noexcept { return topology_; }
 
   // Starts `exe` as node.instance of the topology (waits for READY unless told not to).

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 namespace brook {
 namespace {
@@ -279,7 +280,13 @@ TEST(DirectoryAuthorize, RegistrationsStayWithinTheDeclaredReplicas) {
   RegisterRequest reg;
   reg.node = "basket";
   reg.instance = 1;
+  reg.topology = "shop";
   EXPECT_EQ(authorize(reg, "basket", declared), "");
+  reg.topology = "other";
+  EXPECT_EQ(authorize(reg, "basket", declared),
+            "node 'basket' registers for topology 'other', but this directory serves topology "
+            "'shop'; start that topology with its own directory");
+  reg.topology = "shop";
   reg.instance = 2;
   EXPECT_EQ(
       authorize(reg, "basket", declared),
@@ -295,6 +302,56 @@ TEST(DirectoryAuthorize, RegistrationsStayWithinTheDeclaredReplicas) {
   hb.node = "basket";
   hb.instance = 7;
   EXPECT_EQ(authorize(hb, "basket", declared), "") << "a heartbeat follows an accepted register";
+}
+
+// Two topologies on one directory, both with a node "worker" and a channel "jobs": each keeps its
+// instance names, endpoints, updates and marks to itself.
+TEST_F(DirectoryLogic, TopologiesOnOneDirectoryDoNotMeet) {
+  auto in_scope = [](std::string topology, std::string incarnation, std::string endpoint) {
+    auto r = reg("worker", 0, std::move(incarnation), {input("jobs", std::move(endpoint))});
+    r.topology = std::move(topology);
+    return r;
+  };
+  ASSERT_TRUE(std::holds_alternative<AckReply>(send(in_scope("a", "i1", "tcp://h:1"), 0ms)));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].entry.topology, "a");
+  ASSERT_TRUE(std::holds_alternative<AckReply>(send(in_scope("b", "i2", "tcp://h:2"), 1ms)))
+      << "worker.0 of topology b is not worker.0 of topology a";
+  EXPECT_EQ(changes[0].prev, 0u) << "b's jobs is another channel than a's";
+  ASSERT_TRUE(std::holds_alternative<AckReply>(send(in_scope("", "i3", "tcp://h:3"), 2ms)));
+
+  for (const auto& [topology, endpoint] : std::map<std::string, std::string>{
+           {"a", "tcp://h:1"}, {"b", "tcp://h:2"}, {"", "tcp://h:3"}}) {
+    const auto r = std::get<EntriesReply>(send(ResolveRequest{"jobs", topology}, 3ms));
+    ASSERT_EQ(r.entries.size(), 1u) << topology;
+    EXPECT_EQ(r.entries[0].reg.endpoint, endpoint);
+    EXPECT_EQ(r.entries[0].topology, topology);
+    const auto snap = std::get<EntriesReply>(send(SnapshotRequest{{}, topology}, 3ms));
+    ASSERT_EQ(snap.entries.size(), 1u) << topology;
+    EXPECT_EQ(snap.channel_seq.size(), 1u);
+  }
+  // A heartbeat or unregister acts in its own scope only.
+  auto hb = send(HeartbeatRequest{"worker", 0, "i1", {}, "b"}, 4ms);
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(hb));
+  EXPECT_EQ(std::get<ErrorReply>(hb).detail,
+            "b/worker.0 is now registered by incarnation i2 (pid 1234); two processes claim the "
+            "same instance");
+  ASSERT_TRUE(
+      std::holds_alternative<AckReply>(send(UnregisterRequest{"worker", 0, "i2", "b"}, 5ms)));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].entry.topology, "b");
+  EXPECT_EQ(std::get<EntriesReply>(send(ResolveRequest{"jobs", "a"}, 6ms)).entries.size(), 1u);
+
+  const auto marks = dir.marks(t0 + 7ms);
+  ASSERT_EQ(marks.size(), 3u) << "one per scoped channel";
+  std::set<std::string> scopes;
+  for (const auto& m : marks)
+    scopes.insert(scoped_name(m.topology, m.channel));
+  EXPECT_EQ(scopes, (std::set<std::string>{"a/jobs", "b/jobs", "jobs"}));
+  const auto list = std::get<ListReply>(send(ListRequest{}, 8ms));
+  ASSERT_EQ(list.instances.size(), 2u) << "list shows every scope";
+  EXPECT_EQ(update_topic("a", "jobs"), "update:a/jobs:");
+  EXPECT_EQ(mark_topic("", "jobs"), "mark:jobs:");
 }
 
 TEST_F(DirectoryLogic, RefusesRegistrationsThatWouldOverflowAReply) {

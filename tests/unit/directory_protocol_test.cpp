@@ -96,12 +96,13 @@ std::string heartbeat_frame(
   msgpack::sbuffer b;
   msgpack::packer<msgpack::sbuffer> p(b);
   p.pack_map(7);
-  for (const auto& [k, v] : std::map<std::string, test::MapField>{{"v", std::int64_t{2}},
-                                                                  {"op", "heartbeat"},
-                                                                  {"id", std::int64_t{1}},
-                                                                  {"node", "wc"},
-                                                                  {"instance", std::int64_t{1}},
-                                                                  {"incarnation", "i"}}) {
+  for (const auto& [k, v] :
+       std::map<std::string, test::MapField>{{"v", std::int64_t{kDirectoryProtocolVersion}},
+                                             {"op", "heartbeat"},
+                                             {"id", std::int64_t{1}},
+                                             {"node", "wc"},
+                                             {"instance", std::int64_t{1}},
+                                             {"incarnation", "i"}}) {
     p.pack(k);
     std::visit([&](const auto& x) { p.pack(x); }, v);
   }
@@ -220,14 +221,75 @@ TEST(DirectoryProtocol, SnapshotRequestNamesItsChannels) {
 }
 
 TEST(DirectoryProtocol, UpdateTopicsDoNotMatchLongerChannelNames) {
-  EXPECT_EQ(update_topic("c1"), "update:c1:");
-  EXPECT_FALSE(update_topic("c10").starts_with(update_topic("c1")))
+  EXPECT_EQ(update_topic("", "c1"), "update:c1:");
+  EXPECT_FALSE(update_topic("", "c10").starts_with(update_topic("", "c1")))
       << "a SUB subscribed to c1 must not get c10's updates";
-  EXPECT_TRUE(is_update_topic(update_topic("c1")));
+  EXPECT_TRUE(is_update_topic(update_topic("", "c1")));
   EXPECT_FALSE(is_update_topic(kTickKind));
-  EXPECT_EQ(mark_topic("c1"), "mark:c1:");
-  EXPECT_TRUE(is_mark_topic(mark_topic("c1")));
-  EXPECT_FALSE(is_mark_topic(update_topic("c1")));
+  EXPECT_EQ(mark_topic("", "c1"), "mark:c1:");
+  EXPECT_TRUE(is_mark_topic(mark_topic("", "c1")));
+  EXPECT_FALSE(is_mark_topic(update_topic("", "c1")));
+}
+
+TEST(DirectoryProtocol, TopicsOfNamedTopologiesDoNotMatchEachOther) {
+  EXPECT_EQ(update_topic("shop", "c1"), "update:shop/c1:");
+  EXPECT_EQ(mark_topic("shop", "c1"), "mark:shop/c1:");
+  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{
+           {"", "shop"}, {"shop", ""}, {"shop", "shop2"}, {"sh", "shop"}}) {
+    EXPECT_FALSE(update_topic(b, "c1").starts_with(update_topic(a, "c1"))) << a << " " << b;
+  }
+}
+
+// Every message that names a scope carries it; the unnamed scope leaves the field out.
+TEST(DirectoryProtocol, ScopesRoundTrip) {
+  RegisterRequest reg = sample_register();
+  reg.topology = "shop";
+  std::vector<DirectoryRequestBody> bodies{
+      reg, HeartbeatRequest{"product", 3, "0123456789abcdef", {}, "shop"},
+      UnregisterRequest{"product", 3, "0123456789abcdef", "shop"},
+      ResolveRequest{"checkouts", "shop"}, SnapshotRequest{{"checkouts"}, "shop"}};
+  for (const auto& body : bodies) {
+    DirectoryRequest out;
+    ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{1, body})), out)) << op_name(body);
+    std::visit(
+        [&](const auto& r) {
+          if constexpr (requires { r.topology; }) {
+            EXPECT_EQ(r.topology, "shop") << op_name(body);
+          } else {
+            ADD_FAILURE() << op_name(body) << " has no scope";
+          }
+        },
+        out.body);
+  }
+  DirectoryRequest out;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{1, ResolveRequest{"checkouts"}})), out));
+  EXPECT_EQ(std::get<ResolveRequest>(out.body).topology, "");
+  EXPECT_EQ(encode(DirectoryRequest{1, ResolveRequest{"c"}}).find("topology"), std::string::npos)
+      << "the unnamed scope's messages are as in version 2 but for v";
+
+  DirectoryUpdate u{"ep",
+                    9,
+                    4,
+                    ChangeOp::kAdd,
+                    ChangeReason::kRegistered,
+                    DirectoryEntry{"a", 1, "inc", sample_register().registrations[0], "shop"}};
+  DirectoryUpdate uout;
+  ASSERT_TRUE(decode(bytes(encode(u)), uout));
+  EXPECT_EQ(uout.entry.topology, "shop");
+  DirectoryMark m{"ep", "checkouts", 5, "shop"}, mout;
+  ASSERT_TRUE(decode(bytes(encode(m)), mout));
+  EXPECT_EQ(mout.topology, "shop");
+  InstanceInfo info;
+  info.node = "a";
+  info.incarnation = "inc";
+  info.topology = "shop";
+  DirectoryReply lout;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryReply{2, ListReply{{}, {info}}})), lout));
+  EXPECT_EQ(std::get<ListReply>(lout.body).instances.at(0).topology, "shop");
+
+  DirectoryRequest bad;
+  EXPECT_FALSE(decode(bytes(encode(DirectoryRequest{1, ResolveRequest{"c", "a/b"}})), bad))
+      << "a scope name with '/' would make topics ambiguous";
 }
 
 TEST(DirectoryProtocol, UpdatesAndTicksRoundTrip) {
@@ -273,23 +335,23 @@ TEST(DirectoryProtocol, MalformedRequestsNameTheProblem) {
   EXPECT_EQ(st.error, "message: expected a map, got array");
 
   st = decode(bytes(pack_map({{"v", 1}, {"op", "hello"}, {"id", 1}})), out);
-  EXPECT_EQ(st.error, "v: unsupported protocol version 1 (this is 2)")
+  EXPECT_EQ(st.error, "v: unsupported protocol version 1 (this is 3)")
       << "a peer of the version without channel topics is told so, not silently half-served";
 
-  st = decode(bytes(pack_map({{"v", 2}, {"op", "explode"}, {"id", 1}})), out);
+  st = decode(bytes(pack_map({{"v", 3}, {"op", "explode"}, {"id", 1}})), out);
   EXPECT_EQ(st.error, "unknown op 'explode'");
   EXPECT_EQ(st.code, DirectoryErrc::kUnknownOp);
 
-  st = decode(bytes(pack_map({{"v", 2}, {"op", "resolve"}, {"id", 1}, {"channel", 5}})), out);
+  st = decode(bytes(pack_map({{"v", 3}, {"op", "resolve"}, {"id", 1}, {"channel", 5}})), out);
   EXPECT_EQ(st.error, "channel: expected a string, got unsigned integer");
 
   st =
       decode(bytes(pack_map(
-                 {{"v", 2}, {"op", "unregister"}, {"id", 1}, {"node", "a"}, {"incarnation", "x"}})),
+                 {{"v", 3}, {"op", "unregister"}, {"id", 1}, {"node", "a"}, {"incarnation", "x"}})),
              out);
   EXPECT_EQ(st.error, "instance: missing");
 
-  st = decode(bytes(pack_map({{"v", 2}, {"op", "hello"}, {"id", -1}})), out);
+  st = decode(bytes(pack_map({{"v", 3}, {"op", "hello"}, {"id", -1}})), out);
   EXPECT_EQ(st.error, "id: expected an unsigned integer, got negative integer");
 }
 

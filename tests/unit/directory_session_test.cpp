@@ -114,7 +114,7 @@ class ScriptedDirectory : public ::testing::Test {
   void update(std::uint64_t seq, std::uint64_t prev, const DirectoryEntry& e,
               ChangeOp op = ChangeOp::kAdd) {
     seq_ = std::max(seq_, seq);
-    publish(update_topic(e.reg.channel),
+    publish(update_topic(e.topology, e.reg.channel),
             encode(DirectoryUpdate{"epoch-1", seq, prev, op, ChangeReason::kRegistered, e}));
   }
 
@@ -155,7 +155,7 @@ TEST_F(ScriptedDirectory, SubscribesToItsChannelsAndRecoversLostUpdates) {
   // c2's mark says it is at seq 8, never seen here: snapshot again; z appears.
   seq_ = 8;
   snapshot_ = EntriesReply{state(), {entry("x", "c1"), entry("z", "c2")}, {{"c1", 6}, {"c2", 8}}};
-  publish(mark_topic("c2"), encode(DirectoryMark{"epoch-1", "c2", 8}));
+  publish(mark_topic("", "c2"), encode(DirectoryMark{"epoch-1", "c2", 8}));
   ASSERT_TRUE(run([&] { return snapshots_ == 3 && recorder_.live.count("z.0/c2") == 1; }));
   EXPECT_EQ(recorder_.live, (std::set<std::string>{"x.0/c1", "z.0/c2"}))
       << "a settled snapshot also drops what it no longer lists";
@@ -171,7 +171,7 @@ TEST_F(ScriptedDirectory, SubscribesToItsChannelsAndRecoversLostUpdates) {
   // An old update (seq at or below what c1 has reached) and a mark that shows nothing new change
   // nothing: the next update, which arrives after them on the same pipe, is applied directly.
   update(4, 3, entry("stale", "c1"));
-  publish(mark_topic("c1"), encode(DirectoryMark{"epoch-1", "c1", 10}));
+  publish(mark_topic("", "c1"), encode(DirectoryMark{"epoch-1", "c1", 10}));
   publish(std::string(kTickKind), encode(DirectoryTick{state()}));
   update(11, 10, entry("u", "c1"));
   ASSERT_TRUE(run([&] { return recorder_.live.count("u.0/c1") == 1; }));

@@ -13,15 +13,19 @@ int run_ls(const Args& args) {
   o.add_options()("topology,t", po::value<std::string>(),
                   "find the directory through this topology")("json", "print one JSON object");
   add_topology_options(o);
-  const auto vm = parse(args, "[--directory EP | --topology FILE] [--json]",
-                        "Lists the live instances registered with the directory: pid, host, how\n"
-                        "long ago they last renewed their lease, and each port's channel/endpoint.",
-                        o, {});
+  const auto vm =
+      parse(args, "[--directory EP | --topology FILE] [--json]",
+            "Lists the live instances registered with the directory: pid, host, how\n"
+            "long ago they last renewed their lease, and each port's channel/endpoint.\n"
+            "With --topology, only that topology's instances (a directory may serve\n"
+            "several; their instances are then shown as topology/node.instance).",
+            o, {});
   if (!vm) return kExitOk;
   std::optional<Topology> topo;
   if (vm->count("topology")) topo = load((*vm)["topology"].as<std::string>(), *vm);
   const std::string ep = directory_endpoint(*vm, topo ? &*topo : nullptr);
-  const ListReply reply = list_instances(ep, cli_security(*vm, topo ? &*topo : nullptr));
+  ListReply reply = list_instances(ep, cli_security(*vm, topo ? &*topo : nullptr));
+  if (topo) keep_topology(reply, topo->name);
 
   if (vm->count("json")) {
     nlohmann::json j{{"directory", ep},
@@ -33,7 +37,8 @@ int run_ls(const Args& args) {
       nlohmann::json regs = nlohmann::json::array();
       for (const auto& r : i.registrations)
         regs.push_back(to_json(r));
-      j["instances"].push_back({{"node", i.node},
+      j["instances"].push_back({{"topology", i.topology},
+                                {"node", i.node},
                                 {"instance", i.instance},
                                 {"name", i.node + "." + std::to_string(i.instance)},
                                 {"incarnation", i.incarnation},
@@ -64,9 +69,8 @@ int run_ls(const Args& args) {
       if (!r.endpoint.empty()) ports += "@" + r.endpoint;
     }
     // Each column gets a trailing space so long values never run into the next one.
-    std::cout << std::left << std::setw(20) << (i.node + "." + std::to_string(i.instance) + " ")
-              << std::setw(9) << (std::to_string(i.pid) + " ") << std::setw(16) << (i.host + " ")
-              << std::setw(16)
+    std::cout << std::left << std::setw(20) << (instance_label(i, reply) + " ") << std::setw(9)
+              << (std::to_string(i.pid) + " ") << std::setw(16) << (i.host + " ") << std::setw(16)
               << (format_duration_ms(i.age_ms) + "/" + format_duration_ms(i.lease_ms) + " ")
               << std::setw(10) << (format_duration_ms(i.registered_ms) + " ") << ports << "\n";
   }

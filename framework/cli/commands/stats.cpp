@@ -167,7 +167,9 @@ int run_stats(const Args& args) {
 
   const Security security = cli_security(*vm, topo ? &*topo : nullptr);
   auto sample = [&] {
-    return StatsSample{std::chrono::steady_clock::now(), list_instances(ep, security)};
+    StatsSample s{std::chrono::steady_clock::now(), list_instances(ep, security)};
+    if (topo) keep_topology(s.list, topo->name);
+    return s;
   };
   StatsSample before = sample();
   const bool json = vm->count("json") > 0;

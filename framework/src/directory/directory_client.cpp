@@ -74,11 +74,24 @@ HelloReply DirectoryClient::hello() {
 ListReply DirectoryClient::list() {
   return expect<ListReply>(request(ListRequest{}), endpoint_, "list");
 }
-EntriesReply DirectoryClient::snapshot() {
-  return expect<EntriesReply>(request(SnapshotRequest{}), endpoint_, "snapshot");
+EntriesReply DirectoryClient::snapshot(const std::string& topology) {
+  return expect<EntriesReply>(request(SnapshotRequest{{}, topology}), endpoint_, "snapshot");
 }
-EntriesReply DirectoryClient::resolve(const std::string& channel) {
-  return expect<EntriesReply>(request(ResolveRequest{channel}), endpoint_, "resolve");
+EntriesReply DirectoryClient::resolve(const std::string& channel,
+                                      const std::optional<std::string>& topology) {
+  if (topology) {
+    return expect<EntriesReply>(request(ResolveRequest{channel, *topology}), endpoint_, "resolve");
+  }
+  ListReply all = list();
+  EntriesReply r{all.state, {}, {}};
+  for (auto& inst : all.instances) {
+    for (auto& reg : inst.registrations) {
+      if (reg.channel != channel) continue;
+      r.entries.push_back(
+          DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg, inst.topology});
+    }
+  }
+  return r;
 }
 
 }  // namespace brook

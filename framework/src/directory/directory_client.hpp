@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <zmq.hpp>
 
@@ -29,8 +30,11 @@ class DirectoryClient {
   // timeout or answers with an error.
   HelloReply hello();
   ListReply list();
-  EntriesReply snapshot();
-  EntriesReply resolve(const std::string& channel);
+  EntriesReply snapshot(const std::string& topology = {});
+  // The entries of `channel` in the scope of `topology`; without one, in every scope (from a
+  // list: each entry names its topology).
+  EntriesReply resolve(const std::string& channel,
+                       const std::optional<std::string>& topology = std::nullopt);
   // Any request; returns the reply body (an ErrorReply is returned, not thrown).
   DirectoryReplyBody request(DirectoryRequestBody body);
 

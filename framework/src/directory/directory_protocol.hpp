@@ -19,7 +19,8 @@
 
 namespace brook {
 
-inline constexpr std::uint32_t kDirectoryProtocolVersion = 2;  // 2: channel topics, prev, marks
+// 2: channel topics, prev, marks; 3: topology scopes
+inline constexpr std::uint32_t kDirectoryProtocolVersion = 3;
 inline constexpr std::size_t kMaxDirectoryFrame = 4 * 1024 * 1024;
 
 enum class Direction { kIn, kOut };
@@ -42,6 +43,7 @@ struct DirectoryEntry {
   std::uint32_t instance = 0;
   std::string incarnation;  // unique per process start; a restart registers a new one
   Registration reg;
+  std::string topology{};  // the scope it was registered in ("" = unnamed)
 
   std::string instance_name() const;  // "node.instance"
   bool operator==(const DirectoryEntry&) const = default;
@@ -58,9 +60,15 @@ struct InstanceInfo {
   std::uint64_t registered_ms = 0;  // since registration
   std::vector<Registration> registrations;
   NodeCounters counters;
+  std::string topology{};
 };
 
 // ---- requests ----------------------------------------------------------------------------
+//
+// Instances and channels live in the scope of a topology: two topologies on one directory may
+// both have a node "worker" and a channel "jobs" without meeting. `topology` names the scope of
+// a register, heartbeat, unregister, resolve or snapshot ("" = the unnamed scope); `list`
+// reports every scope.
 
 struct HelloRequest {};
 struct RegisterRequest {
@@ -71,24 +79,29 @@ struct RegisterRequest {
   std::uint32_t pid = 0;
   std::uint32_t lease_ms = 0;  // 0: the directory's default TTL
   std::vector<Registration> registrations;
+  std::string topology{};
 };
 struct HeartbeatRequest {
   std::string node;
   std::uint32_t instance = 0;
   std::string incarnation;
   NodeCounters counters;
+  std::string topology{};
 };
 struct UnregisterRequest {
   std::string node;
   std::uint32_t instance = 0;
   std::string incarnation;
+  std::string topology{};
 };
 struct ResolveRequest {
   std::string channel;
+  std::string topology{};
 };
 struct SnapshotRequest {
-  // Only the entries of these channels (a watcher's own); empty = every entry.
+  // Only the entries of these channels (a watcher's own); empty = every entry of the scope.
   std::vector<std::string> channels;
+  std::string topology{};
 };
 struct ListRequest {};
 
@@ -186,18 +199,22 @@ struct DirectoryMark {
   std::string epoch;
   std::string channel;
   std::uint64_t seq = 0;  // the channel's last update
+  std::string topology{};
 };
 
 inline constexpr std::chrono::milliseconds kRecentChanges{10000};
 
 // PUB frame 1. Updates and marks are published under their channel's topics, so a watcher
 // subscribes to the channels it uses (and to ticks) instead of receiving every change of the
-// topology.
+// topology. A channel of a named topology is "<topology>/<channel>" in its topics (names are
+// [A-Za-z0-9_-], so the two parts cannot be confused).
 inline constexpr std::string_view kUpdateKind = "update:";  // prefix of every update topic
 inline constexpr std::string_view kMarkKind = "mark:";      // prefix of every mark topic
 inline constexpr std::string_view kTickKind = "tick";
-std::string update_topic(std::string_view channel);  // "update:<channel>:"
-std::string mark_topic(std::string_view channel);    // "mark:<channel>:"
+std::string update_topic(std::string_view topology, std::string_view channel);
+std::string mark_topic(std::string_view topology, std::string_view channel);
+// A channel's (or node's) name within its topology's scope: "name" or "topology/name".
+std::string scoped_name(std::string_view topology, std::string_view name);
 bool is_update_topic(std::string_view frame) noexcept;
 bool is_mark_topic(std::string_view frame) noexcept;
 

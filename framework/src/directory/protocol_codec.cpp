@@ -55,8 +55,17 @@ void pack_registration(Packer& p, const Registration& r) {
   pack_kb(p, "tap", r.tap);
 }
 
+// The scope field of a message: absent for the unnamed scope, so such messages stay as they were.
+std::uint32_t scope_fields(const std::string& topology) {
+  return topology.empty() ? 0 : 1;
+}
+void pack_scope(Packer& p, const std::string& topology) {
+  if (!topology.empty()) pack_kv(p, "topology", topology);
+}
+
 void pack_entry(Packer& p, const DirectoryEntry& e) {
-  p.pack_map(4);
+  p.pack_map(4 + scope_fields(e.topology));
+  pack_scope(p, e.topology);
   pack_kv(p, "node", e.node);
   pack_kv(p, "instance", e.instance);
   pack_kv(p, "incarnation", e.incarnation);
@@ -146,6 +155,22 @@ bool read_registrations(ObjectReader& f, std::string_view key, std::vector<Regis
   return true;
 }
 
+// The optional scope field; a name as the directory accepts them ([A-Za-z0-9_-]) or absent.
+bool read_scope(ObjectReader& f, std::string& topology) {
+  f.str("topology", topology, kMaxName, false);
+  if (f.ok() && !topology.empty()) {
+    for (char c : topology) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-';
+      if (!ok) {
+        f.fail("topology", "expected a topology name of [A-Za-z0-9_-]");
+        break;
+      }
+    }
+  }
+  return f.ok();
+}
+
 bool read_instance_id(ObjectReader& f, std::string& node, std::uint32_t& instance,
                       std::string& incarnation) {
   f.str("node", node, kMaxName);
@@ -159,6 +184,7 @@ bool read_entry(const msgpack::object& o, const std::string& path, DirectoryEntr
                 std::string& error) {
   ObjectReader f(o, path);
   read_instance_id(f, e.node, e.instance, e.incarnation);
+  read_scope(f, e.topology);
   if (f.ok()) {
     const auto* reg = f.find("reg");
     std::string err;
@@ -354,11 +380,20 @@ std::string channel_topic(std::string_view kind, std::string_view channel) {
 }
 }  // namespace
 
-std::string update_topic(std::string_view channel) {
-  return channel_topic(kUpdateKind, channel);
+std::string scoped_name(std::string_view topology, std::string_view name) {
+  std::string s;
+  if (!topology.empty()) {
+    s = topology;
+    s += '/';
+  }
+  s += name;
+  return s;
 }
-std::string mark_topic(std::string_view channel) {
-  return channel_topic(kMarkKind, channel);
+std::string update_topic(std::string_view topology, std::string_view channel) {
+  return channel_topic(kUpdateKind, scoped_name(topology, channel));
+}
+std::string mark_topic(std::string_view topology, std::string_view channel) {
+  return channel_topic(kMarkKind, scoped_name(topology, channel));
 }
 bool is_update_topic(std::string_view frame) noexcept {
   return frame.starts_with(kUpdateKind);
@@ -430,49 +465,55 @@ std::string encode(const DirectoryRequest& r) {
   msgpack::sbuffer b;
   Packer p(b);
   const std::uint32_t common = 3;
-  std::visit(Overloaded{[&](const HelloRequest&) { p.pack_map(common); },
-                        [&](const RegisterRequest& q) {
-                          p.pack_map(common + 7);
-                          pack_kv(p, "node", q.node);
-                          pack_kv(p, "instance", q.instance);
-                          pack_kv(p, "incarnation", q.incarnation);
-                          pack_kv(p, "host", q.host);
-                          pack_kv(p, "pid", q.pid);
-                          pack_kv(p, "lease_ms", q.lease_ms);
-                          p.pack(std::string_view("registrations"));
-                          p.pack_array(static_cast<std::uint32_t>(q.registrations.size()));
-                          for (const auto& reg : q.registrations)
-                            pack_registration(p, reg);
-                        },
-                        [&](const HeartbeatRequest& q) {
-                          p.pack_map(common + 4);
-                          pack_kv(p, "node", q.node);
-                          pack_kv(p, "instance", q.instance);
-                          pack_kv(p, "incarnation", q.incarnation);
-                          p.pack(std::string_view("counters"));
-                          pack_counters(p, q.counters);
-                        },
-                        [&](const UnregisterRequest& q) {
-                          p.pack_map(common + 3);
-                          pack_kv(p, "node", q.node);
-                          pack_kv(p, "instance", q.instance);
-                          pack_kv(p, "incarnation", q.incarnation);
-                        },
-                        [&](const ResolveRequest& q) {
-                          p.pack_map(common + 1);
-                          pack_kv(p, "channel", q.channel);
-                        },
-                        [&](const SnapshotRequest& q) {
-                          p.pack_map(common + (q.channels.empty() ? 0 : 1));
-                          if (!q.channels.empty()) {
-                            p.pack(std::string_view("channels"));
-                            p.pack_array(static_cast<std::uint32_t>(q.channels.size()));
-                            for (const auto& c : q.channels)
-                              p.pack(std::string_view(c));
-                          }
-                        },
-                        [&](const ListRequest&) { p.pack_map(common); }},
-             r.body);
+  std::visit(
+      Overloaded{[&](const HelloRequest&) { p.pack_map(common); },
+                 [&](const RegisterRequest& q) {
+                   p.pack_map(common + 7 + scope_fields(q.topology));
+                   pack_scope(p, q.topology);
+                   pack_kv(p, "node", q.node);
+                   pack_kv(p, "instance", q.instance);
+                   pack_kv(p, "incarnation", q.incarnation);
+                   pack_kv(p, "host", q.host);
+                   pack_kv(p, "pid", q.pid);
+                   pack_kv(p, "lease_ms", q.lease_ms);
+                   p.pack(std::string_view("registrations"));
+                   p.pack_array(static_cast<std::uint32_t>(q.registrations.size()));
+                   for (const auto& reg : q.registrations)
+                     pack_registration(p, reg);
+                 },
+                 [&](const HeartbeatRequest& q) {
+                   p.pack_map(common + 4 + scope_fields(q.topology));
+                   pack_scope(p, q.topology);
+                   pack_kv(p, "node", q.node);
+                   pack_kv(p, "instance", q.instance);
+                   pack_kv(p, "incarnation", q.incarnation);
+                   p.pack(std::string_view("counters"));
+                   pack_counters(p, q.counters);
+                 },
+                 [&](const UnregisterRequest& q) {
+                   p.pack_map(common + 3 + scope_fields(q.topology));
+                   pack_scope(p, q.topology);
+                   pack_kv(p, "node", q.node);
+                   pack_kv(p, "instance", q.instance);
+                   pack_kv(p, "incarnation", q.incarnation);
+                 },
+                 [&](const ResolveRequest& q) {
+                   p.pack_map(common + 1 + scope_fields(q.topology));
+                   pack_scope(p, q.topology);
+                   pack_kv(p, "channel", q.channel);
+                 },
+                 [&](const SnapshotRequest& q) {
+                   p.pack_map(common + (q.channels.empty() ? 0 : 1) + scope_fields(q.topology));
+                   pack_scope(p, q.topology);
+                   if (!q.channels.empty()) {
+                     p.pack(std::string_view("channels"));
+                     p.pack_array(static_cast<std::uint32_t>(q.channels.size()));
+                     for (const auto& c : q.channels)
+                       p.pack(std::string_view(c));
+                   }
+                 },
+                 [&](const ListRequest&) { p.pack_map(common); }},
+      r.body);
   pack_kv(p, "v", kDirectoryProtocolVersion);
   pack_kv(p, "op", op_name(r.body));
   pack_kv(p, "id", r.id);
@@ -509,7 +550,8 @@ std::string encode(const DirectoryReply& r) {
                           p.pack(std::string_view("instances"));
                           p.pack_array(static_cast<std::uint32_t>(q.instances.size()));
                           for (const auto& i : q.instances) {
-                            p.pack_map(10);
+                            p.pack_map(10 + scope_fields(i.topology));
+                            pack_scope(p, i.topology);
                             pack_kv(p, "node", i.node);
                             pack_kv(p, "instance", i.instance);
                             pack_kv(p, "incarnation", i.incarnation);
@@ -566,7 +608,8 @@ std::string encode(const DirectoryTick& t) {
 std::string encode(const DirectoryMark& m) {
   msgpack::sbuffer b;
   Packer p(b);
-  p.pack_map(4);
+  p.pack_map(4 + scope_fields(m.topology));
+  pack_scope(p, m.topology);
   pack_kv(p, "v", kDirectoryProtocolVersion);
   pack_kv(p, "epoch", m.epoch);
   pack_kv(p, "channel", m.channel);
@@ -592,6 +635,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
   } else if (op == "register") {
     RegisterRequest q;
     read_instance_id(f, q.node, q.instance, q.incarnation);
+    read_scope(f, q.topology);
     f.str("host", q.host, kMaxName, false);
     f.uint32("pid", q.pid, false);
     f.uint32("lease_ms", q.lease_ms, false);
@@ -600,6 +644,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
   } else if (op == "heartbeat") {
     HeartbeatRequest q;
     read_instance_id(f, q.node, q.instance, q.incarnation);
+    read_scope(f, q.topology);
     if (const auto* c = f.find("counters"); c != nullptr && f.ok()) {
       std::string err;
       if (!read_counters(*c, "counters", q.counters, err)) {
@@ -611,13 +656,16 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
   } else if (op == "unregister") {
     UnregisterRequest q;
     read_instance_id(f, q.node, q.instance, q.incarnation);
+    read_scope(f, q.topology);
     out.body = std::move(q);
   } else if (op == "resolve") {
     ResolveRequest q;
     f.str("channel", q.channel, kMaxName);
+    read_scope(f, q.topology);
     out.body = std::move(q);
   } else if (op == "snapshot") {
     SnapshotRequest q;
+    read_scope(f, q.topology);
     if (const auto* arr = f.array("channels", kMaxRegistrations, false)) {
       for (std::uint32_t i = 0; i < arr->size; ++i) {
         const auto& c = arr->ptr[i];
@@ -693,6 +741,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryReply& out) {
         ObjectReader g(arr->ptr[i], f.child("instances", i));
         auto& inst = r.instances[i];
         read_instance_id(g, inst.node, inst.instance, inst.incarnation);
+        read_scope(g, inst.topology);
         g.str("host", inst.host, kMaxName, false);
         g.uint32("pid", inst.pid, false);
         g.uint32("lease_ms", inst.lease_ms, false);
@@ -785,6 +834,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryMark& out) {
     f.str("epoch", out.epoch, kMaxName);
     f.str("channel", out.channel, kMaxName);
     f.uint("seq", out.seq);
+    read_scope(f, out.topology);
     return {};
   });
 }

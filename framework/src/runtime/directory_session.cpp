@@ -55,8 +55,8 @@ DirectorySession::DirectorySession(zmq::context_t& context, const Security& secu
   sub_.set(zmq::sockopt::subscribe, kTickKind);
   for (const auto& reg : registrations_) {
     if (!watched_.insert(reg.channel).second) continue;
-    sub_.set(zmq::sockopt::subscribe, update_topic(reg.channel));
-    sub_.set(zmq::sockopt::subscribe, mark_topic(reg.channel));
+    sub_.set(zmq::sockopt::subscribe, update_topic(identity_.topology, reg.channel));
+    sub_.set(zmq::sockopt::subscribe, mark_topic(identity_.topology, reg.channel));
   }
   // Both connect to the directory's sockets, which hold its key; a bad allowlist fails here,
   // at start, with the file to fix.
@@ -127,6 +127,7 @@ void DirectorySession::send_register(Clock::time_point now) {
   r.pid = identity_.pid;
   r.lease_ms = static_cast<std::uint32_t>(ttl_.count());
   r.registrations = registrations_;
+  r.topology = identity_.topology;
   phase_ = Phase::kRegistering;
   next_hello_ = now + kRequestTimeout;  // if no ack by then, start over with hello
   (void)send(std::move(r), now);
@@ -188,7 +189,7 @@ void DirectorySession::tick_phase(Clock::time_point now) {
       if (now >= next_heartbeat_) {
         next_heartbeat_ = now + heartbeat_;
         (void)send(HeartbeatRequest{identity_.node, identity_.instance, identity_.incarnation,
-                                    listener_.heartbeat_counters()},
+                                    listener_.heartbeat_counters(), identity_.topology},
                    now);
       }
       break;
@@ -445,7 +446,7 @@ void DirectorySession::on_watch_readable() {
 
 void DirectorySession::handle_update(const DirectoryUpdate& u) {
   // A topic is a prefix match, and a directory may publish channels we never asked for.
-  if (!watched_.count(u.entry.reg.channel)) return;
+  if (u.entry.topology != identity_.topology || !watched_.count(u.entry.reg.channel)) return;
   if (!have_snapshot_) {
     if (buffered_.size() < kMaxBuffered) {
       buffered_.push_back(u);
@@ -482,7 +483,7 @@ void DirectorySession::handle_tick(const DirectoryTick& t, Clock::time_point now
 void DirectorySession::handle_mark(const DirectoryMark& m) {
   // Updates and marks share one PUB socket, so a mark arrives after every update it counts: a
   // channel of ours that it shows further along than we are lost an update on the way.
-  if (!have_snapshot_) return;
+  if (!have_snapshot_ || m.topology != identity_.topology) return;
   auto it = channel_seq_.find(m.channel);
   if (it == channel_seq_.end() || m.seq <= it->second) return;  // not ours, or nothing new
   needs_snapshot_ = true;
@@ -490,7 +491,8 @@ void DirectorySession::handle_mark(const DirectoryMark& m) {
 }
 
 SnapshotRequest DirectorySession::snapshot_request() const {
-  return SnapshotRequest{std::vector<std::string>(watched_.begin(), watched_.end())};
+  return SnapshotRequest{std::vector<std::string>(watched_.begin(), watched_.end()),
+                         identity_.topology};
 }
 
 void DirectorySession::apply(const DirectoryUpdate& u) {
@@ -524,7 +526,9 @@ void DirectorySession::begin_unregister() {
     unregister_done_ = true;
     return;
   }
-  if (!send(UnregisterRequest{identity_.node, identity_.instance, identity_.incarnation}, now)) {
+  if (!send(UnregisterRequest{identity_.node, identity_.instance, identity_.incarnation,
+                              identity_.topology},
+            now)) {
     unregister_done_ = true;  // directory unreachable: the lease will expire on its own
   }
 }

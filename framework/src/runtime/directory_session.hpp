@@ -31,6 +31,7 @@ struct InstanceIdentity {
   std::string incarnation;
   std::string host;
   std::uint32_t pid = 0;
+  std::string topology{};  // the directory scope it registers and looks up in
 };
 
 class DirectorySession {

@@ -73,8 +73,12 @@ void NodeRuntime::start_directory_sessions() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   for (const auto& ep : endpoints) {
-    detail::InstanceIdentity id{spec_->name, options_.instance, incarnation_, host,
-                                static_cast<std::uint32_t>(::getpid())};
+    detail::InstanceIdentity id{spec_->name,
+                                options_.instance,
+                                incarnation_,
+                                host,
+                                static_cast<std::uint32_t>(::getpid()),
+                                topology_.name};
     sessions_.push_back(std::make_unique<detail::DirectorySession>(
         context_, security_, ep, id, regs, topology_.directory.ttl, topology_.directory.heartbeat,
         *this));
