@@ -237,6 +237,28 @@ TEST(TopologyLoad, WarnsAboutChannelsThatGoNowhere) {
                 "published messages are dropped (hint: add it to some node's inputs)"}));
 }
 
+// brook check prints what a TopologyError carries: the warnings found next to the errors must
+// be there, or a user fixing the errors meets them only on the next run.
+TEST(TopologyLoad, AnErrorCarriesTheWarningsFoundWithIt) {
+  try {
+    parse_topology(
+        "topology: t\nchannels: {ticks: {}, idle: {}}\nnodes:\n"
+        "  n: {exec: /bin/true, outputs: {out: ticks}, inputs: {in: tick}}\n",
+        "t.yaml", isolated());
+    ADD_FAILURE() << "parsed without errors";
+  } catch (const TopologyError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 1u);
+    EXPECT_NE(e.diagnostics()[0].message.find("undeclared channel 'tick'"), std::string::npos);
+    EXPECT_EQ(rendered(e.warnings()),
+              (std::vector<std::string>{
+                  "t.yaml:2:12: warning: channel 'ticks' is written but no node reads it; "
+                  "messages would be held (hint: add it to some node's inputs)",
+                  "t.yaml:2:23: warning: channel 'idle' is not used by any node (hint: remove it, "
+                  "or add it to a node's inputs or outputs)"}));
+    EXPECT_EQ(std::string(e.what()).find("warning"), std::string::npos) << "what() is the errors";
+  }
+}
+
 TEST(TopologyLoad, UnreadableFileIsAnErrorButNotATopologyError) {
   try {
     load_topology(kFixtures + "does_not_exist.yaml");

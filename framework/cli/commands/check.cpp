@@ -47,6 +47,7 @@ int run_check(const Args& args) {
     warnings = topology->warnings;
   } catch (const TopologyError& e) {
     errors = e.diagnostics();
+    warnings = e.warnings();
   } catch (const Error& e) {
     if (json) {
       print_json(std::cout, {{"ok", false},
@@ -91,7 +92,9 @@ int run_check(const Args& args) {
       if (!warnings.empty()) std::cout << ", " << warnings.size() << " warning(s)";
       std::cout << "\n";
     } else {
-      std::cerr << file << ": " << errors.size() << " error(s)\n";
+      std::cerr << file << ": " << errors.size() << " error(s)";
+      if (!warnings.empty()) std::cerr << ", " << warnings.size() << " warning(s)";
+      std::cerr << "\n";
     }
   }
   return errors.empty() ? kExitOk : kExitFailed;

@@ -55,14 +55,18 @@ struct Diagnostic {
   std::string str() const;  // "file:line:col: error: message (hint: ...)"
 };
 
-// Thrown by load/parse when there is at least one error; carries every diagnostic found.
+// Thrown by load/parse when there is at least one error; carries every error found, and the
+// warnings found alongside them (what() lists the errors only).
 class TopologyError : public Error {
  public:
-  explicit TopologyError(std::vector<Diagnostic> diagnostics);
+  explicit TopologyError(std::vector<Diagnostic> diagnostics,
+                         std::vector<Diagnostic> warnings = {});
   const std::vector<Diagnostic>& diagnostics() const noexcept { return diagnostics_; }
+  const std::vector<Diagnostic>& warnings() const noexcept { return warnings_; }
 
  private:
   std::vector<Diagnostic> diagnostics_;
+  std::vector<Diagnostic> warnings_;
 };
 
 struct DirectorySpec {
@@ -218,8 +222,8 @@ struct LoadOptions {
   bool resolve_execs = true;
 };
 
-// Loads and validates a topology file. Throws TopologyError listing every error found (warnings
-// are kept in Topology::warnings on success). Throws brook::Error if the file cannot be read.
+// Loads and validates a topology file. Throws TopologyError listing every error found and the
+// warnings (kept in Topology::warnings on success). Throws brook::Error if the file cannot be read.
 Topology load_topology(const std::filesystem::path& file, const LoadOptions& options = {});
 
 // Same from text; `filename` is used in diagnostics and to resolve relative paths (its directory).

@@ -32,8 +32,10 @@ std::string join_diagnostics(const std::vector<Diagnostic>& diagnostics) {
 
 }  // namespace
 
-TopologyError::TopologyError(std::vector<Diagnostic> diagnostics)
-    : Error(join_diagnostics(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+TopologyError::TopologyError(std::vector<Diagnostic> diagnostics, std::vector<Diagnostic> warnings)
+    : Error(join_diagnostics(diagnostics)),
+      diagnostics_(std::move(diagnostics)),
+      warnings_(std::move(warnings)) {}
 
 namespace detail {
 

@@ -107,7 +107,8 @@ Topology parse_topology(std::string_view text, const std::string& filename,
     if (!ec) keys = (dir / keys).lexically_normal();
   }
 
-  if (sink.has_errors()) throw TopologyError(sink.take_errors());
+  // Warnings travel with the errors: `brook check` shows everything it found in one run.
+  if (sink.has_errors()) throw TopologyError(sink.take_errors(), sink.take_warnings());
   decoded.topology.warnings = sink.take_warnings();
   return std::move(decoded.topology);
 }
