@@ -1,5 +1,6 @@
 // What the brook CLI says about a newcomer's usual mistakes (issue 21): everything `brook check`
-// finds in one run.
+// finds in one run, and one rule and one message for a missing program in `brook check` and
+// `brook up`.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -62,6 +63,85 @@ nodes:
   EXPECT_FALSE(report["ok"].get<bool>());
   EXPECT_EQ(report["errors"].size(), 1u) << j.out;
   ASSERT_EQ(report["warnings"].size(), 2u) << j.out;
+}
+
+class MissingPrograms : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_ / "sub");
+    file_ = dir_.write("sub/missing.yaml", R"(topology: missing
+channels:
+  work: {external: true}
+nodes:
+  bare: {exec: brook-no-such-node, inputs: {in: work}}
+  relative: {exec: ./bin/no-such-node, inputs: {in: work}}
+  absolute: {exec: /nonexistent/no-such-node, inputs: {in: work}}
+  directory: {exec: ../sub, inputs: {in: work}}
+)");
+  }
+
+  TempDir dir_;
+  fs::path file_;
+};
+
+TEST_F(MissingPrograms, CheckAndUpSayTheSameAndWhereTheyLooked) {
+  const std::string extra = (dir_ / "extra").string();
+  const std::map<std::string, std::string> env{{"BROOK_PATH", extra}};
+  const auto check = brook({"check", file_.string()}, env);
+  EXPECT_EQ(check.code, 0) << check.describe();
+  const auto warnings = lines_with(check.err, ": warning: exec ");
+  ASSERT_EQ(warnings.size(), 4u) << check.describe();
+
+  const std::string sub = (dir_.path() / "sub").lexically_normal().string();
+  const std::string bin_dir = fs::canonical(fs::path(bin("brook")).parent_path()).string();
+  EXPECT_NE(check.err.find("exec 'brook-no-such-node' not found in " + bin_dir + ", " + extra +
+                           " or $PATH (hint: build it, add its directory to $BROOK_PATH (or "
+                           "$PATH), or write its path with a '/' (relative to the topology "
+                           "file))"),
+            std::string::npos)
+      << check.describe();
+  EXPECT_NE(check.err.find("exec './bin/no-such-node' not found: " + sub +
+                           "/bin/no-such-node does not exist (hint: a path with '/' is relative "
+                           "to the topology file's directory, " +
+                           sub +
+                           "; fix the path, or write a bare name to search $BROOK_PATH and "
+                           "$PATH)"),
+            std::string::npos)
+      << check.describe();
+  EXPECT_NE(check.err.find("exec '/nonexistent/no-such-node' not found: /nonexistent/no-such-node "
+                           "does not exist (hint: fix the path, or write a bare name"),
+            std::string::npos)
+      << check.describe();
+  EXPECT_NE(check.err.find("exec '../sub' not found: " + sub + " is a directory"),
+            std::string::npos)
+      << check.describe();
+
+  const auto up = brook({"up", file_.string()}, env);
+  EXPECT_EQ(up.code, 1) << up.describe();
+  EXPECT_NE(up.err.find("brook up: cannot start:"), std::string::npos) << up.describe();
+  // "FILE:L:C: warning: MESSAGE (hint: HINT)" from check (at the exec) is
+  // "FILE:L:C: node 'NAME': MESSAGE (hint: HINT)" from up (at the node).
+  for (const auto& w : warnings) {
+    const std::string said = w.substr(w.find(": warning: ") + std::string(": warning: ").size());
+    EXPECT_NE(up.err.find(said), std::string::npos) << said << "\n" << up.describe();
+  }
+  for (const char* node : {"bare", "relative", "absolute", "directory"}) {
+    EXPECT_NE(up.err.find(file_.string() + ":"), std::string::npos) << up.describe();
+    EXPECT_NE(up.err.find(": node '" + std::string(node) + "': exec '"), std::string::npos)
+        << node << "\n"
+        << up.describe();
+  }
+}
+
+TEST_F(MissingPrograms, AFileThatIsNotExecutableIsNamedSo) {
+  fs::create_directories(dir_ / "sub/bin");
+  const fs::path program = dir_.write("sub/bin/no-such-node", "#!/bin/sh\n");
+  fs::permissions(program, fs::perms::owner_read | fs::perms::owner_write);
+  const auto check = brook({"check", file_.string()});
+  EXPECT_NE(check.err.find("exec './bin/no-such-node' not found: " +
+                           program.lexically_normal().string() + " is not executable (chmod +x)"),
+            std::string::npos)
+      << check.describe();
 }
 
 }  // namespace

@@ -783,14 +783,19 @@ TEST_F(TopologyExec, MissingProgramIsAWarningWithAnEmptyPath) {
   EXPECT_EQ(t.warnings[0].str(), (root_ / "conf" / "t.yaml").string() +
                                      ":5:11: warning: exec 'nothing-here' not found in " +
                                      (root_ / "bin").string() +
-                                     ", $PATH (hint: build it, add its directory to PATH, or give "
-                                     "a path containing '/')");
+                                     " or $PATH (hint: build it, add its directory to $BROOK_PATH "
+                                     "(or $PATH), or write its path with a '/' (relative to the "
+                                     "topology file))");
   const Topology u = load("./nothing-here");
   EXPECT_TRUE(u.node("n")->exec_path.empty());
   ASSERT_EQ(u.warnings.size(), 1u);
   EXPECT_EQ(u.warnings[0].message,
             "exec './nothing-here' not found: " + (root_ / "conf" / "nothing-here").string() +
-                " is not an executable file");
+                " does not exist");
+  EXPECT_EQ(u.warnings[0].hint, "a path with '/' is relative to the topology file's directory, " +
+                                    (root_ / "conf").string() +
+                                    "; fix the path, or write a bare name to search $BROOK_PATH "
+                                    "and $PATH");
 }
 
 }  // namespace

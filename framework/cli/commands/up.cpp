@@ -1,6 +1,4 @@
 // brook up TOPOLOGY: runs the directory and every node of a topology (launch/launcher.hpp).
-#include <unistd.h>
-
 #include <brook/log.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -9,6 +7,7 @@
 #include "commands.hpp"
 #include "launch/launch_plan.hpp"
 #include "launch/launcher.hpp"
+#include "topology/exec.hpp"
 
 namespace brook::cli {
 
@@ -26,21 +25,9 @@ std::set<std::string> split_names(const std::vector<std::string>& values) {
   return out;
 }
 
-std::filesystem::path find_program(const std::string& name) {
-  for (const auto& dir : exec_search_path()) {
-    const auto p = dir / name;
-    if (std::filesystem::is_regular_file(p) && ::access(p.c_str(), X_OK) == 0) return p;
-  }
-  if (const char* path = std::getenv("PATH")) {
-    std::stringstream s(path);
-    std::string dir;
-    while (std::getline(s, dir, ':')) {
-      if (dir.empty()) continue;
-      const auto p = std::filesystem::path(dir) / name;
-      if (std::filesystem::is_regular_file(p) && ::access(p.c_str(), X_OK) == 0) return p;
-    }
-  }
-  return {};
+std::string path_variable() {
+  const char* path = std::getenv("PATH");
+  return path == nullptr ? std::string() : std::string(path);
 }
 
 }  // namespace
@@ -86,20 +73,19 @@ int run_up(const Args& args) {
   std::string missing;
   for (const auto& n : t.nodes) {
     if (!lo.only.empty() && !lo.only.count(n.name)) continue;
-    if (n.exec_path.empty()) {
-      missing +=
-          "\n  " + n.where.str() + ": node '" + n.name + "': exec '" + n.exec + "' not found";
-    }
+    if (!n.exec_path.empty()) continue;
+    // The loader's rule again, for its words: brook check said the same in its warning.
+    const auto found =
+        detail::find_exec(n.exec, t.file.parent_path(), exec_search_path(), path_variable());
+    missing += "\n  " + n.where.str() + ": node '" + n.name + "': " + found.problem +
+               " (hint: " + found.hint + ")";
   }
-  if (!missing.empty()) {
-    throw Exit(kExitFailed, "brook up: cannot start:" + missing +
-                                "\nhint: build it (scripts/test builds everything into build/bin), "
-                                "or add its directory to BROOK_PATH");
-  }
+  if (!missing.empty()) throw Exit(kExitFailed, "brook up: cannot start:" + missing);
   lo.directory = directory_option(*vm);
   lo.start_directory = !t.directory.external && !lo.directory && !vm->count("no-directory");
   if (lo.start_directory) {
-    lo.directory_program = find_program("brook-directory");
+    lo.directory_program =
+        detail::find_exec("brook-directory", {}, exec_search_path(), path_variable()).path;
     if (lo.directory_program.empty()) {
       throw Exit(kExitFailed,
                  "brook up: brook-directory not found next to brook, in BROOK_PATH or "

@@ -1,4 +1,6 @@
 // Finding the program behind a node's `exec`.
+#include "topology/exec.hpp"
+
 #include <unistd.h>
 
 #include <system_error>
@@ -36,46 +38,68 @@ std::vector<fs::path> split_path_variable(const std::string& value) {
   return dirs;
 }
 
+// Why `p` is not a program we can start, for "… not found: <p> <why>".
+std::string why_not_executable(const fs::path& p) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(p, ec);
+  if (ec || !fs::exists(st)) return "does not exist";
+  if (fs::is_directory(st)) return "is a directory";
+  if (!fs::is_regular_file(st)) return "is not a regular file";
+  return "is not executable (chmod +x)";
+}
+
+ExecLookup find_path(const std::string& exec, const fs::path& base_dir) {
+  const fs::path written(exec);
+  const fs::path candidate = absolute_normal(base_dir / written);
+  if (is_executable(candidate)) return {candidate, {}, {}};
+  ExecLookup r;
+  r.problem =
+      "exec '" + exec + "' not found: " + candidate.string() + " " + why_not_executable(candidate);
+  r.hint = written.is_absolute()
+               ? "fix the path, or write a bare name to search $BROOK_PATH and $PATH"
+               : "a path with '/' is relative to the topology file's directory, " +
+                     absolute_normal(base_dir).string() +
+                     "; fix the path, or write a bare name to search $BROOK_PATH and $PATH";
+  return r;
+}
+
 }  // namespace
+
+ExecLookup find_exec(const std::string& exec, const fs::path& base_dir,
+                     const std::vector<fs::path>& search_path, const std::string& path_variable) {
+  if (exec.find('/') != std::string::npos) return find_path(exec, base_dir);
+  std::vector<fs::path> dirs = search_path;
+  for (auto& d : split_path_variable(path_variable))
+    dirs.push_back(std::move(d));
+  for (const auto& dir : dirs) {
+    const fs::path candidate = dir / exec;
+    if (is_executable(candidate)) return {absolute_normal(candidate), {}, {}};
+  }
+  std::string searched;
+  for (const auto& dir : search_path)
+    searched += (searched.empty() ? "" : ", ") + dir.string();
+  ExecLookup r;
+  r.problem =
+      "exec '" + exec + "' not found in " + (searched.empty() ? "" : searched + " or ") + "$PATH";
+  r.hint =
+      "build it, add its directory to $BROOK_PATH (or $PATH), or write its path with a '/' "
+      "(relative to the topology file)";
+  return r;
+}
 
 void resolve_execs(Decoded& decoded, const fs::path& base_dir,
                    const std::vector<fs::path>& search_path, const EnvLookup& env,
                    DiagnosticSink& sink) {
-  std::vector<fs::path> dirs = search_path;
-  const std::optional<std::string> path_var = env("PATH");
-  for (auto& d : split_path_variable(path_var.value_or("")))
-    dirs.push_back(std::move(d));
-
+  const std::string path_var = env("PATH").value_or("");
   auto& nodes = decoded.topology.nodes;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     NodeSpec& n = nodes[i];
     if (n.exec.empty()) continue;
-    if (n.exec.find('/') != std::string::npos) {
-      const fs::path candidate = absolute_normal(base_dir / n.exec);
-      if (is_executable(candidate)) {
-        n.exec_path = candidate;
-      } else {
-        sink.warning(
-            decoded.exec_where[i],
-            "exec '" + n.exec + "' not found: " + candidate.string() + " is not an executable file",
-            "a path with '/' is relative to the topology file's directory");
-      }
-      continue;
-    }
-    for (const auto& dir : dirs) {
-      const fs::path candidate = dir / n.exec;
-      if (is_executable(candidate)) {
-        n.exec_path = absolute_normal(candidate);
-        break;
-      }
-    }
-    if (n.exec_path.empty()) {
-      std::string searched;
-      for (const auto& dir : search_path)
-        searched += dir.string() + ", ";
-      sink.warning(decoded.exec_where[i],
-                   "exec '" + n.exec + "' not found in " + searched + "$PATH",
-                   "build it, add its directory to PATH, or give a path containing '/'");
+    ExecLookup found = find_exec(n.exec, base_dir, search_path, path_var);
+    if (found.path.empty()) {
+      sink.warning(decoded.exec_where[i], std::move(found.problem), std::move(found.hint));
+    } else {
+      n.exec_path = std::move(found.path);
     }
   }
 }
