@@ -327,15 +327,16 @@ TEST(Params, FromATopologyFileAndAnOverride) {
             file + ":31:9: param 'tax': expected a string, got a map");
   EXPECT_EQ(error_of([&] { p.get<int>("nope"); }),
             file + ": nodes.basket.params: missing param 'nope'");
-  // A value from --set has no place in the file, so the error names the params' origin.
+  // A value from --set has no place in the file: the error names the --set argument, as the
+  // file's values name their line.
   EXPECT_EQ(error_of([&] { p.get<int>("limit"); }),
-            file + ": nodes.basket.params: param 'limit': expected an integer, got 'abc'");
+            "--set basket.params.limit=abc: param 'limit': expected an integer, got 'abc'");
   const std::vector<Params> updates = p.list("updates");
   ASSERT_EQ(updates.size(), 2u);
   EXPECT_EQ(error_of([&] { updates[1].get<int>("unit_cents"); }),
-            file +
-                ": nodes.basket.params.updates[1]: param 'unit_cents': expected an integer, "
-                "got 'x'");
+            "--set basket.params.updates=[{sku: A, unit_cents: 1}, {sku: B, unit_cents: x}]: "
+            "param 'unit_cents': expected an integer, got 'x'");
+  EXPECT_EQ(updates[1].origin(), file + ": nodes.basket.params.updates[1]");
   const Params& none = t.node("pricing")->params;
   EXPECT_TRUE(none.empty());
   EXPECT_EQ(error_of([&] { none.get<int>("x"); }),

@@ -254,7 +254,7 @@ void decode_node(DiagnosticSink& sink, const std::string& name, const Entry& e, 
       // Shares the document's node memory: copying it into params' own memory would merge the
       // whole document, a copy per node (quadratic in the number of nodes).
       if (expect_map(sink, *x, "params", true) && x->value.IsMap()) {
-        n.params = node_params(x->value, sink.file(), name);
+        n.params = node_params(x->value, sink.file(), name, sink.overrides());
       }
     }
     if (const Entry* x = f.find("env")) decode_env(sink, *x, n.env);

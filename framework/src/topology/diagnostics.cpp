@@ -40,12 +40,12 @@ TopologyError::TopologyError(std::vector<Diagnostic> diagnostics, std::vector<Di
 namespace detail {
 
 void DiagnosticSink::attribute(const YAML::Node& node, const std::string& origin) {
-  origins_.emplace_back(node, origin);
+  origins_->emplace_back(node, origin);
 }
 
 std::optional<SourceLocation> DiagnosticSink::origin_of(const YAML::Node& node) const {
   if (!node.IsDefined()) return std::nullopt;
-  for (const auto& [n, origin] : origins_) {
+  for (const auto& [n, origin] : *origins_) {
     if (n.is(node)) return SourceLocation{origin, 0, 0};
   }
   return std::nullopt;

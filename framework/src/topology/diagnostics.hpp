@@ -4,10 +4,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <brook/topology.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "topology/params_yaml.hpp"
 
 namespace brook::detail {
 
@@ -23,6 +26,8 @@ class DiagnosticSink {
   // Diagnostics located at overrides are listed in the order the overrides were given.
   void add_origin(const std::string& origin) { origin_order_.push_back(origin); }
   std::optional<SourceLocation> origin_of(const YAML::Node& node) const;
+  // Every node an override made, with its "--set ..." origin: Params errors name them too.
+  std::shared_ptr<const OverrideOrigins> overrides() const { return origins_; }
   SourceLocation where(const YAML::Node& node) const;
 
   void error(SourceLocation where, std::string message, std::string hint = {});
@@ -41,7 +46,7 @@ class DiagnosticSink {
   void sort(std::vector<Diagnostic>& v) const;
 
   std::string file_;
-  std::vector<std::pair<YAML::Node, std::string>> origins_;
+  std::shared_ptr<OverrideOrigins> origins_ = std::make_shared<OverrideOrigins>();
   std::vector<std::string> origin_order_;
   std::vector<SourceLocation> muted_;
   std::vector<Diagnostic> errors_;

@@ -128,7 +128,7 @@ Topology load_topology(const fs::path& file, const LoadOptions& options) {
   t.file = fs::absolute(file, ec).lexically_normal();
   // Params errors name the file as Topology::file does, like the runtime's other messages.
   for (NodeSpec& n : t.nodes) {
-    n.params = detail::node_params(detail::yaml_of(n.params), t.file.string(), n.name);
+    n.params = detail::with_file(n.params, t.file.string(), n.name);
   }
   return t;
 }

@@ -13,13 +13,20 @@ namespace brook {
 
 namespace detail {
 
-Params make_params(const YAML::Node& map, std::string origin, std::string file) {
-  return ParamAccess::make(
-      std::make_shared<const ParamTree>(ParamTree{map, std::move(origin), std::move(file)}));
+Params make_params(const YAML::Node& map, std::string origin, std::string file,
+                   std::shared_ptr<const OverrideOrigins> overrides) {
+  return ParamAccess::make(std::make_shared<const ParamTree>(
+      ParamTree{map, std::move(origin), std::move(file), std::move(overrides)}));
 }
 
-Params node_params(const YAML::Node& map, const std::string& file, const std::string& node) {
-  return make_params(map, file + ": nodes." + node + ".params", file);
+Params node_params(const YAML::Node& map, const std::string& file, const std::string& node,
+                   std::shared_ptr<const OverrideOrigins> overrides) {
+  return make_params(map, file + ": nodes." + node + ".params", file, std::move(overrides));
+}
+
+Params with_file(const Params& params, const std::string& file, const std::string& node) {
+  const ParamTree* t = ParamAccess::tree(params);
+  return node_params(yaml_of(params), file, node, t == nullptr ? nullptr : t->overrides);
 }
 
 const YAML::Node& yaml_of(const Params& params) {
@@ -48,13 +55,23 @@ std::string describe_value(const YAML::Node& n) {
   }
 }
 
+// Values set by --set have no position in the file: the argument that set them is their place.
+std::string place_of(const ParamTree& t, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  if (m.line >= 0) {
+    return t.file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+  }
+  if (t.overrides) {
+    for (const auto& [node, origin] : *t.overrides) {
+      if (node.is(n)) return origin;
+    }
+  }
+  return t.origin;
+}
+
 [[noreturn]] void bad_value(const ParamTree& t, std::string_view key, const YAML::Node& n,
                             std::string_view expected) {
-  const YAML::Mark m = n.Mark();
-  // Values set by --set have no position in the file.
-  const std::string where =
-      m.line < 0 ? t.origin
-                 : t.file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+  const std::string where = place_of(t, n);
   throw ConfigError(where + ": param '" + std::string(key) + "': expected " +
                     std::string(expected) + ", got " + describe_value(n));
 }
@@ -262,9 +279,13 @@ Params Params::sub(std::string_view key) const {
   std::string origin = child_origin(tree_.get(), key);
   std::string file = tree_ ? tree_->file : std::string();
   const auto n = find(tree_.get(), key);
-  if (!n) return detail::make_params(YAML::Node(), std::move(origin), std::move(file));
+  auto overrides = tree_ ? tree_->overrides : nullptr;
+  if (!n) {
+    return detail::make_params(YAML::Node(), std::move(origin), std::move(file),
+                               std::move(overrides));
+  }
   if (!n->IsMap()) bad_value(*tree_, key, *n, "a map");
-  return detail::make_params(*n, std::move(origin), std::move(file));
+  return detail::make_params(*n, std::move(origin), std::move(file), std::move(overrides));
 }
 
 std::vector<Params> Params::list(std::string_view key) const {
@@ -277,7 +298,8 @@ std::vector<Params> Params::list(std::string_view key) const {
     const YAML::Node& item = *it;
     const std::string name = element_key(key, i);
     if (!item.IsMap()) bad_value(*tree_, name, item, "a map");
-    out.push_back(detail::make_params(item, child_origin(tree_.get(), name), tree_->file));
+    out.push_back(
+        detail::make_params(item, child_origin(tree_.get(), name), tree_->file, tree_->overrides));
   }
   return out;
 }
