@@ -5,26 +5,49 @@
 #include <set>
 
 #include "directory/directory_client.hpp"
+#include "topology/schema.hpp"
 
 namespace brook::cli {
 
 namespace {
 
+// "did you mean 'orders'? " when a channel is within two edits of `channel`, as brook check says.
+std::string did_you_mean(const std::string& channel, const std::vector<std::string>& known) {
+  const auto close = detail::closest(channel, known);
+  return close ? "did you mean '" + *close + "'? " : std::string();
+}
+
+// The channels the directory lists, to suggest one for a typo; nothing when it cannot say.
+std::vector<std::string> directory_channels(DirectoryClient& client) {
+  std::set<std::string> names;
+  try {
+    for (const auto& e : client.snapshot().entries)
+      names.insert(e.reg.channel);
+  } catch (const Error&) {
+    return {};
+  }
+  return {names.begin(), names.end()};
+}
+
 Topology from_directory(const std::string& endpoint, const std::string& channel,
                         const po::variables_map& vm) {
   EntriesReply reply;
+  std::optional<DirectoryClient> client;
   try {
-    DirectoryClient client(endpoint, std::chrono::seconds(2), cli_security(vm, nullptr));
-    reply = client.resolve(channel);
+    client.emplace(endpoint, std::chrono::seconds(2), cli_security(vm, nullptr));
+    reply = client->resolve(channel);
   } catch (const Error& e) {
     throw Exit(kExitUnreachable, std::string(e.what()) +
                                      "\nhint: start the topology (brook up), or pass --directory "
                                      "EP / --topology FILE");
   }
   if (reply.entries.empty()) {
-    throw Exit(kExitFailed, "channel '" + channel + "' is unknown to the directory at " + endpoint +
-                                ": no live node reads or writes it (check the name with brook ls, "
-                                "or pass --topology FILE)");
+    const std::vector<std::string> known = directory_channels(*client);
+    throw Exit(kExitFailed,
+               "channel '" + channel + "' is unknown to the directory at " + endpoint +
+                   ": no live node reads or writes it (" + did_you_mean(channel, known) +
+                   (known.empty() ? "" : "live channels: " + detail::join(known) + "; ") +
+                   "check the name with brook ls, or pass --topology FILE)");
   }
   // The tool joins the channel in the scope of the topology that has it.
   std::set<std::string> topologies;
@@ -71,11 +94,12 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
   if (vm.count("topology")) {
     t = load(vm["topology"].as<std::string>(), vm);
     if (t.channel(channel) == nullptr) {
-      std::string names;
+      std::vector<std::string> names;
       for (const auto& c : t.channels)
-        names += (names.empty() ? "" : ", ") + c.name;
+        names.push_back(c.name);
       throw Exit(kExitFailed, "channel '" + channel + "' is not in topology '" + t.name + "' (" +
-                                  t.file.string() + "; channels: " + names + ")");
+                                  t.file.string() + "; " + did_you_mean(channel, names) +
+                                  "channels: " + detail::join(names) + ")");
     }
     if (auto ep = directory_option(vm)) t.directory.endpoints = {*ep};
     // The runtime would wait for the directory forever; say at once that it is not there.

@@ -1,6 +1,6 @@
 // What the brook CLI says about a newcomer's usual mistakes (issue 21): everything `brook check`
-// finds in one run, and one rule and one message for a missing program in `brook check` and
-// `brook up`.
+// finds in one run, one rule and one message for a missing program in `brook check` and
+// `brook up`, and a suggestion for a mistyped channel in `brook tap`, `send` and `call`.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -142,6 +142,64 @@ TEST_F(MissingPrograms, AFileThatIsNotExecutableIsNamedSo) {
                            program.lexically_normal().string() + " is not executable (chmod +x)"),
             std::string::npos)
       << check.describe();
+}
+
+TEST(CliChannelTypos, ToolsSuggestTheClosestChannelOfTheTopology) {
+  TempDir dir;
+  const fs::path file = dir.write("shop.yaml", R"(topology: shop
+directory: {endpoints: ['tcp://127.0.0.1:9']}
+channels:
+  orders: {}
+  quotes: {pattern: request}
+nodes:
+  front: {exec: brook-test-source, outputs: {out: orders, ask: quotes}}
+  back: {exec: brook-test-sink, inputs: {in: orders, quotes: quotes}}
+)");
+  const std::vector<std::vector<std::string>> commands{
+      {"tap", "ordrs", "-t", file.string()},
+      {"send", "ordrs", "{}", "-t", file.string()},
+      {"call", "qoutes", "{}", "-t", file.string()}};
+  for (const auto& args : commands) {
+    const auto r = brook(args);
+    EXPECT_EQ(r.code, 1) << r.describe();
+    const std::string expected = args[1] == "ordrs" ? "orders" : "quotes";
+    EXPECT_NE(r.err.find("channel '" + args[1] + "' is not in topology 'shop' (" + file.string() +
+                         "; did you mean '" + expected + "'? channels: orders, quotes)"),
+              std::string::npos)
+        << r.describe();
+  }
+  const auto far = brook({"tap", "inventory", "-t", file.string()});
+  EXPECT_EQ(far.code, 1) << far.describe();
+  EXPECT_NE(far.err.find("(" + file.string() + "; channels: orders, quotes)"), std::string::npos)
+      << far.describe();
+}
+
+TEST(CliChannelTypos, ToolsSuggestTheClosestChannelTheDirectoryKnows) {
+  Cluster cluster;
+  cluster.start_directory();
+  cluster.write_topology(R"(
+topology: live
+directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
+channels:
+  orders: {external: true}
+nodes:
+  sink: {exec: brook-test-sink, inputs: {in: orders}}
+)");
+  auto sink = cluster.start_node("brook-test-sink", "sink");
+  const auto ep = cluster.directory_endpoint();
+  for (const char* tool : {"tap", "send"}) {
+    std::vector<std::string> args{tool, "ordrs"};
+    if (std::string(tool) == "send") args.push_back("{}");
+    args.insert(args.end(), {"--directory", ep});
+    const auto r = brook(args);
+    EXPECT_EQ(r.code, 1) << r.describe();
+    EXPECT_NE(r.err.find("channel 'ordrs' is unknown to the directory at " + ep +
+                         ": no live node reads or writes it (did you mean 'orders'? live "
+                         "channels: orders; check the name with brook ls, or pass --topology "
+                         "FILE)"),
+              std::string::npos)
+        << r.describe();
+  }
 }
 
 }  // namespace
