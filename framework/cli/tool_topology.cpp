@@ -17,12 +17,15 @@ std::string did_you_mean(const std::string& channel, const std::vector<std::stri
   return close ? "did you mean '" + *close + "'? " : std::string();
 }
 
-// The channels the directory lists, to suggest one for a typo; nothing when it cannot say.
+// The channels the directory lists (in every topology it serves), to suggest one for a typo;
+// nothing when it cannot say.
 std::vector<std::string> directory_channels(DirectoryClient& client) {
   std::set<std::string> names;
   try {
-    for (const auto& e : client.snapshot().entries)
-      names.insert(e.reg.channel);
+    for (const auto& i : client.list().instances) {
+      for (const auto& r : i.registrations)
+        names.insert(r.channel);
+    }
   } catch (const Error&) {
     return {};
   }
