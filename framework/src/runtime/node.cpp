@@ -1,7 +1,6 @@
 // brook::Node and brook::Message: the public face of NodeRuntime.
 #include <brook/node.hpp>
 #include <cstdlib>
-#include <exception>
 #include <iostream>
 
 #include "runtime/node_engine.hpp"
@@ -48,28 +47,27 @@ NodeOptions parse_or_exit(int argc, char** argv, const ProgramOptions* own) {
   }
 }
 
-// A brook::Error escaping main() after construction (a handler for a port the topology does not
-// give this node, ...) is a configuration problem, not a crash: say what it is and exit 2 like
-// the errors found while constructing, instead of std::terminate's abort and core dump.
-void exit_on_uncaught_brook_error() {
-  static const std::terminate_handler previous = std::set_terminate([] {
-    if (const std::exception_ptr e = std::current_exception()) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const Error& error) {
-        std::cerr << "error: " << error.what() << "\n";
-        std::_Exit(2);
-      } catch (...) {
-        // Not ours: let the previous handler (or abort) report it.
-      }
-    }
-    if (previous != nullptr) previous();
-    std::abort();
-  });
+[[noreturn]] void exit_with(const Error& e) {
+  std::cerr << "error: " << e.what() << "\n";
+  std::cout.flush();
+  std::exit(2);
+}
+
+// Called in a catch block. A brook::Error from main() before run() is a configuration problem,
+// not a crash: a Node made from the command line says what it is and exits 2 (not restarted by
+// `brook up`), as for one found while constructing, rather than letting it escape main() into
+// std::terminate's abort and core dump. The library installs no std::set_terminate for this:
+// a process-wide handler belongs to the program. Otherwise, and once running, rethrows.
+[[noreturn]] void configuration_error(const detail::NodeEngine& engine) {
+  if (!engine.exits_on_configuration_error()) throw;
+  try {
+    throw;
+  } catch (const Error& e) {
+    exit_with(e);
+  }
 }
 
 std::unique_ptr<detail::NodeEngine> make_or_exit(NodeOptions options) {
-  exit_on_uncaught_brook_error();
   try {
     return std::make_unique<NodeRuntime>(std::move(options));
   } catch (const TopologyError& e) {
@@ -83,15 +81,23 @@ std::unique_ptr<detail::NodeEngine> make_or_exit(NodeOptions options) {
 }
 }  // namespace
 
-Node::Node(int argc, char** argv) : engine_(make_or_exit(parse_or_exit(argc, argv, nullptr))) {}
+Node::Node(int argc, char** argv) : engine_(make_or_exit(parse_or_exit(argc, argv, nullptr))) {
+  engine_->exit_on_configuration_error();
+}
 Node::Node(int argc, char** argv, const ProgramOptions& own_options)
-    : engine_(make_or_exit(parse_or_exit(argc, argv, &own_options))) {}
+    : engine_(make_or_exit(parse_or_exit(argc, argv, &own_options))) {
+  engine_->exit_on_configuration_error();
+}
 Node::Node(NodeOptions options) : engine_(std::make_unique<NodeRuntime>(std::move(options))) {}
 Node::Node(std::unique_ptr<detail::NodeEngine> engine) : engine_(std::move(engine)) {}
 Node::~Node() = default;
 
 Node& Node::on(std::string_view port, std::function<void(const Message&)> fn) {
-  engine_->set_handler(port, std::move(fn));
+  try {
+    engine_->set_handler(port, std::move(fn));
+  } catch (const Error&) {
+    configuration_error(*engine_);
+  }
   return *this;
 }
 
@@ -129,10 +135,18 @@ void Node::unwatch(WatchId id) {
   engine_->unwatch(id);
 }
 Counter Node::counter(std::string_view name) {
-  return engine_->user_counter(name);
+  try {
+    return engine_->user_counter(name);
+  } catch (const Error&) {
+    configuration_error(*engine_);
+  }
 }
 Gauge Node::gauge(std::string_view name) {
-  return engine_->user_gauge(name);
+  try {
+    return engine_->user_gauge(name);
+  } catch (const Error&) {
+    configuration_error(*engine_);
+  }
 }
 void Node::on_ready(std::function<void()> fn) {
   engine_->add_on_ready(std::move(fn));
@@ -141,7 +155,17 @@ void Node::on_stop(std::function<void()> fn) {
   engine_->add_on_stop(std::move(fn));
 }
 int Node::run() {
-  return engine_->run();
+  // From here on a Node call that throws was made by a handler, timer or callback: the loop
+  // counts and logs it. What escapes run() is found before the loop starts (an input without a
+  // handler, run() twice).
+  const bool exit_on_error = engine_->exits_on_configuration_error();
+  engine_->mark_run_called();
+  try {
+    return engine_->run();
+  } catch (const Error& e) {
+    if (!exit_on_error) throw;
+    exit_with(e);
+  }
 }
 void Node::stop() noexcept {
   engine_->stop();
@@ -182,7 +206,11 @@ bool Node::has_output(std::string_view port) const noexcept {
   return engine_->spec().output(port) != nullptr;
 }
 std::size_t Node::output_index(std::string_view port) const {
-  return engine_->output_index(port);
+  try {
+    return engine_->output_index(port);
+  } catch (const Error&) {
+    configuration_error(*engine_);
+  }
 }
 std::chrono::steady_clock::time_point Node::now() const {
   return engine_->now();
@@ -197,15 +225,28 @@ OutgoingEnvelope Node::begin_emit(std::size_t output, std::string_view type, con
   return engine_->begin_emit(output, type, o);
 }
 void Node::finish_emit(std::size_t output, std::span<const std::byte> frame, const EmitOptions& o) {
-  engine_->finish_emit(output, frame, o);
+  try {
+    engine_->finish_emit(output, frame, o);
+  } catch (const Error&) {
+    // emit() before run() is a configuration error; once running, the caller's (backpressure).
+    configuration_error(*engine_);
+  }
 }
 
 OutgoingEnvelope Node::begin_request(std::string_view port, std::string_view type) {
-  return engine_->begin_request(port, type);
+  try {
+    return engine_->begin_request(port, type);
+  } catch (const Error&) {
+    configuration_error(*engine_);
+  }
 }
 void Node::finish_request(std::string_view port, std::span<const std::byte> frame,
                           std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply) {
-  engine_->finish_request(port, frame, timeout, std::move(on_reply));
+  try {
+    engine_->finish_request(port, frame, timeout, std::move(on_reply));
+  } catch (const Error&) {
+    configuration_error(*engine_);
+  }
 }
 void Node::request_raw(std::string_view port, std::span<const std::byte> payload,
                        std::string_view type, std::optional<std::chrono::milliseconds> timeout,
@@ -214,7 +255,11 @@ void Node::request_raw(std::string_view port, std::span<const std::byte> payload
   finish_request(port, encoder().encode_raw(env, payload), timeout, std::move(on_reply));
 }
 void Node::set_request_handler(std::string_view port, RequestFn fn) {
-  engine_->set_request_handler(port, std::move(fn));
+  try {
+    engine_->set_request_handler(port, std::move(fn));
+  } catch (const Error&) {
+    configuration_error(*engine_);
+  }
 }
 
 }  // namespace brook

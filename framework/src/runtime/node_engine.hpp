@@ -68,6 +68,15 @@ class NodeEngine {
   Counter user_counter(std::string_view name);
   Gauge user_gauge(std::string_view name);
 
+  // A Node made from the command line reports a brook::Error from its calls before run() (a
+  // port it lacks, a second handler) and exits 2 (node.cpp); once run() was called, errors are
+  // the caller's (a handler's, counted by the loop).
+  void exit_on_configuration_error() noexcept { exit_on_configuration_error_ = true; }
+  void mark_run_called() noexcept { run_called_ = true; }
+  bool exits_on_configuration_error() const noexcept {
+    return exit_on_configuration_error_ && !run_called_;
+  }
+
  protected:
   // Loads the topology (or takes options.preloaded), finds the node, checks the instance number
   // and sets the log level and identity. Throws TopologyError, ConfigError.
@@ -111,6 +120,8 @@ class NodeEngine {
   std::string incarnation_;
   std::string producer_id_;
   NodeCounters counters_;
+  bool exit_on_configuration_error_ = false;
+  bool run_called_ = false;
   std::vector<std::function<void()>> on_ready_;
   std::vector<std::function<void()>> on_stop_;
 };
