@@ -1,10 +1,11 @@
-// The launcher's plain logic: start order and drain detection.
+// The launcher's plain logic: start order, drain detection, what nodes report at stop.
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "launch/drain_detector.hpp"
 #include "launch/launch_plan.hpp"
+#include "launch/loss_report.hpp"
 
 namespace brook::launch {
 namespace {
@@ -198,6 +199,43 @@ TEST(DrainDetector, IgnoresChannelsItIsNotWatching) {
     l.instances[0].counters.channels["ticks"].received = static_cast<std::uint64_t>(k) * 100;
     EXPECT_EQ(d.observe(l, t0 + k * 60ms), k >= 2) << "a periodic source on 'ticks' does not count";
   }
+}
+
+TEST(LossReport, SumsStopReportsAndNamesWhatWasNotDelivered) {
+  Topology t = parse_topology(R"(
+topology: losses
+channels:
+  work: {dead_letter: work-dead, external: true}
+  work-dead: {external: true}
+  plain: {external: true}
+nodes:
+  worker: {exec: /bin/true, inputs: {in: work, other: plain}}
+)",
+                              "losses.yaml");
+  t.file = "losses.yaml";  // what `brook up` loaded
+  ChannelTotals totals;
+  EXPECT_FALSE(add_stop_report("", totals));
+  // Two incarnations; a counter this launcher does not know and a malformed item are skipped.
+  EXPECT_TRUE(
+      add_stop_report("STOPPED work:handler_errors=6 work:retried=3 work:dead_lettered=2 "
+                      "work:newer_counter=9 junk plain:decode_errors=1\n",
+                      totals));
+  EXPECT_TRUE(
+      add_stop_report("STOPPED work:dead_lettered=1 work:handler_errors=1 "
+                      "work-dead:dropped=4",
+                      totals));
+  EXPECT_EQ(failed_for_good(totals["work"]), 4u);  // 7 attempts threw, 3 of them were retried
+  EXPECT_EQ(totals["work"].dead_lettered, 3u);
+  const auto lines = describe_losses("worker.0", totals, t);
+  const std::vector<std::string> expected{
+      "worker.0: 1 message(s) from 'plain' failed and were discarded (the channel has no "
+      "dead_letter channel)",
+      "worker.0: 3 message(s) from 'work' dead-lettered to 'work-dead' (brook dead ls work-dead "
+      "--topology losses.yaml)",
+      "worker.0: 1 message(s) from 'work' failed and were discarded (could not be dead-lettered)",
+      "worker.0: 4 message(s) to 'work-dead' dropped (on_full: drop, or a tap too slow)"};
+  EXPECT_EQ(lines, expected);
+  EXPECT_TRUE(describe_losses("worker.0", ChannelTotals{}, t).empty());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "directory_view.hpp"
+#include "launch/loss_report.hpp"
 #include "util/lifecycle.hpp"
 
 namespace brook::cli {
@@ -56,6 +57,7 @@ nlohmann::json stats_json(const std::string& ep, const StatsSample& before, cons
     nlohmann::json channels = nlohmann::json::object();
     for (const auto& [name, c] : i.counters.channels) {
       nlohmann::json cj = to_json(c);
+      cj["failed"] = launch::failed_for_good(c);
       const Rates r = with_rates ? rates_since(before, now, i, name) : Rates{};
       cj["received_per_s"] = r.received;
       cj["emitted_per_s"] = r.emitted;
@@ -66,6 +68,7 @@ nlohmann::json stats_json(const std::string& ep, const StatsSample& before, cons
         const std::string key(k);
         node_ch[key] = node_ch.value(key, std::uint64_t{0}) + v;
       });
+      node_ch["failed"] = node_ch.value("failed", std::uint64_t{0}) + launch::failed_for_good(c);
       node_ch["received_per_s"] = node_ch.value("received_per_s", 0.0) + r.received;
       node_ch["emitted_per_s"] = node_ch.value("emitted_per_s", 0.0) + r.emitted;
     }
@@ -119,8 +122,8 @@ std::string stats_table(const std::string& ep, const StatsSample& before, const 
   s << "brook stats  directory " << ep << "  " << now.list.instances.size() << " instance(s)\n"
     << std::left << std::setw(18) << "INSTANCE" << std::setw(16) << "CHANNEL" << std::right
     << std::setw(11) << "RECEIVED" << std::setw(9) << "RATE" << std::setw(11) << "EMITTED"
-    << std::setw(9) << "RATE" << std::setw(8) << "ERRORS" << std::setw(9) << "DROPPED"
-    << std::setw(9) << "PENDING"
+    << std::setw(9) << "RATE" << std::setw(8) << "ERRORS" << std::setw(8) << "FAILED"
+    << std::setw(8) << "DEAD" << std::setw(9) << "DROPPED" << std::setw(9) << "PENDING"
     << "\n";
   for (const auto& i : now.list.instances) {
     bool first = true;
@@ -129,8 +132,9 @@ std::string stats_table(const std::string& ep, const StatsSample& before, const 
       s << std::left << std::setw(18) << (first ? instance_name(i) : "") << std::setw(16) << name
         << std::right << std::setw(11) << c.received << std::setw(9) << format_rate(r.received)
         << std::setw(11) << c.emitted << std::setw(9) << format_rate(r.emitted) << std::setw(8)
-        << (c.decode_errors + c.handler_errors) << std::setw(9) << c.dropped << std::setw(9)
-        << c.pending << "\n";
+        << (c.decode_errors + c.handler_errors) << std::setw(8) << launch::failed_for_good(c)
+        << std::setw(8) << c.dead_lettered << std::setw(9) << c.dropped << std::setw(9) << c.pending
+        << "\n";
       first = false;
     }
     if (first) s << std::left << std::setw(18) << instance_name(i) << "(no channel counters yet)\n";
@@ -154,8 +158,9 @@ int run_stats(const Args& args) {
   const auto vm =
       parse(args, "[--directory EP | --topology FILE] [--json | --once] [--interval 1s]",
             "Counters each instance reports with its heartbeats (received, emitted, sent,\n"
-            "decode/handler errors, dropped, backpressure, pending), the counters and gauges\n"
-            "its node declares, and per-second rates.",
+            "decode/handler errors, failed (given up after retries, or undecodable),\n"
+            "dead-lettered, dropped, backpressure, pending), the counters and gauges its\n"
+            "node declares, and per-second rates.",
             o, {});
   if (!vm) return kExitOk;
   std::optional<Topology> topo;

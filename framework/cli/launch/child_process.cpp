@@ -20,6 +20,8 @@ namespace brook::launch {
 namespace {
 
 constexpr int kChildReadyFd = 3;
+constexpr int kChildReportFd = 4;
+constexpr std::size_t kMaxReport = 64 * 1024;
 
 void close_fd(int& fd) noexcept {
   if (fd >= 0) ::close(fd);
@@ -47,12 +49,14 @@ void write_str(const char* s) noexcept {
 
 ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
   int out[2];
-  int ready[2];
+  int ready[2] = {-1, -1};
+  int report[2] = {-1, -1};
   if (::pipe2(out, O_CLOEXEC) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
-  if (::pipe2(ready, O_CLOEXEC) != 0) {
-    ::close(out[0]);
-    ::close(out[1]);
-    throw Error(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(report, O_CLOEXEC) != 0) {
+    const int err = errno;
+    for (int fd : {out[0], out[1], ready[0], ready[1]})
+      if (fd >= 0) ::close(fd);
+    throw Error(std::string("pipe: ") + std::strerror(err));
   }
 
   // Everything the child needs is built before vfork: after it, only system calls that touch no
@@ -76,6 +80,7 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
   for (const auto& [k, v] : spec.env)
     env_map[k] = v;
   env_map[kReadyFdEnv] = std::to_string(kChildReadyFd);
+  env_map[kReportFdEnv] = std::to_string(kChildReportFd);
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : env_map)
     env_strings.push_back(k + "=" + v);
@@ -88,7 +93,7 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
 
   const pid_t pid = ::vfork();
   if (pid < 0) {
-    for (int fd : {out[0], out[1], ready[0], ready[1]})
+    for (int fd : {out[0], out[1], ready[0], ready[1], report[0], report[1]})
       ::close(fd);
     throw Error(std::string("vfork: ") + std::strerror(errno));
   }
@@ -103,38 +108,43 @@ ChildProcess ChildProcess::spawn(const SpawnSpec& spec) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     if (::dup2(out[1], STDOUT_FILENO) < 0 || ::dup2(out[1], STDERR_FILENO) < 0 ||
-        ::dup2(ready[1], kChildReadyFd) < 0) {
+        ::dup2(ready[1], kChildReadyFd) < 0 || ::dup2(report[1], kChildReportFd) < 0) {
       child_fail("dup2", program);
     }
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    ::close_range(kChildReadyFd + 1, ~0U, 0);
+    ::close_range(kChildReportFd + 1, ~0U, 0);
     ::execve(program.c_str(), argv.data(), envp.data());
     child_fail("exec", program);
   }
   ::close(out[1]);
   ::close(ready[1]);
-  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
-  ::fcntl(ready[0], F_SETFL, O_NONBLOCK);
+  ::close(report[1]);
+  for (int fd : {out[0], ready[0], report[0]})
+    ::fcntl(fd, F_SETFL, O_NONBLOCK);
   ChildProcess c;
   c.pid_ = pid;
   c.output_fd_ = out[0];
   c.ready_fd_ = ready[0];
+  c.report_fd_ = report[0];
   return c;
 }
 
 ChildProcess::ChildProcess(ChildProcess&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)),
       output_fd_(std::exchange(o.output_fd_, -1)),
-      ready_fd_(std::exchange(o.ready_fd_, -1)) {}
+      ready_fd_(std::exchange(o.ready_fd_, -1)),
+      report_fd_(std::exchange(o.report_fd_, -1)) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   if (this != &o) {
     close_output();
     close_ready();
+    close_fd(report_fd_);
     pid_ = std::exchange(o.pid_, -1);
     output_fd_ = std::exchange(o.output_fd_, -1);
     ready_fd_ = std::exchange(o.ready_fd_, -1);
+    report_fd_ = std::exchange(o.report_fd_, -1);
   }
   return *this;
 }
@@ -142,6 +152,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
 ChildProcess::~ChildProcess() {
   close_output();
   close_ready();
+  close_fd(report_fd_);
 }
 
 void ChildProcess::close_output() noexcept {
@@ -149,6 +160,22 @@ void ChildProcess::close_output() noexcept {
 }
 void ChildProcess::close_ready() noexcept {
   close_fd(ready_fd_);
+}
+
+std::string ChildProcess::take_report() {
+  std::string out;
+  char buf[4096];
+  while (report_fd_ >= 0 && out.size() < kMaxReport) {
+    const ssize_t n = ::read(report_fd_, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;  // EOF, or nothing more (a grandchild may still hold the write end)
+  }
+  close_fd(report_fd_);
+  return out;
 }
 
 void ChildProcess::signal(int sig) const noexcept {

@@ -1,5 +1,6 @@
 // A child process started by `brook up`: its stdout and stderr arrive on one pipe (so lines keep
-// their order), it reports readiness on another (BROOK_READY_FD), it runs in its own process
+// their order), it reports readiness on another (BROOK_READY_FD) and what it failed to deliver
+// on a third when it stops (BROOK_REPORT_FD, read once it exited), it runs in its own process
 // group (a terminal's Ctrl-C reaches only the launcher, which stops children in order), and it
 // receives SIGTERM if the launcher dies, so no child outlives `brook up`.
 //
@@ -40,6 +41,9 @@ class ChildProcess {
   int ready_fd() const noexcept { return ready_fd_; }
   void close_output() noexcept;
   void close_ready() noexcept;
+  // What the child wrote on its report pipe (read without blocking, at most 64 KiB); call once
+  // it exited. Closes the pipe.
+  std::string take_report();
   // Sends a signal to the child (not its group: nodes handle SIGTERM themselves).
   void signal(int sig) const noexcept;
 
@@ -47,6 +51,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   int output_fd_ = -1;
   int ready_fd_ = -1;
+  int report_fd_ = -1;
 };
 
 // "exit 0", "exit 3", "killed by SIGKILL" for a waitpid status.

@@ -364,6 +364,21 @@ void NodeRuntime::shutdown() {
       << total.emitted << ", decode errors " << total.decode_errors << ", handler errors "
       << total.handler_errors << ", dropped " << total.dropped
       << (flushed ? "" : ", " + std::to_string(total.pending) + " still pending");
+  report_stop(stop_report());
+}
+
+std::string NodeRuntime::stop_report() const {
+  // "channel:counter=value" for every counter that is not 0: what `brook up` sums per instance
+  // to say how many messages were dead-lettered, dropped or failed (launch/loss_report.hpp).
+  std::string out;
+  for (const auto& [channel, c] : counters_.channels) {
+    c.for_each([&](std::string_view name, std::uint64_t v) {
+      if (v == 0) return;
+      if (!out.empty()) out += ' ';
+      out += channel + ":" + std::string(name) + "=" + std::to_string(v);
+    });
+  }
+  return out;
 }
 
 void NodeRuntime::close_all() noexcept {

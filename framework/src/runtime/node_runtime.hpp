@@ -111,6 +111,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   void check_ready(Clock::time_point now);
   void flush_outputs();
   void shutdown();
+  std::string stop_report() const;  // the line report_stop() writes for `brook up`
   void drain_inputs_until_quiet(Clock::time_point deadline, int reads_at_stop);
   void close_all() noexcept;
   std::string view_key(const DirectoryEntry& e) const;

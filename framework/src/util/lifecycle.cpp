@@ -60,6 +60,25 @@ void notify_ready(std::string_view detail) {
   });
 }
 
+void report_stop(std::string_view detail) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    const char* v = std::getenv(kReportFdEnv);
+    if (v == nullptr || *v == '\0') return;
+    char* end = nullptr;
+    const long fd = std::strtol(v, &end, 10);
+    if (end == v || *end != '\0' || fd < 0) return;
+    // Nobody reads the pipe before this process exits: never wait for room in it.
+    ::fcntl(static_cast<int>(fd), F_SETFL, O_NONBLOCK);
+    std::string line = "STOPPED ";
+    line.append(detail);
+    line.push_back('\n');
+    [[maybe_unused]] ssize_t r = ::write(static_cast<int>(fd), line.data(), line.size());
+    ::close(static_cast<int>(fd));
+    ::unsetenv(kReportFdEnv);
+  });
+}
+
 StopSignal::StopSignal(bool catch_signals) : catch_signals_(catch_signals) {
   if (catch_signals_ && g_instance_alive.exchange(true)) {
     throw Error("StopSignal: only one signal-catching instance may exist at a time");

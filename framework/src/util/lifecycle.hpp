@@ -19,6 +19,16 @@ inline constexpr const char* kReadyFdEnv = "BROOK_READY_FD";
 // Never blocks for long: the launcher reads the pipe. Safe from any thread.
 void notify_ready(std::string_view detail);
 
+// Name of the environment variable holding a file descriptor to which a node writes one line
+// "STOPPED <detail>\n" when it stops (`brook up` passes a pipe's write end and reads it once the
+// node exited: how many messages the node dead-lettered, dropped or failed, whatever its log
+// level).
+inline constexpr const char* kReportFdEnv = "BROOK_REPORT_FD";
+
+// Writes the STOPPED line if BROOK_REPORT_FD is set (once per process), without blocking, then
+// closes the descriptor.
+void report_stop(std::string_view detail);
+
 // A file descriptor that becomes readable when request_stop() is called (from any thread) and,
 // with catch_signals, when SIGINT or SIGTERM arrives; only one signal-catching instance may exist
 // at a time, and SIGPIPE is ignored while it lives.
