@@ -56,7 +56,9 @@ int run_up(const Args& args) {
             "nodes, consumers first, prefixing their output with 'node.instance |'.\n"
             "Failed nodes are restarted by their restart policy. Ctrl-C or SIGTERM stops\n"
             "everything, producers first. When the topology has jobs, exits once they\n"
-            "all finished and the pipeline drained. Exit 0 when no node failed.",
+            "all finished and the pipeline drained. Exit 0 when no node failed; 1 when one\n"
+            "failed (a name clash included) or a job topology dead-lettered, discarded or\n"
+            "dropped messages; 141 when stdout was closed (brook up ... | head).",
             o, pos);
   if (!vm) return kExitOk;
 
@@ -105,7 +107,7 @@ int run_up(const Args& args) {
   lo.color = stdout_is_tty() && !vm->count("no-color");
   try {
     launch::Launcher launcher(std::move(lo));
-    return launcher.run() == 0 ? kExitOk : kExitFailed;
+    return launcher.run();  // 0, 1 (kExitFailed) or 141 (stdout closed)
   } catch (const UsageError& e) {
     throw Exit(kExitUsage, std::string("brook up: ") + e.what());
   }

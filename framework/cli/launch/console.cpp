@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 namespace brook::launch {
 
@@ -28,6 +29,7 @@ std::string_view Console::color_of(std::string_view name) {
 }
 
 void Console::child_line(std::string_view name, std::string_view line) {
+  if (stdout_closed_) return;
   std::string s;
   s.reserve(width_ + line.size() + 16);
   if (color_) s += color_of(name);
@@ -44,6 +46,11 @@ void Console::child_line(std::string_view name, std::string_view line) {
 }
 
 void Console::say(std::string_view line) {
+  if (stdout_closed_) {
+    const std::string s = "brook up: " + std::string(line) + "\n";
+    (void)!::write(STDERR_FILENO, s.data(), s.size());
+    return;
+  }
   child_line("brook", line);
 }
 
@@ -80,7 +87,9 @@ void Console::write(const std::string& s) {
   std::size_t off = 0;
   while (off < s.size()) {
     const ssize_t n = ::write(STDOUT_FILENO, s.data() + off, s.size() - off);
-    if (n <= 0) return;  // stdout closed: nothing useful to do
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EPIPE) stdout_closed_ = true;  // the launcher stops the topology
+    if (n <= 0) return;
     off += static_cast<std::size_t>(n);
   }
 }

@@ -1,6 +1,9 @@
 // The launcher's terminal output: children's lines prefixed with "node.instance |", the
 // launcher's own messages, and on a terminal a live status block kept below the log lines
 // (erased before new lines are printed, redrawn after). Single-threaded.
+//
+// Once stdout is closed (a write failed with EPIPE, or the launcher saw its pipe's reader go),
+// children's lines are discarded and the launcher's own go to stderr.
 #pragma once
 
 #include <string>
@@ -25,6 +28,8 @@ class Console {
   void set_status(std::vector<std::string> lines);
   // Erases the status block and stops showing it (when shutdown begins: it would be stale).
   void clear_status();
+  bool stdout_closed() const noexcept { return stdout_closed_; }
+  void mark_stdout_closed() noexcept { stdout_closed_ = true; }
 
  private:
   void erase();
@@ -34,6 +39,7 @@ class Console {
 
   bool status_enabled_;
   bool color_;
+  bool stdout_closed_ = false;
   std::size_t width_ = 5;
   std::vector<std::string> status_;
   std::size_t drawn_ = 0;  // status lines currently on screen

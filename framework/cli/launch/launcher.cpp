@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "cli_common.hpp"
 #include "directory/directory_client.hpp"
@@ -19,6 +21,7 @@
 #include "launch/console.hpp"
 #include "launch/drain_detector.hpp"
 #include "launch/launch_plan.hpp"
+#include "launch/loss_report.hpp"
 #include "runtime/reactor.hpp"
 #include "util/lifecycle.hpp"
 
@@ -33,6 +36,14 @@ using std::chrono::milliseconds;
 constexpr std::size_t kMaxLine = 64 * 1024;
 constexpr milliseconds kStatusPeriod{1000};
 constexpr milliseconds kDrainPoll{250};
+constexpr milliseconds kNameCheck{1000};
+// GNU timeout (and anything else that signals a process and then its process group) delivers
+// one stop twice, microseconds apart: the same signal from the same sender this soon after the
+// first is that stop again, not the second one that kills at once.
+constexpr milliseconds kSameStop{500};
+// Exit status when stdout was closed (`brook up t.yaml | head`): what a shell reports for a
+// program killed by SIGPIPE.
+constexpr int kExitStdoutClosed = 128 + SIGPIPE;
 
 std::int64_t ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<milliseconds>(b - a).count();
@@ -58,6 +69,9 @@ struct Proc {
   int backoff_step = 0;
   Reactor::ReaderId output_reader = 0;  // 0 once the pipe is closed
   Reactor::ReaderId ready_reader = 0;
+  std::vector<pid_t> pids;  // of every incarnation: their registrations are not a clash
+  std::string clash;        // why it cannot register: another process holds its name
+  ChannelTotals losses;     // from its STOPPED lines, summed over incarnations
 
   bool job() const noexcept { return spec != nullptr && spec->job; }
 };
@@ -84,6 +98,12 @@ class Launcher::Impl {
   void emit_lines(Proc& p, bool flush_partial);
   void read_signals();
   void reap();
+  void stop_on_closed_stdout();
+  // Another process registered under a name of ours (a stray `--instance` started by hand, a
+  // second topology on the same directory): the node cannot register and ends with status 1.
+  void watch_names();
+  bool check_clash(Proc& p, const std::optional<ListReply>& list);
+  int summarize();
   // Runs the loop (children's pipes, the signalfd, restart and status timers) until `done`, the
   // deadline or a signal.
   bool wait_until(Clock::time_point deadline, const std::function<bool()>& done);
@@ -114,7 +134,12 @@ class Launcher::Impl {
   Proc* directory_ = nullptr;
   Reactor reactor_;
   int signal_fd_ = -1;
-  int signals_ = 0;  // SIGINT/SIGTERM received
+  int signals_ = 0;  // SIGINT/SIGTERM received (a closed stdout counts as the first)
+  signalfd_siginfo first_signal_{};
+  Clock::time_point first_signal_at_{};
+  bool stdout_closed_ = false;
+  Reactor::ReaderId stdout_watch_ = 0;
+  std::string host_;
   bool stopping_ = false;
   bool failed_ = false;
   int total_restarts_ = 0;
@@ -162,6 +187,7 @@ void Launcher::Impl::start(Proc& p) {
     return;
   }
   p.alive = true;
+  p.pids.push_back(p.child.pid());
   p.ready = false;
   p.stop_sent = false;
   p.out_buf.clear();
@@ -258,6 +284,7 @@ void Launcher::Impl::on_exit(Proc& p, int status) {
   // What a grandchild still holding the write end writes later is not read.
   close_output(p);
   close_ready(p);
+  add_stop_report(p.child.take_report(), p.losses);
   p.child = ChildProcess();
   p.alive = false;
   p.exit_status = status;
@@ -279,6 +306,16 @@ void Launcher::Impl::on_exit(Proc& p, int status) {
   if (p.spec == nullptr) {
     schedule_restart(p, "the directory exited (" + how +
                             "); channels keep flowing, nodes re-register when it is back");
+    return;
+  }
+  // A node whose name stays taken exits 1 (runtime.md). A restart would meet the same holder:
+  // it already waited for it over three leases.
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
+      (!p.clash.empty() || check_clash(p, poll_directory()))) {
+    p.state = ProcState::kFailed;
+    failed_ = true;
+    console_.say(p.name + " failed (" + how + "): " + p.clash +
+                 "; not restarted: give each process its own --instance, or stop the other one");
     return;
   }
   const RestartPolicy policy = p.spec->restart.policy;
@@ -347,9 +384,62 @@ void Launcher::Impl::read_signals() {
   while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
     // SIGCHLD only wakes the loop: exits are reaped after every poll.
     if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM) continue;
+    const auto now = Clock::now();
+    if (signals_ > 0 && first_signal_.ssi_signo == si.ssi_signo &&
+        first_signal_.ssi_pid == si.ssi_pid && now - first_signal_at_ < kSameStop) {
+      continue;
+    }
     if (++signals_ == 1) {
+      first_signal_ = si;
+      first_signal_at_ = now;
       console_.say(std::string("got ") + (si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM") +
                    ": stopping (again to kill at once)");
+    }
+  }
+}
+
+void Launcher::Impl::stop_on_closed_stdout() {
+  if (stdout_closed_ || !console_.stdout_closed()) return;
+  stdout_closed_ = true;
+  if (stdout_watch_ != 0) reactor_.remove(std::exchange(stdout_watch_, 0));
+  // Whoever read our output is gone (`brook up t.yaml | head`): stop as on SIGTERM. Our own
+  // lines go to stderr from now on.
+  if (signals_ == 0) {
+    signals_ = 1;
+    first_signal_at_ = Clock::now();
+    console_.say("stdout was closed (its reader exited): stopping the topology");
+  }
+}
+
+bool Launcher::Impl::check_clash(Proc& p, const std::optional<ListReply>& list) {
+  if (!list || p.spec == nullptr) return !p.clash.empty();
+  for (const auto& i : list->instances) {
+    if (i.node != p.spec->name || i.instance != p.instance) continue;
+    const bool ours = i.host == host_ && std::find(p.pids.begin(), p.pids.end(),
+                                                   static_cast<pid_t>(i.pid)) != p.pids.end();
+    if (ours) {
+      p.clash.clear();
+      return false;
+    }
+    p.clash = "instance name clash: " + p.name + " is registered at " + directory_endpoint() +
+              " by another process (pid " + std::to_string(i.pid) + " on " + i.host + ")";
+    return true;
+  }
+  return !p.clash.empty();
+}
+
+void Launcher::Impl::watch_names() {
+  if (std::none_of(procs_.begin(), procs_.end(),
+                   [](const Proc& p) { return p.spec != nullptr && p.alive && !p.ready; })) {
+    return;  // a node that became ready registered: only one still starting can be kept out
+  }
+  const auto list = poll_directory();
+  for (auto& p : procs_) {
+    if (p.spec == nullptr || !p.alive || p.ready) continue;
+    const bool known = !p.clash.empty();
+    if (check_clash(p, list) && !known) {
+      console_.say(p.name + " cannot register: " + p.clash +
+                   "; it ends unless that process stops within three leases");
     }
   }
 }
@@ -680,7 +770,24 @@ int Launcher::Impl::run() {
   const auto signals = reactor_.add_fd(signal_fd_, ZMQ_POLLIN, [this](short) { read_signals(); });
   // After every poll, not only on SIGCHLD: a thread that does not block SIGCHLD would take it.
   const auto reaper = reactor_.add_source([] { return Clock::time_point::max(); },
-                                          [this](Clock::time_point) { reap(); });
+                                          [this](Clock::time_point) {
+                                            reap();
+                                            stop_on_closed_stdout();
+                                          });
+  // A pipe's write end reports an error once its reader closed it: notice that even while
+  // nothing is printed. (Not a terminal or file: those would always poll readable.)
+  struct stat out {};
+  if (::fstat(STDOUT_FILENO, &out) == 0 && (S_ISFIFO(out.st_mode) || S_ISSOCK(out.st_mode))) {
+    stdout_watch_ = reactor_.add_fd(STDOUT_FILENO, ZMQ_POLLIN, [this](short) {
+      console_.mark_stdout_closed();
+      stop_on_closed_stdout();
+    });
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  host_ = host;
+  const TimerId names =
+      reactor_.add_timer(Clock::now() + kNameCheck, kNameCheck, true, [this] { watch_names(); });
 
   levels_ = start_levels(t_, o_.only);
   if (o_.start_directory) console_.reserve_name("directory");
@@ -716,21 +823,53 @@ int Launcher::Impl::run() {
   } else if (signals_ == 0) {
     failed_ = true;
   }
+  reactor_.cancel_timer(names);
   shutdown();
   console_.clear_status();
-  int failed_count = 0;
-  for (const auto& p : procs_)
-    failed_count += p.state == ProcState::kFailed ? 1 : 0;
-  // A process that had to be killed did not stop cleanly (and may have lost what it held).
-  if (killed_ > 0) failed_ = true;
-  console_.say(std::string(failed_ ? "finished with failures" : "stopped cleanly") + " after " +
-               std::to_string(ms_between(began_, Clock::now())) +
-               " ms: " + std::to_string(total_restarts_) + " restart(s), " +
-               std::to_string(failed_count) + " failed, " + std::to_string(killed_) + " killed");
+  const int code = summarize();
   reactor_.remove_source(reaper);
+  if (stdout_watch_ != 0) reactor_.remove(stdout_watch_);
   reactor_.remove(signals);
   ::close(signal_fd_);
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  return code;
+}
+
+int Launcher::Impl::summarize() {
+  std::string failed;
+  int failed_count = 0;
+  for (const auto& p : procs_) {
+    if (p.state != ProcState::kFailed) continue;
+    failed += (failed_count++ == 0 ? " (" : ", ") + p.name +
+              (p.clash.empty() ? std::string() : ": instance name clash");
+  }
+  if (failed_count > 0) failed += ")";
+  std::uint64_t undelivered = 0;
+  for (const auto& p : procs_) {
+    for (const auto& line : describe_losses(p.name, p.losses, t_))
+      console_.say(line);
+    for (const auto& [channel, c] : p.losses) {
+      const std::uint64_t f = failed_for_good(c);
+      undelivered += std::max(f, c.dead_lettered) + c.dropped;
+    }
+  }
+  // A job topology ran to the end: a message it did not deliver is a failed run, as a failed
+  // job is. A service topology ran until stopped; its losses are reported, not judged.
+  const bool has_jobs =
+      std::any_of(t_.nodes.begin(), t_.nodes.end(), [](const NodeSpec& n) { return n.job; });
+  if (undelivered > 0 && has_jobs) failed_ = true;
+  // A process that had to be killed did not stop cleanly (and may have lost what it held).
+  if (killed_ > 0) failed_ = true;
+  console_.say(std::string(failed_ ? "finished with failures" : "stopped cleanly") + " after " +
+               std::to_string(ms_between(began_, Clock::now())) + " ms: " +
+               std::to_string(total_restarts_) + " restart(s), " + std::to_string(failed_count) +
+               " failed" + failed + ", " + std::to_string(killed_) + " killed" +
+               (undelivered > 0 ? ", " + std::to_string(undelivered) +
+                                      " message(s) dead-lettered, discarded or dropped"
+                                : std::string()) +
+               (stdout_closed_ ? "; stdout was closed: exit " + std::to_string(kExitStdoutClosed)
+                               : std::string()));
+  if (stdout_closed_) return kExitStdoutClosed;
   return failed_ ? 1 : 0;
 }
 

@@ -7,7 +7,10 @@
 // "node.instance |"; exits are handled by each node's restart policy with exponential backoff;
 // the directory is restarted whenever it dies (it is soft state). End: on SIGINT/SIGTERM, or when
 // every job finished and the pipeline drained (drain_detector.hpp), nodes are stopped level by
-// level, producers first, each level with SIGTERM and, past its bound, SIGKILL.
+// level, producers first, each level with SIGTERM and, past its bound, SIGKILL. A closed stdout
+// (`brook up t.yaml | head`) stops it as SIGTERM does. The end summary names failed instances
+// (an instance whose name another process holds: a name clash) and the messages each instance
+// reported dead-lettered, discarded or dropped when it stopped (loss_report.hpp).
 //
 // Single-threaded: run() blocks and owns every child; its loop is a detail::Reactor over the
 // children's pipes and a signalfd. Signals SIGINT, SIGTERM and SIGCHLD are blocked for the
@@ -50,7 +53,9 @@ class Launcher {
   Launcher(const Launcher&) = delete;
   Launcher& operator=(const Launcher&) = delete;
 
-  // Runs until stopped; returns 0 when nothing failed, 1 when a node failed or gave up.
+  // Runs until stopped; returns 0 when nothing failed; 1 when a node failed or gave up, a
+  // process had to be killed, or a job topology dead-lettered, discarded or dropped messages;
+  // 141 (128 + SIGPIPE) when it stopped because stdout was closed.
   int run();
 
  private:
