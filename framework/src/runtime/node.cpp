@@ -1,6 +1,7 @@
 // brook::Node and brook::Message: the public face of NodeRuntime.
 #include <brook/node.hpp>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 
 #include "runtime/node_engine.hpp"
@@ -67,7 +68,34 @@ NodeOptions parse_or_exit(int argc, char** argv, const ProgramOptions* own) {
   }
 }
 
+// The terminate handler in place when the library was loaded: the C++ runtime's own, unless a
+// program set one during static initialisation.
+const std::terminate_handler kStartupTerminate = std::get_terminate();
+
+// A brook::Error escaping main() that no Node call caught (a bad param read with
+// node.params().get(), a ConfigError of the program's own) is still a configuration problem:
+// said and exit 2. Only while the program has no terminate handler of its own: one it set stays
+// in place (it then catches brook::Error in main() for the same result).
+void exit_2_on_uncaught_brook_error() {
+  if (std::get_terminate() != kStartupTerminate) return;
+  static const std::terminate_handler previous = std::set_terminate([] {
+    if (const std::exception_ptr e = std::current_exception()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const Error& error) {
+        std::cerr << "error: " << error.what() << "\n";
+        std::_Exit(2);
+      } catch (...) {
+        // Not ours: the runtime's handler reports it.
+      }
+    }
+    if (previous != nullptr) previous();
+    std::abort();
+  });
+}
+
 std::unique_ptr<detail::NodeEngine> make_or_exit(NodeOptions options) {
+  exit_2_on_uncaught_brook_error();
   try {
     return std::make_unique<NodeRuntime>(std::move(options));
   } catch (const TopologyError& e) {
