@@ -79,6 +79,12 @@ TEST(ShopTopology, Scaled) {
   EXPECT_EQ(t.channel("price-updates")->pattern, Pattern::kPubsub);
   EXPECT_EQ(channel_of(t.node("catalog")->outputs, "out"), "price-updates");
   EXPECT_EQ(channel_of(t.node("product")->inputs, "updates"), "price-updates");
+  // The same retries and dead letters as shop.yaml.
+  for (const char* channel : {"resolved", "quotes", "rejections"}) {
+    EXPECT_EQ(t.channel(channel)->dead_letter, "orders-dead") << channel;
+    EXPECT_EQ(t.channel(channel)->retry.max_attempts, 5) << channel;
+  }
+  EXPECT_EQ(channel_of(t.node("dead-letters")->inputs, "in"), "orders-dead");
   for (const auto& w : t.warnings)
     ADD_FAILURE() << w.str();
 }
