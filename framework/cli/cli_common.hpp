@@ -9,6 +9,7 @@
 #include <iosfwd>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,10 +25,12 @@ inline constexpr int kExitFailed = 1;  // the operation failed: invalid topology
 inline constexpr int kExitUsage = 2;   // bad command line, unreadable file
 inline constexpr int kExitUnreachable = 3;  // the directory did not answer
 
-// Raised by a subcommand to exit with a message and a code.
-class Exit : public Error {
+// Raised by a subcommand to exit with a message and a code. Not a brook::Error: code that turns
+// the library's errors into an exit code (`catch (const Error&)`, e.g. "the directory did not
+// answer", 3) must let a code already decided (an unreadable key file, 2) pass unchanged.
+class Exit : public std::runtime_error {
  public:
-  Exit(int code, std::string what) : Error(std::move(what)), code_(code) {}
+  Exit(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
   int code() const noexcept { return code_; }
 
  private:

@@ -320,6 +320,34 @@ TEST(Security, ATapWhoseRegistrationIsDeniedExitsNonZeroSayingWhy) {
   EXPECT_EQ(sink.stop(), 0) << sink.log();
 }
 
+// A missing or group-readable --key-file is a configuration error, exit 2 (docs/cli.md, "Exit
+// codes"), for every tool, not "the directory did not answer" (3).
+TEST(Security, ABadKeyFileIsAConfigurationErrorExit2) {
+  SecureCluster sc(true);
+  const fs::path missing = sc.c.dir() / "nowhere.key_secret";
+  const fs::path open_key = sc.c.dir() / "open.key_secret";
+  fs::copy_file(sc.keys / "cli.key_secret", open_key);
+  fs::permissions(open_key, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                fs::perms::others_read);
+  const std::string topology = sc.c.topology().string();
+  for (const auto& [key_file, why] :
+       {std::pair{missing, std::string("cannot read key file ") + missing.string()},
+        std::pair{open_key, "key file " + open_key.string() + " is readable by group or others"}}) {
+    const std::vector<std::vector<std::string>> commands{
+        {bin("brook"), "tap", "work", "--topology", topology, "--key-file", key_file.string()},
+        {bin("brook"), "tap", "work", "--directory", sc.c.directory_endpoint(), "--keys",
+         sc.keys.string(), "--key-file", key_file.string()},
+        {bin("brook"), "send", "work", "{}", "--topology", topology, "--key-file",
+         key_file.string()},
+        {bin("brook"), "ls", "--topology", topology, "--key-file", key_file.string()}};
+    for (const auto& argv : commands) {
+      const auto r = run_command(argv, 30s);
+      EXPECT_EQ(r.code, 2) << r.describe();
+      EXPECT_NE(r.err.find(why), std::string::npos) << r.describe();
+    }
+  }
+}
+
 // Every byte on the loopback interface while `fn` runs (AF_PACKET: needs CAP_NET_RAW).
 class LoopbackCapture {
  public:
