@@ -7,6 +7,7 @@
 #include <brook/log.hpp>
 
 #include "runtime/node_runtime.hpp"
+#include "runtime/socket_setup.hpp"
 
 namespace brook {
 
@@ -21,11 +22,6 @@ constexpr auto kReadyCheckPeriod = 10ms;
 
 std::span<const std::byte> bytes_of(const zmq::message_t& m) {
   return {static_cast<const std::byte*>(m.data()), m.size()};
-}
-
-std::string peer_of(const zmq::message_t& m) {
-  const char* v = zmq_msg_gets(const_cast<zmq_msg_t*>(m.handle()), "Peer-Address");
-  return v != nullptr ? v : "unknown peer";
 }
 }  // namespace
 
@@ -226,7 +222,7 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
     case detail::HandlerResult::kOk:
       break;
     case detail::HandlerResult::kUndecodable:
-      tracker_.undecodable(a, outcome.error, peer_of(frame));
+      tracker_.undecodable(a, outcome.error, detail::peer_address(frame));
       break;
     case detail::HandlerResult::kThrew:
       if (tracker_.failed(a, frame, outcome.error, stopping_)) return;  // the retry owns it
@@ -242,8 +238,8 @@ void NodeRuntime::decode_error(detail::Receiver& in, const zmq::message_t& frame
   std::uint64_t suppressed = 0;
   if (decode_log_.allow(suppressed)) {
     BROOK_LOG(kWarn) << "dropping malformed message on port '" << in.port() << "' (channel '"
-                     << in.channel().name << "') from " << peer_of(frame) << ": " << why << " ("
-                     << counters.decode_errors << " decode errors on this channel"
+                     << in.channel().name << "') from " << detail::peer_address(frame) << ": "
+                     << why << " (" << counters.decode_errors << " decode errors on this channel"
                      << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
                      << ")";
   }

@@ -18,15 +18,10 @@
 
 #include "directory/directory_protocol.hpp"
 #include "runtime/socket_monitor.hpp"
+#include "runtime/socket_setup.hpp"
 #include "security/security.hpp"
 
 namespace brook::detail {
-
-// An input's ZMQ_MAXMSGSIZE, in channel max_message_size: libzmq drops a larger frame together
-// with its connection and reports that no differently from the peer closing (a DISCONNECTED
-// event), so inputs let frames up to this through and reject those over max_message_size
-// themselves, as decode errors counted and logged with the peer.
-inline constexpr std::size_t kInputFrameCeiling = 2;
 
 class Receiver {
  public:

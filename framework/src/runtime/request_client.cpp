@@ -21,6 +21,8 @@ RequestClient::RequestClient(zmq::context_t& context, const ChannelSpec& channel
       socket_(context, zmq::socket_type::router),
       replicas_(context, socket_, std::move(node), security, true) {
   configure_data_socket(socket_, channel, linger);
+  socket_.set(zmq::sockopt::maxmsgsize,
+              static_cast<std::int64_t>(kInputFrameCeiling * channel.max_message_size));
   // A send to a replica that is gone or full fails at once: the request then tries another.
   socket_.set(zmq::sockopt::router_mandatory, 1);
   limits_.max_message_size = channel.max_message_size;
@@ -146,15 +148,16 @@ void RequestClient::on_readable() {
   zmq::message_t body;
   for (int i = 0; i < kMaxRepliesPerRead; ++i) {
     if (!socket_.recv(id, zmq::recv_flags::dontwait)) return;
-    if (!id.more()) {
-      ++counters_.decode_errors;
+    if (!id.more()) {  // a ROUTER always gives the routing id and what follows
+      malformed(id, "no frame after the routing id");
       continue;
     }
     (void)socket_.recv(body, zmq::recv_flags::none);
     if (body.more()) {
-      while (body.more())
+      std::size_t parts = 1;  // libzmq delivers a message whole: its parts are all here
+      for (; body.more(); ++parts)
         (void)socket_.recv(body, zmq::recv_flags::none);
-      ++counters_.decode_errors;
+      malformed(body, "expected 1 frame (an envelope), got " + std::to_string(parts));
       continue;
     }
     read_reply(body);
@@ -165,8 +168,12 @@ void RequestClient::read_reply(zmq::message_t& frame) {
   EnvelopeView env;
   const std::span<const std::byte> bytes(static_cast<const std::byte*>(frame.data()), frame.size());
   std::uint64_t seq = 0;
-  if (!decode_envelope(bytes, limits_, env) || !parse_reply_to(env, seq)) {
-    ++counters_.decode_errors;
+  if (const DecodeStatus st = decode_envelope(bytes, limits_, env); !st) {
+    malformed(frame, st.describe());
+    return;
+  }
+  if (!parse_reply_to(env, seq)) {
+    malformed(frame, "a reply without a numeric reply-to header");
     return;
   }
   const auto it = pending_.find(seq);
@@ -182,6 +189,18 @@ void RequestClient::read_reply(zmq::message_t& frame) {
     return;
   }
   complete(it, std::move(frame), {});
+}
+
+void RequestClient::malformed(const zmq::message_t& frame, const std::string& why) {
+  ++counters_.decode_errors;
+  std::uint64_t suppressed = 0;
+  if (decode_log_.allow(suppressed)) {
+    BROOK_LOG(kWarn) << "dropping malformed reply on channel '" << channel_->name << "' from "
+                     << peer_address(frame) << " (a replica of '" << node() << "'): " << why << " ("
+                     << counters_.decode_errors << " decode errors on this channel"
+                     << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
+                     << ")";
+  }
 }
 
 RequestClient::Clock::time_point RequestClient::next_wakeup() const noexcept {

@@ -10,11 +10,13 @@
 // run_completions(), so a callback never runs inside a monitor event or a control-only pass.
 //
 // Bounds: at most channel.max_pending outstanding requests; send() throws BackpressureError
-// beyond that.
+// beyond that. A malformed reply (wrong frame count, not an envelope, over max_message_size, no
+// numeric reply-to) is counted in `decode_errors` and logged (rate-limited) with the address.
 #pragma once
 
 #include <brook/counters.hpp>
 #include <brook/envelope_codec.hpp>
+#include <brook/log.hpp>
 #include <brook/topology.hpp>
 #include <chrono>
 #include <cstdint>
@@ -97,6 +99,7 @@ class RequestClient {
   void complete(std::map<std::uint64_t, Pending>::iterator it, zmq::message_t reply,
                 std::string error);
   void read_reply(zmq::message_t& frame);
+  void malformed(const zmq::message_t& frame, const std::string& why);
 
   const ChannelSpec* channel_;
   ChannelCounters& counters_;
@@ -108,6 +111,7 @@ class RequestClient {
   std::vector<Replica*> candidates_;
   std::uint32_t turn_ = 0;
   Limits limits_;
+  LogRateLimiter decode_log_;
 };
 
 }  // namespace brook::detail

@@ -25,6 +25,8 @@ RequestServer::RequestServer(zmq::context_t& context, const PortSpec& port,
       socket_(context, zmq::socket_type::router),
       self_(std::make_shared<RequestServer*>(this)) {
   configure_data_socket(socket_, channel, linger);
+  socket_.set(zmq::sockopt::maxmsgsize,
+              static_cast<std::int64_t>(kInputFrameCeiling * channel.max_message_size));
   // A reply to a caller that disconnected fails at once instead of vanishing: it is counted.
   socket_.set(zmq::sockopt::router_mandatory, 1);
   security.configure_server(socket_, channel.name);
@@ -50,15 +52,16 @@ void RequestServer::on_readable() {
   for (int i = 0; i < kMaxRequestsPerRead; ++i) {
     if (!socket_.recv(frame, zmq::recv_flags::dontwait)) return;
     peer_.assign(static_cast<const char*>(frame.data()), frame.size());
-    if (!frame.more()) {
-      ++counters_.decode_errors;
+    if (!frame.more()) {  // a ROUTER always gives the routing id and what follows
+      malformed(frame, "no frame after the routing id");
       continue;
     }
     (void)socket_.recv(frame, zmq::recv_flags::none);
     if (frame.more()) {
-      while (frame.more())
+      std::size_t parts = 1;  // libzmq delivers a message whole: its parts are all here
+      for (; frame.more(); ++parts)
         (void)socket_.recv(frame, zmq::recv_flags::none);
-      ++counters_.decode_errors;
+      malformed(frame, "expected 1 frame (an envelope), got " + std::to_string(parts));
       continue;
     }
     handle(frame, peer_);
@@ -69,15 +72,12 @@ void RequestServer::handle(zmq::message_t& frame, const std::string& peer) {
   EnvelopeView env;
   const std::span<const std::byte> bytes(static_cast<const std::byte*>(frame.data()), frame.size());
   if (const DecodeStatus st = decode_envelope(bytes, limits_, env); !st) {
-    // No seq to answer: the caller times out.
-    ++counters_.decode_errors;
-    BROOK_LOG(kWarn) << "dropping a malformed request on '" << channel_->name
-                     << "': " << st.describe();
+    malformed(frame, st.describe());  // no seq to answer: the caller times out
     return;
   }
   Origin origin{peer, env.id.seq, env.trace};
   if (env.channel != channel_->name) {
-    ++counters_.decode_errors;
+    malformed(frame, "request names channel '" + std::string(env.channel.substr(0, 64)) + "'");
     fail(origin, "request names channel '" + std::string(env.channel.substr(0, 64)) +
                      "' but arrived on '" + channel_->name + "'");
     return;
@@ -93,6 +93,18 @@ void RequestServer::handle(zmq::message_t& frame, const std::string& peer) {
   } catch (const std::exception& e) {
     ++counters_.handler_errors;
     if (!slot->replied()) slot->fail(e.what());
+  }
+}
+
+void RequestServer::malformed(const zmq::message_t& frame, const std::string& why) {
+  ++counters_.decode_errors;
+  std::uint64_t suppressed = 0;
+  if (decode_log_.allow(suppressed)) {
+    BROOK_LOG(kWarn) << "dropping malformed request on port '" << port_ << "' (channel '"
+                     << channel_->name << "') from " << peer_address(frame) << ": " << why << " ("
+                     << counters_.decode_errors << " decode errors on this channel"
+                     << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
+                     << ")";
   }
 }
 

@@ -5,10 +5,13 @@
 // back on the same connection, now or later from the loop thread (docs/wire.md).
 //
 // A reply to a caller that is gone is dropped and counted (`dropped`); a reply after the server
-// closed is dropped silently.
+// closed is dropped silently. A malformed request (wrong frame count, not an envelope, over
+// max_message_size, another channel's) is counted in `decode_errors` and logged (rate-limited)
+// with the caller's address.
 #pragma once
 
 #include <brook/counters.hpp>
+#include <brook/log.hpp>
 #include <brook/node.hpp>
 #include <brook/topology.hpp>
 #include <functional>
@@ -60,6 +63,7 @@ class RequestServer {
 
  private:
   void handle(zmq::message_t& frame, const std::string& peer);
+  void malformed(const zmq::message_t& frame, const std::string& why);
   void send(const Origin& to, std::string_view type, std::span<const std::byte> payload,
             std::string_view error);
 
@@ -71,6 +75,7 @@ class RequestServer {
   std::string endpoint_;
   Limits limits_;
   Handler handler_;
+  LogRateLimiter decode_log_;
   EnvelopeEncoder encoder_;
   std::uint64_t next_seq_ = 1;
   std::string peer_;  // of the request being read; reused

@@ -14,6 +14,11 @@ void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
   s.set(zmq::sockopt::reconnect_ivl_max, 1000);
 }
 
+std::string peer_address(const zmq::message_t& frame) {
+  const char* v = zmq_msg_gets(const_cast<zmq_msg_t*>(frame.handle()), "Peer-Address");
+  return v != nullptr ? v : "unknown peer";
+}
+
 std::string hello_topic(std::string_view subscriber_id) {
   std::string t(kHelloTopicPrefix);
   t.append(subscriber_id);

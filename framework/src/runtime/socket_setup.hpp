@@ -14,6 +14,17 @@ namespace brook::detail {
 void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
                            std::chrono::milliseconds linger);
 
+// ZMQ_MAXMSGSIZE of the sockets that receive from foreign peers (inputs, and both ends of a
+// request channel), in channel max_message_size: libzmq drops a larger frame together with its
+// connection and reports that no differently from the peer closing (a DISCONNECTED event), so
+// these let frames up to this through and reject those over max_message_size themselves, as
+// decode errors counted and logged with the peer.
+inline constexpr std::size_t kInputFrameCeiling = 2;
+
+// The address of the peer a received frame came from ("127.0.0.1"), for logs; "unknown peer"
+// when libzmq does not say.
+std::string peer_address(const zmq::message_t& frame);
+
 // The topic a subscriber instance listens on for its publishers' welcome messages
 // (docs/wire.md): "~brook/hello/" + the subscriber's producer id.
 std::string hello_topic(std::string_view subscriber_id);
