@@ -1,5 +1,6 @@
 // Taps against a running producer: each tap's sockets are released when it leaves (unregisters
-// or its lease lapses), and a producer serves at most kMaxTapsPerChannel taps per channel.
+// or its lease lapses), and a producer serves at most kMaxTapsPerChannel taps per channel and
+// tells the next one, so a `brook tap` beyond the bound exits 1 saying so.
 //
 // Most taps here are registrations made by the test (a tap's directory entry and a PULL socket
 // it binds), which is all a producer sees of a `brook tap`: that makes 500 of them come and go in
@@ -17,6 +18,7 @@
 #include "support/cluster.hpp"
 #include "support/command.hpp"
 #include "support/process.hpp"
+#include "wire/control_frames.hpp"
 
 namespace brook::test {
 namespace {
@@ -87,16 +89,32 @@ class FakeTap {
   }
   // A copy arrived: the producer serves this tap.
   bool received() {
-    zmq::message_t m;
-    while (pull_.recv(m, zmq::recv_flags::dontwait))
-      got_ = true;
+    read();
     return got_;
+  }
+  // A tap refusal arrived (docs/wire.md, "Taps"): the producer will not serve this tap.
+  bool refused() {
+    read();
+    return refused_;
   }
 
  private:
+  void read() {
+    zmq::message_t m;
+    while (pull_.recv(m, zmq::recv_flags::dontwait)) {
+      const std::string_view bytes(static_cast<const char*>(m.data()), m.size());
+      if (bytes.starts_with(detail::tap_refusal_prefix())) {
+        refused_ = true;
+      } else {
+        got_ = true;
+      }
+    }
+  }
+
   zmq::socket_t pull_;
   RegisterRequest reg_;
   bool got_ = false;
+  bool refused_ = false;
 };
 
 class Taps : public ::testing::Test {
@@ -202,16 +220,15 @@ TEST_F(Taps, PubsubTapsComingAndGoingLeaveThePublishersFdsFlat) {
   EXPECT_EQ(listener.stop(), 0) << listener.log();
 }
 
-// Fills `producer`'s bound with taps of `pattern`, checks the next is refused (logged, sent
-// nothing) and that a place freed by a tap leaving serves the next one.
-void check_bound(Process& producer, Cluster& cluster, zmq::context_t& ctx, Pattern pattern,
-                 const std::string& channel) {
+// Registers kMaxTapsPerChannel taps of `pattern` and waits until `producer` serves each.
+std::vector<std::unique_ptr<FakeTap>> fill_bound(Process& producer, Cluster& cluster,
+                                                 zmq::context_t& ctx, Pattern pattern) {
   std::vector<std::unique_ptr<FakeTap>> taps;
   for (std::size_t k = 0; k < detail::kMaxTapsPerChannel; ++k) {
     taps.push_back(std::make_unique<FakeTap>(ctx, static_cast<int>(k), pattern));
     taps.back()->register_with(cluster.client());
   }
-  ASSERT_TRUE(wait_for(
+  EXPECT_TRUE(wait_for(
       [&] {
         for (auto& t : taps)
           if (!t->received()) return false;
@@ -219,6 +236,15 @@ void check_bound(Process& producer, Cluster& cluster, zmq::context_t& ctx, Patte
       },
       10s))
       << producer.log();
+  return taps;
+}
+
+// Fills `producer`'s bound with taps of `pattern`, checks the next is refused (logged, told,
+// sent nothing else) and that a place freed by a tap leaving serves the next one.
+void check_bound(Process& producer, Cluster& cluster, zmq::context_t& ctx, Pattern pattern,
+                 const std::string& channel) {
+  auto taps = fill_bound(producer, cluster, ctx, pattern);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   FakeTap extra(ctx, 999, pattern);
   extra.register_with(cluster.client());
   const std::string line = "refusing tap brook-tap-fake999.0 on channel '" + channel +
@@ -226,7 +252,8 @@ void check_bound(Process& producer, Cluster& cluster, zmq::context_t& ctx, Patte
                            " taps already served";
   ASSERT_TRUE(wait_for([&] { return producer.log().find(line) != std::string::npos; }, 10s))
       << producer.log();
-  EXPECT_FALSE(extra.received()) << "the refused tap gets nothing";
+  EXPECT_TRUE(wait_for([&] { return extra.refused(); }, 10s)) << "the refused tap is told";
+  EXPECT_FALSE(extra.received()) << "the refused tap gets nothing else";
 
   taps.front()->unregister_with(cluster.client());
   FakeTap next(ctx, 1000, pattern);
@@ -244,6 +271,41 @@ TEST_F(Taps, APublisherServesAtMostTheBoundAndLogsTheRefusal) {
   auto listener = cluster_.start_node("brook-test-sink", "listener");
   auto announcer = cluster_.start_node("brook-test-source", "announcer");
   check_bound(announcer, cluster_, ctx_, Pattern::kPubsub, "news");
+  EXPECT_EQ(announcer.stop(), 0) << announcer.log();
+  EXPECT_EQ(listener.stop(), 0) << listener.log();
+}
+
+// A real `brook tap` beyond the bound: the producer tells it, and it exits 1 naming the bound.
+void check_refused_tap(Process& producer, Cluster& cluster, zmq::context_t& ctx, Pattern pattern,
+                       const std::string& channel) {
+  auto taps = fill_bound(producer, cluster, ctx, pattern);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const auto started = std::chrono::steady_clock::now();
+  const auto tap = run_command({bin("brook"), "tap", channel, "--directory",
+                                cluster.directory_endpoint(), "--duration", "30s"},
+                               60s);
+  EXPECT_EQ(tap.code, 1) << tap.describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s) << "exits once refused";
+  EXPECT_NE(tap.err.find("refused this tap of channel '" + channel + "': it already serves " +
+                         std::to_string(detail::kMaxTapsPerChannel) +
+                         " taps, the most one producer serves per channel (kMaxTapsPerChannel)"),
+            std::string::npos)
+      << tap.describe();
+  // The taps that were there are still served.
+  for (auto& t : taps)
+    EXPECT_FALSE(t->refused());
+}
+
+TEST_F(Taps, ATapBeyondTheBoundIsToldAndExitsNonZero) {
+  check_refused_tap(source_, cluster_, ctx_, Pattern::kPipeline, "work");
+  EXPECT_EQ(source_.stop(), 0) << source_.log();
+  EXPECT_EQ(sink_.stop(), 0) << sink_.log();
+}
+
+TEST_F(Taps, ATapOfAPubsubChannelBeyondTheBoundIsToldAndExitsNonZero) {
+  auto listener = cluster_.start_node("brook-test-sink", "listener");
+  auto announcer = cluster_.start_node("brook-test-source", "announcer");
+  check_refused_tap(announcer, cluster_, ctx_, Pattern::kPubsub, "news");
   EXPECT_EQ(announcer.stop(), 0) << announcer.log();
   EXPECT_EQ(listener.stop(), 0) << listener.log();
 }

@@ -182,6 +182,9 @@ void NodeRuntime::drain_input(detail::Receiver& in) {
       case detail::Receiver::Received::kMalformed:
         decode_error(in, frame, why);
         continue;
+      case detail::Receiver::Received::kRefused:
+        tap_refused(why);
+        continue;
       case detail::Receiver::Received::kMessage:
         dispatch(in, frame, peer_, 0);
         continue;
@@ -229,6 +232,14 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
       break;
   }
   tracker_.settle(a);
+}
+
+void NodeRuntime::tap_refused(const std::string& why) {
+  // Another producer may refuse too: one line says it.
+  if (exit_code_ != 0) return;
+  BROOK_LOG(kError) << why;
+  exit_code_ = 1;
+  stop_.request_stop();
 }
 
 void NodeRuntime::decode_error(detail::Receiver& in, const zmq::message_t& frame,

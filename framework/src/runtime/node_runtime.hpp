@@ -105,6 +105,9 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   void dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
                 std::uint32_t attempt);
   void decode_error(detail::Receiver& in, const zmq::message_t& frame, const std::string& why);
+  // A producer refused this tap (brook tap): it would miss that producer's messages, so it
+  // stops and run() returns 1.
+  void tap_refused(const std::string& why);
   // Runs control work only (never a handler) until done() or the deadline.
   bool wait_until(const std::function<bool()>& done, Clock::time_point deadline);
   void on_stop_fd();
@@ -151,6 +154,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   bool ready_ = false;
   bool registered_once_ = false;
   int exit_code_ = 0;  // run()'s result after a clean shutdown: 1 when the node gave up its name
+                       // or a producer refused it as a tap
   bool stopping_ = false;
   int stop_reads_ = 0;
   Clock::time_point started_{};

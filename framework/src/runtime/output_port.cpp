@@ -35,13 +35,15 @@ void OutputPort::unwatch(Reactor::ReaderId id) {
   std::erase(readers_, id);
 }
 
-bool OutputPort::admit_tap(const DirectoryEntry& e, std::size_t taps) {
+bool OutputPort::admit_tap(const DirectoryEntry& e, std::size_t taps, TapRefuser& refuser) {
   if (taps < kMaxTapsPerChannel) return true;
+  const bool told = refuser.refuse(e);
   std::uint64_t suppressed = 0;
   if (tap_refusal_log_.allow(suppressed)) {
     BROOK_LOG(kWarn) << "refusing tap " << e.instance_name() << " on channel '" << channel_->name
                      << "': " << taps << " taps already served, the most one producer serves per "
                      << "channel (kMaxTapsPerChannel = " << kMaxTapsPerChannel << ")"
+                     << (told ? "" : "; not told: too many refusals this second")
                      << (suppressed ? "; " + std::to_string(suppressed) + " refusals not logged"
                                     : "");
   }

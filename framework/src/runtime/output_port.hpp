@@ -18,13 +18,15 @@
 #include "directory/directory_protocol.hpp"
 #include "runtime/output_journal.hpp"
 #include "runtime/reactor.hpp"
+#include "runtime/tap_refuser.hpp"
 #include "security/security.hpp"
 
 namespace brook::detail {
 
 // Taps (brook tap) one producer serves per channel at a time; each costs the producer sockets
 // (a PUSH and its monitor on pipeline channels) and a copy of every message. A tap beyond it
-// gets nothing from that producer (docs/cli.md#brook-tap).
+// gets nothing from that producer but a tap-refused frame, which makes it exit 1 saying so
+// (docs/cli.md#brook-tap).
 inline constexpr std::size_t kMaxTapsPerChannel = 16;
 
 // Runs the loop's control work (directory, monitors, flushing) until `done()` or the deadline;
@@ -90,8 +92,9 @@ class OutputPort {
                                  std::function<void(short)> fn, bool sent_elsewhere);
   // Stops serving a socket of watch_socket(); it may be closed afterwards.
   void unwatch(Reactor::ReaderId id);
-  // Whether tap `e` may join while `taps` are served; logs the refusal (rate-limited).
-  bool admit_tap(const DirectoryEntry& e, std::size_t taps);
+  // Whether tap `e` may join while `taps` are served; a refused tap is told with `refuser` and
+  // the refusal logged (rate-limited).
+  bool admit_tap(const DirectoryEntry& e, std::size_t taps, TapRefuser& refuser);
   void watch_source(std::function<Clock::time_point()> next,
                     std::function<void(Clock::time_point)> tick);
 

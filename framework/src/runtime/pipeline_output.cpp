@@ -18,7 +18,8 @@ PipelineOutput::PipelineOutput(Reactor& reactor, zmq::context_t& context, const 
       linger_(linger),
       security_(security),
       journal_(std::move(journal)),
-      acked_(std::move(acked)) {
+      acked_(std::move(acked)),
+      tap_refuser_(context, security, channel, producer_id_, kMaxTapsPerChannel) {
   for (const NodeSpec* n : topology.consumers(channel.name))
     declared_.insert(n->name);
   // Declared groups exist from the start so messages emitted before any replica is known are
@@ -108,7 +109,7 @@ void PipelineOutput::consumer_added(const DirectoryEntry& e) {
   // A tap gets its own group keyed apart from real nodes of the same name.
   const std::string key = e.reg.tap ? "~tap/" + e.instance_name() : e.node;
   const auto it = groups_.find(key);
-  if (it == groups_.end() && e.reg.tap && !admit_tap(e, taps())) return;
+  if (it == groups_.end() && e.reg.tap && !admit_tap(e, taps(), tap_refuser_)) return;
   GroupSender& g = it != groups_.end() ? *it->second : add_group(key, e.node, e.reg.tap);
   g.add_replica(e);
 }

@@ -57,6 +57,7 @@ class PipelineOutput final : public OutputPort {
   std::map<std::string, std::pair<Reactor::ReaderId, Reactor::ReaderId>> readers_of_;
   std::unique_ptr<OutputJournal> journal_;
   GroupSender::AckedFn acked_;
+  TapRefuser tap_refuser_;
 };
 
 }  // namespace brook::detail

@@ -14,7 +14,8 @@ PubsubOutput::PubsubOutput(Reactor& reactor, zmq::context_t& context, const Port
                            std::string producer_id, std::chrono::milliseconds linger,
                            ChannelCounters& counters, const Security& security)
     : OutputPort(reactor, port, channel, producer_id, counters),
-      publisher_(context, channel, std::move(producer_id), linger, security) {
+      publisher_(context, channel, std::move(producer_id), linger, security),
+      tap_refuser_(context, security, channel, producer_id_, kMaxTapsPerChannel) {
   for (const NodeSpec* n : topology.consumers(channel.name))
     declared_.insert(n->name);
   // Subscriptions (hellos) arrive on the XPUB; welcomes are sent from deliver() and flush() too.
@@ -30,7 +31,7 @@ PubsubOutput::PubsubOutput(Reactor& reactor, zmq::context_t& context, const Port
 }
 
 void PubsubOutput::consumer_added(const DirectoryEntry& e) {
-  if (e.reg.tap && !publisher_.knows(e) && !admit_tap(e, publisher_.taps())) return;
+  if (e.reg.tap && !publisher_.knows(e) && !admit_tap(e, publisher_.taps(), tap_refuser_)) return;
   publisher_.add_subscriber(e);
 }
 

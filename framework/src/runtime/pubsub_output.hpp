@@ -30,6 +30,7 @@ class PubsubOutput final : public OutputPort {
  private:
   std::set<std::string> declared_;  // subscribing nodes named by the topology
   Publisher publisher_;
+  TapRefuser tap_refuser_;
   Clock::time_point next_flush_{};
 };
 

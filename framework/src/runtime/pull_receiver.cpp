@@ -15,7 +15,7 @@ Receiver::Received PullReceiver::receive(zmq::message_t& body, std::string& peer
                                          std::string& why) {
   peer.clear();
   if (!socket_.recv(body, zmq::recv_flags::dontwait)) return Received::kNothing;
-  if (!body.more()) return Received::kMessage;
+  if (!body.more()) return refused_tap(body, why) ? Received::kRefused : Received::kMessage;
   why = "expected 1 frame, got " + std::to_string(drain_parts(body, 1));
   return Received::kMalformed;
 }

@@ -6,6 +6,7 @@
 #include "runtime/reliable_receiver.hpp"
 #include "runtime/socket_setup.hpp"
 #include "runtime/sub_receiver.hpp"
+#include "wire/control_frames.hpp"
 
 namespace brook::detail {
 
@@ -51,6 +52,21 @@ std::size_t Receiver::drain_parts(zmq::message_t& body, std::size_t parts) {
     body.swap(extra);
   }
   return parts;
+}
+
+bool Receiver::refused_tap(const zmq::message_t& frame, std::string& why) const {
+  if (!tap_) return false;
+  const std::span<const std::byte> bytes(static_cast<const std::byte*>(frame.data()), frame.size());
+  if (!as_string_view(bytes).starts_with(tap_refusal_prefix())) return false;
+  TapRefusal r;
+  std::string bad;
+  if (!decode_tap_refusal(bytes, r, bad)) return false;  // then a malformed message like any
+  why = "producer " + r.producer + " refused this tap of channel '" + channel_->name +
+        "': it already serves " + std::to_string(r.limit) +
+        " taps, the most one producer serves per channel (kMaxTapsPerChannel); stop another "
+        "brook tap of '" +
+        channel_->name + "' or try again once one has ended";
+  return true;
 }
 
 void Receiver::on_monitor_event() {

@@ -46,10 +46,11 @@ class Receiver {
   void* monitor_socket() noexcept { return monitor_ ? monitor_->handle() : nullptr; }
   void on_monitor_event();
 
-  enum class Received { kNothing, kMessage, kControl, kMalformed };
+  enum class Received { kNothing, kMessage, kControl, kMalformed, kRefused };
   // Reads one message. kMessage: `body` holds the envelope frame and `peer` whom to acknowledge
   // (empty when nobody is). kControl: a protocol frame was taken care of. kMalformed: wrong
-  // frame structure; `why` says what and `body` holds a frame of it.
+  // frame structure; `why` says what and `body` holds a frame of it. kRefused (a tap only): a
+  // producer will not serve this tap; `why` says which and why.
   virtual Received receive(zmq::message_t& body, std::string& peer, std::string& why) = 0;
 
   // Before the first attempt at a message: false when it must not be handled (a duplicate, or
@@ -87,6 +88,9 @@ class Receiver {
   // A malformed multi-part message: reads the rest so the next receive starts a new message;
   // `body` ends as the last part. Returns the number of parts.
   std::size_t drain_parts(zmq::message_t& body, std::size_t parts);
+  // For a tap: whether `frame` is a producer's tap refusal (docs/wire.md, "Taps"); `why` then
+  // says who refused and what to do.
+  bool refused_tap(const zmq::message_t& frame, std::string& why) const;
 
   std::string port_;
   const ChannelSpec* channel_;

@@ -24,6 +24,8 @@ SubReceiver::SubReceiver(zmq::context_t& context, const PortSpec& port, const Ch
       hello_(hello_topic(own_id)) {
   socket_.set(zmq::sockopt::subscribe, channel.name);
   socket_.set(zmq::sockopt::subscribe, hello_);
+  // A refusal comes as one frame (an XPUB's welcome message): its start is its topic.
+  if (tap) socket_.set(zmq::sockopt::subscribe, tap_refusal_prefix());
   bind(advertise);
 }
 
@@ -32,8 +34,9 @@ Receiver::Received SubReceiver::receive(zmq::message_t& body, std::string& peer,
   zmq::message_t topic;
   if (!socket_.recv(topic, zmq::recv_flags::dontwait)) return Received::kNothing;
   if (!topic.more()) {
-    why = "expected a topic frame and an envelope frame, got 1 frame";
     body.swap(topic);
+    if (refused_tap(body, why)) return Received::kRefused;
+    why = "expected a topic frame and an envelope frame, got 1 frame";
     return Received::kMalformed;
   }
   (void)socket_.recv(body, zmq::recv_flags::none);

@@ -71,4 +71,54 @@ bool decode_welcome(std::span<const std::byte> frame, Welcome& out, std::string&
   return f.ok();
 }
 
+namespace {
+constexpr std::string_view kTapRefused = "tap-refused";
+}  // namespace
+
+void encode_tap_refusal(const TapRefusal& r, msgpack::sbuffer& out) {
+  out.clear();
+  msgpack::packer<msgpack::sbuffer> p(out);
+  p.pack_array(3);
+  p.pack_uint32(kWireVersion);
+  p.pack(kTapRefused);
+  p.pack_map(3);
+  p.pack(std::string_view("producer"));
+  p.pack(std::string_view(r.producer));
+  p.pack(std::string_view("channel"));
+  p.pack(std::string_view(r.channel));
+  p.pack(std::string_view("limit"));
+  p.pack_uint64(r.limit);
+}
+
+std::string_view tap_refusal_prefix() noexcept {
+  // fixarray(3), positive fixint 1 (kWireVersion), fixstr(11) "tap-refused".
+  static_assert(kWireVersion == 1 && kTapRefused.size() == 11);
+  static constexpr char kPrefix[] = "\x93\x01\xabtap-refused";
+  return {kPrefix, sizeof kPrefix - 1};
+}
+
+bool decode_tap_refusal(std::span<const std::byte> frame, TapRefusal& out, std::string& why) {
+  MsgpackReader r(frame);
+  std::uint32_t fields = 0;
+  std::uint64_t version = 0;
+  std::string_view kind;
+  if (r.read_array_header(fields) != DecodeErrc::kOk || fields != 3 ||
+      r.read_uint(version) != DecodeErrc::kOk || version != kWireVersion ||
+      r.read_str(kind) != DecodeErrc::kOk || kind != kTapRefused) {
+    why = "not a tap refusal: expected [1, \"tap-refused\", {...}]";
+    return false;
+  }
+  msgpack::object_handle h;
+  if (!unpack_control_frame(as_string_view(r.rest()), h, why)) {
+    why = "malformed tap refusal: " + why;
+    return false;
+  }
+  ObjectReader f(h.get(), "tap refusal");
+  f.str("producer", out.producer, Limits{}.max_name);
+  f.str("channel", out.channel, Limits{}.max_name);
+  f.uint("limit", out.limit);
+  if (!f.ok()) why = f.error();
+  return f.ok();
+}
+
 }  // namespace brook::detail
