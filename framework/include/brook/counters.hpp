@@ -37,6 +37,8 @@ struct ChannelCounters {
   std::uint64_t refused = 0;         // connections to this input refused (security: curve)
   std::uint64_t forged = 0;          // envelopes dropped: their producer is not what the
                                      // connection proved (another connection's, another key's)
+  std::uint64_t accept_failed = 0;   // accept() calls on this input's socket that failed (out
+                                     // of file descriptors: the input stops listening a while)
 
   // Visits (name, value) for each counter in kChannelCounterFields order (the wire names).
   template <class F>
@@ -52,7 +54,7 @@ struct CounterField {
 };
 
 // The single list of counters: wire names and members. Adding a counter means adding it here.
-inline constexpr std::array<CounterField, 16> kChannelCounterFields{{
+inline constexpr std::array<CounterField, 17> kChannelCounterFields{{
     {"received", &ChannelCounters::received},
     {"emitted", &ChannelCounters::emitted},
     {"sent", &ChannelCounters::sent},
@@ -69,6 +71,7 @@ inline constexpr std::array<CounterField, 16> kChannelCounterFields{{
     {"dead_lettered", &ChannelCounters::dead_lettered},
     {"refused", &ChannelCounters::refused},
     {"forged", &ChannelCounters::forged},
+    {"accept_failed", &ChannelCounters::accept_failed},
 }};
 
 template <class F>

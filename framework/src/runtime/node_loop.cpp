@@ -119,10 +119,9 @@ void NodeRuntime::watch_framework_sockets() {
     detail::Receiver& r = *in;
     reactor_.add_socket(
         r.socket(), ZMQ_POLLIN, [this, &r](short) { drain_input(r); }, data);
-    if (void* m = r.monitor_socket()) {
-      reactor_.add_socket(zmq::socket_ref(zmq::from_handle, m), ZMQ_POLLIN,
-                          [&r](short) { r.on_monitor_event(); });
-    }
+    reactor_.add_socket(zmq::socket_ref(zmq::from_handle, r.monitor_socket()), ZMQ_POLLIN,
+                        [&r](short) { r.on_monitor_event(); });
+    watch_accept_guard(r.accept_guard());
   }
   // Acknowledgements released by downstream ones (chained) go out after every pass.
   reactor_.add_source([] { return Clock::time_point::max(); },
@@ -145,6 +144,11 @@ void NodeRuntime::watch_framework_sockets() {
         if (!ready_) check_ready(now);
       },
       detail::ReactorGroup::kData);  // runs on_ready callbacks
+}
+
+void NodeRuntime::watch_accept_guard(detail::AcceptGuard& guard) {
+  reactor_.add_source([&guard] { return guard.next_wakeup(); },
+                      [&guard](Clock::time_point now) { guard.tick(now); });
 }
 
 void NodeRuntime::on_stop_fd() {

@@ -388,6 +388,9 @@ void NodeRuntime::watch_request_ports() {
     };
     server_readers_.push_back(reactor_.add_socket(
         s.socket(), ZMQ_POLLIN, [&s](short) { s.on_readable(); }, data));
+    reactor_.add_socket(zmq::socket_ref(zmq::from_handle, s.monitor_socket()), ZMQ_POLLIN,
+                        [&s](short) { s.on_monitor_event(); });
+    watch_accept_guard(s.accept_guard());
   }
 }
 

@@ -86,6 +86,8 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
                   std::unique_ptr<detail::OutputJournal> journal);
   void start_directory_sessions();
   void watch_framework_sockets();
+  // Listens again when an input's accept guard stopped it (out of descriptors).
+  void watch_accept_guard(detail::AcceptGuard& guard);
   void deliver(std::size_t output, zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
                detail::DeliveryTracker::Attempt* attempt);
   // Calls the handler with its emits staged; delivers them if it returned, discards them if it

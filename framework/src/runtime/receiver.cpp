@@ -14,17 +14,23 @@ Receiver::Receiver(zmq::context_t& context, zmq::socket_type type, const PortSpe
                    const ChannelSpec& channel, const std::string& advertise, bool tap,
                    std::chrono::milliseconds linger, ChannelCounters& counters,
                    const Security& security)
-    : port_(port.port), channel_(&channel), tap_(tap), socket_(context, type), counters_(counters) {
+    : port_(port.port),
+      channel_(&channel),
+      tap_(tap),
+      socket_(context, type),
+      counters_(counters),
+      accept_guard_(socket_, "input '" + port.port + "' (channel '" + channel.name + "')",
+                    counters.accept_failed) {
   configure_data_socket(socket_, channel, linger);
   socket_.set(zmq::sockopt::maxmsgsize,
               static_cast<std::int64_t>(kInputFrameCeiling * channel.max_message_size));
   security.configure_server(socket_, channel.name);
-  if (security.curve()) {
-    // Refusals by the ZAP handler (HANDSHAKE_FAILED_AUTH) are counted there, with the address.
-    monitor_ = std::make_unique<SocketMonitor>(
-        context, socket_,
-        ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
-  }
+  // Refusals by the ZAP handler (HANDSHAKE_FAILED_AUTH) are counted there, with the address.
+  monitor_ = std::make_unique<SocketMonitor>(
+      context, socket_,
+      ZMQ_EVENT_ACCEPT_FAILED | (security.curve() ? ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                                        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                                                  : 0));
   limits_.max_message_size = channel.max_message_size;
   (void)advertise;  // bound by the derived class once its socket options are set (bind())
 }
@@ -38,6 +44,7 @@ void Receiver::bind(const std::string& advertise) {
                                 " (check --advertise: it must be an address of this host)");
   }
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  accept_guard_.bound(endpoint_);
 }
 
 Registration Receiver::registration() const {
@@ -70,8 +77,12 @@ bool Receiver::refused_tap(const zmq::message_t& frame, std::string& why) const 
 }
 
 void Receiver::on_monitor_event() {
-  if (!monitor_) return;
+  const auto now = AcceptGuard::Clock::now();
   monitor_->drain([&](int event, std::int32_t value, const std::string& endpoint) {
+    if (event == ZMQ_EVENT_ACCEPT_FAILED) {
+      accept_guard_.accept_failed(value, now);
+      return;
+    }
     ++counters_.refused;
     std::string why = "handshake failed";
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {

@@ -17,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "directory/directory_protocol.hpp"
+#include "runtime/accept_guard.hpp"
 #include "runtime/socket_monitor.hpp"
 #include "runtime/socket_setup.hpp"
 #include "security/security.hpp"
@@ -40,11 +41,13 @@ class Receiver {
   zmq::socket_t& socket() noexcept { return socket_; }
   std::function<void(const Message&)>& handler() noexcept { return handler_; }
 
-  // With CURVE: the monitor reporting handshakes that failed before the ZAP handler could judge
-  // them (no CURVE, wrong server key, garbage, silence past the handshake interval); nullptr
-  // otherwise. on_monitor_event() counts them as `refused`.
-  void* monitor_socket() noexcept { return monitor_ ? monitor_->handle() : nullptr; }
+  // The monitor reporting failed accepts (the accept guard handles them) and, with CURVE,
+  // handshakes that failed before the ZAP handler could judge them (no CURVE, wrong server key,
+  // garbage, silence past the handshake interval), which on_monitor_event() counts as `refused`.
+  void* monitor_socket() noexcept { return monitor_->handle(); }
   void on_monitor_event();
+  // Stops listening for a while when accept() runs out of descriptors (AcceptGuard).
+  AcceptGuard& accept_guard() noexcept { return accept_guard_; }
 
   enum class Received { kNothing, kMessage, kControl, kMalformed, kRefused };
   // Reads one message. kMessage: `body` holds the envelope frame and `peer` whom to acknowledge
@@ -102,6 +105,7 @@ class Receiver {
 
  private:
   std::unique_ptr<SocketMonitor> monitor_;
+  AcceptGuard accept_guard_;
   LogRateLimiter refused_log_;
   std::function<void(const Message&)> handler_;
 };

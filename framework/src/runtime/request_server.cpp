@@ -23,6 +23,9 @@ RequestServer::RequestServer(zmq::context_t& context, const PortSpec& port,
       producer_id_(std::move(producer_id)),
       counters_(counters),
       socket_(context, zmq::socket_type::router),
+      monitor_(context, socket_, ZMQ_EVENT_ACCEPT_FAILED),
+      accept_guard_(socket_, "request input '" + port.port + "' (channel '" + channel.name + "')",
+                    counters.accept_failed),
       self_(std::make_shared<RequestServer*>(this)) {
   configure_data_socket(socket_, channel, linger);
   socket_.set(zmq::sockopt::maxmsgsize,
@@ -39,6 +42,7 @@ RequestServer::RequestServer(zmq::context_t& context, const PortSpec& port,
                                 " (check --advertise: it must be an address of this host)");
   }
   endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  accept_guard_.bound(endpoint_);
 }
 
 RequestServer::~RequestServer() = default;
@@ -66,6 +70,13 @@ void RequestServer::on_readable() {
     }
     handle(frame, peer_);
   }
+}
+
+void RequestServer::on_monitor_event() {
+  const auto now = AcceptGuard::Clock::now();
+  monitor_.drain([&](int event, std::int32_t value, const std::string&) {
+    if (event == ZMQ_EVENT_ACCEPT_FAILED) accept_guard_.accept_failed(value, now);
+  });
 }
 
 void RequestServer::handle(zmq::message_t& frame, const std::string& peer) {

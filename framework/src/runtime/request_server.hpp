@@ -21,6 +21,8 @@
 #include <zmq.hpp>
 
 #include "directory/directory_protocol.hpp"
+#include "runtime/accept_guard.hpp"
+#include "runtime/socket_monitor.hpp"
 #include "security/security.hpp"
 
 namespace brook::detail {
@@ -56,6 +58,11 @@ class RequestServer {
 
   // Reads the requests that arrived (the socket is readable), calling the handler for each.
   void on_readable();
+  // The monitor reporting failed accepts; on_monitor_event() hands them to the accept guard,
+  // which stops listening a while when accept() runs out of descriptors.
+  void* monitor_socket() noexcept { return monitor_.handle(); }
+  void on_monitor_event();
+  AcceptGuard& accept_guard() noexcept { return accept_guard_; }
 
   // Sends a reply (msgpack `payload` of type `type`), or a failure with `error`.
   void reply(const Origin& to, std::string_view type, std::span<const std::byte> payload);
@@ -73,6 +80,8 @@ class RequestServer {
   ChannelCounters& counters_;
   zmq::socket_t socket_;
   std::string endpoint_;
+  SocketMonitor monitor_;
+  AcceptGuard accept_guard_;
   Limits limits_;
   Handler handler_;
   LogRateLimiter decode_log_;
