@@ -1,6 +1,6 @@
-// The data path's small frames (docs/wire.md): acknowledgements, welcomes and the hello
-// subscriptions a publisher reads. Peers are not trusted: a frame's declared sizes must not turn
-// into allocations, and a topic of any length is ignored rather than kept.
+// The data path's small frames (docs/wire.md): acknowledgements, welcomes, tap refusals and the
+// hello subscriptions a publisher reads. Peers are not trusted: a frame's declared sizes must not
+// turn into allocations, and a topic of any length is ignored rather than kept.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -91,6 +91,33 @@ TEST(WireWelcome, SaysWhatIsWrong) {
       test::pack_map({{"publisher", std::string(256, 'p')}, {"next_seq", 1}});
   EXPECT_FALSE(decode_welcome(bytes(long_id), w, why));
   EXPECT_EQ(why, "welcome.publisher: longer than 255 bytes");
+}
+
+TEST(WireTapRefusal, RoundTripsAndStartsWithThePrefixATapSubscribesTo) {
+  msgpack::sbuffer b;
+  encode_tap_refusal(TapRefusal{"source.0@abc", "work", 16}, b);
+  const std::string frame(b.data(), b.size());
+  EXPECT_TRUE(std::string_view(frame).starts_with(tap_refusal_prefix()));
+  EXPECT_EQ(tap_refusal_prefix().size(), 14u);
+  TapRefusal r;
+  std::string why;
+  ASSERT_TRUE(decode_tap_refusal(bytes(frame), r, why)) << why;
+  EXPECT_EQ(r.producer, "source.0@abc");
+  EXPECT_EQ(r.channel, "work");
+  EXPECT_EQ(r.limit, 16u);
+}
+
+TEST(WireTapRefusal, SaysWhatIsWrong) {
+  TapRefusal r;
+  std::string why;
+  EXPECT_FALSE(decode_tap_refusal(bytes(pack(std::make_tuple(1, "ack", 3))), r, why));
+  EXPECT_NE(why.find("not a tap refusal"), std::string::npos) << why;
+  const std::map<std::string, int> no_producer{{"limit", 16}};
+  EXPECT_FALSE(
+      decode_tap_refusal(bytes(pack(std::make_tuple(1, "tap-refused", no_producer))), r, why));
+  EXPECT_NE(why.find("producer"), std::string::npos) << why;
+  // The prefix alone, then truncated: not one.
+  EXPECT_FALSE(decode_tap_refusal(bytes(std::string(tap_refusal_prefix())), r, why));
 }
 
 TEST(WireHello, SubscriptionToAHelloTopicNamesTheSubscriber) {
