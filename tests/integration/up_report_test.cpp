@@ -54,6 +54,44 @@ nodes:
   EXPECT_TRUE(stray.running()) << "the holder of the name is left alone";
 }
 
+// The same node name in another topology on the same directory is another instance: no clash,
+// and its traffic does not keep brook up's drain waiting.
+TEST_F(UpReport, TheSameNameInAnotherTopologyIsNoClash) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: up-other
+directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
+channels: {work: {external: true}}
+nodes:
+  sink: {exec: brook-test-sink, inputs: {in: work}}
+)",
+                   "other.yaml");
+  Process other = c.start_node("brook-test-sink", "sink", 0);
+  c.write_topology(R"(
+topology: up-mine
+directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
+channels: {work: {}}
+nodes:
+  source: {exec: brook-test-source, job: true, restart: never, outputs: {out: work},
+           params: {count: 300, rate: 1000}}
+  sink: {exec: brook-test-sink, inputs: {in: work}}
+)",
+                   "mine.yaml");
+  Process p = Process::start({.argv = {bin("brook"), "up", c.topology().string(), "--quiet",
+                                       "--directory", c.directory_endpoint()},
+                              .env = {},
+                              .log = c.dir() / "up.log",
+                              .wait_ready = false});
+  const auto code = p.wait(40s);
+  ASSERT_TRUE(code.has_value()) << p.log();
+  EXPECT_EQ(*code, 0) << p.log();
+  EXPECT_FALSE(has(p.log(), "clash")) << p.log();
+  EXPECT_TRUE(other.running());
+  EXPECT_EQ(c.counter("sink", "work", &ChannelCounters::received), 0u)
+      << "up-other's sink got up-mine's messages";
+}
+
 // A job topology whose worker dead-letters some messages ends non-zero and names them.
 TEST_F(UpReport, AJobTopologyThatDeadLettersEndsNonZero) {
   topology(R"(

@@ -607,7 +607,11 @@ std::optional<ListReply> Launcher::Impl::poll_directory() {
       dir_client_ = std::make_unique<DirectoryClient>(directory_endpoint(), milliseconds(500),
                                                       *dir_security_);
     }
-    return dir_client_->list();
+    ListReply list = dir_client_->list();
+    // A directory may serve other topologies too: their instances are none of our business
+    // (same names are no clash, their traffic no sign of ours draining).
+    std::erase_if(list.instances, [&](const InstanceInfo& i) { return i.topology != t_.name; });
+    return list;
   } catch (const Error&) {
     dir_client_.reset();  // reconnect next time (the directory may be restarting)
     return std::nullopt;
