@@ -58,6 +58,11 @@ nodes:
   EXPECT_TRUE(read_report(dir_ / "sink1.txt").complete);
   EXPECT_NE(p.log().find("source.0 finished (job, exit 0)"), std::string::npos) << p.log();
   EXPECT_NE(p.log().find("drained in"), std::string::npos) << p.log();
+  EXPECT_NE(p.log().find("tools: brook ls -t " + file_.string() +
+                         " (or export BROOK_DIRECTORY=" + endpoint_ + ")"),
+            std::string::npos)
+      << "a directory the tools would not find by default is pointed out\n"
+      << p.log();
   EXPECT_NE(p.log().find("sink.1    | INFO  ready in"), std::string::npos) << "prefixed output:\n"
                                                                            << p.log();
   EXPECT_TRUE(processes_of_topology().empty());

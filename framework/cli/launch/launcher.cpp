@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <brook/error.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -806,6 +807,14 @@ int Launcher::Impl::run() {
   console_.say("topology '" + t_.name + "' (" + t_.file.string() +
                "): " + std::to_string(instances) + " instance(s), directory " +
                directory_endpoint() + (o_.start_directory ? "" : " (external)"));
+  // The tools look for the directory at $BROOK_DIRECTORY, else on 5670: say how to reach this
+  // one when that would miss it, and point the nodes' own children (scripts, tools) at it.
+  const char* env = std::getenv("BROOK_DIRECTORY");
+  if (directory_endpoint() != (env != nullptr && *env != '\0' ? env : "tcp://127.0.0.1:5670")) {
+    console_.say("tools: brook ls -t " + t_.file.string() +
+                 " (or export BROOK_DIRECTORY=" + directory_endpoint() + ")");
+  }
+  ::setenv("BROOK_DIRECTORY", directory_endpoint().c_str(), 1);
 
   bool started = true;
   if (o_.start_directory) started = start_directory();
