@@ -334,6 +334,11 @@ void DirectoryRegistry::expire(Clock::time_point now, std::vector<DirectoryUpdat
   }
 }
 
+void DirectoryRegistry::extend_leases(Clock::duration stall, Clock::time_point now) {
+  for (auto& [k, inst] : instances_)
+    inst.last_seen = std::min(inst.last_seen + stall, now);
+}
+
 DirectoryRegistry::Clock::time_point DirectoryRegistry::next_expiry() const {
   auto next = Clock::time_point::max();
   for (const auto& [k, inst] : instances_)

@@ -41,6 +41,10 @@ class DirectoryRegistry {
 
   // Removes instances whose lease ran out before `now`, appending the removals.
   void expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes);
+  // The directory itself did not run for `stall` (SIGSTOP, a VM pause, CPU starvation): it could
+  // not hear heartbeats then, so every lease gets that time back (last_seen moves forward, never
+  // past `now`) and no live node expires because of the directory's own pause.
+  void extend_leases(Clock::duration stall, Clock::time_point now);
 
   DirectoryState state(Clock::time_point now) const;
   // With every tick: a mark for each channel updated within kRecentChanges. Also the moment to

@@ -14,6 +14,9 @@ namespace {
 
 using Clock = DirectoryRegistry::Clock;
 
+// Lateness of a loop turn past its tick that is still ordinary scheduling noise.
+constexpr auto kStallGrace = std::chrono::milliseconds(200);
+
 std::string host_of(const std::string& endpoint) {
   // tcp://host:port -> host ("*" for wildcard binds stays as is).
   const auto scheme = endpoint.find("://");
@@ -117,6 +120,24 @@ Clock::time_point DirectoryServer::lease_wakeup() const {
 }
 
 void DirectoryServer::expire_leases(Clock::time_point now) {
+  // Heartbeats sent while the directory was stopped wait in its socket queues; expiring before
+  // reading them would drop every node at once. Give the leases the stalled time back instead.
+  const auto stall = last_turn_ == Clock::time_point{} ? Clock::duration::zero()
+                                                       : now - last_turn_ - options_.tick;
+  last_turn_ = now;
+  if (stall > kStallGrace) {
+    registry_.extend_leases(stall, now);
+    static LogRateLimiter limiter;
+    std::uint64_t suppressed = 0;
+    if (limiter.allow(suppressed)) {
+      BROOK_LOG(kWarn) << "the directory did not run for "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(stall).count()
+                       << " ms (stopped, paused or starved of CPU); every lease is extended by "
+                          "that long so no live node expires for it"
+                       << (suppressed > 0 ? " (" + std::to_string(suppressed) + " not logged)"
+                                          : "");
+    }
+  }
   changes_.clear();
   registry_.expire(now, changes_);
   // One line per instance, rate limited: a flood of short-lived registrations must not become a

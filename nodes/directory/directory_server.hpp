@@ -71,6 +71,9 @@ class DirectoryServer {
   DirectoryRegistry registry_;
   DirectoryServerStats stats_;
   std::vector<DirectoryUpdate> changes_;
+  // When expire_leases() last ran: the loop runs it every turn and sleeps at most a tick between
+  // turns, so a longer gap is a stall of the directory itself.
+  DirectoryRegistry::Clock::time_point last_turn_{};
 };
 
 }  // namespace brook

@@ -150,5 +150,60 @@ nodes:
   EXPECT_EQ(lost, 0u);
 }
 
+// A directory stopped for longer than the ttl (SIGSTOP: a debugger, a VM pause) must not expire
+// the leases of nodes that kept heartbeating: their heartbeats wait in its queues, and the time
+// it did not run is given back to every lease.
+TEST(DirectoryRestart, AStoppedDirectoryExpiresNobody) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: stall
+directory: {endpoints: ["{DIRECTORY}"], ttl: 3s, heartbeat: 1s}
+channels:
+  work: {pattern: pipeline}
+nodes:
+  source: {exec: brook-test-source, outputs: {out: work}, params: {count: 30000, rate: 1000}}
+  sink: {exec: brook-test-sink, inputs: {in: work}}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink", 0);
+  auto source = c.start_node("brook-test-source", "source", 0);
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) > 500; }, 10s));
+  std::map<std::string, InstanceInfo> before;
+  for (const auto& i : c.client().list().instances)
+    before[i.node] = i;
+  ASSERT_EQ(before.size(), 2u);
+
+  c.directory().signal(SIGSTOP);
+  std::this_thread::sleep_for(7s);  // the stall under test: longer than the 3 s ttl
+  c.directory().signal(SIGCONT);
+  std::this_thread::sleep_for(3s);  // a ttl: an expiry, had there been one, is logged by now
+
+  std::map<std::string, InstanceInfo> after;
+  try {
+    for (const auto& i : c.client().list().instances)
+      after[i.node] = i;
+  } catch (const Error& e) {
+    FAIL() << e.what() << "\n" << c.directory().log();
+  }
+  ASSERT_EQ(after.size(), 2u);
+  for (const auto& [node, b] : before) {
+    ASSERT_TRUE(after.count(node)) << node;
+    EXPECT_EQ(after[node].incarnation, b.incarnation) << node;
+    EXPECT_GE(after[node].registered_ms, b.registered_ms + 9000)
+        << node << " registered again: its lease ran out while the directory was stopped";
+  }
+  const std::string directory_log = c.directory().log();
+  EXPECT_EQ(directory_log.find("lease expired"), std::string::npos) << directory_log;
+  EXPECT_NE(directory_log.find("did not run for"), std::string::npos) << directory_log;
+  for (auto* p : {&source, &sink}) {
+    const std::string log = p->log();
+    EXPECT_EQ(log.find("does not know this instance"), std::string::npos) << log;
+    EXPECT_EQ(log.find("is gone with"), std::string::npos) << log;
+  }
+  EXPECT_EQ(source.stop(), 0) << source.log();
+  EXPECT_EQ(sink.stop(), 0) << sink.log();
+}
+
 }  // namespace
 }  // namespace brook::test

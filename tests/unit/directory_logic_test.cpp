@@ -132,6 +132,23 @@ TEST_F(DirectoryLogic, LeasesExpireAfterTtlAndHeartbeatsRenewThem) {
   EXPECT_EQ(std::get<ErrorReply>(r).code, DirectoryErrc::kUnknownInstance);
 }
 
+TEST_F(DirectoryLogic, AStallOfTheDirectoryIsGivenBackToEveryLease) {
+  (void)send(reg("pricing", 0, "a", {input("resolved", "tcp://h:1")}), 0ms);
+  (void)send(reg("pricing", 1, "b", {input("resolved", "tcp://h:2")}), 2000ms);
+  // The directory was stopped from 2.5 s to 9.5 s: 7 s it could not hear heartbeats in.
+  dir.extend_leases(7000ms, t0 + 9500ms);
+  changes.clear();
+  dir.expire(t0 + 9500ms, changes);
+  EXPECT_TRUE(changes.empty()) << "no lease runs out for time the directory did not run";
+  EXPECT_EQ(dir.next_expiry(), t0 + 10000ms) << "the silent instance still expires, a ttl later";
+  dir.expire(t0 + 10001ms, changes);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].entry.instance_name(), "pricing.0");
+  // Never beyond now: a lease cannot be pushed into the future.
+  dir.extend_leases(1h, t0 + 10001ms);
+  EXPECT_EQ(dir.next_expiry(), t0 + 10001ms + 3000ms);
+}
+
 TEST_F(DirectoryLogic, RequestedLeaseIsClamped) {
   auto r = reg("order", 0, "a", {input("resolved", "tcp://h:1")});
   r.lease_ms = 5;  // below min_ttl
