@@ -388,6 +388,17 @@ TEST_F(NodeApi, TimersRunInOrderAndCanBeCancelled) {
   EXPECT_EQ(ticks, 3);
 }
 
+TEST_F(NodeApi, ATimerThatStopsTheNodeNeverFiresAgain) {
+  Node n(options("sink"));  // an input: the shutdown drain runs the loop for a while
+  n.on("in", [](const Message&) {});
+  int ticks = 0;
+  n.every(1ms, [&] {
+    if (++ticks == 5) n.stop();
+  });
+  EXPECT_EQ(n.run(), 0);
+  EXPECT_EQ(ticks, 5);
+}
+
 TEST_F(NodeApi, PostHandsWorkFromAnotherThreadToTheLoopInOrder) {
   Node n(options("source"));
   std::vector<int> order;

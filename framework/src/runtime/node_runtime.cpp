@@ -256,7 +256,12 @@ bool NodeRuntime::dead_letter(detail::DeliveryTracker::Attempt& a, std::uint32_t
 TimerId NodeRuntime::add_timer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
                                bool periodic, std::function<void()> fn) {
   check_loop_thread("every()/after()");
-  return reactor_.add_timer(Clock::now() + delay, period, periodic, std::move(fn));
+  // The loop sees a stop request only at its next poll, and the shutdown drain still runs the
+  // reactor: without this check a timer that called stop() would fire once more.
+  return reactor_.add_timer(Clock::now() + delay, period, periodic, [this, fn = std::move(fn)] {
+    if (stop_.requested() || stopping_) return;
+    fn();
+  });
 }
 
 void NodeRuntime::cancel_timer(TimerId id) {
