@@ -158,5 +158,35 @@ nodes:
   EXPECT_LT(keys_on_two_replicas, kKeys);
 }
 
+// A producer stopped while its consumer cannot acknowledge (SIGSTOP) has not delivered what is
+// in flight: its stop line counts those messages and it exits 1, not 0.
+TEST(AtLeastOnce, AProducerStoppedWithUnacknowledgedMessagesExitsOne) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: reliable-unacked
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms, ttl: 10s}
+channels:
+  work: {delivery: at-least-once, ack_timeout: 30s}
+nodes:
+  source: {exec: brook-test-source, outputs: {out: work}, params: {count: 100000, rate: 2000}}
+  sink: {exec: brook-test-sink, inputs: {in: work}}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink");
+  auto source = c.start_node("brook-test-source", "source");
+  ASSERT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 500; }, 20s));
+  sink.signal(SIGSTOP);
+  std::this_thread::sleep_for(300ms);  // the source sends more that nobody acknowledges
+  EXPECT_EQ(source.stop(), 1) << source.log();
+  sink.signal(SIGCONT);
+  const std::string log = source.log();
+  const auto at = log.find(" unacknowledged: not delivered within the linger (exit status 1)");
+  ASSERT_NE(at, std::string::npos) << log;
+  const auto number = log.rfind(' ', at - 1);
+  EXPECT_GT(std::stoull(log.substr(number + 1, at - number - 1)), 0u) << log;
+  EXPECT_EQ(sink.stop(), 0) << sink.log();
+}
+
 }  // namespace
 }  // namespace brook::test

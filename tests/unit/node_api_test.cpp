@@ -245,7 +245,7 @@ TEST_F(NodeApi, AnOutputHandleIsCheckedWhenAskedFor) {
     audit.emit(3);  // nothing: the topology gives the node no 'audit' port
     n.stop();
   });
-  EXPECT_EQ(n.run(), 0);
+  EXPECT_EQ(n.run(), 1);  // held messages were never delivered
   EXPECT_EQ(n.counters().channels.at("work").emitted, 2u);
   EXPECT_EQ(n.counters().channels.size(), 1u) << "an unbound handle is counted nowhere";
 }
@@ -298,7 +298,7 @@ TEST_F(NodeApi, OnFullFailRejectsOnceThePendingQueueIsFull) {
     }
     n.stop();
   });
-  EXPECT_EQ(n.run(), 0);
+  EXPECT_EQ(n.run(), 1);  // held messages were never delivered
   EXPECT_EQ(accepted, 5) << "max_pending is 5 and no consumer is connected";
   EXPECT_NE(error.find("on_full is fail"), std::string::npos) << error;
   const auto& c = n.counters().channels.at("work");
@@ -314,7 +314,7 @@ TEST_F(NodeApi, OnFullDropCountsEveryDrop) {
       n.emit("out", i);
     n.stop();
   });
-  EXPECT_EQ(n.run(), 0);
+  EXPECT_EQ(n.run(), 1);  // held messages were never delivered
   const auto& c = n.counters().channels.at("work");
   EXPECT_EQ(c.emitted, 12u);
   EXPECT_EQ(c.dropped, 7u);
@@ -338,7 +338,7 @@ TEST_F(NodeApi, OnFullBlockGivesUpAfterBlockTimeout) {
         std::chrono::steady_clock::now() - start);
     n.stop();
   });
-  EXPECT_EQ(n.run(), 0);
+  EXPECT_EQ(n.run(), 1);  // held messages were never delivered
   EXPECT_TRUE(threw);
   EXPECT_GE(blocked, 200ms);
   EXPECT_LT(blocked, 2000ms);
@@ -397,6 +397,16 @@ TEST_F(NodeApi, ATimerThatStopsTheNodeNeverFiresAgain) {
   });
   EXPECT_EQ(n.run(), 0);
   EXPECT_EQ(ticks, 5);
+}
+
+TEST_F(NodeApi, UndeliveredMessagesAtStopMakeTheExitStatusOne) {
+  Node n(options("source", "drop"));
+  n.after(0ms, [&] {
+    for (int i = 0; i < 3; ++i)
+      n.emit("out", i);  // held: no consumer is ever connected
+    n.stop();
+  });
+  EXPECT_EQ(n.run(), 1);
 }
 
 TEST_F(NodeApi, PostHandsWorkFromAnotherThreadToTheLoopInOrder) {

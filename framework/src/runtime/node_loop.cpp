@@ -367,14 +367,24 @@ void NodeRuntime::shutdown() {
       reactor_.run_once(Clock::now() + 50ms, detail::Reactor::Mode::kControlOnly);
     }
   }
+  for (auto& out : outputs_)
+    out->flush();  // refreshes the pending and in_flight gauges: acks may have come since
   const auto total = counters_.total();
+  // Held messages and at-least-once messages no consumer acknowledged are not delivered: the
+  // line says so, and the exit status too, so a script or `brook up` sees the loss.
+  const std::uint64_t undelivered = total.pending + total.in_flight;
+  const bool lost = !flushed && undelivered > 0;
+  if (lost && exit_code_ == 0) exit_code_ = 1;
   BROOK_LOG(kInfo)
       << "stopped after "
       << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count()
       << " ms: received " << total.received << " (" << drained << " while draining), emitted "
       << total.emitted << ", decode errors " << total.decode_errors << ", handler errors "
       << total.handler_errors << ", dropped " << total.dropped
-      << (flushed ? "" : ", " + std::to_string(total.pending) + " still pending");
+      << (lost ? ", " + std::to_string(total.pending) + " still pending, " +
+                     std::to_string(total.in_flight) +
+                     " unacknowledged: not delivered within the linger (exit status 1)"
+               : "");
   report_stop(stop_report());
 }
 
