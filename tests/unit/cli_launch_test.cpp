@@ -56,6 +56,28 @@ TEST(LaunchPlan, ConsumersStartBeforeTheirProducers) {
   EXPECT_EQ(levels, expected);
 }
 
+// A dead-letter channel is written by the nodes consuming the channels that name it: its reader
+// starts before them and stops after them, so the dead letters they send at stop are taken.
+TEST(LaunchPlan, ADeadLetterReaderIsDownstreamOfTheNodesThatDeadLetter) {
+  const Topology t = parse_topology(R"(
+topology: dl
+channels: {work: {dead_letter: graveyard}, graveyard: {}}
+nodes:
+  source: {exec: /bin/true, job: true, outputs: {out: work}}
+  worker: {exec: /bin/true, inputs: {in: work}}
+  keeper: {exec: /bin/true, inputs: {in: graveyard}}
+)",
+                                    "dl.yaml");
+  const std::vector<std::vector<std::string>> expected{{"keeper"}, {"worker"}, {"source"}};
+  EXPECT_EQ(names(start_levels(t)), expected);
+  const auto plan = start_plan(t, start_levels(t));
+  ASSERT_EQ(plan.size(), 3u);
+  ASSERT_EQ(plan[1].node->name, "worker");
+  ASSERT_EQ(plan[1].waits_for.size(), 1u);
+  EXPECT_EQ(plan[1].waits_for[0]->name, "keeper");
+  EXPECT_EQ(channels_downstream_of_jobs(t), (std::set<std::string>{"work", "graveyard"}));
+}
+
 TEST(LaunchPlan, OnlyKeepsTheNamedNodesAndRejectsUnknownOnes) {
   const auto t = shop();
   const auto levels = names(start_levels(t, {"client", "product"}));
@@ -228,11 +250,13 @@ nodes:
   EXPECT_EQ(totals["work"].dead_lettered, 3u);
   const auto lines = describe_losses("worker.0", totals, t);
   const std::vector<std::string> expected{
-      "worker.0: 1 message(s) from 'plain' failed and were discarded (the channel has no "
+      "worker.0: 1 message(s) from 'plain' failed or did not decode, and were discarded (the "
+      "channel has no "
       "dead_letter channel)",
       "worker.0: 3 message(s) from 'work' dead-lettered to 'work-dead' (brook dead ls work-dead "
       "--topology losses.yaml)",
-      "worker.0: 1 message(s) from 'work' failed and were discarded (could not be dead-lettered)",
+      "worker.0: 1 message(s) from 'work' failed or did not decode, and were discarded (not "
+      "dead-lettered: undecodable, or the dead-letter channel refused them; see its log)",
       "worker.0: 4 message(s) to 'work-dead' dropped (on_full: drop, or a tap too slow)"};
   EXPECT_EQ(lines, expected);
   EXPECT_TRUE(describe_losses("worker.0", ChannelTotals{}, t).empty());

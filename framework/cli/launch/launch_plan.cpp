@@ -6,6 +6,23 @@
 
 namespace brook::launch {
 
+namespace {
+// The channels `n` writes: its outputs, and the dead-letter channel of each input that has one
+// (a failed message is emitted there by the consuming node), each once.
+std::vector<std::string> written_channels(const Topology& t, const NodeSpec& n) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& c) {
+    if (!c.empty() && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  };
+  for (const auto& o : n.outputs)
+    add(o.channel);
+  for (const auto& in : n.inputs) {
+    if (const ChannelSpec* c = t.channel(in.channel)) add(c->dead_letter);
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
                                                        const std::set<std::string>& only) {
   for (const auto& name : only) {
@@ -25,8 +42,8 @@ std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
     if (auto it = level.find(n.name); it != level.end()) return it->second;
     if (!visiting.insert(n.name).second) return -1;  // a cycle: ignore the closing edge
     int h = 0;
-    for (const auto& out : n.outputs) {
-      for (const NodeSpec* reader : t.consumers(out.channel)) {
+    for (const auto& channel : written_channels(t, n)) {
+      for (const NodeSpec* reader : t.consumers(channel)) {
         if (reader == &n || !selected(*reader)) continue;
         const int r = height(*reader);
         if (r >= 0) h = std::max(h, r + 1);
@@ -58,8 +75,8 @@ std::vector<StartStep> start_plan(const Topology& t,
   for (std::size_t i = 0; i < levels.size(); ++i) {
     for (const NodeSpec* n : levels[i]) {
       StartStep step{n, i, {}};
-      for (const auto& out : n->outputs) {
-        for (const NodeSpec* reader : t.consumers(out.channel)) {
+      for (const auto& channel : written_channels(t, *n)) {
+        for (const NodeSpec* reader : t.consumers(channel)) {
           auto it = level_of.find(reader);
           if (it == level_of.end() || it->second >= i) continue;
           if (std::find(step.waits_for.begin(), step.waits_for.end(), reader) ==
@@ -85,9 +102,9 @@ std::set<std::string> channels_downstream_of_jobs(const Topology& t) {
     const NodeSpec* n = frontier.back();
     frontier.pop_back();
     if (!visited.insert(n->name).second) continue;
-    for (const auto& out : n->outputs) {
-      if (!reached.insert(out.channel).second) continue;
-      for (const NodeSpec* reader : t.consumers(out.channel))
+    for (const auto& channel : written_channels(t, *n)) {
+      if (!reached.insert(channel).second) continue;
+      for (const NodeSpec* reader : t.consumers(channel))
         frontier.push_back(reader);
     }
   }

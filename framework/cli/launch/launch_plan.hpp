@@ -10,7 +10,8 @@
 
 namespace brook::launch {
 
-// Nodes grouped in start order: level 0 holds nodes none of whose outputs is read by another
+// Nodes grouped in start order: level 0 holds nodes none of whose outputs (or dead-letter
+// channels of its inputs) is read by another
 // selected node (sinks); a node's level is one more than the highest level among the nodes
 // reading its outputs. Cycles are broken at the edge that closes them. Stop order is the reverse.
 // `only`: the nodes to include (empty = all); every name must exist (UsageError otherwise).
