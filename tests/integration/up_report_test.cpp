@@ -162,9 +162,10 @@ nodes:
       {bin("brook"), "stats", "--directory", endpoint_, "--once", "--interval", "0"}, 10s);
   EXPECT_TRUE(has(table.out, "ERRORS  FAILED    DEAD  DROPPED")) << table.out;
   EXPECT_EQ(p.stop(10s), 0) << p.log();
-  EXPECT_TRUE(has(p.log(),
-                  "worker.0: 3 message(s) from 'work' failed and were discarded (the "
-                  "channel has no dead_letter channel)"))
+  EXPECT_TRUE(
+      has(p.log(),
+          "worker.0: 3 message(s) from 'work' failed or did not decode, and were discarded (the "
+          "channel has no dead_letter channel)"))
       << p.log();
   EXPECT_TRUE(has(p.log(), "stopped cleanly")) << p.log();
 }

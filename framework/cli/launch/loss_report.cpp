@@ -45,9 +45,13 @@ std::vector<std::string> describe_losses(const std::string& instance, const Chan
     }
     if (discarded > 0) {
       out.push_back(instance + ": " + std::to_string(discarded) + " message(s) from '" + channel +
-                    "' failed and were discarded" +
-                    (dead_letter.empty() ? " (the channel has no dead_letter channel)"
-                                         : " (could not be dead-lettered)"));
+                    "' failed or did not decode, and were discarded" +
+                    (dead_letter.empty()
+                         ? " (the channel has no dead_letter channel)"
+                         // Frames that are not envelopes (junk, another version) have no id
+                         // to dead-letter by; the node logged each kind with the peer.
+                         : " (not dead-lettered: undecodable, or the dead-letter channel refused "
+                           "them; see its log)"));
     }
     if (c.dropped > 0) {
       out.push_back(instance + ": " + std::to_string(c.dropped) + " message(s) to '" + channel +
