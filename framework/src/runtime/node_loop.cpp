@@ -392,8 +392,10 @@ std::string NodeRuntime::stop_report() const {
   // "channel:counter=value" for every counter that is not 0: what `brook up` sums per instance
   // to say how many messages were dead-lettered, dropped or failed (launch/loss_report.hpp).
   std::string out;
-  for (const auto& [channel, c] : counters_.channels) {
-    c.for_each([&](std::string_view name, std::uint64_t v) {
+  for (const auto& entry : counters_.channels) {
+    // Not a structured binding: clang (the fuzz build) cannot capture one in a lambda.
+    const std::string& channel = entry.first;
+    entry.second.for_each([&](std::string_view name, std::uint64_t v) {
       if (v == 0) return;
       if (!out.empty()) out += ' ';
       out += channel + ":" + std::string(name) + "=" + std::to_string(v);
