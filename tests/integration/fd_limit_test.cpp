@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/cluster.hpp"
+#include "support/command.hpp"
 
 namespace brook::test {
 namespace {
@@ -41,21 +42,6 @@ double cpu_share(pid_t pid, std::chrono::milliseconds window) {
   const double ticks = static_cast<double>(cpu_ticks(pid) - before);
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK)) /
          std::chrono::duration<double>(window).count();
-}
-
-// A plain TCP connection to "tcp://127.0.0.1:PORT", held open; -1 if refused.
-int connect_tcp(const std::string& endpoint) {
-  const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 TEST(FdLimit, ANodeAtItsFdLimitDoesNotSpinAndAcceptsAgainLater) {

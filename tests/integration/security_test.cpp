@@ -415,20 +415,6 @@ TEST(Security, ACaptureOfTheChannelHoldsNoPlaintext) {
   EXPECT_EQ(captured_markers(true), 0u) << "with CURVE no payload crosses the wire in clear";
 }
 
-int connect_tcp(const std::string& endpoint) {
-  const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Opens `n` junk connections (half to the node's input, half to the directory; half idle, half
 // sending garbage) again and again until `stop`, each round waiting until the peers closed them.
 // Records how long each idle one stayed open, and whether any outlived 3 s.

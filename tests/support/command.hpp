@@ -24,4 +24,8 @@ CommandResult run_command(const std::vector<std::string>& argv,
 // A TCP port on 127.0.0.1 that was free a moment ago (for a process that must bind a fixed one).
 int free_port();
 
+// A plain TCP connection to "tcp://127.0.0.1:PORT", for the caller to hold and close; -1 if
+// refused.
+int connect_tcp(const std::string& endpoint);
+
 }  // namespace brook::test
