@@ -27,11 +27,14 @@ void keep_topology(ListReply& reply, const std::string& name) {
   std::erase_if(reply.instances, [&](const InstanceInfo& i) { return i.topology != name; });
 }
 
-std::string instance_label(const InstanceInfo& i, const ListReply& reply) {
-  const bool several =
-      std::any_of(reply.instances.begin(), reply.instances.end(),
-                  [&](const InstanceInfo& other) { return other.topology != i.topology; });
-  return (several ? scoped_name(i.topology, i.node) : i.node) + "." + std::to_string(i.instance);
+bool several_topologies(const ListReply& reply) {
+  return std::any_of(reply.instances.begin(), reply.instances.end(), [&](const InstanceInfo& i) {
+    return i.topology != reply.instances.front().topology;
+  });
+}
+
+std::string instance_label(const InstanceInfo& i, bool scoped) {
+  return (scoped ? scoped_name(i.topology, i.node) : i.node) + "." + std::to_string(i.instance);
 }
 
 nlohmann::json to_json(const Registration& r) {

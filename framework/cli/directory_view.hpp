@@ -18,8 +18,10 @@ ListReply list_instances(const std::string& endpoint, const Security& security,
 
 // Keeps only the instances of topology `name` (a directory may serve several).
 void keep_topology(ListReply& reply, const std::string& name);
-// "node.instance", or "topology/node.instance" when `reply` holds more than one topology.
-std::string instance_label(const InstanceInfo& i, const ListReply& reply);
+// Whether `reply` holds instances of more than one topology.
+bool several_topologies(const ListReply& reply);
+// "node.instance", or "topology/node.instance" when `scoped` (several_topologies()).
+std::string instance_label(const InstanceInfo& i, bool scoped);
 
 nlohmann::json to_json(const Registration& r);
 nlohmann::json to_json(const ChannelCounters& c);

@@ -19,14 +19,6 @@ std::uint64_t ms_between(DirectoryRegistry::Clock::time_point from,
   return static_cast<std::uint64_t>(duration_cast<milliseconds>(to - from).count());
 }
 
-bool valid_name(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
 ErrorReply error(DirectoryErrc code, std::string detail) {
   return {code, std::move(detail)};
 }
@@ -34,13 +26,13 @@ ErrorReply error(DirectoryErrc code, std::string detail) {
 }  // namespace
 
 std::string validate_registration(const RegisterRequest& r) {
-  if (!valid_name(r.node)) return "node name '" + r.node + "' is not [A-Za-z0-9_-]{1,64}";
-  if (!r.topology.empty() && !valid_name(r.topology)) {
+  if (!valid_directory_name(r.node)) return "node name '" + r.node + "' is not [A-Za-z0-9_-]{1,64}";
+  if (!r.topology.empty() && !valid_directory_name(r.topology)) {
     return "topology name '" + r.topology + "' is not [A-Za-z0-9_-]{1,64}";
   }
   if (r.incarnation.empty()) return "incarnation is empty";
   for (const auto& reg : r.registrations) {
-    if (!valid_name(reg.channel)) return "channel name '" + reg.channel + "' is invalid";
+    if (!valid_directory_name(reg.channel)) return "channel name '" + reg.channel + "' is invalid";
     if (reg.direction == Direction::kIn && reg.endpoint.empty()) {
       return "input on channel '" + reg.channel + "' has no endpoint";
     }

@@ -19,6 +19,15 @@ bool has(const std::string& text, const std::string& what) {
   return text.find(what) != std::string::npos;
 }
 
+// `brook up` of the cluster's current topology file against the cluster's directory.
+Process up_on(Cluster& c) {
+  return Process::start({.argv = {bin("brook"), "up", c.topology().string(), "--quiet",
+                                  "--directory", c.directory_endpoint()},
+                         .env = {},
+                         .log = c.dir() / "up.log",
+                         .wait_ready = false});
+}
+
 // A stray process holds sink.0 (started by hand, same --instance): brook up's sink.0 cannot
 // register, gives up after three leases, and brook up says why and fails instead of restarting
 // it into the same wall.
@@ -34,11 +43,7 @@ nodes:
          restart: {policy: on-failure, backoff: {initial: 100ms}}}
 )");
   Process stray = c.start_node("brook-test-sink", "sink", 0);
-  Process p = Process::start({.argv = {bin("brook"), "up", c.topology().string(), "--quiet",
-                                       "--directory", c.directory_endpoint()},
-                              .env = {},
-                              .log = c.dir() / "up.log",
-                              .wait_ready = false});
+  Process p = up_on(c);
   const auto code = p.wait(40s);
   ASSERT_TRUE(code.has_value()) << p.log();
   EXPECT_EQ(*code, 1) << p.log();
@@ -78,11 +83,7 @@ nodes:
   sink: {exec: brook-test-sink, inputs: {in: work}}
 )",
                    "mine.yaml");
-  Process p = Process::start({.argv = {bin("brook"), "up", c.topology().string(), "--quiet",
-                                       "--directory", c.directory_endpoint()},
-                              .env = {},
-                              .log = c.dir() / "up.log",
-                              .wait_ready = false});
+  Process p = up_on(c);
   const auto code = p.wait(40s);
   ASSERT_TRUE(code.has_value()) << p.log();
   EXPECT_EQ(*code, 0) << p.log();

@@ -60,6 +60,7 @@ int run_ls(const Args& args) {
   std::cout << std::left << std::setw(20) << "INSTANCE" << std::setw(9) << "PID" << std::setw(16)
             << "HOST" << std::setw(16) << "LEASE AGE/TTL" << std::setw(10) << "UP"
             << "PORTS\n";
+  const bool scoped = several_topologies(reply);
   for (const auto& i : reply.instances) {
     std::string ports;
     for (const auto& r : i.registrations) {
@@ -69,7 +70,7 @@ int run_ls(const Args& args) {
       if (!r.endpoint.empty()) ports += "@" + r.endpoint;
     }
     // Each column gets a trailing space so long values never run into the next one.
-    std::cout << std::left << std::setw(20) << (instance_label(i, reply) + " ") << std::setw(9)
+    std::cout << std::left << std::setw(20) << (instance_label(i, scoped) + " ") << std::setw(9)
               << (std::to_string(i.pid) + " ") << std::setw(16) << (i.host + " ") << std::setw(16)
               << (format_duration_ms(i.age_ms) + "/" + format_duration_ms(i.lease_ms) + " ")
               << std::setw(10) << (format_duration_ms(i.registered_ms) + " ") << ports << "\n";

@@ -215,6 +215,8 @@ std::string update_topic(std::string_view topology, std::string_view channel);
 std::string mark_topic(std::string_view topology, std::string_view channel);
 // A channel's (or node's) name within its topology's scope: "name" or "topology/name".
 std::string scoped_name(std::string_view topology, std::string_view name);
+// A node, channel or topology name as the directory takes it: [A-Za-z0-9_-]{1,64}.
+bool valid_directory_name(std::string_view s) noexcept;
 bool is_update_topic(std::string_view frame) noexcept;
 bool is_mark_topic(std::string_view frame) noexcept;
 

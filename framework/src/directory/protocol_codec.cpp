@@ -1,5 +1,6 @@
 // Encoding and decoding of directory protocol messages; field names are the wire names of
 // docs/directory.md.
+#include <algorithm>
 #include <brook/envelope_codec.hpp>
 #include <cstdint>
 #include <limits>
@@ -158,15 +159,8 @@ bool read_registrations(ObjectReader& f, std::string_view key, std::vector<Regis
 // The optional scope field; a name as the directory accepts them ([A-Za-z0-9_-]) or absent.
 bool read_scope(ObjectReader& f, std::string& topology) {
   f.str("topology", topology, kMaxName, false);
-  if (f.ok() && !topology.empty()) {
-    for (char c : topology) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '_' || c == '-';
-      if (!ok) {
-        f.fail("topology", "expected a topology name of [A-Za-z0-9_-]");
-        break;
-      }
-    }
+  if (f.ok() && !topology.empty() && !valid_directory_name(topology)) {
+    f.fail("topology", "expected a topology name of [A-Za-z0-9_-]{1,64}");
   }
   return f.ok();
 }
@@ -379,6 +373,14 @@ std::string channel_topic(std::string_view kind, std::string_view channel) {
   return t;
 }
 }  // namespace
+
+bool valid_directory_name(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
 
 std::string scoped_name(std::string_view topology, std::string_view name) {
   std::string s;
