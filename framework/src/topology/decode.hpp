@@ -41,6 +41,9 @@ void decode_security(DiagnosticSink& sink, const Entry& entry, SecuritySpec& out
 
 // Cross references: undeclared channels, pattern assertions, channels nobody feeds or reads.
 void check_channel_use(const Decoded& decoded, DiagnosticSink& sink);
+// Warnings across hops (cross_hop_checks.cpp): acknowledgement chains longer than an
+// ack_timeout, order_by that cannot hold, pubsub feeding nodes that need every message.
+void check_cross_hops(const Topology& t, DiagnosticSink& sink);
 
 // Fills NodeSpec::exec_path; a missing program is a warning, `brook check` may run elsewhere.
 void resolve_execs(Decoded& decoded, const std::filesystem::path& base_dir,
