@@ -217,6 +217,54 @@ TEST_F(Harness, PubsubInputsAreNeitherAcknowledgedNorDeDuplicated) {
   EXPECT_FALSE(a.acknowledged);
 }
 
+// brook::Declined: the message stays with its producer (no ack, not remembered as handled), so
+// its re-send is handled once the node has room; where it cannot be given back it is a failure.
+TEST(HarnessDeclined, ADeclinedMessageIsLeftWithItsProducerAndHandledWhenReSent) {
+  TestNode t = TestNode::from_yaml(kTopology, "till", quiet());
+  bool full = true;
+  int stored = 0;
+  int attempts = 0;
+  t.node().on<Order>("in", [&](const Order& o) {
+    ++attempts;
+    if (o.quantity < 0 && attempts == 1) throw Error("first attempt fails");
+    if (full) throw Declined("store full");
+    ++stored;
+  });
+  t.node().on("prices", [&](const Message&) {
+    if (full) throw Declined("store full");
+  });
+  t.start();
+
+  const auto& first = t.send("in", Order{"o1", 1}, testing::SendOptions().with_seq(1));
+  EXPECT_EQ(first.outcome, Outcome::kDeclined);
+  EXPECT_FALSE(first.acknowledged) << "the producer keeps it";
+  EXPECT_EQ(first.errors, std::vector<std::string>{"store full"});
+  EXPECT_EQ(t.counters("orders").declined, 1u);
+  EXPECT_EQ(t.counters("orders").handler_errors, 0u) << "declining is not failing";
+
+  full = false;
+  const auto& resent = t.send("in", Order{"o1", 1}, testing::SendOptions().with_seq(1));
+  EXPECT_EQ(resent.outcome, Outcome::kHandled) << "not taken for a duplicate";
+  EXPECT_TRUE(resent.acknowledged);
+  EXPECT_EQ(stored, 1);
+
+  // A best-effort input cannot give a message back: declining is a failed attempt there.
+  full = true;
+  const auto& price = t.send("prices", 1, testing::SendOptions().with_seq(1));
+  EXPECT_EQ(price.outcome, Outcome::kFailed);
+  EXPECT_EQ(t.counters("prices").handler_errors, 1u);
+
+  // Nor can a retry, which owns the message by then: the policy goes on, then the dead letter.
+  attempts = 0;
+  const auto& retried = t.send("in", Order{"o2", -1}, testing::SendOptions().with_seq(2));
+  EXPECT_EQ(retried.outcome, Outcome::kRetrying);
+  t.advance(5s);
+  EXPECT_EQ(retried.outcome, Outcome::kDeadLettered);
+  EXPECT_EQ(retried.attempts, 3u);
+  EXPECT_TRUE(retried.acknowledged);
+  EXPECT_EQ(stored, 1);
+}
+
 TEST_F(Harness, GarbageAndMisdirectedFramesAreCountedNotHandled) {
   const std::string garbage = "\x91\x01garbage";
   const auto& g = t_.send_frame("in", as_bytes(garbage));

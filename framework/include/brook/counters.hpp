@@ -39,6 +39,8 @@ struct ChannelCounters {
                                      // connection proved (another connection's, another key's)
   std::uint64_t accept_failed = 0;   // accept() calls on this input's socket that failed (out
                                      // of file descriptors: the input stops listening a while)
+  std::uint64_t declined = 0;        // at-least-once messages a handler declined (brook::Declined):
+                                     // left unacknowledged with their producer, re-sent later
 
   // Visits (name, value) for each counter in kChannelCounterFields order (the wire names).
   template <class F>
@@ -54,7 +56,7 @@ struct CounterField {
 };
 
 // The single list of counters: wire names and members. Adding a counter means adding it here.
-inline constexpr std::array<CounterField, 17> kChannelCounterFields{{
+inline constexpr std::array<CounterField, 18> kChannelCounterFields{{
     {"received", &ChannelCounters::received},
     {"emitted", &ChannelCounters::emitted},
     {"sent", &ChannelCounters::sent},
@@ -72,6 +74,7 @@ inline constexpr std::array<CounterField, 17> kChannelCounterFields{{
     {"refused", &ChannelCounters::refused},
     {"forged", &ChannelCounters::forged},
     {"accept_failed", &ChannelCounters::accept_failed},
+    {"declined", &ChannelCounters::declined},
 }};
 
 template <class F>

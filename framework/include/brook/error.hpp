@@ -47,6 +47,16 @@ class BackpressureError : public Error {
   using Error::Error;
 };
 
+// Thrown by a handler that cannot take a message now (its store is full, a resource it needs is
+// down): on an at-least-once input the message is neither acknowledged nor remembered as
+// handled, so its producer keeps it and re-sends it after the channel's ack_timeout (counted in
+// `declined`). A retry attempt that declines, or a best-effort input (which cannot give a
+// message back), counts it as a failed attempt: the channel's retry policy and dead_letter apply.
+class Declined : public Error {
+ public:
+  using Error::Error;
+};
+
 // emit() refused a message larger than the channel's max_message_size.
 class MessageTooLarge : public Error {
  public:

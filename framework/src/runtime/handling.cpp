@@ -9,6 +9,9 @@ HandlerOutcome call_handler(const std::function<void(const Message&)>& handler, 
     handler(m);
   } catch (const PayloadError& e) {
     return {HandlerResult::kUndecodable, e.what()};
+  } catch (const Declined& e) {
+    // A retry already owns the message (remembered as handled meanwhile): it cannot go back.
+    return {m.attempt() > 1 ? HandlerResult::kThrew : HandlerResult::kDeclined, e.what()};
   } catch (const std::exception& e) {
     return {HandlerResult::kThrew, e.what()};
   }

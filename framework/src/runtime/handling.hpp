@@ -22,6 +22,9 @@ enum class HandlerResult {
   kUndecodable,  // a type the handler does not take, or a payload that does not convert to it
                  // (PayloadError): no retry can help
   kThrew,        // anything else the handler threw: retried by the channel's policy
+  kDeclined,     // brook::Declined on a first attempt: the caller leaves an at-least-once
+                 // message with its producer (no ack, not marked handled), and treats it as
+                 // kThrew elsewhere
 };
 
 struct HandlerOutcome {

@@ -224,7 +224,14 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
   if (stopping_) last_input_ = Clock::now();
   detail::DeliveryTracker::Attempt a{in, env, peer};
   const Message message = make_message(env, in.port(), payload_decoder_);
-  const detail::HandlerOutcome outcome = call_handler(in, message, a);
+  detail::HandlerOutcome outcome = call_handler(in, message, a);
+  if (outcome.result == detail::HandlerResult::kDeclined) {
+    if (in.acknowledges()) {
+      declined(in, env, outcome.error);
+      return;  // no ack, not marked handled: the producer re-sends it
+    }
+    outcome.result = detail::HandlerResult::kThrew;  // nobody to give it back to
+  }
   switch (outcome.result) {
     case detail::HandlerResult::kOk:
       break;
@@ -232,10 +239,26 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
       tracker_.undecodable(a, outcome.error, detail::peer_address(frame));
       break;
     case detail::HandlerResult::kThrew:
+    case detail::HandlerResult::kDeclined:
       if (tracker_.failed(a, frame, outcome.error, stopping_)) return;  // the retry owns it
       break;
   }
   tracker_.settle(a);
+}
+
+void NodeRuntime::declined(detail::Receiver& in, const EnvelopeView& env, const std::string& why) {
+  auto& counters = in.counters();
+  ++counters.declined;
+  std::uint64_t suppressed = 0;
+  if (declined_log_.allow(suppressed)) {
+    BROOK_LOG(kWarn) << "handler for port '" << in.port() << "' declined message "
+                     << env.id.producer.substr(0, 255) << "/" << env.id.seq << ": " << why
+                     << "; left with its producer, which re-sends it after "
+                     << in.channel().ack_timeout.count() << " ms (" << counters.declined
+                     << " declined on this channel"
+                     << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
+                     << ")";
+  }
 }
 
 void NodeRuntime::tap_refused(const std::string& why) {

@@ -110,6 +110,8 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   // A producer refused this tap (brook tap): it would miss that producer's messages, so it
   // stops and run() returns 1.
   void tap_refused(const std::string& why);
+  // The handler threw brook::Declined on an at-least-once input: counted and logged, no ack.
+  void declined(detail::Receiver& in, const EnvelopeView& env, const std::string& why);
   // Runs control work only (never a handler) until done() or the deadline.
   bool wait_until(const std::function<bool()>& done, Clock::time_point deadline);
   void on_stop_fd();
@@ -145,6 +147,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   PayloadDecoder payload_decoder_;
   TraceIdGenerator trace_ids_;
   LogRateLimiter decode_log_;
+  LogRateLimiter declined_log_{std::chrono::seconds(10)};
   LogRateLimiter callback_log_;
   detail::WaitFn wait_fn_;
   Handling* handling_ = nullptr;

@@ -315,8 +315,11 @@ void TestEngine::dispatch(std::size_t input, std::span<const std::byte> frame,
   }
   const Message message = make_message(env, in.port, payload_decoder_);
   handling_ = &env;
-  const HandlerOutcome outcome = call_in_transaction(in, message);
+  HandlerOutcome outcome = call_in_transaction(in, message);
   ++d.attempts;
+  if (outcome.result == HandlerResult::kDeclined && !reliable) {
+    outcome.result = HandlerResult::kThrew;  // a best-effort input cannot give it back
+  }
   switch (outcome.result) {
     case HandlerResult::kOk:
       d.outcome = testing::Outcome::kHandled;
@@ -332,6 +335,12 @@ void TestEngine::dispatch(std::size_t input, std::span<const std::byte> frame,
       break;
     case HandlerResult::kThrew:
       failed(input, env, frame, env.attempt, outcome.error, delivery);
+      break;
+    case HandlerResult::kDeclined:
+      // Neither acknowledged nor remembered: the producer re-sends it (send it again).
+      ++counters.declined;
+      d.errors.push_back(outcome.error);
+      d.outcome = testing::Outcome::kDeclined;
       break;
   }
   handling_ = nullptr;

@@ -23,6 +23,8 @@ std::string_view to_string(Outcome o) noexcept {
       return "wrong channel";
     case Outcome::kDuplicate:
       return "duplicate";
+    case Outcome::kDeclined:
+      return "declined";
   }
   return "?";
 }

@@ -61,6 +61,8 @@ enum class Outcome {
   kMalformed,     // the frame is not a valid envelope under the channel's limits (dropped)
   kWrongChannel,  // the envelope names another channel than the port's (dropped)
   kDuplicate,     // at-least-once: already handled here, not handled again
+  kDeclined,      // at-least-once: the handler threw brook::Declined on its first attempt; not
+                  // acknowledged, so a producer would re-send it (send it again to see that)
 };
 std::string_view to_string(Outcome o) noexcept;
 
