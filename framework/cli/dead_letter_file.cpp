@@ -1,6 +1,7 @@
 #include "dead_letter_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <brook/error.hpp>
@@ -81,8 +82,13 @@ DeadLetter from_json(const nlohmann::json& j) {
 
 }  // namespace
 
+std::string dead_letter_line(const DeadLetter& d) {
+  return nlohmann::json{{"dead", to_json(d)}}.dump(-1, ' ', false,
+                                                   nlohmann::json::error_handler_t::replace);
+}
+
 DeadLetterFile::DeadLetterFile(std::filesystem::path path, bool create) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
   if (fd_ < 0) {
     throw Error("dead-letter store " + path_.string() + ": " + std::strerror(errno) +
                 (create ? "" : " (is this the store of a brook-dead-letters node?)"));
@@ -103,11 +109,10 @@ void DeadLetterFile::load() {
       const auto j = nlohmann::json::parse(line);
       if (j.contains("dead")) {
         letters_.push_back(from_json(j.at("dead")));
+        index_[letters_.back().id] = letters_.size() - 1;
       } else if (j.contains("redriven")) {
-        const auto id = j.at("redriven").get<std::uint64_t>();
-        for (auto& d : letters_) {
-          if (d.id == id) d.redriven_ns = j.at("at").get<std::int64_t>();
-        }
+        const auto it = index_.find(j.at("redriven").get<std::uint64_t>());
+        if (it != index_.end()) letters_[it->second].redriven_ns = j.at("at").get<std::int64_t>();
       } else {
         ++skipped_;
       }
@@ -118,35 +123,26 @@ void DeadLetterFile::load() {
 }
 
 void DeadLetterFile::append(const std::string& line) {
-  const std::string text = line + "\n";
+  // After a torn last line (the keeper crashed mid-append) the new line starts a line of its own.
+  char last = '\n';
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0 && st.st_size > 0 && ::pread(fd_, &last, 1, st.st_size - 1) != 1) {
+    last = '\n';
+  }
+  const std::string text = (last == '\n' ? "" : "\n") + line + "\n";
   if (::write(fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
     throw Error("dead-letter store " + path_.string() + ": write failed: " + std::strerror(errno));
   }
 }
 
-std::uint64_t DeadLetterFile::add(DeadLetter d) {
-  for (const auto& x : letters_) {
-    if (x.producer == d.producer && x.seq == d.seq) return 0;
-  }
-  d.id = letters_.empty() ? 1 : letters_.back().id + 1;
-  append(nlohmann::json{{"dead", to_json(d)}}.dump(-1, ' ', false,
-                                                   nlohmann::json::error_handler_t::replace));
-  letters_.push_back(std::move(d));
-  return letters_.back().id;
-}
-
 void DeadLetterFile::mark_redriven(std::uint64_t id, std::int64_t at_ns) {
   append(nlohmann::json{{"redriven", id}, {"at", at_ns}}.dump());
-  for (auto& d : letters_) {
-    if (d.id == id) d.redriven_ns = at_ns;
-  }
+  if (const auto it = index_.find(id); it != index_.end()) letters_[it->second].redriven_ns = at_ns;
 }
 
 const DeadLetter* DeadLetterFile::find(std::uint64_t id) const noexcept {
-  for (const auto& d : letters_) {
-    if (d.id == id) return &d;
-  }
-  return nullptr;
+  const auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &letters_[it->second];
 }
 
 }  // namespace brook::cli

@@ -3,7 +3,8 @@
 // ({"redriven": id, "at": ns}). Appends are single write(2) calls with O_APPEND, so the keeper
 // node and the CLI can both append to one file. Loading tolerates a torn last line.
 //
-// Not thread-safe; one object per process.
+// DeadLetterFile loads a store whole, for the CLI; the node appends with DeadLetterWriter
+// (dead_letter_writer.hpp), which keeps no letters in memory. Not thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -33,6 +35,9 @@ struct DeadLetter {
   std::optional<std::int64_t> redriven_ns;
 };
 
+// One store line for a letter: {"dead": {...}}, without the newline.
+std::string dead_letter_line(const DeadLetter& d);
+
 class DeadLetterFile {
  public:
   // Opens (creating it if `create`) and loads the file. Throws brook::Error naming the file.
@@ -41,9 +46,6 @@ class DeadLetterFile {
   DeadLetterFile(const DeadLetterFile&) = delete;
   DeadLetterFile& operator=(const DeadLetterFile&) = delete;
 
-  // Stores a dead letter unless one with the same (producer, seq) is there (a re-delivery);
-  // returns its id, or 0 when it was already stored.
-  std::uint64_t add(DeadLetter d);
   void mark_redriven(std::uint64_t id, std::int64_t at_ns);
 
   const std::vector<DeadLetter>& all() const noexcept { return letters_; }
@@ -58,6 +60,7 @@ class DeadLetterFile {
   std::filesystem::path path_;
   int fd_ = -1;
   std::vector<DeadLetter> letters_;
+  std::unordered_map<std::uint64_t, std::size_t> index_;  // id -> letters_ index
   std::size_t skipped_ = 0;
 };
 

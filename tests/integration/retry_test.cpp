@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -132,6 +133,78 @@ nodes:
   EXPECT_EQ(keeper.stop(), 0);
   std::cout << "redrive: " << redriven.size() << " of " << dead.size()
             << " dead letters handled after the fault was removed\n";
+}
+
+TEST(Retry, AFullDeadLetterStoreLeavesLettersWithTheirProducers) {
+  // The keeper's store holds about 5 letters: the rest are declined (brook::Declined), so the
+  // workers keep them (and the source keeps their originals: chained acks) and re-send them.
+  // Moving the store aside makes room: every poison message ends up stored exactly once.
+  constexpr std::uint64_t kPoison = 30;
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: full-store
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms, ttl: 1s}
+channels:
+  work: {dead_letter: work-dead, ack_timeout: 2s}
+  work-dead: {ack_timeout: 300ms}
+nodes:
+  source: {exec: brook-test-source, outputs: {out: work}, params: {count: 60, rate: 600},
+           drain_timeout: 60s}
+  worker: {exec: brook-test-sink, inputs: {in: work}, params: {fail_mod: 2}}
+  keeper: {exec: brook-dead-letters, inputs: {in: work-dead},
+           params: {store: "{DIR}/dead.jsonl", max_size: 2500}}
+)");
+  auto keeper = c.start_node("brook-dead-letters", "keeper");
+  auto worker = c.start_node("brook-test-sink", "worker");
+  auto source = c.start_node("brook-test-source", "source");
+  const auto declined = [&] {
+    return c.counter("keeper", "work-dead", &ChannelCounters::declined);
+  };
+  ASSERT_TRUE(wait_for([&] { return declined() >= kPoison; }, 30s)) << keeper.log();
+  const auto stored = [](const std::filesystem::path& file) {
+    std::vector<std::pair<std::string, std::uint64_t>> ids;
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line).at("dead");
+      ids.emplace_back(j.at("producer").get<std::string>(), j.at("seq").get<std::uint64_t>());
+    }
+    return ids;
+  };
+  const auto first = stored(c.dir() / "dead.jsonl");
+  EXPECT_GT(first.size(), 0u);
+  EXPECT_LT(first.size(), kPoison) << "the cap holds";
+  EXPECT_NE(keeper.log().find("is full"), std::string::npos) << keeper.log();
+  EXPECT_NE(keeper.log().find("move it aside or raise max_size"), std::string::npos);
+
+  // Each store takes about 4 letters: move it aside whenever it holds some, as an operator
+  // freeing room would, until the source has every original acknowledged.
+  std::vector<std::filesystem::path> stores;
+  std::optional<int> source_exit;
+  for (int round = 0; round < 40 && !source_exit; ++round) {
+    const auto live = c.dir() / "dead.jsonl";
+    if (std::filesystem::exists(live) && std::filesystem::file_size(live) > 0) {
+      stores.push_back(c.dir() / ("dead." + std::to_string(round) + ".jsonl"));
+      std::filesystem::rename(live, stores.back());
+    }
+    source_exit = source.wait(1s);
+  }
+  ASSERT_EQ(source_exit, 0) << "every original acknowledged in the end: " << source.log()
+                            << worker.log() << keeper.log();
+  stores.push_back(c.dir() / "dead.jsonl");
+  std::vector<std::pair<std::string, std::uint64_t>> all;
+  for (const auto& store : stores) {
+    for (auto& id : stored(store))
+      all.push_back(id);
+  }
+  std::set<std::pair<std::string, std::uint64_t>> distinct(all.begin(), all.end());
+  std::cout << "full store: " << first.size() << " letters fit, " << declined() << " declined, "
+            << all.size() << " stored in " << stores.size() << " stores (moved aside in turn), "
+            << distinct.size() << " distinct\n";
+  EXPECT_EQ(all.size(), kPoison);
+  EXPECT_EQ(distinct.size(), kPoison);
+  EXPECT_EQ(worker.stop(), 0);
+  EXPECT_EQ(keeper.stop(), 0);
 }
 
 TEST(Retry, AFailedAttemptsOutputIsNeverSent) {
