@@ -54,6 +54,57 @@ nodes:
   EXPECT_NE(source.log().find("re-sending them to the others"), std::string::npos) << source.log();
 }
 
+TEST(AtLeastOnce, AGracefulStopUnderLoadReSendsNothing) {
+  // A rolling restart under load: each replica in turn is stopped with SIGTERM and replaced.
+  // A stopping replica tells the producer to send it nothing new, settles what it holds, then
+  // leaves: nothing is re-sent, so nothing is handled twice, and nothing is lost.
+  constexpr std::uint64_t kCount = 20000;
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: reliable-rolling
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms, ttl: 1s}
+channels:
+  work: {delivery: at-least-once, ack_timeout: 5s}
+nodes:
+  source: {exec: brook-test-source, outputs: {out: work}, params: {count: 20000, rate: 4000}}
+  sink: {exec: brook-test-sink, replicas: 2, inputs: {in: work},
+         params: {journal: "{DIR}/journal-{instance}.txt"}}
+)");
+  std::vector<Process> sinks;
+  sinks.push_back(c.start_node("brook-test-sink", "sink", 0));
+  sinks.push_back(c.start_node("brook-test-sink", "sink", 1));
+  auto source = c.start_node("brook-test-source", "source");
+  std::vector<fs::path> journals = {c.dir() / "journal-0.txt", c.dir() / "journal-1.txt"};
+  std::uint64_t drained = 0;
+  for (std::uint32_t round = 0; round < 2; ++round) {
+    const std::uint64_t at = 5000 * (round + 1);
+    ASSERT_TRUE(
+        wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= at; }, 30s));
+    Process& old = sinks[round];
+    ASSERT_EQ(old.stop(), 0) << old.log();
+    const fs::path journal = c.dir() / ("journal-" + std::to_string(round) + "-new.txt");
+    journals.push_back(journal);
+    sinks.push_back(c.start_node("brook-test-sink", "sink", round,
+                                 {"--set", "sink.params.journal=" + journal.string()}));
+    ++drained;
+  }
+  ASSERT_EQ(source.wait(60s), 0) << source.log();
+  for (std::size_t i = 2; i < sinks.size(); ++i)
+    ASSERT_EQ(sinks[i].stop(), 0) << sinks[i].log();
+  const Tally t = tally(journals, "source.0", kCount);
+  const std::uint64_t redelivered = c.counter("source", "work", &ChannelCounters::redelivered);
+  std::cout << "rolling restart, at-least-once: sent " << kCount << ", " << drained
+            << " replicas stopped and replaced, lost " << kCount - t.distinct << ", duplicated "
+            << t.duplicates << ", re-sent " << redelivered << "\n";
+  EXPECT_EQ(t.distinct, kCount);
+  EXPECT_EQ(t.duplicates, 0u);
+  EXPECT_EQ(t.unexpected, 0u);
+  EXPECT_NE(source.log().find("is stopping: nothing new goes to it"), std::string::npos)
+      << source.log();
+  EXPECT_EQ(source.log().find("re-sending them to the others"), std::string::npos) << source.log();
+}
+
 TEST(AtLeastOnce, AStoppedConsumerHoldsTheProducerWithinBoundsAndLosesNothing) {
   constexpr std::uint64_t kCount = 30000;
   Cluster c;

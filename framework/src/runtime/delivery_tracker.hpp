@@ -70,6 +70,8 @@ class DeliveryTracker {
                const std::function<void(Receiver&, zmq::message_t&, const std::string& peer,
                                         std::uint32_t attempt)>& attempt);
   std::size_t retries_waiting() const noexcept { return retries_.size(); }
+  // Handled input messages whose acknowledgement waits for what they emitted.
+  std::size_t awaiting_acks() const noexcept { return pending_.size(); }
 
  private:
   struct Pending {  // an input message whose ack waits for its children's

@@ -221,7 +221,10 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
     env.attempt = attempt;
     ++counters.retried;
   }
-  if (stopping_) last_input_ = Clock::now();
+  if (stopping_) {
+    last_input_ = Clock::now();
+    if (in.acknowledges()) last_acknowledged_input_ = last_input_;
+  }
   detail::DeliveryTracker::Attempt a{in, env, peer};
   const Message message = make_message(env, in.port(), payload_decoder_);
   detail::HandlerOutcome outcome = call_handler(in, message, a);
@@ -357,18 +360,41 @@ void NodeRuntime::drain_inputs_until_quiet(Clock::time_point deadline, int reads
   }
 }
 
+void NodeRuntime::settle_acknowledged_inputs(Clock::time_point deadline, int reads_at_stop) {
+  bool any = false;
+  for (auto& in : inputs_) {
+    if (!in->acknowledges()) continue;
+    in->begin_drain();
+    any = true;
+  }
+  if (!any) return;
+  reactor_.recheck_all();  // it sent on their sockets
+  last_acknowledged_input_ = Clock::now();
+  while (Clock::now() < deadline && stop_reads_ == reads_at_stop) {
+    reactor_.run_once(std::min(deadline, Clock::now() + kQuietForDrain));
+    for (auto& in : inputs_)
+      in->flush_acks();
+    if (Clock::now() - last_acknowledged_input_ >= kQuietForDrain &&
+        tracker_.awaiting_acks() == 0) {
+      return;
+    }
+  }
+}
+
 void NodeRuntime::shutdown() {
   const auto begin = Clock::now();
   run_callbacks(on_stop_, "on_stop");
-  // Unregister first so producers stop routing to this instance, then keep handling what was
-  // already sent here until the inputs go quiet: messages in our queues are not thrown away.
+  const int reads_at_stop = stop_reads_;
+  const std::uint64_t received_before = counters_.total().received;
+  settle_acknowledged_inputs(begin + drain_timeout_, reads_at_stop);
+  // Then unregister so the other producers stop routing to this instance, and keep handling
+  // what was already sent here until the inputs go quiet: messages in our queues are not
+  // thrown away.
   for (auto& s : sessions_)
     s->begin_unregister();
   reactor_.recheck_all();  // it sent on their sockets
-  const int reads_at_stop = stop_reads_;
-  const std::uint64_t received_before = counters_.total().received;
   if (!inputs_.empty() || !servers_.empty())
-    drain_inputs_until_quiet(begin + drain_timeout_, reads_at_stop);
+    drain_inputs_until_quiet(Clock::now() + drain_timeout_, reads_at_stop);
   const std::uint64_t drained = counters_.total().received - received_before;
   for (auto& r : requesters_)
     r->fail_all("the node is stopping");

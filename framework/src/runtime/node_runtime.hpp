@@ -120,6 +120,9 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   void shutdown();
   std::string stop_report() const;  // the line report_stop() writes for `brook up`
   void drain_inputs_until_quiet(Clock::time_point deadline, int reads_at_stop);
+  // Graceful stop, first step: at-least-once producers are told to send nothing new; what
+  // they sent is handled and acknowledged before the node unregisters (so they re-send nothing).
+  void settle_acknowledged_inputs(Clock::time_point deadline, int reads_at_stop);
   void close_all() noexcept;
   std::string view_key(const DirectoryEntry& e) const;
 
@@ -164,6 +167,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   int stop_reads_ = 0;
   Clock::time_point started_{};
   Clock::time_point last_input_{};
+  Clock::time_point last_acknowledged_input_{};  // while stopping: a message on such an input
   Clock::time_point next_unregistered_warn_{};
 };
 

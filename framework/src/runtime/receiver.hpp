@@ -75,6 +75,9 @@ class Receiver {
                        std::uint64_t /*seq*/) {}
   // Sends the acknowledgements settled so far (batched per producer).
   virtual void flush_acks() {}
+  // The node is stopping: producers that hold messages for it until acknowledged are told to
+  // send nothing new (docs/wire.md, "drain"), so it can settle what it has before it leaves.
+  virtual void begin_drain() {}
 
   // Pubsub: the publishers the directory lists. waiting_for() names those that did not welcome
   // this instance yet (empty: every one did, or the receiver does not wait for welcomes).

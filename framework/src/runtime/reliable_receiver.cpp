@@ -68,7 +68,13 @@ Receiver::Received ReliableReceiver::receive(zmq::message_t& body, std::string& 
     return Received::kMalformed;
   }
   (void)socket_.recv(body, zmq::recv_flags::none);
-  if (!body.more()) return Received::kMessage;
+  if (!body.more()) {
+    // A producer that first sends while this replica drains is told too.
+    if (draining_ && drained_.size() < kMaxProducersRemembered && drained_.insert(peer).second) {
+      send_drain(peer);
+    }
+    return Received::kMessage;
+  }
   why = "expected 2 frames (routing id, envelope), got " + std::to_string(drain_parts(body, 2));
   return Received::kMalformed;
 }
@@ -124,7 +130,8 @@ void ReliableReceiver::refuse(const EnvelopeView& env, const zmq::message_t& fra
                    << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "") << ")";
 }
 
-ReliableReceiver::Sent ReliableReceiver::send_ack_frame(const std::string& routing_id) {
+ReliableReceiver::Sent ReliableReceiver::send_frame(const std::string& routing_id,
+                                                    const msgpack::sbuffer& frame) {
   try {
     if (!socket_.send(zmq::buffer(routing_id),
                       zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -135,14 +142,13 @@ ReliableReceiver::Sent ReliableReceiver::send_ack_frame(const std::string& routi
     return Sent::kGone;
   }
   // Once the routing id frame is accepted, the rest of the message is too.
-  (void)socket_.send(zmq::buffer(ack_buffer_.data(), ack_buffer_.size()),
-                     zmq::send_flags::dontwait);
+  (void)socket_.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
   return Sent::kSent;
 }
 
 bool ReliableReceiver::connected(const std::string& routing_id) {
   encode_ack({}, ack_buffer_);
-  return send_ack_frame(routing_id) != Sent::kGone;
+  return send_frame(routing_id, ack_buffer_) != Sent::kGone;
 }
 
 ReliableReceiver::Producers::iterator ReliableReceiver::remember(std::string_view producer,
@@ -211,6 +217,23 @@ void ReliableReceiver::queue_ack(const std::string& peer, std::uint64_t seq) {
   if (++acks_waiting_ >= max_acks_per_frame_) flush_acks();
 }
 
+void ReliableReceiver::send_drain(const std::string& routing_id) {
+  if (drain_buffer_.size() == 0) encode_drain(drain_buffer_);
+  // A full pipe or a gone connection: that producer learns it from the unregistration instead.
+  (void)send_frame(routing_id, drain_buffer_);
+}
+
+void ReliableReceiver::begin_drain() {
+  if (draining_) return;
+  draining_ = true;
+  for (const auto& [id, p] : producers_) {
+    if (drained_.insert(p.connection).second) send_drain(p.connection);
+  }
+  for (const auto& [routing_id, seqs] : acks_) {
+    if (drained_.insert(routing_id).second) send_drain(routing_id);
+  }
+}
+
 void ReliableReceiver::flush_acks() {
   if (acks_waiting_ == 0) return;
   for (auto it = acks_.begin(); it != acks_.end();) {
@@ -221,7 +244,7 @@ void ReliableReceiver::flush_acks() {
     }
     encode_ack(it->second, ack_buffer_);
     // A producer that went away cannot take its acks; it re-sends nothing either.
-    (void)send_ack_frame(it->first);
+    (void)send_frame(it->first, ack_buffer_);
     it->second.clear();
     ++it;
   }

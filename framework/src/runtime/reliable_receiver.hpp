@@ -38,6 +38,7 @@ class ReliableReceiver final : public Receiver {
   void settle(const MessageId& id, const std::string& peer, Settle how) override;
   void release(const std::string& peer, std::string_view producer, std::uint64_t seq) override;
   void flush_acks() override;
+  void begin_drain() override;
 
  private:
   struct Producer {
@@ -59,8 +60,9 @@ class ReliableReceiver final : public Receiver {
   void undefer(std::string_view producer, std::uint64_t seq);
   void queue_ack(const std::string& peer, std::uint64_t seq);
   enum class Sent { kSent, kFull, kGone };
-  // Sends [routing id][ack_buffer_].
-  Sent send_ack_frame(const std::string& routing_id);
+  // Sends [routing id][frame].
+  Sent send_frame(const std::string& routing_id, const msgpack::sbuffer& frame);
+  void send_drain(const std::string& routing_id);
 
   bool curve_;
   Producers producers_;                                                  // by producer id
@@ -69,6 +71,9 @@ class ReliableReceiver final : public Receiver {
   std::map<std::string, std::unordered_set<std::uint64_t>, std::less<>> deferred_;  // by producer
   std::size_t max_acks_per_frame_;
   msgpack::sbuffer ack_buffer_;
+  bool draining_ = false;
+  msgpack::sbuffer drain_buffer_;
+  std::unordered_set<std::string> drained_;  // connections told, while draining
   LogRateLimiter forged_log_;
   LogRateLimiter jump_log_;
 };

@@ -42,7 +42,7 @@ std::uint64_t ReliableSender::oldest_unacked() const noexcept {
 Offer ReliableSender::offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
                             bool force) {
   const bool direct = held_.empty() && unsent_.empty() && window_.has_room(seq);
-  if (!force && (!direct || replicas_.connected() == 0) && pending() >= max_pending_) {
+  if (!force && (!direct || replicas_.available() == 0) && pending() >= max_pending_) {
     return Offer::kFull;
   }
   if (!held_.empty() || !window_.has_room(seq)) {
@@ -88,7 +88,7 @@ std::size_t ReliableSender::flush() {
 void ReliableSender::pick_candidates(const InFlightWindow::Entry& e) {
   candidates_.clear();
   replicas_.for_each([&](Replica& r) {
-    if (r.connected) candidates_.push_back(&r);
+    if (r.connected && !r.draining) candidates_.push_back(&r);
   });
   if (candidates_.empty()) return;
   if (channel_->order_by_key && e.key_hash != 0) {
@@ -170,6 +170,20 @@ void ReliableSender::replica_gone(Replica& r) {
   requeue(scratch_);
 }
 
+void ReliableSender::replica_draining(std::string_view routing_id) {
+  Replica* found = nullptr;
+  replicas_.for_each([&](Replica& r) {
+    if (r.routing_id == routing_id) found = &r;
+  });
+  if (found == nullptr || found->draining) return;
+  found->draining = true;
+  // What it holds stays with it: it acknowledges that before it leaves, so nothing is re-sent
+  // (reliability.md, graceful stop). New messages go to the others, or wait for a replica.
+  BROOK_LOG(kInfo) << "replica " << found->name << " of '" << node() << "' on '" << channel_->name
+                   << "' is stopping: nothing new goes to it (" << found->in_flight
+                   << " unacknowledged stay with it)";
+}
+
 void ReliableSender::read_acks(const AckedFn& acked) {
   zmq::message_t id;
   zmq::message_t body;
@@ -180,6 +194,10 @@ void ReliableSender::read_acks(const AckedFn& acked) {
     while (body.more())
       (void)socket_.recv(body, zmq::recv_flags::none);
     const std::span<const std::byte> frame(static_cast<const std::byte*>(body.data()), body.size());
+    if (is_drain(frame)) {
+      replica_draining(std::string_view(static_cast<const char*>(id.data()), id.size()));
+      continue;
+    }
     if (!decode_ack(frame, acked_seqs_)) {
       ++counters_.decode_errors;
       continue;
@@ -203,7 +221,7 @@ std::size_t ReliableSender::on_socket_ready(const AckedFn& acked) {
 ReliableSender::Clock::time_point ReliableSender::next_wakeup() const noexcept {
   auto wake = Clock::time_point::max();
   // Nothing to retry while no replica is connected: a handshake (a monitor event) flushes.
-  if (!unsent_.empty() && replicas_.connected() > 0) wake = retry_at_;
+  if (!unsent_.empty() && replicas_.available() > 0) wake = retry_at_;
   if (window_.in_flight() > 0) wake = std::min(wake, next_timeout_scan_);
   return wake;
 }

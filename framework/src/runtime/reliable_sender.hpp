@@ -45,6 +45,7 @@ class ReliableSender final : public GroupSender {
   void pick_candidates(const InFlightWindow::Entry& e);
   void requeue(std::vector<std::uint64_t>& seqs);
   void read_acks(const AckedFn& acked);
+  void replica_draining(std::string_view routing_id);
 
   InFlightWindow window_;
   struct Held {

@@ -90,6 +90,12 @@ std::size_t ReplicaSet::connected() const noexcept {
       replicas_.begin(), replicas_.end(), [](const auto& kv) { return kv.second.connected; }));
 }
 
+std::size_t ReplicaSet::available() const noexcept {
+  return static_cast<std::size_t>(
+      std::count_if(replicas_.begin(), replicas_.end(),
+                    [](const auto& kv) { return kv.second.connected && !kv.second.draining; }));
+}
+
 bool ReplicaSet::all_connected() const noexcept {
   return !replicas_.empty() && connected() == replicas_.size();
 }

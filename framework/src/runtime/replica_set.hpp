@@ -27,6 +27,7 @@ struct Replica {
   std::string routing_id;     // how a ROUTER addresses it ("r<id>")
   std::uint64_t hash = 0;     // of `name`, for rendezvous hashing
   bool connected = false;     // handshake done and not disconnected since
+  bool draining = false;      // it said it is stopping: nothing new goes to it
   std::size_t in_flight = 0;  // unacknowledged messages (reliable senders keep it)
 };
 
@@ -57,6 +58,8 @@ class ReplicaSet {
   }
   std::size_t known() const noexcept { return replicas_.size(); }
   std::size_t connected() const noexcept;
+  // Connected and not stopping: those that take new messages.
+  std::size_t available() const noexcept;
   // Every replica the directory lists completed its handshake (and there is one).
   bool all_connected() const noexcept;
 

@@ -43,6 +43,24 @@ bool decode_ack(std::span<const std::byte> frame, std::vector<std::uint64_t>& se
   return true;
 }
 
+void encode_drain(msgpack::sbuffer& out) {
+  out.clear();
+  msgpack::packer<msgpack::sbuffer> pk(out);
+  pk.pack_array(2);
+  pk.pack_uint32(kWireVersion);
+  pk.pack(std::string_view("drain"));
+}
+
+bool is_drain(std::span<const std::byte> frame) noexcept {
+  MsgpackReader r(frame);
+  std::uint32_t fields = 0;
+  std::uint64_t version = 0;
+  std::string_view kind;
+  return r.read_array_header(fields) == DecodeErrc::kOk && fields == 2 &&
+         r.read_uint(version) == DecodeErrc::kOk && version == kWireVersion &&
+         r.read_str(kind) == DecodeErrc::kOk && kind == "drain";
+}
+
 void encode_welcome(const Welcome& w, msgpack::sbuffer& out) {
   out.clear();
   msgpack::packer<msgpack::sbuffer> p(out);

@@ -19,6 +19,11 @@ void encode_ack(std::span<const std::uint64_t> seqs, msgpack::sbuffer& out);
 // are skipped). False when the frame is not such an array; `seqs` is then meaningless.
 bool decode_ack(std::span<const std::byte> frame, std::vector<std::uint64_t>& seqs);
 
+// `[1, "drain"]`, a consumer replica's word to a producer that it is stopping: send it nothing
+// new; what it holds, it handles and acknowledges before it leaves.
+void encode_drain(msgpack::sbuffer& out);
+bool is_drain(std::span<const std::byte> frame) noexcept;
+
 struct Welcome {
   std::string publisher;
   std::string channel;
