@@ -357,6 +357,10 @@ TEST_F(Shop, OrdersWhoseInsertFailedOnAFullDiskAreDeadLetteredNotLost) {
   const auto code = p.wait(150s);
   ASSERT_TRUE(code.has_value()) << tail(p.log_path(), 80);
   EXPECT_TRUE(dead_lettered) << "filler " << filler << " bytes\n" << tail(p.log_path(), 80);
+  // The client is a job: a run whose orders were dead-lettered is not a clean one.
+  EXPECT_EQ(*code, 1) << tail(p.log_path(), 80);
+  EXPECT_NE(tail(p.log_path(), 200).find("dead-lettered"), std::string::npos)
+      << tail(p.log_path(), 80);
 
   std::map<std::string, std::set<std::string>> dead;  // basket id -> channels
   std::ifstream f(dead_letters());
