@@ -1,5 +1,6 @@
 // libFuzzer target: the data path's frames besides the envelope (docs/wire.md): acknowledgements,
-// welcomes and the hello subscriptions a publisher reads, plus the msgpack skipping they rely on.
+// drains, welcomes and the hello subscriptions a publisher reads, plus the msgpack skipping they
+// rely on.
 //
 // All of them report bad bytes by returning false or nullopt. skip_value must agree with
 // msgpack-cxx on where a value ends; a decoded ack re-encodes to the same seqs.
@@ -52,6 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
   check_skip(bytes);
   check_ack(bytes);
+  if (brook::detail::is_drain(bytes)) {
+    std::vector<std::uint64_t> seqs;
+    require(!brook::detail::decode_ack(bytes, seqs));
+  }
   brook::detail::Welcome welcome;
   std::string why;
   if (!brook::detail::decode_welcome(bytes, welcome, why)) require(!why.empty());

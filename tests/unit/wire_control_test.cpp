@@ -72,6 +72,21 @@ TEST(WireAck, DeclaredCountsBeyondTheFrameAreTruncationNotAllocation) {
   EXPECT_FALSE(decode_ack(bytes(frame_of(huge_skipped)), seqs));
 }
 
+TEST(WireDrain, IsExactlyVersionOneDrainAndNeverAnAck) {
+  msgpack::sbuffer b;
+  encode_drain(b);
+  const std::string frame(b.data(), b.size());
+  EXPECT_EQ(frame, pack(std::make_tuple(1, "drain")));
+  EXPECT_TRUE(is_drain(bytes(frame)));
+  std::vector<std::uint64_t> seqs;
+  EXPECT_FALSE(decode_ack(bytes(frame), seqs)) << "a producer that does not know it counts it";
+  EXPECT_FALSE(is_drain(bytes(pack(std::make_tuple(2, "drain")))));
+  EXPECT_FALSE(is_drain(bytes(pack(std::make_tuple(1, "drain", 0)))));
+  EXPECT_FALSE(is_drain(bytes(pack(std::make_tuple(1, "ack", std::vector<int>{})))));
+  EXPECT_FALSE(is_drain(bytes(frame.substr(0, frame.size() - 1))));
+  EXPECT_FALSE(is_drain(bytes("")));
+}
+
 TEST(WireWelcome, ReadsPublisherAndNextSeq) {
   Welcome w;
   std::string why;
