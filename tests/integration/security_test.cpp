@@ -149,6 +149,29 @@ TEST(Security, KeygenWritesPrivateSecretsAndAnAllowlistAndKeepsThemOnRerun) {
        false});
   EXPECT_EQ(node.wait(10s), 2) << "a secret readable by others is refused at start";
   EXPECT_NE(node.log().find("chmod 600"), std::string::npos) << node.log();
+
+  // An allowlist, or a key directory, that others can write: anyone could add their key.
+  ::chmod((sc.keys / "sink.key_secret").c_str(), 0600);
+  const auto refused_with = [&](const std::string& log_name) {
+    auto p = Process::start(
+        {{bin("brook-test-sink"), "--topology", sc.c.topology().string(), "--node", "sink"},
+         {},
+         sc.c.dir() / log_name,
+         false});
+    const auto code = p.wait(10s);
+    return std::make_pair(code.value_or(-1), p.log());
+  };
+  ::chmod((sc.keys / "allowlist").c_str(), 0666);
+  const auto [allowlist_code, allowlist_log] = refused_with("open-allowlist.log");
+  EXPECT_EQ(allowlist_code, 2) << "an allowlist anyone can write is refused at start";
+  EXPECT_NE(allowlist_log.find("chmod go-w " + (sc.keys / "allowlist").string()), std::string::npos)
+      << allowlist_log;
+  ::chmod((sc.keys / "allowlist").c_str(), 0644);
+  ::chmod(sc.keys.c_str(), 0777);
+  const auto [dir_code, dir_log] = refused_with("open-key-dir.log");
+  ::chmod(sc.keys.c_str(), 0700);
+  EXPECT_EQ(dir_code, 2) << "a key directory anyone can write is refused at start";
+  EXPECT_NE(dir_log.find("the key directory " + sc.keys.string()), std::string::npos) << dir_log;
 }
 
 TEST(Security, OnlyAllowlistedKeysGetMessagesInAndNobodyElseRegisters) {
