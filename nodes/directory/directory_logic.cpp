@@ -23,6 +23,17 @@ ErrorReply error(DirectoryErrc code, std::string detail) {
   return {code, std::move(detail)};
 }
 
+// Compares every byte of `secret` whatever the first difference, so the time a refusal takes does
+// not tell a guesser how much of a token it got right.
+bool equal_in_constant_time(std::string_view secret, std::string_view given) noexcept {
+  volatile unsigned char diff = secret.size() == given.size() ? 0 : 1;
+  for (std::size_t i = 0; i < secret.size(); ++i) {
+    const auto g = static_cast<unsigned char>(i < given.size() ? given[i] : 0);
+    diff = static_cast<unsigned char>(diff | (static_cast<unsigned char>(secret[i]) ^ g));
+  }
+  return diff == 0;
+}
+
 }  // namespace
 
 std::string validate_registration(const RegisterRequest& r) {
@@ -117,6 +128,24 @@ void DirectoryRegistry::remove_all(const Instance& inst, ChangeReason reason, Cl
   }
 }
 
+bool DirectoryRegistry::proves(const Instance& inst, std::string_view token) noexcept {
+  // An instance registered without a token (a client that predates them) proves nothing and is
+  // treated as before tokens existed: its incarnation is all a request must name.
+  return inst.token.empty() || equal_in_constant_time(inst.token, token);
+}
+
+ErrorReply DirectoryRegistry::token_mismatch(const std::string& k, const Instance& inst,
+                                             std::string_view what) {
+  // stale_incarnation, as for a different incarnation: to a brook node both mean another process
+  // holds its name (it retries until that lease lapses, then ends), and neither hurts the holder.
+  return error(DirectoryErrc::kStaleIncarnation,
+               std::string(what) + " for " + k + " (incarnation " + inst.incarnation + ", pid " +
+                   std::to_string(inst.pid) + " on " + inst.host +
+                   ") refused: its token does not match the one that instance registered with; "
+                   "only the process that registered an instance may re-register, renew or "
+                   "unregister it");
+}
+
 InstanceInfo DirectoryRegistry::info_of(const Instance& inst, std::uint64_t age_ms,
                                         std::uint64_t registered_ms) {
   InstanceInfo info;
@@ -198,17 +227,27 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   milliseconds lease = r.lease_ms == 0 ? config_.default_ttl : milliseconds(r.lease_ms);
   lease = std::clamp(lease, config_.min_ttl, config_.max_ttl);
 
-  const bool replacing = it != instances_.end() && it->second.incarnation != r.incarnation;
+  // Another process: a different incarnation, or the same one (anyone can read it from `list`)
+  // without the token it registered with.
+  const bool other_incarnation = it != instances_.end() && it->second.incarnation != r.incarnation;
+  const bool replacing =
+      it != instances_.end() && (other_incarnation || !proves(it->second, r.token));
   if (replacing && now - it->second.last_seen <= it->second.lease) {
     // The holder is alive as far as the directory can tell; anyone may claim any name, so
     // taking it over would let one request (or a stray second process) silence a live
     // instance. The claimant gets the name once the holder's lease lapses.
     const Instance& holder = it->second;
     const auto left = duration_cast<milliseconds>(holder.last_seen + holder.lease - now).count();
+    const std::string runs = "runs for another " + std::to_string(left) + " ms";
+    if (!other_incarnation) {
+      ErrorReply refused = token_mismatch(k, holder, "register");
+      refused.detail += "; its lease " + runs;
+      return refused;
+    }
     return error(DirectoryErrc::kStaleIncarnation,
                  k + " is registered by another process (incarnation " + holder.incarnation +
                      ", pid " + std::to_string(holder.pid) + " on " + holder.host +
-                     ") whose lease runs for another " + std::to_string(left) + " ms");
+                     ") whose lease " + runs);
   }
   const bool same = it != instances_.end() && !replacing;
   Instance candidate;
@@ -242,6 +281,9 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
     inst.node = r.node;
     inst.instance = r.instance;
     inst.incarnation = r.incarnation;
+    // Kept for the instance's life: a re-registration of a tokenless instance does not add one,
+    // so a request that copied its incarnation cannot lock the real process out.
+    inst.token = r.token;
     inst.registered_at = now;
     it = instances_.emplace(k, std::move(inst)).first;
   }
@@ -282,6 +324,7 @@ DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
                  k + " is now registered by incarnation " + it->second.incarnation + " (pid " +
                      std::to_string(it->second.pid) + "); two processes claim the same instance");
   }
+  if (!proves(it->second, r.token)) return token_mismatch(k, it->second, "heartbeat");
   Instance& inst = it->second;
   inst.last_seen = now;
   // Counters that would take the directory over its limits are not kept (the lease is renewed
@@ -310,6 +353,7 @@ DirectoryReplyBody DirectoryRegistry::do_unregister(const UnregisterRequest& r,
     return error(DirectoryErrc::kStaleIncarnation,
                  "incarnation " + r.incarnation + " no longer owns " + it->first);
   }
+  if (!proves(it->second, r.token)) return token_mismatch(k, it->second, "unregister");
   remove_all(it->second, ChangeReason::kUnregistered, now, changes);
   erase(it);
   return AckReply{state(now)};

@@ -63,6 +63,8 @@ class DirectoryRegistry {
     std::string node;
     std::uint32_t instance = 0;
     std::string incarnation;
+    // The registering process's secret ("" = it sent none): never in a reply, an update or a log.
+    std::string token;
     std::string host;
     std::uint32_t pid = 0;
     std::chrono::milliseconds lease{};
@@ -75,6 +77,11 @@ class DirectoryRegistry {
 
   // What `inst` adds to a list reply and to a snapshot of every channel, as encoded.
   static std::size_t footprint(const Instance& inst);
+  // Whether a request carrying `token` comes from the process that registered `inst`.
+  static bool proves(const Instance& inst, std::string_view token) noexcept;
+  // The refusal of a request for `k` whose token does not match: names the instance, not the token.
+  static ErrorReply token_mismatch(const std::string& k, const Instance& inst,
+                                   std::string_view what);
   // What `list` says of an instance.
   static InstanceInfo info_of(const Instance& inst, std::uint64_t age_ms,
                               std::uint64_t registered_ms);

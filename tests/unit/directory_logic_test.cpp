@@ -406,5 +406,118 @@ TEST_F(DirectoryLogic, RefusesRegistrationsThatWouldOverflowAReply) {
   EXPECT_EQ(dir.state_bytes(), 0u);
 }
 
+// ---- tokens: copying a live instance's incarnation (shown by `list`) is not enough ----------
+
+constexpr char kToken[] = "5ec2e75ec2e75ec2e75ec2e75ec2e700";
+constexpr char kForged[] = "f0e9edf0e9edf0e9edf0e9edf0e9ed00";
+
+RegisterRequest with_token(RegisterRequest r, std::string token) {
+  r.token = std::move(token);
+  return r;
+}
+
+// The refusal a forger gets: stale_incarnation naming the instance and the mismatch, never the
+// token itself.
+void expect_token_refusal(const DirectoryReplyBody& r, std::string_view what) {
+  ASSERT_TRUE(std::holds_alternative<ErrorReply>(r)) << what;
+  const auto& e = std::get<ErrorReply>(r);
+  EXPECT_EQ(e.code, DirectoryErrc::kStaleIncarnation) << what;
+  EXPECT_NE(e.detail.find("sink.0 (incarnation i1"), std::string::npos) << e.detail;
+  EXPECT_NE(e.detail.find("token does not match"), std::string::npos) << e.detail;
+  EXPECT_EQ(e.detail.find(kToken), std::string::npos) << e.detail;
+}
+
+TEST_F(DirectoryLogic, TheSameIncarnationWithoutItsTokenCannotReRegister) {
+  ASSERT_TRUE(std::holds_alternative<AckReply>(
+      send(with_token(reg("sink", 0, "i1", {input("jobs", "tcp://h:1")}), kToken), 0ms)));
+  for (const std::string token : {"", kForged, "5ec2e7"}) {
+    auto r = send(with_token(reg("sink", 0, "i1", {input("jobs", "tcp://evil:9")}), token), 100ms);
+    expect_token_refusal(r, "register with token '" + token + "'");
+    EXPECT_TRUE(changes.empty());
+  }
+  ASSERT_EQ(snapshot(200ms).size(), 1u);
+  EXPECT_EQ(snapshot(200ms)[0].reg.endpoint, "tcp://h:1") << "the live instance's ports stay";
+  EXPECT_NE(std::get<ErrorReply>(send(reg("sink", 0, "i1", {}), 100ms)).detail.find("another 2900"),
+            std::string::npos);
+
+  // The process that registered it re-registers as before (after a directory restart, say).
+  auto r = send(with_token(reg("sink", 0, "i1", {input("jobs", "tcp://h:2")}), kToken), 300ms);
+  ASSERT_TRUE(std::holds_alternative<AckReply>(r));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].entry.reg.endpoint, "tcp://h:2");
+}
+
+TEST_F(DirectoryLogic, HeartbeatsAndUnregistersMustCarryTheToken) {
+  (void)send(with_token(reg("sink", 0, "i1", {input("jobs", "tcp://h:1")}), kToken), 0ms);
+  for (const std::string token : {"", kForged}) {
+    expect_token_refusal(send(HeartbeatRequest{"sink", 0, "i1", {}, "", token}, 2000ms),
+                         "heartbeat with '" + token + "'");
+    expect_token_refusal(send(UnregisterRequest{"sink", 0, "i1", "", token}, 2000ms),
+                         "unregister with '" + token + "'");
+    EXPECT_TRUE(changes.empty());
+  }
+  EXPECT_EQ(snapshot(2000ms).size(), 1u) << "a forged unregister removes nothing";
+  // A refused heartbeat did not renew the lease.
+  EXPECT_EQ(dir.next_expiry(), t0 + 3000ms);
+
+  ASSERT_TRUE(std::holds_alternative<AckReply>(
+      send(HeartbeatRequest{"sink", 0, "i1", {}, "", kToken}, 2500ms)));
+  EXPECT_EQ(dir.next_expiry(), t0 + 5500ms);
+  ASSERT_TRUE(std::holds_alternative<AckReply>(
+      send(UnregisterRequest{"sink", 0, "i1", "", kToken}, 2600ms)));
+  EXPECT_TRUE(snapshot(2600ms).empty());
+}
+
+TEST_F(DirectoryLogic, ATokenlessInstanceBehavesAsBeforeTokens) {
+  // A client that predates tokens: its incarnation is all a request needs, and a later request
+  // with a token does not lock the process out by adding one.
+  (void)send(reg("sink", 0, "i1", {input("jobs", "tcp://h:1")}), 0ms);
+  ASSERT_TRUE(std::holds_alternative<AckReply>(
+      send(with_token(reg("sink", 0, "i1", {input("jobs", "tcp://h:2")}), kForged), 100ms)));
+  ASSERT_TRUE(std::holds_alternative<AckReply>(send(HeartbeatRequest{"sink", 0, "i1", {}}, 200ms)));
+  ASSERT_TRUE(std::holds_alternative<AckReply>(
+      send(with_token(reg("sink", 0, "i1", {input("jobs", "tcp://h:1")}), ""), 300ms)));
+  ASSERT_TRUE(std::holds_alternative<AckReply>(send(UnregisterRequest{"sink", 0, "i1"}, 400ms)));
+}
+
+TEST_F(DirectoryLogic, OnceTheLeaseLapsedAnotherTokenTakesTheInstance) {
+  (void)send(with_token(reg("sink", 0, "i1", {input("jobs", "tcp://h:1")}), kToken), 0ms);
+  auto r = send(with_token(reg("sink", 0, "i1", {input("jobs", "tcp://h:7")}), kForged), 3300ms);
+  ASSERT_TRUE(std::holds_alternative<AckReply>(r));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].reason, ChangeReason::kReplaced);
+  EXPECT_EQ(changes[1].entry.reg.endpoint, "tcp://h:7");
+  // Now the new token is the one that counts.
+  expect_token_refusal(send(HeartbeatRequest{"sink", 0, "i1", {}, "", kToken}, 3400ms),
+                       "the old token");
+  EXPECT_TRUE(std::holds_alternative<AckReply>(
+      send(HeartbeatRequest{"sink", 0, "i1", {}, "", kForged}, 3400ms)));
+}
+
+TEST_F(DirectoryLogic, TheTokenIsNeverSentBack) {
+  auto r = with_token(reg("sink", 0, "i1", {input("jobs", "tcp://h:1")}), kToken);
+  r.topology = "shop";
+  (void)send(r, 0ms);
+  std::vector<std::string> sent;
+  for (const auto& c : changes)
+    sent.push_back(encode(c));
+  std::vector<DirectoryUpdate> none;
+  sent.push_back(encode(DirectoryReply{1, dir.handle(ListRequest{}, t0 + 1ms, none)}));
+  sent.push_back(
+      encode(DirectoryReply{1, dir.handle(SnapshotRequest{{}, "shop"}, t0 + 1ms, none)}));
+  r.token = kForged;
+  sent.push_back(encode(DirectoryReply{1, send(r, 2ms)}));
+  sent.push_back(
+      encode(DirectoryReply{1, send(HeartbeatRequest{"sink", 0, "i1", {}, "shop"}, 2ms)}));
+  sent.push_back(encode(DirectoryReply{1, send(UnregisterRequest{"sink", 0, "i1", "shop"}, 2ms)}));
+  sent.push_back(
+      encode(DirectoryReply{1, send(UnregisterRequest{"sink", 0, "i1", "shop", kToken}, 3ms)}));
+  for (const auto& c : changes)
+    sent.push_back(encode(c));
+  ASSERT_EQ(sent.size(), 8u);
+  for (const auto& bytes : sent)
+    EXPECT_EQ(bytes.find(kToken), std::string::npos);
+}
+
 }  // namespace
 }  // namespace brook

@@ -427,5 +427,49 @@ TEST(DirectoryProtocol, FramesOverTheSizeLimitAreRefusedUnread) {
             "update is 4194305 bytes, more than the limit of 4194304 bytes");
 }
 
+// The token of a register, heartbeat and unregister travels to the directory; without one the
+// request is what it was before tokens existed; one longer than kMaxDirectoryToken is refused,
+// naming the field but not echoing the value.
+TEST(DirectoryProtocol, TokensRoundTripAndAreBounded) {
+  const std::string token(32, 'c');
+  RegisterRequest reg = sample_register();
+  reg.token = token;
+  std::vector<DirectoryRequestBody> bodies{
+      reg, HeartbeatRequest{"product", 3, "0123456789abcdef", {}, "", token},
+      UnregisterRequest{"product", 3, "0123456789abcdef", "shop", token}};
+  for (const auto& body : bodies) {
+    DirectoryRequest out;
+    ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{1, body})), out)) << op_name(body);
+    std::visit(
+        [&](const auto& r) {
+          if constexpr (requires { r.token; }) {
+            EXPECT_EQ(r.token, token) << op_name(body);
+          } else {
+            ADD_FAILURE() << op_name(body) << " has no token";
+          }
+        },
+        out.body);
+  }
+  EXPECT_EQ(encode(DirectoryRequest{1, sample_register()}).find("token"), std::string::npos)
+      << "a request without a token is as it was before tokens";
+  DirectoryRequest out;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{1, sample_register()})), out));
+  EXPECT_EQ(std::get<RegisterRequest>(out.body).token, "");
+
+  const std::string too_long(kMaxDirectoryToken + 1, 'x');
+  for (DirectoryRequestBody body : std::vector<DirectoryRequestBody>{
+           RegisterRequest{reg.node, 0, "i", "", 0, 0, {}, "", too_long},
+           HeartbeatRequest{"product", 3, "i", {}, "", too_long},
+           UnregisterRequest{"product", 3, "i", "", too_long}}) {
+    const auto st = decode(bytes(encode(DirectoryRequest{1, body})), out);
+    ASSERT_FALSE(st) << op_name(body);
+    EXPECT_EQ(st.code, DirectoryErrc::kBadRequest);
+    EXPECT_NE(st.error.find("token: longer than 64 bytes"), std::string::npos) << st.error;
+    EXPECT_EQ(st.error.find(too_long), std::string::npos) << st.error;
+  }
+  reg.token = std::string(kMaxDirectoryToken, 'x');
+  EXPECT_TRUE(decode(bytes(encode(DirectoryRequest{1, reg})), out)) << "64 bytes are allowed";
+}
+
 }  // namespace
 }  // namespace brook

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "directory/directory_protocol.hpp"
@@ -86,6 +87,11 @@ class ScriptedDirectory : public ::testing::Test {
     ++requests_;
     DirectoryRequest req;
     ASSERT_TRUE(decode(std::span(static_cast<const std::byte*>(frame.data()), frame.size()), req));
+    std::visit(
+        [&](const auto& r) {
+          if constexpr (requires { r.token; }) tokens_[std::string(op_name(req.body))] = r.token;
+        },
+        req.body);
     if (oversized_replies_ > 0) {
       --oversized_replies_;
       router_.send(id, zmq::send_flags::sndmore);
@@ -132,7 +138,26 @@ class ScriptedDirectory : public ::testing::Test {
   std::set<std::string> peers_;  // routing ids: one per connection the session made
   int requests_ = 0;
   std::set<std::string> subscriptions_;
+  std::map<std::string, std::string> tokens_;  // by op: the token of the last such request
 };
+
+// The process's token goes with every request that names its instance, so only this process can
+// re-register, renew or remove it (docs/directory.md#tokens).
+TEST_F(ScriptedDirectory, SendsTheProcessTokenWithEveryRequestForItsInstance) {
+  const std::string token = process_token();
+  EXPECT_EQ(token.size(), 32u);
+  EXPECT_EQ(token.find_first_not_of("0123456789abcdef"), std::string::npos) << token;
+  EXPECT_EQ(process_token(), token) << "one token per process";
+  session_ = std::make_unique<DirectorySession>(
+      ctx_, security_, router_.get(zmq::sockopt::last_endpoint),
+      InstanceIdentity{"me", 0, "fedcba9876543210", "host", 1, "", token},
+      std::vector<Registration>{}, 3000ms, 200ms, recorder_);
+  ASSERT_TRUE(run([&] { return tokens_.count("heartbeat") > 0; }));
+  session_->begin_unregister();
+  ASSERT_TRUE(run([&] { return session_->unregister_done(); }));
+  EXPECT_EQ(tokens_, (std::map<std::string, std::string>{
+                         {"register", token}, {"heartbeat", token}, {"unregister", token}}));
+}
 
 TEST_F(ScriptedDirectory, SubscribesToItsChannelsAndRecoversLostUpdates) {
   // Start: hello, register, a snapshot of its two channels.

@@ -22,6 +22,8 @@ namespace brook {
 // 2: channel topics, prev, marks; 3: topology scopes
 inline constexpr std::uint32_t kDirectoryProtocolVersion = 3;
 inline constexpr std::size_t kMaxDirectoryFrame = 4 * 1024 * 1024;
+// The longest `token` a register, heartbeat or unregister may carry (brook sends 32 hex digits).
+inline constexpr std::size_t kMaxDirectoryToken = 64;
 
 enum class Direction { kIn, kOut };
 std::string_view to_string(Direction d) noexcept;
@@ -69,6 +71,11 @@ struct InstanceInfo {
 // both have a node "worker" and a channel "jobs" without meeting. `topology` names the scope of
 // a register, heartbeat, unregister, resolve or snapshot ("" = the unnamed scope); `list`
 // reports every scope.
+//
+// `token` is a secret of the registering process (random, one per process): once an instance was
+// registered with one, only requests carrying the same token may re-register, renew or remove it,
+// so copying its incarnation (which `list` and every envelope show) is not enough to take it over.
+// "" = none (a client that predates tokens). The directory never sends it back.
 
 struct HelloRequest {};
 struct RegisterRequest {
@@ -80,6 +87,7 @@ struct RegisterRequest {
   std::uint32_t lease_ms = 0;  // 0: the directory's default TTL
   std::vector<Registration> registrations;
   std::string topology{};
+  std::string token{};
 };
 struct HeartbeatRequest {
   std::string node;
@@ -87,12 +95,14 @@ struct HeartbeatRequest {
   std::string incarnation;
   NodeCounters counters;
   std::string topology{};
+  std::string token{};
 };
 struct UnregisterRequest {
   std::string node;
   std::uint32_t instance = 0;
   std::string incarnation;
   std::string topology{};
+  std::string token{};
 };
 struct ResolveRequest {
   std::string channel;

@@ -63,6 +63,13 @@ std::uint32_t scope_fields(const std::string& topology) {
 void pack_scope(Packer& p, const std::string& topology) {
   if (!topology.empty()) pack_kv(p, "topology", topology);
 }
+// The same for a request's token: absent when the client has none.
+std::uint32_t token_fields(const std::string& token) {
+  return token.empty() ? 0 : 1;
+}
+void pack_token(Packer& p, const std::string& token) {
+  if (!token.empty()) pack_kv(p, "token", token);
+}
 
 void pack_entry(Packer& p, const DirectoryEntry& e) {
   p.pack_map(4 + scope_fields(e.topology));
@@ -470,8 +477,9 @@ std::string encode(const DirectoryRequest& r) {
   std::visit(
       Overloaded{[&](const HelloRequest&) { p.pack_map(common); },
                  [&](const RegisterRequest& q) {
-                   p.pack_map(common + 7 + scope_fields(q.topology));
+                   p.pack_map(common + 7 + scope_fields(q.topology) + token_fields(q.token));
                    pack_scope(p, q.topology);
+                   pack_token(p, q.token);
                    pack_kv(p, "node", q.node);
                    pack_kv(p, "instance", q.instance);
                    pack_kv(p, "incarnation", q.incarnation);
@@ -484,8 +492,9 @@ std::string encode(const DirectoryRequest& r) {
                      pack_registration(p, reg);
                  },
                  [&](const HeartbeatRequest& q) {
-                   p.pack_map(common + 4 + scope_fields(q.topology));
+                   p.pack_map(common + 4 + scope_fields(q.topology) + token_fields(q.token));
                    pack_scope(p, q.topology);
+                   pack_token(p, q.token);
                    pack_kv(p, "node", q.node);
                    pack_kv(p, "instance", q.instance);
                    pack_kv(p, "incarnation", q.incarnation);
@@ -493,8 +502,9 @@ std::string encode(const DirectoryRequest& r) {
                    pack_counters(p, q.counters);
                  },
                  [&](const UnregisterRequest& q) {
-                   p.pack_map(common + 3 + scope_fields(q.topology));
+                   p.pack_map(common + 3 + scope_fields(q.topology) + token_fields(q.token));
                    pack_scope(p, q.topology);
+                   pack_token(p, q.token);
                    pack_kv(p, "node", q.node);
                    pack_kv(p, "instance", q.instance);
                    pack_kv(p, "incarnation", q.incarnation);
@@ -638,6 +648,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
     RegisterRequest q;
     read_instance_id(f, q.node, q.instance, q.incarnation);
     read_scope(f, q.topology);
+    f.str("token", q.token, kMaxDirectoryToken, false);
     f.str("host", q.host, kMaxName, false);
     f.uint32("pid", q.pid, false);
     f.uint32("lease_ms", q.lease_ms, false);
@@ -647,6 +658,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
     HeartbeatRequest q;
     read_instance_id(f, q.node, q.instance, q.incarnation);
     read_scope(f, q.topology);
+    f.str("token", q.token, kMaxDirectoryToken, false);
     if (const auto* c = f.find("counters"); c != nullptr && f.ok()) {
       std::string err;
       if (!read_counters(*c, "counters", q.counters, err)) {
@@ -659,6 +671,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
     UnregisterRequest q;
     read_instance_id(f, q.node, q.instance, q.incarnation);
     read_scope(f, q.topology);
+    f.str("token", q.token, kMaxDirectoryToken, false);
     out.body = std::move(q);
   } else if (op == "resolve") {
     ResolveRequest q;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <brook/envelope_codec.hpp>
+#include <brook/ids.hpp>
 #include <brook/log.hpp>
 #include <set>
 
@@ -23,6 +24,13 @@ std::span<const std::byte> bytes_of(const zmq::message_t& m) {
   return {static_cast<const std::byte*>(m.data()), m.size()};
 }
 }  // namespace
+
+const std::string& process_token() {
+  // Two draws of 64 bits from the OS random source; made once, so every directory and every
+  // re-registration sees the same token.
+  static const std::string token = random_id() + random_id();
+  return token;
+}
 
 DirectorySession::DirectorySession(zmq::context_t& context, const Security& security,
                                    std::string endpoint, InstanceIdentity identity,
@@ -128,6 +136,7 @@ void DirectorySession::send_register(Clock::time_point now) {
   r.lease_ms = static_cast<std::uint32_t>(ttl_.count());
   r.registrations = registrations_;
   r.topology = identity_.topology;
+  r.token = identity_.token;
   phase_ = Phase::kRegistering;
   next_hello_ = now + kRequestTimeout;  // if no ack by then, start over with hello
   (void)send(std::move(r), now);
@@ -188,9 +197,10 @@ void DirectorySession::tick_phase(Clock::time_point now) {
     case Phase::kRegistered:
       if (now >= next_heartbeat_) {
         next_heartbeat_ = now + heartbeat_;
-        (void)send(HeartbeatRequest{identity_.node, identity_.instance, identity_.incarnation,
-                                    listener_.heartbeat_counters(), identity_.topology},
-                   now);
+        (void)send(
+            HeartbeatRequest{identity_.node, identity_.instance, identity_.incarnation,
+                             listener_.heartbeat_counters(), identity_.topology, identity_.token},
+            now);
       }
       break;
     case Phase::kGaveUp:
@@ -527,7 +537,7 @@ void DirectorySession::begin_unregister() {
     return;
   }
   if (!send(UnregisterRequest{identity_.node, identity_.instance, identity_.incarnation,
-                              identity_.topology},
+                              identity_.topology, identity_.token},
             now)) {
     unregister_done_ = true;  // directory unreachable: the lease will expire on its own
   }

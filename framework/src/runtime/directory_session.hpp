@@ -32,7 +32,15 @@ struct InstanceIdentity {
   std::string host;
   std::uint32_t pid = 0;
   std::string topology{};  // the directory scope it registers and looks up in
+  // Proves to the directory that a re-register, heartbeat or unregister comes from this process:
+  // process_token(), the same for every directory.
+  std::string token{};
 };
+
+// A secret of this process (128 random bits as 32 hex digits), made once: the token of every
+// instance it registers. Without CURVE it is what keeps another local process that copied an
+// incarnation from taking over or removing a live instance (docs/directory.md#register).
+const std::string& process_token();
 
 class DirectorySession {
  public:

@@ -74,7 +74,8 @@ void NodeRuntime::start_directory_sessions() {
                                 incarnation_,
                                 host,
                                 static_cast<std::uint32_t>(::getpid()),
-                                topology_.name};
+                                topology_.name,
+                                detail::process_token()};
     sessions_.push_back(std::make_unique<detail::DirectorySession>(
         context_, security_, ep, id, regs, topology_.directory.ttl, topology_.directory.heartbeat,
         *this));
