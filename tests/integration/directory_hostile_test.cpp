@@ -172,6 +172,68 @@ TEST(DirectoryHostile, AForgedRegisterDoesNotEvictALiveInstance) {
   EXPECT_EQ(sink.stop(), 0) << sink.log();
 }
 
+// The incarnation is no secret (`list` shows it, and every envelope's producer id): without the
+// token the live process registered with, a register copying it cannot redirect the instance's
+// traffic, and a heartbeat or unregister copying it cannot renew or remove it.
+TEST(DirectoryHostile, ACopiedIncarnationCannotRedirectALiveInstance) {
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: hostile
+directory: {endpoints: ["{DIRECTORY}"], ttl: 3s, heartbeat: 1s}
+channels:
+  work: {pattern: pipeline}
+nodes:
+  source:
+    exec: brook-test-source
+    outputs: {out: work}
+    params: {count: 300}
+  sink:
+    exec: brook-test-sink
+    inputs: {in: work}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink", 0);
+  InstanceInfo real;
+  for (const auto& i : c.client().list().instances) {
+    if (i.node == "sink") real = i;
+  }
+  ASSERT_FALSE(real.incarnation.empty());
+  ASSERT_EQ(real.registrations.size(), 1u);
+
+  RawClient raw(c.directory_endpoint());
+  RegisterRequest forged = bulky("sink", "work", 0);
+  forged.incarnation = real.incarnation;
+  forged.registrations = {
+      Registration{"work", Direction::kIn, Pattern::kPipeline, "tcp://127.0.0.1:1", "in", false}};
+  for (const std::string token : {"", "0123456789abcdef0123456789abcdef"}) {
+    forged.token = token;
+    auto reply = raw.request(forged);
+    ASSERT_TRUE(reply.has_value());
+    const auto* err = std::get_if<ErrorReply>(&*reply);
+    ASSERT_NE(err, nullptr) << "a register copying the incarnation was accepted";
+    EXPECT_EQ(err->code, DirectoryErrc::kStaleIncarnation);
+    EXPECT_NE(err->detail.find("hostile/sink.0 (incarnation " + real.incarnation),
+              std::string::npos)
+        << err->detail;
+    EXPECT_NE(err->detail.find("token does not match"), std::string::npos) << err->detail;
+  }
+  auto unreg = raw.request(UnregisterRequest{"sink", 0, real.incarnation, "hostile"});
+  ASSERT_TRUE(unreg.has_value());
+  EXPECT_TRUE(std::holds_alternative<ErrorReply>(*unreg)) << "a copied unregister was accepted";
+
+  for (const auto& i : c.client().list().instances) {
+    if (i.node != "sink") continue;
+    EXPECT_EQ(i.incarnation, real.incarnation);
+    EXPECT_EQ(i.registrations, real.registrations) << "the live instance's endpoint changed";
+  }
+  // Its traffic still reaches it.
+  auto source = c.start_node("brook-test-source", "source", 0);
+  EXPECT_TRUE(
+      wait_for([&] { return c.counter("sink", "work", &ChannelCounters::received) >= 300; }, 20s))
+      << sink.log();
+  EXPECT_EQ(sink.stop(), 0) << sink.log();
+}
+
 TEST(DirectoryHostile, ASecondProcessWithTheSameInstanceEndsNonZero) {
   Cluster c;
   c.start_directory();
