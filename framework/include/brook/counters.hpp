@@ -35,8 +35,8 @@ struct ChannelCounters {
   std::uint64_t retried = 0;         // handler calls repeated after an exception
   std::uint64_t dead_lettered = 0;   // messages sent to the dead-letter channel
   std::uint64_t refused = 0;         // connections to this input refused (security: curve)
-  std::uint64_t forged = 0;          // envelopes dropped: their producer is not what the
-                                     // connection proved (another connection's, another key's)
+  std::uint64_t forged = 0;          // envelopes dropped: under CURVE, their producer is not
+                                     // of the node whose key the connection proved
   std::uint64_t accept_failed = 0;   // accept() calls on this input's socket that failed (out
                                      // of file descriptors: the input stops listening a while)
   std::uint64_t declined = 0;        // at-least-once messages a handler declined (brook::Declined):

@@ -11,7 +11,9 @@ namespace brook::detail {
 namespace {
 constexpr std::size_t kMaxAcksPerFrame = 1024;
 // Producers remembered for de-duplication; each restart of a producer is a new id.
-constexpr std::size_t kMaxProducersRemembered = 4096;
+constexpr std::size_t kMaxClaimsRemembered = 4096;
+// Connections recorded per producer id at a time: its own, and a few forgers' or half-open ones.
+constexpr std::size_t kMaxClaimsPerProducer = 4;
 
 const char* property(const zmq::message_t& frame, const char* name) {
   return zmq_msg_gets(const_cast<zmq_msg_t*>(frame.handle()), name);
@@ -70,7 +72,7 @@ Receiver::Received ReliableReceiver::receive(zmq::message_t& body, std::string& 
   (void)socket_.recv(body, zmq::recv_flags::none);
   if (!body.more()) {
     // A producer that first sends while this replica drains is told too.
-    if (draining_ && drained_.size() < kMaxProducersRemembered && drained_.insert(peer).second) {
+    if (draining_ && drained_.size() < kMaxClaimsRemembered && drained_.insert(peer).second) {
       send_drain(peer);
     }
     return Received::kMessage;
@@ -81,7 +83,7 @@ Receiver::Received ReliableReceiver::receive(zmq::message_t& body, std::string& 
 
 bool ReliableReceiver::admit(const EnvelopeView& env, const std::string& peer,
                              const zmq::message_t& frame) {
-  const Producer* producer = proven(env, peer, frame);
+  const Claim* producer = claim(env, peer, frame);
   if (producer == nullptr) return false;
   if (!producer->handled.handled(env.id.seq)) return true;
   // A re-send of something already handled here (its ack was lost or late): ack it again,
@@ -91,9 +93,8 @@ bool ReliableReceiver::admit(const EnvelopeView& env, const std::string& peer,
   return false;
 }
 
-ReliableReceiver::Producer* ReliableReceiver::proven(const EnvelopeView& env,
-                                                     const std::string& peer,
-                                                     const zmq::message_t& frame) {
+ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const std::string& peer,
+                                                 const zmq::message_t& frame) {
   if (curve_) {
     const char* user = property(frame, "User-Id");
     const std::string_view node = producer_node(env.id.producer);
@@ -104,17 +105,51 @@ ReliableReceiver::Producer* ReliableReceiver::proven(const EnvelopeView& env,
       return nullptr;
     }
   }
-  auto it = producers_.find(env.id.producer);
-  if (it == producers_.end()) return &remember(env.id.producer, peer)->second;
-  if (it->second.connection == peer) return &it->second;
-  if (connected(it->second.connection)) {
-    refuse(env, frame, "another connection, still open, speaks for that producer");
-    return nullptr;
+  if (Claim* mine = find_claim(env.id.producer, peer)) return mine;
+  if (auto it = producers_.find(env.id.producer); it != producers_.end()) {
+    // The producer reconnected, or restarted (a durable output keeps its id): its new
+    // connection takes over what it handled.
+    for (Claim& c : it->second.claims) {
+      if (connected(c.connection)) continue;
+      c.connection = peer;
+      c.last_used = ++use_clock_;
+      return &c;
+    }
+    std::uint64_t suppressed = 0;
+    if (contested_log_.allow(suppressed)) {
+      const char* address = property(frame, "Peer-Address");
+      BROOK_LOG(kWarn) << "producer '" << env.id.producer.substr(0, 255) << "' on channel '"
+                       << channel_->name << "' speaks from a second open connection ("
+                       << (address ? address : "unknown peer")
+                       << "): a forger, or a half-open old connection; what it sends is "
+                          "de-duplicated on its own, so it cannot silence the other"
+                       << (suppressed ? " (" + std::to_string(suppressed) + " not logged)" : "");
+    }
+    if (it->second.claims.size() >= kMaxClaimsPerProducer) {
+      // A busy producer's record is the most recently used: a forger must keep more connections
+      // busier to push it out, and even then it only loses its de-duplication.
+      Claim& lru = *std::min_element(
+          it->second.claims.begin(), it->second.claims.end(),
+          [](const Claim& a, const Claim& b) { return a.last_used < b.last_used; });
+      lru.connection = peer;
+      lru.handled = DedupeWindow(dedupe_window_size(*channel_));
+      lru.last_used = ++use_clock_;
+      return &lru;
+    }
   }
-  // The producer reconnected, or restarted (a durable output keeps its id): its new connection
-  // takes over what it handled.
-  it->second.connection = peer;
-  return &it->second;
+  return &add_claim(env.id.producer, peer);
+}
+
+ReliableReceiver::Claim* ReliableReceiver::find_claim(std::string_view producer,
+                                                      const std::string& peer) {
+  const auto it = producers_.find(producer);
+  if (it == producers_.end()) return nullptr;
+  for (Claim& c : it->second.claims) {
+    if (c.connection != peer) continue;
+    c.last_used = ++use_clock_;
+    return &c;
+  }
+  return nullptr;
 }
 
 void ReliableReceiver::refuse(const EnvelopeView& env, const zmq::message_t& frame,
@@ -151,12 +186,17 @@ bool ReliableReceiver::connected(const std::string& routing_id) {
   return send_frame(routing_id, ack_buffer_) != Sent::kGone;
 }
 
-ReliableReceiver::Producers::iterator ReliableReceiver::remember(std::string_view producer,
-                                                                 const std::string& peer) {
-  if (producers_.size() >= kMaxProducersRemembered) producers_.erase(producers_.begin());
-  return producers_
-      .emplace(std::string(producer), Producer{peer, DedupeWindow(dedupe_window_size(*channel_))})
-      .first;
+ReliableReceiver::Claim& ReliableReceiver::add_claim(std::string_view producer,
+                                                     const std::string& peer) {
+  if (claims_ >= kMaxClaimsRemembered) {
+    claims_ -= producers_.begin()->second.claims.size();
+    producers_.erase(producers_.begin());
+  }
+  auto it = producers_.find(producer);
+  if (it == producers_.end()) it = producers_.emplace(std::string(producer), Producer{}).first;
+  ++claims_;
+  return it->second.claims.emplace_back(
+      Claim{peer, DedupeWindow(dedupe_window_size(*channel_)), ++use_clock_});
 }
 
 bool ReliableReceiver::deferred(const MessageId& id) const {
@@ -165,13 +205,10 @@ bool ReliableReceiver::deferred(const MessageId& id) const {
 }
 
 void ReliableReceiver::mark_handled(const MessageId& id, const std::string& peer) {
-  auto it = producers_.find(id.producer);
-  if (it == producers_.end()) {
-    it = remember(id.producer, peer);
-  } else if (it->second.connection != peer) {
-    return;  // not this connection's producer (it took over meanwhile): its record stands
-  }
-  if (!it->second.handled.mark(id.seq)) return;
+  Claim* c = find_claim(id.producer, peer);
+  // None: an envelope acknowledged without being admitted (it named another channel), or a
+  // record evicted meanwhile. Its acknowledgement is all it gets.
+  if (c == nullptr || !c->handled.mark(id.seq)) return;
   std::uint64_t suppressed = 0;
   if (jump_log_.allow(suppressed)) {
     BROOK_LOG(kInfo) << "producer '" << id.producer << "' on channel '" << channel_->name
@@ -227,7 +264,9 @@ void ReliableReceiver::begin_drain() {
   if (draining_) return;
   draining_ = true;
   for (const auto& [id, p] : producers_) {
-    if (drained_.insert(p.connection).second) send_drain(p.connection);
+    for (const Claim& c : p.claims) {
+      if (drained_.insert(c.connection).second) send_drain(c.connection);
+    }
   }
   for (const auto& [routing_id, seqs] : acks_) {
     if (drained_.insert(routing_id).second) send_drain(routing_id);

@@ -3,16 +3,18 @@
 // producer it handled (DedupeWindow) so a re-send — its ack was lost or late, or its replica
 // was presumed dead — is acknowledged again instead of handled twice.
 //
-// A producer id is bound to the connection that first presented it: an envelope claiming it
-// from another connection while that one is still connected is dropped and counted as `forged`
-// (a producer that reconnects or restarts finds its old connection gone, and takes over). With
-// CURVE the envelope's producer node must also be the node whose key the connection proved.
-// Otherwise one forged envelope with a huge sequence number would make the producer's later
-// messages look like duplicates (docs/security.md).
+// What a producer id handled is recorded per connection that speaks for it (a claim): an
+// envelope claiming the id from another connection while the first one is still connected gets
+// a record of its own, so one forged envelope with a huge sequence number cannot make the real
+// producer's later messages look like duplicates, and a connection that claims the id first
+// cannot silence the real producer either (docs/security.md). A producer that reconnects or
+// restarts finds its old connection gone and takes its record over. With CURVE the envelope's
+// producer node must also be the node whose key the connection proved (else dropped, `forged`).
 //
-// Bounds: 4096 producers remembered (each restart is a new producer id); acknowledgements are
-// sent in frames of at most 1024 numbers that fit the channel's max_message_size, and a
-// connection's ack queue is forgotten once a batch passes without acks for it.
+// Bounds: 4096 claims remembered (each restart is a new producer id), at most 4 per producer id
+// (a fifth open connection replaces the least recently used); acknowledgements are sent in frames
+// of at most 1024 numbers that fit the channel's max_message_size, and a connection's ack queue
+// is forgotten once a batch passes without acks for it.
 #pragma once
 
 #include <map>
@@ -41,20 +43,26 @@ class ReliableReceiver final : public Receiver {
   void begin_drain() override;
 
  private:
-  struct Producer {
-    std::string connection;  // routing id of the connection the producer id is bound to
+  struct Claim {
+    std::string connection;  // routing id of a connection that speaks for the producer id
     DedupeWindow handled;
+    std::uint64_t last_used = 0;  // use_clock_ when it last admitted a message
+  };
+  struct Producer {
+    std::vector<Claim> claims;  // one per connection speaking for it, in order of arrival
   };
   using Producers = std::map<std::string, Producer, std::less<>>;
 
-  // The record of env's producer if the connection `peer` (and under CURVE its key) may speak
-  // for it, binding it to `peer` when nobody holds it; nullptr, counted and logged, if not.
-  Producer* proven(const EnvelopeView& env, const std::string& peer, const zmq::message_t& frame);
+  // The record of what env's producer handled on connection `peer`: its own, one whose
+  // connection is gone (taken over), or a new one; nullptr, counted and logged, when under CURVE
+  // the connection's key is not the producer's node's.
+  Claim* claim(const EnvelopeView& env, const std::string& peer, const zmq::message_t& frame);
+  Claim* find_claim(std::string_view producer, const std::string& peer);
   void refuse(const EnvelopeView& env, const zmq::message_t& frame, const std::string& why);
   // Whether the connection with this routing id is still there (ROUTER_MANDATORY): probes it
   // with an empty acknowledgement.
   bool connected(const std::string& routing_id);
-  Producers::iterator remember(std::string_view producer, const std::string& peer);
+  Claim& add_claim(std::string_view producer, const std::string& peer);
   bool deferred(const MessageId& id) const;
   void mark_handled(const MessageId& id, const std::string& peer);
   void undefer(std::string_view producer, std::uint64_t seq);
@@ -65,7 +73,9 @@ class ReliableReceiver final : public Receiver {
   void send_drain(const std::string& routing_id);
 
   bool curve_;
-  Producers producers_;                                                  // by producer id
+  Producers producers_;  // by producer id
+  std::size_t claims_ = 0;
+  std::uint64_t use_clock_ = 0;
   std::map<std::string, std::vector<std::uint64_t>, std::less<>> acks_;  // by routing id
   std::size_t acks_waiting_ = 0;
   std::map<std::string, std::unordered_set<std::uint64_t>, std::less<>> deferred_;  // by producer
@@ -76,6 +86,7 @@ class ReliableReceiver final : public Receiver {
   std::unordered_set<std::string> drained_;  // connections told, while draining
   LogRateLimiter forged_log_;
   LogRateLimiter jump_log_;
+  LogRateLimiter contested_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace brook::detail
