@@ -18,6 +18,9 @@ using namespace std::chrono_literals;
 constexpr int kInputBatch = 256;
 constexpr auto kMaxBatchTime = 20ms;
 constexpr auto kQuietForDrain = 100ms;
+// What the unregistering drain gets at least when settling the at-least-once inputs took the
+// whole drain_timeout (inputs that never went quiet): time for the directory's answer.
+constexpr auto kMinUnregisterDrain = 200ms;
 constexpr auto kReadyCheckPeriod = 10ms;
 
 std::span<const std::byte> bytes_of(const zmq::message_t& m) {
@@ -395,7 +398,8 @@ void NodeRuntime::shutdown() {
     s->begin_unregister();
   reactor_.recheck_all();  // it sent on their sockets
   if (!inputs_.empty() || !servers_.empty())
-    drain_inputs_until_quiet(Clock::now() + drain_timeout_, reads_at_stop);
+    drain_inputs_until_quiet(std::max(begin + drain_timeout_, Clock::now() + kMinUnregisterDrain),
+                             reads_at_stop);
   const std::uint64_t drained = counters_.total().received - received_before;
   for (auto& r : requesters_)
     r->fail_all("the node is stopping");
