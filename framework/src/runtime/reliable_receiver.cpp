@@ -10,7 +10,8 @@ namespace brook::detail {
 
 namespace {
 constexpr std::size_t kMaxAcksPerFrame = 1024;
-// Producers remembered for de-duplication; each restart of a producer is a new id.
+// Records (a producer id on one connection) remembered for de-duplication; each restart of a
+// producer is a new id.
 constexpr std::size_t kMaxClaimsRemembered = 4096;
 // Connections recorded per producer id at a time: its own, and a few forgers' or half-open ones.
 constexpr std::size_t kMaxClaimsPerProducer = 4;
