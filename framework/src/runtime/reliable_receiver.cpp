@@ -15,6 +15,10 @@ constexpr std::size_t kMaxAcksPerFrame = 1024;
 constexpr std::size_t kMaxClaimsRemembered = 4096;
 // Connections recorded per producer id at a time: its own, and a few forgers' or half-open ones.
 constexpr std::size_t kMaxClaimsPerProducer = 4;
+// How long a second connection's envelopes for a producer id wait for the first one to close
+// (a restart or reconnect) before it gets a record of its own; and how many such waits at once.
+constexpr std::chrono::milliseconds kContestGrace{1000};
+constexpr std::size_t kMaxContested = 1024;
 
 const char* property(const zmq::message_t& frame, const char* name) {
   return zmq_msg_gets(const_cast<zmq_msg_t*>(frame.handle()), name);
@@ -107,36 +111,56 @@ ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const 
     }
   }
   if (Claim* mine = find_claim(env.id.producer, peer)) return mine;
-  if (auto it = producers_.find(env.id.producer); it != producers_.end()) {
-    // The producer reconnected, or restarted (a durable output keeps its id): its new
-    // connection takes over what it handled.
-    for (Claim& c : it->second.claims) {
-      if (connected(c.connection)) continue;
-      c.connection = peer;
-      c.last_used = ++use_clock_;
-      return &c;
-    }
-    std::uint64_t suppressed = 0;
-    if (contested_log_.allow(suppressed)) {
+  auto it = producers_.find(env.id.producer);
+  if (it == producers_.end()) return &add_claim(env.id.producer, peer);
+  auto& claims = it->second.claims;
+  // The producer reconnected, or restarted (a durable output keeps its id): its new connection
+  // takes over the latest record whose connection is gone.
+  Claim* gone = nullptr;
+  for (Claim& c : claims) {
+    if ((gone == nullptr || c.last_used > gone->last_used) && !connected(c.connection)) gone = &c;
+  }
+  if (gone != nullptr) {
+    gone->connection = peer;
+    gone->last_used = ++use_clock_;
+    return gone;
+  }
+  // Every connection is open, as far as a probe can tell. Usually the producer restarted or
+  // reconnected and its old connection is not closed yet (libzmq learns it a little later):
+  // its envelopes wait (unacknowledged: it re-sends them) so that it can take the old record
+  // over. A connection still contested after kContestGrace is not that: a forger, or one that
+  // spoke first for the id; it gets a record of its own, so neither can silence the other.
+  const auto now = std::chrono::steady_clock::now();
+  std::string key(env.id.producer);
+  key += '\0';
+  key += peer;
+  auto [contest, fresh] = contested_.try_emplace(std::move(key), now);
+  if (fresh && contested_.size() > kMaxContested) {
+    contested_.erase(contested_.begin() == contest ? std::next(contest) : contested_.begin());
+  }
+  if (now - contest->second < kContestGrace) {
+    if (std::uint64_t suppressed = 0; contested_log_.allow(suppressed)) {
       const char* address = property(frame, "Peer-Address");
-      BROOK_LOG(kWarn) << "producer '" << env.id.producer.substr(0, 255) << "' on channel '"
-                       << channel_->name << "' speaks from a second open connection ("
+      BROOK_LOG(kInfo) << "producer '" << env.id.producer.substr(0, 255) << "' on channel '"
+                       << channel_->name << "' speaks from a second connection ("
                        << (address ? address : "unknown peer")
-                       << "): a forger, or a half-open old connection; what it sends is "
-                          "de-duplicated on its own, so it cannot silence the other"
+                       << ") while the first is open: not acknowledged for up to "
+                       << kContestGrace.count() << " ms, until the first one closes"
                        << (suppressed ? " (" + std::to_string(suppressed) + " not logged)" : "");
     }
-    if (it->second.claims.size() >= kMaxClaimsPerProducer) {
-      // A busy producer's record is the most recently used: a forger must keep more connections
-      // busier to push it out, and even then it only loses its de-duplication.
-      Claim& lru = *std::min_element(
-          it->second.claims.begin(), it->second.claims.end(),
-          [](const Claim& a, const Claim& b) { return a.last_used < b.last_used; });
-      lru.connection = peer;
-      lru.handled = DedupeWindow(dedupe_window_size(*channel_));
-      lru.last_used = ++use_clock_;
-      return &lru;
-    }
+    return nullptr;
+  }
+  contested_.erase(contest);
+  if (claims.size() >= kMaxClaimsPerProducer) {
+    // A busy producer's record is the most recently used: a forger must keep more connections
+    // busier to push it out, and even then it only loses its de-duplication.
+    Claim& lru =
+        *std::min_element(claims.begin(), claims.end(),
+                          [](const Claim& a, const Claim& b) { return a.last_used < b.last_used; });
+    lru.connection = peer;
+    lru.handled = DedupeWindow(dedupe_window_size(*channel_));
+    lru.last_used = ++use_clock_;
+    return &lru;
   }
   return &add_claim(env.id.producer, peer);
 }

@@ -4,12 +4,14 @@
 // was presumed dead — is acknowledged again instead of handled twice.
 //
 // What a producer id handled is recorded per connection that speaks for it (a claim): an
-// envelope claiming the id from another connection while the first one is still connected gets
-// a record of its own, so one forged envelope with a huge sequence number cannot make the real
-// producer's later messages look like duplicates, and a connection that claims the id first
-// cannot silence the real producer either (docs/security.md). A producer that reconnects or
-// restarts finds its old connection gone and takes its record over. With CURVE the envelope's
-// producer node must also be the node whose key the connection proved (else dropped, `forged`).
+// envelope claiming the id from another connection while the first one is still connected waits
+// (unacknowledged) up to a second for the first to close — a restart or reconnect then takes the
+// old record over — and then gets a record of its own, so one forged envelope with a huge
+// sequence number cannot make the real producer's later messages look like duplicates, and a
+// connection that claims the id first cannot silence the real producer either
+// (docs/security.md). With CURVE the
+// envelope's producer node must also be the node whose key the connection proved (else dropped,
+// `forged`).
 //
 // Bounds: 4096 claims remembered (each restart is a new producer id), at most 4 per producer id
 // (a fifth open connection replaces the least recently used); acknowledgements are sent in frames
@@ -87,6 +89,8 @@ class ReliableReceiver final : public Receiver {
   LogRateLimiter forged_log_;
   LogRateLimiter jump_log_;
   LogRateLimiter contested_log_{std::chrono::seconds(10)};
+  // "producer\0connection" -> when that connection first spoke for the id while another was open.
+  std::map<std::string, std::chrono::steady_clock::time_point> contested_;
 };
 
 }  // namespace brook::detail
