@@ -34,6 +34,19 @@ ReliableSender::ReliableSender(zmq::context_t& context, const ChannelSpec& chann
   socket_.set(zmq::sockopt::router_mandatory, 1);
 }
 
+ReliableSender::~ReliableSender() {
+  // Once every message was acknowledged, what the socket still queues are re-sends to a replica
+  // that is gone (a pipe kept for its reconnection): lingering for them would hold the
+  // process's exit up to drain_timeout for nothing.
+  if (window_.in_flight() == 0 && held_.empty()) {
+    try {
+      socket().set(zmq::sockopt::linger, 0);
+    } catch (const zmq::error_t&) {
+      // A socket that cannot take the option is closed with its linger: only slower.
+    }
+  }
+}
+
 std::uint64_t ReliableSender::oldest_unacked() const noexcept {
   if (const std::uint64_t w = window_.oldest(); w != 0) return w;  // held ones are newer
   return held_.empty() ? 0 : held_.front().seq;

@@ -22,6 +22,7 @@ class ReliableSender final : public GroupSender {
   ReliableSender(zmq::context_t& context, const ChannelSpec& channel, std::string node,
                  std::chrono::milliseconds linger, ChannelCounters& counters,
                  const Security& security);
+  ~ReliableSender() override;
 
   bool acknowledges() const noexcept override { return true; }
   [[nodiscard]] Offer offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash = 0,

@@ -58,7 +58,14 @@ bool ReplicaSet::remove(const DirectoryEntry& e, const std::function<void(Replic
   gone(it->second);
   replicas_.erase(it);
   try {
+    // The replica left the directory: it will not come back at this endpoint. What its pipe
+    // still queues was sent before we knew (at-least-once senders re-send it elsewhere); with
+    // the socket's linger, that pipe would keep reconnecting for up to drain_timeout and hold
+    // the process's exit (zmq_ctx_term) that long.
+    const int linger = socket_->get(zmq::sockopt::linger);
+    socket_->set(zmq::sockopt::linger, 0);
     socket_->disconnect(e.reg.endpoint);
+    socket_->set(zmq::sockopt::linger, linger);
   } catch (const zmq::error_t&) {
     // The connection may already be gone; nothing else to undo.
   }
