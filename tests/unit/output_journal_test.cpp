@@ -122,6 +122,57 @@ TEST(OutputJournal, AcknowledgedSegmentsAreDeletedAndNumbersContinue) {
   }
 }
 
+// A state store's commit failed (or never happened) after its pass appended: those records are
+// discarded, across a segment boundary, and the numbers reused by what is appended next.
+TEST(OutputJournal, DiscardedRecordsAreNotReplayedAndTheirNumbersAreReused) {
+  test::TempDir tmp;
+  const fs::path dir = tmp.path() / "journal";
+  {
+    OutputJournal j(dir, FsyncPolicy::kNever, 4096);
+    for (std::uint64_t seq = 1; seq <= 100; ++seq)
+      j.append(seq, 0, bytes(body(seq)));
+    j.discard_from(41);  // spans several 4 KiB segments
+    EXPECT_EQ(j.next_seq(), 41u);
+    for (std::uint64_t seq = 41; seq <= 50; ++seq)
+      j.append(seq, 1, bytes("again " + body(seq)));
+  }
+  {
+    OutputJournal j(dir, FsyncPolicy::kNever, 4096);
+    EXPECT_EQ(j.next_seq(), 51u);
+    const auto got = replay(j);
+    ASSERT_EQ(got.size(), 50u);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const std::uint64_t seq = i + 1;
+      ASSERT_EQ(got[i].seq, seq);
+      EXPECT_EQ(got[i].frame, seq <= 40 ? body(seq) : "again " + body(seq));
+    }
+    // At start, as a state store's outbox mark makes it: what is pending is dropped too.
+    j.discard_from(46);
+    EXPECT_EQ(j.next_seq(), 46u);
+  }
+  OutputJournal j(dir, FsyncPolicy::kNever, 4096);
+  EXPECT_EQ(j.next_seq(), 46u);
+  EXPECT_EQ(replay(j).size(), 45u);
+}
+
+// A discard always fits: every append leaves room for one in its segment.
+TEST(OutputJournal, ADiscardFitsInAFullSegment) {
+  test::TempDir tmp;
+  const fs::path dir = tmp.path() / "journal";
+  {
+    OutputJournal j(dir, FsyncPolicy::kNever, 4096);
+    for (std::uint64_t seq = 1; seq <= 30; ++seq) {
+      j.append(seq, 0, bytes(std::string(4096 - 64 - 16 - 16 - 24 - 8, 'x')));  // one a segment
+      j.discard_from(seq);
+      j.append(seq, 0, bytes(body(seq)));
+    }
+  }
+  OutputJournal j(dir, FsyncPolicy::kNever, 4096);
+  const auto got = replay(j);
+  ASSERT_EQ(got.size(), 30u);
+  EXPECT_EQ(got.back().frame, body(30));
+}
+
 TEST(OutputJournal, ATornLastRecordEndsTheReplayWithoutGarbage) {
   test::TempDir tmp;
   const fs::path dir = tmp.path() / "journal";

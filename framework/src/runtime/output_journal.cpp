@@ -33,6 +33,12 @@ constexpr std::size_t kIdSize = 32;
 constexpr std::size_t kRecordHead = 16;
 constexpr std::uint32_t kTypeMessage = 1;
 constexpr std::uint32_t kTypeLowWater = 2;
+// Messages from a sequence number on were never committed (a state store's transaction failed
+// or never happened): a reader drops those written before this record.
+constexpr std::uint32_t kTypeDiscard = 3;
+// Every append leaves room for one discard record in its segment, so a discard never needs a
+// new segment (which a full disk could refuse).
+constexpr std::size_t kDiscardRecord = kRecordHead + 8;
 constexpr std::string_view kSuffix = ".seg";
 
 std::size_t align8(std::size_t n) {
@@ -232,12 +238,7 @@ void OutputJournal::recover() {
     Mapping m = map_segment(s);
     if (!read_header(s, m)) continue;
     max_seq = std::max(max_seq, s.first_seq > 0 ? s.first_seq - 1 : 0);
-    const std::size_t before = pending_.size();
-    scan(s, m, pending_, low_water_);
-    for (std::size_t i = before; i < pending_.size(); ++i) {
-      pending_[i].mapping = old_.size();
-      max_seq = std::max(max_seq, pending_[i].seq);
-    }
+    scan(s, m, old_.size(), pending_, low_water_, max_seq);
     old_.push_back(m);
     segments_.push_back(s);
   }
@@ -271,8 +272,9 @@ void OutputJournal::recover() {
   delete_acknowledged();
 }
 
-void OutputJournal::scan(const Segment& s, Mapping& m, std::vector<Pending>& found,
-                         std::uint64_t& low_water) {
+void OutputJournal::scan(const Segment& s, Mapping& m, std::size_t mapping,
+                         std::vector<Pending>& found, std::uint64_t& low_water,
+                         std::uint64_t& max_seq) {
   std::size_t at = kHeaderSize;
   while (at + kRecordHead <= m.size) {
     const std::byte* r = m.base + at;
@@ -294,10 +296,16 @@ void OutputJournal::scan(const Segment& s, Mapping& m, std::vector<Pending>& fou
       return;
     }
     if (type == kTypeMessage && body_size >= 16) {
-      found.push_back(Pending{0, at + kRecordHead + 16, load64(body.data()),
+      found.push_back(Pending{mapping, at + kRecordHead + 16, load64(body.data()),
                               load64(body.data() + 8), body_size - 16});
+      max_seq = std::max(max_seq, found.back().seq);
     } else if (type == kTypeLowWater && body_size >= 8) {
       low_water = std::max(low_water, load64(body.data()));
+    } else if (type == kTypeDiscard && body_size >= 8) {
+      const std::uint64_t from = load64(body.data());
+      std::erase_if(found, [from](const Pending& p) { return p.seq >= from; });
+      // Numbering goes on from there (a segment begun within the discarded numbers says more).
+      if (from > 0) max_seq = std::min(max_seq, from - 1);
     }
     at += kRecordHead + align8(body_size);
   }
@@ -412,7 +420,9 @@ void OutputJournal::append(std::uint64_t seq, std::uint64_t key_hash,
   store64(head, seq);
   store64(head + 8, key_hash);
   const std::size_t need = kRecordHead + align8(sizeof head + frame.size());
-  if (active_.base == nullptr || write_at_ + need > active_.size) roll(seq, need);
+  if (active_.base == nullptr || write_at_ + need + kDiscardRecord > active_.size) {
+    roll(seq, need + kDiscardRecord);
+  }
   const std::size_t start = write_at_;
   write_record(kTypeMessage, head, frame);
   next_seq_ = seq + 1;
@@ -430,10 +440,32 @@ void OutputJournal::acknowledged_below(std::uint64_t seq) {
   store64(body, seq);
   // Never a new segment from here: acknowledgements arrive in the loop's socket handling, where
   // a full disk must not be an error. Without room the mark waits for the next segment's header.
-  if (active_.base != nullptr && write_at_ + kRecordHead + sizeof body <= active_.size) {
+  if (active_.base != nullptr &&
+      write_at_ + kRecordHead + sizeof body + kDiscardRecord <= active_.size) {
     write_record(kTypeLowWater, body, {});
   }
   delete_acknowledged();
+}
+
+void OutputJournal::discard_from(std::uint64_t seq) {
+  if (seq >= next_seq_) return;
+  std::erase_if(pending_, [seq](const Pending& p) { return p.seq >= seq; });
+  if (active_.base == nullptr) {
+    // Only at start, on a full disk: records of the last incarnation would come back with the
+    // next one. Refusing to start lets the restart policy try again once there is room.
+    throw Error("journal " + dir_.string() + ": cannot record that messages from " +
+                std::to_string(seq) + " on were never committed: no room for a segment");
+  }
+  std::byte body[8];
+  store64(body, seq);
+  const std::size_t start = write_at_;
+  write_record(kTypeDiscard, body, {});  // append() left room for it
+  next_seq_ = seq;
+  if (fsync_ == FsyncPolicy::kAlways) {
+    sync_range(start, write_at_);
+  } else if (fsync_ == FsyncPolicy::kBatch) {
+    dirty_.store(true, std::memory_order_relaxed);
+  }
 }
 
 void OutputJournal::delete_acknowledged() {

@@ -72,6 +72,11 @@ class OutputJournal {
   // re-sends) and segments holding nothing newer are deleted. Never throws: it creates no
   // segment (without room left in the active one, the next segment's header keeps the mark).
   void acknowledged_below(std::uint64_t seq);
+  // Messages from `seq` on were never committed (docs/reliability.md, "Exactly-once effects"):
+  // they are not replayed, and the next append may reuse their numbers. Writes a record saying
+  // so (append() keeps room for it). Throws brook::Error only when the journal has no segment
+  // at all (it started on a full disk).
+  void discard_from(std::uint64_t seq);
   // Forces what was appended to disk now (fsync always does this on every append; batch has its
   // flusher thread do it).
   void sync();
@@ -103,7 +108,10 @@ class OutputJournal {
   // Checks a segment's header and takes its first number, low-water mark and journal id; false
   // (the segment removed) for one created but never written.
   bool read_header(Segment& s, Mapping& m);
-  void scan(const Segment& s, Mapping& m, std::vector<Pending>& found, std::uint64_t& low_water);
+  // Adds the segment's messages (mapped as old_[mapping]) to `found`, dropping those of `found`
+  // a discard record names; `max_seq` follows the highest number in use.
+  void scan(const Segment& s, Mapping& m, std::size_t mapping, std::vector<Pending>& found,
+            std::uint64_t& low_water, std::uint64_t& max_seq);
   // Creates the segment to write next and makes it the active one; the active one stays when it
   // cannot (BackpressureError for a full file system, brook::Error otherwise).
   void open_segment(std::uint64_t first_seq, std::size_t min_size);
