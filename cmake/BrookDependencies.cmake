@@ -1,6 +1,6 @@
 # Third-party libraries as two interface targets:
 #   brook_zmq   libzmq (with cppzmq's header)
-#   brook_deps  brook_zmq + msgpack-cxx, yaml-cpp, Boost.Program_options, zlib, threads
+#   brook_deps  brook_zmq + msgpack-cxx, yaml-cpp, Boost.Program_options, zlib, SQLite, threads
 #
 # With BROOK_STATIC_DEPS (the default outside sanitizer and fuzz builds) they link the static
 # archives Debian's -dev packages ship, and executables link libstdc++ statically too. Why: a node
@@ -26,7 +26,7 @@ set(_brook_static OFF)
 if(BROOK_STATIC_DEPS)
   # libzmq's own dependencies (its pkg-config Requires.private), in link order.
   set(_brook_zmq_archives zmq sodium pgm norm protokit bsd md)
-  set(_brook_other_archives yaml-cpp boost_program_options z)
+  set(_brook_other_archives yaml-cpp boost_program_options z sqlite3)
   set(_brook_static ON)
   foreach(name IN LISTS _brook_zmq_archives _brook_other_archives)
     find_library(BROOK_STATIC_${name} NAMES lib${name}.a)
@@ -44,7 +44,7 @@ endif()
 
 get_target_property(_brook_cppzmq_include cppzmq INTERFACE_INCLUDE_DIRECTORIES)
 if(_brook_static)
-  message(STATUS "brook: static libzmq, yaml-cpp, Boost.Program_options, zlib, libstdc++")
+  message(STATUS "brook: static libzmq, yaml-cpp, Boost.Program_options, zlib, SQLite, libstdc++")
   set(_brook_zmq_libs)
   foreach(name IN LISTS _brook_zmq_archives)
     list(APPEND _brook_zmq_libs ${BROOK_STATIC_${name}})
@@ -58,10 +58,11 @@ if(_brook_static)
   endif()
   target_include_directories(brook_deps INTERFACE ${Boost_INCLUDE_DIRS} ${ZLIB_INCLUDE_DIRS})
   target_link_libraries(brook_deps INTERFACE brook_zmq msgpackc-cxx ${BROOK_STATIC_yaml-cpp}
-                        ${BROOK_STATIC_boost_program_options} ${BROOK_STATIC_z} Threads::Threads)
+                        ${BROOK_STATIC_boost_program_options} ${BROOK_STATIC_z}
+                        ${BROOK_STATIC_sqlite3} ${CMAKE_DL_LIBS} m Threads::Threads)
   add_link_options($<$<LINK_LANGUAGE:CXX>:-static-libstdc++> $<$<LINK_LANGUAGE:CXX>:-static-libgcc>)
 else()
   target_link_libraries(brook_zmq INTERFACE cppzmq PkgConfig::ZMQ)
   target_link_libraries(brook_deps INTERFACE brook_zmq msgpackc-cxx yaml-cpp Boost::program_options
-                        ZLIB::ZLIB Threads::Threads)
+                        ZLIB::ZLIB SQLite::SQLite3 Threads::Threads)
 endif()

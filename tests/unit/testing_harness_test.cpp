@@ -94,6 +94,39 @@ TEST_F(Harness, HandlesTypedMessagesAndCapturesWhatWasEmitted) {
   EXPECT_TRUE(t_.emitted("out").empty());
 }
 
+// Node::state under brook::testing: the same transactions as in a process, in memory.
+TEST(HarnessState, AHandlerThatThrowsChangesNothingInTheStore) {
+  TestNode t = TestNode::from_yaml(kTopology, "till", quiet());
+  Node& node = t.node();
+  State<int> totals = node.state<int>("totals");
+  node.on<Order>("in", [totals](const Order& o) {
+    const int total = totals.get(o.id).value_or(0) + o.quantity;
+    totals.put(o.id, total);
+    if (total > 10) throw Error("over the limit");
+  });
+  node.on("prices", [](const Message&) {});
+  t.start();
+  EXPECT_EQ(t.send("in", Order{"a", 4}).outcome, Outcome::kHandled);
+  EXPECT_EQ(t.send("in", Order{"a", 5}).outcome, Outcome::kHandled);
+  EXPECT_EQ(totals.get("a"), 9);
+  const testing::Delivery& over = t.send("in", Order{"a", 7});
+  EXPECT_EQ(over.outcome, Outcome::kRetrying);
+  EXPECT_EQ(totals.get("a"), 9) << "the throwing call's put was undone";
+  EXPECT_EQ(totals.get("b"), std::nullopt);
+  EXPECT_EQ(totals.size(), 1u);
+  EXPECT_TRUE(totals.erase("a"));
+  EXPECT_FALSE(totals.contains("a"));
+  // A value stored as another type says so instead of converting to garbage.
+  node.state<std::string>("totals").put("s", "text");
+  try {
+    (void)totals.get("s");
+    FAIL() << "a string converted to int";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("state 'totals', key 's'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)State<int>().get("x"), Error) << "an unbound handle";
+}
+
 TEST_F(Harness, AnEmitContinuesTheTraceOfTheMessageBeingHandled) {
   OutgoingEnvelope env;
   env.producer = "basket.0@abc";

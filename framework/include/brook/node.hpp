@@ -35,6 +35,7 @@
 #include <brook/log.hpp>
 #include <brook/params.hpp>
 #include <brook/program_options.hpp>
+#include <brook/state.hpp>
 #include <brook/topology.hpp>
 #include <brook/type_name.hpp>
 #include <chrono>
@@ -351,6 +352,17 @@ class Node {
   template <class T>
   Output<T> output(std::string_view port, OptionalPort);
 
+  // The node's durable keyed state named `name` (brook/state.hpp; docs/reliability.md,
+  // "Exactly-once effects"), in <state_dir>/<topology>/<instance>/state.sqlite. The same name
+  // gives a handle on the same table. Call it before run(). Throws ConfigError when an
+  // at-least-once output of the node is not durable (a commit could not keep what it emitted),
+  // and brook::Error when the database cannot be opened (another process of the same instance
+  // holds it, a bad file).
+  template <class V>
+  State<V> state(std::string_view name) {
+    return State<V>(state_table(name));
+  }
+
   // Queues `value` on an output port. Returns once the message is handed to ZeroMQ or held in
   // the port's bounded pending queue; if that queue is full the channel's on_full policy applies:
   // block (up to block_timeout, then BackpressureError), drop (counted), or fail
@@ -458,6 +470,7 @@ class Node {
 
   template <class T>
   void emit_to(std::size_t output, const T& value, const EmitOptions& options);
+  detail::StateTable& state_table(std::string_view name);
   bool has_input(std::string_view port) const noexcept;
   bool has_output(std::string_view port) const noexcept;
   std::size_t output_index(std::string_view port) const;

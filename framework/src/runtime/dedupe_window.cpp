@@ -51,4 +51,10 @@ bool DedupeWindow::mark(std::uint64_t seq) noexcept {
   return jumped;
 }
 
+void DedupeWindow::unmark(std::uint64_t seq) noexcept {
+  if (seq > top_ || !in_window(seq)) return;
+  const std::size_t i = seq % size_;
+  bits_[i / 64] &= ~(std::uint64_t{1} << (i % 64));
+}
+
 }  // namespace brook::detail

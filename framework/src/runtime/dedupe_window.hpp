@@ -25,6 +25,9 @@ class DedupeWindow {
   // Records `seq` as handled. Returns true when it jumped more than the window beyond the
   // highest number marked so far (worth a log line: a long-skipped replica, or a forgery).
   bool mark(std::uint64_t seq) noexcept;
+  // Forgets that `seq` was handled (its handling was undone: a state store's commit failed).
+  // The window does not move back.
+  void unmark(std::uint64_t seq) noexcept;
 
  private:
   bool in_window(std::uint64_t seq) const noexcept;

@@ -227,6 +227,9 @@ const NodeCounters& Node::counters() const noexcept {
   return engine_->counters();
 }
 
+detail::StateTable& Node::state_table(std::string_view name) {
+  return engine_->state_table(name);
+}
 bool Node::has_input(std::string_view port) const noexcept {
   return engine_->spec().input(port) != nullptr;
 }

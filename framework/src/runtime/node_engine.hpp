@@ -45,6 +45,8 @@ class NodeEngine {
                               std::optional<std::chrono::milliseconds> timeout,
                               ReplyFn on_reply) = 0;
   virtual void set_request_handler(std::string_view port, RequestFn fn) = 0;
+  // Node::state: a table of the node's state store, which the engine opens on first use.
+  virtual StateTable& state_table(std::string_view name) = 0;
   virtual int run() = 0;
   virtual void stop() noexcept = 0;
   virtual bool ready() const noexcept = 0;

@@ -123,6 +123,9 @@ void NodeRuntime::watch_framework_sockets() {
                         [&r](short) { r.on_monitor_event(); });
     watch_accept_guard(r.accept_guard());
   }
+  // With a state store, each pass commits what its handlers did (before its acks go out).
+  reactor_.add_source([this] { return pass_open() ? Clock::now() : Clock::time_point::max(); },
+                      [this](Clock::time_point) { commit_pass(); });
   // Acknowledgements released by downstream ones (chained) go out after every pass.
   reactor_.add_source([] { return Clock::time_point::max(); },
                       [this](Clock::time_point) {
@@ -245,6 +248,13 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
     case detail::HandlerResult::kDeclined:
       if (tracker_.failed(a, frame, outcome.error, stopping_)) return;  // the retry owns it
       break;
+  }
+  // With a state store, what the handler changed and emitted commits with the loop pass, and
+  // the message is acknowledged then. (A failed or undecodable one changed nothing; its dead
+  // letter, if any, is chained as without a store.)
+  if (state_ && outcome.result == detail::HandlerResult::kOk && in.acknowledges()) {
+    hold_for_commit(in, env, peer);
+    return;
   }
   tracker_.settle(a);
 }

@@ -68,6 +68,9 @@ void NodeRuntime::make_inputs() {
 }
 
 void NodeRuntime::make_outputs() {
+  // A store an earlier incarnation left says which of the journals' records it committed.
+  std::error_code ec;
+  if (!options_.observer && std::filesystem::exists(state_file(), ec)) open_state_store();
   for (const auto& port : spec_->outputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
     if (ch->pattern == Pattern::kRequest) {
@@ -81,6 +84,8 @@ void NodeRuntime::make_outputs() {
     if (port.durable && !options_.observer) {
       journal = std::make_unique<detail::OutputJournal>(
           topology_.state_dir / topology_.name / instance_name_ / port.port, port.fsync);
+      // Before the port replays it: records the store never committed must not go out.
+      if (state_) adopt_journal(port.port, *journal);
       // The same for every incarnation of this instance's journal: consumers then recognise
       // what it re-sends after a crash.
       producer = instance_name_ + "@j" + journal->id();
@@ -184,6 +189,11 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
     staged_.push_back(Staged{output, seq, key_hash, std::move(msg)});
     return;
   }
+  if (state_ && handling_ == nullptr) {
+    // A timer's or on_ready's emits commit with the loop pass, like its state changes.
+    pass_output_.push_back(Staged{output, seq, key_hash, std::move(msg)});
+    return;
+  }
   try {
     deliver(output, msg, seq, key_hash, handling_ != nullptr ? handling_->attempt : nullptr);
   } catch (...) {
@@ -194,9 +204,10 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
 }
 
 void NodeRuntime::deliver(std::size_t output, zmq::message_t& msg, std::uint64_t seq,
-                          std::uint64_t key_hash, detail::DeliveryTracker::Attempt* attempt) {
+                          std::uint64_t key_hash, detail::DeliveryTracker::Attempt* attempt,
+                          bool journaled) {
   auto& out = *outputs_[output];
-  const std::size_t takers = out.deliver(msg, seq, key_hash);
+  const std::size_t takers = out.deliver(msg, seq, key_hash, journaled);
   ++out.counters().emitted;
   // A durable output's journal holds the message from here on, so the input that caused it
   // need not wait for downstream acknowledgements (chained acks are for outputs without one).
@@ -207,9 +218,20 @@ detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Mes
                                                  detail::DeliveryTracker::Attempt& attempt) {
   Handling h{attempt.env, &attempt, true};
   staged_.clear();
+  if (state_) state_->begin_call();
   handling_ = &h;
   const detail::HandlerOutcome outcome = detail::call_handler(in.handler(), message);
   handling_ = nullptr;
+  if (state_) {
+    state_->end_call(outcome.result == detail::HandlerResult::kOk);
+    if (outcome.result == detail::HandlerResult::kOk) {
+      // Journaled and delivered when the loop pass commits (node_state.cpp).
+      for (auto& s : staged_)
+        pass_output_.push_back(std::move(s));
+      staged_.clear();
+      return outcome;
+    }
+  }
   if (outcome.result == detail::HandlerResult::kOk) {
     std::size_t delivered = 0;
     try {

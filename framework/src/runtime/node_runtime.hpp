@@ -21,6 +21,7 @@
 #include "runtime/receiver.hpp"
 #include "runtime/request_output.hpp"
 #include "runtime/request_server.hpp"
+#include "runtime/state_store.hpp"
 #include "security/security.hpp"
 #include "security/zap_handler.hpp"
 #include "util/lifecycle.hpp"
@@ -51,6 +52,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   void finish_request(std::string_view port, std::span<const std::byte> frame,
                       std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply) override;
   void set_request_handler(std::string_view port, RequestFn fn) override;
+  detail::StateTable& state_table(std::string_view name) override;
   int run() override;
   void stop() noexcept override { stop_.request_stop(); }
   bool ready() const noexcept override { return ready_; }
@@ -89,13 +91,29 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   // Listens again when an input's accept guard stopped it (out of descriptors).
   void watch_accept_guard(detail::AcceptGuard& guard);
   void deliver(std::size_t output, zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
-               detail::DeliveryTracker::Attempt* attempt);
+               detail::DeliveryTracker::Attempt* attempt, bool journaled = false);
   // Calls the handler with its emits staged; delivers them if it returned, discards them if it
   // threw.
   detail::HandlerOutcome call_handler(detail::Receiver& in, const Message& message,
                                       detail::DeliveryTracker::Attempt& attempt);
   bool dead_letter(detail::DeliveryTracker::Attempt& a, std::uint32_t attempts,
                    const std::string& error);
+
+  // ---- the state store (node_state.cpp) ----
+  std::filesystem::path state_file() const;
+  // Opens the store, seeds the inputs' de-duplication from its inbox and adopts the journals
+  // of the durable outputs made so far.
+  void open_state_store();
+  // What the store's outbox mark says of a durable output's journal: records beyond it were
+  // never committed (discarded); a journal without a mark gets one.
+  void adopt_journal(const std::string& port, detail::OutputJournal& journal);
+  // A handled at-least-once message waits for the pass's commit to be acknowledged.
+  void hold_for_commit(detail::Receiver& in, const EnvelopeView& env, const std::string& peer);
+  // Commits what this loop pass changed, handled and emitted (outputs journaled first), then
+  // sends the outputs and the acknowledgements; abort_pass() undoes all of it when that fails.
+  void commit_pass();
+  void abort_pass(const std::string& why);
+  bool pass_open() const noexcept;
 
   detail::RequestOutput& requester(std::string_view port) const;
   void serve_request(detail::RequestServer& server, const RequestFn& fn, const EnvelopeView& env,
@@ -155,7 +173,19 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   detail::WaitFn wait_fn_;
   Handling* handling_ = nullptr;
   std::vector<Staged> staged_;  // of the handler call in progress; reused
-  std::string peer_;            // of the message being read; reused
+
+  // With a state store: what the loop pass handled and emitted, committed at its end.
+  struct Uncommitted {
+    detail::Receiver* in;
+    std::string peer;
+    std::string producer;
+    std::uint64_t seq;
+  };
+  std::unique_ptr<detail::StateStore> state_;
+  std::vector<Staged> pass_output_;
+  std::vector<Uncommitted> pass_input_;
+  LogRateLimiter commit_log_{std::chrono::seconds(10)};
+  std::string peer_;  // of the message being read; reused
 
   std::thread::id loop_thread_{};
   bool running_ = false;

@@ -42,7 +42,7 @@ void NodeRuntime::settle_acknowledged_inputs(Clock::time_point deadline, int rea
     for (auto& in : inputs_)
       in->flush_acks();
     if (Clock::now() - last_acknowledged_input_ >= kQuietForDrain &&
-        tracker_.awaiting_acks() == 0) {
+        tracker_.awaiting_acks() == 0 && !pass_open()) {
       return;
     }
   }
@@ -63,6 +63,7 @@ void NodeRuntime::shutdown() {
   if (!inputs_.empty() || !servers_.empty())
     drain_inputs_until_quiet(std::max(begin + drain_timeout_, Clock::now() + kMinUnregisterDrain),
                              reads_at_stop);
+  commit_pass();  // what the last pass handled, before its acks and outputs go
   const std::uint64_t drained = counters_.total().received - received_before;
   for (auto& r : requesters_)
     r->fail_all("the node is stopping");
@@ -131,9 +132,12 @@ void NodeRuntime::close_all() noexcept {
     server_readers_.clear();
     servers_.clear();
     requesters_.clear();
+    pass_input_.clear();  // not committed: their producers re-send them
+    pass_output_.clear();
     inputs_.clear();
     outputs_.clear();
     zap_.reset();
+    state_.reset();
     context_.close();
   } catch (...) {
     // Destructors must not throw; the process is going away.

@@ -51,6 +51,9 @@ class OutputPort {
   Registration registration() const;
   // Durable: a journal keeps what was delivered until every consumer acknowledged it.
   virtual bool durable() const noexcept { return false; }
+  // A durable port's journal (null otherwise). A node with a state store appends what a loop
+  // pass emitted to it before the pass commits, and delivers it after (journaled = true).
+  virtual OutputJournal* journal() noexcept { return nullptr; }
 
   // The sequence number of the next message; take_seq() consumes it. rewind_seq() gives back
   // numbers taken by messages that were never delivered (a failed handler's output), which must
@@ -63,9 +66,11 @@ class OutputPort {
   // block_timeout) or throws BackpressureError (fail, or block timed out); with drop, deliver()
   // drops and counts.
   virtual void make_room(const WaitFn& wait) = 0;
-  // Hands message `seq` to the consumers. Returns how many consumer groups that acknowledge took
-  // it (for chained acknowledgements; 0 for best-effort and pubsub).
-  virtual std::size_t deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash) = 0;
+  // Hands message `seq` to the consumers (a durable port journals it first unless `journaled`).
+  // Returns how many consumer groups that acknowledge took it (for chained acknowledgements; 0
+  // for best-effort and pubsub).
+  virtual std::size_t deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
+                              bool journaled) = 0;
 
   // Directory events for inputs on this port's channel.
   virtual void consumer_added(const DirectoryEntry& e) = 0;

@@ -163,10 +163,10 @@ void PipelineOutput::make_room(const WaitFn& wait) {
   }
 }
 
-std::size_t PipelineOutput::deliver(zmq::message_t& msg, std::uint64_t seq,
-                                    std::uint64_t key_hash) {
+std::size_t PipelineOutput::deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
+                                    bool journaled) {
   // Accepted from here on: journaled before any consumer can see (and acknowledge) it.
-  if (journal_)
+  if (journal_ && !journaled)
     journal_->append(seq, key_hash, {static_cast<const std::byte*>(msg.data()), msg.size()});
   // make_room() admitted it; a handler's output admitted message by message may exceed
   // max_pending by what that handler emitted. Only `drop` turns a full group away.

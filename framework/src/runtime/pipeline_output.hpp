@@ -24,8 +24,10 @@ class PipelineOutput final : public OutputPort {
                  const Security& security, std::unique_ptr<OutputJournal> journal, AckedFn acked);
 
   bool durable() const noexcept override { return journal_ != nullptr; }
+  OutputJournal* journal() noexcept override { return journal_.get(); }
   void make_room(const WaitFn& wait) override;
-  std::size_t deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash) override;
+  std::size_t deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
+                      bool journaled) override;
   void consumer_added(const DirectoryEntry& e) override;
   void consumer_removed(const DirectoryEntry& e) override;
   void flush() override;

@@ -12,8 +12,10 @@
 #include <brook/node.hpp>
 #include <brook/topology.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "directory/directory_protocol.hpp"
@@ -73,6 +75,13 @@ class Receiver {
   virtual void settle(const MessageId& /*id*/, const std::string& /*peer*/, Settle /*how*/) {}
   virtual void release(const std::string& /*peer*/, std::string_view /*producer*/,
                        std::uint64_t /*seq*/) {}
+  // A settled (deferred) message whose handling was undone — the state store's commit failed:
+  // neither handled nor deferred any more, and not acknowledged, so its producer re-sends it.
+  virtual void give_back(const MessageId& /*id*/, const std::string& /*peer*/) {}
+  // What the state store's inbox says each producer's messages on this input were, handled by
+  // an earlier incarnation (numbers ascending): their re-sends are recognised.
+  virtual void seed_handled(
+      const std::map<std::string, std::vector<std::uint64_t>, std::less<>>& /*handled*/) {}
   // Sends the acknowledgements settled so far (batched per producer).
   virtual void flush_acks() {}
   // The node is stopping: producers that hold messages for it until acknowledged are told to

@@ -158,7 +158,7 @@ ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const 
         *std::min_element(claims.begin(), claims.end(),
                           [](const Claim& a, const Claim& b) { return a.last_used < b.last_used; });
     lru.connection = peer;
-    lru.handled = DedupeWindow(dedupe_window_size(*channel_));
+    lru.handled = fresh_window(env.id.producer);
     lru.last_used = ++use_clock_;
     return &lru;
   }
@@ -220,8 +220,28 @@ ReliableReceiver::Claim& ReliableReceiver::add_claim(std::string_view producer,
   auto it = producers_.find(producer);
   if (it == producers_.end()) it = producers_.emplace(std::string(producer), Producer{}).first;
   ++claims_;
-  return it->second.claims.emplace_back(
-      Claim{peer, DedupeWindow(dedupe_window_size(*channel_)), ++use_clock_});
+  return it->second.claims.emplace_back(Claim{peer, fresh_window(producer), ++use_clock_});
+}
+
+DedupeWindow ReliableReceiver::fresh_window(std::string_view producer) const {
+  const auto it = seeds_.find(producer);
+  return it != seeds_.end() ? it->second : DedupeWindow(dedupe_window_size(*channel_));
+}
+
+void ReliableReceiver::seed_handled(
+    const std::map<std::string, std::vector<std::uint64_t>, std::less<>>& handled) {
+  for (const auto& [producer, seqs] : handled) {
+    if (seeds_.size() >= kMaxClaimsRemembered) break;
+    DedupeWindow w(dedupe_window_size(*channel_));
+    for (const std::uint64_t seq : seqs)
+      (void)w.mark(seq);
+    seeds_.insert_or_assign(producer, std::move(w));
+  }
+}
+
+void ReliableReceiver::give_back(const MessageId& id, const std::string& peer) {
+  undefer(id.producer, id.seq);
+  if (Claim* c = find_claim(id.producer, peer)) c->handled.unmark(id.seq);
 }
 
 bool ReliableReceiver::deferred(const MessageId& id) const {

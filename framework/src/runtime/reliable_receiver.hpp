@@ -43,6 +43,9 @@ class ReliableReceiver final : public Receiver {
   void release(const std::string& peer, std::string_view producer, std::uint64_t seq) override;
   void flush_acks() override;
   void begin_drain() override;
+  void give_back(const MessageId& id, const std::string& peer) override;
+  void seed_handled(
+      const std::map<std::string, std::vector<std::uint64_t>, std::less<>>& handled) override;
 
  private:
   struct Claim {
@@ -65,6 +68,8 @@ class ReliableReceiver final : public Receiver {
   // with an empty acknowledgement.
   bool connected(const std::string& routing_id);
   Claim& add_claim(std::string_view producer, const std::string& peer);
+  // A new record's window: what an earlier incarnation committed for the producer, or empty.
+  DedupeWindow fresh_window(std::string_view producer) const;
   bool deferred(const MessageId& id) const;
   void mark_handled(const MessageId& id, const std::string& peer);
   void undefer(std::string_view producer, std::uint64_t seq);
@@ -77,6 +82,8 @@ class ReliableReceiver final : public Receiver {
   bool curve_;
   Producers producers_;  // by producer id
   std::size_t claims_ = 0;
+  // From the state store's inbox at start (at most kMaxClaimsRemembered producers).
+  std::map<std::string, DedupeWindow, std::less<>> seeds_;
   std::uint64_t use_clock_ = 0;
   std::map<std::string, std::vector<std::uint64_t>, std::less<>> acks_;  // by routing id
   std::size_t acks_waiting_ = 0;

@@ -117,10 +117,20 @@ void TestEngine::finish_emit(std::size_t output, std::span<const std::byte> fram
   ++out.counters->sent;
 }
 
+StateTable& TestEngine::state_table(std::string_view name) {
+  if (!state_) state_ = std::make_unique<StateStore>(std::filesystem::path(), FsyncPolicy::kNever);
+  return state_->table(name);
+}
+
 HandlerOutcome TestEngine::call_in_transaction(Input& in, const Message& message) {
   staged_.clear();
   staging_ = true;
+  if (state_) state_->begin_call();
   const HandlerOutcome outcome = call_handler(in.handler, message);
+  if (state_) {
+    state_->end_call(outcome.result == HandlerResult::kOk);
+    state_->commit();
+  }
   staging_ = false;
   if (outcome.result == HandlerResult::kOk) {
     for (auto& [output, e] : staged_) {

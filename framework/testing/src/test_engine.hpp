@@ -18,6 +18,7 @@
 #include "runtime/dedupe_window.hpp"
 #include "runtime/handling.hpp"
 #include "runtime/node_engine.hpp"
+#include "runtime/state_store.hpp"
 #include "runtime/timer_queue.hpp"
 
 namespace brook::detail {
@@ -45,6 +46,9 @@ class TestEngine final : public NodeEngine {
   void finish_request(std::string_view port, std::span<const std::byte> frame,
                       std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply) override;
   void set_request_handler(std::string_view port, RequestFn fn) override;
+  // An in-memory store with the same transactions as a process's: a handler that throws
+  // changes nothing.
+  StateTable& state_table(std::string_view name) override;
   int run() override;
   void stop() noexcept override { stop_requested_ = true; }
   bool ready() const noexcept override { return started_; }
@@ -190,6 +194,7 @@ class TestEngine final : public NodeEngine {
   Clock::time_point now_;
   const EnvelopeView* handling_ = nullptr;  // the message being handled: emits continue its trace
   bool staging_ = false;                    // a handler runs: its emits wait until it returns
+  std::unique_ptr<StateStore> state_;
   std::vector<std::pair<std::size_t, testing::Emitted>> staged_;
   struct Watch {
     int fd;
