@@ -3,9 +3,10 @@
 
 Systems: raw libzmq (bench-raw-stage), brook best-effort and at-least-once (bench-brook-stage
 launched by `brook up`, discovery through the directory), NATS core and RabbitMQ (auto-ack, and
-manual ack + publisher confirms). Shapes: one hop (source -> sink) and the shop pipeline
+manual ack + publisher confirms). Shapes: one hop (source -> sink), the shop pipeline
 (client -> basket -> product -> {pricing, order}, both sinks get every message), 100 B and 1 KiB
-bodies. Every stage appends one JSON line (bench/common/bench_stage.hpp) to a result file.
+bodies, and a relay (source -> relay -> sink) at-least-once: plain, with a durable output
+(brook-durable), and with a state store and a durable output (brook-stateful). Every stage appends one JSON line (bench/common/bench_stage.hpp) to a result file.
 
 Output: a markdown table with ratios (printed, and written to RESULTS/latest.md), the raw
 numbers (RESULTS/latest.json) and a plot (RESULTS/latest.png, gnuplot).
@@ -35,6 +36,13 @@ SHAPES = {
         ("product", "relay", "product", ["priced"]),
         ("basket", "relay", "basket", ["product"]),
         ("client", "source", None, ["basket"]),
+    ],
+    # The cost of a state store (brook-stateful: the relay counts per key in node.state and its
+    # output is durable, fsync batch) against the same relay without one.
+    "relay": [
+        ("sink", "sink", "sink", []),
+        ("relay", "relay", "relay", ["sink"]),
+        ("client", "source", None, ["relay"]),
     ],
 }
 
@@ -165,10 +173,16 @@ class Runner:
         return wait_all(procs, 150)
 
     def topology(self, system, shape, size, count, rate, result, port):
-        delivery = "at-least-once" if system == "brook-at-least-once" else "best-effort"
+        stateful = system == "brook-stateful"
+        durable = stateful or system == "brook-durable"
+        delivery = ("at-least-once" if system == "brook-at-least-once" or durable
+                    else "best-effort")
         channels = sorted({s[2] for s in SHAPES[shape] if s[2]})
+        state_dir = self.work / "state"
+        shutil.rmtree(state_dir, ignore_errors=True)
         lines = [f"topology: bench-{shape}",
                  f"directory: {{endpoints: ['tcp://127.0.0.1:{port}'], heartbeat: 200ms, ttl: 2s}}",
+                 f"state_dir: '{state_dir}'",
                  "channels:"]
         lines += [f"  {c}: {{delivery: {delivery}}}" for c in channels]
         lines.append("nodes:")
@@ -176,11 +190,15 @@ class Runner:
             ports = []
             if inp:
                 ports.append(f"inputs: {{in: {inp}}}")
-            if outs:
+            if outs and durable and role == "relay":
+                ports.append(f"outputs: [{{port: out, channel: {outs[0]}, durable: true, "
+                             f"fsync: batch}}]")
+            elif outs:
                 ports.append(f"outputs: {{out: {outs[0]}}}")
             job = ", job: true, restart: never" if role == "source" else ", restart: never"
             params = (f"{{role: {role}, count: {count}, rate: {rate}, size: {size}, "
-                      f"result: '{result}', system: {system}}}")
+                      f"result: '{result}', system: {system}, "
+                      f"state: {'true' if stateful and role == 'relay' else 'false'}}}")
             lines.append(f"  {name}: {{exec: {self.bin / 'bench-brook-stage'}{job}, "
                          f"{', '.join(ports)}, params: {params}}}")
         path = self.work / "t.yaml"
@@ -348,6 +366,7 @@ TARGETS = [
     ("best-effort shop CPU/msg at 10k msg/s ÷ raw", "brook-best-effort", "raw", "shop", 100, "cpu_us_per_msg", "<=", 1.2),
     ("at-least-once shop throughput ÷ RabbitMQ confirms", "brook-at-least-once", "rabbitmq-confirm", "shop", 100, "tput", ">=", 20),
     ("best-effort shop throughput ÷ NATS core", "brook-best-effort", "nats", "shop", 100, "tput", ">=", 1.0),
+    ("stateful relay 100 B throughput ÷ at-least-once relay", "brook-stateful", "brook-at-least-once", "relay", 100, "tput", ">=", 0.5),
 ]
 
 
@@ -465,6 +484,9 @@ def main():
     ap.add_argument("--results", default=str(HERE / "results"))
     ap.add_argument("--quick", action="store_true", help="brook vs raw only, fewer messages")
     ap.add_argument("--no-peers", action="store_true", help="skip NATS and RabbitMQ")
+    ap.add_argument("--shapes", default=None,
+                    help="comma-separated shapes to run, and nothing else (default: every "
+                         "shape, request/reply and scaling)")
     args = ap.parse_args()
 
     results_dir = Path(args.results)
@@ -475,21 +497,25 @@ def main():
     runs = 3
     latency_s = 2 if args.quick else 5
     systems = ["raw", "brook-best-effort", "brook-at-least-once"]
+    # brook-durable: the same relay with a durable output and no store, to tell the journal's
+    # share of the stateful relay's cost from the store's.
+    relay_systems = ["brook-at-least-once", "brook-durable", "brook-stateful"]
     peer_counts = {"nats": count, "rabbitmq-auto": count // 5, "rabbitmq-confirm": count // 10}
     results, scaling, request_reply = [], None, {}
     try:
         if not args.quick and not args.no_peers:
             runner.peer_servers = start_peers(args, work)
             systems += [s for s in peer_counts if s in runner.peer_servers]
-        for shape in ("one-hop", "shop"):
+        for shape in (args.shapes or "one-hop,shop,relay").split(","):
             for size in (100, 1024):
-                for system in systems:
+                for system in systems if shape != "relay" else relay_systems:
                     n = peer_counts.get(system, count)
                     print(f"bench: {system} {shape} {size} B × {n} ...", file=sys.stderr, flush=True)
                     results.append(measure(runner, system, shape, size, n, runs, latency_s))
-        print("bench: request/reply ...", file=sys.stderr, flush=True)
-        request_reply = measure_request_reply(runner, 20_000 if args.quick else 50_000)
-        if not args.quick:
+        if args.shapes is None:
+            print("bench: request/reply ...", file=sys.stderr, flush=True)
+            request_reply = measure_request_reply(runner, 20_000 if args.quick else 50_000)
+        if not args.quick and args.shapes is None:
             sys.path.insert(0, str(HERE))
             import scaling as scaling_module
             print("bench: scaling ...", file=sys.stderr, flush=True)

@@ -1,8 +1,9 @@
 // bench-brook-stage: one stage of the benchmark pipelines on brook (the same roles as
 // bench/raw/raw_stage.cpp). params: role source|relay|sink, count, rate (source, msgs/s, 0 = as
 // fast as the channel takes them), size (body bytes), result (file for the StageStats line),
-// system (label in the result, e.g. brook-best-effort). Ports: source has output `out`, relay
-// input `in` and output `out`, sink input `in`.
+// system (label in the result, e.g. brook-best-effort), state (relay: count the messages of each
+// of 1024 keys in node.state, a read and a write per message, as a stateful service does).
+// Ports: source has output `out`, relay input `in` and output `out`, sink input `in`.
 #include <brook/node.hpp>
 
 #include "common/bench_stage.hpp"
@@ -43,7 +44,15 @@ int main(int argc, char** argv) {
       });
     });
   } else if (role == "relay") {
+    const bool stateful = node.params().get<bool>("state", false);
+    brook::State<std::uint64_t> counts;
+    if (stateful) counts = node.state<std::uint64_t>("counts");
+    std::string key;
     node.on<bench::BenchMsg>("in", [&](const bench::BenchMsg& m, const brook::Message&) {
+      if (stateful) {
+        key = std::to_string(m.seq % 1024);
+        counts.put(key, counts.get(key).value_or(0) + 1);
+      }
       node.emit("out", m);  // keeps t_ns: latency is end to end
       stats.on_message(0);
       finish();
