@@ -75,7 +75,7 @@ set(CPACK_COMPONENT_DEV_DESCRIPTION
     "Write brook nodes in C++20: find_package(brook) and brook::brook, or pkg-config brook.")
 # What brookConfig.cmake and brook.pc find; a static libbrook needs their libraries at link time.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "libzmq3-dev (>= 4.3), libmsgpack-cxx-dev, libyaml-cpp-dev, libboost-program-options-dev, zlib1g-dev, pkg-config")
+    "libzmq3-dev (>= 4.3), libmsgpack-cxx-dev, libyaml-cpp-dev, libboost-program-options-dev, zlib1g-dev, libsqlite3-dev, pkg-config")
 set(CPACK_DEBIAN_DEV_PACKAGE_SUGGESTS "brook-tools (= ${PROJECT_VERSION}), libgtest-dev")
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME brook-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)

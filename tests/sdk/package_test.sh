@@ -10,7 +10,8 @@ tools=$(ls "$work"/packages/brook-tools_*.deb 2>/dev/null | head -1)
 [[ -n $dev && -n $tools ]] || { ls "$work/packages" >&2; fail "expected libbrook-dev and brook-tools packages"; }
 
 depends=$(dpkg-deb -f "$dev" Depends)
-for p in libzmq3-dev libmsgpack-cxx-dev libyaml-cpp-dev libboost-program-options-dev zlib1g-dev; do
+for p in libzmq3-dev libmsgpack-cxx-dev libyaml-cpp-dev libboost-program-options-dev zlib1g-dev \
+  libsqlite3-dev; do
   grep -q "$p" <<<"$depends" || fail "libbrook-dev does not depend on $p: $depends"
 done
 tools_depends=$(dpkg-deb -f "$tools" Depends)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The user's project builds brook from source with add_subdirectory (what FetchContent does),
-# as a shared library this time, with neither GoogleTest nor SQLite available: brook's tests,
-# examples and benchmarks stay out of the parent's build. The nodes and brook's own tools from
+# as a shared library this time, without GoogleTest: brook's tests, examples and benchmarks stay
+# out of the parent's build. The nodes and brook's own tools from
 # that build then run the topology.
 source "$(dirname "$0")/common.sh"
 
@@ -9,7 +9,7 @@ project=$work/wordcount
 copy_example "$project"
 cmake -S "$project" -B "$project/build" -DBROOK_SOURCE_DIR="$BROOK_SOURCE_DIR" \
   -DBUILD_SHARED_LIBS=ON -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON -DCMAKE_DISABLE_FIND_PACKAGE_SQLite3=ON \
+  -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON \
   -DCMAKE_CXX_FLAGS="${BROOK_SDK_CXXFLAGS:-}" >"$work/configure.log" 2>&1 ||
   { cat "$work/configure.log" >&2; fail "add_subdirectory(brook) did not configure"; }
 grep -q "GoogleTest not found, the unit test is not built" "$work/configure.log" ||
