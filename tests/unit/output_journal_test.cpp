@@ -155,6 +155,26 @@ TEST(OutputJournal, DiscardedRecordsAreNotReplayedAndTheirNumbersAreReused) {
   EXPECT_EQ(replay(j).size(), 45u);
 }
 
+// A state store committed numbers the journal lost (a machine crash with fsync batch): new
+// messages skip them, so consumers that saw them do not take new ones for re-sends.
+TEST(OutputJournal, SkippedNumbersAreNeverUsed) {
+  test::TempDir tmp;
+  const fs::path dir = tmp.path() / "journal";
+  {
+    OutputJournal j(dir, FsyncPolicy::kNever);
+    j.append(1, 0, bytes(body(1)));
+    j.skip_to(10);
+    j.skip_to(5);  // never back
+    EXPECT_EQ(j.next_seq(), 10u);
+    j.append(10, 0, bytes(body(10)));
+  }
+  OutputJournal j(dir, FsyncPolicy::kNever);
+  EXPECT_EQ(j.next_seq(), 11u);
+  const auto got = replay(j);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].seq, 10u);
+}
+
 // A discard always fits: every append leaves room for one in its segment.
 TEST(OutputJournal, ADiscardFitsInAFullSegment) {
   test::TempDir tmp;

@@ -95,6 +95,8 @@ void NodeRuntime::adopt_journal(const std::string& port, detail::OutputJournal& 
                       << " but the state store committed messages up to " << *mark
                       << ": the journal lost its end (a machine crash with fsync batch or never?)"
                       << "; those messages are lost";
+    // Consumers may have seen those numbers: new messages must not look like their re-sends.
+    journal.skip_to(*mark);
   }
 }
 

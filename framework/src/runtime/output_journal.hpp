@@ -14,6 +14,7 @@
 // processes never share a journal.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <brook/topology.hpp>
 #include <chrono>
@@ -77,6 +78,8 @@ class OutputJournal {
   // so (append() keeps room for it). Throws brook::Error only when the journal has no segment
   // at all (it started on a full disk).
   void discard_from(std::uint64_t seq);
+  // The next new message gets number `seq` at least (numbers below it are never used again).
+  void skip_to(std::uint64_t seq) noexcept { next_seq_ = std::max(next_seq_, seq); }
   // Forces what was appended to disk now (fsync always does this on every append; batch has its
   // flusher thread do it).
   void sync();
