@@ -192,6 +192,7 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
   if (state_ && handling_ == nullptr) {
     // A timer's or on_ready's emits commit with the loop pass, like its state changes.
     pass_output_.push_back(Staged{output, seq, key_hash, std::move(msg)});
+    ++pass_callback_emits_;
     return;
   }
   try {

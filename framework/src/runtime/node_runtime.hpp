@@ -184,6 +184,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   std::unique_ptr<detail::StateStore> state_;
   std::vector<Staged> pass_output_;
   std::vector<Uncommitted> pass_input_;
+  std::size_t pass_callback_emits_ = 0;  // of pass_output_, by timers and callbacks
   LogRateLimiter commit_log_{std::chrono::seconds(10)};
   std::string peer_;  // of the message being read; reused
 

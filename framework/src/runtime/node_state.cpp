@@ -9,6 +9,7 @@
 #include <brook/error.hpp>
 #include <brook/log.hpp>
 #include <map>
+#include <set>
 
 #include "runtime/node_runtime.hpp"
 
@@ -115,14 +116,14 @@ void NodeRuntime::commit_pass() {
   // Not in the middle of a handler call (a `block` emit runs control passes).
   if (handling_ != nullptr || !pass_open()) return;
   try {
-    std::map<std::size_t, bool> journaled;
+    std::set<std::size_t> journaled;
     for (auto& s : pass_output_) {
       if (detail::OutputJournal* j = outputs_[s.output]->journal()) {
         j->append(s.seq, s.key_hash, bytes_of(s.msg));
-        journaled[s.output] = true;
+        journaled.insert(s.output);
       }
     }
-    for (const auto& [output, yes] : journaled) {
+    for (const std::size_t output : journaled) {
       state_->set_output_mark(outputs_[output]->port(), outputs_[output]->journal()->next_seq());
     }
     for (const auto& u : pass_input_) {
@@ -140,6 +141,7 @@ void NodeRuntime::commit_pass() {
     u.in->release(u.peer, u.producer, u.seq);
   pass_output_.clear();
   pass_input_.clear();
+  pass_callback_emits_ = 0;
 }
 
 void NodeRuntime::abort_pass(const std::string& why) {
@@ -167,13 +169,15 @@ void NodeRuntime::abort_pass(const std::string& why) {
   std::uint64_t suppressed = 0;
   if (commit_log_.allow(suppressed)) {
     BROOK_LOG(kWarn) << "could not commit the state store (" << why << "): undid "
-                     << pass_input_.size() << " handled messages and " << pass_output_.size()
-                     << " emitted ones; their producers re-send them"
+                     << pass_input_.size() << " handled messages (their producers re-send them)"
+                     << " and " << pass_output_.size() << " emitted ones (" << pass_callback_emits_
+                     << " of them by timers or callbacks, which are lost)"
                      << (suppressed ? " (" + std::to_string(suppressed) + " more not logged)"
                                     : std::string());
   }
   pass_output_.clear();
   pass_input_.clear();
+  pass_callback_emits_ = 0;
 }
 
 }  // namespace brook

@@ -13,6 +13,9 @@
 // envelope's producer node must also be the node whose key the connection proved (else dropped,
 // `forged`).
 //
+// A node with a state store seeds each new record of a producer id with what its inbox committed
+// for that id (seed_handled), so re-sends after a restart are recognised.
+//
 // Bounds: 4096 claims remembered (each restart is a new producer id), at most 4 per producer id
 // (a fifth open connection replaces the least recently used); acknowledgements are sent in frames
 // of at most 1024 numbers that fit the channel's max_message_size, and a connection's ack queue
