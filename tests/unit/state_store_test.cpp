@@ -211,6 +211,7 @@ TEST(StateStore, AFileThatIsNotADatabaseIsNamed) {
     FAIL() << "opened a file that is not a database";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("move it aside"), std::string::npos) << e.what();
   }
 }
 

@@ -16,6 +16,13 @@ bool out_of_space(int rc) {
   return (rc & 0xff) == SQLITE_FULL;
 }
 
+// What to do about a file SQLite cannot read as a database.
+std::string damaged_hint(int rc) {
+  if ((rc & 0xff) != SQLITE_NOTADB && (rc & 0xff) != SQLITE_CORRUPT) return {};
+  return " (hint: it is not a state store brook can read; move it aside to start this instance "
+         "with empty state, which forgets what the instance kept and which messages it handled)";
+}
+
 // Sequence numbers are unsigned 64-bit; SQLite's integers are signed: stored as the same bits.
 sqlite3_int64 to_db(std::uint64_t v) {
   return static_cast<sqlite3_int64>(v);
@@ -183,7 +190,7 @@ void StateStore::exec(const char* sql) {
     throw BackpressureError("state database " + file_.string() + ": " + why +
                             "; the node takes messages again once there is room");
   }
-  throw Error("state database " + file_.string() + ": " + sql + ": " + why);
+  throw Error("state database " + file_.string() + ": " + sql + ": " + why + damaged_hint(rc));
 }
 
 sqlite3_stmt* StateStore::prepare(const char* sql) {
@@ -208,7 +215,7 @@ void StateStore::fail(const std::string& what, int rc) const {
   if (out_of_space(rc)) {
     throw BackpressureError(text + "; the node takes messages again once there is room");
   }
-  throw Error(text);
+  throw Error(text + damaged_hint(rc));
 }
 
 StateTable& StateStore::table(std::string_view name) {
