@@ -11,6 +11,7 @@
 #include <set>
 
 #include "support/cluster.hpp"
+#include "support/small_disk.hpp"
 
 namespace brook::test {
 namespace {
@@ -103,6 +104,63 @@ TEST(State, AStatefulNodeKilledRepeatedlyHasEveryEffectExactlyOnce) {
   std::cout << "stateful counter SIGKILLed 5 times: inputs " << kCount << ", outputs " << e.outputs
             << ", lost " << e.lost << ", duplicated " << e.duplicated << ", wrong " << e.wrong
             << " (restarts that discarded uncommitted output: " << discards << ")\n";
+  EXPECT_EQ(e.lost, 0u);
+  EXPECT_EQ(e.duplicated, 0u);
+  EXPECT_EQ(e.wrong, 0u);
+  EXPECT_EQ(e.outputs, kCount);
+}
+
+// A full disk under a stateful node: its journal cannot roll to a new segment, so its passes
+// cannot commit. Each failed pass is undone and its inputs given back (declined); once there is
+// room again every count still arrives exactly once.
+TEST(State, AFullDiskUndoesPassesAndLosesNothing) {
+  Cluster c;
+  std::string why_not;
+  // Declared after the cluster: unmounted before its temp dir is removed.
+  const auto disk = SmallDisk::mount(c.dir() / "disk", 40 << 20, why_not);
+  if (!disk) GTEST_SKIP() << why_not;
+  c.start_directory();
+  c.write_topology(R"(
+topology: statefull
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms, ttl: 1s}
+state_dir: "{DIR}/disk/state"
+channels:
+  work: {ack_timeout: 1s}
+  counts: {ack_timeout: 1s}
+nodes:
+  source: {exec: brook-test-source, drain_timeout: 60s, outputs: {out: work},
+           params: {count: 20000, rate: 4000, keys: 16, body_size: 1000, retry_refused: true}}
+  counter: {exec: brook-test-counter, drain_timeout: 10s, inputs: {in: work},
+            outputs: [{port: out, channel: counts, durable: true}]}
+  sink: {exec: brook-test-sink, inputs: {in: counts}, params: {journal: "{DIR}/journal.txt"}}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink");
+  auto counter = c.start_node("brook-test-counter", "counter");
+  auto source = c.start_node("brook-test-source", "source", 0, {}, true);
+  auto received = [&] { return c.counter("sink", "counts", &ChannelCounters::received); };
+  ASSERT_TRUE(wait_for([&] { return received() >= 2000; }, 20s));
+  // The counter's first 16 MiB journal segment is reserved; the filler takes the rest.
+  const std::uint64_t filler = disk->fill();
+  ASSERT_TRUE(wait_for(
+      [&] { return counter.log().find("could not commit the state store") != std::string::npos; },
+      30s))
+      << "filler " << filler << " bytes\n"
+      << counter.log();
+  EXPECT_TRUE(counter.running()) << counter.log();
+  // Counted in the heartbeats that follow.
+  std::uint64_t declined = 0;
+  EXPECT_TRUE(wait_for(
+      [&] { return (declined = c.counter("counter", "work", &ChannelCounters::declined)) > 0; },
+      5s));
+  disk->unfill();
+  EXPECT_EQ(source.wait(60s), 0) << source.log();
+  (void)wait_for([&] { return received() >= kCount; }, 30s);
+  EXPECT_EQ(counter.stop(), 0) << counter.log();
+  EXPECT_EQ(sink.stop(), 0) << sink.log();
+  const Effects e = check(c.dir() / "journal.txt");
+  std::cout << "stateful counter on a full disk (filler " << filler << " bytes): declined "
+            << declined << "; inputs " << kCount << ", outputs " << e.outputs << ", lost " << e.lost
+            << ", duplicated " << e.duplicated << ", wrong " << e.wrong << "\n";
   EXPECT_EQ(e.lost, 0u);
   EXPECT_EQ(e.duplicated, 0u);
   EXPECT_EQ(e.wrong, 0u);
