@@ -122,6 +122,21 @@ TEST(StateStore, SizeCountsWhatThePassChangedAndReadsSeeIt) {
   EXPECT_EQ(t.size(), 2u);
 }
 
+TEST(StateStore, ForgottenOutboxMarksStayForgotten) {
+  test::TempDir tmp;
+  const fs::path file = tmp.path() / "state.sqlite";
+  {
+    StateStore s(file, FsyncPolicy::kNever);
+    s.set_output_mark("out", 7);
+    s.table("t").put("k", bytes("kept"));
+    s.commit();
+    s.forget_output_marks();
+  }
+  StateStore s(file, FsyncPolicy::kNever);
+  EXPECT_EQ(s.output_mark("out"), std::nullopt);
+  EXPECT_EQ(value(s.table("t"), "k"), "kept") << "only the marks go";
+}
+
 TEST(StateStore, TablesAreSeparateAndKeysAreBytes) {
   StateStore s({}, FsyncPolicy::kNever);
   StateTable& a = s.table("a");

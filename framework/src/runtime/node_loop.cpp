@@ -32,6 +32,7 @@ int NodeRuntime::run() {
   for (std::size_t i = 0; i < servers_.size(); ++i) {
     if (!request_handlers_[i]) no_handler(servers_[i]->port(), servers_[i]->channel());
   }
+  retire_unused_state_store();
   running_ = true;
   loop_thread_ = std::this_thread::get_id();
   started_ = Clock::now();

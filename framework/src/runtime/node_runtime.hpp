@@ -104,6 +104,8 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   // Opens the store, seeds the inputs' de-duplication from its inbox and adopts the journals
   // of the durable outputs made so far.
   void open_state_store();
+  // A store opened at start that the program never asked for a table of is closed at run().
+  void retire_unused_state_store();
   // What the store's outbox mark says of a durable output's journal: records beyond it were
   // never committed (discarded); a journal without a mark gets one.
   void adopt_journal(const std::string& port, detail::OutputJournal& journal);
@@ -182,6 +184,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
     std::uint64_t seq;
   };
   std::unique_ptr<detail::StateStore> state_;
+  bool state_used_ = false;  // node.state() was called
   std::vector<Staged> pass_output_;
   std::vector<Uncommitted> pass_input_;
   std::size_t pass_callback_emits_ = 0;  // of pass_output_, by timers and callbacks

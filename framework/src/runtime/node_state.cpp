@@ -65,7 +65,20 @@ detail::StateTable& NodeRuntime::state_table(std::string_view name) {
     }
     open_state_store();
   }
+  state_used_ = true;
   return state_->table(name);
+}
+
+void NodeRuntime::retire_unused_state_store() {
+  if (!state_ || state_used_) return;
+  // Opened at start only to settle the last incarnation's journals. Run without it: its passes
+  // would acknowledge inputs at commit while an output without a journal still holds what they
+  // emitted. Without outbox marks, a later incarnation that uses state again takes the journals
+  // as committed.
+  BROOK_LOG(kInfo) << "state store " << state_->file().string()
+                   << " is not used by this program; running without it";
+  state_->forget_output_marks();
+  state_.reset();
 }
 
 void NodeRuntime::open_state_store() {

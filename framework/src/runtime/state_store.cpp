@@ -419,6 +419,10 @@ std::optional<std::uint64_t> StateStore::output_mark(std::string_view port) {
   return mark;
 }
 
+void StateStore::forget_output_marks() {
+  exec("DELETE FROM outbox");
+}
+
 std::map<std::string, std::vector<std::uint64_t>, std::less<>> StateStore::handled(
     std::string_view channel) {
   std::map<std::string, std::vector<std::uint64_t>, std::less<>> out;

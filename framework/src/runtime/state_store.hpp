@@ -73,6 +73,8 @@ class StateStore {
   // Part of the next commit: durable output `port` committed every message below `next_seq`.
   void set_output_mark(std::string_view port, std::uint64_t next_seq);
   std::optional<std::uint64_t> output_mark(std::string_view port);
+  // Deletes every outbox mark now (outside a commit).
+  void forget_output_marks();
   // The inbox of `channel`: per producer, the numbers handled, ascending.
   std::map<std::string, std::vector<std::uint64_t>, std::less<>> handled(std::string_view channel);
 
