@@ -6,6 +6,8 @@
 #include <brook/log.hpp>
 #include <set>
 
+#include "runtime/socket_setup.hpp"
+
 namespace brook::detail {
 
 namespace {
@@ -19,10 +21,6 @@ constexpr auto kRequestTimeout = 1500ms;
 constexpr auto kReconnectAfter = 3 * kRequestTimeout;
 constexpr auto kRetry = 100ms;  // a snapshot request the DEALER could not send yet
 constexpr std::size_t kMaxBuffered = 100000;
-
-std::span<const std::byte> bytes_of(const zmq::message_t& m) {
-  return {static_cast<const std::byte*>(m.data()), m.size()};
-}
 }  // namespace
 
 const std::string& process_token() {

@@ -18,10 +18,6 @@ using namespace std::chrono_literals;
 constexpr int kInputBatch = 256;
 constexpr auto kMaxBatchTime = 20ms;
 constexpr auto kReadyCheckPeriod = 10ms;
-
-std::span<const std::byte> bytes_of(const zmq::message_t& m) {
-  return {static_cast<const std::byte*>(m.data()), m.size()};
-}
 }  // namespace
 
 int NodeRuntime::run() {
@@ -205,7 +201,7 @@ void NodeRuntime::drain_input(detail::Receiver& in) {
 void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
                            std::uint32_t attempt) {
   EnvelopeView env;
-  if (const DecodeStatus st = decode_envelope(bytes_of(frame), in.limits(), env); !st) {
+  if (const DecodeStatus st = decode_envelope(detail::bytes_of(frame), in.limits(), env); !st) {
     decode_error(in, frame, st.describe());
     return;
   }

@@ -12,15 +12,12 @@
 #include <set>
 
 #include "runtime/node_runtime.hpp"
+#include "runtime/socket_setup.hpp"
 
 namespace brook {
 
 namespace {
 constexpr std::size_t kMaxStateName = 128;
-
-std::span<const std::byte> bytes_of(const zmq::message_t& m) {
-  return {static_cast<const std::byte*>(m.data()), m.size()};
-}
 
 // The store syncs like the strictest of the node's journals, so outputs and state survive the
 // same crashes.
@@ -132,7 +129,7 @@ void NodeRuntime::commit_pass() {
     std::set<std::size_t> journaled;
     for (auto& s : pass_output_) {
       if (detail::OutputJournal* j = outputs_[s.output]->journal()) {
-        j->append(s.seq, s.key_hash, bytes_of(s.msg));
+        j->append(s.seq, s.key_hash, detail::bytes_of(s.msg));
         journaled.insert(s.output);
       }
     }

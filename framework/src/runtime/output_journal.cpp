@@ -426,11 +426,7 @@ void OutputJournal::append(std::uint64_t seq, std::uint64_t key_hash,
   const std::size_t start = write_at_;
   write_record(kTypeMessage, head, frame);
   next_seq_ = seq + 1;
-  if (fsync_ == FsyncPolicy::kAlways) {
-    sync_range(start, write_at_);
-  } else if (fsync_ == FsyncPolicy::kBatch) {
-    dirty_.store(true, std::memory_order_relaxed);
-  }
+  made_durable(start);
 }
 
 void OutputJournal::acknowledged_below(std::uint64_t seq) {
@@ -447,6 +443,14 @@ void OutputJournal::acknowledged_below(std::uint64_t seq) {
   delete_acknowledged();
 }
 
+void OutputJournal::made_durable(std::size_t start) {
+  if (fsync_ == FsyncPolicy::kAlways) {
+    sync_range(start, write_at_);
+  } else if (fsync_ == FsyncPolicy::kBatch) {
+    dirty_.store(true, std::memory_order_relaxed);
+  }
+}
+
 void OutputJournal::discard_from(std::uint64_t seq) {
   if (seq >= next_seq_) return;
   std::erase_if(pending_, [seq](const Pending& p) { return p.seq >= seq; });
@@ -461,11 +465,7 @@ void OutputJournal::discard_from(std::uint64_t seq) {
   const std::size_t start = write_at_;
   write_record(kTypeDiscard, body, {});  // append() left room for it
   next_seq_ = seq;
-  if (fsync_ == FsyncPolicy::kAlways) {
-    sync_range(start, write_at_);
-  } else if (fsync_ == FsyncPolicy::kBatch) {
-    dirty_.store(true, std::memory_order_relaxed);
-  }
+  made_durable(start);
 }
 
 void OutputJournal::delete_acknowledged() {

@@ -124,6 +124,9 @@ class OutputJournal {
                     std::span<const std::byte> body);
   void delete_acknowledged();
   void sync_range(std::size_t from, std::size_t to);
+  // After records were written from `start` of the active segment: what the fsync policy asks
+  // (a sync now, or the flusher's next round).
+  void made_durable(std::size_t start);
   static void unmap(Mapping& m) noexcept;
 
   std::filesystem::path dir_;

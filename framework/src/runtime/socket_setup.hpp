@@ -4,6 +4,7 @@
 #include <brook/topology.hpp>
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <zmq.hpp>
 
@@ -20,6 +21,11 @@ void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
 // these let frames up to this through and reject those over max_message_size themselves, as
 // decode errors counted and logged with the peer.
 inline constexpr std::size_t kInputFrameCeiling = 2;
+
+// A frame's bytes, for the decoders and the journal.
+inline std::span<const std::byte> bytes_of(const zmq::message_t& m) noexcept {
+  return {static_cast<const std::byte*>(m.data()), m.size()};
+}
 
 // The address of the peer a received frame came from ("127.0.0.1"), for logs; "unknown peer"
 // when libzmq does not say.

@@ -28,11 +28,16 @@ sqlite3_int64 to_db(std::uint64_t v) {
   return static_cast<sqlite3_int64>(v);
 }
 
-std::string producer_key(std::string_view channel, std::string_view producer) {
-  std::string k(channel);
+// The write sets' "table\0key" and the inbox's "channel\0producer".
+std::string join_key(std::string_view a, std::string_view b) {
+  std::string k(a);
   k += '\0';
-  k += producer;
+  k += b;
   return k;
+}
+std::pair<std::string_view, std::string_view> split_key(std::string_view k) {
+  const std::size_t sep = k.find('\0');
+  return {k.substr(0, sep), k.substr(sep + 1)};
 }
 
 }  // namespace
@@ -68,12 +73,7 @@ class StateStore::Table final : public StateTable {
   std::size_t size() override { return store_.count(name_); }
 
  private:
-  std::string write_key(std::string_view key) const {
-    std::string k = name_;
-    k += '\0';
-    k += key;
-    return k;
-  }
+  std::string write_key(std::string_view key) const { return join_key(name_, key); }
 
   StateStore& store_;
   std::string name_;
@@ -303,9 +303,8 @@ std::size_t StateStore::count(std::string_view table) {
   std::map<std::string_view, bool> now;  // key -> has a value
   auto note = [&](const std::map<std::string, std::optional<std::string>, std::less<>>& writes) {
     for (const auto& [k, v] : writes) {
-      const std::size_t sep = k.find('\0');
-      if (std::string_view(k.data(), sep) != table) continue;
-      now.insert_or_assign(std::string_view(k).substr(sep + 1), v.has_value());
+      const auto [in, key] = split_key(k);
+      if (in == table) now.insert_or_assign(key, v.has_value());
     }
   };
   note(pass_writes_);
@@ -339,7 +338,7 @@ void StateStore::end_call(bool keep) {
 
 void StateStore::record_handled(std::string_view channel, std::string_view producer,
                                 std::uint64_t seq, std::uint64_t keep) {
-  std::string key = producer_key(channel, producer);
+  std::string key = join_key(channel, producer);
   auto it = handled_now_.find(key);
   if (it == handled_now_.end()) it = handled_now_.emplace(std::move(key), Handled{}).first;
   it->second.seqs.push_back(seq);
@@ -348,11 +347,10 @@ void StateStore::record_handled(std::string_view channel, std::string_view produ
 
 void StateStore::write_changes() {
   for (const auto& [k, v] : pass_writes_) {
-    const std::size_t sep = k.find('\0');
+    const auto [table, key] = split_key(k);
     sqlite3_stmt* st = v ? put_ : erase_;
-    sqlite3_bind_text(st, 1, k.data(), static_cast<int>(sep), SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, k.data() + sep + 1, static_cast<int>(k.size() - sep - 1),
-                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, table.data(), static_cast<int>(table.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
     if (v) sqlite3_bind_blob(st, 3, v->data(), static_cast<int>(v->size()), SQLITE_STATIC);
     (void)run(st);
   }
@@ -364,10 +362,10 @@ void StateStore::write_changes() {
 }
 
 void StateStore::write_handled() {
+  if (handled_now_.empty()) return;
+  ++commits_;  // the producers' `used` stamp
   for (auto& [key, h] : handled_now_) {
-    const std::size_t sep = key.find('\0');
-    const std::string_view channel(key.data(), sep);
-    const std::string_view producer(key.data() + sep + 1, key.size() - sep - 1);
+    const auto [channel, producer] = split_key(key);
     std::sort(h.seqs.begin(), h.seqs.end());
     // One row per producer and commit: the numbers as little-endian u64s, keyed by the last.
     blob_.resize(h.seqs.size() * 8);
@@ -394,7 +392,9 @@ void StateStore::write_handled() {
       sqlite3_bind_int64(prune_, 3, to_db(last - h.keep));
       (void)run(prune_);
     }
-    touched_.insert(key);
+    bind_producer(used_, channel, producer);
+    sqlite3_bind_int64(used_, 3, to_db(commits_));
+    (void)run(used_);
   }
   handled_now_.clear();
 }
@@ -458,16 +458,6 @@ void StateStore::commit() {
     open_ = true;
     write_changes();
     write_handled();
-    if (!touched_.empty()) ++commits_;
-    for (const std::string& key : touched_) {
-      const std::size_t sep = key.find('\0');
-      sqlite3_bind_text(used_, 1, key.data(), static_cast<int>(sep), SQLITE_STATIC);
-      sqlite3_bind_text(used_, 2, key.data() + sep + 1, static_cast<int>(key.size() - sep - 1),
-                        SQLITE_STATIC);
-      sqlite3_bind_int64(used_, 3, to_db(commits_));
-      (void)run(used_);
-    }
-    touched_.clear();
     (void)run(commit_);
   } catch (...) {
     rollback();
@@ -488,7 +478,6 @@ void StateStore::commit() {
 }
 
 void StateStore::rollback() noexcept {
-  touched_.clear();
   handled_now_.clear();
   pass_writes_.clear();
   call_writes_.clear();

@@ -31,7 +31,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -104,7 +103,8 @@ class StateStore {
   int run(sqlite3_stmt* st);
   [[noreturn]] void fail(const std::string& what, int rc) const;
   void forget_old_producers();
-  // Writes handled_now_ as inbox rows (and prunes what the producers can no longer re-send).
+  // Writes handled_now_ as inbox rows, prunes what the producers can no longer re-send and
+  // stamps them as used by this commit.
   void write_handled();
   static void bind_producer(sqlite3_stmt* st, std::string_view channel, std::string_view producer);
 
@@ -132,8 +132,7 @@ class StateStore {
   sqlite3_stmt* begin_ = nullptr;
   sqlite3_stmt* commit_ = nullptr;
   std::map<std::string, std::unique_ptr<Table>, std::less<>> tables_;
-  // Inbox rows added per "channel\0producer" since its last prune; the producers touched by the
-  // open transaction (their `used` stamp is written at commit).
+  // Inbox rows added per "channel\0producer" since its last prune.
   std::map<std::string, std::uint64_t, std::less<>> since_prune_;
   // What the open transaction handled, per "channel\0producer": one inbox row each at commit.
   struct Handled {
@@ -142,7 +141,6 @@ class StateStore {
   };
   std::map<std::string, Handled, std::less<>> handled_now_;
   std::vector<unsigned char> blob_;
-  std::set<std::string, std::less<>> touched_;
   std::uint64_t commits_ = 0;
 };
 
