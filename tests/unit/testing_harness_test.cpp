@@ -298,6 +298,25 @@ TEST(HarnessDeclined, ADeclinedMessageIsLeftWithItsProducerAndHandledWhenReSent)
   EXPECT_EQ(stored, 1);
 }
 
+// An emit() that found the next channel full, escaping the handler, declines the message too:
+// a consumer that is restarting must not make its producer's inputs fail for good.
+TEST(HarnessDeclined, BackpressureEscapingAHandlerDeclinesTheMessage) {
+  TestNode t = TestNode::from_yaml(kTopology, "till", quiet());
+  bool full = true;
+  t.node().on<Order>("in", [&](const Order&) {
+    if (full) throw BackpressureError("channel 'receipts': consumer group took nothing");
+  });
+  t.node().on("prices", [&](const Message&) {});
+  t.start();
+  const auto& first = t.send("in", Order{"o1", 1}, testing::SendOptions().with_seq(1));
+  EXPECT_EQ(first.outcome, Outcome::kDeclined);
+  EXPECT_FALSE(first.acknowledged);
+  EXPECT_EQ(t.counters("orders").handler_errors, 0u);
+  full = false;
+  EXPECT_EQ(t.send("in", Order{"o1", 1}, testing::SendOptions().with_seq(1)).outcome,
+            Outcome::kHandled);
+}
+
 TEST_F(Harness, GarbageAndMisdirectedFramesAreCountedNotHandled) {
   const std::string garbage = "\x91\x01garbage";
   const auto& g = t_.send_frame("in", as_bytes(garbage));

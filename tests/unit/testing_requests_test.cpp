@@ -191,9 +191,11 @@ TEST(TestingRequests, UnansweredRequestsTimeOutAndMaxPendingHolds) {
   t.start();
   (void)t.send("in", Ask{"tea", 1});
   (void)t.send("in", Ask{"jam", 1});
-  // max_pending: 2 — a third request throws BackpressureError in the handler, which is retried.
+  // max_pending: 2 — a third request throws BackpressureError in the handler, which declines
+  // the message: its producer keeps it and re-sends it.
   const auto& third = t.send("in", Ask{"egg", 1});
-  EXPECT_EQ(third.outcome, testing::Outcome::kFailed);
+  EXPECT_EQ(third.outcome, testing::Outcome::kDeclined);
+  EXPECT_FALSE(third.acknowledged);
   EXPECT_NE(third.errors.at(0).find("max_pending"), std::string::npos);
   EXPECT_EQ(t.counters("quotes").backpressure, 1U);
   t.advance(1999ms);

@@ -41,7 +41,8 @@ class ConfigError : public Error {
 
 // emit() could not queue a message: the channel's pending queue stayed full for the channel's
 // block timeout (policy `block`), or was full at once (policy `fail`), or a durable output's
-// journal found no room on its disk. Trying again later may succeed.
+// journal found no room on its disk. Trying again later may succeed. Escaping a handler, it
+// declines the message being handled (see Declined).
 class BackpressureError : public Error {
  public:
   using Error::Error;

@@ -12,6 +12,11 @@ HandlerOutcome call_handler(const std::function<void(const Message&)>& handler, 
   } catch (const Declined& e) {
     // A retry already owns the message (remembered as handled meanwhile): it cannot go back.
     return {m.attempt() > 1 ? HandlerResult::kThrew : HandlerResult::kDeclined, e.what()};
+  } catch (const BackpressureError& e) {
+    // An emit() (or a state write) found no room downstream: a handler that lets that escape
+    // cannot take the message now, which is declining it. As a failure it would be dead-lettered
+    // or dropped for a condition that passes (a consumer restarting).
+    return {m.attempt() > 1 ? HandlerResult::kThrew : HandlerResult::kDeclined, e.what()};
   } catch (const std::exception& e) {
     return {HandlerResult::kThrew, e.what()};
   }
