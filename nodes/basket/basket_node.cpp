@@ -18,7 +18,7 @@ BasketService::BasketService(brook::Node& node)
     : node_(node),
       out_(node.output<Checkout>("out")),
       max_baskets_(max_baskets_of(node.params())),
-      book_(max_baskets_) {
+      book_(node, max_baskets_) {
   node_.on<CartEvent>("in", [this](const CartEvent& e) { on_event(e); });
   node_.on_stop([this] {
     BROOK_LOG(kInfo) << checkouts_ << " checkouts, " << book_.open() << " baskets open, "

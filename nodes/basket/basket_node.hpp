@@ -1,5 +1,5 @@
-// The basket service on a node: builds baskets from cart events and emits a checkout per basket
-// (basket_logic.hpp).
+// The basket service on a node: builds baskets from cart events in the node's durable state and
+// emits a checkout per basket (basket_logic.hpp); its output must be durable.
 //   inputs {in: cart}  outputs {out: checkouts}   params: max_baskets (default 100000, >= 1)
 #pragma once
 

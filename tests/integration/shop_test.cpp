@@ -80,6 +80,7 @@ class Shop : public ::testing::Test {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return Process::start({.argv = argv,
                            .env = {{"SHOP_DB", db().string()},
+                                   {"SHOP_STATE_DIR", (dir_ / "state").string()},
                                    {"SHOP_DEAD_LETTERS", dead_letters().string()},
                                    {"SHOP_MANIFEST", manifest().string()},
                                    {"SHOP_BASKETS", std::to_string(baskets)},
