@@ -12,6 +12,7 @@ void PricingService::on_basket(const ResolvedBasket& basket) {
   Quote q = price(basket.lines, rules_);
   q.basket_id = basket.basket_id;
   q.client_sent_ns = basket.client_sent_ns;
+  q.handling = basket.handling;
   out_.emit(q, brook::with_key(q.basket_id));
 }
 

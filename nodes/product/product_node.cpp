@@ -1,5 +1,6 @@
 #include "product_node.hpp"
 
+#include <brook/ids.hpp>
 #include <string>
 #include <variant>
 
@@ -10,7 +11,8 @@ namespace brook::shop {
 ProductService::ProductService(brook::Node& node)
     : node_(node),
       resolved_out_(node.output<ResolvedBasket>("out")),
-      rejected_out_(node.output<Rejection>("rejected")) {
+      rejected_out_(node.output<Rejection>("rejected")),
+      handling_prefix_(node.instance_name() + "@" + brook::random_id() + "#") {
   const auto path = resolve_near(node_.topology().file,
                                  node_.params().get<std::string>("catalog", "data/catalog.csv"));
   catalog_ = load_catalog(path);
@@ -27,6 +29,7 @@ void ProductService::on_checkout(const Checkout& c) {
   if (c.basket_id.empty()) throw brook::Error("checkout without basket_id");
   Resolution r = resolve(c, catalog_, node_.instance_name());
   if (auto* ok = std::get_if<ResolvedBasket>(&r)) {
+    ok->handling = handling_prefix_ + std::to_string(++handlings_);
     resolved_out_.emit(*ok, brook::with_key(ok->basket_id));
     ++resolved_;
   } else {

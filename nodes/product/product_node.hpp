@@ -6,6 +6,7 @@
 
 #include <brook/node.hpp>
 #include <cstdint>
+#include <string>
 
 #include "catalog.hpp"
 #include "shop_types.hpp"
@@ -29,6 +30,8 @@ class ProductService {
   brook::Output<ResolvedBasket> resolved_out_;
   brook::Output<Rejection> rejected_out_;
   Catalog catalog_;
+  std::string handling_prefix_;  // random per process: handlings differ across restarts
+  std::uint64_t handlings_ = 0;
   std::uint64_t resolved_ = 0;
   std::uint64_t rejected_ = 0;
 };

@@ -55,7 +55,10 @@ struct ResolvedBasket {
   std::string basket_id;
   std::vector<ResolvedLine> lines;
   std::uint64_t client_sent_ns = 0;
-  MSGPACK_DEFINE_MAP(basket_id, lines, client_sent_ns)
+  // Names this resolution of the checkout: a checkout handled twice (a re-send after a crash)
+  // may be resolved with other prices, and order joins lines and quote of the same handling.
+  std::string handling;
+  MSGPACK_DEFINE_MAP(basket_id, lines, client_sent_ns, handling)
 };
 
 // product -> order on `rejections`.
@@ -78,8 +81,9 @@ struct Quote {
   std::int64_t tax_cents = 0;
   std::int64_t total_cents = 0;
   std::uint64_t client_sent_ns = 0;
+  std::string handling;  // the priced ResolvedBasket's
   MSGPACK_DEFINE_MAP(basket_id, subtotal_cents, discount_cents, tax_cents, total_cents,
-                     client_sent_ns)
+                     client_sent_ns, handling)
 };
 
 // catalog -> every product instance on `price-updates` (pubsub, shop-scaled.yaml only).

@@ -29,7 +29,7 @@ class ShopReport : public ::testing::Test {
   // Records a correct order for `lines` (sent at `sent`, persisted at `done`).
   void order(const std::string& id, std::vector<ResolvedLine> lines, std::uint64_t sent,
              std::uint64_t done) {
-    store_->record_basket(ResolvedBasket{id, lines, sent}, done);
+    store_->record_basket(ResolvedBasket{id, lines, sent, ""}, done);
     Quote q = price(lines, PricingRules{});
     q.basket_id = id;
     store_->record_quote(q, done);
@@ -76,8 +76,8 @@ TEST_F(ShopReport, AllAccountedForIsOk) {
 }
 
 TEST_F(ShopReport, FindsMissingWrongIncompleteAndUnrejected) {
-  order("r-1", {{"A", "a", 3, 1000}}, 1, 2);                                 // wrong qty
-  store_->record_basket(ResolvedBasket{"r-2", {{"B", "b", 1, 500}}, 1}, 2);  // no quote
+  order("r-1", {{"A", "a", 3, 1000}}, 1, 2);                                     // wrong qty
+  store_->record_basket(ResolvedBasket{"r-2", {{"B", "b", 1, 500}}, 1, ""}, 2);  // no quote
   OrderReader reader(db_);
   ReportSummary s = build_report(manifest(kManifest), reader, PricingRules{});
   EXPECT_FALSE(s.ok);
@@ -90,8 +90,8 @@ TEST_F(ShopReport, FindsMissingWrongIncompleteAndUnrejected) {
 }
 
 TEST_F(ShopReport, WrongTotalAndWronglyRejectedValidBasket) {
-  store_->record_basket(ResolvedBasket{"r-1", {{"A", "a", 2, 1000}}, 1}, 2);
-  store_->record_quote(Quote{"r-1", 2000, 0, 400, 2401, 1}, 2);  // one cent too much
+  store_->record_basket(ResolvedBasket{"r-1", {{"A", "a", 2, 1000}}, 1, ""}, 2);
+  store_->record_quote(Quote{"r-1", 2000, 0, 400, 2401, 1, ""}, 2);  // one cent too much
   store_->record_rejection(Rejection{"r-2", "B", "SKU 'B' qty 1 exceeds stock 0", "p", 1}, 2);
   store_->record_rejection(Rejection{"r-3", "ZZ", "unknown SKU 'ZZ'", "p", 1}, 2);
   OrderReader reader(db_);

@@ -169,6 +169,27 @@ TEST(ShopProductNode, APriceUpdateChangesTheNextResolution) {
   EXPECT_EQ(out[1].lines.at(0).unit_cents, 2000);
 }
 
+TEST(ShopProductNode, EveryResolutionNamesItsOwnHandling) {
+  // The same checkout handled twice (a re-send) gives two handlings, also across a restart
+  // of the same instance, so order never joins the lines of one with the quote of the other.
+  std::vector<std::string> handlings;
+  for (int process = 0; process < 2; ++process) {
+    auto t = TestNode::from_file(kShop, "product", quiet());
+    ProductService service(t.node());
+    t.start();
+    t.send("in", Checkout{"b1", {{"A-100", 1}}, 0, 0});
+    t.send("in", Checkout{"b1", {{"A-100", 1}}, 0, 0});
+    for (const auto& r : t.emitted_as<ResolvedBasket>("out"))
+      handlings.push_back(r.handling);
+  }
+  ASSERT_EQ(handlings.size(), 4u);
+  for (std::size_t i = 0; i < handlings.size(); ++i) {
+    EXPECT_EQ(handlings[i].rfind("product.0@", 0), 0u) << handlings[i];
+    for (std::size_t j = 0; j < i; ++j)
+      EXPECT_NE(handlings[i], handlings[j]);
+  }
+}
+
 // ---- pricing ---------------------------------------------------------------------------------
 
 TEST(ShopPricingNode, TheQuoteFollowsTheTopologysPricingParams) {
@@ -177,13 +198,15 @@ TEST(ShopPricingNode, TheQuoteFollowsTheTopologysPricingParams) {
   t.start();
   const std::vector<ResolvedLine> lines = {{"A-100", "Espresso beans 1kg", 10, 1899},
                                            {"B-200", "Ceramic mug", 1, 1250}};
-  EXPECT_EQ(t.send("in", ResolvedBasket{"b1", lines, 42}).outcome, Outcome::kHandled);
+  EXPECT_EQ(t.send("in", ResolvedBasket{"b1", lines, 42, "product.0@x#1"}).outcome,
+            Outcome::kHandled);
   ASSERT_EQ(t.emitted("out").size(), 1u);
   EXPECT_EQ(t.emitted("out")[0].key(), "b1");
   EXPECT_EQ(t.emitted("out")[0].envelope.channel, "quotes");
   const auto q = t.emitted_as<Quote>("out")[0];
   EXPECT_EQ(q.basket_id, "b1");
   EXPECT_EQ(q.client_sent_ns, 42u);
+  EXPECT_EQ(q.handling, "product.0@x#1") << "order joins the quote with its lines by handling";
   // 18990 + 1250; bulk 5 % of 18990 = 950 (949.5 half-up), threshold 500; tax 20 % of 18790.
   EXPECT_EQ(q.subtotal_cents, 20240);
   EXPECT_EQ(q.discount_cents, 1450);
@@ -198,7 +221,7 @@ TEST(ShopPricingNode, AMessageOfAnotherTypeIsRefusedNotPricedAsAnEmptyBasket) {
   PricingService service(t.node());
   t.start();
   // A Quote's payload converts to a ResolvedBasket without lines: only its type gives it away.
-  const auto& d = t.send("in", Quote{"b1", 100, 0, 20, 120, 0});
+  const auto& d = t.send("in", Quote{"b1", 100, 0, 20, 120, 0, ""});
   // shop.yaml gives `resolved` a dead_letter channel: an undecodable message goes there at once.
   EXPECT_EQ(d.outcome, Outcome::kDeadLettered);
   ASSERT_EQ(d.errors.size(), 1u);
@@ -217,7 +240,7 @@ TEST(ShopPricingNode, OverriddenParamsChangeTheQuote) {
       TestNode::from_file(kShop, "pricing", quiet().with_override("pricing.params.tax_bp=1000"));
   PricingService service(t.node());
   t.start();
-  t.send("in", ResolvedBasket{"b1", {{"A-101", "Filter coffee 500g", 1, 899}}, 0});
+  t.send("in", ResolvedBasket{"b1", {{"A-101", "Filter coffee 500g", 1, 899}}, 0, ""});
   const auto q = t.emitted_as<Quote>("out").at(0);
   EXPECT_EQ(q.tax_cents, 90);  // 89.9 half-up
   EXPECT_EQ(q.total_cents, 989);
@@ -227,7 +250,8 @@ TEST(ShopPricingNode, ABasketWithoutIdFailsAndABadParamIsRefused) {
   auto t = TestNode::from_file(kShop, "pricing", quiet());
   PricingService service(t.node());
   t.start();
-  const auto& d = t.send("in", ResolvedBasket{"", {{"A-101", "Filter coffee 500g", 1, 899}}, 0});
+  const auto& d =
+      t.send("in", ResolvedBasket{"", {{"A-101", "Filter coffee 500g", 1, 899}}, 0, ""});
   EXPECT_EQ(d.outcome, Outcome::kRetrying) << "shop.yaml's retry on resolved";
   EXPECT_EQ(d.errors, std::vector<std::string>{"resolved basket without basket_id"});
   EXPECT_TRUE(t.emitted("out").empty());
@@ -249,16 +273,16 @@ TEST_F(ShopOrderNode, RecordsBasketsQuotesAndRejectionsOnce) {
   const std::string opened = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(opened.find("recording orders in " + db), std::string::npos) << opened;
   t.start();
-  const ResolvedBasket b1{"b1", {{"A-100", "Espresso beans 1kg", 2, 1899}}, 9};
+  const ResolvedBasket b1{"b1", {{"A-100", "Espresso beans 1kg", 2, 1899}}, 9, ""};
   t.send("baskets", b1);
-  t.send("quotes", Quote{"b1", 3798, 0, 760, 4558, 9});
-  t.send("baskets", ResolvedBasket{"b2", {{"B-200", "Ceramic mug", 1, 1250}}, 10});
+  t.send("quotes", Quote{"b1", 3798, 0, 760, 4558, 9, ""});
+  t.send("baskets", ResolvedBasket{"b2", {{"B-200", "Ceramic mug", 1, 1250}}, 10, ""});
   t.send("rejections", Rejection{"b3", "ZZ-1", "unknown SKU 'ZZ-1'", "product.0", 11});
   // Redelivered by another producer (a product replica after a restart): new message ids, the
   // same content, so at-least-once de-duplication does not catch them; the store must.
   const SendOptions again = SendOptions().from("product.1@other");
   EXPECT_EQ(t.send("baskets", b1, again).outcome, Outcome::kHandled);
-  EXPECT_EQ(t.send("quotes", Quote{"b1", 1, 1, 1, 1, 9}, again).outcome, Outcome::kHandled);
+  EXPECT_EQ(t.send("quotes", Quote{"b1", 1, 1, 1, 1, 9, ""}, again).outcome, Outcome::kHandled);
   t.send("rejections", Rejection{"b3", "X", "other", "product.1", 11}, again);
 
   OrderReader reader(db);
