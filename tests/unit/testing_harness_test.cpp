@@ -298,6 +298,61 @@ TEST(HarnessDeclined, ADeclinedMessageIsLeftWithItsProducerAndHandledWhenReSent)
   EXPECT_EQ(stored, 1);
 }
 
+// Node::hold: a handled message kept unacknowledged until released; released while another
+// message is handled, it is acknowledged with that one; given back, its re-send is handled again.
+TEST(HarnessHold, AHeldMessageIsAcknowledgedWhenReleasedWithTheMessageThatCompletesIt) {
+  TestNode t = TestNode::from_yaml(kTopology, "till", quiet());
+  Node& node = t.node();
+  std::vector<Hold> held;
+  bool fail_completion = false;
+  node.on<Order>("in", [&](const Order& o) {
+    if (o.quantity > 0) {  // a part: wait for the completion
+      held.push_back(node.hold());
+      return;
+    }
+    for (auto& h : held)
+      h.release();
+    held.clear();
+    if (fail_completion) throw Error("completion failed");
+  });
+  node.on("prices", [&](const Message&) { (void)node.hold(); });
+  t.start();
+
+  const auto& a = t.send("in", Order{"a", 1}, testing::SendOptions().with_seq(1));
+  const auto& b = t.send("in", Order{"b", 2}, testing::SendOptions().with_seq(2));
+  EXPECT_EQ(a.outcome, Outcome::kHeld);
+  EXPECT_FALSE(a.acknowledged) << "its producer keeps it";
+  const auto& again = t.send("in", Order{"a", 1}, testing::SendOptions().with_seq(1));
+  EXPECT_EQ(again.outcome, Outcome::kDuplicate);
+  EXPECT_FALSE(again.acknowledged) << "a re-send of a held message is not acknowledged either";
+  const auto& done = t.send("in", Order{"done", 0}, testing::SendOptions().with_seq(3));
+  EXPECT_EQ(done.outcome, Outcome::kHandled);
+  EXPECT_TRUE(done.acknowledged);
+  EXPECT_TRUE(a.acknowledged) << "released with the completion";
+  EXPECT_TRUE(b.acknowledged);
+  EXPECT_EQ(a.outcome, Outcome::kHandled);
+
+  // A completion that fails gives what it released back to the producers (a retry owns it).
+  fail_completion = true;
+  const auto& c = t.send("in", Order{"c", 1}, testing::SendOptions().with_seq(4));
+  const auto& failing = t.send("in", Order{"done", 0}, testing::SendOptions().with_seq(5));
+  EXPECT_EQ(failing.outcome, Outcome::kRetrying);
+  EXPECT_EQ(c.outcome, Outcome::kDeclined);
+  EXPECT_FALSE(c.acknowledged);
+  fail_completion = false;
+  EXPECT_EQ(t.send("in", Order{"c", 1}, testing::SendOptions().with_seq(4)).outcome, Outcome::kHeld)
+      << "given back: its re-send is handled again";
+
+  // Dropping a Hold gives its message back; a best-effort input has nothing to hold back.
+  held.clear();
+  EXPECT_EQ(t.deliveries().back().outcome, Outcome::kDeclined);
+  const auto& price = t.send("prices", 1, testing::SendOptions().with_seq(1));
+  EXPECT_EQ(price.outcome, Outcome::kFailed);
+  EXPECT_NE(price.errors.at(0).find("does not acknowledge what it receives"), std::string::npos)
+      << price.errors.at(0);
+  EXPECT_THROW((void)node.hold(), Error) << "outside a handler";
+}
+
 // An emit() that found the next channel full, escaping the handler, declines the message too:
 // a consumer that is restarting must not make its producer's inputs fail for good.
 TEST(HarnessDeclined, BackpressureEscapingAHandlerDeclinesTheMessage) {

@@ -32,6 +32,7 @@
 #include <brook/envelope.hpp>
 #include <brook/envelope_codec.hpp>
 #include <brook/error.hpp>
+#include <brook/hold.hpp>
 #include <brook/log.hpp>
 #include <brook/params.hpp>
 #include <brook/program_options.hpp>
@@ -362,6 +363,15 @@ class Node {
   State<V> state(std::string_view name) {
     return State<V>(state_table(name));
   }
+
+  // Keeps the at-least-once message being handled unacknowledged after its handler returns,
+  // until the Hold is released or given back (brook/hold.hpp). Its producer keeps it meanwhile
+  // (re-sends of it are recognised, not handled again) and counts it against its `window`, so
+  // hold what completes soon. A stopping node does not wait for holds: what is still held then
+  // stays with its producers, which re-send it to the next incarnation or another replica.
+  // Throws brook::Error outside a handler, on an input that does not acknowledge (best-effort,
+  // pubsub), and in a node that keeps state (node.state(): its commits acknowledge).
+  Hold hold();
 
   // Queues `value` on an output port. Returns once the message is handed to ZeroMQ or held in
   // the port's bounded pending queue; if that queue is full the channel's on_full policy applies:

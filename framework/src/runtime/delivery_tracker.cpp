@@ -1,5 +1,6 @@
 #include "runtime/delivery_tracker.hpp"
 
+#include <algorithm>
 #include <brook/log.hpp>
 
 namespace brook::detail {
@@ -7,9 +8,7 @@ namespace brook::detail {
 DeliveryTracker::DeliveryTracker(DeadLetterFn dead_letter, std::size_t outputs)
     : dead_letter_(std::move(dead_letter)), children_(outputs) {}
 
-void DeliveryTracker::emitted(Attempt& a, std::size_t output, std::uint64_t seq,
-                              std::size_t takers) {
-  if (takers == 0 || !a.in.acknowledges()) return;
+DeliveryTracker::Pending& DeliveryTracker::pending_of(Attempt& a) {
   if (a.token == 0) {
     a.token = next_token_++;
     Pending& p = pending_[a.token];
@@ -17,8 +16,71 @@ void DeliveryTracker::emitted(Attempt& a, std::size_t output, std::uint64_t seq,
     p.peer = a.peer;
     p.producer = std::string(a.env.id.producer);
     p.seq = a.env.id.seq;
+    return p;
   }
-  pending_[a.token].outstanding += takers;
+  return pending_[a.token];
+}
+
+void DeliveryTracker::finish(std::unordered_map<std::uint64_t, Pending>::iterator it) {
+  std::vector<std::uint64_t> riders = std::move(it->second.riders);
+  it->second.in->release(it->second.peer, it->second.producer, it->second.seq);
+  pending_.erase(it);
+  for (const std::uint64_t r : riders)
+    release_hold(r, nullptr);
+}
+
+void DeliveryTracker::undo(std::unordered_map<std::uint64_t, Pending>::iterator it) {
+  std::vector<std::uint64_t> riders = std::move(it->second.riders);
+  Pending& p = it->second;
+  p.in->give_back(MessageId{p.producer, p.seq}, p.peer);
+  ++p.in->counters().declined;
+  pending_.erase(it);
+  for (const std::uint64_t r : riders)
+    give_back(r);
+}
+
+std::size_t DeliveryTracker::awaiting_downstream() const {
+  return static_cast<std::size_t>(
+      std::count_if(pending_.begin(), pending_.end(), [](const auto& kv) {
+        return kv.second.outstanding > kv.second.holds || !kv.second.riders.empty();
+      }));
+}
+
+std::uint64_t DeliveryTracker::hold(Attempt& a) {
+  if (!a.in.acknowledges()) return 0;
+  Pending& p = pending_of(a);
+  ++p.outstanding;
+  ++p.holds;
+  return a.token;
+}
+
+void DeliveryTracker::release_hold(std::uint64_t token, Attempt* after) {
+  const auto it = pending_.find(token);
+  if (it == pending_.end() || it->second.holds == 0) return;
+  if (after != nullptr && after->token != token && after->in.acknowledges()) {
+    pending_of(*after).riders.push_back(token);
+    return;
+  }
+  Pending& p = it->second;
+  --p.holds;
+  --p.outstanding;
+  if (p.outstanding == 0 && p.handler_done) finish(it);
+}
+
+void DeliveryTracker::give_back(std::uint64_t token) {
+  const auto it = pending_.find(token);
+  if (it == pending_.end()) return;
+  if (!it->second.handler_done) {
+    it->second.given_back = true;  // settle() declines it when the handler returns
+    return;
+  }
+  undo(it);
+}
+
+void DeliveryTracker::emitted(Attempt& a, std::size_t output, std::uint64_t seq,
+                              std::size_t takers) {
+  if (takers == 0 || !a.in.acknowledges()) return;
+  pending_of(a).outstanding += takers;
   if (output >= children_.size()) children_.resize(output + 1);
   children_[output][seq] = Child{a.token, takers};
 }
@@ -34,24 +96,25 @@ void DeliveryTracker::acked(std::size_t output, std::uint64_t seq) {
   if (it == pending_.end()) return;  // its attempt failed and a retry owns the message
   Pending& p = it->second;
   if (p.outstanding > 0) --p.outstanding;
-  if (p.outstanding == 0 && p.handler_done) {
-    p.in->release(p.peer, p.producer, p.seq);
-    pending_.erase(it);
-  }
+  if (p.outstanding == 0 && p.handler_done) finish(it);
 }
 
 void DeliveryTracker::settle(Attempt& a) {
   if (!a.in.acknowledges()) return;
-  if (a.token != 0) {
-    Pending& p = pending_[a.token];
-    p.handler_done = true;
-    if (p.outstanding > 0) {
-      a.in.settle(a.env.id, a.peer, Receiver::Settle::kDefer);
-      return;
-    }
-    pending_.erase(a.token);
+  const auto it = a.token != 0 ? pending_.find(a.token) : pending_.end();
+  if (it == pending_.end()) {
+    a.in.settle(a.env.id, a.peer, Receiver::Settle::kAck);
+    return;
   }
-  a.in.settle(a.env.id, a.peer, Receiver::Settle::kAck);
+  Pending& p = it->second;
+  p.handler_done = true;
+  // Deferred first in every case: release() and give_back() act on a settled message.
+  a.in.settle(a.env.id, a.peer, Receiver::Settle::kDefer);
+  if (p.given_back) {
+    undo(it);
+  } else if (p.outstanding == 0) {
+    finish(it);
+  }
 }
 
 bool DeliveryTracker::failed(Attempt& a, zmq::message_t& frame, const std::string& error,
@@ -82,9 +145,14 @@ bool DeliveryTracker::failed(Attempt& a, zmq::message_t& frame, const std::strin
     return false;
   }
   // What the failed attempt emitted was discarded; acks of earlier sends must no longer
-  // release this message, which the retry now owns.
+  // release this message, which the retry now owns. Holds it released go back to their
+  // producers: the release was part of the failed attempt.
   if (a.token != 0) {
-    pending_.erase(a.token);
+    if (const auto it = pending_.find(a.token); it != pending_.end()) {
+      for (const std::uint64_t r : it->second.riders)
+        give_back(r);
+      pending_.erase(it);
+    }
     a.token = 0;
   }
   Retry r;

@@ -4,7 +4,10 @@
 //   those were, so a crash of this node never loses the work in between;
 // - retries: a handler that threw is called again after a backoff, up to the channel's
 //   max_attempts; meanwhile the message is deferred (a re-send is not handled twice);
-// - after the last attempt, or for an undecodable payload: the dead letter, with the reason.
+// - after the last attempt, or for an undecodable payload: the dead letter, with the reason;
+// - holds (Node::hold): a message kept unacknowledged after its handler returned, until the
+//   node releases it (then, if released while handling another message, once that one is
+//   acknowledged) or gives it back to its producer.
 //
 // Plain bookkeeping fed an explicit Attempt per handler call; the sockets are the receivers' and
 // the output ports'. Cost: one hash-map entry per emitted message awaiting its ack, one per
@@ -72,6 +75,20 @@ class DeliveryTracker {
   std::size_t retries_waiting() const noexcept { return retries_.size(); }
   // Handled input messages whose acknowledgement waits for what they emitted.
   std::size_t awaiting_acks() const noexcept { return pending_.size(); }
+  // Of those, the ones waiting for something besides holds (what a stopping node can await).
+  std::size_t awaiting_downstream() const;
+
+  // Holds: the attempt's message stays unacknowledged, also after its handler returns, until
+  // release_hold(token) (0: the input does not acknowledge). Several holds of one message
+  // release it with the last.
+  std::uint64_t hold(Attempt& a);
+  // Ends hold `token` (a stale token is ignored): with `after` (the attempt being handled, not
+  // the held message itself), once after's message is acknowledged; otherwise now. If after's
+  // handler fails, the held message is given back instead.
+  void release_hold(std::uint64_t token, Attempt* after);
+  // Hold `token`'s message goes back to its producer: not acknowledged, no longer recognised
+  // as handled, so the producer's re-send is handled again.
+  void give_back(std::uint64_t token);
 
  private:
   struct Pending {  // an input message whose ack waits for its children's
@@ -79,8 +96,11 @@ class DeliveryTracker {
     std::string peer;
     std::string producer;
     std::uint64_t seq = 0;
-    std::size_t outstanding = 0;
+    std::size_t outstanding = 0;  // acks of children, and holds
+    std::size_t holds = 0;
     bool handler_done = false;
+    bool given_back = false;            // a hold was given back before the handler returned
+    std::vector<std::uint64_t> riders;  // holds released once this message is acknowledged
   };
   struct Child {  // an emitted message whose acks release a Pending
     std::uint64_t token;
@@ -92,6 +112,12 @@ class DeliveryTracker {
     std::string peer;
     std::uint32_t attempt = 0;  // the attempt to make
   };
+
+  Pending& pending_of(Attempt& a);
+  // Acknowledges the pending message and ends the holds riding on it.
+  void finish(std::unordered_map<std::uint64_t, Pending>::iterator it);
+  // The pending message goes back to its producer, and the holds riding on it too.
+  void undo(std::unordered_map<std::uint64_t, Pending>::iterator it);
 
   DeadLetterFn dead_letter_;
   std::unordered_map<std::uint64_t, Pending> pending_;              // by token

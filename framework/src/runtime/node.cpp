@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <utility>
 
 #include "runtime/node_engine.hpp"
 #include "runtime/node_runtime.hpp"
@@ -229,6 +230,43 @@ const NodeCounters& Node::counters() const noexcept {
 
 detail::StateTable& Node::state_table(std::string_view name) {
   return engine_->state_table(name);
+}
+
+Hold Node::hold() {
+  const std::uint64_t token = engine_->hold_current();
+  return Hold(engine_->hold_link(), token);
+}
+
+Hold::Hold(Hold&& other) noexcept
+    : link_(std::move(other.link_)), token_(std::exchange(other.token_, 0)) {}
+
+Hold& Hold::operator=(Hold&& other) noexcept {
+  if (this != &other) {
+    give_back();
+    link_ = std::move(other.link_);
+    token_ = std::exchange(other.token_, 0);
+  }
+  return *this;
+}
+
+Hold::~Hold() {
+  give_back();
+}
+
+void Hold::release() {
+  const std::uint64_t token = std::exchange(token_, 0);
+  if (token != 0 && link_ && link_->engine != nullptr) link_->engine->release_hold(token);
+}
+
+void Hold::give_back() {
+  const std::uint64_t token = std::exchange(token_, 0);
+  if (token == 0 || !link_ || link_->engine == nullptr) return;
+  try {
+    link_->engine->give_back_hold(token);
+  } catch (const std::exception& e) {
+    // From a destructor: the message stays unacknowledged with its producer either way.
+    BROOK_LOG(kWarn) << "giving back a held message: " << e.what();
+  }
 }
 bool Node::has_input(std::string_view port) const noexcept {
   return engine_->spec().input(port) != nullptr;

@@ -18,7 +18,7 @@ class NodeEngine {
  public:
   using Clock = std::chrono::steady_clock;
 
-  virtual ~NodeEngine() = default;
+  virtual ~NodeEngine() { hold_link_->engine = nullptr; }
   NodeEngine(const NodeEngine&) = delete;
   NodeEngine& operator=(const NodeEngine&) = delete;
 
@@ -47,6 +47,12 @@ class NodeEngine {
   virtual void set_request_handler(std::string_view port, RequestFn fn) = 0;
   // Node::state: a table of the node's state store, which the engine opens on first use.
   virtual StateTable& state_table(std::string_view name) = 0;
+  // Node::hold and brook::Hold: a token for the message being handled (throws brook::Error
+  // where it cannot be held), its release, its return to the producer. Stale tokens are ignored.
+  virtual std::uint64_t hold_current() = 0;
+  virtual void release_hold(std::uint64_t token) = 0;
+  virtual void give_back_hold(std::uint64_t token) = 0;
+  const std::shared_ptr<HoldLink>& hold_link() const noexcept { return hold_link_; }
   virtual int run() = 0;
   virtual void stop() noexcept = 0;
   virtual bool ready() const noexcept = 0;
@@ -126,6 +132,7 @@ class NodeEngine {
   bool run_called_ = false;
   std::vector<std::function<void()>> on_ready_;
   std::vector<std::function<void()>> on_stop_;
+  std::shared_ptr<HoldLink> hold_link_ = std::make_shared<HoldLink>(HoldLink{this});
 };
 
 }  // namespace brook::detail

@@ -53,6 +53,9 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
                       std::optional<std::chrono::milliseconds> timeout, ReplyFn on_reply) override;
   void set_request_handler(std::string_view port, RequestFn fn) override;
   detail::StateTable& state_table(std::string_view name) override;
+  std::uint64_t hold_current() override;
+  void release_hold(std::uint64_t token) override;
+  void give_back_hold(std::uint64_t token) override;
   int run() override;
   void stop() noexcept override { stop_.request_stop(); }
   bool ready() const noexcept override { return ready_; }

@@ -42,7 +42,7 @@ void NodeRuntime::settle_acknowledged_inputs(Clock::time_point deadline, int rea
     for (auto& in : inputs_)
       in->flush_acks();
     if (Clock::now() - last_acknowledged_input_ >= kQuietForDrain &&
-        tracker_.awaiting_acks() == 0 && !pass_open()) {
+        tracker_.awaiting_downstream() == 0 && !pass_open()) {
       return;
     }
   }
@@ -92,6 +92,7 @@ void NodeRuntime::shutdown() {
   // line says so, and the exit status too, so a script or `brook up` sees the loss.
   const std::uint64_t undelivered = total.pending + total.in_flight;
   const bool lost = !flushed && undelivered > 0;
+  const std::size_t held = tracker_.awaiting_acks() - tracker_.awaiting_downstream();
   if (lost && exit_code_ == 0) exit_code_ = 1;
   BROOK_LOG(kInfo)
       << "stopped after "
@@ -99,6 +100,8 @@ void NodeRuntime::shutdown() {
       << " ms: received " << total.received << " (" << drained << " while draining), emitted "
       << total.emitted << ", decode errors " << total.decode_errors << ", handler errors "
       << total.handler_errors << ", dropped " << total.dropped
+      << (held > 0 ? ", " + std::to_string(held) + " held (node.hold) left with their producers"
+                   : "")
       << (lost ? ", " + std::to_string(total.pending) + " still pending, " +
                      std::to_string(total.in_flight) +
                      " unacknowledged: not delivered within the linger (exit status 1)"

@@ -325,7 +325,9 @@ void TestEngine::dispatch(std::size_t input, std::span<const std::byte> frame,
   }
   const Message message = make_message(env, in.port, payload_decoder_);
   handling_ = &env;
+  handling_delivery_ = delivery;
   HandlerOutcome outcome = call_in_transaction(in, message);
+  handling_delivery_ = kNone;
   ++d.attempts;
   if (outcome.result == HandlerResult::kDeclined && !reliable) {
     outcome.result = HandlerResult::kThrew;  // a best-effort input cannot give it back
@@ -333,7 +335,11 @@ void TestEngine::dispatch(std::size_t input, std::span<const std::byte> frame,
   switch (outcome.result) {
     case HandlerResult::kOk:
       d.outcome = testing::Outcome::kHandled;
-      acknowledge(in, env.id, d);
+      if (holds_.count(delivery) != 0) {
+        settle_holds(delivery, true);
+      } else {
+        acknowledge(in, env.id, d);
+      }
       break;
     case HandlerResult::kUndecodable:
       ++counters.decode_errors;
@@ -353,6 +359,7 @@ void TestEngine::dispatch(std::size_t input, std::span<const std::byte> frame,
       d.outcome = testing::Outcome::kDeclined;
       break;
   }
+  if (outcome.result != HandlerResult::kOk) settle_holds(delivery, false);
   handling_ = nullptr;
 }
 

@@ -49,6 +49,10 @@ class TestEngine final : public NodeEngine {
   // An in-memory store with the same transactions as a process's: a handler that throws
   // changes nothing.
   StateTable& state_table(std::string_view name) override;
+  // Holds (test_holds.cpp): the token is the delivery's index + 1.
+  std::uint64_t hold_current() override;
+  void release_hold(std::uint64_t token) override;
+  void give_back_hold(std::uint64_t token) override;
   int run() override;
   void stop() noexcept override { stop_requested_ = true; }
   bool ready() const noexcept override { return started_; }
@@ -193,7 +197,20 @@ class TestEngine final : public NodeEngine {
   TraceIdGenerator trace_ids_;
   Clock::time_point now_;
   const EnvelopeView* handling_ = nullptr;  // the message being handled: emits continue its trace
-  bool staging_ = false;                    // a handler runs: its emits wait until it returns
+  std::size_t handling_delivery_ = kNone;   // and its delivery
+  // Holds of a delivery, and the holds released while handling it (acknowledged with it).
+  struct Holds {
+    std::size_t input = 0;
+    std::size_t count = 0;
+    bool given_back = false;  // during its own handler call
+    std::vector<std::size_t> riders;
+  };
+  std::map<std::size_t, Holds> holds_;  // by delivery
+  // After delivery `delivery`'s handler returned: held, or acknowledged with its riders.
+  void settle_holds(std::size_t delivery, bool acknowledged);
+  void end_hold(std::size_t delivery);
+  void give_back_delivery(std::size_t delivery);
+  bool staging_ = false;  // a handler runs: its emits wait until it returns
   std::unique_ptr<StateStore> state_;
   std::vector<std::pair<std::size_t, testing::Emitted>> staged_;
   struct Watch {

@@ -25,6 +25,8 @@ std::string_view to_string(Outcome o) noexcept {
       return "duplicate";
     case Outcome::kDeclined:
       return "declined";
+    case Outcome::kHeld:
+      return "held";
   }
   return "?";
 }

@@ -62,7 +62,9 @@ enum class Outcome {
   kWrongChannel,  // the envelope names another channel than the port's (dropped)
   kDuplicate,     // at-least-once: already handled here, not handled again
   kDeclined,      // at-least-once: the handler threw brook::Declined on its first attempt; not
-                  // acknowledged, so a producer would re-send it (send it again to see that)
+                  // acknowledged, so a producer would re-send it (send it again to see that);
+                  // also a held message given back (brook::Hold::give_back)
+  kHeld,          // at-least-once: handled, and held (Node::hold): acknowledged when released
 };
 std::string_view to_string(Outcome o) noexcept;
 
