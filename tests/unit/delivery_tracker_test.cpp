@@ -164,5 +164,62 @@ TEST_F(DeliveryTrackerTest, AnUndecodablePayloadIsCountedAndDeadLettered) {
   EXPECT_EQ(acks(), std::vector<std::uint64_t>{5});
 }
 
+TEST_F(DeliveryTrackerTest, AHeldMessageIsAcknowledgedWithTheMessageWhoseHandlerReleasedIt) {
+  DeliveryTracker::Attempt held{*in, env, peer};
+  const std::uint64_t token = tracker.hold(held);
+  ASSERT_NE(token, 0u);
+  tracker.settle(held);
+  EXPECT_TRUE(acks(100ms).empty()) << "held";
+  EXPECT_EQ(tracker.awaiting_acks(), 1u);
+  EXPECT_EQ(tracker.awaiting_downstream(), 0u) << "a stopping node does not wait for holds";
+
+  EnvelopeView completion = env;
+  completion.id.seq = 6;
+  DeliveryTracker::Attempt b{*in, completion, peer};
+  tracker.emitted(b, 0, 100, 1);
+  tracker.release_hold(token, &b);
+  tracker.settle(b);
+  EXPECT_TRUE(acks(100ms).empty()) << "the completion's output is not acknowledged yet";
+  EXPECT_EQ(tracker.awaiting_downstream(), 1u);
+  tracker.acked(0, 100);
+  EXPECT_EQ(acks(), (std::vector<std::uint64_t>{6, 5}));
+  EXPECT_EQ(tracker.awaiting_acks(), 0u);
+  tracker.release_hold(token, nullptr);  // a stale token changes nothing
+}
+
+TEST_F(DeliveryTrackerTest, HoldsGoBackToTheProducerWhenGivenBackOrWhenTheReleaseFailed) {
+  DeliveryTracker::Attempt a{*in, env, peer};
+  const std::uint64_t given = tracker.hold(a);
+  tracker.settle(a);
+  tracker.give_back(given);
+  EXPECT_EQ(counters.declined, 1u);
+  EnvelopeView second = env;
+  second.id.seq = 6;
+  DeliveryTracker::Attempt b{*in, second, peer};
+  const std::uint64_t released = tracker.hold(b);
+  tracker.settle(b);
+  // The releasing handler fails and a retry owns its message: the release is undone.
+  EnvelopeView third = env;
+  third.id.seq = 7;
+  zmq::message_t frame("payload", 7);
+  DeliveryTracker::Attempt c{*in, third, peer};
+  tracker.release_hold(released, &c);
+  ASSERT_TRUE(tracker.failed(c, frame, "boom", false));
+  EXPECT_EQ(counters.declined, 2u);
+  EXPECT_TRUE(acks(100ms).empty()) << "given back, never acknowledged";
+  EXPECT_EQ(tracker.awaiting_acks(), 0u);
+}
+
+TEST_F(DeliveryTrackerTest, ReleasedOutsideAHandlerAHoldIsAcknowledgedAtOnce) {
+  DeliveryTracker::Attempt a{*in, env, peer};
+  const std::uint64_t one = tracker.hold(a);
+  const std::uint64_t two = tracker.hold(a);
+  tracker.settle(a);
+  tracker.release_hold(one, nullptr);
+  EXPECT_TRUE(acks(100ms).empty()) << "still held by the second hold";
+  tracker.release_hold(two, nullptr);
+  EXPECT_EQ(acks(), std::vector<std::uint64_t>{5});
+}
+
 }  // namespace
 }  // namespace brook::detail
