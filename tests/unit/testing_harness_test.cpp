@@ -353,6 +353,26 @@ TEST(HarnessHold, AHeldMessageIsAcknowledgedWhenReleasedWithTheMessageThatComple
   EXPECT_THROW((void)node.hold(), Error) << "outside a handler";
 }
 
+TEST(HarnessHold, AHoldThatOutlivesItsNodeDoesNothing) {
+  Hold kept;
+  {
+    TestNode t = TestNode::from_yaml(kTopology, "till", quiet());
+    Node& node = t.node();
+    node.on<Order>("in", [&node, &kept, captured = std::make_shared<std::vector<Hold>>()](
+                             const Order& o) mutable {
+      // One hold outlives the node, one dies with the handler that captured it.
+      (o.quantity == 1 ? kept : captured->emplace_back()) = node.hold();
+    });
+    node.on("prices", [](const Message&) {});
+    t.start();
+    EXPECT_EQ(t.send("in", Order{"a", 1}).outcome, Outcome::kHeld);
+    EXPECT_EQ(t.send("in", Order{"b", 2}).outcome, Outcome::kHeld);
+  }
+  EXPECT_TRUE(kept.held());
+  kept.release();  // its node is gone: nothing to acknowledge
+  EXPECT_FALSE(kept.held());
+}
+
 // An emit() that found the next channel full, escaping the handler, declines the message too:
 // a consumer that is restarting must not make its producer's inputs fail for good.
 TEST(HarnessDeclined, BackpressureEscapingAHandlerDeclinesTheMessage) {

@@ -18,7 +18,7 @@ class NodeEngine {
  public:
   using Clock = std::chrono::steady_clock;
 
-  virtual ~NodeEngine() { hold_link_->engine = nullptr; }
+  virtual ~NodeEngine() { detach_holds(); }
   NodeEngine(const NodeEngine&) = delete;
   NodeEngine& operator=(const NodeEngine&) = delete;
 
@@ -53,6 +53,9 @@ class NodeEngine {
   virtual void release_hold(std::uint64_t token) = 0;
   virtual void give_back_hold(std::uint64_t token) = 0;
   const std::shared_ptr<HoldLink>& hold_link() const noexcept { return hold_link_; }
+  // Ends every Hold's reach into this engine: a derived engine calls it first in its
+  // destructor, before the members that Holds captured by handlers would reach are gone.
+  void detach_holds() noexcept { hold_link_->engine = nullptr; }
   virtual int run() = 0;
   virtual void stop() noexcept = 0;
   virtual bool ready() const noexcept = 0;

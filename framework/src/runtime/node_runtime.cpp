@@ -46,6 +46,7 @@ NodeRuntime::NodeRuntime(NodeOptions options)
 }
 
 NodeRuntime::~NodeRuntime() {
+  detach_holds();  // Holds captured by handlers die with the members below
   close_all();
 }
 

@@ -26,6 +26,7 @@ namespace brook::detail {
 class TestEngine final : public NodeEngine {
  public:
   explicit TestEngine(NodeOptions options);
+  ~TestEngine() override { detach_holds(); }
 
   // ---- NodeEngine ----
   void set_handler(std::string_view port, std::function<void(const Message&)> fn) override;
