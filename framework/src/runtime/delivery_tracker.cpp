@@ -149,9 +149,10 @@ bool DeliveryTracker::failed(Attempt& a, zmq::message_t& frame, const std::strin
   // producers: the release was part of the failed attempt.
   if (a.token != 0) {
     if (const auto it = pending_.find(a.token); it != pending_.end()) {
-      for (const std::uint64_t r : it->second.riders)
-        give_back(r);
+      const std::vector<std::uint64_t> riders = std::move(it->second.riders);
       pending_.erase(it);
+      for (const std::uint64_t r : riders)
+        give_back(r);
     }
     a.token = 0;
   }
