@@ -32,6 +32,9 @@ ReliableSender::ReliableSender(zmq::context_t& context, const ChannelSpec& chann
   // A send to a replica that is gone or full fails at once instead of vanishing: the sender
   // then picks another replica or keeps the message.
   socket_.set(zmq::sockopt::router_mandatory, 1);
+  // The replica set reconnects, not libzmq: a pipe kept across libzmq's reconnect would deliver
+  // what the loop sends after a drop ahead of the lost messages it re-sends (ReplicaSet).
+  socket_.set(zmq::sockopt::reconnect_ivl, -1);
 }
 
 ReliableSender::~ReliableSender() {
@@ -100,20 +103,22 @@ std::size_t ReliableSender::flush() {
 
 void ReliableSender::pick_candidates(const InFlightWindow::Entry& e) {
   candidates_.clear();
+  if (channel_->order_by_key && e.key_hash != 0) {
+    // One owner per key: the replica with the highest score among those connected or
+    // reconnecting after a drop. If it is reconnecting or its pipe is full the message waits
+    // (and everything behind it): sending it elsewhere would break the order.
+    Replica* owner = nullptr;
+    replicas_.for_each([&](Replica& r) {
+      if (!(r.connected || r.keeps_keys) || r.draining) return;
+      if (owner == nullptr || mix(e.key_hash ^ r.hash) > mix(e.key_hash ^ owner->hash)) owner = &r;
+    });
+    if (owner != nullptr && owner->connected) candidates_.push_back(owner);
+    return;
+  }
   replicas_.for_each([&](Replica& r) {
     if (r.connected && !r.draining) candidates_.push_back(&r);
   });
   if (candidates_.empty()) return;
-  if (channel_->order_by_key && e.key_hash != 0) {
-    // One owner per key: the connected replica with the highest score. If its pipe is full the
-    // message waits (and everything behind it): sending it elsewhere would break the order.
-    Replica* owner = candidates_.front();
-    for (Replica* r : candidates_) {
-      if (mix(e.key_hash ^ r->hash) > mix(e.key_hash ^ owner->hash)) owner = r;
-    }
-    candidates_.assign(1, owner);
-    return;
-  }
   // Fewest unacknowledged first (credit-based sharing: a slow replica gets less, a stopped one
   // nothing new once its pipe is full). Equally loaded replicas take turns: at low rates every
   // replica is at 0, and endpoint order would give all the work to the first.
@@ -141,7 +146,7 @@ bool ReliableSender::send(InFlightWindow::Entry& e, Clock::time_point now) {
       }
     } catch (const zmq::error_t& err) {
       if (err.num() == EHOSTUNREACH) {
-        r.connected = false;  // not (or no longer) connected; the monitor will say when it is
+        replicas_.lost(r);  // its drop event, already queued, reconnects it
         continue;
       }
       throw;
@@ -236,10 +241,12 @@ ReliableSender::Clock::time_point ReliableSender::next_wakeup() const noexcept {
   // Nothing to retry while no replica is connected: a handshake (a monitor event) flushes.
   if (!unsent_.empty() && replicas_.available() > 0) wake = retry_at_;
   if (window_.in_flight() > 0) wake = std::min(wake, next_timeout_scan_);
-  return wake;
+  return std::min(wake, replicas_.next_retry());
 }
 
 void ReliableSender::tick(Clock::time_point now) {
+  if (replicas_.next_retry() <= now)
+    replicas_.retry_due(now, [this](Replica& r) { replica_gone(r); });
   if (now < next_timeout_scan_) return;
   next_timeout_scan_ = now + kTimeoutScanPeriod;
   if (window_.in_flight() == 0) return;
