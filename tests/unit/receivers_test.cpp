@@ -172,14 +172,17 @@ TEST_F(ReceiversTest, WhatAProducerHandledIsRecordedPerConnectionSoNoOtherCanSil
   connect_and_send(producer, producer_peer, producer_body);
   connect_and_send(forger, forger_peer, forger_body);
   const std::uint64_t huge = std::uint64_t{1} << 63;
-  // Until `admit` of `env` on `peer` returns true (a second connection waits up to a second for
-  // the first to close); false at the deadline.
-  const auto admitted_within = [&](const EnvelopeView& env, const std::string& peer,
-                                   const zmq::message_t& body) {
+  // A contested envelope is held: receive() hands it back once its connection may be judged
+  // again (the first one closed, or a second passed). True once `admit` takes it.
+  const auto handed_back_and_admitted = [&](const EnvelopeView& env, const std::string& peer) {
     const auto deadline = std::chrono::steady_clock::now() + 5s;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (r.admit(env, peer, body)) return true;
-      std::this_thread::sleep_for(20ms);
+      zmq::message_t held;
+      std::string held_peer;
+      std::string why;
+      if (receive(r, held, held_peer, why, 50ms) != Received::kMessage) continue;
+      EXPECT_EQ(held_peer, peer);
+      if (r.admit(env, held_peer, held)) return true;
     }
     return false;
   };
@@ -190,11 +193,12 @@ TEST_F(ReceiversTest, WhatAProducerHandledIsRecordedPerConnectionSoNoOtherCanSil
   r.settle(envelope("p.0@a", huge).id, squatter_peer, Receiver::Settle::kAck);
   EXPECT_FALSE(r.admit(envelope("p.0@a", 1), producer_peer, producer_body))
       << "not at once: it may be the same producer, reconnecting";
-  ASSERT_TRUE(admitted_within(envelope("p.0@a", 1), producer_peer, producer_body))
+  ASSERT_TRUE(handed_back_and_admitted(envelope("p.0@a", 1), producer_peer))
       << "the real producer's first message is handled";
   r.settle(envelope("p.0@a", 1).id, producer_peer, Receiver::Settle::kAck);
   // Nor does one that claims it afterwards with a huge number.
-  ASSERT_TRUE(admitted_within(envelope("p.0@a", huge), forger_peer, forger_body));
+  EXPECT_FALSE(r.admit(envelope("p.0@a", huge), forger_peer, forger_body));
+  ASSERT_TRUE(handed_back_and_admitted(envelope("p.0@a", huge), forger_peer));
   r.settle(envelope("p.0@a", huge).id, forger_peer, Receiver::Settle::kAck);
   EXPECT_TRUE(r.admit(envelope("p.0@a", 2), producer_peer, producer_body))
       << "the producer's next message is still handled";
@@ -209,12 +213,61 @@ TEST_F(ReceiversTest, WhatAProducerHandledIsRecordedPerConnectionSoNoOtherCanSil
   std::string again_peer;
   zmq::message_t again_body;
   connect_and_send(again, again_peer, again_body);
+  EXPECT_FALSE(r.admit(envelope("p.0@a", 1), again_peer, again_body)) << "never handled again";
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   while (counters.duplicates < 2 && std::chrono::steady_clock::now() < deadline) {
-    EXPECT_FALSE(r.admit(envelope("p.0@a", 1), again_peer, again_body)) << "never handled again";
-    std::this_thread::sleep_for(10ms);
+    zmq::message_t held;
+    std::string held_peer;
+    std::string why;
+    if (receive(r, held, held_peer, why, 50ms) != Received::kMessage) continue;
+    EXPECT_FALSE(r.admit(envelope("p.0@a", 1), held_peer, held)) << "never handled again";
   }
   EXPECT_EQ(counters.duplicates, 2u) << "seq 1 recognised once the old connection is gone";
+}
+
+TEST_F(ReceiversTest, AReconnectingProducersEnvelopesAreHeldInOrderUntilItsOldConnectionCloses) {
+  // Dropping the new connection's first envelopes while the old one is open, and handling its
+  // later ones once it closed, would reorder the producer's stream (docs/reliability.md).
+  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
+  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  zmq::socket_t old_connection(ctx, zmq::socket_type::dealer);
+  zmq::socket_t new_connection(ctx, zmq::socket_type::dealer);
+  for (zmq::socket_t* s : {&old_connection, &new_connection}) {
+    s->set(zmq::sockopt::linger, 0);
+    s->connect(r.endpoint());
+  }
+  std::string why;
+  std::string peer;
+  zmq::message_t body;
+  old_connection.send(zmq::str_buffer("1"));
+  ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
+  const std::string old_peer = peer;
+  ASSERT_TRUE(r.admit(envelope("p.0@a", 1), peer, body));
+  r.settle(envelope("p.0@a", 1).id, peer, Receiver::Settle::kAck);
+  // The producer reconnects: 1 (unacknowledged as far as it knows), 2, 3 on the new connection.
+  for (const char* seq : {"1", "2", "3"})
+    new_connection.send(zmq::buffer(std::string_view(seq)));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
+    ASSERT_NE(peer, old_peer);
+    EXPECT_FALSE(r.admit(envelope("p.0@a", std::stoull(body.to_string())), peer, body))
+        << "held while the old connection is open";
+  }
+  EXPECT_NE(r.next_wakeup(), std::chrono::steady_clock::time_point::max());
+  old_connection.close();
+  std::vector<std::uint64_t> handled;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (handled.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    if (receive(r, body, peer, why, 50ms) != Received::kMessage) continue;
+    const std::uint64_t seq = std::stoull(body.to_string());
+    if (r.admit(envelope("p.0@a", seq), peer, body)) {
+      handled.push_back(seq);
+      r.settle(envelope("p.0@a", seq).id, peer, Receiver::Settle::kAck);
+    }
+  }
+  EXPECT_EQ(handled, (std::vector<std::uint64_t>{2, 3})) << "in order, 1 recognised as handled";
+  EXPECT_EQ(counters.duplicates, 1u);
+  EXPECT_EQ(r.next_wakeup(), std::chrono::steady_clock::time_point::max()) << "none held";
 }
 
 TEST_F(ReceiversTest, ReliableReportsAFrameWithoutARoutingIdAsMalformed) {

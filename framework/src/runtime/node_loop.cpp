@@ -118,6 +118,8 @@ void NodeRuntime::watch_framework_sockets() {
         r.socket(), ZMQ_POLLIN, [this, &r](short) { drain_input(r); }, data);
     reactor_.add_socket(zmq::socket_ref(zmq::from_handle, r.monitor_socket()), ZMQ_POLLIN,
                         [&r](short) { r.on_monitor_event(); });
+    reactor_.add_source([&r] { return r.next_wakeup(); },
+                        [this, &r](Clock::time_point) { drain_input(r); }, data.group);
     watch_accept_guard(r.accept_guard());
   }
   // With a state store, each pass commits what its handlers did (before its acks go out).

@@ -84,6 +84,11 @@ class Receiver {
       const std::map<std::string, std::vector<std::uint64_t>, std::less<>>& /*handled*/) {}
   // Sends the acknowledgements settled so far (batched per producer).
   virtual void flush_acks() {}
+  // When receive() has something to give without the socket being readable (messages it held
+  // back); time_point::max() when not.
+  virtual std::chrono::steady_clock::time_point next_wakeup() const noexcept {
+    return std::chrono::steady_clock::time_point::max();
+  }
   // The node is stopping: producers that hold messages for it until acknowledged are told to
   // send nothing new (docs/wire.md, "drain"), so it can settle what it has before it leaves.
   virtual void begin_drain() {}

@@ -19,6 +19,11 @@ constexpr std::size_t kMaxClaimsPerProducer = 4;
 // (a restart or reconnect) before it gets a record of its own; and how many such waits at once.
 constexpr std::chrono::milliseconds kContestGrace{1000};
 constexpr std::size_t kMaxContested = 1024;
+// How often held envelopes are tried again while their connection is contested.
+constexpr std::chrono::milliseconds kHeldRetry{1};
+constexpr std::size_t kMinHeld = 1024;
+// A forger's connection is held for a second too: what it can make this process keep is bounded.
+constexpr std::size_t kMaxHeldBytes = std::size_t{64} << 20;
 
 const char* property(const zmq::message_t& frame, const char* name) {
   return zmq_msg_gets(const_cast<zmq_msg_t*>(frame.handle()), name);
@@ -58,7 +63,8 @@ ReliableReceiver::ReliableReceiver(zmq::context_t& context, const PortSpec& port
       // An ack frame must fit the channel's max_message_size, which the producer's socket
       // enforces (a sequence number takes at most 9 bytes; 16 for the array and version).
       max_acks_per_frame_(
-          std::clamp<std::size_t>((channel.max_message_size - 16) / 9, 1, kMaxAcksPerFrame)) {
+          std::clamp<std::size_t>((channel.max_message_size - 16) / 9, 1, kMaxAcksPerFrame)),
+      max_held_(std::max(kMinHeld, 2 * channel.window)) {
   // A send to a connection that is gone fails (EHOSTUNREACH) instead of vanishing: that is how
   // a producer id's binding learns its connection left.
   socket_.set(zmq::sockopt::router_mandatory, 1);
@@ -67,6 +73,19 @@ ReliableReceiver::ReliableReceiver(zmq::context_t& context, const PortSpec& port
 
 Receiver::Received ReliableReceiver::receive(zmq::message_t& body, std::string& peer,
                                              std::string& why) {
+  replaying_ = false;
+  if (!held_.empty() && std::chrono::steady_clock::now() >= next_held_try_) {
+    // Held envelopes go first, oldest first; admit() holds one again if still contested.
+    Held& h = held_.front();
+    peer = std::move(h.peer);
+    body = std::move(h.frame);
+    held_.pop_front();
+    held_bytes_ -= body.size();
+    if (auto it = held_by_.find(peer); it != held_by_.end() && --it->second == 0)
+      held_by_.erase(it);
+    replaying_ = true;
+    return Received::kMessage;
+  }
   // [producer routing id][envelope]; the id is where the acknowledgement goes.
   if (!socket_.recv(body, zmq::recv_flags::dontwait)) return Received::kNothing;
   peer.assign(static_cast<const char*>(body.data()), body.size());
@@ -88,8 +107,18 @@ Receiver::Received ReliableReceiver::receive(zmq::message_t& body, std::string& 
 
 bool ReliableReceiver::admit(const EnvelopeView& env, const std::string& peer,
                              const zmq::message_t& frame) {
-  const Claim* producer = claim(env, peer, frame);
-  if (producer == nullptr) return false;
+  const bool replay = replaying_;
+  replaying_ = false;
+  if (!replay && !held_by_.empty() && held_by_.count(peer) > 0) {
+    hold(env, peer, frame, false);  // behind its connection's earlier envelopes
+    return false;
+  }
+  bool contested = false;
+  const Claim* producer = claim(env, peer, frame, contested);
+  if (producer == nullptr) {
+    if (contested) hold(env, peer, frame, replay);
+    return false;
+  }
   if (!producer->handled.handled(env.id.seq)) return true;
   // A re-send of something already handled here (its ack was lost or late): ack it again,
   // unless its ack is waiting (for what it emitted, or for a retry).
@@ -98,8 +127,35 @@ bool ReliableReceiver::admit(const EnvelopeView& env, const std::string& peer,
   return false;
 }
 
+void ReliableReceiver::hold(const EnvelopeView& env, const std::string& peer,
+                            const zmq::message_t& frame, bool front) {
+  if (held_.size() >= max_held_ || held_bytes_ + frame.size() > kMaxHeldBytes) {
+    // Dropped unacknowledged: its producer re-sends it after ack_timeout (order may then suffer).
+    std::uint64_t suppressed = 0;
+    if (held_log_.allow(suppressed)) {
+      BROOK_LOG(kWarn) << "holding " << held_.size() << " envelopes of contested connections on "
+                       << "channel '" << channel_->name << "' (" << held_bytes_
+                       << " bytes), the most it holds: dropping " << env.id.producer.substr(0, 255)
+                       << "/" << env.id.seq << " unacknowledged (re-sent after ack_timeout)"
+                       << (suppressed ? " (" + std::to_string(suppressed) + " not logged)" : "");
+    }
+    return;
+  }
+  Held h{peer, zmq::message_t()};
+  h.frame.copy(const_cast<zmq::message_t&>(frame));  // shares the data, keeps the properties
+  if (held_.empty()) next_held_try_ = std::chrono::steady_clock::now() + kHeldRetry;
+  if (front) {
+    held_.push_front(std::move(h));
+    next_held_try_ = std::chrono::steady_clock::now() + kHeldRetry;
+  } else {
+    held_.push_back(std::move(h));
+  }
+  held_bytes_ += frame.size();
+  ++held_by_[peer];
+}
+
 ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const std::string& peer,
-                                                 const zmq::message_t& frame) {
+                                                 const zmq::message_t& frame, bool& contested) {
   if (curve_) {
     const char* user = property(frame, "User-Id");
     const std::string_view node = producer_node(env.id.producer);
@@ -125,11 +181,14 @@ ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const 
     gone->last_used = ++use_clock_;
     return gone;
   }
+  // An envelope libzmq still queued from a connection that is gone meanwhile (its producer
+  // reconnected, and the new connection took the record over): it comes again on that one.
+  if (!connected(peer)) return nullptr;
   // Every connection is open, as far as a probe can tell. Usually the producer restarted or
   // reconnected and its old connection is not closed yet (libzmq learns it a little later):
-  // its envelopes wait (unacknowledged: it re-sends them) so that it can take the old record
-  // over. A connection still contested after kContestGrace is not that: a forger, or one that
-  // spoke first for the id; it gets a record of its own, so neither can silence the other.
+  // its envelopes are held (unacknowledged) so that it can take the old record over. A connection
+  // still contested after kContestGrace is not that: a forger, or one that spoke first for the id;
+  // it gets a record of its own, so neither can silence the other.
   const auto now = std::chrono::steady_clock::now();
   std::string key(env.id.producer);
   key += '\0';
@@ -144,10 +203,11 @@ ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const 
       BROOK_LOG(kInfo) << "producer '" << env.id.producer.substr(0, 255) << "' on channel '"
                        << channel_->name << "' speaks from a second connection ("
                        << (address ? address : "unknown peer")
-                       << ") while the first is open: not acknowledged for up to "
+                       << ") while the first is open: its envelopes are held for up to "
                        << kContestGrace.count() << " ms, until the first one closes"
                        << (suppressed ? " (" + std::to_string(suppressed) + " not logged)" : "");
     }
+    contested = true;
     return nullptr;
   }
   contested_.erase(contest);

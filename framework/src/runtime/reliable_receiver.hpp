@@ -13,15 +13,26 @@
 // envelope's producer node must also be the node whose key the connection proved (else dropped,
 // `forged`).
 //
+// Those waiting envelopes are held back in arrival order, not dropped: dropping one while a later
+// one of the same connection is handled once the old connection closes would reorder the
+// producer's stream (a reconnecting producer re-sends in order from its oldest unacknowledged
+// message, and its later messages follow on the same connection: docs/reliability.md,
+// "Ordering"). While a connection has envelopes held, its newer ones queue behind them; they are
+// tried again every millisecond. Envelopes of a contested connection that is itself gone are
+// dropped (its producer re-sends them on its new one).
+//
 // A node with a state store seeds each new record of a producer id with what its inbox committed
 // for that id (seed_handled), so re-sends after a restart are recognised.
 //
 // Bounds: 4096 claims remembered (each restart is a new producer id), at most 4 per producer id
 // (a fifth open connection replaces the least recently used); acknowledgements are sent in frames
 // of at most 1024 numbers that fit the channel's max_message_size, and a connection's ack queue
-// is forgotten once a batch passes without acks for it.
+// is forgotten once a batch passes without acks for it. At most max(1024, 2 x window) envelopes
+// and 64 MiB held at once (a producer has at most `window` unacknowledged); beyond that they are
+// dropped, unacknowledged, as before holding existed.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <msgpack/sbuffer.hpp>
 #include <unordered_set>
@@ -49,6 +60,9 @@ class ReliableReceiver final : public Receiver {
   void give_back(const MessageId& id, const std::string& peer) override;
   void seed_handled(
       const std::map<std::string, std::vector<std::uint64_t>, std::less<>>& handled) override;
+  std::chrono::steady_clock::time_point next_wakeup() const noexcept override {
+    return held_.empty() ? std::chrono::steady_clock::time_point::max() : next_held_try_;
+  }
 
  private:
   struct Claim {
@@ -63,8 +77,13 @@ class ReliableReceiver final : public Receiver {
 
   // The record of what env's producer handled on connection `peer`: its own, one whose
   // connection is gone (taken over), or a new one; nullptr, counted and logged, when under CURVE
-  // the connection's key is not the producer's node's.
-  Claim* claim(const EnvelopeView& env, const std::string& peer, const zmq::message_t& frame);
+  // the connection's key is not the producer's node's, and nullptr with `contested` set while
+  // another connection for the id is open (within kContestGrace).
+  Claim* claim(const EnvelopeView& env, const std::string& peer, const zmq::message_t& frame,
+               bool& contested);
+  // Keeps an envelope for later (front: one tried again and still contested).
+  void hold(const EnvelopeView& env, const std::string& peer, const zmq::message_t& frame,
+            bool front);
   Claim* find_claim(std::string_view producer, const std::string& peer);
   void refuse(const EnvelopeView& env, const zmq::message_t& frame, const std::string& why);
   // Whether the connection with this routing id is still there (ROUTER_MANDATORY): probes it
@@ -101,6 +120,17 @@ class ReliableReceiver final : public Receiver {
   LogRateLimiter contested_log_{std::chrono::seconds(10)};
   // "producer\0connection" -> when that connection first spoke for the id while another was open.
   std::map<std::string, std::chrono::steady_clock::time_point> contested_;
+  struct Held {
+    std::string peer;
+    zmq::message_t frame;
+  };
+  std::deque<Held> held_;                                    // in arrival order
+  std::map<std::string, std::size_t, std::less<>> held_by_;  // connection -> envelopes held
+  std::size_t max_held_;
+  std::size_t held_bytes_ = 0;
+  std::chrono::steady_clock::time_point next_held_try_{};
+  bool replaying_ = false;  // receive() gave a held envelope: admit() sees it again
+  LogRateLimiter held_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace brook::detail
