@@ -28,6 +28,7 @@ ReliableSender::ReliableSender(zmq::context_t& context, const ChannelSpec& chann
                                ChannelCounters& counters, const Security& security)
     : GroupSender(context, zmq::socket_type::router, channel, std::move(node), false, linger,
                   counters, security),
+      linger_(linger),
       window_(channel.window) {
   // A send to a replica that is gone or full fails at once instead of vanishing: the sender
   // then picks another replica or keeps the message.
@@ -35,17 +36,21 @@ ReliableSender::ReliableSender(zmq::context_t& context, const ChannelSpec& chann
   // The replica set reconnects, not libzmq: a pipe kept across libzmq's reconnect would deliver
   // what the loop sends after a drop ahead of the lost messages it re-sends (ReplicaSet).
   socket_.set(zmq::sockopt::reconnect_ivl, -1);
+  // libzmq then ends a dropped connection itself, with the linger the socket has at that moment:
+  // what its pipe still queues was taken back (re-sent), so lingering for it would only hold the
+  // process's exit (zmq_ctx_term) for drain_timeout. The linger applies at close (destructor).
+  socket_.set(zmq::sockopt::linger, 0);
 }
 
 ReliableSender::~ReliableSender() {
   // Once every message was acknowledged, what the socket still queues are re-sends to a replica
-  // that is gone (a pipe kept for its reconnection): lingering for them would hold the
-  // process's exit up to drain_timeout for nothing.
-  if (window_.in_flight() == 0 && held_.empty()) {
+  // that is gone: it closes at once. Otherwise what is queued for connected replicas may still
+  // reach them within drain_timeout.
+  if (window_.in_flight() > 0 || !held_.empty()) {
     try {
-      socket().set(zmq::sockopt::linger, 0);
+      socket().set(zmq::sockopt::linger, static_cast<int>(linger_.count()));
     } catch (const zmq::error_t&) {
-      // A socket that cannot take the option is closed with its linger: only slower.
+      // A socket that cannot take the option closes at once: only what was queued is lost.
     }
   }
 }

@@ -48,6 +48,7 @@ class ReliableSender final : public GroupSender {
   void read_acks(const AckedFn& acked);
   void replica_draining(std::string_view routing_id);
 
+  std::chrono::milliseconds linger_;  // the socket's, at close only
   InFlightWindow window_;
   struct Held {
     std::uint64_t seq;
