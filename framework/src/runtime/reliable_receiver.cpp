@@ -170,6 +170,10 @@ ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const 
   auto it = producers_.find(env.id.producer);
   if (it == producers_.end()) return &add_claim(env.id.producer, peer);
   auto& claims = it->second.claims;
+  // An envelope libzmq still queued from a connection that is gone meanwhile (its producer
+  // reconnected; its new connection re-sends it): handling it now, or letting that connection
+  // take the record over, would put it after newer ones of the new connection.
+  if (!connected(peer)) return nullptr;
   // The producer reconnected, or restarted (a durable output keeps its id): its new connection
   // takes over the latest record whose connection is gone.
   Claim* gone = nullptr;
@@ -181,9 +185,6 @@ ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const 
     gone->last_used = ++use_clock_;
     return gone;
   }
-  // An envelope libzmq still queued from a connection that is gone meanwhile (its producer
-  // reconnected, and the new connection took the record over): it comes again on that one.
-  if (!connected(peer)) return nullptr;
   // Every connection is open, as far as a probe can tell. Usually the producer restarted or
   // reconnected and its old connection is not closed yet (libzmq learns it a little later):
   // its envelopes are held (unacknowledged) so that it can take the old record over. A connection
