@@ -101,12 +101,9 @@ std::optional<Checkout> BasketBook::apply(const CartEvent& e, std::uint64_t now_
     throw Error("unknown cart op '" + e.op + "' for basket '" + e.basket_id + "'");
   }
   auto basket = baskets_.get(e.basket_id);
-  if (!basket && e.op == "remove") {
-    if (e.sku.empty()) throw Error("remove without sku in basket '" + e.basket_id + "'");
-    return std::nullopt;  // a remove never opens a basket
-  }
   OpenBasket b = basket.value_or(OpenBasket{});
-  apply_to_lines(b.lines, e);  // throws before anything is written
+  apply_to_lines(b.lines, e);                           // throws before anything is written
+  if (!basket && b.lines.empty()) return std::nullopt;  // a remove never opens a basket
   if (!basket) {
     while (open() >= max_baskets_ && evict_oldest()) {
     }  // bounded: each call forgets a basket or finds none

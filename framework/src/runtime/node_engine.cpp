@@ -125,6 +125,22 @@ void NodeEngine::no_handler(const std::string& port, const ChannelSpec& channel)
                     "') has no handler; call node.on(\"" + port + "\", ...) before run()");
 }
 
+void NodeEngine::hold_outside_handler() {
+  throw Error("node.hold() holds the message being handled: call it inside an input handler");
+}
+
+void NodeEngine::hold_with_state() {
+  throw Error(
+      "node.hold(): this node keeps state (node.state()), whose commits acknowledge "
+      "what they handled; keep what must wait in the state instead");
+}
+
+void NodeEngine::hold_unacknowledged(std::string_view port, const ChannelSpec& channel) {
+  throw Error("node.hold(): port '" + std::string(port) + "' (channel '" + channel.name +
+              "') does not acknowledge what it receives, so there is nothing to hold back; "
+              "hold on at-least-once pipeline inputs");
+}
+
 void NodeEngine::frame_too_large(const ChannelSpec& channel, std::size_t size) {
   throw MessageTooLarge("channel '" + channel.name + "': message of " + std::to_string(size) +
                         " bytes exceeds max_message_size " +

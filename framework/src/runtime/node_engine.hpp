@@ -104,6 +104,11 @@ class NodeEngine {
   // The ConfigError, if any, of declaring a new user counter or gauge `name` (`kind`).
   void check_new_user_metric(std::string_view name, std::string_view kind) const;
   [[noreturn]] static void no_handler(const std::string& port, const ChannelSpec& channel);
+  // The brook::Errors of Node::hold where it cannot hold: outside a handler, in a node with a
+  // state store, on an input that does not acknowledge.
+  [[noreturn]] static void hold_outside_handler();
+  [[noreturn]] static void hold_with_state();
+  [[noreturn]] static void hold_unacknowledged(std::string_view port, const ChannelSpec& channel);
   // Throws MessageTooLarge for a frame over the channel's max_message_size. Inline: every emit
   // passes here.
   static void check_frame_size(const ChannelSpec& channel, std::size_t size) {

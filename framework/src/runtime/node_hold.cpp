@@ -6,23 +6,12 @@ namespace brook {
 
 std::uint64_t NodeRuntime::hold_current() {
   check_loop_thread("hold()");
-  if (handling_ == nullptr || handling_->attempt == nullptr) {
-    throw Error("node.hold() holds the message being handled: call it inside an input handler");
-  }
+  if (handling_ == nullptr || handling_->attempt == nullptr) hold_outside_handler();
+  // A commit acknowledges what its pass handled; a hold would keep one back from it.
+  if (state_) hold_with_state();
   detail::DeliveryTracker::Attempt& a = *handling_->attempt;
-  if (state_) {
-    // A commit acknowledges what its pass handled; a hold would keep one back from it.
-    throw Error(
-        "node.hold(): this node keeps state (node.state()), whose commits acknowledge "
-        "what they handled; keep what must wait in the state instead");
-  }
   const std::uint64_t token = tracker_.hold(a);
-  if (token == 0) {
-    throw Error("node.hold(): port '" + std::string(a.in.port()) + "' (channel '" +
-                a.in.channel().name +
-                "') does not acknowledge what it receives, so there is nothing to hold back; "
-                "hold on at-least-once pipeline inputs");
-  }
+  if (token == 0) hold_unacknowledged(a.in.port(), a.in.channel());
   return token;
 }
 

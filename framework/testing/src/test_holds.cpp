@@ -88,12 +88,18 @@ void TestEngine::settle_holds(std::size_t delivery, bool handled) {
   if (it == holds_.end()) return;
   testing::Delivery& d = deliveries_[delivery];
   Input& in = inputs_[it->second.input];
-  std::vector<std::size_t> riders = std::move(it->second.riders);
-  it->second.riders.clear();
-  if (!handled) {
-    // A failed attempt's holds end with it; what it released goes back if a retry owns the
-    // message now, and is released if the message's outcome is final (acknowledged).
+  if (handled && it->second.given_back) {
+    give_back_delivery(delivery);  // with what it released
+  } else if (handled && it->second.count > 0) {
+    d.outcome = testing::Outcome::kHeld;
+    in.seen.try_emplace(d.producer, dedupe_window_size(*in.channel)).first->second.mark(d.seq);
+    in.retrying.emplace(d.producer, d.seq);  // re-sends: duplicates, not acknowledged
+  } else {
+    // Acknowledged now, or a failed attempt whose holds end with it: what it released is
+    // released too, unless a retry owns the message now (the release was part of the attempt).
+    const std::vector<std::size_t> riders = std::move(it->second.riders);
     holds_.erase(it);
+    if (handled) acknowledge(in, MessageId{d.producer, d.seq}, d);
     for (const std::size_t r : riders) {
       if (d.outcome == testing::Outcome::kRetrying) {
         give_back_delivery(r);
@@ -101,21 +107,6 @@ void TestEngine::settle_holds(std::size_t delivery, bool handled) {
         end_hold(r);
       }
     }
-    return;
-  }
-  if (it->second.given_back) {
-    it->second.riders = std::move(riders);
-    give_back_delivery(delivery);
-  } else if (it->second.count > 0) {
-    d.outcome = testing::Outcome::kHeld;
-    it->second.riders = std::move(riders);
-    in.seen.try_emplace(d.producer, dedupe_window_size(*in.channel)).first->second.mark(d.seq);
-    in.retrying.emplace(d.producer, d.seq);  // re-sends: duplicates, not acknowledged
-  } else {
-    holds_.erase(it);
-    acknowledge(in, MessageId{d.producer, d.seq}, d);
-    for (const std::size_t r : riders)
-      end_hold(r);
   }
 }
 
