@@ -100,6 +100,56 @@ TEST(OutputJournal, WhatAKilledProcessAcceptedAndWasNotAcknowledgedIsReplayed) {
   }
 }
 
+// A state store's passes write batches (one pwrite per segment), mixed here with single
+// appends, acknowledgement marks and segment rolls inside a batch: what the killed process
+// accepted and was not acknowledged comes back exactly as with single appends.
+TEST(OutputJournal, BatchesAcceptedByAKilledProcessAreReplayedLikeSingleAppends) {
+  test::TempDir tmp;
+  const fs::path dir = tmp.path() / "journal";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    OutputJournal j(dir, FsyncPolicy::kBatch, 8192);  // a 30-record batch fills 3+ segments
+    std::vector<std::vector<std::byte>> frames;
+    std::vector<OutputJournal::Record> batch;
+    std::uint64_t seq = 1;
+    while (seq <= 600) {
+      if (seq % 100 == 1) {
+        j.append(seq, seq * 7, bytes(body(seq)));
+        ++seq;
+        continue;
+      }
+      frames.clear();
+      batch.clear();
+      for (int i = 0; i < 30 && seq <= 600 && seq % 100 != 1; ++i, ++seq)
+        frames.push_back(bytes(body(seq) + std::string(seq % 300, 'p')));
+      std::uint64_t first = seq - frames.size();
+      for (const auto& f : frames) {
+        batch.push_back({first, first * 7, f});
+        ++first;
+      }
+      j.append_batch(batch);
+      if (seq > 250 && seq <= 281) j.acknowledged_below(240);
+    }
+    ::raise(SIGKILL);
+    ::_exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  OutputJournal j(dir, FsyncPolicy::kNever);
+  EXPECT_EQ(j.next_seq(), 601u);
+  const auto got = replay(j);
+  ASSERT_EQ(got.size(), 361u);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const std::uint64_t seq = 240 + i;
+    ASSERT_EQ(got[i].seq, seq);
+    EXPECT_EQ(got[i].key_hash, seq * 7);
+    EXPECT_EQ(got[i].frame, seq % 100 == 1 ? body(seq) : body(seq) + std::string(seq % 300, 'p'));
+  }
+}
+
 TEST(OutputJournal, AcknowledgedSegmentsAreDeletedAndNumbersContinue) {
   test::TempDir tmp;
   const fs::path dir = tmp.path() / "journal";

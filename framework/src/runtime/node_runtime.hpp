@@ -190,6 +190,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   bool state_used_ = false;  // node.state() was called
   std::vector<Staged> pass_output_;
   std::vector<Uncommitted> pass_input_;
+  std::vector<detail::OutputJournal::Record> journal_batch_;  // commit_pass()'s; reused
   std::size_t pass_callback_emits_ = 0;  // of pass_output_, by timers and callbacks
   LogRateLimiter commit_log_{std::chrono::seconds(10)};
   std::string peer_;  // of the message being read; reused

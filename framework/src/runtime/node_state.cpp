@@ -127,14 +127,18 @@ void NodeRuntime::commit_pass() {
   if (handling_ != nullptr || !pass_open()) return;
   try {
     std::set<std::size_t> journaled;
-    for (auto& s : pass_output_) {
-      if (detail::OutputJournal* j = outputs_[s.output]->journal()) {
-        j->append(s.seq, s.key_hash, detail::bytes_of(s.msg));
-        journaled.insert(s.output);
-      }
+    for (const auto& s : pass_output_) {
+      if (outputs_[s.output]->journal() != nullptr) journaled.insert(s.output);
     }
     for (const std::size_t output : journaled) {
-      state_->set_output_mark(outputs_[output]->port(), outputs_[output]->journal()->next_seq());
+      journal_batch_.clear();
+      for (const auto& s : pass_output_) {
+        if (s.output == output)
+          journal_batch_.push_back({s.seq, s.key_hash, detail::bytes_of(s.msg)});
+      }
+      detail::OutputJournal& j = *outputs_[output]->journal();
+      j.append_batch(journal_batch_);
+      state_->set_output_mark(outputs_[output]->port(), j.next_seq());
     }
     for (const auto& u : pass_input_) {
       state_->record_handled(u.in->channel().name, u.producer, u.seq,

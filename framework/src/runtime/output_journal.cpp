@@ -31,6 +31,7 @@ constexpr std::size_t kHeaderSize = 64;
 constexpr std::size_t kIdOffset = 32;
 constexpr std::size_t kIdSize = 32;
 constexpr std::size_t kRecordHead = 16;
+constexpr std::size_t kMessageHead = 16;  // a message record's body: seq, key hash, then the frame
 constexpr std::uint32_t kTypeMessage = 1;
 constexpr std::uint32_t kTypeLowWater = 2;
 // Messages from a sequence number on were never committed (a state store's transaction failed
@@ -108,6 +109,20 @@ std::optional<std::uint64_t> segment_number(const fs::path& p) {
   auto [ptr, ec] = std::from_chars(name.data(), name.data() + 20, n);
   if (ec != std::errc{} || ptr != name.data() + 20) return std::nullopt;
   return n;
+}
+
+// Lays out one record at `r` (kRecordHead + align8(head + body) bytes; the padding is left as
+// it is).
+void encode_record(std::byte* r, std::uint32_t type, std::span<const std::byte> head,
+                   std::span<const std::byte> body) {
+  std::memcpy(r + kRecordHead, head.data(), head.size());
+  if (!body.empty()) std::memcpy(r + kRecordHead + head.size(), body.data(), body.size());
+  store32(r + 4, record_crc(type, head, body));
+  store32(r + 8, type);
+  // The size goes last: a reader (the next incarnation) treats a record as complete once it is
+  // non-zero, so a process writing into the mapping may die between any two of these stores.
+  std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(r))
+      .store(static_cast<std::uint32_t>(head.size() + body.size()), std::memory_order_release);
 }
 
 void sync_dir(const fs::path& dir) {
@@ -400,23 +415,30 @@ void OutputJournal::roll(std::uint64_t first_seq, std::size_t min_size) {
 
 void OutputJournal::write_record(std::uint32_t type, std::span<const std::byte> head,
                                  std::span<const std::byte> body) {
-  const std::size_t body_size = head.size() + body.size();
-  const std::size_t need = kRecordHead + align8(body_size);
-  std::byte* r = active_.base + write_at_;
-  std::memcpy(r + kRecordHead, head.data(), head.size());
-  if (!body.empty()) std::memcpy(r + kRecordHead + head.size(), body.data(), body.size());
-  store32(r + 4, record_crc(type, head, body));
-  store32(r + 8, type);
-  // The size goes last: a reader (the next incarnation) treats a record as complete once it is
-  // non-zero, so the process may die between any two of these stores.
-  std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(r))
-      .store(static_cast<std::uint32_t>(body_size), std::memory_order_release);
-  write_at_ += need;
+  scratch_.assign(kRecordHead + align8(head.size() + body.size()), std::byte{0});
+  encode_record(scratch_.data(), type, head, body);
+  write_out(scratch_, write_at_);
+  write_at_ += scratch_.size();
+}
+
+void OutputJournal::write_out(std::span<const std::byte> bytes, std::size_t at) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pwrite(active_.fd, bytes.data() + done, bytes.size() - done,
+                               static_cast<off_t>(at + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      if (out_of_space(err)) fail_full(segments_.back().path, "cannot write", err);
+      fail(segments_.back().path, "cannot write", err);
+    }
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 void OutputJournal::append(std::uint64_t seq, std::uint64_t key_hash,
                            std::span<const std::byte> frame) {
-  std::byte head[16];
+  std::byte head[kMessageHead];
   store64(head, seq);
   store64(head + 8, key_hash);
   const std::size_t need = kRecordHead + align8(sizeof head + frame.size());
@@ -424,9 +446,40 @@ void OutputJournal::append(std::uint64_t seq, std::uint64_t key_hash,
     roll(seq, need + kDiscardRecord);
   }
   const std::size_t start = write_at_;
-  write_record(kTypeMessage, head, frame);
+  encode_record(active_.base + write_at_, kTypeMessage, head, frame);
+  write_at_ += need;
   next_seq_ = seq + 1;
   made_durable(start);
+}
+
+void OutputJournal::append_batch(std::span<const Record> records) {
+  std::size_t i = 0;
+  while (i < records.size()) {
+    // As many records as the active segment takes, in one write.
+    const std::size_t start = write_at_;
+    batch_.clear();
+    for (; i < records.size(); ++i) {
+      const std::size_t need = kRecordHead + align8(kMessageHead + records[i].frame.size());
+      if (active_.base == nullptr || start + batch_.size() + need + kDiscardRecord > active_.size)
+        break;
+      std::byte head[kMessageHead];
+      store64(head, records[i].seq);
+      store64(head + 8, records[i].key_hash);
+      const std::size_t at = batch_.size();
+      batch_.resize(at + need);  // zeroed: the padding
+      encode_record(batch_.data() + at, kTypeMessage, head, records[i].frame);
+    }
+    if (!batch_.empty()) {
+      write_out(batch_, start);
+      write_at_ = start + batch_.size();
+      next_seq_ = records[i - 1].seq + 1;
+      made_durable(start);
+    }
+    if (i < records.size()) {
+      roll(records[i].seq,
+           kRecordHead + align8(kMessageHead + records[i].frame.size()) + kDiscardRecord);
+    }
+  }
 }
 
 void OutputJournal::acknowledged_below(std::uint64_t seq) {
@@ -438,7 +491,12 @@ void OutputJournal::acknowledged_below(std::uint64_t seq) {
   // a full disk must not be an error. Without room the mark waits for the next segment's header.
   if (active_.base != nullptr &&
       write_at_ + kRecordHead + sizeof body + kDiscardRecord <= active_.size) {
-    write_record(kTypeLowWater, body, {});
+    try {
+      write_record(kTypeLowWater, body, {});
+    } catch (const std::exception& e) {
+      // Only more re-sends after a restart; the next mark or segment header tries again.
+      BROOK_LOG(kWarn) << e.what() << " (an acknowledgement mark)";
+    }
   }
   delete_acknowledged();
 }
