@@ -11,6 +11,7 @@
 #include <brook/error.hpp>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "support/process.hpp"
 
@@ -54,6 +55,20 @@ std::size_t segment_files(const fs::path& dir) {
   return n;
 }
 
+// Runs `body` in a child process that is then SIGKILLed, as a crash right after its last write.
+void in_a_killed_process(const std::function<void()>& body) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    body();
+    ::raise(SIGKILL);
+    ::_exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+}
+
 TEST(OutputJournal, AFreshJournalHasAnIdAndStartsAtOne) {
   test::TempDir tmp;
   OutputJournal j(tmp.path() / "a" / "b", FsyncPolicy::kBatch);
@@ -71,21 +86,14 @@ TEST(OutputJournal, WhatAKilledProcessAcceptedAndWasNotAcknowledgedIsReplayed) {
     OutputJournal j(dir, FsyncPolicy::kNever);
     id = j.id();
   }
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  in_a_killed_process([&] {
     OutputJournal j(dir, FsyncPolicy::kNever, 8192);  // small segments: several files
     for (std::uint64_t seq = 1; seq <= 500; ++seq) {
       const auto b = bytes(body(seq));
       j.append(seq, seq * 7, b);
       if (seq == 300) j.acknowledged_below(200);
     }
-    ::raise(SIGKILL);
-    ::_exit(3);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status));
+  });
 
   OutputJournal j(dir, FsyncPolicy::kNever);
   EXPECT_EQ(j.id(), id) << "the journal's id must survive restarts";
@@ -106,9 +114,7 @@ TEST(OutputJournal, WhatAKilledProcessAcceptedAndWasNotAcknowledgedIsReplayed) {
 TEST(OutputJournal, BatchesAcceptedByAKilledProcessAreReplayedLikeSingleAppends) {
   test::TempDir tmp;
   const fs::path dir = tmp.path() / "journal";
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  in_a_killed_process([&] {
     OutputJournal j(dir, FsyncPolicy::kBatch, 8192);  // a 30-record batch fills 3+ segments
     std::vector<std::vector<std::byte>> frames;
     std::vector<OutputJournal::Record> batch;
@@ -131,12 +137,7 @@ TEST(OutputJournal, BatchesAcceptedByAKilledProcessAreReplayedLikeSingleAppends)
       j.append_batch(batch);
       if (seq > 250 && seq <= 281) j.acknowledged_below(240);
     }
-    ::raise(SIGKILL);
-    ::_exit(3);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status));
+  });
 
   OutputJournal j(dir, FsyncPolicy::kNever);
   EXPECT_EQ(j.next_seq(), 601u);
