@@ -270,6 +270,51 @@ TEST_F(ReceiversTest, AReconnectingProducersEnvelopesAreHeldInOrderUntilItsOldCo
   EXPECT_EQ(r.next_wakeup(), std::chrono::steady_clock::time_point::max()) << "none held";
 }
 
+TEST_F(ReceiversTest, AConsumerStoppedWhileAReconnectIsContestedStillWaitsForTheOldConnection) {
+  // The contest grace counts only time the consumer watched. Counting a stop (SIGSTOP, a stall)
+  // gave the new connection a fresh record as soon as the consumer resumed, with the old one
+  // still open: what the old one had handled was handled again (the shop under TCP resets with
+  // basket stopped 2.4 s: six baskets with every quantity doubled).
+  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
+  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  zmq::socket_t old_connection(ctx, zmq::socket_type::dealer);
+  zmq::socket_t new_connection(ctx, zmq::socket_type::dealer);
+  for (zmq::socket_t* s : {&old_connection, &new_connection}) {
+    s->set(zmq::sockopt::linger, 0);
+    s->connect(r.endpoint());
+  }
+  std::string why;
+  std::string peer;
+  zmq::message_t body;
+  old_connection.send(zmq::str_buffer("1"));
+  ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
+  ASSERT_TRUE(r.admit(envelope("p.0@a", 1), peer, body));
+  r.settle(envelope("p.0@a", 1).id, peer, Receiver::Settle::kAck);
+  for (const char* seq : {"1", "2"})
+    new_connection.send(zmq::buffer(std::string_view(seq)));
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
+    EXPECT_FALSE(r.admit(envelope("p.0@a", std::stoull(body.to_string())), peer, body));
+  }
+  std::this_thread::sleep_for(1500ms);  // the consumer is stopped, longer than the grace
+  ASSERT_EQ(receive(r, body, peer, why, 1s), Received::kMessage);
+  EXPECT_FALSE(r.admit(envelope("p.0@a", std::stoull(body.to_string())), peer, body))
+      << "held again: the old connection is still open and the stop does not count";
+  old_connection.close();
+  std::vector<std::uint64_t> handled;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (handled.empty() && std::chrono::steady_clock::now() < deadline) {
+    if (receive(r, body, peer, why, 50ms) != Received::kMessage) continue;
+    const std::uint64_t seq = std::stoull(body.to_string());
+    if (r.admit(envelope("p.0@a", seq), peer, body)) {
+      handled.push_back(seq);
+      r.settle(envelope("p.0@a", seq).id, peer, Receiver::Settle::kAck);
+    }
+  }
+  EXPECT_EQ(handled, (std::vector<std::uint64_t>{2})) << "1 recognised as handled";
+  EXPECT_EQ(counters.duplicates, 1u);
+}
+
 TEST_F(ReceiversTest, ReliableReportsAFrameWithoutARoutingIdAsMalformed) {
   // A producer's ROUTER always sends [routing id, envelope]; a DEALER sending two frames
   // arrives as [id, a, b].

@@ -18,6 +18,11 @@ constexpr std::size_t kMaxClaimsPerProducer = 4;
 // How long a second connection's envelopes for a producer id wait for the first one to close
 // (a restart or reconnect) before it gets a record of its own; and how many such waits at once.
 constexpr std::chrono::milliseconds kContestGrace{1000};
+// A contested connection's envelopes are looked at every kHeldRetry while the loop runs; a gap
+// longer than this means the process was stopped or stalled, and no probe could see the old
+// connection close meanwhile: the grace starts again. (Counting the stop made a consumer
+// SIGSTOPped for 2.4 s give a reconnected producer a fresh record and handle its re-sends again.)
+constexpr std::chrono::milliseconds kContestStall{100};
 constexpr std::size_t kMaxContested = 1024;
 // How often held envelopes are tried again while their connection is contested.
 constexpr std::chrono::milliseconds kHeldRetry{1};
@@ -194,11 +199,13 @@ ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const 
   std::string key(env.id.producer);
   key += '\0';
   key += peer;
-  auto [contest, fresh] = contested_.try_emplace(std::move(key), now);
+  auto [contest, fresh] = contested_.try_emplace(std::move(key), Contest{now, now});
   if (fresh && contested_.size() > kMaxContested) {
     contested_.erase(contested_.begin() == contest ? std::next(contest) : contested_.begin());
   }
-  if (now - contest->second < kContestGrace) {
+  if (now - contest->second.seen > kContestStall) contest->second.since = now;
+  contest->second.seen = now;
+  if (now - contest->second.since < kContestGrace) {
     if (std::uint64_t suppressed = 0; contested_log_.allow(suppressed)) {
       const char* address = property(frame, "Peer-Address");
       BROOK_LOG(kInfo) << "producer '" << env.id.producer.substr(0, 255) << "' on channel '"

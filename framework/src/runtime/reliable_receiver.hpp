@@ -118,8 +118,13 @@ class ReliableReceiver final : public Receiver {
   LogRateLimiter forged_log_;
   LogRateLimiter jump_log_;
   LogRateLimiter contested_log_{std::chrono::seconds(10)};
-  // "producer\0connection" -> when that connection first spoke for the id while another was open.
-  std::map<std::string, std::chrono::steady_clock::time_point> contested_;
+  // "producer\0connection" -> since when that connection speaks for the id while another is
+  // open, as far as this process watched (claim()), and when it last looked.
+  struct Contest {
+    std::chrono::steady_clock::time_point since;
+    std::chrono::steady_clock::time_point seen;
+  };
+  std::map<std::string, Contest> contested_;
   struct Held {
     std::string peer;
     zmq::message_t frame;
