@@ -63,6 +63,31 @@ class ReceiversTest : public ::testing::Test {
   ChannelCounters counters;
 };
 
+// A producer ("p.0@a") whose message 1 was handled and acknowledged on its first connection,
+// then reconnected: `new_connection` speaks for it while `old_connection` is still open.
+struct Reconnected : ReceiversTest {
+  void SetUp() override {
+    for (zmq::socket_t* s : {&old_connection, &new_connection}) {
+      s->set(zmq::sockopt::linger, 0);
+      s->connect(r.endpoint());
+    }
+    old_connection.send(zmq::str_buffer("1"));
+    ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
+    old_peer = peer;
+    ASSERT_TRUE(r.admit(envelope("p.0@a", 1), peer, body));
+    r.settle(envelope("p.0@a", 1).id, peer, Receiver::Settle::kAck);
+  }
+
+  ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
+  ReliableReceiver r{ctx, port(), ch, "127.0.0.1", 0ms, counters, security};
+  zmq::socket_t old_connection{ctx, zmq::socket_type::dealer};
+  zmq::socket_t new_connection{ctx, zmq::socket_type::dealer};
+  std::string why;
+  std::string peer;
+  std::string old_peer;
+  zmq::message_t body;
+};
+
 TEST_F(ReceiversTest, PullTakesOneFrameAndReportsAMultipartMessageAsMalformed) {
   const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kBestEffort);
   PullReceiver r(ctx, port(), ch, "127.0.0.1", false, 0ms, counters, security);
@@ -225,25 +250,9 @@ TEST_F(ReceiversTest, WhatAProducerHandledIsRecordedPerConnectionSoNoOtherCanSil
   EXPECT_EQ(counters.duplicates, 2u) << "seq 1 recognised once the old connection is gone";
 }
 
-TEST_F(ReceiversTest, AReconnectingProducersEnvelopesAreHeldInOrderUntilItsOldConnectionCloses) {
+TEST_F(Reconnected, AReconnectingProducersEnvelopesAreHeldInOrderUntilItsOldConnectionCloses) {
   // Dropping the new connection's first envelopes while the old one is open, and handling its
   // later ones once it closed, would reorder the producer's stream (docs/reliability.md).
-  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
-  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
-  zmq::socket_t old_connection(ctx, zmq::socket_type::dealer);
-  zmq::socket_t new_connection(ctx, zmq::socket_type::dealer);
-  for (zmq::socket_t* s : {&old_connection, &new_connection}) {
-    s->set(zmq::sockopt::linger, 0);
-    s->connect(r.endpoint());
-  }
-  std::string why;
-  std::string peer;
-  zmq::message_t body;
-  old_connection.send(zmq::str_buffer("1"));
-  ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
-  const std::string old_peer = peer;
-  ASSERT_TRUE(r.admit(envelope("p.0@a", 1), peer, body));
-  r.settle(envelope("p.0@a", 1).id, peer, Receiver::Settle::kAck);
   // The producer reconnects: 1 (unacknowledged as far as it knows), 2, 3 on the new connection.
   for (const char* seq : {"1", "2", "3"})
     new_connection.send(zmq::buffer(std::string_view(seq)));
@@ -270,26 +279,11 @@ TEST_F(ReceiversTest, AReconnectingProducersEnvelopesAreHeldInOrderUntilItsOldCo
   EXPECT_EQ(r.next_wakeup(), std::chrono::steady_clock::time_point::max()) << "none held";
 }
 
-TEST_F(ReceiversTest, AConsumerStoppedWhileAReconnectIsContestedStillWaitsForTheOldConnection) {
+TEST_F(Reconnected, AConsumerStoppedWhileAReconnectIsContestedStillWaitsForTheOldConnection) {
   // The contest grace counts only time the consumer watched. Counting a stop (SIGSTOP, a stall)
   // gave the new connection a fresh record as soon as the consumer resumed, with the old one
   // still open: what the old one had handled was handled again (the shop under TCP resets with
   // basket stopped 2.4 s: six baskets with every quantity doubled).
-  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
-  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
-  zmq::socket_t old_connection(ctx, zmq::socket_type::dealer);
-  zmq::socket_t new_connection(ctx, zmq::socket_type::dealer);
-  for (zmq::socket_t* s : {&old_connection, &new_connection}) {
-    s->set(zmq::sockopt::linger, 0);
-    s->connect(r.endpoint());
-  }
-  std::string why;
-  std::string peer;
-  zmq::message_t body;
-  old_connection.send(zmq::str_buffer("1"));
-  ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
-  ASSERT_TRUE(r.admit(envelope("p.0@a", 1), peer, body));
-  r.settle(envelope("p.0@a", 1).id, peer, Receiver::Settle::kAck);
   for (const char* seq : {"1", "2"})
     new_connection.send(zmq::buffer(std::string_view(seq)));
   for (int i = 0; i < 2; ++i) {
