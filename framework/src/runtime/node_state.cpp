@@ -9,7 +9,6 @@
 #include <brook/error.hpp>
 #include <brook/log.hpp>
 #include <map>
-#include <set>
 
 #include "runtime/node_runtime.hpp"
 #include "runtime/socket_setup.hpp"
@@ -126,19 +125,17 @@ void NodeRuntime::commit_pass() {
   // Not in the middle of a handler call (a `block` emit runs control passes).
   if (handling_ != nullptr || !pass_open()) return;
   try {
-    std::set<std::size_t> journaled;
-    for (const auto& s : pass_output_) {
-      if (outputs_[s.output]->journal() != nullptr) journaled.insert(s.output);
-    }
-    for (const std::size_t output : journaled) {
+    for (std::size_t output = 0; output < outputs_.size(); ++output) {
+      detail::OutputJournal* j = outputs_[output]->journal();
+      if (j == nullptr) continue;
       journal_batch_.clear();
       for (const auto& s : pass_output_) {
         if (s.output == output)
           journal_batch_.push_back({s.seq, s.key_hash, detail::bytes_of(s.msg)});
       }
-      detail::OutputJournal& j = *outputs_[output]->journal();
-      j.append_batch(journal_batch_);
-      state_->set_output_mark(outputs_[output]->port(), j.next_seq());
+      if (journal_batch_.empty()) continue;
+      j->append_batch(journal_batch_);
+      state_->set_output_mark(outputs_[output]->port(), j->next_seq());
     }
     for (const auto& u : pass_input_) {
       state_->record_handled(u.in->channel().name, u.producer, u.seq,

@@ -148,10 +148,9 @@ void ReliableReceiver::hold(const EnvelopeView& env, const std::string& peer,
   }
   Held h{peer, zmq::message_t()};
   h.frame.copy(const_cast<zmq::message_t&>(frame));  // shares the data, keeps the properties
-  if (held_.empty()) next_held_try_ = std::chrono::steady_clock::now() + kHeldRetry;
+  if (front || held_.empty()) next_held_try_ = std::chrono::steady_clock::now() + kHeldRetry;
   if (front) {
     held_.push_front(std::move(h));
-    next_held_try_ = std::chrono::steady_clock::now() + kHeldRetry;
   } else {
     held_.push_back(std::move(h));
   }
