@@ -42,15 +42,7 @@ nodes:
   auto batcher = c.start_node("brook-test-batcher", "batcher");
   auto source = c.start_node("brook-test-source", "source");
   auto received = [&] { return c.counter("sink", "groups", &ChannelCounters::received); };
-  for (int k = 1; k <= kills; ++k) {
-    const std::uint64_t at = kCount * static_cast<std::uint64_t>(k) / (kills + 1);
-    EXPECT_TRUE(wait_for([&] { return received() >= at; }, 30s))
-        << "kill " << k << ": the sink got " << received() << "\n"
-        << tail(batcher.log_path());
-    batcher.signal(SIGKILL);
-    EXPECT_TRUE(wait_for([&] { return !batcher.running(); }, 10s));
-    batcher = c.start_node("brook-test-batcher", "batcher");
-  }
+  c.kill_repeatedly(batcher, "brook-test-batcher", "batcher", kills, kCount, received);
   EXPECT_EQ(source.wait(30s), 0) << source.log();
   // Not an assertion: what is missing shows in the counts below.
   (void)wait_for([&] { return received() >= kCount; }, 30s);

@@ -74,19 +74,13 @@ nodes:
   auto counter = c.start_node("brook-test-counter", "counter");
   auto source = c.start_node("brook-test-source", "source");
   replays = 0;
-  for (int k = 1; k <= kills; ++k) {
-    // Spread over the run: the source emits 4000/s for 5 s.
-    const std::uint64_t at = kCount * static_cast<std::uint64_t>(k) / (kills + 1);
-    EXPECT_TRUE(wait_for(
-        [&] { return c.counter("sink", "counts", &ChannelCounters::received) >= at; }, 30s))
-        << "kill " << k << ": the sink got "
-        << c.counter("sink", "counts", &ChannelCounters::received) << "\n"
-        << tail(counter.log_path());
-    counter.signal(SIGKILL);
-    EXPECT_TRUE(wait_for([&] { return !counter.running(); }, 10s));
-    counter = c.start_node("brook-test-counter", "counter");
-    if (counter.log().find("never committed; discarding") != std::string::npos) ++replays;
-  }
+  // Spread over the run: the source emits 4000/s for 5 s.
+  c.kill_repeatedly(
+      counter, "brook-test-counter", "counter", kills, kCount,
+      [&] { return c.counter("sink", "counts", &ChannelCounters::received); },
+      [&](Process& restarted) {
+        if (restarted.log().find("never committed; discarding") != std::string::npos) ++replays;
+      });
   // It emits for 5 s. Its exit must not wait drain_timeout (60 s) for messages queued to a
   // killed counter's connection.
   EXPECT_EQ(source.wait(30s), 0) << source.log();

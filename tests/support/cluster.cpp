@@ -1,5 +1,8 @@
 #include "support/cluster.hpp"
 
+#include <gtest/gtest.h>
+#include <signal.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -68,6 +71,22 @@ Process Cluster::start_node(const std::string& exe, const std::string& node, std
   Process::Options o{argv, {}, log};
   o.wait_ready = wait_ready;
   return Process::start(std::move(o));
+}
+
+void Cluster::kill_repeatedly(Process& victim, const std::string& exe, const std::string& node,
+                              int kills, std::uint64_t total,
+                              const std::function<std::uint64_t()>& progress,
+                              const std::function<void(Process&)>& restarted) {
+  for (int k = 1; k <= kills; ++k) {
+    const std::uint64_t at = total * static_cast<std::uint64_t>(k) / (kills + 1);
+    EXPECT_TRUE(wait_for([&] { return progress() >= at; }, 30s))
+        << "kill " << k << ": progress " << progress() << " of " << at << "\n"
+        << tail(victim.log_path());
+    victim.signal(SIGKILL);
+    EXPECT_TRUE(wait_for([&] { return !victim.running(); }, 10s));
+    victim = start_node(exe, node);
+    if (restarted) restarted(victim);
+  }
 }
 
 DirectoryClient& Cluster::client() {

@@ -2,6 +2,7 @@
 // temporary directory, and helpers to read what the nodes report.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -49,6 +50,13 @@ class Cluster {
   // Starts `exe` as node.instance of the topology (waits for READY unless told not to).
   Process start_node(const std::string& exe, const std::string& node, std::uint32_t instance = 0,
                      std::vector<std::string> extra = {}, bool wait_ready = true);
+
+  // SIGKILLs `victim` (node.0 run as `exe`) `kills` times, the k-th once `progress()` reached
+  // k / (kills + 1) of `total`, and starts it again in its place each time; `restarted` sees each
+  // new incarnation. A stage that does not get there in 30 s fails the test.
+  void kill_repeatedly(Process& victim, const std::string& exe, const std::string& node, int kills,
+                       std::uint64_t total, const std::function<std::uint64_t()>& progress,
+                       const std::function<void(Process&)>& restarted = {});
 
   DirectoryClient& client();
   // The security client() talks with (set before its first use; default: none).

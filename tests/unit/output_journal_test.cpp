@@ -48,6 +48,18 @@ std::vector<Replayed> replay(OutputJournal& j) {
   return out;
 }
 
+// `got` is messages first..last in order, each with key hash seq * 7 and frame `frame(seq)`.
+void expect_replayed(const std::vector<Replayed>& got, std::uint64_t first, std::uint64_t last,
+                     const std::function<std::string(std::uint64_t)>& frame) {
+  ASSERT_EQ(got.size(), last - first + 1);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const std::uint64_t seq = first + i;
+    ASSERT_EQ(got[i].seq, seq);
+    EXPECT_EQ(got[i].key_hash, seq * 7);
+    EXPECT_EQ(got[i].frame, frame(seq));
+  }
+}
+
 std::size_t segment_files(const fs::path& dir) {
   std::size_t n = 0;
   for (const auto& e : fs::directory_iterator(dir))
@@ -98,14 +110,7 @@ TEST(OutputJournal, WhatAKilledProcessAcceptedAndWasNotAcknowledgedIsReplayed) {
   OutputJournal j(dir, FsyncPolicy::kNever);
   EXPECT_EQ(j.id(), id) << "the journal's id must survive restarts";
   EXPECT_EQ(j.next_seq(), 501u);
-  const auto got = replay(j);
-  ASSERT_EQ(got.size(), 301u);
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const std::uint64_t seq = 200 + i;
-    ASSERT_EQ(got[i].seq, seq);
-    EXPECT_EQ(got[i].key_hash, seq * 7);
-    EXPECT_EQ(got[i].frame, body(seq));
-  }
+  expect_replayed(replay(j), 200, 500, [](std::uint64_t seq) { return body(seq); });
 }
 
 // A state store's passes write batches (one pwrite per segment), mixed here with single
@@ -141,14 +146,9 @@ TEST(OutputJournal, BatchesAcceptedByAKilledProcessAreReplayedLikeSingleAppends)
 
   OutputJournal j(dir, FsyncPolicy::kNever);
   EXPECT_EQ(j.next_seq(), 601u);
-  const auto got = replay(j);
-  ASSERT_EQ(got.size(), 361u);
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const std::uint64_t seq = 240 + i;
-    ASSERT_EQ(got[i].seq, seq);
-    EXPECT_EQ(got[i].key_hash, seq * 7);
-    EXPECT_EQ(got[i].frame, seq % 100 == 1 ? body(seq) : body(seq) + std::string(seq % 300, 'p'));
-  }
+  expect_replayed(replay(j), 240, 600, [](std::uint64_t seq) {
+    return seq % 100 == 1 ? body(seq) : body(seq) + std::string(seq % 300, 'p');
+  });
 }
 
 TEST(OutputJournal, AcknowledgedSegmentsAreDeletedAndNumbersContinue) {
