@@ -239,5 +239,61 @@ nodes:
   EXPECT_EQ(sink.stop(), 0) << sink.log();
 }
 
+// A process that dies without unregistering leaves its address in the directory until its lease
+// expires; if another channel's input is bound on that port meanwhile, producers of the dead
+// one's channel connect to it. Here the directory lists a replica of `sink` at the bystander's
+// input of channel 'other' (as a SIGKILLed sink whose port the bystander took). Before the fix the
+// bystander acknowledged the 'work' envelopes it could not handle, and the source counted them
+// delivered: lost. Now it leaves them with the source and tells it to send nothing new there;
+// the source re-sends them to sink.0 once the stale registration expires.
+TEST(AtLeastOnce, AnInputOnAStaleAddressOfAnotherChannelGivesEverythingBack) {
+  constexpr std::uint64_t kCount = 3000;
+  Cluster c;
+  c.start_directory();
+  c.write_topology(R"(
+topology: reliable-stale
+directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms, ttl: 1s}
+channels:
+  work: {delivery: at-least-once, ack_timeout: 20s}
+  other: {delivery: at-least-once, external: true}
+nodes:
+  source: {exec: brook-test-source, outputs: {out: work}, params: {count: 3000, rate: 1000}}
+  sink: {exec: brook-test-sink, replicas: 2, inputs: {in: work},
+         params: {journal: "{DIR}/journal.txt"}}
+  bystander: {exec: brook-test-sink, inputs: {in: other}, params: {journal: "{DIR}/other.txt"}}
+)");
+  auto sink = c.start_node("brook-test-sink", "sink", 0);
+  auto bystander = c.start_node("brook-test-sink", "bystander", 0);
+  std::string other;
+  for (const auto& e : c.client().resolve("other").entries)
+    if (e.reg.direction == Direction::kIn) other = e.reg.endpoint;
+  ASSERT_FALSE(other.empty());
+  RegisterRequest stale;
+  stale.topology = "reliable-stale";
+  stale.node = "sink";
+  stale.instance = 1;
+  stale.incarnation = "0123456789abcdef";
+  stale.host = "localhost";
+  stale.pid = 1;
+  stale.lease_ms = 3000;  // never renewed: it expires 3 s from now, as a dead process's does
+  stale.registrations = {Registration{"work", Direction::kIn, Pattern::kPipeline, other, "in"}};
+  ASSERT_TRUE(std::holds_alternative<AckReply>(c.client().request(stale)));
+  auto source = c.start_node("brook-test-source", "source");
+  ASSERT_EQ(source.wait(60s), 0) << source.log();
+  ASSERT_EQ(sink.stop(), 0) << sink.log();
+  const std::uint64_t misrouted = c.counter("bystander", "other", &ChannelCounters::misrouted);
+  ASSERT_EQ(bystander.stop(), 0) << bystander.log();
+  const Tally t = tally({c.dir() / "journal.txt"}, "source.0", kCount);
+  std::cout << "a stale address on another channel's input: sent " << kCount << ", misrouted "
+            << misrouted << ", lost " << kCount - t.distinct << ", duplicated " << t.duplicates
+            << "\n";
+  EXPECT_EQ(t.distinct, kCount);
+  EXPECT_EQ(t.unexpected, 0u);
+  EXPECT_GE(misrouted, 1u);
+  EXPECT_TRUE(read_report(c.dir() / "other.txt").messages.empty());
+  EXPECT_NE(bystander.log().find("has a stale address"), std::string::npos) << bystander.log();
+  EXPECT_NE(source.log().find("nothing new goes to it"), std::string::npos) << source.log();
+}
+
 }  // namespace
 }  // namespace brook::test

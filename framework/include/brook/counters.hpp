@@ -41,6 +41,8 @@ struct ChannelCounters {
                                      // of file descriptors: the input stops listening a while)
   std::uint64_t declined = 0;        // at-least-once messages a handler declined (brook::Declined):
                                      // left unacknowledged with their producer, re-sent later
+  std::uint64_t misrouted = 0;       // at-least-once envelopes naming another channel (a producer
+                                     // with a stale address): left with it, told to stop sending
 
   // Visits (name, value) for each counter in kChannelCounterFields order (the wire names).
   template <class F>
@@ -56,7 +58,7 @@ struct CounterField {
 };
 
 // The single list of counters: wire names and members. Adding a counter means adding it here.
-inline constexpr std::array<CounterField, 18> kChannelCounterFields{{
+inline constexpr std::array<CounterField, 19> kChannelCounterFields{{
     {"received", &ChannelCounters::received},
     {"emitted", &ChannelCounters::emitted},
     {"sent", &ChannelCounters::sent},
@@ -75,6 +77,7 @@ inline constexpr std::array<CounterField, 18> kChannelCounterFields{{
     {"forged", &ChannelCounters::forged},
     {"accept_failed", &ChannelCounters::accept_failed},
     {"declined", &ChannelCounters::declined},
+    {"misrouted", &ChannelCounters::misrouted},
 }};
 
 template <class F>

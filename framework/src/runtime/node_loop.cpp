@@ -208,11 +208,7 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
     return;
   }
   if (env.channel != in.channel().name) {
-    decode_error(in, frame,
-                 "envelope names channel '" + std::string(env.channel.substr(0, 64)) +
-                     "' but arrived on '" + in.channel().name + "'");
-    // Counted; acknowledged so it is not re-sent forever.
-    in.settle(env.id, peer, detail::Receiver::Settle::kAck);
+    misrouted(in, frame, env, peer);
     return;
   }
   auto& counters = in.counters();
@@ -268,6 +264,31 @@ void NodeRuntime::declined(detail::Receiver& in, const EnvelopeView& env, const 
                      << "; left with its producer, which re-sends it after "
                      << in.channel().ack_timeout.count() << " ms (" << counters.declined
                      << " declined on this channel"
+                     << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
+                     << ")";
+  }
+}
+
+void NodeRuntime::misrouted(detail::Receiver& in, const zmq::message_t& frame,
+                            const EnvelopeView& env, const std::string& peer) {
+  const std::string why = "envelope names channel '" + std::string(env.channel.substr(0, 64)) +
+                          "' but arrived on '" + in.channel().name + "'";
+  // Acknowledging it would tell its producer that the other channel's consumer handled it.
+  if (!in.turn_away(peer)) {
+    decode_error(in, frame, why);
+    return;
+  }
+  auto& counters = in.counters();
+  ++counters.misrouted;
+  std::uint64_t suppressed = 0;
+  if (misrouted_log_.allow(suppressed)) {
+    BROOK_LOG(kWarn) << "port '" << in.port() << "' (channel '" << in.channel().name
+                     << "'): the producer at " << detail::peer_address(frame)
+                     << " has a stale address: " << why
+                     << " (this port was another channel's, whose process died without "
+                        "unregistering); left unacknowledged with its producer, which sends "
+                        "nothing new here and re-sends it once that registration expires ("
+                     << counters.misrouted << " misrouted on this channel"
                      << (suppressed ? ", " + std::to_string(suppressed) + " not logged" : "")
                      << ")";
   }

@@ -130,6 +130,10 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   void dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
                 std::uint32_t attempt);
   void decode_error(detail::Receiver& in, const zmq::message_t& frame, const std::string& why);
+  // An envelope of another channel: given back to its producer where it can be (at-least-once),
+  // else a decode error.
+  void misrouted(detail::Receiver& in, const zmq::message_t& frame, const EnvelopeView& env,
+                 const std::string& peer);
   // A producer refused this tap (brook tap): it would miss that producer's messages, so it
   // stops and run() returns 1.
   void tap_refused(const std::string& why);
@@ -173,6 +177,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   PayloadDecoder payload_decoder_;
   TraceIdGenerator trace_ids_;
   LogRateLimiter decode_log_;
+  LogRateLimiter misrouted_log_;
   LogRateLimiter declined_log_{std::chrono::seconds(10)};
   LogRateLimiter callback_log_;
   detail::WaitFn wait_fn_;

@@ -93,6 +93,13 @@ class Receiver {
   // send nothing new (docs/wire.md, "drain"), so it can settle what it has before it leaves.
   virtual void begin_drain() {}
 
+  // An envelope naming another channel arrived from `peer`: its producer has a stale address
+  // (this port was another channel's input, whose process died without unregistering). True
+  // when the producer keeps the message — at-least-once: it is not acknowledged and the
+  // connection is told to send nothing new (a drain frame), so its producer re-sends it when
+  // that registration expires; false when it is lost (best-effort).
+  virtual bool turn_away(const std::string& /*peer*/) { return false; }
+
   // Pubsub: the publishers the directory lists. waiting_for() names those that did not welcome
   // this instance yet (empty: every one did, or the receiver does not wait for welcomes).
   virtual void publisher_added(const DirectoryEntry& /*e*/) {}

@@ -372,6 +372,13 @@ void ReliableReceiver::send_drain(const std::string& routing_id) {
   (void)send_frame(routing_id, drain_buffer_);
 }
 
+bool ReliableReceiver::turn_away(const std::string& peer) {
+  // Once per connection while there is room to remember it; beyond that once per envelope,
+  // which the peer's own sending bounds.
+  if (drained_.size() >= kMaxClaimsRemembered || drained_.insert(peer).second) send_drain(peer);
+  return true;
+}
+
 void ReliableReceiver::begin_drain() {
   if (draining_) return;
   draining_ = true;

@@ -57,6 +57,7 @@ class ReliableReceiver final : public Receiver {
   void release(const std::string& peer, std::string_view producer, std::uint64_t seq) override;
   void flush_acks() override;
   void begin_drain() override;
+  bool turn_away(const std::string& peer) override;
   void give_back(const MessageId& id, const std::string& peer) override;
   void seed_handled(
       const std::map<std::string, std::vector<std::uint64_t>, std::less<>>& handled) override;
@@ -114,7 +115,7 @@ class ReliableReceiver final : public Receiver {
   msgpack::sbuffer ack_buffer_;
   bool draining_ = false;
   msgpack::sbuffer drain_buffer_;
-  std::unordered_set<std::string> drained_;  // connections told, while draining
+  std::unordered_set<std::string> drained_;  // connections told to send nothing new
   LogRateLimiter forged_log_;
   LogRateLimiter jump_log_;
   LogRateLimiter contested_log_{std::chrono::seconds(10)};

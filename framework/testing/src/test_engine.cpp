@@ -300,11 +300,12 @@ void TestEngine::dispatch(std::size_t input, std::span<const std::byte> frame,
   d.seq = env.id.seq;
   const bool reliable = in.channel->reliable();
   if (env.channel != in.channel->name) {
-    ++counters.decode_errors;
+    // As a process does: an at-least-once producer keeps it (a stale address), not acknowledged;
+    // best-effort, it is lost.
+    ++(reliable ? counters.misrouted : counters.decode_errors);
     d.outcome = testing::Outcome::kWrongChannel;
     d.errors.push_back("envelope names channel '" + std::string(env.channel.substr(0, 64)) +
                        "' but arrived on '" + in.channel->name + "'");
-    acknowledge(in, env.id, d);  // as a process does, so it is not re-sent forever
     return;
   }
   if (attempt == 0 && reliable) {

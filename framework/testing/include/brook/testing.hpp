@@ -59,7 +59,9 @@ enum class Outcome {
   kUndecodable,   // of a type the handler does not take, or its payload does not convert to the
                   // handler's type; never retried, no dead_letter channel
   kMalformed,     // the frame is not a valid envelope under the channel's limits (dropped)
-  kWrongChannel,  // the envelope names another channel than the port's (dropped)
+  kWrongChannel,  // the envelope names another channel than the port's: not acknowledged (a
+                  // producer with a stale address keeps it), counted in `misrouted`; dropped and
+                  // counted in `decode_errors` on a best-effort input
   kDuplicate,     // at-least-once: already handled here, not handled again
   kDeclined,      // at-least-once: the handler threw brook::Declined on its first attempt; not
                   // acknowledged, so a producer would re-send it (send it again to see that);
