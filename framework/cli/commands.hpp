@@ -15,5 +15,6 @@ int run_send(const Args& args);
 int run_call(const Args& args);
 int run_dead(const Args& args);
 int run_keygen(const Args& args);
+int run_resolve(const Args& args);
 
 }  // namespace brook::cli

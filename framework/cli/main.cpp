@@ -15,6 +15,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"up", "start a topology's directory and nodes; stop them on Ctrl-C", brook::cli::run_up},
     {"check", "validate a topology file", brook::cli::run_check},
+    {"resolve", "print what one node instance runs with, as JSON", brook::cli::run_resolve},
     {"graph", "draw a topology as Graphviz DOT or SVG", brook::cli::run_graph},
     {"ls", "list live instances and their endpoints", brook::cli::run_ls},
     {"stats", "per node and channel counters and rates", brook::cli::run_stats},

@@ -21,7 +21,9 @@ std::string join_ports(const std::vector<PortSpec>& ports) {
 constexpr const char* kPortFix =
     ": map it to a channel there, or mark it optional in the code (brook::optional_port)";
 
-Topology load(const NodeOptions& o) {
+}  // namespace
+
+Topology load_node_topology(const NodeOptions& o) {
   if (o.preloaded) return *o.preloaded;
   LoadOptions lo;
   lo.overrides = o.overrides;
@@ -29,26 +31,29 @@ Topology load(const NodeOptions& o) {
   return load_topology(o.topology, lo);
 }
 
-}  // namespace
+const NodeSpec& node_instance_spec(const Topology& t, const NodeOptions& o) {
+  const NodeSpec* spec = t.node(o.node);
+  if (spec == nullptr) {
+    std::string names;
+    for (const auto& n : t.nodes)
+      names += (names.empty() ? "" : ", ") + n.name;
+    throw ConfigError("node '" + o.node + "' is not in topology '" + t.name + "' (" +
+                      o.topology.string() + "; nodes: " + names + ")");
+  }
+  if (o.instance >= static_cast<std::uint32_t>(spec->replicas)) {
+    throw ConfigError("--instance " + std::to_string(o.instance) + " is out of range: node '" +
+                      spec->name + "' has " + std::to_string(spec->replicas) +
+                      " replicas (instances 0.." + std::to_string(spec->replicas - 1) + "; " +
+                      spec->where.str() + ")");
+  }
+  return *spec;
+}
 
 NodeEngine::NodeEngine(NodeOptions options, std::string incarnation)
     : options_(std::move(options)),
-      topology_(load(options_)),
+      topology_(load_node_topology(options_)),
       incarnation_(std::move(incarnation)) {
-  spec_ = topology_.node(options_.node);
-  if (spec_ == nullptr) {
-    std::string names;
-    for (const auto& n : topology_.nodes)
-      names += (names.empty() ? "" : ", ") + n.name;
-    throw ConfigError("node '" + options_.node + "' is not in topology '" + topology_.name + "' (" +
-                      options_.topology.string() + "; nodes: " + names + ")");
-  }
-  if (options_.instance >= static_cast<std::uint32_t>(spec_->replicas)) {
-    throw ConfigError("--instance " + std::to_string(options_.instance) +
-                      " is out of range: node '" + spec_->name + "' has " +
-                      std::to_string(spec_->replicas) + " replicas (instances 0.." +
-                      std::to_string(spec_->replicas - 1) + ")");
-  }
+  spec_ = &node_instance_spec(topology_, options_);
   instance_name_ = spec_->name + "." + std::to_string(options_.instance);
   producer_id_ = instance_name_ + "@" + incarnation_;
   set_log_level(options_.log_level);

@@ -14,6 +14,13 @@
 
 namespace brook::detail {
 
+// The topology a node process runs with: its file, loaded with its --set overrides (or the
+// preloaded one). `brook resolve` loads through this too, so it shows what a node would see.
+Topology load_node_topology(const NodeOptions& o);
+// The spec of node `o.node`, with `o.instance` in range. Throws ConfigError naming the topology
+// file and its nodes, or the node's instance range.
+const NodeSpec& node_instance_spec(const Topology& t, const NodeOptions& o);
+
 class NodeEngine {
  public:
   using Clock = std::chrono::steady_clock;

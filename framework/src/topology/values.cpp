@@ -130,23 +130,9 @@ std::string_view to_string(OnFull p) noexcept {
   return "?";
 }
 
-namespace detail {
-
-std::optional<RestartPolicy> parse_restart_policy(std::string_view s) noexcept {
-  if (s == "never") return RestartPolicy::kNever;
-  if (s == "on-failure") return RestartPolicy::kOnFailure;
-  if (s == "always") return RestartPolicy::kAlways;
-  return std::nullopt;
-}
-
+// Declared in brook/topology.hpp: public, like the other to_string overloads.
 std::string_view to_string(Delivery d) noexcept {
   return d == Delivery::kAtLeastOnce ? "at-least-once" : "best-effort";
-}
-
-std::optional<Delivery> parse_delivery(std::string_view s) noexcept {
-  if (s == "at-least-once") return Delivery::kAtLeastOnce;
-  if (s == "best-effort") return Delivery::kBestEffort;
-  return std::nullopt;
 }
 
 std::string_view to_string(FsyncPolicy f) noexcept {
@@ -159,6 +145,21 @@ std::string_view to_string(FsyncPolicy f) noexcept {
       return "never";
   }
   return "batch";
+}
+
+namespace detail {
+
+std::optional<RestartPolicy> parse_restart_policy(std::string_view s) noexcept {
+  if (s == "never") return RestartPolicy::kNever;
+  if (s == "on-failure") return RestartPolicy::kOnFailure;
+  if (s == "always") return RestartPolicy::kAlways;
+  return std::nullopt;
+}
+
+std::optional<Delivery> parse_delivery(std::string_view s) noexcept {
+  if (s == "at-least-once") return Delivery::kAtLeastOnce;
+  if (s == "best-effort") return Delivery::kBestEffort;
+  return std::nullopt;
 }
 
 std::optional<FsyncPolicy> parse_fsync(std::string_view s) noexcept {
