@@ -23,6 +23,9 @@
 #include "launch/drain_detector.hpp"
 #include "launch/launch_plan.hpp"
 #include "launch/loss_report.hpp"
+#include "launch/resolved_files.hpp"
+#include "resolved_view.hpp"
+#include "runtime/node_engine.hpp"
 #include "runtime/reactor.hpp"
 #include "util/lifecycle.hpp"
 
@@ -90,6 +93,10 @@ class Launcher::Impl {
   // ---- processes ----
   void start(Proc& p);
   SpawnSpec spawn_spec(const Proc& p) const;
+  // The brook options a node instance is started with (its own `args` follow them).
+  std::vector<std::string> node_args(const NodeSpec& spec, std::uint32_t instance) const;
+  // Each instance's resolved document, from the options it is started with ($BROOK_RESOLVED).
+  void write_resolved();
   void on_exit(Proc& p, int status);
   void schedule_restart(Proc& p, const std::string& why);
   void read_output(Proc& p, bool all);
@@ -150,29 +157,54 @@ class Launcher::Impl {
   std::optional<Security> dir_security_;  // the cli key, loaded at the first poll
   std::optional<ListReply> last_list_;
   Clock::time_point last_list_at_{};
+  std::optional<ResolvedFiles> resolved_;
 };
 
 // ---- processes ------------------------------------------------------------------------------
 
+std::vector<std::string> Launcher::Impl::node_args(const NodeSpec& spec,
+                                                   std::uint32_t instance) const {
+  std::vector<std::string> args{"--topology",  t_.file.string(), "--node",
+                                spec.name,     "--instance",     std::to_string(instance),
+                                "--log-level", o_.log_level};
+  if (o_.directory) args.insert(args.end(), {"--directory", *o_.directory});
+  if (o_.advertise) args.insert(args.end(), {"--advertise", *o_.advertise});
+  for (const auto& ov : o_.overrides)
+    args.insert(args.end(), {"--set", ov});
+  return args;
+}
+
+void Launcher::Impl::write_resolved() {
+  resolved_.emplace();
+  std::optional<Topology> topology;  // as the nodes load it: the same file and overrides
+  for (const auto& level : levels_) {
+    for (const NodeSpec* n : level) {
+      for (int i = 0; i < n->replicas; ++i) {
+        const auto instance = static_cast<std::uint32_t>(i);
+        std::vector<std::string> argv = node_args(*n, instance);
+        argv.insert(argv.begin(), n->exec_path.string());
+        const NodeOptions options = cli::node_options(argv);
+        if (!topology) topology = detail::load_node_topology(options);
+        const NodeSpec& spec = detail::node_instance_spec(*topology, options);
+        resolved_->write(n->name, instance, cli::resolved_view(*topology, spec, options));
+      }
+    }
+  }
+}
+
 SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
   SpawnSpec s;
-  const std::string file = t_.file.string();
   if (p.spec == nullptr) {
     s.program = o_.directory_program;
-    s.args = {"--topology", file, "--log-level", o_.log_level};
+    s.args = {"--topology", t_.file.string(), "--log-level", o_.log_level};
     for (const auto& ov : o_.overrides)
       s.args.insert(s.args.end(), {"--set", ov});
   } else {
     s.program = p.spec->exec_path;
-    s.args = {"--topology",  file,         "--node",
-              p.spec->name,  "--instance", std::to_string(p.instance),
-              "--log-level", o_.log_level};
-    if (o_.directory) s.args.insert(s.args.end(), {"--directory", *o_.directory});
-    if (o_.advertise) s.args.insert(s.args.end(), {"--advertise", *o_.advertise});
-    for (const auto& ov : o_.overrides)
-      s.args.insert(s.args.end(), {"--set", ov});
+    s.args = node_args(*p.spec, p.instance);
     s.args.insert(s.args.end(), p.spec->args.begin(), p.spec->args.end());
     s.env = p.spec->env;
+    if (resolved_) s.env["BROOK_RESOLVED"] = resolved_->path(p.spec->name, p.instance).string();
   }
   s.env["BROOK_LOG_FORMAT"] = "plain";  // the launcher adds time-free "name |" prefixes
   return s;
@@ -771,6 +803,10 @@ int Launcher::Impl::run() {
   ::sigprocmask(SIG_BLOCK, &mask, &old);
   signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd_ < 0) throw Error(std::string("signalfd: ") + std::strerror(errno));
+  // With SIGINT and SIGTERM blocked, so that a stop cannot leave the files behind: `resolved_`
+  // removes them when the launcher goes, whichever way run() ends.
+  levels_ = start_levels(t_, o_.only);
+  write_resolved();
   ::signal(SIGPIPE, SIG_IGN);
   const auto signals = reactor_.add_fd(signal_fd_, ZMQ_POLLIN, [this](short) { read_signals(); });
   // After every poll, not only on SIGCHLD: a thread that does not block SIGCHLD would take it.
@@ -794,7 +830,6 @@ int Launcher::Impl::run() {
   const TimerId names =
       reactor_.add_timer(Clock::now() + kNameCheck, kNameCheck, true, [this] { watch_names(); });
 
-  levels_ = start_levels(t_, o_.only);
   if (o_.start_directory) console_.reserve_name("directory");
   int instances = 0;
   for (const auto& level : levels_) {
