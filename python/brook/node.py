@@ -221,10 +221,15 @@ class Node:
             for g in out.groups.values():
                 for sock, fn in g.sockets():
                     self.watch(sock, fn)
+        self.watch(self.signals.fd, self.signals.drain)
+        # While emit() blocks and while the stop waits for acknowledgements, inputs are not
+        # read: polling them then would only spin.
+        self.framework_poller = zmq.Poller()
+        for sock in self.dispatch:
+            self.framework_poller.register(sock, zmq.POLLIN)
         for inp in self.inputs.values():
             self.watch(inp.sock, None)
             self.input_socks.add(inp.sock)
-        self.watch(self.signals.fd, self.signals.drain)
         self.poller_dirty = False
 
     def watch(self, sock, fn):
@@ -293,10 +298,10 @@ class Node:
         if self.poller_dirty:
             self.rebuild_poller()
         timeout = max(0, int((until - time.monotonic()) * 1000 + 0.999))
-        for sock, _ in self.poller.poll(timeout):
+        poller = self.poller if inputs else self.framework_poller
+        for sock, _ in poller.poll(timeout):
             if sock in self.input_socks:
-                if inputs:
-                    self.read_input(sock)
+                self.read_input(sock)
             else:
                 fn = self.dispatch.get(sock)
                 if fn is not None:

@@ -8,6 +8,7 @@ acknowledged, so they survive SIGKILL.
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,8 +151,10 @@ class Install(unittest.TestCase):
             venv = os.path.join(d, "venv")
             subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv],
                            check=True, timeout=50)
+            src = os.path.join(d, "src")  # pip writes build/ and *.egg-info next to it
+            shutil.copytree(PYTHON_DIR, src, ignore=shutil.ignore_patterns("__pycache__"))
             pip = subprocess.run([os.path.join(venv, "bin", "pip"), "install", "--no-index",
-                                  "--no-build-isolation", PYTHON_DIR], capture_output=True,
+                                  "--no-build-isolation", src], capture_output=True,
                                  text=True, timeout=50, cwd=d)
             self.assertEqual(pip.returncode, 0, pip.stdout + pip.stderr)
             r = subprocess.run([os.path.join(venv, "bin", "python"), "-c",
@@ -291,21 +294,28 @@ class Launch(unittest.TestCase):
                                "tap": False}]}))
         self.assertTrue(dealer.poll(10000))
         self.assertTrue(msgpack.unpackb(dealer.recv())["ok"])
+        work = channel(producers=["source"], consumers=["sink"])
+        work["ack_timeout_ms"] = 100
         doc = resolved("source", self.endpoint, outputs={"out": "work"},
-                       channels={"work": channel(producers=["source"], consumers=["sink"])},
-                       params={"count": 10})
-        doc["drain_timeout_ms"] = 300
+                       channels={"work": work}, params={"count": 10})
+        doc["drain_timeout_ms"] = 1000
         p, ready, report = self.start_node(doc, "py_source.py")
-        got = []
-        while len(got) < 10:
+        frames = {}
+        resent = None
+        while resent is None:  # the ten, then a re-send after ack_timeout
             self.assertTrue(consumer.poll(10000), "the source's messages")
-            rid, frame = consumer.recv_multipart()
-            got.append(envelope.decode(frame).payload["n"])
-        self.assertEqual(sorted(got), list(range(1, 11)))
+            _, frame = consumer.recv_multipart()
+            seq = envelope.decode(frame).seq
+            if seq in frames:
+                resent = seq
+                self.assertEqual(frame, frames[seq], "a re-send is the identical frame")
+            frames[seq] = frame
+        self.assertEqual(sorted(frames), list(range(1, 11)))
         self.assertEqual(p.wait(20), 1, p.stdout.read())
         stopped = report.readline()
         self.assertIn("work:emitted=10", stopped)
         self.assertIn("work:in_flight=10", stopped)
+        self.assertRegex(stopped, r"work:redelivered=\d+")
         consumer.close()
         dealer.close()
         ctx.term()
