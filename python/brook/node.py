@@ -8,25 +8,24 @@
 
 import logging
 import os
-import signal
 import sys
 import time
 
 import zmq
 
-from . import envelope
-from .counters import ChannelCounters, Hold
+from .counters import ChannelCounters
 from .directory import DirectorySession
-from .errors import BackpressureError, ConfigError, MessageTooLarge
+from .errors import ConfigError
 from .lifecycle import SignalPipe, log_setup, write_fd_line
 from .outputs import Output
 from .receivers import PullInput, RouterInput, SubInput
 from .settings import load
+from .handling import Handling
+from .stopping import Stopping
 from .timers import Timers
 
 log = logging.getLogger("brook")
 
-QUIET = 0.1
 
 
 def fail_config(e):
@@ -35,7 +34,7 @@ def fail_config(e):
     raise SystemExit(2)
 
 
-class Node:
+class Node(Handling, Stopping):
     def __init__(self, argv=None):
         try:
             self.settings, self.args, level = load(sys.argv[1:] if argv is None else argv)
@@ -99,30 +98,6 @@ class Node:
 
     def stop(self):
         self.stop_requested = True
-
-    def emit(self, port, payload, key=None, type="", headers=None):
-        """Sends `payload` (any msgpack-able value) on output `port`."""
-        if not self.running:
-            raise ConfigError("emit() before run(): emit from a handler, a timer or on_ready")
-        out = self.outputs.get(port)
-        if out is None:
-            raise ConfigError("node '%s' has no output port '%s' (outputs: %s)"
-                              % (self.name, port, ", ".join(sorted(self.outputs)) or "none"))
-        seq = out.next_seq
-        trace = self.current[0].trace if self.current else None
-        frame = envelope.encode(self.producer_id, seq, out.name, type,
-                                envelope.pack_payload(payload), key=key, trace=trace,
-                                headers=headers)
-        if len(frame) > out.channel["max_message_size"]:
-            raise MessageTooLarge("envelope of %d bytes on channel '%s' (max_message_size %d)"
-                                  % (len(frame), out.name, out.channel["max_message_size"]))
-        skip = self.make_room(out)
-        out.next_seq += 1
-        out.counters.emitted += 1
-        if self.current is not None:
-            self.pass_out.append((out, seq, frame, skip))
-        else:
-            self.hand_over(out, seq, frame, skip, None)
 
     def run(self):
         """Runs until stopped (SIGTERM, SIGINT, stop()); returns the exit status."""
@@ -333,76 +308,6 @@ class Node:
         if batch:
             self.more_input = True  # there may be more: poll again at once
 
-    def handle(self, inp, m, rid):
-        hold = None
-        if inp.reliable:
-            if inp.duplicate(m, rid):
-                return
-            inp.holding.add((m.producer, m.seq))
-            self.holds_open += 1
-
-            def done(inp=inp, m=m, rid=rid):
-                self.holds_open -= 1
-                inp.handled(m, rid)
-            hold = Hold(done)
-        try:
-            m.payload = envelope.decode_payload_bytes(m.raw_payload)
-        except envelope.DecodeError as e:
-            inp.bad("%s (message %s/%d)" % (e, m.producer, m.seq))
-            if hold is not None:
-                hold.seal()  # an undecodable payload is acknowledged: no attempt can fix it
-            return
-        inp.counters.received += 1
-        self.current = (m, hold)
-        saved = {out: out.next_seq for out in self.outputs.values()}
-        try:
-            self.handlers[inp.port](m)
-        except Exception as e:  # the handler's error is counted and logged, not fatal
-            inp.counters.handler_errors += 1
-            log.warning("handler of port '%s' failed on %s/%d: %s: %s", inp.port, m.producer,
-                        m.seq, type(e).__name__, e)
-            for out, seq in saved.items():  # its output is discarded, its seqs reused
-                out.counters.emitted -= out.next_seq - seq
-                out.next_seq = seq
-            self.pass_out = []
-        finally:
-            self.current = None
-        out_list, self.pass_out = self.pass_out, []
-        for out, seq, frame, skip in out_list:
-            self.hand_over(out, seq, frame, skip, hold)
-        if hold is not None:
-            hold.seal()
-
-    def make_room(self, out):
-        """Applies on_full to every full group; returns the groups this message skips."""
-        skip = set()
-        for gk, g in out.groups.items():
-            if g.tap or g.pending_count() < out.channel["max_pending"]:
-                continue
-            out.counters.backpressure += 1
-            policy = out.channel["on_full"]
-            if policy == "drop":
-                skip.add(gk)
-                continue
-            if policy == "block":
-                deadline = time.monotonic() + out.channel["block_timeout_ms"] / 1000.0
-                while g.pending_count() >= out.channel["max_pending"] and \
-                        time.monotonic() < deadline and not self.stop_requested:
-                    self.serve(min(deadline, time.monotonic() + 0.01), inputs=False)
-                if g.pending_count() < out.channel["max_pending"]:
-                    continue
-            raise BackpressureError("channel '%s': consumer group '%s' has %d messages pending "
-                                    "(max_pending); on_full is %s" % (out.name, g.node,
-                                                                      g.pending_count(), policy))
-        return skip
-
-    def hand_over(self, out, seq, frame, skip, hold):
-        for gk, g in out.groups.items():
-            if gk in skip:
-                out.counters.dropped += 1
-                continue
-            g.offer(seq, frame, hold if g.reliable else None)
-
     def check_ready(self):
         now = time.monotonic()
         missing = [] if self.registered_with else ["not registered with the directory"]
@@ -424,62 +329,3 @@ class Node:
         log.info("ready in %d ms%s", (now - self.started) * 1000, eps)
         for fn in self.ready_callbacks:
             fn()
-
-    # -- stop -----------------------------------------------------------------------------------
-
-    def settle(self, deadline, done):
-        while time.monotonic() < deadline and not done() and self.signals.count < 2:
-            self.serve(min(deadline, time.monotonic() + QUIET / 2))
-
-    def quiet(self):
-        return time.monotonic() - self.last_input >= QUIET
-
-    def shutdown(self):
-        stop_at = time.monotonic()
-        log.info("stopping%s", " (%s)" % self.signals.name if self.signals.name else "")
-        drain = self.linger_ms / 1000.0
-        for fn in self.stop_callbacks:
-            fn()
-        # 1. Producers send nothing new; what they sent is handled and acknowledged.
-        for inp in self.inputs.values():
-            if inp.reliable:
-                inp.begin_drain()
-        self.last_input = max(self.last_input, time.monotonic())
-        self.settle(stop_at + drain, lambda: self.quiet() and self.holds_open == 0)
-        # 2. Leave the directory; what was already queued is still handled.
-        for sess in self.sessions:
-            sess.begin_unregister()
-        self.settle(max(stop_at + drain, time.monotonic() + 0.2),
-                    lambda: self.quiet() and all(s.unregister_done for s in self.sessions))
-        # 3. Deliver what is pending, wait for acknowledgements.
-        for inp in self.inputs.values():
-            if inp.reliable and inp.acks:
-                inp.flush_acks()
-        end = time.monotonic() + drain
-        while time.monotonic() < end and self.signals.count < 2 and \
-                any(o.unacked() for o in self.outputs.values()):
-            self.serve(min(end, time.monotonic() + 0.05), inputs=False)
-        unacked = sum(o.unacked() for o in self.outputs.values())
-        self.heartbeat_counters()
-        report = " ".join("%s:%s=%d" % (ch, n, v) for ch, c in self.counters.items()
-                          for n, v in c.as_dict(skip_zero=True).items())
-        write_fd_line("BROOK_REPORT_FD", "STOPPED " + report)
-        self.close(unacked)
-        took = (time.monotonic() - stop_at) * 1000
-        if unacked:
-            log.warning("stopped after %d ms: %d messages not delivered within the linger "
-                        "(exit status 1)", took, unacked)
-            return 1
-        log.info("stopped after %d ms", took)
-        return self.exit_code
-
-    def close(self, unacked):
-        for out in self.outputs.values():
-            for g in out.groups.values():
-                g.close(bool(unacked))
-        for inp in self.inputs.values():
-            inp.close()
-        for sess in self.sessions:
-            sess.close()
-        self.signals.close()
-        self.ctx.term()
