@@ -224,7 +224,12 @@ class Node(Handling, Stopping):
     def entry_added(self, key, e):
         n = self.entry_refs.get(key, 0)
         self.entry_refs[key] = n + 1
-        if n or e["reg"]["dir"] != "in":
+        if n:
+            return
+        if e["reg"]["dir"] == "out":
+            for inp in self.inputs.values():
+                if inp.name == e["reg"]["channel"] and hasattr(inp, "publishers"):
+                    inp.publishers[key] = "%s.%d@%s" % (e["node"], e["instance"], e["incarnation"])
             return
         for out in self.outputs.values():
             if out.name == e["reg"]["channel"]:
@@ -240,6 +245,8 @@ class Node(Handling, Stopping):
             return
         self.entry_refs.pop(key, None)
         if e["reg"]["dir"] != "in":
+            for inp in self.inputs.values():
+                getattr(inp, "publishers", {}).pop(key, None)
             return
         for out in self.outputs.values():
             if out.name == e["reg"]["channel"]:
@@ -315,6 +322,11 @@ class Node(Handling, Stopping):
             why = out.ready()
             if why:
                 missing.append(why)
+        for inp in self.inputs.values():
+            waiting = [p for p in getattr(inp, "publishers", {}).values()
+                       if p not in inp.welcomed_by]
+            if waiting:
+                missing.append("'%s' not welcomed by %s" % (inp.name, ", ".join(waiting)))
         if missing and now < self.ready_deadline:
             return
         if missing:

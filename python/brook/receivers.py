@@ -114,6 +114,7 @@ class SubInput(Input):
         self.hello = (HELLO_PREFIX + own_id).encode()
         self.welcomed_by = {}   # publisher id -> next_seq it promised
         self.last_seq = {}      # publisher id -> last seq received
+        self.publishers = {}    # directory entry key -> id of a publisher the directory lists
         super().__init__(ctx, port, channel, advertise, counters, linger_ms, handshake_ms)
 
     def configure(self):
