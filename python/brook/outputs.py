@@ -1,7 +1,12 @@
 """An output port: its channel's sequence numbers and one sender per consuming node (pipeline)
 or one publisher (pubsub), plus taps. Entries of undeclared consumers are ignored (logged)."""
 
+import collections
 import logging
+import time
+
+import msgpack
+import zmq
 
 from .best_effort_sender import BestEffortGroup
 from .publisher import Publisher
@@ -27,6 +32,10 @@ class Output:
         self.pubsub = channel["pattern"] == "pubsub"
         self.reliable = not self.pubsub and channel["delivery"] == "at-least-once"
         self.warned = set()
+        self.producer_id = producer_id
+        self.refused = set()
+        self.refused_at = collections.deque(maxlen=MAX_TAPS)
+        self.refuser = None
         self.groups = {}  # group key (node, or ~tap/<instance>) -> sender
         self.group_of = {}  # entry key -> group key
         if self.pubsub:
@@ -58,8 +67,7 @@ class Output:
             gk = "~tap/" + instance
             if gk not in self.groups:
                 if sum(1 for g in self.groups.values() if g.tap) >= MAX_TAPS:
-                    log.warning("not serving tap %s on '%s': %d taps already", instance,
-                                self.name, MAX_TAPS)
+                    self.refuse_tap(instance, e["reg"]["endpoint"])
                     return None
                 self.groups[gk] = self.new_group(e["node"], tap=True)
                 self.groups_changed = True
@@ -68,6 +76,29 @@ class Output:
         self.group_of[key] = gk
         self.groups[gk].add_replica(key, e)
         return gk
+
+    def refuse_tap(self, instance, endpoint):
+        """wire.md "Taps": one tap-refused frame per tap instance, at most 16 a second."""
+        now = time.monotonic()
+        if instance in self.refused or len(self.refused_at) >= MAX_TAPS and \
+                now - self.refused_at[0] < 1.0:
+            return
+        self.refused.add(instance)
+        self.refused_at.append(now)
+        log.warning("refusing tap %s on '%s': it serves %d taps already", instance, self.name,
+                    MAX_TAPS)
+        if self.refuser is not None:
+            self.refuser.close(0)  # kept open until the next refusal or the stop
+        self.refuser = self.ctx.socket(zmq.PUSH)
+        self.refuser.setsockopt(zmq.SNDHWM, 1)
+        self.refuser.setsockopt(zmq.HANDSHAKE_IVL, self.handshake_ms)
+        self.refuser.connect(endpoint)
+        frame = msgpack.packb([1, "tap-refused", {"producer": self.producer_id,
+                                                  "channel": self.name, "limit": MAX_TAPS}])
+        try:
+            self.refuser.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            pass
 
     def entry_removed(self, key):
         gk = self.group_of.pop(key, None)
@@ -89,6 +120,12 @@ class Output:
         if missing:
             return "'%s' waits for %s" % (self.name, ", ".join(missing))
         return None
+
+    def close(self, keep):
+        for g in self.groups.values():
+            g.close(keep)
+        if self.refuser is not None:
+            self.refuser.close(0)
 
     def unacked(self):
         return sum(g.unacked() for g in self.groups.values() if not g.tap)

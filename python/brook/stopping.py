@@ -62,8 +62,7 @@ class Stopping:
 
     def close(self, unacked):
         for out in self.outputs.values():
-            for g in out.groups.values():
-                g.close(bool(unacked))
+            out.close(bool(unacked))
         for inp in self.inputs.values():
             inp.close()
         for sess in self.sessions:

@@ -273,8 +273,57 @@ class Launch(unittest.TestCase):
         self.assertEqual(p.returncode, 2, out)
         self.assertIn("input port 'other' has no handler", out)
 
-    def test_unacknowledged_output_at_stop_is_exit_1(self):
+    def register(self, ctx, node, registrations):
+        """Registers node.0 with the test's directory through a DEALER of its own."""
         import msgpack
+        import zmq
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(self.endpoint)
+        dealer.send(msgpack.packb({
+            "v": 3, "op": "register", "id": 1, "node": node, "instance": 0,
+            "incarnation": "00000000000000aa", "host": "test", "pid": os.getpid(),
+            "lease_ms": 60000, "topology": "py-launch", "registrations": registrations}))
+        self.assertTrue(dealer.poll(10000))
+        self.assertTrue(msgpack.unpackb(dealer.recv())["ok"])
+        return dealer
+
+    def test_the_seventeenth_tap_is_refused(self):
+        import msgpack
+        import zmq
+        self.start_directory()
+        doc = resolved("source", self.endpoint, outputs={"out": "work"},
+                       channels={"work": channel(producers=["source"])},
+                       params={"count": 1000000, "rate": 200})
+        p, ready, _ = self.start_node(doc, "py_source.py")
+        self.assertTrue(ready.readline().startswith("READY source.0@"))
+        ctx = zmq.Context()
+        pulls, dealers = [], []
+        for i in range(17):
+            pull = ctx.socket(zmq.PULL)
+            pull.setsockopt(zmq.LINGER, 0)
+            port = pull.bind_to_random_port("tcp://127.0.0.1")
+            pulls.append(pull)
+            dealers.append(self.register(ctx, "tap%d" % i, [{
+                "channel": "work", "dir": "in", "pattern": "pipeline", "tap": True,
+                "endpoint": "tcp://127.0.0.1:%d" % port, "port": "in"}]))
+        refused, copies = 0, 0
+        for pull in pulls:
+            self.assertTrue(pull.poll(10000), "a copy or a refusal for every tap")
+            frame = pull.recv()
+            if frame.startswith(b"\x93\x01\xabtap-refused"):
+                refused += 1
+                self.assertEqual(msgpack.unpackb(frame)[2]["limit"], 16)
+            else:
+                copies += 1
+        self.assertEqual((copies, refused), (16, 1))
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(20), 0)
+        for s in pulls + dealers:
+            s.close()
+        ctx.term()
+
+    def test_unacknowledged_output_at_stop_is_exit_1(self):
         import zmq
         from brook import envelope
         self.start_directory()
@@ -282,18 +331,9 @@ class Launch(unittest.TestCase):
         consumer = ctx.socket(zmq.ROUTER)  # a replica that takes everything, acknowledges nothing
         consumer.setsockopt(zmq.LINGER, 0)
         port = consumer.bind_to_random_port("tcp://127.0.0.1")
-        dealer = ctx.socket(zmq.DEALER)
-        dealer.setsockopt(zmq.LINGER, 0)
-        dealer.connect(self.endpoint)
-        dealer.send(msgpack.packb({
-            "v": 3, "op": "register", "id": 1, "node": "sink", "instance": 0,
-            "incarnation": "00000000000000aa", "host": "test", "pid": os.getpid(),
-            "lease_ms": 60000, "topology": "py-launch",
-            "registrations": [{"channel": "work", "dir": "in", "pattern": "pipeline",
-                               "endpoint": "tcp://127.0.0.1:%d" % port, "port": "in",
-                               "tap": False}]}))
-        self.assertTrue(dealer.poll(10000))
-        self.assertTrue(msgpack.unpackb(dealer.recv())["ok"])
+        dealer = self.register(ctx, "sink", [{
+            "channel": "work", "dir": "in", "pattern": "pipeline", "tap": False,
+            "endpoint": "tcp://127.0.0.1:%d" % port, "port": "in"}])
         work = channel(producers=["source"], consumers=["sink"])
         work["ack_timeout_ms"] = 100
         doc = resolved("source", self.endpoint, outputs={"out": "work"},
