@@ -58,6 +58,14 @@ class Handling:
             if hold is not None:
                 hold.seal()  # an undecodable payload is acknowledged: no attempt can fix it
             return
+        takes = self.types.get(inp.port)
+        if takes is not None and m.type not in takes:
+            inp.bad("message of type '%s' on port '%s', which takes %s (message %s/%d)"
+                    % (m.type, inp.port, ", ".join("'%s'" % t for t in sorted(takes)),
+                       m.producer, m.seq))
+            if hold is not None:
+                hold.seal()
+            return
         inp.counters.received += 1
         self.current = (m, hold)
         saved = {out: out.next_seq for out in self.outputs.values()}

@@ -50,6 +50,7 @@ class Node(Handling, Stopping):
         self.params = s.get("params") or {}
         log_setup(level, self.producer_id)
         self.handlers = {}
+        self.types = {}  # port -> envelope types its handler takes
         self.timers = Timers()
         self.ready_callbacks = []
         self.stop_callbacks = []
@@ -65,8 +66,9 @@ class Node(Handling, Stopping):
 
     # -- the user's API --------------------------------------------------------------------------
 
-    def on(self, port):
-        """Decorator: handler(msg) for every message on input `port`."""
+    def on(self, port, types=None):
+        """Decorator: handler(msg) for every message on input `port`; with `types` (names) only
+        for those envelope types, others being decode errors (acknowledged, never handled)."""
         if port not in self.settings["inputs"]:
             fail_config("node '%s' has no input port '%s' in %s (inputs: %s)"
                         % (self.name, port, self.settings.get("file"),
@@ -76,6 +78,8 @@ class Node(Handling, Stopping):
 
         def register(fn):
             self.handlers[port] = fn
+            if types is not None:
+                self.types[port] = frozenset([types] if isinstance(types, str) else types)
             return fn
         return register
 

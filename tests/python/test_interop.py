@@ -225,7 +225,8 @@ class Launch(unittest.TestCase):
         from brook import envelope
         self.start_directory()
         doc = resolved("echo", self.endpoint, inputs={"in": "work"},
-                       channels={"work": channel(producers=["test"], consumers=["echo"])})
+                       channels={"work": channel(producers=["test"], consumers=["echo"])},
+                       params={"types": ["brook.test.Msg"]})
         p, ready, report = self.start_node(doc)
         line = ready.readline()
         self.assertRegex(line, r"^READY echo\.0@[0-9a-f]{16} in=tcp://127\.0\.0\.1:\d+\n$")
@@ -238,13 +239,15 @@ class Launch(unittest.TestCase):
         for _ in range(2):  # the same frame twice: handled once, acknowledged twice
             dealer.send(envelope.encode("test.0@00000000deadbeef", 1, "work", "brook.test.Msg",
                                         payload))
+        # Another type: a decode error, acknowledged and never handled.
+        dealer.send(envelope.encode("test.0@00000000deadbeef", 2, "work", "other.Type", payload))
         acked = []
-        while len(acked) < 2:  # in one ack frame or two
+        while len(acked) < 3:  # in one ack frame or more
             self.assertTrue(dealer.poll(10000), "acknowledgements")
             version, kind, seqs = msgpack.unpackb(dealer.recv())
             self.assertEqual((version, kind), (1, "ack"))
             acked += seqs
-        self.assertEqual(acked, [1, 1])
+        self.assertEqual(sorted(acked), [1, 1, 2])
         p.send_signal(signal.SIGTERM)
         self.assertTrue(dealer.poll(10000), "a drain frame at stop")
         self.assertEqual(msgpack.unpackb(dealer.recv()), [1, "drain"])
@@ -253,6 +256,7 @@ class Launch(unittest.TestCase):
         self.assertTrue(stopped.startswith("STOPPED "), stopped)
         self.assertIn("work:received=1", stopped)
         self.assertIn("work:duplicates=1", stopped)
+        self.assertIn("work:decode_errors=1", stopped)
         dealer.close()
         ctx.term()
 

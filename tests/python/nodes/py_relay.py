@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """A Python relay: forwards every brook.test.Msg from "in" to "out" (chained acknowledgement),
-optionally journalling "source n seq key -" per message before it returns (param journal)."""
+optionally journalling "source n seq key -" per message before it returns (param journal);
+param types: the envelope types it takes (others are decode errors)."""
 
 import os
 
@@ -12,7 +13,7 @@ fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if journal 
 has_out = "out" in node.settings["outputs"]
 
 
-@node.on("in")
+@node.on("in", types=node.params.get("types"))
 def handle(msg):
     p = msg.payload
     if fd >= 0:
