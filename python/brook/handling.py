@@ -35,9 +35,9 @@ class Handling:
         out.next_seq += 1
         out.counters.emitted += 1
         if self.current is not None:
-            self.pass_out.append((out, seq, frame, skip))
+            self.pass_out.append((out, seq, frame, skip, key))
         else:
-            self.hand_over(out, seq, frame, skip, None)
+            self.hand_over(out, seq, frame, skip, None, key)
 
     def handle(self, inp, m, rid):
         hold = None
@@ -82,8 +82,8 @@ class Handling:
         finally:
             self.current = None
         out_list, self.pass_out = self.pass_out, []
-        for out, seq, frame, skip in out_list:
-            self.hand_over(out, seq, frame, skip, hold)
+        for out, seq, frame, skip, key in out_list:
+            self.hand_over(out, seq, frame, skip, hold, key)
         if hold is not None:
             hold.seal()
 
@@ -110,10 +110,13 @@ class Handling:
                                                                       g.pending_count(), policy))
         return skip
 
-    def hand_over(self, out, seq, frame, skip, hold):
+    def hand_over(self, out, seq, frame, skip, hold, key):
         for gk, g in out.groups.items():
             if gk in skip:
                 out.counters.dropped += 1
                 continue
-            g.offer(seq, frame, hold if g.reliable else None)
+            if g.reliable:
+                g.offer(seq, frame, hold, key)
+            else:
+                g.offer(seq, frame, None)
 

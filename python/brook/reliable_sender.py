@@ -6,6 +6,7 @@ it is re-sent, oldest first, when its replica disconnects or leaves the director
 ack_timeout. A replica that sent a drain frame gets nothing new.
 """
 
+import hashlib
 import heapq
 import logging
 import time
@@ -23,6 +24,7 @@ RETRY_SECOND = 0.1
 RETRY_MAX = 1.0
 HANDSHAKE_WAIT = 2.0
 SCAN_EVERY = 0.1
+OWNER_ATTEMPTS = 3
 
 
 class Replica:
@@ -44,13 +46,14 @@ class Replica:
 
 
 class InFlight:
-    __slots__ = ("frame", "replica", "sent", "hold")
+    __slots__ = ("frame", "replica", "sent", "hold", "key")
 
-    def __init__(self, frame, hold):
+    def __init__(self, frame, hold, key):
         self.frame = frame
         self.replica = None
         self.sent = 0.0
         self.hold = hold
+        self.key = key  # the ordering key's bytes with order_by: key, else None
 
 
 class ReliableGroup:
@@ -64,6 +67,7 @@ class ReliableGroup:
         self.linger_ms = linger_ms
         self.ack_timeout = channel["ack_timeout_ms"] / 1000.0
         self.window = channel["window"]
+        self.order_by_key = channel.get("order_by") == "key"
         self.sock = ctx.socket(zmq.ROUTER)
         s = self.sock
         s.setsockopt(zmq.SNDHWM, channel["hwm"])
@@ -167,10 +171,14 @@ class ReliableGroup:
 
     # -- sending -------------------------------------------------------------------------------
 
-    def offer(self, seq, frame, hold):
+    def offer(self, seq, frame, hold, key=None):
         if hold is not None:
             hold.take()
-        self.pending.append((seq, frame, hold))
+        if not self.order_by_key or key is None:
+            key = None
+        else:
+            key = key.encode()
+        self.pending.append((seq, frame, hold, key))
         self.flush(time.monotonic())
 
     def pending_count(self):
@@ -187,8 +195,24 @@ class ReliableGroup:
             rs = rs[k:] + rs[:k]
         return sorted(rs, key=lambda r: len(r.inflight))
 
+    def owner(self, key):
+        """Rendezvous hashing over the replicas still taken for alive: a transient disconnect
+        (fewer than OWNER_ATTEMPTS failed connection attempts) does not move a key."""
+        alive = [r for r in self.replicas.values()
+                 if not r.draining and (r.state == "connected" or r.retries < OWNER_ATTEMPTS)]
+        if not alive:
+            return None
+        return max(alive, key=lambda r: hashlib.blake2b(key + b"\0" + r.name.encode(),
+                                                        digest_size=8).digest())
+
     def send_one(self, seq, f, now):
-        for r in self.candidates():
+        if f.key is not None:
+            owner = self.owner(f.key)
+            # The owner's messages wait for it (and everything behind them): order first.
+            rs = [owner] if owner is not None and owner.state == "connected" else []
+        else:
+            rs = self.candidates()
+        for r in rs:
             try:
                 self.sock.send_multipart([r.rid, f.frame], zmq.NOBLOCK)
             except zmq.Again:
@@ -217,10 +241,10 @@ class ReliableGroup:
                 return
             heapq.heappop(self.resend)
         while self.pending:
-            seq, frame, hold = self.pending[0]
+            seq, frame, hold, key = self.pending[0]
             if self.inflight and seq - next(iter(self.inflight)) >= self.window:
                 return  # the window is full: wait for acknowledgements
-            f = InFlight(frame, hold)
+            f = InFlight(frame, hold, key)
             if not self.send_one(seq, f, now):
                 self.stuck = True
                 return

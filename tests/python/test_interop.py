@@ -75,6 +75,27 @@ nodes:
          params: {journal: '{DIR}/sink{instance}.txt'}}
 """, "sink", 1, 1000)
 
+    def test_python_producer_orders_by_key(self):
+        self.run_job("""channels: {work: {order_by: key}}
+nodes:
+  source: {exec: '{NODES}/py_source.py', job: true, restart: never, outputs: {out: work},
+           params: {count: 2000, rate: 2000, keys: 8}}
+  sink: {exec: brook-test-sink, replicas: 2, inputs: {in: work},
+         params: {journal: '{DIR}/sink{instance}.txt'}}
+""", "sink", 2, 2000)
+        owner = {}
+        for i, path in enumerate(self.journals("sink", 2)):
+            per_key = collections.defaultdict(list)
+            with open(path) as f:
+                for line in f:
+                    _, n, _, key = line.split()[:4]
+                    per_key[key].append(int(n))
+            for key, ns in per_key.items():
+                self.assertEqual(ns, sorted(ns), "key %s out of order at sink.%d" % (key, i))
+                self.assertNotIn(key, owner, "key %s at both replicas" % key)
+                owner[key] = i
+        self.assertEqual(len(owner), 8)
+
     def kill_mid_stream(self, text, victim, count):
         self.topology(HEADER + text)
         self.up()
