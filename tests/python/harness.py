@@ -60,6 +60,8 @@ class UpTest(unittest.TestCase):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc is not None:
+            self.log_file.close()
         if os.environ.get("BROOK_TEST_KEEP"):
             print("kept", self.dir)
         else:

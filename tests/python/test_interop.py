@@ -281,6 +281,36 @@ class Launch(unittest.TestCase):
         dealer.close()
         ctx.term()
 
+    def test_started_by_hand_it_runs_brook_resolve(self):
+        self.start_directory()
+        topology = os.path.join(self.dir, "t.yaml")
+        with open(topology, "w") as f:
+            f.write("""topology: py-hand
+directory: {endpoints: ['%s'], heartbeat: 200ms, ttl: 1s, external: true}
+channels: {work: {external: true, hwm: 77}}
+nodes:
+  echo: {exec: ./py_relay.py, replicas: 2, inputs: {in: work}, params: {types: [x.Y]}}
+""" % self.endpoint)
+        r, w = os.pipe()
+        env = dict(os.environ, BROOK_BIN=os.path.join(BIN, "brook"), BROOK_READY_FD=str(w),
+                   PYTHONPATH=PYTHON_DIR, BROOK_LOG_FORMAT="plain")
+        env.pop("BROOK_RESOLVED", None)
+        p = subprocess.Popen([sys.executable, os.path.join(NODES, "py_relay.py"), "--topology",
+                              topology, "--node", "echo", "--instance", "1"], pass_fds=[w],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.procs.append(p)
+        os.close(w)
+        with os.fdopen(r) as ready:
+            self.assertRegex(ready.readline(), r"^READY echo\.1@[0-9a-f]{16} in=tcp://")
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(20), 0, p.stdout.read())
+        p.stdout.close()
+        bad = subprocess.run([sys.executable, os.path.join(NODES, "py_relay.py"), "--topology",
+                              topology, "--node", "echo", "--instance", "2"], env=env,
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(bad.returncode, 2, bad.stderr)
+        self.assertIn("brook resolve", bad.stderr)
+
     def test_curve_is_refused_with_exit_2(self):
         doc = resolved("echo", "tcp://127.0.0.1:1", inputs={"in": "work"}, mechanism="curve",
                        channels={"work": channel(consumers=["echo"])})
