@@ -2,7 +2,7 @@
 
 NAMES = ("received", "emitted", "sent", "decode_errors", "handler_errors", "dropped",
          "backpressure", "pending", "in_flight", "redelivered", "duplicates", "gaps",
-         "misrouted")
+         "retried", "dead_lettered", "misrouted")
 
 
 class ChannelCounters:

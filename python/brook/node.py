@@ -14,13 +14,15 @@ import time
 import zmq
 
 from .counters import ChannelCounters
+from .dead_letters import DeadLetters
 from .directory import DirectorySession
 from .errors import ConfigError
 from .lifecycle import SignalPipe, log_setup, write_fd_line
 from .outputs import Output
 from .receivers import PullInput, RouterInput, SubInput
 from .settings import load
-from .handling import Handling
+from .handling import Handling, LogLimiter
+from .retry import Backoff, RetryQueue
 from .stopping import Stopping
 from .timers import Timers
 
@@ -34,7 +36,7 @@ def fail_config(e):
     raise SystemExit(2)
 
 
-class Node(Handling, Stopping):
+class Node(Handling, DeadLetters, Stopping):
     def __init__(self, argv=None):
         try:
             self.settings, self.args, level = load(sys.argv[1:] if argv is None else argv)
@@ -61,6 +63,10 @@ class Node(Handling, Stopping):
         self.current = None      # (message, hold) of the handler running now
         self.pass_out = []       # what the running handler emitted
         self.holds_open = 0
+        self.retries = RetryQueue()   # failed handler calls waiting for their next attempt
+        self.backoff = Backoff()
+        self.failure_log = LogLimiter()
+        self.dead_letter_out = {}
         self.last_input = 0.0
         self.loop_iterations = 0
 
@@ -160,6 +166,7 @@ class Node(Handling, Stopping):
             ch = self.chan(spec["channel"])
             self.outputs[port] = Output(self.ctx, port, spec, ch, self.producer_id,
                                         self.counters_of(ch["name"]), self.linger_ms, hs)
+        self.make_dead_letter_outputs(hs)
         regs = []
         for port, inp in self.inputs.items():
             regs.append({"channel": inp.name, "dir": "in", "pattern": inp.channel["pattern"],
@@ -292,6 +299,8 @@ class Node(Handling, Stopping):
                 fn = self.dispatch.get(sock)
                 if fn is not None:
                     fn()
+        if inputs and self.retries:
+            self.run_retries(time.monotonic())
         for inp in self.inputs.values():
             if inp.reliable and inp.acks:
                 inp.flush_acks()
@@ -302,6 +311,8 @@ class Node(Handling, Stopping):
         for out in self.outputs.values():
             for g in out.groups.values():
                 wake = min(wake, g.tick(now))
+        if inputs and self.retries:
+            wake = min(wake, self.retries.next_due())
         if self.more_input:
             wake, self.more_input = 0, False
         self.wake = wake
