@@ -157,6 +157,13 @@ struct EmitOptions {
   std::optional<std::string_view> key;  // ordering key; also shown by tools
   std::span<const Header> headers;      // viewed, not copied: keep alive during emit()
   std::string_view type;                // overrides type_name<T>()
+  // A delivery receipt: called once, on the loop thread, when every consuming node of this
+  // at-least-once pipeline output acknowledged the message (after re-sends, if any). Never
+  // called for a message that is not acknowledged before the node exits, that on_full: drop
+  // discarded, or that a handler's throw discarded (transactional output). It may run while an
+  // emit() waits for room (on_full: block): do not emit from it. An emit with it on a
+  // best-effort or pubsub output throws brook::Error. Empty (the default) costs nothing.
+  std::function<void()> on_acknowledged;
 };
 
 // EmitOptions with just an ordering key: `node.emit("out", v, brook::with_key(id))`. (GCC 12

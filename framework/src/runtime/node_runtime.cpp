@@ -124,7 +124,38 @@ void NodeRuntime::add_output(const PortSpec& port, const ChannelSpec& ch, std::s
   const std::size_t index = outputs_.size();
   outputs_.push_back(std::make_unique<detail::PipelineOutput>(
       reactor_, context_, port, ch, topology_, std::move(producer), linger_, counters, security_,
-      std::move(journal), [this, index](std::uint64_t seq) { tracker_.acked(index, seq); }));
+      std::move(journal), [this, index](std::uint64_t seq) {
+        tracker_.acked(index, seq);
+        receipt_acked(index, seq);
+      }));
+}
+
+void NodeRuntime::receipt_acked(std::size_t output, std::uint64_t seq) {
+  if (output >= receipts_.size() || receipts_[output].empty()) return;
+  auto& receipts = receipts_[output];
+  const auto it = receipts.find(seq);
+  if (it == receipts.end() || --it->second.acks_left > 0) return;
+  std::function<void()> fn = std::move(it->second.fn);
+  receipts.erase(it);
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    std::uint64_t suppressed = 0;
+    if (callback_log_.allow(suppressed)) {
+      BROOK_LOG(kError) << "on_acknowledged callback of output '" << outputs_[output]->port()
+                        << "' threw: " << e.what();
+    }
+  }
+}
+
+void NodeRuntime::check_receipt(std::size_t output) const {
+  const auto& out = *outputs_[output];
+  if (out.channel().reliable()) return;
+  throw Error("emit() with on_acknowledged on output '" + out.port() + "': channel '" +
+              out.channel().name + "' is " +
+              (out.channel().pattern == Pattern::kPubsub ? "pubsub" : "best-effort") +
+              ", which nobody acknowledges; on_acknowledged needs an at-least-once pipeline "
+              "channel (delivery: at-least-once, the default)");
 }
 
 void NodeRuntime::check_loop_thread(const char* what) const {
@@ -181,23 +212,25 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
   if (!running_) {
     throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
   }
+  if (o.on_acknowledged) check_receipt(output);
   // Only order_by channels pay for hashing the key.
   const std::uint64_t key_hash = o.key && out.channel().order_by_key ? detail::key_hash(*o.key) : 0;
   out.make_room(wait_fn_);  // on_full applies now, in the emit() the handler called
   const std::uint64_t seq = out.take_seq();
   zmq::message_t msg(frame.data(), frame.size());
   if (handling_ != nullptr && handling_->staging) {
-    staged_.push_back(Staged{output, seq, key_hash, std::move(msg)});
+    staged_.push_back(Staged{output, seq, key_hash, std::move(msg), o.on_acknowledged});
     return;
   }
   if (state_ && handling_ == nullptr) {
     // A timer's or on_ready's emits commit with the loop pass, like its state changes.
-    pass_output_.push_back(Staged{output, seq, key_hash, std::move(msg)});
+    pass_output_.push_back(Staged{output, seq, key_hash, std::move(msg), o.on_acknowledged});
     ++pass_callback_emits_;
     return;
   }
   try {
-    deliver(output, msg, seq, key_hash, handling_ != nullptr ? handling_->attempt : nullptr);
+    deliver(output, msg, seq, key_hash, handling_ != nullptr ? handling_->attempt : nullptr, false,
+            o.on_acknowledged);
   } catch (...) {
     // Not accepted (a durable output's journal had no room): its number goes to the next one.
     out.rewind_seq(seq);
@@ -207,10 +240,14 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
 
 void NodeRuntime::deliver(std::size_t output, zmq::message_t& msg, std::uint64_t seq,
                           std::uint64_t key_hash, detail::DeliveryTracker::Attempt* attempt,
-                          bool journaled) {
+                          bool journaled, std::function<void()> on_acknowledged) {
   auto& out = *outputs_[output];
   const std::size_t takers = out.deliver(msg, seq, key_hash, journaled);
   ++out.counters().emitted;
+  if (on_acknowledged && takers > 0) {
+    if (receipts_.size() <= output) receipts_.resize(outputs_.size());
+    receipts_[output][seq] = Receipt{takers, std::move(on_acknowledged)};
+  }
   // A durable output's journal holds the message from here on, so the input that caused it
   // need not wait for downstream acknowledgements (chained acks are for outputs without one).
   if (attempt != nullptr && !out.durable()) tracker_.emitted(*attempt, output, seq, takers);
@@ -239,7 +276,7 @@ detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Mes
     try {
       for (; delivered < staged_.size(); ++delivered) {
         auto& s = staged_[delivered];
-        deliver(s.output, s.msg, s.seq, s.key_hash, &attempt);
+        deliver(s.output, s.msg, s.seq, s.key_hash, &attempt, false, std::move(s.on_acknowledged));
       }
     } catch (const std::exception& e) {
       // A journal that cannot append (a full disk): what was delivered before stays sent, the

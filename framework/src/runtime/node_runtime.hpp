@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 #include <zmq.hpp>
 
@@ -81,6 +82,12 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
     std::uint64_t seq;
     std::uint64_t key_hash;
     zmq::message_t msg;
+    std::function<void()> on_acknowledged;  // EmitOptions::on_acknowledged, if any
+  };
+  // An emitted message whose EmitOptions::on_acknowledged waits for its consumer groups.
+  struct Receipt {
+    std::size_t acks_left;
+    std::function<void()> fn;
   };
 
   void check_loop_thread(const char* what) const;
@@ -94,7 +101,12 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   // Listens again when an input's accept guard stopped it (out of descriptors).
   void watch_accept_guard(detail::AcceptGuard& guard);
   void deliver(std::size_t output, zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
-               detail::DeliveryTracker::Attempt* attempt, bool journaled = false);
+               detail::DeliveryTracker::Attempt* attempt, bool journaled = false,
+               std::function<void()> on_acknowledged = {});
+  // A consumer group acknowledged message `seq` of output `output`: its receipt, if any.
+  void receipt_acked(std::size_t output, std::uint64_t seq);
+  // Throws unless output `output` acknowledges (EmitOptions::on_acknowledged needs it).
+  void check_receipt(std::size_t output) const;
   // Calls the handler with its emits staged; delivers them if it returned, discards them if it
   // threw.
   detail::HandlerOutcome call_handler(detail::Receiver& in, const Message& message,
@@ -172,6 +184,8 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   std::map<std::string, int> view_;  // merged directory entries across sessions (refcounts)
   std::map<std::string, std::size_t> dead_letter_out_;  // input channel -> output index
   detail::DeliveryTracker tracker_;
+  // Per output, by seq; empty (and never looked into) for outputs without receipts.
+  std::vector<std::unordered_map<std::uint64_t, Receipt>> receipts_;
 
   EnvelopeEncoder encoder_;
   PayloadDecoder payload_decoder_;

@@ -147,7 +147,7 @@ void NodeRuntime::commit_pass() {
     return;
   }
   for (auto& s : pass_output_)
-    deliver(s.output, s.msg, s.seq, s.key_hash, nullptr, true);
+    deliver(s.output, s.msg, s.seq, s.key_hash, nullptr, true, std::move(s.on_acknowledged));
   for (const auto& u : pass_input_)
     u.in->release(u.peer, u.producer, u.seq);
   pass_output_.clear();

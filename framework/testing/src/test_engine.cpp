@@ -92,10 +92,17 @@ OutgoingEnvelope TestEngine::begin_emit(std::size_t output, std::string_view typ
 }
 
 void TestEngine::finish_emit(std::size_t output, std::span<const std::byte> frame,
-                             const EmitOptions&) {
+                             const EmitOptions& o) {
   Output& out = outputs_[output];
   check_frame_size(*out.channel, frame.size());
   if (!started_) throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
+  if (o.on_acknowledged && !out.channel->reliable()) {
+    throw Error("emit() with on_acknowledged on output '" + out.port + "': channel '" +
+                out.channel->name + "' is " +
+                (out.channel->pattern == Pattern::kPubsub ? "pubsub" : "best-effort") +
+                ", which nobody acknowledges; on_acknowledged needs an at-least-once pipeline "
+                "channel (delivery: at-least-once, the default)");
+  }
   ++out.seq;
   testing::Emitted e;
   e.port = out.port;
@@ -110,8 +117,11 @@ void TestEngine::finish_emit(std::size_t output, std::span<const std::byte> fram
   }
   if (staging_) {
     staged_.emplace_back(output, std::move(e));
+    if (o.on_acknowledged) staged_receipts_.push_back(o.on_acknowledged);
     return;
   }
+  // Downstream acknowledges at once here; the receipt runs on the loop, at the next advance().
+  if (o.on_acknowledged) post(o.on_acknowledged);
   out.captured.push_back(std::move(e));
   ++out.counters->emitted;
   ++out.counters->sent;
@@ -124,6 +134,7 @@ StateTable& TestEngine::state_table(std::string_view name) {
 
 HandlerOutcome TestEngine::call_in_transaction(Input& in, const Message& message) {
   staged_.clear();
+  staged_receipts_.clear();
   staging_ = true;
   if (state_) state_->begin_call();
   const HandlerOutcome outcome = call_handler(in.handler, message);
@@ -139,12 +150,15 @@ HandlerOutcome TestEngine::call_in_transaction(Input& in, const Message& message
       ++out.counters->emitted;
       ++out.counters->sent;
     }
+    for (auto& fn : staged_receipts_)
+      post(std::move(fn));
   } else {
     // As in a process: a failed attempt's emits never leave; their numbers are given back.
     for (auto it = staged_.rbegin(); it != staged_.rend(); ++it)
       --outputs_[it->first].seq;
   }
   staged_.clear();
+  staged_receipts_.clear();
   return outcome;
 }
 

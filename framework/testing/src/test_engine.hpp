@@ -214,6 +214,7 @@ class TestEngine final : public NodeEngine {
   bool staging_ = false;  // a handler runs: its emits wait until it returns
   std::unique_ptr<StateStore> state_;
   std::vector<std::pair<std::size_t, testing::Emitted>> staged_;
+  std::vector<std::function<void()>> staged_receipts_;  // their EmitOptions::on_acknowledged
   struct Watch {
     int fd;
     void* socket;
