@@ -68,6 +68,11 @@ nodes:
   ASSERT_TRUE(wait_for([&] { return received() >= kCount / 3; }, 30s)) << bridge.log();
   mq.kill();
   const std::uint64_t at_kill = received();
+  // Until the crash every delivery arrived once (redeliveries come only from the crash).
+  std::multiset<std::uint64_t> before;
+  for (const Received& m : read_report(c.dir() / "journal.txt").messages)
+    before.insert(m.n);
+  EXPECT_EQ(tally(before, kCount).duplicated, 0u);
   mq.start();
   std::multiset<std::uint64_t> got;
   const bool all = wait_for(

@@ -150,16 +150,23 @@ stop() {
   done
 }
 
-# A crash: SIGKILL to the node, then wait for it and its wrapper to be gone.
+# A crash: SIGKILL to the node and everything in its session (the wrapper was started with
+# setsid, so its process group holds the Erlang VM and its helpers), then wait for them to go.
 crash() {
   local f pid deadline
+  if [[ -f $dir/wrapper.pid ]]; then
+    kill -KILL -- "-$(cat "$dir/wrapper.pid")" 2>/dev/null || true
+  fi
   for f in node wrapper; do
     [[ -f $dir/$f.pid ]] || continue
     pid=$(cat "$dir/$f.pid")
-    [[ $f == node ]] && kill -KILL "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null || true
     deadline=$((SECONDS + 10))
     while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
-    alive "$pid" && kill -KILL "$pid" 2>/dev/null
+    if alive "$pid"; then
+      echo "pid $pid ($f) still alive 10 s after SIGKILL" >&2
+      exit 1
+    fi
     rm -f "$dir/$f.pid"
   done
 }
