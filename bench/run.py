@@ -391,7 +391,7 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"
 
 
-def markdown(results, scaling_md, quick):
+def markdown(results, scaling_md, quick, targets=True):
     by = {(r["system"], r["shape"], r["size"]): r for r in results}
     out = [f"### Benchmark {datetime.date.today().isoformat()} ({'quick' if quick else 'full'})", "",
            f"Machine: {machine()}. Throughput: messages through the whole pipeline per second "
@@ -412,8 +412,9 @@ def markdown(results, scaling_md, quick):
             f"({fmt(r['msgs_per_s_min'])}) | {fmt(ratio, 2)} | {fmt(lat.get('p50_us'))} | "
             f"{fmt(lat.get('p99_us'))} | {fmt(lat.get('p999_us'))} | "
             f"{fmt(lat.get('cpu_us_per_msg'), 1)} | {fmt(rss / 1024 if rss else None, 1)} |")
-    out += ["", "| target | measured | bound | |", "|---|---|---|---|"]
-    for label, a, b, shape, size, metric, op, bound in TARGETS:
+    if targets:
+        out += ["", "| target | measured | bound | |", "|---|---|---|---|"]
+    for label, a, b, shape, size, metric, op, bound in TARGETS if targets else []:
         va, vb = value(by.get((a, shape, size)), metric), value(by.get((b, shape, size)), metric)
         if va is None or vb is None or vb == 0:
             out.append(f"| {label} | not measured | {op} {bound} | |")
@@ -457,11 +458,11 @@ unset multiplot
     return subprocess.run([gnuplot], input=script, text=True).returncode == 0
 
 
-def start_peers(args, work):
+def start_peers(args, work, nats=True):
     """Starts nats-server and RabbitMQ on 127.0.0.1 (bench/peers/*.sh); returns system -> URL."""
     servers = {}
     nats_port, amqp_port = free_port(), free_port()
-    if (Path(args.bin) / "bench-nats-stage").exists():
+    if nats and (Path(args.bin) / "bench-nats-stage").exists():
         if subprocess.run([str(HERE / "peers" / "nats-server.sh"), "start", str(work / "nats"),
                            str(nats_port)]).returncode == 0:
             servers["nats"] = f"nats://127.0.0.1:{nats_port}"
@@ -478,12 +479,38 @@ def stop_peers(work):
             subprocess.run([str(HERE / "peers" / script), "stop", str(work / d)])
 
 
+def run_bridges(runner, work, count, results=None):
+    """The RabbitMQ bridges' rows (bench/bridges.py) and the RabbitMQ confirm one-hop figure
+    they compare with: taken from `results` when the peers ran, measured here otherwise."""
+    server = runner.peer_servers.get("rabbitmq-confirm")
+    if server is None or not (runner.bin / "brook-amqp-in").exists():
+        return {"out": None, "in": None, "count": 0, "peer_msgs_per_s": None}
+    peer = next((r for r in results or [] if r["system"] == "rabbitmq-confirm"
+                 and r["shape"] == "one-hop" and r["size"] == 100), None)
+    measured_here = None
+    if peer is None:
+        print(f"bench: rabbitmq-confirm one-hop 100 B × {count // 2} ...", file=sys.stderr,
+              flush=True)
+        peer = measured_here = measure(runner, "rabbitmq-confirm", "one-hop", 100, count // 2, 1, 1)
+    sys.path.insert(0, str(HERE))
+    import bridges as bridges_module
+    print(f"bench: RabbitMQ bridges × {count} ...", file=sys.stderr, flush=True)
+    res = bridges_module.run(runner.bin, work / "bridges", server, count)
+    res["peer_msgs_per_s"] = peer["msgs_per_s_median"] if peer else None
+    if measured_here:
+        res["peer"] = measured_here
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", required=True, help="directory with the built programs")
     ap.add_argument("--results", default=str(HERE / "results"))
     ap.add_argument("--quick", action="store_true", help="brook vs raw only, fewer messages")
     ap.add_argument("--no-peers", action="store_true", help="skip NATS and RabbitMQ")
+    ap.add_argument("--bridges", action="store_true",
+                    help="only the RabbitMQ bridges (brook-amqp-in/out) and the RabbitMQ "
+                         "confirm one-hop figure they compare with")
     ap.add_argument("--shapes", default=None,
                     help="comma-separated shapes to run, and nothing else (default: every "
                          "shape, request/reply and scaling)")
@@ -501,12 +528,18 @@ def main():
     # share of the stateful relay's cost from the store's.
     relay_systems = ["brook-at-least-once", "brook-durable", "brook-stateful"]
     peer_counts = {"nats": count, "rabbitmq-auto": count // 5, "rabbitmq-confirm": count // 10}
-    results, scaling, request_reply = [], None, {}
+    results, scaling, request_reply, bridges = [], None, {}, None
     try:
-        if not args.quick and not args.no_peers:
+        if args.bridges:
+            runner.peer_servers = start_peers(args, work, nats=False)
+            bridges = run_bridges(runner, work, 20_000 if args.quick else 100_000)
+            results = [r for r in [bridges.pop("peer", None)] if r]
+            args.shapes = ""  # nothing else
+        if not args.quick and not args.no_peers and not args.bridges:
             runner.peer_servers = start_peers(args, work)
             systems += [s for s in peer_counts if s in runner.peer_servers]
-        for shape in (args.shapes or "one-hop,shop,relay").split(","):
+        for shape in [x for x in (args.shapes if args.shapes is not None
+                                  else "one-hop,shop,relay").split(",") if x]:
             for size in (100, 1024):
                 for system in systems if shape != "relay" else relay_systems:
                     n = peer_counts.get(system, count)
@@ -515,6 +548,9 @@ def main():
         if args.shapes is None:
             print("bench: request/reply ...", file=sys.stderr, flush=True)
             request_reply = measure_request_reply(runner, 20_000 if args.quick else 50_000)
+        if bridges is None and "rabbitmq-confirm" in getattr(runner, "peer_servers", {}):
+            print("bench: RabbitMQ bridges ...", file=sys.stderr, flush=True)
+            bridges = run_bridges(runner, work, 100_000, results)
         if not args.quick and args.shapes is None:
             sys.path.insert(0, str(HERE))
             import scaling as scaling_module
@@ -526,13 +562,18 @@ def main():
     if scaling is not None:
         import scaling as scaling_module
         scaling_md = scaling_module.markdown(scaling)
-    md = markdown(results, scaling_md, args.quick) + request_reply_markdown(request_reply)
+    md = markdown(results, scaling_md, args.quick, targets=not args.bridges)
+    if not args.bridges:
+        md += request_reply_markdown(request_reply)
+    if bridges is not None:
+        import bridges as bridges_module
+        md += bridges_module.markdown(bridges, bridges.get("peer_msgs_per_s"))
     print(md)
     (results_dir / "latest.md").write_text(md)
     (results_dir / "latest.json").write_text(json.dumps(
         {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
          "quick": args.quick, "results": results, "scaling": scaling,
-         "request_reply": request_reply}, indent=1) + "\n")
+         "request_reply": request_reply, "bridges": bridges}, indent=1) + "\n")
     if plot(results, results_dir / "latest.png"):
         print(f"plot: {results_dir / 'latest.png'}", file=sys.stderr)
     shutil.rmtree(work, ignore_errors=True)
