@@ -1,5 +1,5 @@
 """Throughput of the RabbitMQ bridges (brook-amqp-out, brook-amqp-in; docs/amqp.md) against a
-RabbitMQ already running on 127.0.0.1 (bench/peers/rabbitmq.sh), each in its own phase:
+RabbitMQ already running on 127.0.0.1 (tests/support/rabbitmq.sh), each in its own phase:
 
 - out: brook-test-source (a job, flat out) -> brook-amqp-out -> queue, publisher confirms; the
   source acknowledges nothing until the broker confirmed it, and `brook up` exits once every

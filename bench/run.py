@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The private RabbitMQ node the tests use too (start, stop, kill).
+RABBITMQ_SCRIPT = HERE.parent / "tests" / "support" / "rabbitmq.sh"
 LATENCY_RATE = 10000
 SHAPES = {
     # name -> list of (stage name, role, inputs, outputs); channels are named after the reader
@@ -467,16 +469,16 @@ def start_peers(args, work, nats=True):
                            str(nats_port)]).returncode == 0:
             servers["nats"] = f"nats://127.0.0.1:{nats_port}"
     if (Path(args.bin) / "bench-rabbit-stage").exists():
-        if subprocess.run([str(HERE / "peers" / "rabbitmq.sh"), "start", str(work / "rabbitmq"),
+        if subprocess.run([str(RABBITMQ_SCRIPT), "start", str(work / "rabbitmq"),
                            str(amqp_port)]).returncode == 0:
             servers["rabbitmq-auto"] = servers["rabbitmq-confirm"] = f"127.0.0.1:{amqp_port}"
     return servers
 
 
 def stop_peers(work):
-    for script, d in (("nats-server.sh", "nats"), ("rabbitmq.sh", "rabbitmq")):
+    for script, d in ((HERE / "peers" / "nats-server.sh", "nats"), (RABBITMQ_SCRIPT, "rabbitmq")):
         if (work / d).exists():
-            subprocess.run([str(HERE / "peers" / script), "stop", str(work / d)])
+            subprocess.run([str(script), "stop", str(work / d)])
 
 
 def run_bridges(runner, work, count, results=None):

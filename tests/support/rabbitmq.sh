@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A private RabbitMQ node for tests (bench/peers/rabbitmq.sh plus `kill`: a crash, and a start
+# A private RabbitMQ node for tests and scripts/bench (`kill`: a crash, and a start
 # that reuses the data dir and epmd it left), Debian's rabbitmq-server, no plugins, every listener
 # on 127.0.0.1 only: AMQP on PORT, Erlang distribution on DIST_PORT, and an epmd of its own on
 # EPMD_PORT (so nothing listens on 4369 or on all interfaces). Unless given, DIST_PORT and
