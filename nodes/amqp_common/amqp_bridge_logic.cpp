@@ -10,6 +10,8 @@ namespace brook::amqp {
 namespace {
 
 constexpr std::string_view kScheme = "amqp://";
+// Roughly 150 bytes per remembered id: bounds the window to ~2.5 GB.
+constexpr std::size_t kMaxDedupe = std::size_t{1} << 24;
 constexpr std::string_view kUrlForm = "expected amqp://user:password@host:port/vhost";
 
 [[noreturn]] void bad_url(std::string_view text, const std::string& why) {
@@ -134,6 +136,12 @@ Settings read_settings(const Params& params) {
   s.persistent = params.get<bool>("persistent", true);
   s.content_type = params.get<std::string>("content_type", std::string(kMsgpack));
   s.type = params.get<std::string>("type", std::string(kDefaultType));
+  s.dedupe = params.get<std::uint64_t>("dedupe", s.dedupe);
+  if (s.dedupe > kMaxDedupe) {
+    throw ConfigError("param 'dedupe' " + std::to_string(s.dedupe) +
+                      " is out of range: give 0 (off) to " + std::to_string(kMaxDedupe) +
+                      " message ids (" + params.origin() + ")");
+  }
   s.reconnect_initial =
       params.get<std::chrono::milliseconds>("reconnect_initial", s.reconnect_initial);
   s.reconnect_max = params.get<std::chrono::milliseconds>("reconnect_max", s.reconnect_max);

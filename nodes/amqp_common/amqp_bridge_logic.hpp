@@ -65,6 +65,7 @@ struct Settings {
   bool persistent = true;                  // out: delivery_mode 2
   std::string content_type{kMsgpack};      // out: content_type property
   std::string type{kDefaultType};          // in: envelope type without an AMQP `type`
+  std::size_t dedupe = 65536;              // in: message_ids remembered (amqp_dedupe.hpp); 0 off
   std::chrono::milliseconds reconnect_initial{100};
   std::chrono::milliseconds reconnect_max{5000};
 };

@@ -15,10 +15,12 @@ AmqpIn::AmqpIn(Node& node)
     : node_(node),
       settings_(read_settings(node.params())),
       backoff_(settings_.reconnect_initial, settings_.reconnect_max),
+      dedupe_(settings_.dedupe),
       received_(node.counter("amqp_received")),
       acked_(node.counter("amqp_acked")),
       reconnects_(node.counter("amqp_reconnects")),
-      backpressure_(node.counter("amqp_backpressure")) {
+      backpressure_(node.counter("amqp_backpressure")),
+      duplicates_(node.counter("amqp_duplicates")) {
   if (settings_.queue.empty()) {
     throw ConfigError("brook-amqp-in needs param 'queue' (the queue it consumes; " +
                       node.params().origin() + ")");
@@ -42,7 +44,8 @@ void AmqpIn::connect() {
     return;
   }
   BROOK_LOG(kInfo) << "consuming queue '" << settings_.queue << "' at " << settings_.url.redacted()
-                   << " (prefetch " << settings_.prefetch << ")";
+                   << " (prefetch " << settings_.prefetch << ", dedupe " << settings_.dedupe
+                   << " message ids)";
   backoff_.reset();
   paused_ = false;
   watch_ = node_.watch(conn_.fd(), kReadable, [this](short) { read(); });
@@ -87,9 +90,23 @@ void AmqpIn::resume(std::uint64_t generation) {
   read();
 }
 
+void AmqpIn::ack(DeliveryTag tag) {
+  if (tag.generation != generation_ || !conn_.is_open()) return;  // redelivered by the broker
+  if (amqp_basic_ack(conn_.state(), kChannel, tag.tag, 0) == AMQP_STATUS_OK) ++acked_;
+}
+
 bool AmqpIn::flush() {
   while (!backlog_.empty()) {
     Delivery& d = backlog_.front();
+    const DeliveryTag tag{generation_, d.tag};
+    const Dedupe::Verdict verdict = dedupe_.check(d.message_id, tag);
+    if (verdict != Dedupe::Verdict::kEmit) {
+      // A redelivery after a broker crash: its first emission carries the message.
+      ++duplicates_;
+      if (verdict == Dedupe::Verdict::kAckNow) ack(tag);
+      backlog_.pop_front();
+      continue;
+    }
     std::vector<Header> headers;
     headers.reserve(d.message.headers.size());
     for (const auto& [name, value] : d.message.headers)
@@ -97,15 +114,19 @@ bool AmqpIn::flush() {
     EmitOptions o;
     if (d.message.key) o.key = *d.message.key;
     o.headers = headers;
-    o.on_acknowledged = [this, generation = generation_, tag = d.tag] {
-      if (generation != generation_ || !conn_.is_open()) return;  // redelivered by the broker
-      if (amqp_basic_ack(conn_.state(), kChannel, tag, 0) == AMQP_STATUS_OK) ++acked_;
+    o.on_acknowledged = [this, tag, id = d.message_id] {
+      ack(tag);
+      for (const DeliveryTag& waiting : dedupe_.acknowledged(id))
+        ack(waiting);
     };
     try {
       node_.emit_raw("out", d.message.payload, d.message.type, o);
     } catch (const BackpressureError&) {
       return false;
     }
+    dedupe_.emitted(d.message_id);
+    for (const DeliveryTag& orphan : dedupe_.take_orphans())
+      ack(orphan);
     backlog_.pop_front();
   }
   return true;
@@ -149,9 +170,10 @@ void AmqpIn::read() {
     }
     ++received_;
     const auto* body = static_cast<const std::byte*>(env.message.body.bytes);
+    const Properties props = properties_of(env.message.properties);
     backlog_.push_back(
-        Delivery{env.delivery_tag,
-                 from_amqp(properties_of(env.message.properties), string_of(env.routing_key),
+        Delivery{env.delivery_tag, props.message_id,
+                 from_amqp(props, string_of(env.routing_key),
                            std::span<const std::byte>(body, env.message.body.len), settings_)});
     amqp_destroy_envelope(&env);
     if (!flush()) {

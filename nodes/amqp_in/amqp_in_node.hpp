@@ -3,13 +3,15 @@
 // became (EmitOptions::on_acknowledged). basic.qos (param prefetch) bounds what is in flight; a
 // full output (BackpressureError) keeps the delivery and stops reading the socket until there is
 // room. A lost connection is retried with bounded exponential backoff; its unacknowledged
-// deliveries go back to the queue (at-least-once). docs/amqp.md.
+// deliveries go back to the queue (at-least-once), and a redelivery of a message_id it emitted
+// recently is acknowledged instead of emitted again (param dedupe, amqp_dedupe.hpp). docs/amqp.md.
 #pragma once
 
 #include <brook/node.hpp>
 #include <deque>
 
 #include "amqp_connection.hpp"
+#include "amqp_dedupe.hpp"
 
 namespace brook::amqp {
 
@@ -21,6 +23,7 @@ class AmqpIn {
  private:
   struct Delivery {
     std::uint64_t tag;
+    std::string message_id;
     Incoming message;
   };
 
@@ -32,6 +35,8 @@ class AmqpIn {
   bool flush();
   void pause();
   void resume(std::uint64_t generation);
+  // Acks a delivery of the current connection (a tag of an older one means nothing now).
+  void ack(DeliveryTag tag);
 
   Node& node_;
   Settings settings_;
@@ -41,10 +46,12 @@ class AmqpIn {
   std::uint64_t generation_ = 0;  // of the connection; receipts of older ones do nothing
   std::deque<Delivery> backlog_;  // read, not yet emitted (bounded by prefetch)
   bool paused_ = false;
+  Dedupe dedupe_;
   Counter received_;
   Counter acked_;
   Counter reconnects_;
   Counter backpressure_;
+  Counter duplicates_;
 };
 
 }  // namespace brook::amqp

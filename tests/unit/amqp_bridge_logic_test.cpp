@@ -1,5 +1,6 @@
 // The RabbitMQ bridges' plain logic (nodes/amqp_common/amqp_bridge_logic.hpp): URL parsing,
-// backoff, params, and the envelope <-> AMQP message mapping both ways.
+// backoff, params, the envelope <-> AMQP message mapping both ways, and amqp-in's
+// de-duplication of redeliveries (amqp_dedupe.hpp).
 #include "amqp_bridge_logic.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,8 @@
 #include <brook/error.hpp>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
+
+#include "amqp_dedupe.hpp"
 
 namespace brook::amqp {
 namespace {
@@ -72,6 +75,9 @@ TEST(AmqpSettings, ReadsParamsWithDefaults) {
   EXPECT_FALSE(d.routing_key);
   EXPECT_EQ(d.content_type, "application/msgpack");
   EXPECT_TRUE(d.persistent);
+  EXPECT_EQ(d.dedupe, 65536u);
+  EXPECT_EQ(read_settings(Params::parse("{dedupe: 0}")).dedupe, 0u);
+  EXPECT_THROW((void)read_settings(Params::parse("{dedupe: 100000000}")), ConfigError);
   const Settings s = read_settings(Params::parse(
       "{url: 'amqp://a:b@h:1/v', exchange: ex, routing_key: fixed, queue: q, durable: false, "
       "prefetch: 10, persistent: false, content_type: application/json}"));
@@ -180,6 +186,77 @@ TEST(AmqpBody, MsgpackAsIsJsonConvertedOtherwiseBin) {
     ASSERT_EQ(h->type, msgpack::type::BIN) << type;
     EXPECT_EQ(std::string_view(h->via.bin.ptr, h->via.bin.size), "\x82{x") << type;
   }
+}
+
+using Verdict = Dedupe::Verdict;
+
+TEST(AmqpDedupe, AnAcknowledgedIdIsAckedAtOnceNotEmittedAgain) {
+  Dedupe d(8);
+  ASSERT_EQ(d.check("p/1", {1, 10}), Verdict::kEmit);
+  d.emitted("p/1");
+  EXPECT_TRUE(d.acknowledged("p/1").empty());
+  // The broker restarted and redelivers it on the next connection.
+  EXPECT_EQ(d.check("p/1", {2, 3}), Verdict::kAckNow);
+  EXPECT_EQ(d.check("p/1", {3, 1}), Verdict::kAckNow);
+  EXPECT_EQ(d.duplicates(), 2u);
+  EXPECT_EQ(d.check("p/2", {3, 2}), Verdict::kEmit);
+}
+
+TEST(AmqpDedupe, AnIdInFlightAcksItsRedeliveriesWithItsReceipt) {
+  Dedupe d(8);
+  ASSERT_EQ(d.check("p/1", {1, 10}), Verdict::kEmit);
+  d.emitted("p/1");
+  EXPECT_EQ(d.check("p/1", {2, 4}), Verdict::kAckLater);
+  EXPECT_EQ(d.check("p/1", {3, 7}), Verdict::kAckLater);
+  EXPECT_EQ(d.acknowledged("p/1"), (std::vector<DeliveryTag>{{2, 4}, {3, 7}}));
+  EXPECT_TRUE(d.acknowledged("p/1").empty());
+  EXPECT_EQ(d.check("p/1", {3, 9}), Verdict::kAckNow);
+  EXPECT_EQ(d.duplicates(), 3u);
+}
+
+TEST(AmqpDedupe, WhatWasNotEmittedLeavesNoTrace) {
+  // An emit that threw (backpressure) or a delivery dropped with its connection: the next
+  // delivery of the id must be emitted.
+  Dedupe d(8);
+  EXPECT_EQ(d.check("p/1", {1, 1}), Verdict::kEmit);
+  EXPECT_EQ(d.check("p/1", {2, 1}), Verdict::kEmit);
+  EXPECT_EQ(d.size(), 0u);
+  EXPECT_EQ(d.duplicates(), 0u);
+}
+
+TEST(AmqpDedupe, NoIdOrOffIsNeverDeduplicated) {
+  Dedupe d(8);
+  d.emitted("");
+  EXPECT_EQ(d.check("", {1, 1}), Verdict::kEmit);
+  EXPECT_EQ(d.size(), 0u);
+  Dedupe off(0);
+  off.emitted("p/1");
+  EXPECT_EQ(off.check("p/1", {1, 2}), Verdict::kEmit);
+  EXPECT_EQ(off.size(), 0u);
+}
+
+TEST(AmqpDedupe, ForgetsTheOldestFirstWithinItsBound) {
+  Dedupe d(3);
+  for (const char* id : {"a", "b", "c", "d"})
+    d.emitted(id);
+  EXPECT_EQ(d.size(), 3u);
+  EXPECT_EQ(d.check("a", {1, 1}), Verdict::kEmit);  // forgotten: emitted again
+  for (const char* id : {"b", "c", "d"})
+    EXPECT_EQ(d.check(id, {1, 2}), Verdict::kAckLater) << id;
+  d.emitted("b");  // already held: not a new entry, forgets nothing
+  EXPECT_EQ(d.size(), 3u);
+  EXPECT_TRUE(d.take_orphans().empty());
+  // "b" still in flight with a redelivery waiting when it is forgotten: that delivery is handed
+  // back to be acknowledged (the emission in flight carries the message).
+  d.emitted("e");
+  EXPECT_EQ(d.take_orphans(), (std::vector<DeliveryTag>{{1, 2}}));
+  EXPECT_TRUE(d.acknowledged("b").empty());
+  EXPECT_EQ(d.check("b", {1, 3}), Verdict::kEmit);
+  for (int i = 0; i < 1000; ++i)
+    d.emitted("x" + std::to_string(i));
+  EXPECT_EQ(d.size(), 3u);
+  EXPECT_EQ(d.check("x999", {1, 4}), Verdict::kAckLater);
+  EXPECT_EQ(d.check("x996", {1, 5}), Verdict::kEmit);
 }
 
 }  // namespace
