@@ -89,7 +89,7 @@ nodes:
   std::cout << "amqp-in: " << kCount << " queued, broker SIGKILLed after " << at_kill
             << " and restarted: " << t.distinct << " distinct received, lost " << t.lost
             << ", duplicated " << t.duplicated << " (redelivered after the crash)\n";
-  EXPECT_TRUE(all);
+  EXPECT_TRUE(all) << bridge.log() << sink.log();
   EXPECT_EQ(t.lost, 0u);
   EXPECT_NE(bridge.log().find("reconnecting in"), std::string::npos) << bridge.log();
   // Every delivery was acknowledged to the broker once brook's sink had acknowledged it.
