@@ -5,7 +5,8 @@
 // must hold an outcome for every basket. And the shop fed from RabbitMQ
 // (topologies/shop-amqp-feed.yaml, then shop-amqp-entry.yaml): the client's cart events queued
 // first, then consumed by brook-amqp-in across a broker crash, whose redeliveries amqp-in's
-// dedupe window must keep from reaching basket twice.
+// dedupe window must keep from reaching basket twice, and order's outcomes published to an
+// exchange as in shop-amqp.yaml.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -43,6 +44,20 @@ std::uint64_t rows(const fs::path& db, const std::string& table) {
   return n;
 }
 
+// The shop's outcomes that brook-amqp-out published to the queue shop-outcomes, by basket id
+// (duplicates allowed: at-least-once). collect() takes what the queue holds now.
+struct Outcomes {
+  std::set<std::string> quoted, rejected;
+  void collect(const std::string& url) {
+    for (const auto& [body, props] : Client(url).drain("shop-outcomes")) {
+      const auto m = body->as<std::map<std::string, msgpack::object>>();
+      const std::string id = m.at("basket_id").as<std::string>();
+      (props.type == "shop.Quote" ? quoted : rejected).insert(id);
+    }
+  }
+  std::size_t size() const { return quoted.size() + rejected.size(); }
+};
+
 TEST(AmqpShop, ReportIsExactAcrossABrokerRestart) {
   if (!RabbitMq::installed()) {
     GTEST_SKIP() << "rabbitmq-server is not installed (apt-get install rabbitmq-server): the "
@@ -79,13 +94,11 @@ TEST(AmqpShop, ReportIsExactAcrossABrokerRestart) {
                              60s);
   ASSERT_EQ(r.code, 0) << r.describe();
   const json report = json::parse(r.out);
-  // Every basket's outcome reached RabbitMQ too (duplicates allowed: at-least-once).
-  std::set<std::string> quoted, rejected;
-  for (const auto& [body, props] : Client(mq.url()).drain("shop-outcomes")) {
-    const auto m = body->as<std::map<std::string, msgpack::object>>();
-    const std::string id = m.at("basket_id").as<std::string>();
-    (props.type == "shop.Quote" ? quoted : rejected).insert(id);
-  }
+  // Every basket's outcome reached RabbitMQ too.
+  Outcomes outcomes;
+  outcomes.collect(mq.url());
+  const auto& quoted = outcomes.quoted;
+  const auto& rejected = outcomes.rejected;
   std::cout << "shop-amqp: " << kBaskets << " baskets, broker SIGKILLed after " << orders_at_kill
             << " orders and restarted: orders " << report["orders_complete"] << " of "
             << report["valid"] << " valid, rejections " << report["rejections"]
@@ -171,9 +184,16 @@ TEST(AmqpShop, FedFromAQueueReportIsExactAcrossABrokerRestart) {
   const std::uint64_t orders_at_kill = rows(db, "orders");
   mq.kill();
   mq.start();
-  // No job ends phase 2 (amqp-in waits for more): once every basket has its outcome, stop it.
+  // No job ends phase 2 (amqp-in waits for more): once every basket has its outcome in the
+  // order store and in RabbitMQ (published by quotes-out and rejections-out), stop it.
+  Outcomes outcomes;
   ASSERT_TRUE(wait_for(
-      [&] { return rows(db, "orders") + rows(db, "rejections") >= std::uint64_t{kBaskets}; }, 60s))
+      [&] {
+        outcomes.collect(mq.url());
+        return rows(db, "orders") + rows(db, "rejections") >= std::uint64_t{kBaskets} &&
+               outcomes.size() >= static_cast<std::size_t>(kBaskets);
+      },
+      60s))
       << tail(up.log_path(), 80);
   std::optional<std::uint64_t> duplicates;
   ASSERT_TRUE(wait_for(
@@ -194,7 +214,9 @@ TEST(AmqpShop, FedFromAQueueReportIsExactAcrossABrokerRestart) {
   std::cout << "shop-amqp-entry: " << kBaskets << " baskets queued, broker SIGKILLed after "
             << orders_at_kill << " of " << valid << " orders and restarted: duplicates not "
             << "emitted again by amqp-in " << *duplicates << ", orders "
-            << report["orders_complete"] << ", rejections " << report["rejections"] << "\n";
+            << report["orders_complete"] << ", rejections " << report["rejections"]
+            << "; outcomes in RabbitMQ: " << outcomes.quoted.size() << " quotes, "
+            << outcomes.rejected.size() << " rejections\n";
   EXPECT_LT(orders_at_kill, valid) << "the crash came after the run";
   EXPECT_NE(up.log().find("reconnecting in"), std::string::npos) << tail(up.log_path(), 80);
   // Exact: a cart event emitted twice would add its items twice (orders_wrong), or reopen a
@@ -202,6 +224,8 @@ TEST(AmqpShop, FedFromAQueueReportIsExactAcrossABrokerRestart) {
   EXPECT_TRUE(report["ok"].get<bool>()) << report.dump(2);
   EXPECT_EQ(report["orders_complete"].get<std::size_t>(), valid) << report.dump(2);
   EXPECT_EQ(report["rejections"].get<std::size_t>(), kBaskets - valid) << report.dump(2);
+  EXPECT_EQ(outcomes.quoted.size(), valid);
+  EXPECT_EQ(outcomes.rejected.size(), kBaskets - valid);
 }
 
 }  // namespace
