@@ -44,6 +44,22 @@ std::uint64_t rows(const fs::path& db, const std::string& table) {
   return n;
 }
 
+// The environment of a shop run in `dir` (database, state, dead letters, manifest there) against
+// the broker at `url`, with the directory on `port`.
+std::map<std::string, std::string> shop_env(const fs::path& dir, int baskets,
+                                            const std::string& rate, const std::string& url,
+                                            int port) {
+  return {{"SHOP_DB", (dir / "shop.db").string()},
+          {"SHOP_STATE_DIR", (dir / "state").string()},
+          {"SHOP_DEAD_LETTERS", (dir / "dead.jsonl").string()},
+          {"SHOP_MANIFEST", (dir / "manifest.jsonl").string()},
+          {"SHOP_BASKETS", std::to_string(baskets)},
+          {"SHOP_RATE", rate},
+          {"SHOP_SEED", "7"},
+          {"SHOP_AMQP_URL", url},
+          {"BROOK_DIRECTORY_PORT", std::to_string(port)}};
+}
+
 // The shop's outcomes that brook-amqp-out published to the queue shop-outcomes, by basket id
 // (duplicates allowed: at-least-once). collect() takes what the queue holds now.
 struct Outcomes {
@@ -70,15 +86,7 @@ TEST(AmqpShop, ReportIsExactAcrossABrokerRestart) {
   const fs::path manifest = dir / "manifest.jsonl";
   const std::string topology = source_path("topologies/shop-amqp.yaml");
   Process up = Process::start({.argv = {bin("brook"), "up", topology, "--quiet"},
-                               .env = {{"SHOP_DB", db.string()},
-                                       {"SHOP_STATE_DIR", (dir / "state").string()},
-                                       {"SHOP_DEAD_LETTERS", (dir / "dead.jsonl").string()},
-                                       {"SHOP_MANIFEST", manifest.string()},
-                                       {"SHOP_BASKETS", std::to_string(kBaskets)},
-                                       {"SHOP_RATE", "100"},
-                                       {"SHOP_SEED", "7"},
-                                       {"SHOP_AMQP_URL", mq.url()},
-                                       {"BROOK_DIRECTORY_PORT", std::to_string(free_port())}},
+                               .env = shop_env(dir.path(), kBaskets, "100", mq.url(), free_port()),
                                .log = dir / "up.log",
                                .wait_ready = true,
                                .ready_timeout = 60s});
@@ -146,17 +154,9 @@ TEST(AmqpShop, FedFromAQueueReportIsExactAcrossABrokerRestart) {
   const fs::path manifest = dir / "manifest.jsonl";
   const std::string entry = source_path("topologies/shop-amqp-entry.yaml");
   const auto env = [&](int port) {
-    return std::map<std::string, std::string>{{"SHOP_DB", db.string()},
-                                              {"SHOP_STATE_DIR", (dir / "state").string()},
-                                              {"SHOP_DEAD_LETTERS", (dir / "dead.jsonl").string()},
-                                              {"SHOP_MANIFEST", manifest.string()},
-                                              {"SHOP_BASKETS", std::to_string(kBaskets)},
-                                              {"SHOP_RATE", "2000"},
-                                              {"SHOP_SEED", "7"},
-                                              // Slows phase 2 enough for the crash to land mid-run.
-                                              {"SHOP_AMQP_PREFETCH", "32"},
-                                              {"SHOP_AMQP_URL", mq.url()},
-                                              {"BROOK_DIRECTORY_PORT", std::to_string(port)}};
+    auto e = shop_env(dir.path(), kBaskets, "2000", mq.url(), port);
+    e["SHOP_AMQP_PREFETCH"] = "32";  // slows phase 2 enough for the crash to land mid-run
+    return e;
   };
 
   // Phase 1: the client's cart events into the queue shop-cart; a job, so brook up ends.

@@ -146,6 +146,14 @@ void NodeEngine::hold_unacknowledged(std::string_view port, const ChannelSpec& c
               "hold on at-least-once pipeline inputs");
 }
 
+void NodeEngine::receipt_unacknowledged(std::string_view port, const ChannelSpec& channel) {
+  throw Error("emit() with on_acknowledged on output '" + std::string(port) + "': channel '" +
+              channel.name + "' is " +
+              (channel.pattern == Pattern::kPubsub ? "pubsub" : "best-effort") +
+              ", which nobody acknowledges; on_acknowledged needs an at-least-once pipeline "
+              "channel (delivery: at-least-once, the default)");
+}
+
 void NodeEngine::frame_too_large(const ChannelSpec& channel, std::size_t size) {
   throw MessageTooLarge("channel '" + channel.name + "': message of " + std::to_string(size) +
                         " bytes exceeds max_message_size " +

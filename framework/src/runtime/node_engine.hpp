@@ -116,6 +116,10 @@ class NodeEngine {
   [[noreturn]] static void hold_outside_handler();
   [[noreturn]] static void hold_with_state();
   [[noreturn]] static void hold_unacknowledged(std::string_view port, const ChannelSpec& channel);
+  // The brook::Error of an emit with EmitOptions::on_acknowledged on an output nobody
+  // acknowledges (best-effort, pubsub).
+  [[noreturn]] static void receipt_unacknowledged(std::string_view port,
+                                                  const ChannelSpec& channel);
   // Throws MessageTooLarge for a frame over the channel's max_message_size. Inline: every emit
   // passes here.
   static void check_frame_size(const ChannelSpec& channel, std::size_t size) {

@@ -148,16 +148,6 @@ void NodeRuntime::receipt_acked(std::size_t output, std::uint64_t seq) {
   }
 }
 
-void NodeRuntime::check_receipt(std::size_t output) const {
-  const auto& out = *outputs_[output];
-  if (out.channel().reliable()) return;
-  throw Error("emit() with on_acknowledged on output '" + out.port() + "': channel '" +
-              out.channel().name + "' is " +
-              (out.channel().pattern == Pattern::kPubsub ? "pubsub" : "best-effort") +
-              ", which nobody acknowledges; on_acknowledged needs an at-least-once pipeline "
-              "channel (delivery: at-least-once, the default)");
-}
-
 void NodeRuntime::check_loop_thread(const char* what) const {
   if (running_ && std::this_thread::get_id() != loop_thread_) {
     throw ConfigError(std::string(what) +
@@ -212,7 +202,8 @@ void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> fra
   if (!running_) {
     throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
   }
-  if (o.on_acknowledged) check_receipt(output);
+  if (o.on_acknowledged && !out.channel().reliable())
+    receipt_unacknowledged(out.port(), out.channel());
   // Only order_by channels pay for hashing the key.
   const std::uint64_t key_hash = o.key && out.channel().order_by_key ? detail::key_hash(*o.key) : 0;
   out.make_room(wait_fn_);  // on_full applies now, in the emit() the handler called

@@ -105,8 +105,6 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
                std::function<void()> on_acknowledged = {});
   // A consumer group acknowledged message `seq` of output `output`: its receipt, if any.
   void receipt_acked(std::size_t output, std::uint64_t seq);
-  // Throws unless output `output` acknowledges (EmitOptions::on_acknowledged needs it).
-  void check_receipt(std::size_t output) const;
   // Calls the handler with its emits staged; delivers them if it returned, discards them if it
   // threw.
   detail::HandlerOutcome call_handler(detail::Receiver& in, const Message& message,

@@ -96,13 +96,7 @@ void TestEngine::finish_emit(std::size_t output, std::span<const std::byte> fram
   Output& out = outputs_[output];
   check_frame_size(*out.channel, frame.size());
   if (!started_) throw ConfigError("emit() before run(): emit from on_ready, a handler or a timer");
-  if (o.on_acknowledged && !out.channel->reliable()) {
-    throw Error("emit() with on_acknowledged on output '" + out.port + "': channel '" +
-                out.channel->name + "' is " +
-                (out.channel->pattern == Pattern::kPubsub ? "pubsub" : "best-effort") +
-                ", which nobody acknowledges; on_acknowledged needs an at-least-once pipeline "
-                "channel (delivery: at-least-once, the default)");
-  }
+  if (o.on_acknowledged && !out.channel->reliable()) receipt_unacknowledged(out.port, *out.channel);
   ++out.seq;
   testing::Emitted e;
   e.port = out.port;
