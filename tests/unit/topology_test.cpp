@@ -386,7 +386,7 @@ TEST(TopologyErrors, UnknownKeysSuggestTheClosestKey) {
           "you mean 'replicas'?)",
           "bad_unknown_key.yaml:10:5: error: unknown key 'colour' in node 'basket' (hint: "
           "allowed keys: exec, args, replicas, job, inputs, outputs, params, env, restart, "
-          "ready_timeout, drain_timeout)",
+          "ready_timeout, drain_timeout, host)",
           "bad_unknown_key.yaml:12:31: error: unknown key 'backof' in restart of node "
           "'basket' (hint: did you mean 'backoff'?)",
           "bad_unknown_key.yaml:16:9: error: missing required key 'channel' in an input of "

@@ -180,10 +180,25 @@ struct NodeSpec {
   RestartSpec restart;
   std::chrono::milliseconds ready_timeout{5000};
   std::chrono::milliseconds drain_timeout{2000};
+  // `host:` names from `hosts:`: none, one for every replica, or one per replica (instance i
+  // runs on hosts[i]).
+  std::vector<std::string> hosts;
   SourceLocation where;
 
   const PortSpec* input(std::string_view port) const noexcept;
   const PortSpec* output(std::string_view port) const noexcept;
+  // The host instance `instance` runs on; nullptr when the node names none.
+  const std::string* host_of(int instance) const noexcept;
+};
+
+// One machine of a multi-host topology (`hosts:`, docs/topology.md#hosts).
+struct HostSpec {
+  std::string name;
+  std::string address;  // what its nodes advertise, and directories listen on
+  std::string bind;     // what its nodes' inputs bind to; empty: the address
+  SourceLocation where;
+
+  const std::string& bind_address() const noexcept { return bind.empty() ? address : bind; }
 };
 
 class Topology {
@@ -194,12 +209,16 @@ class Topology {
   // Where durable outputs keep their journals (relative paths: to the node's working directory).
   std::filesystem::path state_dir = ".brook-state";
   SecuritySpec security;
+  std::vector<HostSpec> hosts;        // in file order; empty: one machine
   std::vector<ChannelSpec> channels;  // in file order
   std::vector<NodeSpec> nodes;        // in file order
   std::vector<Diagnostic> warnings;   // non-fatal findings of validation
 
   const ChannelSpec* channel(std::string_view name) const noexcept;
   const NodeSpec* node(std::string_view name) const noexcept;
+  const HostSpec* host(std::string_view name) const noexcept;
+  // The directory endpoints `host` runs: those whose address part is its address or name.
+  std::vector<std::string> directory_endpoints_on(const HostSpec& host) const;
   // Nodes with an input / output port mapped to `channel`, in file order.
   std::vector<const NodeSpec*> consumers(std::string_view channel) const;
   std::vector<const NodeSpec*> producers(std::string_view channel) const;

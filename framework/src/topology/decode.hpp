@@ -30,6 +30,7 @@ struct Decoded {
   Topology topology;
   std::vector<PatternAssertion> assertions;
   std::vector<SourceLocation> exec_where;  // parallel to topology.nodes
+  std::vector<SourceLocation> host_where;  // parallel to topology.nodes; line 0: no host:
 };
 
 Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink);
@@ -38,6 +39,12 @@ void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& o
 void decode_channels(DiagnosticSink& sink, const Entry& entry, std::vector<ChannelSpec>& out);
 void decode_nodes(DiagnosticSink& sink, const Entry& entry, Decoded& out);
 void decode_security(DiagnosticSink& sink, const Entry& entry, SecuritySpec& out);
+void decode_hosts(DiagnosticSink& sink, const Entry& entry, std::vector<HostSpec>& out);
+// A node's `host:`: one name, or a list of names (one per replica).
+void decode_node_hosts(DiagnosticSink& sink, const Entry& e, std::vector<std::string>& out);
+// Host references: undeclared hosts, nodes without one, lists not matching replicas,
+// directory endpoints no host runs.
+void check_hosts(const Decoded& decoded, DiagnosticSink& sink);
 
 // Cross references: undeclared channels, pattern assertions, channels nobody feeds or reads.
 void check_channel_use(const Decoded& decoded, DiagnosticSink& sink);

@@ -7,9 +7,9 @@ namespace brook::detail {
 
 namespace {
 
-const std::vector<std::string> kNodeKeys = {"exec",    "args",          "replicas",     "job",
-                                            "inputs",  "outputs",       "params",       "env",
-                                            "restart", "ready_timeout", "drain_timeout"};
+const std::vector<std::string> kNodeKeys = {"exec",    "args",          "replicas",      "job",
+                                            "inputs",  "outputs",       "params",        "env",
+                                            "restart", "ready_timeout", "drain_timeout", "host"};
 const std::vector<std::string> kPolicies = {"never", "on-failure", "always"};
 
 // Reads `inputs:` or `outputs:` of one node.
@@ -219,6 +219,7 @@ void decode_node(DiagnosticSink& sink, const std::string& name, const Entry& e, 
   n.where = sink.where(e.key);
   n.params = node_params(YAML::Node(), sink.file(), name);
   SourceLocation exec_where = n.where;
+  SourceLocation host_where;
   const std::string context = "in node '" + name + "'";
   if (!e.value.IsNull() && !e.value.IsMap()) {
     sink.error(where_value(sink, e),
@@ -265,9 +266,14 @@ void decode_node(DiagnosticSink& sink, const std::string& name, const Entry& e, 
     if (const Entry* x = f.find("drain_timeout")) {
       if (auto v = read_duration(sink, *x, "drain_timeout")) n.drain_timeout = *v;
     }
+    if (const Entry* x = f.find("host")) {
+      host_where = where_value(sink, *x);
+      decode_node_hosts(sink, *x, n.hosts);
+    }
   }
   out.topology.nodes.push_back(std::move(n));
   out.exec_where.push_back(exec_where);
+  out.host_where.push_back(host_where);
 }
 
 }  // namespace
@@ -278,6 +284,7 @@ void decode_nodes(DiagnosticSink& sink, const Entry& entry, Decoded& out) {
   // NodeSpec holds a YAML::Node, whose move may throw: a growing vector would copy every spec.
   out.topology.nodes.reserve(named.size());
   out.exec_where.reserve(named.size());
+  out.host_where.reserve(named.size());
   for (const auto& [name, e] : named)
     decode_node(sink, name, e, out);
 }

@@ -20,6 +20,13 @@ bool valid_endpoint(std::string_view ep) {
   return ec == std::errc{} && ptr == port.data() + port.size() && value >= 1 && value <= 65535;
 }
 
+std::string_view endpoint_host(std::string_view ep) noexcept {
+  if (!ep.starts_with("tcp://")) return {};
+  const std::string_view rest = ep.substr(6);
+  const std::size_t colon = rest.rfind(':');
+  return colon == std::string_view::npos ? rest : rest.substr(0, colon);
+}
+
 namespace {
 
 constexpr std::size_t kMinMessageSize = 256;
@@ -276,7 +283,7 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
     return d;
   }
   const Fields f = read_fields(
-      sink, root, {"topology", "directory", "state_dir", "security", "channels", "nodes"},
+      sink, root, {"topology", "directory", "state_dir", "security", "hosts", "channels", "nodes"},
       "at the top level");
   const std::string context = "at the top level";
   if (const Entry* x = f.find("topology")) {
@@ -302,6 +309,7 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
     }
   }
   if (const Entry* x = f.find("security")) decode_security(sink, *x, d.topology.security);
+  if (const Entry* x = f.find("hosts")) decode_hosts(sink, *x, d.topology.hosts);
   if (const Entry* x = f.find("channels")) {
     decode_channels(sink, *x, d.topology.channels);
   } else {

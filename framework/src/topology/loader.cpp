@@ -92,6 +92,7 @@ Topology parse_topology(std::string_view text, const std::string& filename,
 
   detail::Decoded decoded = detail::decode_topology(root, sink);
   detail::check_channel_use(decoded, sink);
+  detail::check_hosts(decoded, sink);
   detail::check_cross_hops(decoded.topology, sink);
   if (options.resolve_execs) {
     std::error_code ec;

@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <brook/topology.hpp>
 
+#include "topology/endpoint.hpp"
+
 namespace brook {
 
 namespace {
@@ -25,6 +27,33 @@ const PortSpec* NodeSpec::input(std::string_view port) const noexcept {
 
 const PortSpec* NodeSpec::output(std::string_view port) const noexcept {
   return find_port(outputs, port);
+}
+
+const std::string* NodeSpec::host_of(int instance) const noexcept {
+  if (hosts.empty() || instance < 0) return nullptr;
+  if (hosts.size() == 1) return &hosts.front();
+  const auto i = static_cast<std::size_t>(instance);
+  return i < hosts.size() ? &hosts[i] : nullptr;
+}
+
+const HostSpec* Topology::host(std::string_view name) const noexcept {
+  auto it =
+      std::find_if(hosts.begin(), hosts.end(), [&](const HostSpec& h) { return h.name == name; });
+  return it == hosts.end() ? nullptr : &*it;
+}
+
+std::vector<std::string> Topology::directory_endpoints_on(const HostSpec& host) const {
+  std::vector<std::string> out;
+  // An endpoint belongs to the first host (in file order) it names, so that hosts sharing an
+  // address (one machine playing two) do not both start a directory on it.
+  for (const auto& ep : directory.endpoints) {
+    const std::string_view h = detail::endpoint_host(ep);
+    auto owner = std::find_if(hosts.begin(), hosts.end(), [&](const HostSpec& x) {
+      return !h.empty() && (h == x.address || h == x.name);
+    });
+    if (owner != hosts.end() && owner->name == host.name) out.push_back(ep);
+  }
+  return out;
 }
 
 const ChannelSpec* Topology::channel(std::string_view name) const noexcept {
