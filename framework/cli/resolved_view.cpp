@@ -190,6 +190,7 @@ json resolved_view(const Topology& t, const NodeSpec& node, const NodeOptions& o
       {"params", params_json(node.params)},
       {"env", env},
       {"advertise", options.advertise},
+      {"bind", options.bind.empty() ? options.advertise : options.bind},
       {"state_dir", std::filesystem::absolute(t.state_dir).lexically_normal().string()},
       {"ready_timeout_ms", ms(options.ready_timeout.value_or(node.ready_timeout))},
       {"drain_timeout_ms", ms(options.drain_timeout.value_or(node.drain_timeout))},

@@ -150,7 +150,10 @@ class Node(Handling, DeadLetters, Stopping):
         self.inputs = {}
         for port, spec in s["inputs"].items():
             ch = self.chan(spec["channel"])
-            args = (self.ctx, port, ch, s["advertise"], self.counters_of(ch["name"]),
+            # Bound at "bind" (the advertise address unless --bind said otherwise), registered
+            # under "advertise".
+            listen = (s.get("bind") or s["advertise"], s["advertise"])
+            args = (self.ctx, port, ch, listen, self.counters_of(ch["name"]),
                     self.linger_ms, hs)
             if ch["pattern"] == "pubsub":
                 self.inputs[port] = SubInput(*args, self.producer_id)

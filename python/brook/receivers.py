@@ -1,4 +1,4 @@
-"""Input sockets (docs/wire.md): each bound on tcp://<advertise>:*, each frame strictly decoded.
+"""Input sockets (docs/wire.md): each bound on tcp://<bind>:*, each frame strictly decoded.
 
 receive() returns a list of (Message, routing id or None) for the node to handle, counting and
 logging (rate-limited) what it drops.
@@ -36,7 +36,7 @@ class Input:
 
     kind = None
 
-    def __init__(self, ctx, port, channel, advertise, counters, linger_ms, handshake_ms):
+    def __init__(self, ctx, port, channel, listen, counters, linger_ms, handshake_ms):
         self.port = port
         self.channel = channel
         self.name = channel["name"]
@@ -50,7 +50,8 @@ class Input:
         s.setsockopt(zmq.LINGER, linger_ms)
         s.setsockopt(zmq.HANDSHAKE_IVL, handshake_ms)
         self.configure()
-        p = s.bind_to_random_port("tcp://%s" % advertise)
+        bind, advertise = listen
+        p = s.bind_to_random_port("tcp://%s" % bind)
         self.endpoint = "tcp://%s:%d" % (advertise, p)
 
     def configure(self):
@@ -109,13 +110,13 @@ class SubInput(Input):
     kind = zmq.SUB
     reliable = False
 
-    def __init__(self, ctx, port, channel, advertise, counters, linger_ms, handshake_ms,
+    def __init__(self, ctx, port, channel, listen, counters, linger_ms, handshake_ms,
                  own_id):
         self.hello = (HELLO_PREFIX + own_id).encode()
         self.welcomed_by = {}   # publisher id -> next_seq it promised
         self.last_seq = {}      # publisher id -> last seq received
         self.publishers = {}    # directory entry key -> id of a publisher the directory lists
-        super().__init__(ctx, port, channel, advertise, counters, linger_ms, handshake_ms)
+        super().__init__(ctx, port, channel, listen, counters, linger_ms, handshake_ms)
 
     def configure(self):
         # In this order: the channel's subscription is active before the hello is seen.

@@ -23,6 +23,7 @@ def parse_args(argv):
     p.add_argument("--instance", type=int, default=None)
     p.add_argument("--directory", action="append", default=[])
     p.add_argument("--advertise")
+    p.add_argument("--bind")
     p.add_argument("--set", action="append", default=[], dest="overrides")
     p.add_argument("--log-level", default="info")
     p.add_argument("--ready-timeout")
@@ -59,6 +60,8 @@ def run_resolve(ns):
         cmd += ["--directory", d]
     if ns.advertise:
         cmd += ["--advertise", ns.advertise]
+    if ns.bind:
+        cmd += ["--bind", ns.bind]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     except OSError as e:

@@ -16,6 +16,7 @@ namespace brook::detail {
 namespace {
 
 using namespace std::chrono_literals;
+const ListenAddress kLoopback{"127.0.0.1", "127.0.0.1"};
 
 class DeliveryTrackerTest : public ::testing::Test {
  protected:
@@ -27,7 +28,7 @@ class DeliveryTrackerTest : public ::testing::Test {
     PortSpec p;
     p.port = "in";
     p.channel = "work";
-    in = std::make_unique<ReliableReceiver>(ctx, p, ch, "127.0.0.1", 0ms, counters, security);
+    in = std::make_unique<ReliableReceiver>(ctx, p, ch, kLoopback, 0ms, counters, security);
     producer.set(zmq::sockopt::linger, 0);
     producer.connect(in->endpoint());
     producer.send(zmq::str_buffer("x"));

@@ -19,6 +19,7 @@ namespace brook::detail {
 namespace {
 
 using namespace std::chrono_literals;
+const ListenAddress kLoopback{"127.0.0.1", "127.0.0.1"};
 using Received = Receiver::Received;
 
 ChannelSpec channel(Pattern pattern, Delivery delivery) {
@@ -79,7 +80,7 @@ struct Reconnected : ReceiversTest {
   }
 
   ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
-  ReliableReceiver r{ctx, port(), ch, "127.0.0.1", 0ms, counters, security};
+  ReliableReceiver r{ctx, port(), ch, kLoopback, 0ms, counters, security};
   zmq::socket_t old_connection{ctx, zmq::socket_type::dealer};
   zmq::socket_t new_connection{ctx, zmq::socket_type::dealer};
   std::string why;
@@ -88,9 +89,41 @@ struct Reconnected : ReceiversTest {
   zmq::message_t body;
 };
 
+// `--bind 0.0.0.0 --advertise <address>`: the input listens everywhere and registers the address
+// peers use, with the port it really got.
+TEST_F(ReceiversTest, AnInputBoundToEveryAddressRegistersTheAdvertisedOne) {
+  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kBestEffort);
+  PullReceiver r(ctx, port(), ch, ListenAddress{"0.0.0.0", "127.0.0.1"}, false, 0ms, counters,
+                 security);
+  ASSERT_TRUE(r.endpoint().starts_with("tcp://127.0.0.1:")) << r.endpoint();
+  EXPECT_NE(r.endpoint(), "tcp://127.0.0.1:0");
+  EXPECT_EQ(r.registration().endpoint, r.endpoint());
+  zmq::socket_t push(ctx, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 0);
+  push.connect(r.endpoint());
+  push.send(zmq::str_buffer("hello"));
+  zmq::message_t body;
+  std::string peer;
+  std::string why;
+  ASSERT_EQ(receive(r, body, peer, why), Received::kMessage);
+  EXPECT_EQ(body.to_string(), "hello");
+}
+
+TEST_F(ReceiversTest, AnAddressThatIsNotOfThisHostIsANamedBindError) {
+  const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kBestEffort);
+  try {
+    PullReceiver r(ctx, port(), ch, ListenAddress{"192.0.2.77", "192.0.2.77"}, false, 0ms, counters,
+                   security);
+    FAIL() << "bound to an address of no interface";
+  } catch (const ZmqError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot bind input port"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--bind"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(ReceiversTest, PullTakesOneFrameAndReportsAMultipartMessageAsMalformed) {
   const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kBestEffort);
-  PullReceiver r(ctx, port(), ch, "127.0.0.1", false, 0ms, counters, security);
+  PullReceiver r(ctx, port(), ch, kLoopback, false, 0ms, counters, security);
   EXPECT_FALSE(r.acknowledges());
   EXPECT_EQ(r.registration().endpoint, r.endpoint());
   zmq::socket_t push(ctx, zmq::socket_type::push);
@@ -113,7 +146,7 @@ TEST_F(ReceiversTest, PullTakesOneFrameAndReportsAMultipartMessageAsMalformed) {
 
 TEST_F(ReceiversTest, ReliableAcknowledgesOnceSettledAndAcknowledgesADuplicateAgain) {
   const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
-  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  ReliableReceiver r(ctx, port(), ch, kLoopback, 0ms, counters, security);
   EXPECT_TRUE(r.acknowledges());
   zmq::socket_t producer(ctx, zmq::socket_type::dealer);
   producer.set(zmq::sockopt::linger, 0);
@@ -151,7 +184,7 @@ TEST_F(ReceiversTest, ReliableAcknowledgesOnceSettledAndAcknowledgesADuplicateAg
 
 TEST_F(ReceiversTest, ADeferredMessageIsNeitherHandledAgainNorAcknowledgedUntilReleased) {
   const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
-  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  ReliableReceiver r(ctx, port(), ch, kLoopback, 0ms, counters, security);
   zmq::socket_t producer(ctx, zmq::socket_type::dealer);
   producer.set(zmq::sockopt::linger, 0);
   producer.connect(r.endpoint());
@@ -176,7 +209,7 @@ TEST_F(ReceiversTest, ADeferredMessageIsNeitherHandledAgainNorAcknowledgedUntilR
 
 TEST_F(ReceiversTest, WhatAProducerHandledIsRecordedPerConnectionSoNoOtherCanSilenceIt) {
   const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
-  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  ReliableReceiver r(ctx, port(), ch, kLoopback, 0ms, counters, security);
   auto connect_and_send = [&](zmq::socket_t& s, std::string& peer, zmq::message_t& body) {
     s.set(zmq::sockopt::linger, 0);
     s.connect(r.endpoint());
@@ -313,7 +346,7 @@ TEST_F(ReceiversTest, ReliableReportsAFrameWithoutARoutingIdAsMalformed) {
   // A producer's ROUTER always sends [routing id, envelope]; a DEALER sending two frames
   // arrives as [id, a, b].
   const ChannelSpec ch = channel(Pattern::kPipeline, Delivery::kAtLeastOnce);
-  ReliableReceiver r(ctx, port(), ch, "127.0.0.1", 0ms, counters, security);
+  ReliableReceiver r(ctx, port(), ch, kLoopback, 0ms, counters, security);
   zmq::socket_t producer(ctx, zmq::socket_type::dealer);
   producer.set(zmq::sockopt::linger, 0);
   producer.connect(r.endpoint());
@@ -328,7 +361,7 @@ TEST_F(ReceiversTest, ReliableReportsAFrameWithoutARoutingIdAsMalformed) {
 
 TEST_F(ReceiversTest, SubCountsWhatAPublisherSkippedAfterItsWelcome) {
   const ChannelSpec ch = channel(Pattern::kPubsub, Delivery::kBestEffort);
-  SubReceiver r(ctx, port(), ch, "127.0.0.1", "me.0@x", false, 0ms, counters, security);
+  SubReceiver r(ctx, port(), ch, kLoopback, "me.0@x", false, 0ms, counters, security);
   DirectoryEntry pub;
   pub.node = "ticker";
   pub.incarnation = "i1";
@@ -369,7 +402,7 @@ TEST_F(ReceiversTest, SubCountsWhatAPublisherSkippedAfterItsWelcome) {
 
 TEST_F(ReceiversTest, SubReportsAnotherTopicAsMalformed) {
   const ChannelSpec ch = channel(Pattern::kPubsub, Delivery::kBestEffort);
-  SubReceiver r(ctx, port(), ch, "127.0.0.1", "me.0@x", false, 0ms, counters, security);
+  SubReceiver r(ctx, port(), ch, kLoopback, "me.0@x", false, 0ms, counters, security);
   zmq::socket_t pub(ctx, zmq::socket_type::pub);
   pub.set(zmq::sockopt::linger, 0);
   pub.connect(r.endpoint());

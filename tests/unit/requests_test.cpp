@@ -21,6 +21,7 @@ namespace brook::detail {
 namespace {
 
 using namespace std::chrono_literals;
+const ListenAddress kLoopback{"127.0.0.1", "127.0.0.1"};
 using Clock = std::chrono::steady_clock;
 
 ChannelSpec channel(bool idempotent = false, std::size_t max_pending = 100) {
@@ -61,7 +62,7 @@ std::string payload_string(const EnvelopeView& env) {
 // keeps the slot when `hold` (to answer later, or never).
 struct Server {
   Server(zmq::context_t& ctx, const ChannelSpec& ch, const Security& sec, std::string name)
-      : server(ctx, port("in"), ch, "127.0.0.1", name + "@p", 0ms, counters, sec), name(name) {
+      : server(ctx, port("in"), ch, kLoopback, name + "@p", 0ms, counters, sec), name(name) {
     entry.node = "lookup-svc";
     entry.instance = static_cast<std::uint32_t>(name.back() - '0');
     entry.incarnation = name;

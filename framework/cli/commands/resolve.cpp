@@ -16,7 +16,9 @@ int run_resolve(const Args& args) {
       "directory,d", po::value<std::vector<std::string>>()->composing(),
       "directory endpoint the node is given (repeatable; default: the topology's)")(
       "advertise", po::value<std::string>(),
-      "host the node is given to bind inputs on and publish (default: the node's, 127.0.0.1)")(
+      "address the node registers its inputs under (default: the node's, 127.0.0.1)")(
+      "bind", po::value<std::string>(),
+      "address or interface the node binds its inputs to (default: the advertise address)")(
       "json", "print one compact JSON document (default: indented)")(
       "topology", po::value<std::string>()->required(), "topology file");
   po::positional_options_description pos;
@@ -50,8 +52,9 @@ int run_resolve(const Args& args) {
     for (const auto& ep : (*vm)["directory"].as<std::vector<std::string>>())
       argv.insert(argv.end(), {"--directory", ep});
   }
-  if (vm->count("advertise"))
-    argv.insert(argv.end(), {"--advertise", (*vm)["advertise"].as<std::string>()});
+  for (const char* o : {"advertise", "bind"}) {
+    if (vm->count(o)) argv.insert(argv.end(), {std::string("--") + o, (*vm)[o].as<std::string>()});
+  }
   if (vm->count("set")) {
     for (const auto& s : (*vm)["set"].as<std::vector<std::string>>())
       argv.insert(argv.end(), {"--set", s});

@@ -78,7 +78,8 @@ struct NodeOptions {
   std::string node;                     // which node of the topology this process is
   std::uint32_t instance = 0;           // replica number, 0-based
   std::vector<std::string> directory;   // overrides the topology's directory endpoints
-  std::string advertise = "127.0.0.1";  // host inputs bind to and publish
+  std::string advertise = "127.0.0.1";  // address inputs are registered under (peers connect)
+  std::string bind;                     // address inputs bind to; empty: `advertise`
   LogLevel log_level = LogLevel::kInfo;
   bool handle_signals =
       true;  // SIGINT/SIGTERM stop the node (one signal-handling node per process)

@@ -20,7 +20,9 @@ po::options_description describe() {
       "directory,d", po::value<std::vector<std::string>>()->composing(),
       "directory endpoint; repeat for several (default: the topology's)")(
       "advertise", po::value<std::string>()->default_value("127.0.0.1"),
-      "host or address to bind inputs on and publish to the directory")(
+      "address this node's inputs are registered under: the one peers connect to")(
+      "bind", po::value<std::string>(),
+      "address or interface inputs bind to, e.g. 0.0.0.0 (default: the --advertise address)")(
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a topology value, e.g. --set pricing.params.tax=0.2 (repeatable)")(
       "ready-timeout", po::value<std::string>(),
@@ -104,6 +106,7 @@ std::optional<NodeOptions> NodeOptions::parse(int argc, const char* const* argv,
   if (vm.count("directory")) o.directory = vm["directory"].as<std::vector<std::string>>();
   if (vm.count("set")) o.overrides = vm["set"].as<std::vector<std::string>>();
   o.advertise = vm["advertise"].as<std::string>();
+  if (vm.count("bind")) o.bind = vm["bind"].as<std::string>();
   const auto level = parse_log_level(vm["log-level"].as<std::string>());
   if (!level) {
     throw UsageError("--log-level: expected trace, debug, info, warn, error or off, got '" +

@@ -51,18 +51,20 @@ NodeRuntime::~NodeRuntime() {
 }
 
 void NodeRuntime::make_inputs() {
+  const detail::ListenAddress listen{options_.bind.empty() ? options_.advertise : options_.bind,
+                                     options_.advertise};
   for (const auto& port : spec_->inputs) {
     const ChannelSpec* ch = topology_.channel(port.channel);
     if (ch->pattern == Pattern::kRequest) {
       // An observer (brook tap) takes no requests: they are answered once, by the serving node.
       if (options_.observer) continue;
       servers_.push_back(std::make_unique<detail::RequestServer>(
-          context_, port, *ch, options_.advertise, producer_id_, linger_,
-          counters_.channels[ch->name], security_));
+          context_, port, *ch, listen, producer_id_, linger_, counters_.channels[ch->name],
+          security_));
       request_handlers_.emplace_back();
       continue;
     }
-    inputs_.push_back(detail::make_receiver(context_, port, *ch, options_.advertise, producer_id_,
+    inputs_.push_back(detail::make_receiver(context_, port, *ch, listen, producer_id_,
                                             options_.observer, linger_,
                                             counters_.channels[ch->name], security_));
   }

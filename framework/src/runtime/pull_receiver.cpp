@@ -3,12 +3,12 @@
 namespace brook::detail {
 
 PullReceiver::PullReceiver(zmq::context_t& context, const PortSpec& port,
-                           const ChannelSpec& channel, const std::string& advertise, bool tap,
+                           const ChannelSpec& channel, const ListenAddress& listen, bool tap,
                            std::chrono::milliseconds linger, ChannelCounters& counters,
                            const Security& security)
-    : Receiver(context, zmq::socket_type::pull, port, channel, advertise, tap, linger, counters,
+    : Receiver(context, zmq::socket_type::pull, port, channel, listen, tap, linger, counters,
                security) {
-  bind(advertise);
+  bind(listen);
 }
 
 Receiver::Received PullReceiver::receive(zmq::message_t& body, std::string& peer,

@@ -9,7 +9,7 @@ namespace brook::detail {
 class PullReceiver final : public Receiver {
  public:
   PullReceiver(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
-               const std::string& advertise, bool tap, std::chrono::milliseconds linger,
+               const ListenAddress& listen, bool tap, std::chrono::milliseconds linger,
                ChannelCounters& counters, const Security& security);
 
   Received receive(zmq::message_t& body, std::string& peer, std::string& why) override;

@@ -11,7 +11,7 @@
 namespace brook::detail {
 
 Receiver::Receiver(zmq::context_t& context, zmq::socket_type type, const PortSpec& port,
-                   const ChannelSpec& channel, const std::string& advertise, bool tap,
+                   const ChannelSpec& channel, const ListenAddress& listen, bool tap,
                    std::chrono::milliseconds linger, ChannelCounters& counters,
                    const Security& security)
     : port_(port.port),
@@ -32,19 +32,13 @@ Receiver::Receiver(zmq::context_t& context, zmq::socket_type type, const PortSpe
                                                         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
                                                   : 0));
   limits_.max_message_size = channel.max_message_size;
-  (void)advertise;  // bound by the derived class once its socket options are set (bind())
+  (void)listen;  // bound by the derived class once its socket options are set (bind())
 }
 
-void Receiver::bind(const std::string& advertise) {
-  const std::string bind = "tcp://" + advertise + ":*";
-  try {
-    socket_.bind(bind);
-  } catch (const zmq::error_t& e) {
-    throw ZmqError(e.num(), "cannot bind input port '" + port_ + "' to " + bind +
-                                " (check --advertise: it must be an address of this host)");
-  }
-  endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
-  accept_guard_.bound(endpoint_);
+void Receiver::bind(const ListenAddress& at) {
+  const BoundEndpoint ep = bind_ephemeral(socket_, at, "input port '" + port_ + "'");
+  endpoint_ = ep.advertised;
+  accept_guard_.bound(ep.bound);
 }
 
 Registration Receiver::registration() const {
@@ -106,19 +100,19 @@ void Receiver::on_monitor_event() {
 }
 
 std::unique_ptr<Receiver> make_receiver(zmq::context_t& context, const PortSpec& port,
-                                        const ChannelSpec& channel, const std::string& advertise,
+                                        const ChannelSpec& channel, const ListenAddress& listen,
                                         const std::string& own_id, bool tap,
                                         std::chrono::milliseconds linger, ChannelCounters& counters,
                                         const Security& security) {
   if (channel.pattern == Pattern::kPubsub) {
-    return std::make_unique<SubReceiver>(context, port, channel, advertise, own_id, tap, linger,
+    return std::make_unique<SubReceiver>(context, port, channel, listen, own_id, tap, linger,
                                          counters, security);
   }
   if (channel.reliable() && !tap) {
-    return std::make_unique<ReliableReceiver>(context, port, channel, advertise, linger, counters,
+    return std::make_unique<ReliableReceiver>(context, port, channel, listen, linger, counters,
                                               security);
   }
-  return std::make_unique<PullReceiver>(context, port, channel, advertise, tap, linger, counters,
+  return std::make_unique<PullReceiver>(context, port, channel, listen, tap, linger, counters,
                                         security);
 }
 

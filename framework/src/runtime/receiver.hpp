@@ -1,4 +1,4 @@
-// A node's input port: a socket bound to an ephemeral port on the advertise host and registered
+// A node's input port: a socket bound to an ephemeral port (ListenAddress) and registered
 // with the directory under the port's channel. Three kinds, each owning its socket's protocol:
 // PullReceiver (best-effort pipeline, and every tap of a pipeline), ReliableReceiver
 // (at-least-once: de-duplication and acknowledgements) and SubReceiver (pubsub: welcomes and gap
@@ -109,9 +109,9 @@ class Receiver {
  protected:
   // Binds at once; throws ZmqError if the host cannot be bound.
   Receiver(zmq::context_t& context, zmq::socket_type type, const PortSpec& port,
-           const ChannelSpec& channel, const std::string& advertise, bool tap,
+           const ChannelSpec& channel, const ListenAddress& listen, bool tap,
            std::chrono::milliseconds linger, ChannelCounters& counters, const Security& security);
-  void bind(const std::string& advertise);
+  void bind(const ListenAddress& at);
   // A malformed multi-part message: reads the rest so the next receive starts a new message;
   // `body` ends as the last part. Returns the number of parts.
   std::size_t drain_parts(zmq::message_t& body, std::size_t parts);
@@ -137,7 +137,7 @@ class Receiver {
 // The receiver for `channel`'s delivery (a tap's takes copies best-effort). `own_id`: this
 // instance's producer id, which pubsub welcomes are addressed to.
 std::unique_ptr<Receiver> make_receiver(zmq::context_t& context, const PortSpec& port,
-                                        const ChannelSpec& channel, const std::string& advertise,
+                                        const ChannelSpec& channel, const ListenAddress& listen,
                                         const std::string& own_id, bool tap,
                                         std::chrono::milliseconds linger, ChannelCounters& counters,
                                         const Security& security);

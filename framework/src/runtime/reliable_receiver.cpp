@@ -59,10 +59,10 @@ std::string hex(std::string_view bytes) {
 }  // namespace
 
 ReliableReceiver::ReliableReceiver(zmq::context_t& context, const PortSpec& port,
-                                   const ChannelSpec& channel, const std::string& advertise,
+                                   const ChannelSpec& channel, const ListenAddress& listen,
                                    std::chrono::milliseconds linger, ChannelCounters& counters,
                                    const Security& security)
-    : Receiver(context, zmq::socket_type::router, port, channel, advertise, false, linger, counters,
+    : Receiver(context, zmq::socket_type::router, port, channel, listen, false, linger, counters,
                security),
       curve_(security.curve()),
       // An ack frame must fit the channel's max_message_size, which the producer's socket
@@ -73,7 +73,7 @@ ReliableReceiver::ReliableReceiver(zmq::context_t& context, const PortSpec& port
   // A send to a connection that is gone fails (EHOSTUNREACH) instead of vanishing: that is how
   // a producer id's binding learns its connection left.
   socket_.set(zmq::sockopt::router_mandatory, 1);
-  bind(advertise);
+  bind(listen);
 }
 
 Receiver::Received ReliableReceiver::receive(zmq::message_t& body, std::string& peer,

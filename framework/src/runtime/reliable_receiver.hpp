@@ -46,7 +46,7 @@ namespace brook::detail {
 class ReliableReceiver final : public Receiver {
  public:
   ReliableReceiver(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
-                   const std::string& advertise, std::chrono::milliseconds linger,
+                   const ListenAddress& listen, std::chrono::milliseconds linger,
                    ChannelCounters& counters, const Security& security);
 
   Received receive(zmq::message_t& body, std::string& peer, std::string& why) override;

@@ -15,7 +15,7 @@ constexpr std::byte kNil{0xc0};  // msgpack nil: the payload of a failed request
 }  // namespace
 
 RequestServer::RequestServer(zmq::context_t& context, const PortSpec& port,
-                             const ChannelSpec& channel, const std::string& advertise,
+                             const ChannelSpec& channel, const ListenAddress& listen,
                              std::string producer_id, std::chrono::milliseconds linger,
                              ChannelCounters& counters, const Security& security)
     : port_(port.port),
@@ -34,15 +34,9 @@ RequestServer::RequestServer(zmq::context_t& context, const PortSpec& port,
   socket_.set(zmq::sockopt::router_mandatory, 1);
   security.configure_server(socket_, channel.name);
   limits_.max_message_size = channel.max_message_size;
-  const std::string bind = "tcp://" + advertise + ":*";
-  try {
-    socket_.bind(bind);
-  } catch (const zmq::error_t& e) {
-    throw ZmqError(e.num(), "cannot bind request input '" + port_ + "' to " + bind +
-                                " (check --advertise: it must be an address of this host)");
-  }
-  endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
-  accept_guard_.bound(endpoint_);
+  const BoundEndpoint ep = bind_ephemeral(socket_, listen, "request input '" + port_ + "'");
+  endpoint_ = ep.advertised;
+  accept_guard_.bound(ep.bound);
 }
 
 RequestServer::~RequestServer() = default;

@@ -23,6 +23,7 @@
 #include "directory/directory_protocol.hpp"
 #include "runtime/accept_guard.hpp"
 #include "runtime/socket_monitor.hpp"
+#include "runtime/socket_setup.hpp"
 #include "security/security.hpp"
 
 namespace brook::detail {
@@ -38,10 +39,10 @@ class RequestServer {
   // Called for each well-formed request; may reply through the slot now or later.
   using Handler = std::function<void(const EnvelopeView& request, std::shared_ptr<ReplySlot> slot)>;
 
-  // Binds at once (tcp://advertise:*); throws ZmqError if it cannot. `producer_id`: the producer
-  // of replies. `counters`: the channel's.
+  // Binds at once (tcp://<listen.bind>:*); throws ZmqError if it cannot. `producer_id`: the
+  // producer of replies. `counters`: the channel's.
   RequestServer(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
-                const std::string& advertise, std::string producer_id,
+                const ListenAddress& listen, std::string producer_id,
                 std::chrono::milliseconds linger, ChannelCounters& counters,
                 const Security& security);
   ~RequestServer();

@@ -1,6 +1,7 @@
 #include "runtime/socket_setup.hpp"
 
 #include <brook/envelope_codec.hpp>
+#include <brook/error.hpp>
 
 namespace brook::detail {
 
@@ -12,6 +13,22 @@ void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
   s.set(zmq::sockopt::linger, static_cast<int>(linger.count()));
   s.set(zmq::sockopt::reconnect_ivl, 100);
   s.set(zmq::sockopt::reconnect_ivl_max, 1000);
+}
+
+BoundEndpoint bind_ephemeral(zmq::socket_t& s, const ListenAddress& at, const std::string& what) {
+  const std::string bind = "tcp://" + at.bind + ":*";
+  try {
+    s.bind(bind);
+  } catch (const zmq::error_t& e) {
+    throw ZmqError(e.num(), "cannot bind " + what + " to " + bind +
+                                " (check --bind and --advertise, or the topology host's bind and "
+                                "address: it must be an address or interface of this host)");
+  }
+  BoundEndpoint out;
+  out.bound = s.get(zmq::sockopt::last_endpoint);
+  const auto colon = out.bound.rfind(':');
+  out.advertised = "tcp://" + at.advertise + out.bound.substr(colon);
+  return out;
 }
 
 std::string peer_address(const zmq::message_t& frame) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <zmq.hpp>
 
@@ -21,6 +22,23 @@ void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
 // these let frames up to this through and reject those over max_message_size themselves, as
 // decode errors counted and logged with the peer.
 inline constexpr std::size_t kInputFrameCeiling = 2;
+
+// Where a node's inputs listen: bound at `bind` (an address of this host, an interface, or
+// 0.0.0.0) and registered under `advertise`, the address peers connect to (`--bind` and
+// `--advertise`, or a topology host's bind and address).
+struct ListenAddress {
+  std::string bind;
+  std::string advertise;
+};
+
+// Binds `s` to an ephemeral TCP port at `at.bind`; returns the endpoint it bound
+// (tcp://0.0.0.0:41234) and the one to register (tcp://<advertise>:41234). Throws ZmqError
+// naming `what` and the fix when it cannot bind.
+struct BoundEndpoint {
+  std::string bound;
+  std::string advertised;
+};
+BoundEndpoint bind_ephemeral(zmq::socket_t& s, const ListenAddress& at, const std::string& what);
 
 // A frame's bytes, for the decoders and the journal.
 inline std::span<const std::byte> bytes_of(const zmq::message_t& m) noexcept {

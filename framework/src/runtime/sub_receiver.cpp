@@ -16,17 +16,17 @@ constexpr std::size_t kMaxUnlistedWelcomes = 256;
 }  // namespace
 
 SubReceiver::SubReceiver(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
-                         const std::string& advertise, const std::string& own_id, bool tap,
+                         const ListenAddress& listen, const std::string& own_id, bool tap,
                          std::chrono::milliseconds linger, ChannelCounters& counters,
                          const Security& security)
-    : Receiver(context, zmq::socket_type::sub, port, channel, advertise, tap, linger, counters,
+    : Receiver(context, zmq::socket_type::sub, port, channel, listen, tap, linger, counters,
                security),
       hello_(hello_topic(own_id)) {
   socket_.set(zmq::sockopt::subscribe, channel.name);
   socket_.set(zmq::sockopt::subscribe, hello_);
   // A refusal comes as one frame (an XPUB's welcome message): its start is its topic.
   if (tap) socket_.set(zmq::sockopt::subscribe, tap_refusal_prefix());
-  bind(advertise);
+  bind(listen);
 }
 
 Receiver::Received SubReceiver::receive(zmq::message_t& body, std::string& peer, std::string& why) {

@@ -19,7 +19,7 @@ namespace brook::detail {
 class SubReceiver final : public Receiver {
  public:
   SubReceiver(zmq::context_t& context, const PortSpec& port, const ChannelSpec& channel,
-              const std::string& advertise, const std::string& own_id, bool tap,
+              const ListenAddress& listen, const std::string& own_id, bool tap,
               std::chrono::milliseconds linger, ChannelCounters& counters,
               const Security& security);
 
