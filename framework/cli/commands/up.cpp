@@ -32,6 +32,55 @@ std::string path_variable() {
 
 }  // namespace
 
+namespace {
+
+// The host named by --host, checked against the topology's hosts; nullptr without --host.
+const HostSpec* choose_host(const Topology& t, const po::variables_map& vm) {
+  std::string names;
+  for (const auto& h : t.hosts)
+    names += (names.empty() ? "" : ", ") + h.name;
+  if (!vm.count("host")) {
+    if (t.hosts.empty()) return nullptr;
+    throw Exit(kExitUsage, "brook up: topology '" + t.name + "' declares hosts (" + names +
+                               "): pass --host NAME to run one host's share");
+  }
+  const std::string name = vm["host"].as<std::string>();
+  if (t.hosts.empty()) {
+    throw Exit(kExitUsage, "brook up: --host " + name + ": topology '" + t.name +
+                               "' declares no hosts: (see docs/topology.md#hosts), or use "
+                               "--only and --advertise");
+  }
+  const HostSpec* h = t.host(name);
+  if (h == nullptr) {
+    throw Exit(kExitUsage, "brook up: --host: no host '" + name + "' in topology '" + t.name +
+                               "' (hosts: " + names + ")");
+  }
+  for (const char* clash : {"advertise", "bind"}) {
+    if (vm.count(clash)) {
+      throw Exit(kExitUsage, std::string("brook up: --host takes the host's address and bind "
+                                         "from the topology; drop --") +
+                                 clash + " (or change hosts." + name + ")");
+    }
+  }
+  return h;
+}
+
+// The nodes with an instance on `host`, among `only` when it is not empty.
+std::set<std::string> nodes_on(const Topology& t, const HostSpec& host,
+                               const std::set<std::string>& only) {
+  std::set<std::string> out;
+  for (const auto& n : t.nodes) {
+    if (!only.empty() && !only.count(n.name)) continue;
+    for (int i = 0; i < n.replicas; ++i) {
+      const std::string* h = n.host_of(i);
+      if (h != nullptr && *h == host.name) out.insert(n.name);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 int run_up(const Args& args) {
   po::options_description o;
   add_topology_options(o);
@@ -43,15 +92,22 @@ int run_up(const Args& args) {
       "no-directory", "do not start a directory (another host runs it)")(
       "quiet,q", "no live status lines")("no-color", "no colours in prefixes")(
       "log-level", po::value<std::string>()->default_value("info"), "passed to every node")(
+      "host", po::value<std::string>(),
+      "run the share of this host of the topology's hosts: its instances and directories")(
       "advertise", po::value<std::string>(),
-      "host or address nodes bind inputs on and publish (default 127.0.0.1; for multi-host runs)")(
+      "address nodes register their inputs under (default 127.0.0.1; multi-host runs without "
+      "hosts:)")(
+      "bind", po::value<std::string>(),
+      "address or interface nodes bind their inputs to (default: the advertise address)")(
       "drain-limit", po::value<std::string>()->default_value("60s"),
       "after the jobs finished, stop anyway when the pipeline has not drained within this")(
       "topology", po::value<std::string>()->required(), "topology file");
   po::positional_options_description pos;
   pos.add("topology", 1);
   const auto vm =
-      parse(args, "TOPOLOGY [--set path=value]... [--only n1,n2] [--directory EP] [--quiet]",
+      parse(args,
+            "TOPOLOGY [--set path=value]... [--host NAME] [--only n1,n2] [--directory EP] "
+            "[--quiet]",
             "Starts the topology's directory (unless external) and every replica of its\n"
             "nodes, consumers first, prefixing their output with 'node.instance |'.\n"
             "Failed nodes are restarted by their restart policy. Ctrl-C or SIGTERM stops\n"
@@ -72,9 +128,16 @@ int run_up(const Args& args) {
   } catch (const UsageError& e) {
     throw Exit(kExitUsage, std::string("brook up: ") + e.what());
   }
+  const HostSpec* host = choose_host(t, *vm);
+  if (host != nullptr) {
+    lo.host = host->name;
+    lo.only = nodes_on(t, *host, lo.only);
+    lo.advertise = host->address;
+    if (!host->bind.empty()) lo.bind = host->bind;
+  }
   std::string missing;
   for (const auto& n : t.nodes) {
-    if (!lo.only.empty() && !lo.only.count(n.name)) continue;
+    if ((host != nullptr || !lo.only.empty()) && !lo.only.count(n.name)) continue;
     if (!n.exec_path.empty()) continue;
     // The loader's rule again, for its words: brook check said the same in its warning.
     const auto found =
@@ -84,8 +147,11 @@ int run_up(const Args& args) {
   }
   if (!missing.empty()) throw Exit(kExitFailed, "brook up: cannot start:" + missing);
   lo.directory = directory_option(*vm);
-  lo.start_directory = !t.directory.external && !lo.directory && !vm->count("no-directory");
-  if (lo.start_directory) {
+  if (!t.directory.external && !lo.directory && !vm->count("no-directory")) {
+    // Without hosts every listed directory runs here; with them, those at this host's address.
+    lo.directories = host != nullptr ? t.directory_endpoints_on(*host) : t.directory.endpoints;
+  }
+  if (!lo.directories.empty()) {
     lo.directory_program =
         detail::find_exec("brook-directory", {}, exec_search_path(), path_variable()).path;
     if (lo.directory_program.empty()) {
@@ -96,6 +162,7 @@ int run_up(const Args& args) {
   }
   lo.log_level = (*vm)["log-level"].as<std::string>();
   if (vm->count("advertise")) lo.advertise = (*vm)["advertise"].as<std::string>();
+  if (vm->count("bind")) lo.bind = (*vm)["bind"].as<std::string>();
   if (!parse_log_level(lo.log_level)) {
     throw Exit(kExitUsage,
                "brook up: --log-level: expected trace, debug, info, warn, error or off");

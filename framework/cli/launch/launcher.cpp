@@ -23,6 +23,7 @@
 #include "launch/drain_detector.hpp"
 #include "launch/launch_plan.hpp"
 #include "launch/loss_report.hpp"
+#include "launch/node_command.hpp"
 #include "launch/resolved_files.hpp"
 #include "resolved_view.hpp"
 #include "runtime/node_engine.hpp"
@@ -73,6 +74,7 @@ struct Proc {
   int backoff_step = 0;
   Reactor::ReaderId output_reader = 0;  // 0 once the pipe is closed
   Reactor::ReaderId ready_reader = 0;
+  std::string endpoint;     // a directory's: where it binds
   std::vector<pid_t> pids;  // of every incarnation: their registrations are not a clash
   std::string clash;        // why it cannot register: another process holds its name
   ChannelTotals losses;     // from its STOPPED lines, summed over incarnations
@@ -95,6 +97,8 @@ class Launcher::Impl {
   SpawnSpec spawn_spec(const Proc& p) const;
   // The brook options a node instance is started with (its own `args` follow them).
   std::vector<std::string> node_args(const NodeSpec& spec, std::uint32_t instance) const;
+  // Whether this launch runs that instance (--host keeps those placed on the host).
+  bool runs_here(const NodeSpec& n, int instance) const;
   // Each instance's resolved document, from the options it is started with ($BROOK_RESOLVED).
   void write_resolved();
   void on_exit(Proc& p, int status);
@@ -117,7 +121,7 @@ class Launcher::Impl {
   bool wait_until(Clock::time_point deadline, const std::function<bool()>& done);
 
   // ---- phases ----
-  bool start_directory();
+  bool start_directories();
   bool start_nodes();
   void supervise();
   // One drain poll: true once drained or given up (then failed_).
@@ -133,13 +137,14 @@ class Launcher::Impl {
   bool job_failed() const;
   bool all_finished() const;
   std::string directory_endpoint() const;
+  std::string directory_name(std::size_t i) const;
 
   LaunchOptions o_;
   const Topology& t_;
   Console console_;
   std::vector<std::vector<const NodeSpec*>> levels_;
   std::deque<Proc> procs_;  // stable addresses
-  Proc* directory_ = nullptr;
+  std::vector<Proc*> directories_;
   Reactor reactor_;
   int signal_fd_ = -1;
   int signals_ = 0;  // SIGINT/SIGTERM received (a closed stdout counts as the first)
@@ -164,14 +169,20 @@ class Launcher::Impl {
 
 std::vector<std::string> Launcher::Impl::node_args(const NodeSpec& spec,
                                                    std::uint32_t instance) const {
-  std::vector<std::string> args{"--topology",  t_.file.string(), "--node",
-                                spec.name,     "--instance",     std::to_string(instance),
-                                "--log-level", o_.log_level};
-  if (o_.directory) args.insert(args.end(), {"--directory", *o_.directory});
-  if (o_.advertise) args.insert(args.end(), {"--advertise", *o_.advertise});
-  for (const auto& ov : o_.overrides)
-    args.insert(args.end(), {"--set", ov});
-  return args;
+  NodeCommandOptions c;
+  c.topology = t_.file;
+  c.log_level = o_.log_level;
+  c.directory = o_.directory;
+  c.advertise = o_.advertise;
+  c.bind = o_.bind;
+  c.overrides = o_.overrides;
+  return launch::node_args(spec, instance, c);
+}
+
+bool Launcher::Impl::runs_here(const NodeSpec& n, int instance) const {
+  if (!o_.host) return true;
+  const std::string* h = n.host_of(instance);
+  return h != nullptr && *h == *o_.host;
 }
 
 void Launcher::Impl::write_resolved() {
@@ -180,6 +191,7 @@ void Launcher::Impl::write_resolved() {
   for (const auto& level : levels_) {
     for (const NodeSpec* n : level) {
       for (int i = 0; i < n->replicas; ++i) {
+        if (!runs_here(*n, i)) continue;
         const auto instance = static_cast<std::uint32_t>(i);
         std::vector<std::string> argv = node_args(*n, instance);
         argv.insert(argv.begin(), n->exec_path.string());
@@ -196,7 +208,7 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
   SpawnSpec s;
   if (p.spec == nullptr) {
     s.program = o_.directory_program;
-    s.args = {"--topology", t_.file.string(), "--log-level", o_.log_level};
+    s.args = {"--topology", t_.file.string(), "--log-level", o_.log_level, "--bind", p.endpoint};
     for (const auto& ov : o_.overrides)
       s.args.insert(s.args.end(), {"--set", ov});
   } else {
@@ -494,18 +506,23 @@ std::string Launcher::Impl::directory_endpoint() const {
   return t_.directory.endpoints.empty() ? "tcp://127.0.0.1:5670" : t_.directory.endpoints.front();
 }
 
-bool Launcher::Impl::start_directory() {
-  procs_.push_back(Proc{});
-  directory_ = &procs_.back();
-  directory_->name = "directory";
-  console_.reserve_name("directory");
-  start(*directory_);
-  const bool ok = wait_until(Clock::now() + std::chrono::seconds(10),
-                             [&] { return directory_->ready || !directory_->alive; });
-  if (!ok || !directory_->ready) {
+bool Launcher::Impl::start_directories() {
+  for (std::size_t i = 0; i < o_.directories.size(); ++i) {
+    procs_.push_back(Proc{});
+    Proc& d = procs_.back();
+    d.name = directory_name(i);
+    d.endpoint = o_.directories[i];
+    directories_.push_back(&d);
+    start(d);
+  }
+  const bool ok = wait_until(Clock::now() + std::chrono::seconds(10), [&] {
+    return std::all_of(directories_.begin(), directories_.end(),
+                       [](const Proc* d) { return d->ready || !d->alive; });
+  });
+  for (const Proc* d : directories_) {
+    if (ok && d->ready) continue;
     if (signals_ == 0) {
-      console_.say("the directory did not start (see its output above); is " +
-                   directory_endpoint() +
+      console_.say(d->name + " did not start (see its output above); is " + d->endpoint +
                    " already in use? Another `brook up` of this topology may be running: stop it, "
                    "or change directory.endpoints (or pass --directory to use a running one)");
     }
@@ -513,6 +530,10 @@ bool Launcher::Impl::start_directory() {
   }
   // A directory that dies later is restarted without limit: it holds only soft state.
   return true;
+}
+
+std::string Launcher::Impl::directory_name(std::size_t i) const {
+  return o_.directories.size() == 1 ? "directory" : "directory." + std::to_string(i);
 }
 
 bool Launcher::Impl::start_nodes() {
@@ -557,9 +578,13 @@ bool Launcher::Impl::start_nodes() {
       for (const NodeSpec* w : it->waits_for)
         warn_not_ready(w);
       const NodeSpec* n = it->node;
-      names += (names.empty() ? "" : ", ") + n->name +
-               (n->replicas > 1 ? " x" + std::to_string(n->replicas) : "");
+      int here = 0;
+      for (int i = 0; i < n->replicas; ++i)
+        here += runs_here(*n, i) ? 1 : 0;
+      names +=
+          (names.empty() ? "" : ", ") + n->name + (here > 1 ? " x" + std::to_string(here) : "");
       for (int i = 0; i < n->replicas; ++i) {
+        if (!runs_here(*n, i)) continue;
         procs_.push_back(Proc{});
         Proc& p = procs_.back();
         p.spec = n;
@@ -658,9 +683,11 @@ void Launcher::Impl::update_status(const std::optional<ListReply>& list) {
   for (const auto& n : t_.nodes) {
     if (!o_.only.empty() && !o_.only.count(n.name)) continue;
     int up = 0;
+    int here = 0;
     int restarts = 0;
     for (const auto& p : procs_) {
       if (p.spec != &n) continue;
+      ++here;
       up += p.alive && p.ready ? 1 : 0;
       restarts += static_cast<int>(p.restarts.size());
     }
@@ -678,7 +705,7 @@ void Launcher::Impl::update_status(const std::optional<ListReply>& list) {
     char buf[256];
     std::snprintf(
         buf, sizeof buf, "%-14s %d/%d up  in %8.0f/s  out %8.0f/s  errors %llu  restarts %d",
-        n.name.c_str(), up, n.replicas, rate(prev.received, cur.received),
+        n.name.c_str(), up, here, rate(prev.received, cur.received),
         rate(prev.emitted, cur.emitted),
         static_cast<unsigned long long>(cur.decode_errors + cur.handler_errors), restarts);
     lines.emplace_back(buf);
@@ -788,8 +815,12 @@ void Launcher::Impl::shutdown() {
                      : std::min(global_deadline, Clock::now() + drain + milliseconds(2000));
     stop_group(group, deadline);
   }
-  if (directory_ != nullptr && directory_->alive) {
-    stop_group({directory_}, signals_ > 1 ? Clock::now() : Clock::now() + milliseconds(1000));
+  std::vector<Proc*> directories;
+  for (Proc* d : directories_) {
+    if (d->alive) directories.push_back(d);
+  }
+  if (!directories.empty()) {
+    stop_group(directories, signals_ > 1 ? Clock::now() : Clock::now() + milliseconds(1000));
   }
 }
 
@@ -806,6 +837,16 @@ int Launcher::Impl::run() {
   // With SIGINT and SIGTERM blocked, so that a stop cannot leave the files behind: `resolved_`
   // removes them when the launcher goes, whichever way run() ends.
   levels_ = start_levels(t_, o_.only);
+  if (o_.host) {  // a host may run none of a selected node's instances, or none at all
+    for (auto& level : levels_) {
+      std::erase_if(level, [&](const NodeSpec* n) {
+        for (int i = 0; i < n->replicas; ++i) {
+          if (runs_here(*n, i)) return false;
+        }
+        return true;
+      });
+    }
+  }
   write_resolved();
   ::signal(SIGPIPE, SIG_IGN);
   const auto signals = reactor_.add_fd(signal_fd_, ZMQ_POLLIN, [this](short) { read_signals(); });
@@ -830,18 +871,22 @@ int Launcher::Impl::run() {
   const TimerId names =
       reactor_.add_timer(Clock::now() + kNameCheck, kNameCheck, true, [this] { watch_names(); });
 
-  if (o_.start_directory) console_.reserve_name("directory");
+  for (std::size_t i = 0; i < o_.directories.size(); ++i)
+    console_.reserve_name(directory_name(i));
   int instances = 0;
   for (const auto& level : levels_) {
     for (const NodeSpec* n : level) {
-      instances += n->replicas;
-      for (int i = 0; i < n->replicas; ++i)
+      for (int i = 0; i < n->replicas; ++i) {
+        if (!runs_here(*n, i)) continue;
+        ++instances;
         console_.reserve_name(n->name + "." + std::to_string(i));
+      }
     }
   }
   console_.say("topology '" + t_.name + "' (" + t_.file.string() +
                "): " + std::to_string(instances) + " instance(s), directory " +
-               directory_endpoint() + (o_.start_directory ? "" : " (external)"));
+               directory_endpoint() + (o_.directories.empty() ? " (external)" : "") +
+               (o_.host ? ", host " + *o_.host : ""));
   // The tools look for the directory at $BROOK_DIRECTORY, else on 5670: say how to reach this
   // one when that would miss it, and point the nodes' own children (scripts, tools) at it.
   const char* env = std::getenv("BROOK_DIRECTORY");
@@ -852,7 +897,7 @@ int Launcher::Impl::run() {
   ::setenv("BROOK_DIRECTORY", directory_endpoint().c_str(), 1);
 
   bool started = true;
-  if (o_.start_directory) started = start_directory();
+  if (!o_.directories.empty()) started = start_directories();
   if (started && start_nodes()) {
     int ready = 0;
     for (const auto& p : procs_)

@@ -1,6 +1,6 @@
 // `brook up`: runs a topology's directory and every replica of its nodes as child processes.
 //
-// Start: the directory first (unless external), then each node once the nodes reading its outputs
+// Start: the directories first (unless external), then each node once the nodes reading its outputs
 // reported READY, exited for good or had their ready timeout + 5 s (start_plan in
 // launch_plan.hpp): consumers start before producers, but not level by level, so one slow node
 // holds back only what is upstream of it. Running: child output is prefixed with
@@ -30,13 +30,18 @@ namespace brook::launch {
 
 struct LaunchOptions {
   std::shared_ptr<const Topology> topology;
-  std::vector<std::string> overrides;    // --set values, passed on to every node
-  std::set<std::string> only;            // nodes to run; empty = all
+  std::vector<std::string> overrides;  // --set values, passed on to every node
+  std::set<std::string> only;          // nodes to run; empty = all
+  // Run only the instances the topology places on this host (`hosts:`), advertising its
+  // address and binding its bind address.
+  std::optional<std::string> host;
   std::optional<std::string> directory;  // use this running directory instead of starting one
-  bool start_directory = true;
+  // The directories to start, by endpoint (each a brook-directory bound there); empty: none.
+  std::vector<std::string> directories;
   std::filesystem::path directory_program;  // brook-directory
   std::string log_level = "info";           // passed to nodes
   std::optional<std::string> advertise;     // --advertise for nodes (multi-host runs)
+  std::optional<std::string> bind;          // --bind for nodes
   bool status = false;                      // live status block (terminal, not --quiet)
   bool color = false;
   // After the jobs finished: give up waiting for the pipeline to drain after this long.

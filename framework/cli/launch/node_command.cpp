@@ -1,0 +1,22 @@
+#include "launch/node_command.hpp"
+
+namespace brook::launch {
+
+std::vector<std::string> node_args(const NodeSpec& node, std::uint32_t instance,
+                                   const NodeCommandOptions& o) {
+  std::vector<std::string> args{"--topology", o.topology.string(),      "--node",      node.name,
+                                "--instance", std::to_string(instance), "--log-level", o.log_level};
+  if (o.directory) args.insert(args.end(), {"--directory", *o.directory});
+  if (o.advertise) args.insert(args.end(), {"--advertise", *o.advertise});
+  if (o.bind) args.insert(args.end(), {"--bind", *o.bind});
+  for (const auto& ov : o.overrides)
+    args.insert(args.end(), {"--set", ov});
+  return args;
+}
+
+void place_on_host(const HostSpec& host, NodeCommandOptions& o) {
+  o.advertise = host.address;
+  if (!host.bind.empty()) o.bind = host.bind;
+}
+
+}  // namespace brook::launch

@@ -1,0 +1,31 @@
+// The command line a node instance is started with, by `brook up` and by the units and
+// manifests `brook export` writes: the same options, so a node runs alike under either.
+#pragma once
+
+#include <brook/topology.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brook::launch {
+
+struct NodeCommandOptions {
+  std::filesystem::path topology;  // the file, as the node should open it
+  std::string log_level = "info";
+  std::optional<std::string> directory;  // --directory: a running directory to use
+  std::optional<std::string> advertise;  // --advertise: the address peers connect to
+  std::optional<std::string> bind;       // --bind: where inputs listen, when not advertise
+  std::vector<std::string> overrides;    // --set values
+};
+
+// The brook options of instance `instance` of `node` (its own `args` follow them).
+std::vector<std::string> node_args(const NodeSpec& node, std::uint32_t instance,
+                                   const NodeCommandOptions& o);
+
+// Where instance `instance` of `node` listens under `--host host`: its address, and its bind
+// when the host sets one.
+void place_on_host(const HostSpec& host, NodeCommandOptions& o);
+
+}  // namespace brook::launch
