@@ -23,33 +23,84 @@ std::string dot_quote(std::string_view s) {
   return out + "\"";
 }
 
+// One box of the graph: a node, or (with hosts:) the instances of a node on one host.
+struct Placement {
+  const NodeSpec* node;
+  std::string id;
+  int instances;
+};
+
+std::vector<Placement> placements(const NodeSpec& n, const std::string& host) {
+  if (host.empty()) return {{&n, "node:" + n.name, n.replicas}};
+  int here = 0;
+  for (int i = 0; i < n.replicas; ++i) {
+    const std::string* h = n.host_of(i);
+    here += h != nullptr && *h == host ? 1 : 0;
+  }
+  if (here == 0) return {};
+  return {{&n, "node:" + n.name + "@" + host, here}};
+}
+
+void write_box(std::ostringstream& s, const Placement& p, const std::string& indent) {
+  std::string label = p.node->name;
+  if (p.instances > 1) label += " ×" + std::to_string(p.instances);
+  if (p.node->job) label += "\\n(job)";
+  s << indent << dot_quote(p.id) << " [shape=box, style=\"rounded" << (p.node->job ? ",dashed" : "")
+    << "\", label=" << dot_quote(label) << "];\n";
+}
+
+// With hosts: one cluster per host holding its directories and its share of each node.
+std::vector<Placement> write_boxes(std::ostringstream& s, const Topology& t) {
+  std::vector<Placement> all;
+  if (t.hosts.empty()) {
+    for (const auto& n : t.nodes) {
+      all.push_back(placements(n, "").front());
+      write_box(s, all.back(), "  ");
+    }
+    return all;
+  }
+  for (std::size_t h = 0; h < t.hosts.size(); ++h) {
+    const HostSpec& host = t.hosts[h];
+    s << "  subgraph " << dot_quote("cluster_host_" + host.name) << " {\n"
+      << "    label=" << dot_quote(host.name + " (" + host.address + ")") << ";\n"
+      << "    style=rounded; color=gray;\n";
+    for (const auto& ep : t.directory_endpoints_on(host)) {
+      s << "    " << dot_quote("directory:" + ep)
+        << " [shape=ellipse, style=dotted, label=" << dot_quote("directory\\n" + ep) << "];\n";
+    }
+    for (const auto& n : t.nodes) {
+      for (const auto& p : placements(n, host.name)) {
+        write_box(s, p, "    ");
+        all.push_back(p);
+      }
+    }
+    s << "  }\n";
+  }
+  return all;
+}
+
 std::string to_dot(const Topology& t) {
   std::ostringstream s;
   s << "digraph " << dot_quote(t.name) << " {\n"
     << "  rankdir=LR;\n"
     << "  node [fontname=\"Helvetica\", fontsize=11];\n"
     << "  edge [fontname=\"Helvetica\", fontsize=9];\n";
-  for (const auto& n : t.nodes) {
-    std::string label = n.name;
-    if (n.replicas > 1) label += " ×" + std::to_string(n.replicas);
-    if (n.job) label += "\\n(job)";
-    s << "  " << dot_quote("node:" + n.name) << " [shape=box, style=\"rounded"
-      << (n.job ? ",dashed" : "") << "\", label=" << dot_quote(label) << "];\n";
-  }
+  const std::vector<Placement> boxes = write_boxes(s, t);
   for (const auto& c : t.channels) {
     const bool pubsub = c.pattern == Pattern::kPubsub;
     s << "  " << dot_quote("channel:" + c.name) << " [shape=" << (pubsub ? "hexagon" : "cds")
       << ", label=" << dot_quote(c.name + "\\n" + std::string(to_string(c.pattern)))
       << (c.external ? ", style=dashed" : "") << "];\n";
   }
-  for (const auto& n : t.nodes) {
+  for (const auto& box : boxes) {
+    const NodeSpec& n = *box.node;
     for (const auto& p : n.outputs) {
-      s << "  " << dot_quote("node:" + n.name) << " -> " << dot_quote("channel:" + p.channel);
+      s << "  " << dot_quote(box.id) << " -> " << dot_quote("channel:" + p.channel);
       if (p.port != p.channel) s << " [label=" << dot_quote(p.port) << "]";
       s << ";\n";
     }
     for (const auto& p : n.inputs) {
-      s << "  " << dot_quote("channel:" + p.channel) << " -> " << dot_quote("node:" + n.name);
+      s << "  " << dot_quote("channel:" + p.channel) << " -> " << dot_quote(box.id);
       if (p.port != p.channel) s << " [label=" << dot_quote(p.port) << "]";
       s << ";\n";
     }
@@ -101,7 +152,8 @@ int run_graph(const Args& args) {
   pos.add("topology", 1);
   const auto vm = parse(args, "TOPOLOGY [--format dot|svg] [-o FILE]",
                         "Draws the topology: boxes are nodes (×N replicas, dashed = job), arrows\n"
-                        "show which channels (pipeline or pubsub) each node writes and reads.",
+                        "show which channels (pipeline or pubsub) each node writes and reads.\n"
+                        "With hosts:, a frame per host holds its directories and its instances.",
                         o, pos);
   if (!vm) return kExitOk;
   const std::string format = (*vm)["format"].as<std::string>();
