@@ -40,9 +40,10 @@ std::optional<po::variables_map> parse(const Args& args, const std::string& syno
 }
 
 void add_directory_options(po::options_description& d) {
-  d.add_options()("directory,d", po::value<std::string>(),
-                  "directory endpoint (default: the topology's, else $BROOK_DIRECTORY, else "
-                  "tcp://127.0.0.1:5670)")(
+  d.add_options()("directory,d", po::value<std::vector<std::string>>()->composing(),
+                  "directory endpoint; repeat (or separate with commas) for redundant "
+                  "directories, asked in order (default: the topology's, else $BROOK_DIRECTORY, "
+                  "else tcp://127.0.0.1:5670)")(
       "keys", po::value<std::string>(),
       "CURVE key directory written by brook keygen (default: the topology's security.keys, "
       "else $BROOK_KEYS; none: no security)")(
@@ -100,6 +101,19 @@ std::string checked_endpoint(std::string ep, const std::string& from) {
                              std::string(detail::kEndpointHint) +
                              (guess.empty() ? std::string() : " (did you mean " + guess + "?)"));
 }
+
+// Each non-empty item of a comma-separated list, checked.
+void append_endpoints(std::vector<std::string>& out, std::string_view list,
+                      const std::string& from) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const auto part = list.substr(0, comma);
+    if (!part.empty()) out.push_back(checked_endpoint(std::string(part), from));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
 }  // namespace
 
 std::optional<std::string> directory_option(const po::variables_map& vm) {
@@ -107,13 +121,26 @@ std::optional<std::string> directory_option(const po::variables_map& vm) {
   return checked_endpoint(vm["directory"].as<std::string>(), "--directory");
 }
 
-std::string directory_endpoint(const po::variables_map& vm, const Topology* topology) {
-  if (auto ep = directory_option(vm)) return *ep;
+std::vector<std::string> directory_options(const po::variables_map& vm) {
+  std::vector<std::string> out;
+  if (vm.count("directory")) {
+    for (const auto& v : vm["directory"].as<std::vector<std::string>>())
+      append_endpoints(out, v, "--directory");
+    if (out.empty()) checked_endpoint("", "--directory");  // throws: `--directory ''`
+  }
+  return out;
+}
+
+std::vector<std::string> directory_endpoints(const po::variables_map& vm,
+                                             const Topology* topology) {
+  if (auto eps = directory_options(vm); !eps.empty()) return eps;
   if (topology != nullptr && !topology->directory.endpoints.empty())
-    return topology->directory.endpoints.front();
-  if (const char* env = std::getenv("BROOK_DIRECTORY"); env != nullptr && *env != '\0')
-    return checked_endpoint(env, "$BROOK_DIRECTORY");
-  return "tcp://127.0.0.1:5670";
+    return topology->directory.endpoints;
+  std::vector<std::string> out;
+  if (const char* env = std::getenv("BROOK_DIRECTORY"); env != nullptr)
+    append_endpoints(out, env, "$BROOK_DIRECTORY");
+  if (out.empty()) out.emplace_back("tcp://127.0.0.1:5670");
+  return out;
 }
 
 fs::path self_dir() {

@@ -54,11 +54,14 @@ void add_directory_options(po::options_description& d);
 // Options for commands that read a topology file: --set.
 void add_topology_options(po::options_description& d);
 
-// Directory endpoint: --directory, else the topology's first endpoint (if --topology given),
-// else $BROOK_DIRECTORY, else tcp://127.0.0.1:5670. A malformed --directory or
+// Directory endpoints, asked in this order (redundant directories): every --directory (each may
+// be a comma-separated list), else the topology's endpoints (if --topology given), else
+// $BROOK_DIRECTORY (comma-separated), else tcp://127.0.0.1:5670. A malformed --directory or
 // $BROOK_DIRECTORY is Exit(kExitUsage) naming the expected form.
-std::string directory_endpoint(const po::variables_map& vm, const Topology* topology);
-// --directory if given, checked as directory_endpoint() checks it.
+std::vector<std::string> directory_endpoints(const po::variables_map& vm, const Topology* topology);
+// The --directory values of a tool (add_directory_options), checked; empty when none given.
+std::vector<std::string> directory_options(const po::variables_map& vm);
+// brook up's single --directory if given, checked as directory_endpoints() checks it.
 std::optional<std::string> directory_option(const po::variables_map& vm);
 // The security the CLI talks with, as identity "cli": CURVE with --keys DIR, else the topology's
 // `security:` (if --topology given), else $BROOK_KEYS; none otherwise. --key-file FILE picks

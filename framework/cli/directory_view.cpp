@@ -3,23 +3,27 @@
 #include <algorithm>
 
 #include "cli_common.hpp"
-#include "directory/directory_client.hpp"
 
 namespace brook::cli {
 
-ListReply list_instances(const std::string& endpoint, const Security& security,
-                         std::chrono::milliseconds timeout) {
+std::chrono::milliseconds tool_timeout(std::size_t endpoints) {
+  return endpoints > 1 ? std::chrono::seconds(1) : std::chrono::seconds(2);
+}
+
+DirectoryReader::DirectoryReader(std::vector<std::string> endpoints, const Security& security)
+    : client_(endpoints, tool_timeout(endpoints.size()), security), curve_(security.curve()) {}
+
+ListReply DirectoryReader::list() {
   try {
-    DirectoryClient client(endpoint, timeout, security);
-    return client.list();
+    return client_.list();
   } catch (const Error& e) {
     throw Exit(kExitUnreachable,
                std::string(e.what()) +
                    "\nhint: is the topology running (brook up)? Point at its directory with "
                    "--directory tcp://HOST:PORT or --topology FILE." +
-                   (security.curve() ? " With CURVE a directory also stays silent to a key that "
-                                       "is not on its allowlist: check --keys / --key-file."
-                                     : ""));
+                   (curve_ ? " With CURVE a directory also stays silent to a key that "
+                             "is not on its allowlist: check --keys / --key-file."
+                           : ""));
   }
 }
 

@@ -6,15 +6,32 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "directory/directory_client.hpp"
 #include "directory/directory_protocol.hpp"
 #include "security/security.hpp"
 
 namespace brook::cli {
 
-// list() from the directory at `endpoint`; throws Exit(kExitUnreachable) with a hint.
-ListReply list_instances(const std::string& endpoint, const Security& security,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(2));
+// How long a tool waits for one directory: 2 s when it is the only one; 1 s each when there
+// are several, so that a dead one delays the answer of the next by no more than that.
+std::chrono::milliseconds tool_timeout(std::size_t endpoints);
+
+// Reads the directories at `endpoints` (redundant copies of one another): asks them in order,
+// starting with the one that answered last, and takes the first answer.
+class DirectoryReader {
+ public:
+  DirectoryReader(std::vector<std::string> endpoints, const Security& security);
+  // Throws Exit(kExitUnreachable) with a hint when none answers.
+  ListReply list();
+  // The endpoint that answered last.
+  const std::string& endpoint() const noexcept { return client_.endpoint(); }
+
+ private:
+  DirectoryClient client_;
+  bool curve_;
+};
 
 // Keeps only the instances of topology `name` (a directory may serve several).
 void keep_topology(ListReply& reply, const std::string& name);

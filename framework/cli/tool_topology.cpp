@@ -5,6 +5,7 @@
 #include <set>
 
 #include "directory/directory_client.hpp"
+#include "directory_view.hpp"
 #include "topology/schema.hpp"
 
 namespace brook::cli {
@@ -32,18 +33,19 @@ std::vector<std::string> directory_channels(DirectoryClient& client) {
   return {names.begin(), names.end()};
 }
 
-Topology from_directory(const std::string& endpoint, const std::string& channel,
+Topology from_directory(const std::vector<std::string>& endpoints, const std::string& channel,
                         const po::variables_map& vm) {
   EntriesReply reply;
   std::optional<DirectoryClient> client;
   try {
-    client.emplace(endpoint, std::chrono::seconds(2), cli_security(vm, nullptr));
+    client.emplace(endpoints, tool_timeout(endpoints.size()), cli_security(vm, nullptr));
     reply = client->resolve(channel);
   } catch (const Error& e) {
     throw Exit(kExitUnreachable, std::string(e.what()) +
                                      "\nhint: start the topology (brook up), or pass --directory "
                                      "EP / --topology FILE");
   }
+  const std::string endpoint = client->endpoint();  // the one that answered
   if (reply.entries.empty()) {
     const std::vector<std::string> known = directory_channels(*client);
     throw Exit(kExitFailed,
@@ -66,7 +68,7 @@ Topology from_directory(const std::string& endpoint, const std::string& channel,
   }
   Topology t;
   t.name = *topologies.begin();
-  t.directory.endpoints = {endpoint};
+  t.directory.endpoints = endpoints;  // the tool registers with and watches every one
   ChannelSpec ch;
   ch.name = channel;
   ch.pattern = reply.entries.front().reg.pattern;
@@ -104,24 +106,24 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
                                   t.file.string() + "; " + did_you_mean(channel, names) +
                                   "channels: " + detail::join(names) + ")");
     }
-    if (auto ep = directory_option(vm)) t.directory.endpoints = {*ep};
-    // The runtime would wait for the directory forever; say at once that it is not there.
-    const std::string ep = directory_endpoint(vm, &t);
+    if (auto eps = directory_options(vm); !eps.empty()) t.directory.endpoints = eps;
+    // The runtime would wait for the directory forever; say at once that none is there.
+    const std::vector<std::string> eps = directory_endpoints(vm, &t);
     try {
-      DirectoryClient(ep, std::chrono::seconds(2), cli_security(vm, &t)).hello();
+      DirectoryClient(eps, tool_timeout(eps.size()), cli_security(vm, &t)).hello();
     } catch (const Error& e) {
       throw Exit(
           kExitUnreachable,
           std::string(e.what()) + "\nhint: start the topology (brook up), or pass --directory EP");
     }
   } else {
-    t = from_directory(directory_endpoint(vm, nullptr), channel, vm);
+    t = from_directory(directory_endpoints(vm, nullptr), channel, vm);
   }
   // The tool's node connects and registers with the CLI's key, which `--keys` may choose.
   t.security = cli_security_spec(vm, &t);
   ToolTopology out;
-  out.directory = t.directory.endpoints.empty() ? directory_endpoint(vm, nullptr)
-                                                : t.directory.endpoints.front();
+  out.directories =
+      t.directory.endpoints.empty() ? directory_endpoints(vm, nullptr) : t.directory.endpoints;
   out.pattern = t.channel(channel)->pattern;
   out.consumer_groups = t.consumers(channel).size();
   out.node = tool_node_name(tool, t.security.mechanism == Mechanism::kCurve);
@@ -139,13 +141,17 @@ ToolTopology tool_topology(const po::variables_map& vm, const std::string& chann
   return out;
 }
 
+std::string ToolTopology::directory() const {
+  return detail::join(directories);
+}
+
 NodeOptions tool_node_options(const ToolTopology& tt) {
   NodeOptions no;
   no.preloaded = tt.topology;
   no.node = tt.node;
   no.identity = kCliIdentity;
   no.key_file = tt.key_file;
-  no.directory = {tt.directory};
+  no.directory = tt.directories;
   no.log_level = LogLevel::kWarn;
   return no;
 }

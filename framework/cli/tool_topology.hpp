@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli_common.hpp"
 
@@ -17,8 +18,10 @@ enum class ToolSide { kReader, kWriter };
 
 struct ToolTopology {
   std::shared_ptr<const Topology> topology;
-  std::string node;                // the tool's node name in it ("brook-tap-4242")
-  std::string directory;           // endpoint used
+  std::string node;                      // the tool's node name in it ("brook-tap-4242")
+  std::vector<std::string> directories;  // endpoints used, all registered with
+  // For messages: the endpoints, comma-separated.
+  std::string directory() const;
   std::filesystem::path key_file;  // --key, if given
   Pattern pattern = Pattern::kPipeline;
   std::size_t consumer_groups = 0;  // nodes reading the channel (excluding taps)

@@ -23,8 +23,10 @@ int run_ls(const Args& args) {
   if (!vm) return kExitOk;
   std::optional<Topology> topo;
   if (vm->count("topology")) topo = load((*vm)["topology"].as<std::string>(), *vm);
-  const std::string ep = directory_endpoint(*vm, topo ? &*topo : nullptr);
-  ListReply reply = list_instances(ep, cli_security(*vm, topo ? &*topo : nullptr));
+  DirectoryReader reader(directory_endpoints(*vm, topo ? &*topo : nullptr),
+                         cli_security(*vm, topo ? &*topo : nullptr));
+  ListReply reply = reader.list();
+  const std::string& ep = reader.endpoint();
   if (topo) keep_topology(reply, topo->name);
 
   if (vm->count("json")) {

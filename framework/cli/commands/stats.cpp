@@ -165,14 +165,14 @@ int run_stats(const Args& args) {
   if (!vm) return kExitOk;
   std::optional<Topology> topo;
   if (vm->count("topology")) topo = load((*vm)["topology"].as<std::string>(), *vm);
-  const std::string ep = directory_endpoint(*vm, topo ? &*topo : nullptr);
   const auto interval = parse_duration((*vm)["interval"].as<std::string>());
   if (!interval)
     throw Exit(kExitUsage, "brook stats: --interval expects a duration like 1s or 500ms");
 
-  const Security security = cli_security(*vm, topo ? &*topo : nullptr);
+  DirectoryReader reader(directory_endpoints(*vm, topo ? &*topo : nullptr),
+                         cli_security(*vm, topo ? &*topo : nullptr));
   auto sample = [&] {
-    StatsSample s{std::chrono::steady_clock::now(), list_instances(ep, security)};
+    StatsSample s{std::chrono::steady_clock::now(), reader.list()};
     if (topo) keep_topology(s.list, topo->name);
     return s;
   };
@@ -186,9 +186,9 @@ int run_stats(const Args& args) {
       now = sample();
     }
     if (json) {
-      print_json(std::cout, stats_json(ep, before, now, interval->count() > 0));
+      print_json(std::cout, stats_json(reader.endpoint(), before, now, interval->count() > 0));
     } else {
-      std::cout << stats_table(ep, before, now);
+      std::cout << stats_table(reader.endpoint(), before, now);
     }
     return kExitOk;
   }
@@ -201,7 +201,7 @@ int run_stats(const Args& args) {
     (void)::poll(&pfd, 1, static_cast<int>(period.count()));
     if (stop.requested()) return kExitOk;
     StatsSample now = sample();
-    std::cout << "\x1b[H\x1b[2J" << stats_table(ep, before, now) << std::flush;
+    std::cout << "\x1b[H\x1b[2J" << stats_table(reader.endpoint(), before, now) << std::flush;
     before = std::move(now);
   }
 }

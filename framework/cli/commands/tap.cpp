@@ -113,13 +113,13 @@ int run_tap(const Args& args) {
   });
   node.on_ready([&] {
     std::cerr << "tapping " << to_string(tt.pattern) << " channel '" << channel << "' via "
-              << tt.directory << " (Ctrl-C to stop)\n";
+              << tt.directory() << " (Ctrl-C to stop)\n";
   });
   const int rc = node.run();
   if (unregistered) {
     const bool curve = tt.topology->security.mechanism == Mechanism::kCurve;
     throw Exit(kExitFailed,
-               "brook tap: not registered with the directory at " + tt.directory + " after " +
+               "brook tap: not registered with the directory at " + tt.directory() + " after " +
                    std::to_string(register_limit.count()) +
                    " ms: it refused the registration (see the error above) or stopped "
                    "answering, so no producer sends this tap anything" +

@@ -662,7 +662,12 @@ std::optional<ListReply> Launcher::Impl::poll_directory() {
       // With CURVE the launcher reads the directory as the command line tools do, with the cli
       // key; without it (removed from the allowlist) only drain detection is lost.
       if (!dir_security_) dir_security_ = Security::load(t_.security, std::string(kCliIdentity));
-      dir_client_ = std::make_unique<DirectoryClient>(directory_endpoint(), milliseconds(500),
+      // Every directory of the topology, in order: with redundant directories one that is
+      // down must not blind drain detection, clash checks or the status. The client asks the
+      // one that answered last first, so a dead one costs its timeout once, not every poll.
+      std::vector<std::string> endpoints{directory_endpoint()};
+      if (!o_.directory && t_.directory.endpoints.size() > 1) endpoints = t_.directory.endpoints;
+      dir_client_ = std::make_unique<DirectoryClient>(std::move(endpoints), milliseconds(500),
                                                       *dir_security_);
     }
     ListReply list = dir_client_->list();
@@ -671,8 +676,7 @@ std::optional<ListReply> Launcher::Impl::poll_directory() {
     std::erase_if(list.instances, [&](const InstanceInfo& i) { return i.topology != t_.name; });
     return list;
   } catch (const Error&) {
-    dir_client_.reset();  // reconnect next time (the directory may be restarting)
-    return std::nullopt;
+    return std::nullopt;  // the client reconnected: the directories may be restarting
   }
 }
 

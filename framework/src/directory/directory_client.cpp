@@ -7,7 +7,13 @@ namespace brook {
 
 DirectoryClient::DirectoryClient(std::string endpoint, std::chrono::milliseconds timeout,
                                  Security security)
-    : endpoint_(std::move(endpoint)), timeout_(timeout), security_(std::move(security)) {
+    : DirectoryClient(std::vector<std::string>{std::move(endpoint)}, timeout, std::move(security)) {
+}
+
+DirectoryClient::DirectoryClient(std::vector<std::string> endpoints,
+                                 std::chrono::milliseconds timeout, Security security)
+    : endpoints_(std::move(endpoints)), timeout_(timeout), security_(std::move(security)) {
+  if (endpoints_.empty()) throw Error("DirectoryClient: no directory endpoint given");
   reconnect();
 }
 
@@ -20,40 +26,70 @@ void DirectoryClient::reconnect() {
   socket_->set(zmq::sockopt::linger, 0);
   socket_->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
   security_.configure_client(*socket_, kDirectoryIdentity);
-  socket_->connect(endpoint_);
+  socket_->connect(endpoint());
 }
 
-DirectoryReplyBody DirectoryClient::request(DirectoryRequestBody body) {
-  const std::uint64_t id = next_id_++;
-  const std::string op(op_name(body));
-  const std::string bytes = encode(DirectoryRequest{id, std::move(body)});
+std::optional<DirectoryReplyBody> DirectoryClient::ask(const std::string& bytes, std::uint64_t id,
+                                                       const std::string& op, std::string& why) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
-  auto fail = [&](const std::string& why) -> Error {
+  const std::string ms = std::to_string(timeout_.count()) + " ms";
+  auto fail = [&](const std::string& text) -> std::optional<DirectoryReplyBody> {
     reconnect();
-    return Error("directory " + endpoint_ + ": " + op + " " + why);
+    why = text;
+    return std::nullopt;
   };
   zmq::pollitem_t out_item{socket_->handle(), 0, ZMQ_POLLOUT, 0};
-  if (zmq::poll(&out_item, 1, timeout_) == 0) {
-    throw fail("could not be sent within " + std::to_string(timeout_.count()) +
-               " ms (is brook-directory running there?)");
-  }
+  if (zmq::poll(&out_item, 1, timeout_) == 0) return fail("could not be sent within " + ms);
   (void)socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
     if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
-      throw fail("got no reply within " + std::to_string(timeout_.count()) +
-                 " ms (is brook-directory running there?)");
+      return fail("got no reply within " + ms);
     }
     zmq::message_t frame;
     if (!socket_->recv(frame, zmq::recv_flags::dontwait)) continue;
     DirectoryReply reply;
     const auto st = decode({static_cast<const std::byte*>(frame.data()), frame.size()}, reply);
-    if (!st) throw fail("reply malformed: " + st.error);
+    if (!st) {
+      reconnect();
+      throw Error("directory " + endpoint() + ": " + op + " reply malformed: " + st.error);
+    }
     if (reply.id != id) continue;  // stale
     return std::move(reply.body);
   }
+}
+
+DirectoryReplyBody DirectoryClient::request(DirectoryRequestBody body) {
+  const std::uint64_t id = next_id_++;
+  const std::string op(op_name(body));
+  const std::string bytes = encode(DirectoryRequest{id, std::move(body)});
+  // The one that answered last first, then the others in the order given.
+  const std::size_t first = current_;
+  std::string why;
+  for (std::size_t k = 0; k <= endpoints_.size(); ++k) {
+    const std::size_t next = k == 0 ? first : k - 1;
+    if (k > 0 && next == first) continue;
+    if (next != current_) {
+      current_ = next;
+      reconnect();
+    }
+    if (auto reply = ask(bytes, id, op, why)) return std::move(*reply);
+  }
+  if (current_ != first) {
+    current_ = first;
+    reconnect();
+  }
+  if (endpoints_.size() == 1) {
+    throw Error("directory " + endpoint() + ": " + op + " " + why +
+                " (is brook-directory running there?)");
+  }
+  std::string all;
+  for (const auto& ep : endpoints_)
+    all += (all.empty() ? "" : ", ") + ep;
+  throw Error("directories " + all + ": " + op + " answered by none (each " + why +
+              "; is brook-directory running there?)");
 }
 
 namespace {
@@ -69,18 +105,18 @@ T expect(DirectoryReplyBody body, const std::string& endpoint, const char* op) {
 }  // namespace
 
 HelloReply DirectoryClient::hello() {
-  return expect<HelloReply>(request(HelloRequest{}), endpoint_, "hello");
+  return expect<HelloReply>(request(HelloRequest{}), endpoint(), "hello");
 }
 ListReply DirectoryClient::list() {
-  return expect<ListReply>(request(ListRequest{}), endpoint_, "list");
+  return expect<ListReply>(request(ListRequest{}), endpoint(), "list");
 }
 EntriesReply DirectoryClient::snapshot(const std::string& topology) {
-  return expect<EntriesReply>(request(SnapshotRequest{{}, topology}), endpoint_, "snapshot");
+  return expect<EntriesReply>(request(SnapshotRequest{{}, topology}), endpoint(), "snapshot");
 }
 EntriesReply DirectoryClient::resolve(const std::string& channel,
                                       const std::optional<std::string>& topology) {
   if (topology) {
-    return expect<EntriesReply>(request(ResolveRequest{channel, *topology}), endpoint_, "resolve");
+    return expect<EntriesReply>(request(ResolveRequest{channel, *topology}), endpoint(), "resolve");
   }
   ListReply all = list();
   EntriesReply r{all.state, {}, {}};

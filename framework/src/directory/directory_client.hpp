@@ -1,13 +1,18 @@
 // A synchronous client for the directory, for tools (the brook CLI) and tests. Nodes do not use
 // it: their runtime talks to the directory asynchronously from the event loop.
 //
-// Not thread-safe; each call blocks for at most the timeout.
+// Given several endpoints (redundant directories, docs/directory.md#several-directories) it asks
+// them in order and takes the first answer, starting with the one that answered last: a dead
+// directory costs its timeout once, not on every call while another answers.
+//
+// Not thread-safe; each call blocks for at most the timeout times the number of endpoints.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "directory/directory_protocol.hpp"
@@ -22,12 +27,15 @@ class DirectoryClient {
   explicit DirectoryClient(std::string endpoint,
                            std::chrono::milliseconds timeout = std::chrono::seconds(2),
                            Security security = {});
+  // Several endpoints (at least one); `timeout` is per endpoint tried.
+  DirectoryClient(std::vector<std::string> endpoints, std::chrono::milliseconds timeout,
+                  Security security = {});
   ~DirectoryClient();
   DirectoryClient(const DirectoryClient&) = delete;
   DirectoryClient& operator=(const DirectoryClient&) = delete;
 
   // Each throws brook::Error naming the endpoint when the directory does not answer within the
-  // timeout or answers with an error.
+  // timeout (naming every endpoint when none does) or answers with an error.
   HelloReply hello();
   ListReply list();
   EntriesReply snapshot(const std::string& topology = {});
@@ -38,12 +46,18 @@ class DirectoryClient {
   // Any request; returns the reply body (an ErrorReply is returned, not thrown).
   DirectoryReplyBody request(DirectoryRequestBody body);
 
-  const std::string& endpoint() const noexcept { return endpoint_; }
+  // The endpoint that answered last (the first one before any answer).
+  const std::string& endpoint() const noexcept { return endpoints_[current_]; }
+  const std::vector<std::string>& endpoints() const noexcept { return endpoints_; }
 
  private:
   void reconnect();
+  // One attempt at the current endpoint; nullopt (after reconnecting) when it did not answer.
+  std::optional<DirectoryReplyBody> ask(const std::string& bytes, std::uint64_t id,
+                                        const std::string& op, std::string& why);
 
-  std::string endpoint_;
+  std::vector<std::string> endpoints_;
+  std::size_t current_ = 0;
   std::chrono::milliseconds timeout_;
   Security security_;
   zmq::context_t context_{1};
