@@ -7,6 +7,8 @@ manual ack + publisher confirms). Shapes: one hop (source -> sink), the shop pip
 (client -> basket -> product -> {pricing, order}, both sinks get every message), 100 B and 1 KiB
 bodies, and a relay (source -> relay -> sink) at-least-once: plain, with a durable output
 (brook-durable), and with a state store and a durable output (brook-stateful). Every stage appends one JSON line (bench/common/bench_stage.hpp) to a result file.
+Cross-namespace rows (bench/cross_host.py): the one-hop pipeline with source and sink in two
+network namespaces against loopback; skipped when namespaces cannot be made (not root).
 
 Output: a markdown table with ratios (printed, and written to RESULTS/latest.md), the raw
 numbers (RESULTS/latest.json) and a plot (RESULTS/latest.png, gnuplot).
@@ -29,6 +31,9 @@ HERE = Path(__file__).resolve().parent
 # The private RabbitMQ node the tests use too (start, stop, kill).
 RABBITMQ_SCRIPT = HERE.parent / "tests" / "support" / "rabbitmq.sh"
 LATENCY_RATE = 10000
+# Messages per run of the cross-namespace rows (bench/cross_host.py): their 18 runs take about
+# 15 s, so --quick has them too.
+CROSS_COUNT = 200_000
 SHAPES = {
     # name -> list of (stage name, role, inputs, outputs); channels are named after the reader
     "one-hop": [("sink", "sink", "sink", []), ("client", "source", None, ["sink"])],
@@ -530,7 +535,7 @@ def main():
     # share of the stateful relay's cost from the store's.
     relay_systems = ["brook-at-least-once", "brook-durable", "brook-stateful"]
     peer_counts = {"nats": count, "rabbitmq-auto": count // 5, "rabbitmq-confirm": count // 10}
-    results, scaling, request_reply, bridges = [], None, {}, None
+    results, scaling, request_reply, bridges, cross = [], None, {}, None, None
     try:
         if args.bridges:
             runner.peer_servers = start_peers(args, work, nats=False)
@@ -550,6 +555,9 @@ def main():
         if args.shapes is None:
             print("bench: request/reply ...", file=sys.stderr, flush=True)
             request_reply = measure_request_reply(runner, 20_000 if args.quick else 50_000)
+            sys.path.insert(0, str(HERE))
+            import cross_host
+            cross = {"count": CROSS_COUNT, "rows": cross_host.run(runner, CROSS_COUNT)}
         if bridges is None and "rabbitmq-confirm" in getattr(runner, "peer_servers", {}):
             print("bench: RabbitMQ bridges ...", file=sys.stderr, flush=True)
             bridges = run_bridges(runner, work, 100_000, results)
@@ -567,6 +575,9 @@ def main():
     md = markdown(results, scaling_md, args.quick, targets=not args.bridges)
     if not args.bridges:
         md += request_reply_markdown(request_reply)
+    if cross is not None:
+        import cross_host
+        md += cross_host.markdown(cross["rows"])
     if bridges is not None:
         import bridges as bridges_module
         md += bridges_module.markdown(bridges, bridges.get("peer_msgs_per_s"))
@@ -575,7 +586,8 @@ def main():
     (results_dir / "latest.json").write_text(json.dumps(
         {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
          "quick": args.quick, "results": results, "scaling": scaling,
-         "request_reply": request_reply, "bridges": bridges}, indent=1) + "\n")
+         "request_reply": request_reply, "bridges": bridges, "cross_namespace": cross},
+        indent=1) + "\n")
     if plot(results, results_dir / "latest.png"):
         print(f"plot: {results_dir / 'latest.png'}", file=sys.stderr)
     shutil.rmtree(work, ignore_errors=True)
