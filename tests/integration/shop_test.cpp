@@ -3,7 +3,6 @@
 // killed mid-run is restarted and the run completes.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <fstream>
 #include <map>
@@ -14,6 +13,7 @@
 
 #include "support/command.hpp"
 #include "support/process.hpp"
+#include "support/shop_outcome.hpp"
 #include "support/small_disk.hpp"
 
 namespace brook::test {
@@ -41,33 +41,6 @@ std::map<std::string, ManifestBasket> read_manifest(const fs::path& file) {
     out[j["basket_id"].get<std::string>()] = b;
   }
   return out;
-}
-
-// Rows of a query as strings.
-std::vector<std::vector<std::string>> query(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  std::vector<std::vector<std::string>> rows;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(h);
-    throw std::runtime_error("cannot open " + db.string());
-  }
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-    const std::string err = sqlite3_errmsg(h);
-    sqlite3_close(h);
-    throw std::runtime_error(sql + ": " + err);
-  }
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    std::vector<std::string> row;
-    for (int c = 0; c < sqlite3_column_count(st); ++c) {
-      const auto* text = sqlite3_column_text(st, c);
-      row.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
-    }
-    rows.push_back(std::move(row));
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return rows;
 }
 
 class Shop : public ::testing::Test {
