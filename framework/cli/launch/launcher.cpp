@@ -136,6 +136,9 @@ class Launcher::Impl {
   bool jobs_done() const;
   bool job_failed() const;
   bool all_finished() const;
+  // Every directory the nodes use: --directory, else the topology's endpoints.
+  std::vector<std::string> directory_endpoints() const;
+  // The same, comma-separated, as BROOK_DIRECTORY and the tools' --directory take it.
   std::string directory_endpoint() const;
   std::string directory_name(std::size_t i) const;
 
@@ -501,9 +504,17 @@ bool Launcher::Impl::wait_until(Clock::time_point deadline, const std::function<
 
 // ---- phases -----------------------------------------------------------------------------------
 
+std::vector<std::string> Launcher::Impl::directory_endpoints() const {
+  if (o_.directory) return {*o_.directory};
+  if (t_.directory.endpoints.empty()) return {"tcp://127.0.0.1:5670"};
+  return t_.directory.endpoints;
+}
+
 std::string Launcher::Impl::directory_endpoint() const {
-  if (o_.directory) return *o_.directory;
-  return t_.directory.endpoints.empty() ? "tcp://127.0.0.1:5670" : t_.directory.endpoints.front();
+  std::string out;
+  for (const auto& ep : directory_endpoints())
+    out += (out.empty() ? "" : ",") + ep;
+  return out;
 }
 
 bool Launcher::Impl::start_directories() {
@@ -665,9 +676,7 @@ std::optional<ListReply> Launcher::Impl::poll_directory() {
       // Every directory of the topology, in order: with redundant directories one that is
       // down must not blind drain detection, clash checks or the status. The client asks the
       // one that answered last first, so a dead one costs its timeout once, not every poll.
-      std::vector<std::string> endpoints{directory_endpoint()};
-      if (!o_.directory && t_.directory.endpoints.size() > 1) endpoints = t_.directory.endpoints;
-      dir_client_ = std::make_unique<DirectoryClient>(std::move(endpoints), milliseconds(500),
+      dir_client_ = std::make_unique<DirectoryClient>(directory_endpoints(), milliseconds(500),
                                                       *dir_security_);
     }
     ListReply list = dir_client_->list();
