@@ -93,6 +93,25 @@ TEST(CliGraph, DotShowsNodesChannelsPatternsAndReplicas) {
   EXPECT_EQ(bad.code, 2);
 }
 
+TEST(CliGraph, EachHostIsAFrameWithItsDirectoriesAndItsShareOfEachNode) {
+  const auto r = brook({"graph", source_path("topologies/shop-hosts.yaml")});
+  ASSERT_EQ(r.code, 0) << r.describe();
+  for (const char* host : {"a (10.77.0.1)", "b (10.77.0.2)", "c (10.77.0.3)"})
+    EXPECT_NE(r.out.find(std::string("label=\"") + host + "\""), std::string::npos) << r.out;
+  // product runs one replica on b and one on c: a box in each frame, each reading checkouts.
+  const auto frame_b = r.out.find("subgraph \"cluster_host_b\"");
+  const auto frame_c = r.out.find("subgraph \"cluster_host_c\"");
+  ASSERT_NE(frame_b, std::string::npos) << r.out;
+  ASSERT_NE(frame_c, std::string::npos) << r.out;
+  const auto product_b = r.out.find("\"node:product@b\" [");
+  const auto product_c = r.out.find("\"node:product@c\" [");
+  EXPECT_TRUE(product_b > frame_b && product_b < frame_c) << r.out;
+  EXPECT_GT(product_c, frame_c) << r.out;
+  EXPECT_NE(r.out.find("\"channel:checkouts\" -> \"node:product@c\""), std::string::npos);
+  EXPECT_NE(r.out.find("\"directory:tcp://10.77.0.2:5670\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\"node:order@a\""), std::string::npos) << r.out;
+}
+
 class CliLive : public ::testing::Test {
  protected:
   void SetUp() override {
