@@ -7,6 +7,7 @@
 #include <brook/log.hpp>
 
 #include "runtime/reactor.hpp"
+#include "util/sd_notify.hpp"
 
 namespace brook {
 
@@ -105,8 +106,15 @@ void DirectoryServer::run(StopSignal& stop) {
   reactor.add_timer(Clock::now(), options_.tick, true, [this] { publish_tick(); });
   reactor.add_source([this] { return lease_wakeup(); },
                      [this](Clock::time_point now) { expire_leases(now); });
+  // The systemd watchdog and the health file say the loop still turns (docs/deploy.md).
+  Liveness liveness(options_.config.heartbeat);
+  if (liveness.active()) {
+    reactor.add_source([&liveness] { return liveness.next_wakeup(); },
+                       [&liveness](Clock::time_point now) { liveness.tick(now, "ready"); });
+  }
   while (!stop.requested())
     reactor.run_once(Clock::time_point::max());
+  notify_stopping(stop.reason());
   BROOK_LOG(kInfo) << "directory stopping (" << stop.reason() << "): " << stats_.requests
                    << " requests, " << stats_.bad_requests << " bad, " << stats_.denied
                    << " denied, " << stats_.refused << " connections refused, "

@@ -29,6 +29,7 @@
 #include "runtime/node_engine.hpp"
 #include "runtime/reactor.hpp"
 #include "util/lifecycle.hpp"
+#include "util/sd_notify.hpp"
 
 namespace brook::launch {
 
@@ -222,6 +223,9 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
     if (resolved_) s.env["BROOK_RESOLVED"] = resolved_->path(p.spec->name, p.instance).string();
   }
   s.env["BROOK_LOG_FORMAT"] = "plain";  // the launcher adds time-free "name |" prefixes
+  // Under systemd, brook up is the service's main process: its children's notifications would
+  // be refused (NotifyAccess=main), and an empty variable turns them off.
+  s.env[kNotifySocketEnv] = "";
   return s;
 }
 

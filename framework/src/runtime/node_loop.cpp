@@ -140,6 +140,16 @@ void NodeRuntime::watch_framework_sockets() {
                         std::uint32_t attempt) { dispatch(in, frame, peer, attempt); });
       },
       detail::ReactorGroup::kData);
+  // Not in the data group: the liveness signals say the loop turns, a long handler included
+  // (emit() waiting for room runs control sources); a loop that hangs stops them.
+  liveness_.emplace(topology_.directory.heartbeat);
+  if (liveness_->active()) {
+    reactor_.add_source(
+        [this] { return liveness_->next_wakeup(); },
+        [this](Clock::time_point now) {
+          liveness_->tick(now, stopping_ ? "stopping" : ready_ ? "ready" : "starting");
+        });
+  }
   reactor_.add_source(
       [this] { return ready_ ? Clock::time_point::max() : Clock::now() + kReadyCheckPeriod; },
       [this](Clock::time_point now) {
@@ -158,6 +168,7 @@ void NodeRuntime::on_stop_fd() {
   if (!stopping_) {
     stopping_ = true;
     BROOK_LOG(kInfo) << "stopping (" << stop_.reason() << ")";
+    notify_stopping(stop_.reason());
   }
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -26,6 +27,7 @@
 #include "security/security.hpp"
 #include "security/zap_handler.hpp"
 #include "util/lifecycle.hpp"
+#include "util/sd_notify.hpp"
 
 namespace brook {
 
@@ -219,6 +221,8 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   int exit_code_ = 0;  // run()'s result after a clean shutdown: 1 when the node gave up its name
                        // or a producer refused it as a tap
   bool stopping_ = false;
+  // The systemd watchdog and the health file (BROOK_HEALTH_FILE), refreshed each heartbeat.
+  std::optional<Liveness> liveness_;
   int stop_reads_ = 0;
   Clock::time_point started_{};
   Clock::time_point last_input_{};

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "util/sd_notify.hpp"
+
 namespace brook {
 
 namespace {
@@ -46,6 +48,7 @@ void install(int sig, void (*handler)(int)) {
 void notify_ready(std::string_view detail) {
   static std::once_flag once;
   std::call_once(once, [&] {
+    sd_notify("READY=1\nSTATUS=ready " + std::string(detail));
     const char* v = std::getenv(kReadyFdEnv);
     if (v == nullptr || *v == '\0') return;
     char* end = nullptr;
@@ -58,6 +61,12 @@ void notify_ready(std::string_view detail) {
     ::close(static_cast<int>(fd));
     ::unsetenv(kReadyFdEnv);  // children of this process must not write to it
   });
+}
+
+void notify_stopping(std::string_view why) {
+  static std::once_flag once;
+  std::call_once(once,
+                 [&] { sd_notify("STOPPING=1\nSTATUS=stopping (" + std::string(why) + ")"); });
 }
 
 void report_stop(std::string_view detail) {

@@ -15,9 +15,13 @@ namespace brook {
 // "READY <detail>\n" once it is ready, then closes it. Launchers pass a pipe's write end.
 inline constexpr const char* kReadyFdEnv = "BROOK_READY_FD";
 
-// Writes the READY line if BROOK_READY_FD is set (once per process; later calls do nothing).
-// Never blocks for long: the launcher reads the pipe. Safe from any thread.
+// Writes the READY line if BROOK_READY_FD is set, and tells systemd READY=1 with `detail` as
+// STATUS when $NOTIFY_SOCKET is set (once per process; later calls do nothing). Never blocks for
+// long: the launcher reads the pipe. Safe from any thread.
 void notify_ready(std::string_view detail);
+
+// Tells systemd STOPPING=1 with `why` as STATUS when $NOTIFY_SOCKET is set (once per process).
+void notify_stopping(std::string_view why);
 
 // Name of the environment variable holding a file descriptor to which a node writes one line
 // "STOPPED <detail>\n" when it stops (`brook up` passes a pipe's write end and reads it once the
