@@ -100,6 +100,8 @@ class Launcher::Impl {
   std::vector<std::string> node_args(const NodeSpec& spec, std::uint32_t instance) const;
   // Whether this launch runs that instance (--host keeps those placed on the host).
   bool runs_here(const NodeSpec& n, int instance) const;
+  // What node_args() and spawn_spec() build the command lines from (shared with brook export).
+  NodeCommandOptions command_options() const;
   // Each instance's resolved document, from the options it is started with ($BROOK_RESOLVED).
   void write_resolved();
   void on_exit(Proc& p, int status);
@@ -173,14 +175,18 @@ class Launcher::Impl {
 
 std::vector<std::string> Launcher::Impl::node_args(const NodeSpec& spec,
                                                    std::uint32_t instance) const {
+  return launch::node_args(spec, instance, command_options());
+}
+
+NodeCommandOptions Launcher::Impl::command_options() const {
   NodeCommandOptions c;
   c.topology = t_.file;
   c.log_level = o_.log_level;
-  c.directory = o_.directory;
+  if (o_.directory) c.directory.push_back(*o_.directory);
   c.advertise = o_.advertise;
   c.bind = o_.bind;
   c.overrides = o_.overrides;
-  return launch::node_args(spec, instance, c);
+  return c;
 }
 
 bool Launcher::Impl::runs_here(const NodeSpec& n, int instance) const {
@@ -212,13 +218,10 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
   SpawnSpec s;
   if (p.spec == nullptr) {
     s.program = o_.directory_program;
-    s.args = {"--topology", t_.file.string(), "--log-level", o_.log_level, "--bind", p.endpoint};
-    for (const auto& ov : o_.overrides)
-      s.args.insert(s.args.end(), {"--set", ov});
+    s.args = directory_args(command_options(), p.endpoint);
   } else {
     s.program = p.spec->exec_path;
-    s.args = node_args(*p.spec, p.instance);
-    s.args.insert(s.args.end(), p.spec->args.begin(), p.spec->args.end());
+    s.args = node_command_args(*p.spec, p.instance, command_options());
     s.env = p.spec->env;
     if (resolved_) s.env["BROOK_RESOLVED"] = resolved_->path(p.spec->name, p.instance).string();
   }

@@ -14,7 +14,7 @@ namespace brook::launch {
 struct NodeCommandOptions {
   std::filesystem::path topology;  // the file, as the node should open it
   std::string log_level = "info";
-  std::optional<std::string> directory;  // --directory: a running directory to use
+  std::vector<std::string> directory;    // --directory for each: running directories to use
   std::optional<std::string> advertise;  // --advertise: the address peers connect to
   std::optional<std::string> bind;       // --bind: where inputs listen, when not advertise
   std::vector<std::string> overrides;    // --set values
@@ -23,6 +23,13 @@ struct NodeCommandOptions {
 // The brook options of instance `instance` of `node` (its own `args` follow them).
 std::vector<std::string> node_args(const NodeSpec& node, std::uint32_t instance,
                                    const NodeCommandOptions& o);
+
+// node_args, then the node's own `args`: the whole command line after the program.
+std::vector<std::string> node_command_args(const NodeSpec& node, std::uint32_t instance,
+                                           const NodeCommandOptions& o);
+
+// brook-directory's options; `bind`: the endpoint it serves (empty: the topology's first).
+std::vector<std::string> directory_args(const NodeCommandOptions& o, const std::string& bind = {});
 
 // Where instance `instance` of `node` listens under `--host host`: its address, and its bind
 // when the host sets one.
