@@ -16,5 +16,6 @@ int run_call(const Args& args);
 int run_dead(const Args& args);
 int run_keygen(const Args& args);
 int run_resolve(const Args& args);
+int run_export(const Args& args);
 
 }  // namespace brook::cli

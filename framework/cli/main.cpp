@@ -24,6 +24,8 @@ constexpr Subcommand kSubcommands[] = {
     {"call", "send one request on a request channel and print the reply", brook::cli::run_call},
     {"dead", "list, show and redrive dead letters", brook::cli::run_dead},
     {"keygen", "write CURVE keys and the allowlist for a topology", brook::cli::run_keygen},
+    {"export", "write systemd units, Kubernetes manifests or a compose file",
+     brook::cli::run_export},
 };
 
 void usage(std::ostream& out) {
