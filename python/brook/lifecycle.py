@@ -4,7 +4,9 @@ import fcntl
 import logging
 import os
 import signal
+import socket
 import sys
+import time
 
 
 def write_fd_line(env, line):
@@ -20,6 +22,56 @@ def write_fd_line(env, line):
         os.close(fd)
     except OSError:
         pass
+
+
+def sd_notify(state):
+    """systemd's readiness protocol (sd_notify(3)): `state` as one datagram to $NOTIFY_SOCKET
+    ('@': an abstract socket). False when unset or the send failed; never blocks."""
+    path = os.environ.get("NOTIFY_SOCKET", "")
+    if not path or path[0] not in "/@":
+        return False
+    address = "\0" + path[1:] if path[0] == "@" else path
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            s.setblocking(False)
+            s.sendto(state.encode(), address)
+        return True
+    except OSError:
+        return False
+
+
+def write_health_file(path, state):
+    """`<state> <unix seconds>` in `path`, replaced whole so a probe never reads half a line."""
+    try:
+        with open(path + ".tmp", "w") as f:
+            f.write("%s %d\n" % (state, int(time.time())))
+        os.replace(path + ".tmp", path)
+    except OSError:
+        pass
+
+
+class Liveness:
+    """The systemd watchdog (WATCHDOG=1) and the health file (BROOK_HEALTH_FILE), refreshed by
+    the loop every heartbeat, or every half WATCHDOG_USEC when shorter (docs/deploy.md)."""
+
+    def __init__(self, period_s):
+        usec = os.environ.get("WATCHDOG_USEC", "")
+        pid = os.environ.get("WATCHDOG_PID", "")
+        self.watchdog = usec.isdigit() and int(usec) > 0 and (not pid or pid == str(os.getpid()))
+        if self.watchdog:
+            period_s = min(period_s, int(usec) / 2e6)
+        self.health_file = os.environ.get("BROOK_HEALTH_FILE", "")
+        self.period = max(period_s, 0.001)
+        self.next = time.monotonic() if self.watchdog or self.health_file else float("inf")
+
+    def tick(self, now, state):
+        if now < self.next:
+            return
+        self.next = now + self.period
+        if self.watchdog:
+            sd_notify("WATCHDOG=1")
+        if self.health_file:
+            write_health_file(self.health_file, state)
 
 
 class SignalPipe:

@@ -17,7 +17,7 @@ from .counters import ChannelCounters
 from .dead_letters import DeadLetters
 from .directory import DirectorySession
 from .errors import ConfigError
-from .lifecycle import SignalPipe, log_setup, write_fd_line
+from .lifecycle import Liveness, SignalPipe, log_setup, sd_notify, write_fd_line
 from .outputs import Output
 from .receivers import PullInput, RouterInput, SubInput
 from .settings import load
@@ -126,6 +126,7 @@ class Node(Handling, DeadLetters, Stopping):
                 if not self.is_ready:
                     self.check_ready()
                 self.timers.run_due(lambda: self.stop_requested)
+                self.liveness.tick(time.monotonic(), "ready" if self.is_ready else "starting")
                 self.loop_iterations += 1
             return self.shutdown()
         finally:
@@ -191,6 +192,7 @@ class Node(Handling, DeadLetters, Stopping):
         self.wake = 0
         self.more_input = False
         self.ready_deadline = self.started + s["ready_timeout_ms"] / 1000.0
+        self.liveness = Liveness(d["heartbeat_ms"] / 1000.0)
         self.signals = SignalPipe(self.stop)
         self.poller = zmq.Poller()
         self.dispatch = {}
@@ -281,7 +283,7 @@ class Node(Handling, DeadLetters, Stopping):
     # -- the loop ---------------------------------------------------------------------------------
 
     def next_wake(self):
-        wake = self.wake
+        wake = min(self.wake, self.liveness.next)
         due = self.timers.next_due()
         if due is not None and not self.stop_requested:
             wake = min(wake, due)
@@ -356,6 +358,7 @@ class Node(Handling, DeadLetters, Stopping):
                 out.groups[""].flush(now)
         eps = "".join(" %s=%s" % (p, i.endpoint) for p, i in self.inputs.items())
         write_fd_line("BROOK_READY_FD", "READY %s%s" % (self.producer_id, eps))
+        sd_notify("READY=1\nSTATUS=ready %s%s" % (self.producer_id, eps))
         log.info("ready in %d ms%s", (now - self.started) * 1000, eps)
         for fn in self.ready_callbacks:
             fn()

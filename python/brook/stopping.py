@@ -4,7 +4,7 @@ unregister, wait for the acknowledgements of what was sent, the STOPPED line, th
 import logging
 import time
 
-from .lifecycle import write_fd_line
+from .lifecycle import sd_notify, write_fd_line
 
 log = logging.getLogger("brook")
 
@@ -24,6 +24,7 @@ class Stopping:
     def shutdown(self):
         stop_at = time.monotonic()
         log.info("stopping%s", " (%s)" % self.signals.name if self.signals.name else "")
+        sd_notify("STOPPING=1\nSTATUS=stopping (%s)" % (self.signals.name or "stop()"))
         drain = self.linger_ms / 1000.0
         for fn in self.stop_callbacks:
             fn()

@@ -103,6 +103,47 @@ class Launch(unittest.TestCase):
         dealer.close()
         ctx.term()
 
+    def test_tells_systemd_ready_watchdog_and_stopping(self):
+        import socket
+        import time
+        self.start_directory()
+        sock_path = os.path.join(self.dir, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(sock_path)
+        sock.settimeout(10)
+        health = os.path.join(self.dir, "health")
+        os.environ.update(NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="400000",
+                          BROOK_HEALTH_FILE=health)
+        try:
+            doc = resolved("echo", self.endpoint, inputs={"in": "work"},
+                           channels={"work": channel(producers=["test"], consumers=["echo"])},
+                           params={"types": ["brook.test.Msg"]})
+            doc["directory"].update(heartbeat_ms=1000, ttl_ms=3000)
+            p, ready, report = self.start_node(doc)
+        finally:
+            for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "BROOK_HEALTH_FILE"):
+                os.environ.pop(k)
+
+        def wait_datagram(what):
+            while True:  # the socket's timeout ends it
+                got = sock.recv(4096).decode()
+                if what in got:
+                    return got
+
+        self.assertRegex(wait_datagram("READY=1"), r"^READY=1\nSTATUS=ready echo\.0@")
+        began = time.monotonic()
+        for _ in range(3):  # every 200 ms: half WATCHDOG_USEC, not the 1 s heartbeat
+            wait_datagram("WATCHDOG=1")
+        self.assertLess(time.monotonic() - began, 0.9)
+        with open(health) as f:
+            state, at = f.read().split()
+        self.assertEqual(state, "ready")
+        self.assertLess(abs(int(at) - time.time()), 3)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(wait_datagram("STOPPING=1"), "STOPPING=1\nSTATUS=stopping (SIGTERM)")
+        self.assertEqual(p.wait(20), 0, p.stdout.read())
+        sock.close()
+
     def test_started_by_hand_it_runs_brook_resolve(self):
         self.start_directory()
         topology = os.path.join(self.dir, "t.yaml")
