@@ -111,7 +111,8 @@ std::vector<GeneratedFile> export_systemd(const Topology& t, const ExportOptions
       << "\nPartOf=" << names.target() << "\n\n[Service]\nType=notify\nNotifyAccess=main\n"
       << "ExecStart=" << command_line(o.directory_program, launch::directory_args(cmd, ep))
       << "\nWorkingDirectory=" << escape_specifiers(working_dir)
-      << "\n# Soft state: nodes re-register with a new one, so it restarts whatever happened.\n"
+      << "\nEnvironment=BROOK_LOG_FORMAT=plain\n# Soft state: nodes re-register with a new one, so "
+         "it restarts whatever happened.\n"
       << "Restart=always\nRestartSec=100ms\nWatchdogSec=30s\nTimeoutStopSec=5s\n"
       << "SyslogIdentifier=directory\n\n[Install]\nWantedBy=" << names.target() << "\n";
     files.push_back({unit, s.str()});
@@ -156,7 +157,9 @@ std::vector<GeneratedFile> export_systemd(const Topology& t, const ExportOptions
     }
     s << "\n[Service]\nType=notify\nNotifyAccess=main\nExecStart="
       << command_line(n.exec_path, launch::node_command_args(n, inst.index, cmd))
-      << "\nWorkingDirectory=" << escape_specifiers(working_dir) << "\n";
+      << "\nWorkingDirectory=" << escape_specifiers(working_dir)
+      << "\n# The journal adds the time; SyslogIdentifier= names the instance.\n"
+         "Environment=BROOK_LOG_FORMAT=plain\n";
     for (const auto& [k, v] : n.env)
       s << "Environment=" << env_assignment(k, v) << "\n";
     const char* restart = "no";
