@@ -2,12 +2,20 @@
 // it refuses, so the check can fail), usage errors with exit 2, and the Kubernetes probes run
 // against the health file of a real node.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "support/command.hpp"
@@ -17,6 +25,41 @@ namespace brook::test {
 namespace {
 
 namespace fs = std::filesystem;
+
+class NotifySocket {
+ public:
+  explicit NotifySocket(std::string path) : path_(std::move(path)) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << path_;
+  }
+  ~NotifySocket() { ::close(fd_); }
+  NotifySocket(const NotifySocket&) = delete;
+  NotifySocket& operator=(const NotifySocket&) = delete;
+  const std::string& path() const { return path_; }
+  // Datagrams until one contains `what` (returned), or "" at the deadline.
+  std::string wait_for(const std::string& what, std::chrono::milliseconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      pollfd p{fd_, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) != 1) return "";
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) continue;
+      std::string got(buf, static_cast<std::size_t>(n));
+      if (got.find(what) != std::string::npos) return got;
+    }
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
 
 CommandResult brook(std::vector<std::string> args) {
   args.insert(args.begin(), bin("brook"));
@@ -95,6 +138,113 @@ TEST(Export, UsageErrorsExit2NamingTheFix) {
   r = brook({"export", "kubernetes", (dir / "missing.yaml").string(), "-o", out});
   EXPECT_EQ(r.code, 2) << r.describe();
   EXPECT_FALSE(fs::exists(out));
+}
+
+// A unit's settings as systemd reads them: ExecStart= split into words ("..." quoting with
+// backslash escapes, %% and $$ undone), Environment= assignments, After= unit names.
+struct Unit {
+  std::vector<std::string> exec;
+  std::map<std::string, std::string> env;
+  std::vector<std::string> after;
+};
+
+std::vector<std::string> words(const std::string& line) {
+  std::vector<std::string> out;
+  std::string w;
+  bool quoted = false, any = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '\\' && i + 1 < line.size()) {
+      w += line[++i];
+    } else if (c == '"') {
+      quoted = !quoted;
+      any = true;
+    } else if (!quoted && c == ' ') {
+      if (any || !w.empty()) out.push_back(w);
+      w.clear();
+      any = false;
+    } else if ((c == '%' || c == '$') && i + 1 < line.size() && line[i + 1] == c) {
+      w += line[++i];
+    } else {
+      w += c;
+    }
+  }
+  if (any || !w.empty()) out.push_back(w);
+  return out;
+}
+
+Unit read_unit(const fs::path& file) {
+  Unit u;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("ExecStart=", 0) == 0) u.exec = words(line.substr(10));
+    if (line.rfind("After=", 0) == 0) u.after = words(line.substr(6));
+    if (line.rfind("Environment=", 0) == 0) {
+      for (const auto& a : words(line.substr(12)))
+        u.env[a.substr(0, a.find('='))] = a.substr(a.find('=') + 1);
+    }
+  }
+  return u;
+}
+
+// The units of the minimal topology started as systemd would start them: each once the units it
+// is After= said READY=1 on its own notify socket; stopped in the reverse order.
+TEST(Export, SystemdUnitsStartTheTopologyInOrder) {
+  TempDir dir;
+  const std::string port = std::to_string(free_port());
+  const auto r =
+      run_command({bin("brook"), "export", "systemd", source_path("topologies/minimal.yaml"), "-o",
+                   (dir / "units").string()},
+                  std::chrono::seconds(60), {{"BROOK_DIRECTORY_PORT", port}});
+  ASSERT_EQ(r.code, 0) << r.describe();
+  std::map<std::string, Unit> units;
+  for (const auto& f : files_in(dir / "units")) {
+    if (f.extension() == ".service") units[f.filename().string()] = read_unit(f);
+  }
+  ASSERT_EQ(units.size(), 4u);  // the directory, ticker.0, printer.0, printer.1
+  EXPECT_EQ(units.at("brook-minimal-ticker-0.service").after,
+            (std::vector<std::string>{"brook-minimal-directory.service",
+                                      "brook-minimal-printer-0.service",
+                                      "brook-minimal-printer-1.service"}));
+  std::vector<std::string> order;  // every unit after the ones it is After=
+  while (order.size() < units.size()) {
+    const auto before = order.size();
+    for (const auto& [name, u] : units) {
+      if (std::find(order.begin(), order.end(), name) != order.end()) continue;
+      if (std::all_of(u.after.begin(), u.after.end(), [&](const std::string& a) {
+            return std::find(order.begin(), order.end(), a) != order.end();
+          }))
+        order.push_back(name);
+    }
+    ASSERT_GT(order.size(), before) << "an ordering cycle";
+  }
+  std::map<std::string, std::unique_ptr<NotifySocket>> sockets;
+  std::map<std::string, Process> procs;
+  for (const auto& name : order) {
+    const Unit& u = units.at(name);
+    sockets[name] = std::make_unique<NotifySocket>((dir / (name + ".sock")).string());
+    auto env = u.env;
+    env["NOTIFY_SOCKET"] = sockets[name]->path();
+    env["BROOK_DIRECTORY_PORT"] = port;
+    Process::Options o{u.exec, env, dir / (name + ".log")};
+    o.wait_ready = false;
+    procs[name] = Process::start(std::move(o));
+    ASSERT_NE(sockets[name]->wait_for("READY=1", 20s), "") << name << ": " << procs[name].log();
+  }
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return procs.at("brook-minimal-printer-0.service").log().find("got example.Tick") !=
+                   std::string::npos ||
+               procs.at("brook-minimal-printer-1.service").log().find("got example.Tick") !=
+                   std::string::npos;
+      },
+      10s));
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    procs.at(*it).signal(SIGTERM);
+    EXPECT_NE(sockets.at(*it)->wait_for("STOPPING=1", 10s), "") << *it;
+    EXPECT_EQ(procs.at(*it).wait(15s), 0) << *it << ": " << procs.at(*it).log();
+  }
 }
 
 // The probes of the generated manifests, run by sh as the kubelet runs them, against the health
