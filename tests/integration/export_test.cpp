@@ -115,6 +115,43 @@ TEST(Export, SystemdUnitsOfTheShopVerify) {
   EXPECT_TRUE(mentions_any(v2.out + v2.err, {bad})) << v2.describe();
 }
 
+TEST(Export, SystemdUnitsOfEachHostVerify) {
+  if (!fs::exists("/usr/bin/systemd-analyze")) GTEST_SKIP() << "scripts/setup installs systemd";
+  TempDir dir;
+  const auto file = dir.write("split.yaml", R"(
+topology: split
+hosts:
+  a: 10.77.0.1
+  b: {address: 10.77.0.2, bind: 0.0.0.0}
+  c: 10.77.0.3
+directory:
+  endpoints: ['tcp://10.77.0.1:5670', 'tcp://b:5670']
+channels: {work: {}, results: {}}
+nodes:
+  source: {exec: brook-test-source, outputs: {out: work}, host: a}
+  worker: {exec: brook-test-sink, replicas: 3, inputs: {in: work}, outputs: {out: results},
+           host: [a, b, c]}
+  sink: {exec: brook-test-sink, inputs: {in: results}, host: a}
+)");
+  std::vector<fs::path> all;
+  for (const auto& [host, count] :
+       std::vector<std::pair<std::string, std::size_t>>{{"a", 5}, {"b", 3}, {"c", 2}}) {
+    const auto r =
+        brook({"export", "systemd", file.string(), "--host", host, "-o", (dir / host).string()});
+    ASSERT_EQ(r.code, 0) << r.describe();
+    const auto units = files_in(dir / host);
+    EXPECT_EQ(units.size(), count) << host;
+    all.insert(all.end(), units.begin(), units.end());
+    const auto v = verify(units);
+    EXPECT_EQ(v.code, 0) << host << ": " << v.describe();
+    EXPECT_FALSE(mentions_any(v.out + v.err, units)) << host << ": " << v.describe();
+  }
+  EXPECT_EQ(all.size(), 10u);
+  const auto r = brook({"export", "systemd", file.string(), "-o", (dir / "all").string()});
+  EXPECT_EQ(r.code, 2) << r.describe();
+  EXPECT_NE(r.err.find("declares hosts (a, b, c)"), std::string::npos) << r.describe();
+}
+
 TEST(Export, UsageErrorsExit2NamingTheFix) {
   TempDir dir;
   const std::string shop = source_path("topologies/shop.yaml");

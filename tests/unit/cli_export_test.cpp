@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "export/export.hpp"
 #include "launch/node_command.hpp"
@@ -147,6 +148,98 @@ TEST(ExportSystemd, ConsumersStartFirstAndEveryNodeAfterTheDirectories) {
   EXPECT_EQ(line_of(file(files, "brook-small-one-printer-0.service").text, "Wants"),
             dirs + " brook-small-one-sink-0.service");
   EXPECT_EQ(line_of(file(files, "brook-small-one-sink-0.service").text, "After"), dirs);
+}
+
+// Three hosts: a runs a directory, source, sink and worker.0; b (bind 0.0.0.0) a directory named
+// by host name and worker.1; c worker.2 alone.
+Topology hosts() {
+  Topology t = parse_topology(R"(
+topology: split
+hosts:
+  a: 10.77.0.1
+  b: {address: 10.77.0.2, bind: 0.0.0.0}
+  c: 10.77.0.3
+directory:
+  endpoints: ['tcp://10.77.0.1:5670', 'tcp://b:5670']
+channels: {work: {}, results: {}}
+nodes:
+  source: {exec: source, outputs: {out: work}, host: a}
+  worker: {exec: worker, replicas: 3, inputs: {in: work}, outputs: {out: results}, host: [a, b, c]}
+  sink: {exec: sink, inputs: {in: results}, host: a}
+)",
+                              "/srv/split/split.yaml");
+  for (auto& n : t.nodes)
+    n.exec_path = "/opt/brook/bin/" + n.name;
+  t.file = "/srv/split/split.yaml";
+  return t;
+}
+
+std::set<std::string> names_of(const std::vector<GeneratedFile>& files) {
+  std::set<std::string> out;
+  for (const auto& f : files)
+    out.insert(f.name);
+  return out;
+}
+
+TEST(ExportSystemd, AHostGetsItsInstancesAndDirectoriesWithItsAddresses) {
+  ExportOptions o;
+  o.directory_program = "/d";
+  o.host = "a";
+  const auto a = export_systemd(hosts(), o);
+  EXPECT_EQ(names_of(a),
+            (std::set<std::string>{"brook-split-directory-0.service",
+                                   "brook-split-source-0.service", "brook-split-worker-0.service",
+                                   "brook-split-sink-0.service", "brook-split.target"}));
+  const std::string& source = file(a, "brook-split-source-0.service").text;
+  EXPECT_EQ(line_of(source, "ExecStart"),
+            "/opt/brook/bin/source --topology /srv/split/split.yaml --node source --instance 0 "
+            "--log-level info --advertise 10.77.0.1");
+  EXPECT_EQ(line_of(source, "After"),
+            "brook-split-directory-0.service brook-split-worker-0.service");
+  EXPECT_NE(source.find("# Not waited for: worker.1 on b, worker.2 on c."), std::string::npos)
+      << source;
+  EXPECT_EQ(line_of(file(a, "brook-split-directory-0.service").text, "ExecStart"),
+            "/d --topology /srv/split/split.yaml --log-level info --bind tcp://10.77.0.1:5670");
+
+  o.host = "b";
+  const auto b = export_systemd(hosts(), o);
+  EXPECT_EQ(names_of(b),
+            (std::set<std::string>{"brook-split-directory-1.service",
+                                   "brook-split-worker-1.service", "brook-split.target"}));
+  // The endpoint names the host; the directory binds its address.
+  EXPECT_EQ(line_of(file(b, "brook-split-directory-1.service").text, "ExecStart"),
+            "/d --topology /srv/split/split.yaml --log-level info --bind tcp://10.77.0.2:5670");
+  const std::string& worker = file(b, "brook-split-worker-1.service").text;
+  EXPECT_NE(line_of(worker, "ExecStart").find(" --advertise 10.77.0.2 --bind 0.0.0.0"),
+            std::string::npos);
+  EXPECT_EQ(line_of(worker, "After"), "brook-split-directory-1.service");
+
+  o.host = "c";
+  const auto c = export_systemd(hosts(), o);
+  EXPECT_EQ(names_of(c),
+            (std::set<std::string>{"brook-split-worker-2.service", "brook-split.target"}));
+  EXPECT_EQ(line_of(file(c, "brook-split-worker-2.service").text, "After"), "(none)");
+}
+
+TEST(ExportSystemd, HostsNeedOneHostAtATime) {
+  ExportOptions o;
+  o.directory_program = "/d";
+  for (const auto& [host, advertise, expected] :
+       std::vector<std::tuple<std::optional<std::string>, std::optional<std::string>, std::string>>{
+           {std::nullopt, std::nullopt, "declares hosts (a, b, c)"},
+           {"d", std::nullopt,
+            "--host d: topology 'split' (/srv/split/split.yaml) has no host "
+            "'d' (hint: one of a, b, c)"},
+           {"a", "10.0.0.9", "--advertise: host 'a' advertises its address 10.77.0.1"}}) {
+    o.host = host;
+    o.advertise = advertise;
+    try {
+      (void)export_systemd(hosts(), o);
+      ADD_FAILURE() << "no error for " << expected;
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(ExportSystemd, UnknownHostIsAUsageErrorNamingTheFix) {

@@ -15,18 +15,44 @@ std::vector<Instance> all_instances(const Topology& t) {
 }
 
 HostPlan host_plan(const Topology& t, const ExportOptions& o) {
-  // Hosts are not in the topology yet (issue 19): only this machine. Once `Topology::hosts`
-  // lands, a declared host keeps the instances whose host_of(i) it is, the endpoints
-  // directory_endpoints_on() gives it, advertise = its address and bind = its bind.
-  if (o.host) {
-    throw UsageError("--host " + *o.host + ": topology '" + t.name + "' (" + t.file.string() +
-                     ") declares no hosts (hint: leave --host out to export every instance "
-                     "for this machine, or declare hosts: in the topology)");
-  }
   HostPlan plan;
-  plan.advertise = o.advertise;
-  if (!t.directory.external) plan.directories = t.directory.endpoints;
-  plan.instances = all_instances(t);
+  if (t.hosts.empty()) {
+    if (o.host) {
+      throw UsageError("--host " + *o.host + ": topology '" + t.name + "' (" + t.file.string() +
+                       ") declares no hosts (hint: leave --host out to export every instance "
+                       "for this machine, or declare hosts: in the topology)");
+    }
+    plan.advertise = o.advertise;
+    if (!t.directory.external) plan.directories = t.directory.endpoints;
+    plan.instances = all_instances(t);
+    return plan;
+  }
+  std::string names;
+  for (const auto& h : t.hosts)
+    names += (names.empty() ? "" : ", ") + h.name;
+  if (!o.host) {
+    throw UsageError("topology '" + t.name + "' (" + t.file.string() + ") declares hosts (" +
+                     names + "): export one host at a time (hint: --host " + t.hosts.front().name +
+                     ", then the others, each into its own -o directory)");
+  }
+  const HostSpec* h = t.host(*o.host);
+  if (h == nullptr) {
+    throw UsageError("--host " + *o.host + ": topology '" + t.name + "' (" + t.file.string() +
+                     ") has no host '" + *o.host + "' (hint: one of " + names + ")");
+  }
+  if (o.advertise) {
+    throw UsageError("--advertise: host '" + h->name + "' advertises its address " + h->address +
+                     " (" + h->where.str() +
+                     "); leave --advertise out, or change the address in hosts:");
+  }
+  plan.host = h->name;
+  plan.advertise = h->address;
+  if (!h->bind.empty()) plan.bind = h->bind;
+  if (!t.directory.external) plan.directories = t.directory_endpoints_on(*h);
+  for (const auto& inst : all_instances(t)) {
+    const std::string* on = inst.node->host_of(static_cast<int>(inst.index));
+    if (on != nullptr && *on == h->name) plan.instances.push_back(inst);
+  }
   return plan;
 }
 
