@@ -95,7 +95,7 @@ TEST(ExportSystemd, ExecStartIsWhatBrookUpRuns) {
   o.overrides = {"product.params.catalog=x.csv"};
   const auto files = export_systemd(t, o);
   launch::NodeCommandOptions c;
-  c.topology = t.file.string();
+  c.topology = t.file;
   c.overrides = o.overrides;
   std::string expected = t.node("product")->exec_path.string();
   for (const auto& a : launch::node_command_args(*t.node("product"), 1, c))

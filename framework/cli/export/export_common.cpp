@@ -2,6 +2,7 @@
 
 #include "export/export.hpp"
 #include "launch/launch_plan.hpp"
+#include "launch/node_command.hpp"
 
 namespace brook::exporting {
 
@@ -46,8 +47,10 @@ HostPlan host_plan(const Topology& t, const ExportOptions& o) {
                      "); leave --advertise out, or change the address in hosts:");
   }
   plan.host = h->name;
-  plan.advertise = h->address;
-  if (!h->bind.empty()) plan.bind = h->bind;
+  launch::NodeCommandOptions placed;
+  launch::place_on_host(*h, placed);
+  plan.advertise = placed.advertise;
+  plan.bind = placed.bind;
   if (!t.directory.external) plan.directories = t.directory_endpoints_on(*h);
   for (const auto& inst : all_instances(t)) {
     const std::string* on = inst.node->host_of(static_cast<int>(inst.index));

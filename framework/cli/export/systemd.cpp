@@ -93,7 +93,7 @@ std::vector<GeneratedFile> export_systemd(const Topology& t, const ExportOptions
   const std::string where = t.file.string();
   const std::string working_dir = t.file.parent_path().string();
   launch::NodeCommandOptions cmd;
-  cmd.topology = t.file.string();
+  cmd.topology = t.file;
   cmd.log_level = o.log_level;
   cmd.advertise = plan.advertise;
   cmd.bind = plan.bind;
