@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "launch/launch_plan.hpp"
 #include "launch/launcher.hpp"
+#include "launch/node_command.hpp"
 #include "topology/exec.hpp"
 
 namespace brook::cli {
@@ -149,7 +150,12 @@ int run_up(const Args& args) {
   lo.directory = directory_option(*vm);
   if (!t.directory.external && !lo.directory && !vm->count("no-directory")) {
     // Without hosts every listed directory runs here; with them, those at this host's address.
-    lo.directories = host != nullptr ? t.directory_endpoints_on(*host) : t.directory.endpoints;
+    lo.directories = t.directory.endpoints;
+    if (host != nullptr) {
+      lo.directories.clear();
+      for (const auto& ep : t.directory_endpoints_on(*host))
+        lo.directories.push_back(launch::directory_bind_on(*host, ep));
+    }
   }
   if (!lo.directories.empty()) {
     lo.directory_program =

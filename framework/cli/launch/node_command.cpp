@@ -15,6 +15,11 @@ std::vector<std::string> node_args(const NodeSpec& node, std::uint32_t instance,
   return args;
 }
 
+std::string directory_bind_on(const HostSpec& host, const std::string& endpoint) {
+  const auto colon = endpoint.rfind(':');
+  return "tcp://" + host.address + (colon == std::string::npos ? ":5670" : endpoint.substr(colon));
+}
+
 void place_on_host(const HostSpec& host, NodeCommandOptions& o) {
   o.advertise = host.address;
   if (!host.bind.empty()) o.bind = host.bind;

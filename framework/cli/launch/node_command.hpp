@@ -31,6 +31,11 @@ std::vector<std::string> node_command_args(const NodeSpec& node, std::uint32_t i
 // brook-directory's options; `bind`: the endpoint it serves (empty: the topology's first).
 std::vector<std::string> directory_args(const NodeCommandOptions& o, const std::string& bind = {});
 
+// What a directory of `host` serving `endpoint` binds: the host's address and the endpoint's
+// port. An endpoint may name its host (tcp://a:5670), which nothing can bind; the address is
+// also where the directory tells nodes its change feed is.
+std::string directory_bind_on(const HostSpec& host, const std::string& endpoint);
+
 // Where instance `instance` of `node` listens under `--host host`: its address, and its bind
 // when the host sets one.
 void place_on_host(const HostSpec& host, NodeCommandOptions& o);
