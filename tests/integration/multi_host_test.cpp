@@ -36,6 +36,7 @@ class MultiHost : public ::testing::Test {
                            .env = {{"SHOP_DB", (dir_ / "shop.db").string()},
                                    {"SHOP_STATE_DIR", (dir_ / ("state-" + host)).string()},
                                    {"SHOP_MANIFEST", (dir_ / "manifest.jsonl").string()},
+                                   {"SHOP_DEAD_LETTERS", (dir_ / "dead-letters.jsonl").string()},
                                    {"SHOP_BASKETS", std::to_string(kBaskets)},
                                    {"SHOP_RATE", std::to_string(kRate)},
                                    {"SHOP_SEED", "11"}},
