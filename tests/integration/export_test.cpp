@@ -2,10 +2,7 @@
 // it refuses, so the check can fail), usage errors with exit 2, and the Kubernetes probes run
 // against the health file of a real node.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -19,47 +16,13 @@
 #include <sstream>
 
 #include "support/command.hpp"
+#include "support/notify_socket.hpp"
 #include "support/process.hpp"
 
 namespace brook::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-class NotifySocket {
- public:
-  explicit NotifySocket(std::string path) : path_(std::move(path)) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << path_;
-  }
-  ~NotifySocket() { ::close(fd_); }
-  NotifySocket(const NotifySocket&) = delete;
-  NotifySocket& operator=(const NotifySocket&) = delete;
-  const std::string& path() const { return path_; }
-  // Datagrams until one contains `what` (returned), or "" at the deadline.
-  std::string wait_for(const std::string& what, std::chrono::milliseconds within) {
-    const auto deadline = std::chrono::steady_clock::now() + within;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            deadline - std::chrono::steady_clock::now())
-                            .count();
-      pollfd p{fd_, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) != 1) return "";
-      char buf[4096];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) continue;
-      std::string got(buf, static_cast<std::size_t>(n));
-      if (got.find(what) != std::string::npos) return got;
-    }
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
 
 CommandResult brook(std::vector<std::string> args) {
   args.insert(args.begin(), bin("brook"));

@@ -3,10 +3,7 @@
 // loop turns (and not while it is stopped), and say STOPPING=1 on SIGTERM. The health file
 // (BROOK_HEALTH_FILE, the Kubernetes probes' source) follows the same loop.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,45 +13,13 @@
 #include <fstream>
 #include <string>
 
+#include "support/notify_socket.hpp"
 #include "support/process.hpp"
 
 namespace brook::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-class NotifySocket {
- public:
-  explicit NotifySocket(std::string path) : path_(std::move(path)) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
-        << path_ << ": " << std::strerror(errno);
-  }
-  ~NotifySocket() { ::close(fd_); }
-  const std::string& path() const { return path_; }
-  // Datagrams until one contains `what` (returned), or "" at the deadline.
-  std::string wait_for(const std::string& what, std::chrono::milliseconds within) {
-    const auto deadline = Clock::now() + within;
-    for (;;) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd p{fd_, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) != 1) return "";
-      char buf[4096];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) continue;
-      std::string got(buf, static_cast<std::size_t>(n));
-      if (got.find(what) != std::string::npos) return got;
-    }
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
 
 std::string health_state(const std::filesystem::path& file, long long* at = nullptr) {
   std::ifstream in(file);
