@@ -31,10 +31,6 @@ std::string path_variable() {
   return path == nullptr ? std::string() : std::string(path);
 }
 
-}  // namespace
-
-namespace {
-
 // The host named by --host, checked against the topology's hosts; nullptr without --host.
 const HostSpec* choose_host(const Topology& t, const po::variables_map& vm) {
   std::string names;
