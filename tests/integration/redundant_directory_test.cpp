@@ -8,9 +8,12 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
+#include <zmq.hpp>
 
 #include "directory/directory_client.hpp"
 #include "support/command.hpp"
@@ -184,6 +187,74 @@ TEST_F(RedundantDirectories, ToolsAskTheNextEndpointWhenOneIsDown) {
   EXPECT_NE(none.err.find(dead + ", " + dead2), std::string::npos) << none.describe();
   const auto empty = run_command({bin("brook"), "ls", "-d", ","}, 20s);
   EXPECT_EQ(empty.code, 2) << empty.describe();
+}
+
+}  // namespace
+}  // namespace brook::test
+
+namespace brook::test {
+namespace {
+
+// A peer at a directory's endpoint that answers every request with garbage (another program, a
+// directory of another release, a hostile peer), on its own thread until destroyed.
+class GarbageDirectory {
+ public:
+  GarbageDirectory() : router_(ctx_, zmq::socket_type::router) {
+    router_.set(zmq::sockopt::linger, 0);
+    router_.bind("tcp://127.0.0.1:*");
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+        if (zmq::poll(&item, 1, std::chrono::milliseconds(20)) == 0) continue;
+        zmq::message_t id;
+        zmq::message_t request;
+        if (!router_.recv(id, zmq::recv_flags::dontwait)) continue;
+        while (id.more() || request.more()) {
+          if (!router_.recv(request, zmq::recv_flags::dontwait)) break;
+        }
+        router_.send(id, zmq::send_flags::sndmore);
+        router_.send(zmq::str_buffer("\xc1 not a directory reply"));
+        ++answered_;
+      }
+    });
+  }
+  ~GarbageDirectory() {
+    stop_ = true;
+    thread_.join();
+  }
+  const std::string& endpoint() const { return endpoint_; }
+  int answered() const { return answered_; }
+
+ private:
+  zmq::context_t ctx_{1};
+  zmq::socket_t router_;
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> answered_{0};
+  std::thread thread_;
+};
+
+TEST(RedundantDirectoryGarbage, ADirectoryAnsweringGarbageIsSkippedLikeADeadOne) {
+  TempDir dir;
+  GarbageDirectory garbage;
+  Process live = Process::start({.argv = {bin("brook-directory"), "--bind", "tcp://127.0.0.1:*"},
+                                 .env = {},
+                                 .log = dir / "directory.log",
+                                 .wait_ready = true,
+                                 .ready_timeout = 10s});
+  const std::string good = live.ready_value("router");
+  const auto r =
+      run_command({bin("brook"), "ls", "--json", "-d", garbage.endpoint() + "," + good}, 20s);
+  ASSERT_EQ(r.code, 0) << r.describe();
+  EXPECT_EQ(nlohmann::json::parse(r.out)["directory"], good) << r.out;
+  EXPECT_GE(garbage.answered(), 1) << "the garbage directory was not asked first";
+  // Alone, it is a named failure that says what to check.
+  const auto alone = run_command({bin("brook"), "ls", "-d", garbage.endpoint()}, 20s);
+  EXPECT_EQ(alone.code, 3) << alone.describe();
+  EXPECT_NE(alone.err.find("reply malformed"), std::string::npos) << alone.describe();
+  EXPECT_NE(alone.err.find("a brook-directory of this release"), std::string::npos)
+      << alone.describe();
 }
 
 }  // namespace

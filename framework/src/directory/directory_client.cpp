@@ -30,7 +30,7 @@ void DirectoryClient::reconnect() {
 }
 
 std::optional<DirectoryReplyBody> DirectoryClient::ask(const std::string& bytes, std::uint64_t id,
-                                                       const std::string& op, std::string& why) {
+                                                       std::string& why) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   const std::string ms = std::to_string(timeout_.count()) + " ms";
   auto fail = [&](const std::string& text) -> std::optional<DirectoryReplyBody> {
@@ -52,10 +52,9 @@ std::optional<DirectoryReplyBody> DirectoryClient::ask(const std::string& bytes,
     if (!socket_->recv(frame, zmq::recv_flags::dontwait)) continue;
     DirectoryReply reply;
     const auto st = decode({static_cast<const std::byte*>(frame.data()), frame.size()}, reply);
-    if (!st) {
-      reconnect();
-      throw Error("directory " + endpoint() + ": " + op + " reply malformed: " + st.error);
-    }
+    // A directory that answers garbage (another version, a hostile peer) is skipped like a
+    // silent one: with redundant directories another may answer.
+    if (!st) return fail("reply malformed: " + st.error);
     if (reply.id != id) continue;  // stale
     return std::move(reply.body);
   }
@@ -68,6 +67,8 @@ DirectoryReplyBody DirectoryClient::request(DirectoryRequestBody body) {
   // The one that answered last first, then the others in the order given.
   const std::size_t first = current_;
   std::string why;
+  std::string each;  // "EP: why; ..." for the error when none answers
+  bool malformed = false;
   for (std::size_t k = 0; k <= endpoints_.size(); ++k) {
     const std::size_t next = k == 0 ? first : k - 1;
     if (k > 0 && next == first) continue;
@@ -75,21 +76,23 @@ DirectoryReplyBody DirectoryClient::request(DirectoryRequestBody body) {
       current_ = next;
       reconnect();
     }
-    if (auto reply = ask(bytes, id, op, why)) return std::move(*reply);
+    if (auto reply = ask(bytes, id, why)) return std::move(*reply);
+    each += (each.empty() ? "" : "; ") + endpoint() + ": " + why;
+    malformed = malformed || why.starts_with("reply malformed");
   }
   if (current_ != first) {
     current_ = first;
     reconnect();
   }
+  const std::string hint = malformed ? "is each a brook-directory of this release?"
+                                     : "is brook-directory running there?";
   if (endpoints_.size() == 1) {
-    throw Error("directory " + endpoint() + ": " + op + " " + why +
-                " (is brook-directory running there?)");
+    throw Error("directory " + endpoint() + ": " + op + " " + why + " (" + hint + ")");
   }
   std::string all;
   for (const auto& ep : endpoints_)
     all += (all.empty() ? "" : ", ") + ep;
-  throw Error("directories " + all + ": " + op + " answered by none (each " + why +
-              "; is brook-directory running there?)");
+  throw Error("directories " + all + ": " + op + " answered by none (" + each + "; " + hint + ")");
 }
 
 namespace {

@@ -52,9 +52,10 @@ class DirectoryClient {
 
  private:
   void reconnect();
-  // One attempt at the current endpoint; nullopt (after reconnecting) when it did not answer.
+  // One attempt at the current endpoint; nullopt (after reconnecting) when it did not answer
+  // or answered garbage, `why` saying which.
   std::optional<DirectoryReplyBody> ask(const std::string& bytes, std::uint64_t id,
-                                        const std::string& op, std::string& why);
+                                        std::string& why);
 
   std::vector<std::string> endpoints_;
   std::size_t current_ = 0;
