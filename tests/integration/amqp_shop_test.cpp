@@ -9,7 +9,6 @@
 // exchange as in shop-amqp.yaml.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,6 +18,7 @@
 #include "support/command.hpp"
 #include "support/process.hpp"
 #include "support/rabbitmq_server.hpp"
+#include "support/shop_outcome.hpp"
 
 namespace brook::test {
 namespace {
@@ -26,23 +26,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace fs = std::filesystem;
-
-// count(*) of a table, 0 while the database or the table does not exist yet.
-std::uint64_t rows(const fs::path& db, const std::string& table) {
-  sqlite3* h = nullptr;
-  std::uint64_t n = 0;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    const std::string sql = "SELECT count(*) FROM " + table;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-      n = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(h);
-  return n;
-}
 
 // The environment of a shop run in `dir` (database, state, dead letters, manifest there) against
 // the broker at `url`, with the directory on `port`.
@@ -90,8 +73,9 @@ TEST(AmqpShop, ReportIsExactAcrossABrokerRestart) {
                                .log = dir / "up.log",
                                .wait_ready = true,
                                .ready_timeout = 60s});
-  ASSERT_TRUE(wait_for([&] { return rows(db, "orders") >= 100; }, 30s)) << tail(up.log_path(), 60);
-  const std::uint64_t orders_at_kill = rows(db, "orders");
+  ASSERT_TRUE(wait_for([&] { return count_rows(db, "orders") >= 100; }, 30s))
+      << tail(up.log_path(), 60);
+  const std::uint64_t orders_at_kill = count_rows(db, "orders");
   mq.kill();
   mq.start();
   const auto code = up.wait(120s);
@@ -179,9 +163,9 @@ TEST(AmqpShop, FedFromAQueueReportIsExactAcrossABrokerRestart) {
                                .log = dir / "up.log",
                                .wait_ready = true,
                                .ready_timeout = 60s});
-  ASSERT_TRUE(wait_for([&] { return rows(db, "orders") >= valid / 3; }, 30s))
+  ASSERT_TRUE(wait_for([&] { return count_rows(db, "orders") >= valid / 3; }, 30s))
       << tail(up.log_path(), 60);
-  const std::uint64_t orders_at_kill = rows(db, "orders");
+  const std::uint64_t orders_at_kill = count_rows(db, "orders");
   mq.kill();
   mq.start();
   // No job ends phase 2 (amqp-in waits for more): once every basket has its outcome in the
@@ -190,7 +174,7 @@ TEST(AmqpShop, FedFromAQueueReportIsExactAcrossABrokerRestart) {
   ASSERT_TRUE(wait_for(
       [&] {
         outcomes.collect(mq.url());
-        return rows(db, "orders") + rows(db, "rejections") >= std::uint64_t{kBaskets} &&
+        return count_rows(db, "orders") + count_rows(db, "rejections") >= std::uint64_t{kBaskets} &&
                outcomes.size() >= static_cast<std::size_t>(kBaskets);
       },
       60s))

@@ -36,6 +36,22 @@ std::vector<std::vector<std::string>> query(const std::filesystem::path& db,
   return rows;
 }
 
+std::uint64_t count_rows(const std::filesystem::path& db, const std::string& table) {
+  sqlite3* h = nullptr;
+  std::uint64_t n = 0;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    const std::string sql = "SELECT count(*) FROM " + table;
+    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      n = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(h);
+  return n;
+}
+
 ShopOutcome shop_outcome(const std::filesystem::path& db, const std::filesystem::path& manifest,
                          const std::string& topology) {
   const auto r = run_command({bin("brook-shop-report"), "--db", db.string(), "--manifest",

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -27,6 +28,9 @@ struct ShopOutcome {
 // Runs brook-shop-report on the run's database and manifest.
 ShopOutcome shop_outcome(const std::filesystem::path& db, const std::filesystem::path& manifest,
                          const std::string& topology);
+
+// count(*) of a table; 0 while the database or the table does not exist yet (a run starting).
+std::uint64_t count_rows(const std::filesystem::path& db, const std::string& table);
 
 // Rows of a read-only query on an SQLite database, as strings; throws naming the query.
 std::vector<std::vector<std::string>> query(const std::filesystem::path& db,
