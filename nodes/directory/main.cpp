@@ -43,7 +43,10 @@ int run(int argc, char** argv) {
       "max-instances", po::value<std::size_t>()->default_value(10000),
       "refuse registrations beyond this many instances")(
       "log-level", po::value<std::string>()->default_value("info"),
-      "trace, debug, info, warn, error or off");
+      "trace, debug, info, warn, error or off")(
+      "log-format", po::value<std::string>(),
+      "text, plain or json (default: the topology's log.format, else $BROOK_LOG_FORMAT, else "
+      "text)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -61,6 +64,12 @@ int run(int argc, char** argv) {
     if (!level) throw brook::UsageError("--log-level: expected trace|debug|info|warn|error|off");
     brook::set_log_level(*level);
     brook::set_log_identity("directory");
+    std::optional<brook::LogFormat> format;
+    if (vm.count("log-format")) {
+      format = brook::parse_log_format(vm["log-format"].as<std::string>());
+      if (!format) throw brook::UsageError("--log-format: expected text, plain or json");
+      brook::set_log_format(*format);
+    }
 
     brook::DirectoryServerOptions opts;
     std::chrono::milliseconds handshake = brook::kDefaultHandshakeTimeout;
@@ -69,6 +78,7 @@ int run(int argc, char** argv) {
       lo.resolve_execs = false;
       if (vm.count("set")) lo.overrides = vm["set"].as<std::vector<std::string>>();
       const auto topo = brook::load_topology(vm["topology"].as<std::string>(), lo);
+      if (!format && topo.log.format) brook::set_log_format(*topo.log.format);
       if (!topo.directory.endpoints.empty()) opts.bind = topo.directory.endpoints.front();
       opts.config.default_ttl = topo.directory.ttl;
       opts.config.heartbeat = topo.directory.heartbeat;

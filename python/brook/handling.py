@@ -10,6 +10,7 @@ from . import envelope
 from .counters import Hold
 from .dead_letters import error_text
 from .errors import BackpressureError, ConfigError, MessageTooLarge
+from .lifecycle import LogContext
 from .retry import Retry
 
 log = logging.getLogger("brook")
@@ -113,6 +114,7 @@ class Handling:
         self.current = (m, hold)
         saved = {out: out.next_seq for out in self.outputs.values()}
         error = None
+        LogContext.message = m
         try:
             self.handlers[inp.port](m)
         except Exception as e:  # the handler's error is counted and logged, not fatal
@@ -123,6 +125,7 @@ class Handling:
             self.pass_out = []
         finally:
             self.current = None
+            LogContext.message = None
         out_list, self.pass_out = self.pass_out, []
         for out, seq, frame, skip, key in out_list:
             self.hand_over(out, seq, frame, skip, hold, key)

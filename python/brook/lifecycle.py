@@ -1,6 +1,7 @@
 """The launch contract's process side: READY/STOPPED lines, signals, log format."""
 
 import fcntl
+import json
 import logging
 import os
 import signal
@@ -105,28 +106,57 @@ class SignalPipe:
         os.close(self.w)
 
 
+class LogContext:
+    """The message being handled, for JSON log lines (set around each handler call)."""
+    message = None
+
+
 class Formatter(logging.Formatter):
     NAMES = {"WARNING": "WARN", "CRITICAL": "ERROR"}
 
-    def __init__(self, plain, ident):
+    def __init__(self, fmt, ident, node):
         super().__init__()
-        self.plain = plain
+        self.fmt = fmt  # text | plain | json
         self.ident = ident
+        self.node = node
 
     def format(self, record):
         level = self.NAMES.get(record.levelname, record.levelname)
+        if self.fmt == "json":
+            return self.json_line(record, level)
         text = "%-5s %s" % (level, record.getMessage())
-        if self.plain:
+        if self.fmt == "plain":
             return text
         return "%s %s %s" % (self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), self.ident, text)
 
+    def json_line(self, record, level):
+        """The fields of the C++ runtime's JSON lines (docs/monitoring.md, "Logs")."""
+        t = time.gmtime(record.created)
+        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", t) + ".%03dZ" % record.msecs,
+                "level": level.lower(), "instance": self.ident, "node": self.node,
+                "msg": record.getMessage()}
+        m = LogContext.message
+        if m is not None:
+            line["channel"] = m.channel
+            line["message_id"] = "%s:%d" % (m.producer, m.seq)
+            line["trace_id"] = m.trace.hex()
+        return json.dumps(line, ensure_ascii=False)
 
-def log_setup(level, ident):
+
+LOG_FORMATS = ("text", "plain", "json")
+
+
+def log_setup(level, ident, node, fmt=None):
+    """`fmt`: --log-format or the topology's log.format; None: $BROOK_LOG_FORMAT, else text."""
     levels = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
               "warn": logging.WARNING, "error": logging.ERROR, "off": logging.CRITICAL + 10}
+    if fmt is None:
+        fmt = os.environ.get("BROOK_LOG_FORMAT")
+        if fmt not in LOG_FORMATS:
+            fmt = "text"
     log = logging.getLogger("brook")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(Formatter(os.environ.get("BROOK_LOG_FORMAT") == "plain", ident))
+    handler.setFormatter(Formatter(fmt, ident, node))
     log.handlers = [handler]
     log.propagate = False
     log.setLevel(levels.get(level, logging.INFO))

@@ -50,7 +50,7 @@ class Node(Handling, DeadLetters, Stopping):
         self.producer_id = "%s@%s" % (self.instance_name, self.incarnation)
         self.token = os.urandom(16).hex()
         self.params = s.get("params") or {}
-        log_setup(level, self.producer_id)
+        log_setup(level, self.instance_name, self.name, s.get("log_format"))
         self.handlers = {}
         self.types = {}  # port -> envelope types its handler takes
         self.timers = Timers()

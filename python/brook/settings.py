@@ -26,6 +26,7 @@ def parse_args(argv):
     p.add_argument("--bind")
     p.add_argument("--set", action="append", default=[], dest="overrides")
     p.add_argument("--log-level", default="info")
+    p.add_argument("--log-format", choices=("text", "plain", "json"))
     p.add_argument("--ready-timeout")
     p.add_argument("--drain-timeout")
     try:
@@ -104,6 +105,8 @@ def load(argv):
         s["ready_timeout_ms"] = duration_ms(ns.ready_timeout, "--ready-timeout")
     if ns.drain_timeout:
         s["drain_timeout_ms"] = duration_ms(ns.drain_timeout, "--drain-timeout")
+    if ns.log_format:
+        s["log_format"] = ns.log_format
     return s, rest, ns.log_level
 
 

@@ -89,6 +89,9 @@ int run_up(const Args& args) {
       "no-directory", "do not start a directory (another host runs it)")(
       "quiet,q", "no live status lines")("no-color", "no colours in prefixes")(
       "log-level", po::value<std::string>()->default_value("info"), "passed to every node")(
+      "log-format", po::value<std::string>(),
+      "text or json: json passes every node's JSON lines through as they are (default: the "
+      "topology's log.format)")(
       "host", po::value<std::string>(),
       "run the share of this host of the topology's hosts: its instances and directories")(
       "advertise", po::value<std::string>(),
@@ -168,6 +171,15 @@ int run_up(const Args& args) {
   if (!parse_log_level(lo.log_level)) {
     throw Exit(kExitUsage,
                "brook up: --log-level: expected trace, debug, info, warn, error or off");
+  }
+  if (vm->count("log-format")) {
+    const auto f = parse_log_format((*vm)["log-format"].as<std::string>());
+    if (!f || *f == LogFormat::kPlain) {
+      throw Exit(kExitUsage, "brook up: --log-format: expected text or json");
+    }
+    lo.log_format = *f;
+  } else if (lo.topology->log.format == LogFormat::kJson) {
+    lo.log_format = LogFormat::kJson;
   }
   const auto drain = parse_duration((*vm)["drain-limit"].as<std::string>());
   if (!drain) throw Exit(kExitUsage, "brook up: --drain-limit expects a duration like 60s");

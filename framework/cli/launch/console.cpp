@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
+
+#include "util/log_context.hpp"
 
 namespace brook::launch {
 
@@ -11,9 +14,33 @@ namespace {
 constexpr std::string_view kColors[] = {"\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m",
                                         "\x1b[34m", "\x1b[96m", "\x1b[93m", "\x1b[92m"};
 constexpr std::string_view kReset = "\x1b[0m";
+
+// A child's JSON line as it is; anything else (a program writing text to stderr, the launcher's
+// own messages) as a JSON object naming who wrote it.
+std::string json_line(std::string_view name, std::string_view line) {
+  if (line.size() >= 2 && line.front() == '{' && line.back() == '}') {
+    return std::string(line) + "\n";
+  }
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm utc{};
+  gmtime_r(&ts.tv_sec, &utc);
+  char stamp[48];
+  const std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", ts.tv_nsec / 1000000);
+  std::string s = "{\"time\":\"";
+  s += stamp;
+  s += "\",\"level\":\"info\",\"instance\":\"";
+  detail::append_json_escaped(s, name);
+  s += "\",\"msg\":\"";
+  detail::append_json_escaped(s, line);
+  s += "\"}\n";
+  return s;
+}
 }  // namespace
 
-Console::Console(bool status, bool color) : status_enabled_(status), color_(color) {}
+Console::Console(bool status, bool color, bool json)
+    : status_enabled_(status), color_(color), json_(json) {}
 
 void Console::reserve_name(std::string_view name) {
   width_ = std::max(width_, name.size());
@@ -30,6 +57,10 @@ std::string_view Console::color_of(std::string_view name) {
 
 void Console::child_line(std::string_view name, std::string_view line) {
   if (stdout_closed_) return;
+  if (json_) {
+    write(json_line(name, line));
+    return;
+  }
   std::string s;
   s.reserve(width_ + line.size() + 16);
   if (color_) s += color_of(name);
@@ -47,7 +78,8 @@ void Console::child_line(std::string_view name, std::string_view line) {
 
 void Console::say(std::string_view line) {
   if (stdout_closed_) {
-    const std::string s = "brook up: " + std::string(line) + "\n";
+    const std::string s =
+        json_ ? json_line("brook", line) : "brook up: " + std::string(line) + "\n";
     (void)!::write(STDERR_FILENO, s.data(), s.size());
     return;
   }

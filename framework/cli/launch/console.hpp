@@ -16,7 +16,8 @@ class Console {
  public:
   // `status`: keep a live status block (stdout is a terminal and not --quiet).
   // `color`: colour the prefixes.
-  Console(bool status, bool color);
+  // `json`: children write JSON lines, passed through; other lines are wrapped in JSON objects.
+  Console(bool status, bool color, bool json = false);
 
   // Widens the prefix column so every name fits.
   void reserve_name(std::string_view name);
@@ -39,6 +40,7 @@ class Console {
 
   bool status_enabled_;
   bool color_;
+  bool json_;
   bool stdout_closed_ = false;
   std::size_t width_ = 5;
   std::vector<std::string> status_;

@@ -88,7 +88,10 @@ struct Proc {
 class Launcher::Impl {
  public:
   explicit Impl(LaunchOptions o)
-      : o_(std::move(o)), t_(*o_.topology), console_(o_.status, o_.color) {}
+      : o_(std::move(o)),
+        t_(*o_.topology),
+        console_(o_.status && o_.log_format != LogFormat::kJson, o_.color,
+                 o_.log_format == LogFormat::kJson) {}
 
   int run();
 
@@ -182,6 +185,9 @@ NodeCommandOptions Launcher::Impl::command_options() const {
   NodeCommandOptions c;
   c.topology = t_.file;
   c.log_level = o_.log_level;
+  // Said on every command line: the topology's log.format would otherwise win over the
+  // launcher's --log-format (and BROOK_LOG_FORMAT) in the node.
+  c.log_format = o_.log_format == LogFormat::kJson ? "json" : "plain";
   if (o_.directory) c.directory.push_back(*o_.directory);
   c.advertise = o_.advertise;
   c.bind = o_.bind;
@@ -225,7 +231,6 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
     s.env = p.spec->env;
     if (resolved_) s.env["BROOK_RESOLVED"] = resolved_->path(p.spec->name, p.instance).string();
   }
-  s.env["BROOK_LOG_FORMAT"] = "plain";  // the launcher adds time-free "name |" prefixes
   // Under systemd, brook up is the service's main process: its children's notifications would
   // be refused (NotifyAccess=main), and an empty variable turns them off.
   s.env[kNotifySocketEnv] = "";

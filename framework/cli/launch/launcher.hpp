@@ -40,9 +40,12 @@ struct LaunchOptions {
   std::vector<std::string> directories;
   std::filesystem::path directory_program;  // brook-directory
   std::string log_level = "info";           // passed to nodes
-  std::optional<std::string> advertise;     // --advertise for nodes (multi-host runs)
-  std::optional<std::string> bind;          // --bind for nodes
-  bool status = false;                      // live status block (terminal, not --quiet)
+  // json: nodes and directories log JSON lines, passed through as they are (the launcher's own
+  // lines are JSON too); text: they log plain lines the launcher prefixes with their name.
+  LogFormat log_format = LogFormat::kText;
+  std::optional<std::string> advertise;  // --advertise for nodes (multi-host runs)
+  std::optional<std::string> bind;       // --bind for nodes
+  bool status = false;                   // live status block (terminal, not --quiet)
   bool color = false;
   // After the jobs finished: give up waiting for the pipeline to drain after this long.
   std::chrono::milliseconds drain_limit{60'000};

@@ -6,6 +6,7 @@ std::vector<std::string> node_args(const NodeSpec& node, std::uint32_t instance,
                                    const NodeCommandOptions& o) {
   std::vector<std::string> args{"--topology", o.topology.string(),      "--node",      node.name,
                                 "--instance", std::to_string(instance), "--log-level", o.log_level};
+  if (o.log_format) args.insert(args.end(), {"--log-format", *o.log_format});
   for (const auto& d : o.directory)
     args.insert(args.end(), {"--directory", d});
   if (o.advertise) args.insert(args.end(), {"--advertise", *o.advertise});
@@ -34,6 +35,7 @@ std::vector<std::string> node_command_args(const NodeSpec& node, std::uint32_t i
 
 std::vector<std::string> directory_args(const NodeCommandOptions& o, const std::string& bind) {
   std::vector<std::string> args{"--topology", o.topology.string(), "--log-level", o.log_level};
+  if (o.log_format) args.insert(args.end(), {"--log-format", *o.log_format});
   if (!bind.empty()) args.insert(args.end(), {"--bind", bind});
   for (const auto& ov : o.overrides)
     args.insert(args.end(), {"--set", ov});

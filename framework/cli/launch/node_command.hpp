@@ -14,10 +14,11 @@ namespace brook::launch {
 struct NodeCommandOptions {
   std::filesystem::path topology;  // the file, as the node should open it
   std::string log_level = "info";
-  std::vector<std::string> directory;    // --directory for each: running directories to use
-  std::optional<std::string> advertise;  // --advertise: the address peers connect to
-  std::optional<std::string> bind;       // --bind: where inputs listen, when not advertise
-  std::vector<std::string> overrides;    // --set values
+  std::optional<std::string> log_format;  // --log-format; unset: the node's own default
+  std::vector<std::string> directory;     // --directory for each: running directories to use
+  std::optional<std::string> advertise;   // --advertise: the address peers connect to
+  std::optional<std::string> bind;        // --bind: where inputs listen, when not advertise
+  std::vector<std::string> overrides;     // --set values
 };
 
 // The brook options of instance `instance` of `node` (its own `args` follow them).

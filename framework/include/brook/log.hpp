@@ -1,5 +1,8 @@
 // Line-oriented logging to stderr. Each line is written with a single write(2), so lines from
 // several threads or processes sharing a pipe do not interleave. Safe to call from any thread.
+// Lines are text ("2026-12-07T01:02:03.456Z INFO  basket.0 | message"), plain (no time and
+// identity, for a launcher that adds its own prefix) or JSON (one object per line, for log
+// collectors; a line logged inside a handler also names the message: docs/monitoring.md).
 #pragma once
 
 #include <chrono>
@@ -12,9 +15,13 @@
 namespace brook {
 
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kOff };
+enum class LogFormat { kText, kPlain, kJson };
 
 std::optional<LogLevel> parse_log_level(std::string_view s) noexcept;
 std::string_view to_string(LogLevel l) noexcept;
+// "text", "plain" or "json".
+std::optional<LogFormat> parse_log_format(std::string_view s) noexcept;
+std::string_view to_string(LogFormat f) noexcept;
 
 void set_log_level(LogLevel level) noexcept;
 LogLevel log_level() noexcept;
@@ -24,8 +31,11 @@ inline bool log_enabled(LogLevel level) noexcept {
 
 // Name printed on each line ("basket.0"). Set once at start, before other threads log.
 void set_log_identity(std::string identity);
-// Plain lines ("LEVEL message") without time and identity, for launchers that add their own
-// prefix. Also enabled by BROOK_LOG_FORMAT=plain in the environment.
+// The format of every following line. The default comes from BROOK_LOG_FORMAT in the
+// environment (text, plain or json), else text.
+void set_log_format(LogFormat format) noexcept;
+LogFormat log_format() noexcept;
+// set_log_format(kPlain) or back to kText.
 void set_log_plain(bool plain) noexcept;
 
 void log_line(LogLevel level, std::string_view message) noexcept;

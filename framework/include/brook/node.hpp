@@ -81,6 +81,8 @@ struct NodeOptions {
   std::string advertise = "127.0.0.1";  // address inputs are registered under (peers connect)
   std::string bind;                     // address inputs bind to; empty: `advertise`
   LogLevel log_level = LogLevel::kInfo;
+  // --log-format; unset: the topology's log.format, else BROOK_LOG_FORMAT, else text.
+  std::optional<LogFormat> log_format;
   bool handle_signals =
       true;  // SIGINT/SIGTERM stop the node (one signal-handling node per process)
   std::optional<std::chrono::milliseconds> ready_timeout;  // default: the node spec's

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <brook/error.hpp>
+#include <brook/log.hpp>
 #include <brook/params.hpp>
 #include <chrono>
 #include <cstddef>
@@ -67,6 +68,11 @@ class TopologyError : public Error {
  private:
   std::vector<Diagnostic> diagnostics_;
   std::vector<Diagnostic> warnings_;
+};
+
+// The `log:` section: how the topology's nodes write their log lines.
+struct LogSpec {
+  std::optional<LogFormat> format;  // unset: BROOK_LOG_FORMAT, else text
 };
 
 struct DirectorySpec {
@@ -209,6 +215,7 @@ class Topology {
   // Where durable outputs keep their journals (relative paths: to the node's working directory).
   std::filesystem::path state_dir = ".brook-state";
   SecuritySpec security;
+  LogSpec log;
   std::vector<HostSpec> hosts;        // in file order; empty: one machine
   std::vector<ChannelSpec> channels;  // in file order
   std::vector<NodeSpec> nodes;        // in file order

@@ -57,6 +57,9 @@ NodeEngine::NodeEngine(NodeOptions options, std::string incarnation)
   instance_name_ = spec_->name + "." + std::to_string(options_.instance);
   producer_id_ = instance_name_ + "@" + incarnation_;
   set_log_level(options_.log_level);
+  if (const auto format = options_.log_format ? options_.log_format : topology_.log.format) {
+    set_log_format(*format);
+  }
   set_log_identity(instance_name_);
   params_ = spec_->params;
 }

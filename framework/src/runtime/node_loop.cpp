@@ -8,6 +8,7 @@
 
 #include "runtime/node_runtime.hpp"
 #include "runtime/socket_setup.hpp"
+#include "util/log_context.hpp"
 
 namespace brook {
 
@@ -222,6 +223,9 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
     misrouted(in, frame, env, peer);
     return;
   }
+  // Lines logged from here on (the handler's, and what becomes of the message) name it.
+  const detail::LogMessage logged{env.channel, env.id.producer, env.id.seq, &env.trace};
+  const detail::LogMessageScope log_scope(logged);
   auto& counters = in.counters();
   if (attempt == 0) {
     if (!in.admit(env, peer, frame)) return;

@@ -30,7 +30,10 @@ po::options_description describe() {
       "drain-timeout", po::value<std::string>(),
       "bound on draining inputs and flushing outputs at shutdown (e.g. 2s)")(
       "log-level", po::value<std::string>()->default_value("info"),
-      "trace, debug, info, warn, error or off");
+      "trace, debug, info, warn, error or off")(
+      "log-format", po::value<std::string>(),
+      "text, plain or json (default: the topology's log.format, else $BROOK_LOG_FORMAT, else "
+      "text)");
   return d;
 }
 
@@ -113,6 +116,12 @@ std::optional<NodeOptions> NodeOptions::parse(int argc, const char* const* argv,
                      vm["log-level"].as<std::string>() + "'");
   }
   o.log_level = *level;
+  if (vm.count("log-format")) {
+    const auto& text = vm["log-format"].as<std::string>();
+    o.log_format = parse_log_format(text);
+    if (!o.log_format)
+      throw UsageError("--log-format: expected text, plain or json, got '" + text + "'");
+  }
   if (vm.count("ready-timeout")) o.ready_timeout = duration_arg(vm, "ready-timeout");
   if (vm.count("drain-timeout")) o.drain_timeout = duration_arg(vm, "drain-timeout");
   if (own_options != nullptr) {

@@ -6,6 +6,7 @@
 
 #include "runtime/request_wire.hpp"
 #include "runtime/socket_setup.hpp"
+#include "util/log_context.hpp"
 
 namespace brook::detail {
 
@@ -93,6 +94,8 @@ void RequestServer::handle(zmq::message_t& frame, const std::string& peer) {
     slot->fail("no handler for request input '" + port_ + "'");
     return;
   }
+  const detail::LogMessage logged{env.channel, env.id.producer, env.id.seq, &env.trace};
+  const detail::LogMessageScope log_scope(logged);
   try {
     handler_(env, slot);
   } catch (const std::exception& e) {

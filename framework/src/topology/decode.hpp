@@ -40,6 +40,7 @@ void decode_channels(DiagnosticSink& sink, const Entry& entry, std::vector<Chann
 void decode_nodes(DiagnosticSink& sink, const Entry& entry, Decoded& out);
 void decode_security(DiagnosticSink& sink, const Entry& entry, SecuritySpec& out);
 void decode_hosts(DiagnosticSink& sink, const Entry& entry, std::vector<HostSpec>& out);
+void decode_log(DiagnosticSink& sink, const Entry& entry, LogSpec& out);
 // A node's `host:`: one name, or a list of names (one per replica).
 void decode_node_hosts(DiagnosticSink& sink, const Entry& e, std::vector<std::string>& out);
 // Host references: undeclared hosts, nodes without one, lists not matching replicas,

@@ -283,7 +283,8 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
     return d;
   }
   const Fields f = read_fields(
-      sink, root, {"topology", "directory", "state_dir", "security", "hosts", "channels", "nodes"},
+      sink, root,
+      {"topology", "directory", "state_dir", "security", "log", "hosts", "channels", "nodes"},
       "at the top level");
   const std::string context = "at the top level";
   if (const Entry* x = f.find("topology")) {
@@ -309,6 +310,7 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
     }
   }
   if (const Entry* x = f.find("security")) decode_security(sink, *x, d.topology.security);
+  if (const Entry* x = f.find("log")) decode_log(sink, *x, d.topology.log);
   if (const Entry* x = f.find("hosts")) decode_hosts(sink, *x, d.topology.hosts);
   if (const Entry* x = f.find("channels")) {
     decode_channels(sink, *x, d.topology.channels);
