@@ -47,6 +47,9 @@ struct EnvelopeView {
   std::span<const std::byte> headers_raw;
   std::uint32_t header_count = 0;
   std::span<const std::byte> payload;  // msgpack bytes of the user's value
+  // The whole frame as received, so tools (brook record) keep what was on the wire, fields this
+  // version does not decode included.
+  std::span<const std::byte> frame;
 
   // Calls fn(name, value) for each header, in wire order.
   template <class F>

@@ -146,6 +146,7 @@ DecodeStatus decode_envelope(std::span<const std::byte> frame, const Limits& lim
 
   if (!d.check(r.read_bin(out.payload), "payload")) return d.status;
   if (!r.at_end()) return {DecodeErrc::kTrailingBytes, "", r.offset()};
+  out.frame = frame;
   return {};
 }
 
