@@ -50,5 +50,14 @@ WriteResult run_writer(const ToolTopology& tt, const std::string& channel,
 // the topology (listing those that are), or unknown to the directory.
 ToolTopology tool_topology(const po::variables_map& vm, const std::string& channel,
                            const std::string& tool, ToolSide side);
+// The same for several channels (brook record, replay): port `ports[i]` of the tool's node reads
+// or writes `channels[i]`; `pattern` and `consumer_groups` describe the first channel. Without
+// --topology the channels must all be in one topology of the directory.
+ToolTopology tool_topology(const po::variables_map& vm, const std::vector<std::string>& channels,
+                           const std::vector<std::string>& ports, const std::string& tool,
+                           ToolSide side);
+// The channels of --topology, else those live nodes of the directory read or write (exit 3 when
+// it does not answer): what channel patterns (brook record 'shop-*') are matched against.
+std::vector<std::string> known_channels(const po::variables_map& vm);
 
 }  // namespace brook::cli
