@@ -17,5 +17,7 @@ int run_dead(const Args& args);
 int run_keygen(const Args& args);
 int run_resolve(const Args& args);
 int run_export(const Args& args);
+int run_record(const Args& args);
+int run_replay(const Args& args);
 
 }  // namespace brook::cli

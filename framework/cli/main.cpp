@@ -23,6 +23,8 @@ constexpr Subcommand kSubcommands[] = {
     {"send", "inject JSON messages into a channel", brook::cli::run_send},
     {"call", "send one request on a request channel and print the reply", brook::cli::run_call},
     {"dead", "list, show and redrive dead letters", brook::cli::run_dead},
+    {"record", "record the messages on channels into a file", brook::cli::run_record},
+    {"replay", "send a recording's messages into channels again", brook::cli::run_replay},
     {"keygen", "write CURVE keys and the allowlist for a topology", brook::cli::run_keygen},
     {"export", "write systemd units, Kubernetes manifests or a compose file",
      brook::cli::run_export},
