@@ -103,6 +103,9 @@ TEST_F(Recording, RoundTripKeepsHeaderTimesChannelsAndEnvelopeBytes) {
     EXPECT_EQ(rec->envelope, envs[i]) << "record " << i;
     EnvelopeView v;
     EXPECT_TRUE(decode_envelope(rec->envelope, Limits{}, v).ok());
+    // What brook record stores: the decoder's view of the whole frame.
+    EXPECT_EQ(v.frame.data(), rec->envelope.data());
+    EXPECT_EQ(v.frame.size(), rec->envelope.size());
   }
   EXPECT_FALSE(r.next());
   EXPECT_EQ(r.truncated(), "");
