@@ -7,6 +7,11 @@ namespace brook::cli {
 
 int run_up(const Args& args);
 int run_check(const Args& args);
+int run_status(const Args& args);  // status, logs, restart, scale, down: commands/operate.cpp
+int run_logs(const Args& args);
+int run_restart(const Args& args);
+int run_scale(const Args& args);
+int run_down(const Args& args);
 int run_graph(const Args& args);
 int run_ls(const Args& args);
 int run_stats(const Args& args);

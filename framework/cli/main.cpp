@@ -14,6 +14,11 @@ struct Subcommand {
 
 constexpr Subcommand kSubcommands[] = {
     {"up", "start a topology's directory and nodes; stop them on Ctrl-C", brook::cli::run_up},
+    {"status", "the instances of a running launch (brook up -d)", brook::cli::run_status},
+    {"logs", "print (-f: follow) an instance's output of a running launch", brook::cli::run_logs},
+    {"restart", "rolling restart of a node of a running launch", brook::cli::run_restart},
+    {"scale", "set a node's replica count in a running launch: NODE=N", brook::cli::run_scale},
+    {"down", "stop a running launch", brook::cli::run_down},
     {"check", "validate a topology file", brook::cli::run_check},
     {"resolve", "print what one node instance runs with, as JSON", brook::cli::run_resolve},
     {"graph", "draw a topology as Graphviz DOT or SVG", brook::cli::run_graph},

@@ -1,10 +1,12 @@
 // brook up TOPOLOGY: runs the directory and every node of a topology (launch/launcher.hpp).
 #include <brook/log.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include "commands.hpp"
+#include "launch/detach.hpp"
 #include "launch/launch_plan.hpp"
 #include "launch/launcher.hpp"
 #include "launch/node_command.hpp"
@@ -84,8 +86,11 @@ int run_up(const Args& args) {
   o.add_options()(
       "only", po::value<std::vector<std::string>>()->composing(),
       "start only these nodes (comma-separated, repeatable): run one topology across hosts")(
-      "directory,d", po::value<std::string>(),
-      "use the directory running at this endpoint instead of starting one")(
+      "detach,d", "start everything, then run in the background (docs/cli.md#brook-up--d)")(
+      "run-dir", po::value<std::string>(),
+      "run directory (control socket, logs); default .brook-run/TOPOLOGY with -d, none "
+      "otherwise")("directory", po::value<std::string>(),
+                   "use the directory running at this endpoint instead of starting one")(
       "no-directory", "do not start a directory (another host runs it)")(
       "quiet,q", "no live status lines")("no-color", "no colours in prefixes")(
       "log-level", po::value<std::string>()->default_value("info"), "passed to every node")(
@@ -106,12 +111,14 @@ int run_up(const Args& args) {
   pos.add("topology", 1);
   const auto vm =
       parse(args,
-            "TOPOLOGY [--set path=value]... [--host NAME] [--only n1,n2] [--directory EP] "
-            "[--quiet]",
+            "TOPOLOGY [-d] [--run-dir D] [--set path=value]... [--host NAME] [--only n1,n2] "
+            "[--directory EP] [--quiet]",
             "Starts the topology's directory (unless external) and every replica of its\n"
             "nodes, consumers first, prefixing their output with 'node.instance |'.\n"
             "Failed nodes are restarted by their restart policy. Ctrl-C or SIGTERM stops\n"
-            "everything, producers first. When the topology has jobs, exits once they\n"
+            "everything, producers first. With -d it goes to the background once ready;\n"
+            "brook status, logs, restart, scale and down operate it. When the topology has jobs, "
+            "exits once they\n"
             "all finished and the pipeline drained. Exit 0 when no node failed; 1 when one\n"
             "failed (a name clash included) or a job topology dead-lettered, discarded or\n"
             "dropped messages; 141 when stdout was closed (brook up ... | head).",
@@ -184,8 +191,22 @@ int run_up(const Args& args) {
   const auto drain = parse_duration((*vm)["drain-limit"].as<std::string>());
   if (!drain) throw Exit(kExitUsage, "brook up: --drain-limit expects a duration like 60s");
   lo.drain_limit = *drain;
-  lo.status = stdout_is_tty() && !vm->count("quiet");
-  lo.color = stdout_is_tty() && !vm->count("no-color");
+  lo.detached = vm->count("detach") > 0;
+  lo.status = !lo.detached && stdout_is_tty() && !vm->count("quiet");
+  lo.color = !lo.detached && stdout_is_tty() && !vm->count("no-color");
+  if (lo.detached || vm->count("run-dir")) {
+    const std::filesystem::path dir =
+        vm->count("run-dir") ? std::filesystem::path((*vm)["run-dir"].as<std::string>())
+                             : launch::default_run_dir(t.name, std::filesystem::current_path());
+    try {
+      lo.run_dir = std::make_shared<launch::RunDir>(std::filesystem::absolute(dir));
+    } catch (const Error& e) {
+      throw Exit(kExitFailed, std::string("brook up: ") + e.what());
+    }
+  }
+  if (lo.detached) {
+    if (const auto code = launch::detach(*lo.run_dir, t.name)) return *code;
+  }
   try {
     launch::Launcher launcher(std::move(lo));
     return launcher.run();  // 0, 1 (kExitFailed) or 141 (stdout closed)

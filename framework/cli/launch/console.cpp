@@ -58,7 +58,9 @@ std::string_view Console::color_of(std::string_view name) {
 void Console::child_line(std::string_view name, std::string_view line) {
   if (stdout_closed_) return;
   if (json_) {
-    write(json_line(name, line));
+    const std::string j = json_line(name, line);
+    write(j);
+    if (tee_fd_ >= 0) (void)!::write(tee_fd_, j.data(), j.size());
     return;
   }
   std::string s;
@@ -74,9 +76,18 @@ void Console::child_line(std::string_view name, std::string_view line) {
   erase();
   write(s);
   draw();
+  if (tee_fd_ >= 0) {
+    std::string plain(name);
+    plain.append(width_ - std::min(width_, name.size()), ' ');
+    plain += " | ";
+    plain += line;
+    plain += '\n';
+    (void)!::write(tee_fd_, plain.data(), plain.size());
+  }
 }
 
 void Console::say(std::string_view line) {
+  if (listener_) listener_(line);
   if (stdout_closed_) {
     const std::string s =
         json_ ? json_line("brook", line) : "brook up: " + std::string(line) + "\n";

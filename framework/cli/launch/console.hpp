@@ -6,6 +6,7 @@
 // children's lines are discarded and the launcher's own go to stderr.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,12 @@ class Console {
   void set_status(std::vector<std::string> lines);
   // Erases the status block and stops showing it (when shutdown begins: it would be stale).
   void clear_status();
+  // Also called with each line the launcher says (for clients of the control socket).
+  void set_listener(std::function<void(std::string_view)> listener) {
+    listener_ = std::move(listener);
+  }
+  // Also writes every line (prefixed, without colours or the status block) to this fd.
+  void set_tee(int fd) noexcept { tee_fd_ = fd; }
   bool stdout_closed() const noexcept { return stdout_closed_; }
   void mark_stdout_closed() noexcept { stdout_closed_ = true; }
 
@@ -46,6 +53,8 @@ class Console {
   std::vector<std::string> status_;
   std::size_t drawn_ = 0;  // status lines currently on screen
   std::vector<std::string> color_names_;
+  std::function<void(std::string_view)> listener_;
+  int tee_fd_ = -1;
 };
 
 }  // namespace brook::launch

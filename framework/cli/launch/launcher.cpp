@@ -1,5 +1,6 @@
 #include "launch/launcher.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "launch/console.hpp"
 #include "launch/drain_detector.hpp"
 #include "launch/launch_plan.hpp"
+#include "launch/launcher_impl.hpp"
 #include "launch/loss_report.hpp"
 #include "launch/node_command.hpp"
 #include "launch/resolved_files.hpp"
@@ -35,10 +37,6 @@ namespace brook::launch {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using detail::Reactor;
-using std::chrono::milliseconds;
-
 constexpr std::size_t kMaxLine = 64 * 1024;
 constexpr milliseconds kStatusPeriod{1000};
 constexpr milliseconds kDrainPoll{250};
@@ -51,137 +49,16 @@ constexpr milliseconds kSameStop{500};
 // program killed by SIGPIPE.
 constexpr int kExitStdoutClosed = 128 + SIGPIPE;
 
-std::int64_t ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration_cast<milliseconds>(b - a).count();
-}
-
-enum class ProcState { kIdle, kStarting, kRunning, kBackoff, kDone, kFailed };
-
-struct Proc {
-  std::string name;                // "basket.0", or "directory"
-  const NodeSpec* spec = nullptr;  // null for the directory
-  std::uint32_t instance = 0;
-  std::size_t level = 0;
-  ProcState state = ProcState::kIdle;
-  ChildProcess child;
-  bool alive = false;  // started and not yet reaped
-  bool ready = false;
-  bool stop_sent = false;
-  int exit_status = 0;
-  std::string out_buf;
-  std::string ready_buf;
-  Clock::time_point started{};
-  std::deque<Clock::time_point> restarts;
-  int backoff_step = 0;
-  Reactor::ReaderId output_reader = 0;  // 0 once the pipe is closed
-  Reactor::ReaderId ready_reader = 0;
-  std::string endpoint;     // a directory's: where it binds
-  std::vector<pid_t> pids;  // of every incarnation: their registrations are not a clash
-  std::string clash;        // why it cannot register: another process holds its name
-  ChannelTotals losses;     // from its STOPPED lines, summed over incarnations
-
-  bool job() const noexcept { return spec != nullptr && spec->job; }
-};
-
 }  // namespace
-
-class Launcher::Impl {
- public:
-  explicit Impl(LaunchOptions o)
-      : o_(std::move(o)),
-        t_(*o_.topology),
-        console_(o_.status && o_.log_format != LogFormat::kJson, o_.color,
-                 o_.log_format == LogFormat::kJson) {}
-
-  int run();
-
- private:
-  // ---- processes ----
-  void start(Proc& p);
-  SpawnSpec spawn_spec(const Proc& p) const;
-  // The brook options a node instance is started with (its own `args` follow them).
-  std::vector<std::string> node_args(const NodeSpec& spec, std::uint32_t instance) const;
-  // Whether this launch runs that instance (--host keeps those placed on the host).
-  bool runs_here(const NodeSpec& n, int instance) const;
-  // What node_args() and spawn_spec() build the command lines from (shared with brook export).
-  NodeCommandOptions command_options() const;
-  // Each instance's resolved document, from the options it is started with ($BROOK_RESOLVED).
-  void write_resolved();
-  void on_exit(Proc& p, int status);
-  void schedule_restart(Proc& p, const std::string& why);
-  void read_output(Proc& p, bool all);
-  void read_ready(Proc& p);
-  void close_output(Proc& p);
-  void close_ready(Proc& p);
-  void emit_lines(Proc& p, bool flush_partial);
-  void read_signals();
-  void reap();
-  void stop_on_closed_stdout();
-  // Another process registered under a name of ours (a stray `--instance` started by hand, a
-  // second topology on the same directory): the node cannot register and ends with status 1.
-  void watch_names();
-  bool check_clash(Proc& p, const std::optional<ListReply>& list);
-  int summarize();
-  // Runs the loop (children's pipes, the signalfd, restart and status timers) until `done`, the
-  // deadline or a signal.
-  bool wait_until(Clock::time_point deadline, const std::function<bool()>& done);
-
-  // ---- phases ----
-  bool start_directories();
-  bool start_nodes();
-  void supervise();
-  // One drain poll: true once drained or given up (then failed_).
-  bool drain_over(DrainDetector& drain, Clock::time_point drain_started);
-  void shutdown();
-  void stop_group(std::vector<Proc*> group, Clock::time_point deadline);
-
-  // ---- directory view ----
-  std::optional<ListReply> poll_directory();
-  void update_status(const std::optional<ListReply>& list);
-
-  bool jobs_done() const;
-  bool job_failed() const;
-  bool all_finished() const;
-  // Every directory the nodes use: --directory, else the topology's endpoints.
-  std::vector<std::string> directory_endpoints() const;
-  // The same, comma-separated, as BROOK_DIRECTORY and the tools' --directory take it.
-  std::string directory_endpoint() const;
-  std::string directory_name(std::size_t i) const;
-
-  LaunchOptions o_;
-  const Topology& t_;
-  Console console_;
-  std::vector<std::vector<const NodeSpec*>> levels_;
-  std::deque<Proc> procs_;  // stable addresses
-  std::vector<Proc*> directories_;
-  Reactor reactor_;
-  int signal_fd_ = -1;
-  int signals_ = 0;  // SIGINT/SIGTERM received (a closed stdout counts as the first)
-  signalfd_siginfo first_signal_{};
-  Clock::time_point first_signal_at_{};
-  bool stdout_closed_ = false;
-  Reactor::ReaderId stdout_watch_ = 0;
-  std::string host_;
-  bool stopping_ = false;
-  bool failed_ = false;
-  int total_restarts_ = 0;
-  int killed_ = 0;  // processes that had to be SIGKILLed at shutdown
-  Clock::time_point began_ = Clock::now();
-  std::unique_ptr<DirectoryClient> dir_client_;
-  std::optional<Security> dir_security_;  // the cli key, loaded at the first poll
-  std::optional<ListReply> last_list_;
-  Clock::time_point last_list_at_{};
-  std::optional<ResolvedFiles> resolved_;
-};
 
 // ---- processes ------------------------------------------------------------------------------
 
 std::vector<std::string> Launcher::Impl::node_args(const NodeSpec& spec,
                                                    std::uint32_t instance) const {
-  return launch::node_args(spec, instance, command_options());
+  return launch::node_args(spec, instance, command_options(&spec));
 }
 
-NodeCommandOptions Launcher::Impl::command_options() const {
+NodeCommandOptions Launcher::Impl::command_options(const NodeSpec* node) const {
   NodeCommandOptions c;
   c.topology = t_.file;
   c.log_level = o_.log_level;
@@ -192,6 +69,12 @@ NodeCommandOptions Launcher::Impl::command_options() const {
   c.advertise = o_.advertise;
   c.bind = o_.bind;
   c.overrides = o_.overrides;
+  if (node != nullptr) {
+    // Instances beyond the topology's replicas are out of range for the node (and the resolved
+    // document) unless told the count the launch runs.
+    if (auto it = scaled_.find(node); it != scaled_.end() && it->second > node->replicas)
+      c.overrides.push_back("nodes." + node->name + ".replicas=" + std::to_string(it->second));
+  }
   return c;
 }
 
@@ -220,6 +103,16 @@ void Launcher::Impl::write_resolved() {
   }
 }
 
+void Launcher::Impl::write_resolved_one(const NodeSpec& n, std::uint32_t instance) {
+  if (!resolved_) return;
+  std::vector<std::string> argv = node_args(n, instance);
+  argv.insert(argv.begin(), n.exec_path.string());
+  const NodeOptions options = cli::node_options(argv);
+  const Topology topology = detail::load_node_topology(options);
+  const NodeSpec& spec = detail::node_instance_spec(topology, options);
+  resolved_->write(n.name, instance, cli::resolved_view(topology, spec, options));
+}
+
 SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
   SpawnSpec s;
   if (p.spec == nullptr) {
@@ -227,7 +120,7 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
     s.args = directory_args(command_options(), p.endpoint);
   } else {
     s.program = p.spec->exec_path;
-    s.args = node_command_args(*p.spec, p.instance, command_options());
+    s.args = node_command_args(*p.spec, p.instance, command_options(p.spec));
     s.env = p.spec->env;
     if (resolved_) s.env["BROOK_RESOLVED"] = resolved_->path(p.spec->name, p.instance).string();
   }
@@ -265,12 +158,15 @@ void Launcher::Impl::emit_lines(Proc& p, bool flush_partial) {
   for (;;) {
     const auto nl = p.out_buf.find('\n', start);
     if (nl == std::string::npos) break;
-    console_.child_line(p.name, std::string_view(p.out_buf).substr(start, nl - start));
+    const std::string_view line = std::string_view(p.out_buf).substr(start, nl - start);
+    console_.child_line(p.name, line);
+    if (logs_) logs_->line(p.name, line);
     start = nl + 1;
   }
   p.out_buf.erase(0, start);
   if ((flush_partial && !p.out_buf.empty()) || p.out_buf.size() >= kMaxLine) {
     console_.child_line(p.name, p.out_buf);
+    if (logs_) logs_->line(p.name, p.out_buf);
     p.out_buf.clear();
   }
 }
@@ -675,7 +571,8 @@ bool Launcher::Impl::job_failed() const {
 
 bool Launcher::Impl::all_finished() const {
   return std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) {
-    return p.spec == nullptr || p.state == ProcState::kDone || p.state == ProcState::kFailed;
+    return p.spec == nullptr ||
+           (!p.held && (p.state == ProcState::kDone || p.state == ProcState::kFailed));
   });
 }
 
@@ -711,7 +608,7 @@ void Launcher::Impl::update_status(const std::optional<ListReply>& list) {
     int here = 0;
     int restarts = 0;
     for (const auto& p : procs_) {
-      if (p.spec != &n) continue;
+      if (p.spec != &n || p.retired) continue;
       ++here;
       up += p.alive && p.ready ? 1 : 0;
       restarts += static_cast<int>(p.restarts.size());
@@ -874,6 +771,15 @@ int Launcher::Impl::run() {
   }
   write_resolved();
   ::signal(SIGPIPE, SIG_IGN);
+  if (o_.run_dir) {
+    open_run_dir();
+    // In the foreground the terminal shows the output; brook.log keeps it for brook logs.
+    if (!o_.detached) {
+      tee_fd_ = ::open(o_.run_dir->launcher_log().c_str(),
+                       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      console_.set_tee(tee_fd_);
+    }
+  }
   const auto signals = reactor_.add_fd(signal_fd_, ZMQ_POLLIN, [this](short) { read_signals(); });
   // After every poll, not only on SIGCHLD: a thread that does not block SIGCHLD would take it.
   const auto reaper = reactor_.add_source([] { return Clock::time_point::max(); },
@@ -935,8 +841,10 @@ int Launcher::Impl::run() {
                       ? "; Ctrl-C to stop"
                       : "; running until the jobs finish (Ctrl-C to stop)"));
     // Whoever started `brook up` with BROOK_READY_FD (a test, a supervisor) may go on now.
+    started_ = true;
     notify_ready("directory=" + directory_endpoint() + " instances=" + std::to_string(ready) + "/" +
-                 std::to_string(instances));
+                 std::to_string(instances) +
+                 (o_.run_dir ? " run_dir=" + o_.run_dir->path().string() : std::string()));
     supervise();
   } else if (signals_ == 0) {
     failed_ = true;
@@ -945,6 +853,10 @@ int Launcher::Impl::run() {
   shutdown();
   console_.clear_status();
   const int code = summarize();
+  answer_down(code);
+  if (operation_source_ != 0) reactor_.remove_source(operation_source_);
+  control_.reset();  // the socket goes before the pid file: a tool sees the launch gone
+  if (tee_fd_ >= 0) ::close(tee_fd_);
   reactor_.remove_source(reaper);
   if (stdout_watch_ != 0) reactor_.remove(stdout_watch_);
   reactor_.remove(signals);

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "launch/run_dir.hpp"
+
 namespace brook::launch {
 
 struct LaunchOptions {
@@ -52,6 +54,12 @@ struct LaunchOptions {
   // Bound on stopping the nodes; past it every remaining one is killed. The directory gets
   // 1 s more and each kill 0.5 s to be reaped, so the whole stop stays under 10 s.
   std::chrono::milliseconds stop_limit{7'000};
+  // The run directory (run_dir.hpp), held (locked) by the caller: with it the launcher serves the
+  // control socket there and writes each instance's output to its log file. Without it, neither.
+  std::shared_ptr<RunDir> run_dir;
+  // Detached (brook up -d): stdout is the run directory's brook.log already, so the console's
+  // lines are not copied there again.
+  bool detached = false;
 };
 
 class Launcher {
