@@ -197,7 +197,8 @@ int run_up(const Args& args) {
   if (lo.detached || vm->count("run-dir")) {
     const std::filesystem::path dir =
         vm->count("run-dir") ? std::filesystem::path((*vm)["run-dir"].as<std::string>())
-                             : launch::default_run_dir(t.name, std::filesystem::current_path());
+                             : launch::default_run_dir(t.name + (host ? "." + host->name : ""),
+                                                       std::filesystem::current_path());
     try {
       lo.run_dir = std::make_shared<launch::RunDir>(std::filesystem::absolute(dir));
     } catch (const Error& e) {

@@ -1,7 +1,6 @@
 #include "launch/detach.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,7 +105,6 @@ std::optional<int> detach(RunDir& dir, const std::string& topology) {
   // The intermediate child: a new session without a terminal, then the daemon, its child, which
   // is no session leader and so can never get a controlling terminal back.
   ::setsid();
-  ::signal(SIGHUP, SIG_IGN);
   if (::fork() != 0) ::_exit(0);
   ::close(pipe_fds[0]);
   if (user_ready_fd >= 0) ::close(user_ready_fd);
