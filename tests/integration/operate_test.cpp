@@ -3,8 +3,7 @@
 // at-least-once pipeline (source -> relay -> sink), scaling the relay up and down and a rolling
 // restart lose and duplicate nothing.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -246,8 +245,18 @@ nodes:
   Process p = up({"--run-dir", run_dir().string()});
   const auto s = brook({"status"}, 20s);
   EXPECT_EQ(s.code, 0) << s.describe();
+  Process follow =
+      Process::start({.argv = {bin("brook"), "logs", "sink", "-f", "--run-dir", run_dir().string()},
+                      .env = {},
+                      .log = dir_ / "follow.log",
+                      .wait_ready = false});
   const auto scaled = brook({"scale", "sink=2"});
   EXPECT_EQ(scaled.code, 0) << scaled.describe();
+  // -f picks up the instance brook scale added.
+  EXPECT_TRUE(wait_for(
+      [&] { return follow.log().find("sink.1 | INFO  ready in") != std::string::npos; }, 20s))
+      << follow.log();
+  follow.signal(SIGINT);
   const auto logs = brook({"logs", "sink"}, 20s);
   EXPECT_NE(logs.out.find("sink.1 | INFO  ready in"), std::string::npos) << logs.out;
   const auto down = brook({"down"});
