@@ -8,6 +8,7 @@
 #include <brook/error.hpp>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <utility>
 
 namespace brook::launch {
@@ -91,7 +92,13 @@ void ControlServer::read_from(ConnId id) {
     finish(id);
     return;
   }
-  handler_(id, request);
+  try {
+    handler_(id, request);
+  } catch (const std::exception& e) {
+    // A malformed field ({"replicas": "x"}) must cost the client its answer, not the launch.
+    send(id, {{"error", std::string("bad request: ") + e.what()}});
+    finish(id);
+  }
 }
 
 void ControlServer::send(ConnId id, const nlohmann::json& line) {
