@@ -86,7 +86,8 @@ int run_up(const Args& args) {
   o.add_options()(
       "only", po::value<std::vector<std::string>>()->composing(),
       "start only these nodes (comma-separated, repeatable): run one topology across hosts")(
-      "detach,d", "start everything, then run in the background (docs/cli.md#brook-up--d)")(
+      "detach,d",
+      "start everything, then run in the background (docs/cli.md#in-the-background-brook-up--d)")(
       "run-dir", po::value<std::string>(),
       "run directory (control socket, logs); default .brook-run/TOPOLOGY with -d, none "
       "otherwise")("directory", po::value<std::string>(),
@@ -116,11 +117,11 @@ int run_up(const Args& args) {
             "Starts the topology's directory (unless external) and every replica of its\n"
             "nodes, consumers first, prefixing their output with 'node.instance |'.\n"
             "Failed nodes are restarted by their restart policy. Ctrl-C or SIGTERM stops\n"
-            "everything, producers first. With -d it goes to the background once ready;\n"
-            "brook status, logs, restart, scale and down operate it. When the topology has jobs, "
-            "exits once they\n"
-            "all finished and the pipeline drained. Exit 0 when no node failed; 1 when one\n"
-            "failed (a name clash included) or a job topology dead-lettered, discarded or\n"
+            "everything, producers first. With -d it goes to the background once ready\n"
+            "(brook status, logs, restart, scale and down operate it). When the topology\n"
+            "has jobs, exits once they all finished and the pipeline drained.\n"
+            "Exit 0 when no node failed; 1 when one failed (a name clash included)\n"
+            "or a job topology dead-lettered, discarded or\n"
             "dropped messages; 141 when stdout was closed (brook up ... | head).",
             o, pos);
   if (!vm) return kExitOk;
