@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <brook/error.hpp>
+#include <brook/trace_context.hpp>
 #include <charconv>
 #include <msgpack.hpp>
 #include <nlohmann/json.hpp>
@@ -183,7 +184,12 @@ Outgoing to_amqp(const EnvelopeView& env, const Settings& s) {
   });
   if (env.has_key) o.props.headers.emplace_back(kKeyHeader, env.key);
   if (!has_traceparent) {
-    o.props.headers.emplace_back(kTraceparent, traceparent(env.trace, env.id.producer, env.id.seq));
+    // A message with trace context (wire.md) hands its own on: the sampled flag and the span
+    // that sent it, so the AMQP side continues the same trace.
+    o.props.headers.emplace_back(
+        kTraceparent, env.parent_span != SpanId{}
+                          ? format_traceparent({env.trace, env.parent_span, env.trace_flags})
+                          : traceparent(env.trace, env.id.producer, env.id.seq));
   }
   return o;
 }

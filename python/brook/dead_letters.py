@@ -69,6 +69,7 @@ class DeadLetters:
         try:
             frame = envelope.encode(self.producer_id, out.next_seq, out.name, m.type,
                                     m.raw_payload, key=m.key, trace=m.trace,
+                                    parent=m.parent, flags=m.flags,
                                     headers=dead_letter_headers(m, error, attempts,
                                                                 self.instance_name))
             if len(frame) > out.channel["max_message_size"]:

@@ -10,7 +10,10 @@ MAX_NAME = 255
 MAX_KEY = 1024
 MAX_HEADERS = 64
 MAX_HEADER_VALUE = 4096
-TRACE_SIZE = 16
+TRACE_SIZE = 16          # field 9 without context: the trace id (not sampled, no parent)
+SPAN_SIZE = 8
+CONTEXT_SIZE = 25        # field 9 with context: trace id, parent span id, trace flags
+SAMPLED = 0x01           # trace flags bit 0, as in a W3C traceparent
 
 
 class DecodeError(ValueError):
@@ -21,10 +24,10 @@ class Message:
     """One received message: the envelope's fields plus the decoded payload."""
 
     __slots__ = ("producer", "seq", "channel", "type", "key", "created_ns", "attempt", "trace",
-                 "headers", "raw_payload", "payload", "port")
+                 "headers", "raw_payload", "payload", "port", "parent", "flags")
 
     def __init__(self, producer, seq, channel, type_, key, created_ns, attempt, trace, headers,
-                 raw_payload, payload=None, port=None):
+                 raw_payload, payload=None, port=None, parent=None, flags=0):
         self.producer = producer
         self.seq = seq
         self.channel = channel
@@ -37,6 +40,19 @@ class Message:
         self.raw_payload = raw_payload
         self.payload = payload
         self.port = port
+        self.parent = parent  # 8 bytes: the span that sent it; None in the 16-byte form
+        self.flags = flags    # trace flags; SAMPLED: spans are recorded along its trace
+
+    @property
+    def sampled(self):
+        return bool(self.flags & SAMPLED)
+
+    @property
+    def traceparent(self):
+        """The W3C form 00-<trace>-<parent>-<flags>, or None without a parent."""
+        if self.parent is None:
+            return None
+        return "00-%s-%s-%02x" % (self.trace.hex(), self.parent.hex(), self.flags)
 
     @property
     def id(self):
@@ -57,8 +73,11 @@ def pack_payload(value):
 
 
 def encode(producer, seq, channel, type_, payload_bytes, key=None, trace=None, headers=None,
-           created_ns=None):
-    """The envelope frame; payload_bytes is one complete msgpack value (pack_payload)."""
+           created_ns=None, parent=None, flags=0):
+    """The envelope frame; payload_bytes is one complete msgpack value (pack_payload).
+
+    With `parent` (8 bytes) or `flags`, field 9 is the 25-byte trace context, else the trace id
+    alone (docs/wire.md)."""
     check_str("producer", producer, MAX_NAME, allow_empty=False)
     check_str("channel", channel, MAX_NAME)
     check_str("type", type_, MAX_NAME)
@@ -74,6 +93,13 @@ def encode(producer, seq, channel, type_, payload_bytes, key=None, trace=None, h
         trace = new_trace()
     if not isinstance(trace, bytes) or len(trace) != TRACE_SIZE:
         raise ValueError("trace must be %d bytes" % TRACE_SIZE)
+    if parent is not None or flags:
+        parent = parent if parent is not None else bytes(SPAN_SIZE)
+        if not isinstance(parent, bytes) or len(parent) != SPAN_SIZE:
+            raise ValueError("parent must be %d bytes" % SPAN_SIZE)
+        if not 0 <= flags <= 0xff:
+            raise ValueError("flags must fit one byte: %r" % (flags,))
+        trace = trace + parent + bytes([flags])
     if not 1 <= seq < 1 << 64:
         raise ValueError("seq out of range: %r" % seq)
     return msgpack.packb([VERSION, producer, seq, channel, type_, key,
@@ -125,8 +151,11 @@ def decode(frame, decode_payload=True):
         raise DecodeError("wrong type: created_ns")
     if not _is_int(attempt) or not 1 <= attempt < 1 << 32:
         raise DecodeError("attempt out of range: %r" % (attempt,))
-    if not isinstance(trace, bytes) or len(trace) != TRACE_SIZE:
-        raise DecodeError("trace not %d bytes" % TRACE_SIZE)
+    parent, flags = None, 0
+    if not isinstance(trace, bytes) or len(trace) not in (TRACE_SIZE, CONTEXT_SIZE):
+        raise DecodeError("trace not %d or %d bytes" % (TRACE_SIZE, CONTEXT_SIZE))
+    if len(trace) == CONTEXT_SIZE:
+        trace, parent, flags = trace[:TRACE_SIZE], trace[TRACE_SIZE:CONTEXT_SIZE - 1], trace[-1]
     if not isinstance(headers, dict):
         raise DecodeError("wrong type: headers")
     if len(headers) > MAX_HEADERS:
@@ -136,7 +165,8 @@ def decode(frame, decode_payload=True):
         _want_str("header value", val, MAX_HEADER_VALUE)
     if not isinstance(payload, bytes):
         raise DecodeError("wrong type: payload (expected bin)")
-    msg = Message(producer, seq, channel, type_, key, created, attempt, trace, headers, payload)
+    msg = Message(producer, seq, channel, type_, key, created, attempt, trace, headers, payload,
+                  parent=parent, flags=flags)
     if decode_payload:
         msg.payload = decode_payload_bytes(payload)
     return msg

@@ -50,10 +50,14 @@ class Handling:
                               % (self.name, port, ", ".join(sorted(p for p in self.outputs
                                                                     if p[0] != "~")) or "none"))
         seq = out.next_seq
-        trace = self.current[0].trace if self.current else None
+        # A message emitted while handling another continues its trace. Python nodes record no
+        # spans: the emitted message names the handled one's parent, so a trace skips this hop.
+        handled = self.current[0] if self.current else None
         frame = envelope.encode(self.producer_id, seq, out.name, type,
-                                envelope.pack_payload(payload), key=key, trace=trace,
-                                headers=headers)
+                                envelope.pack_payload(payload), key=key,
+                                trace=handled.trace if handled else None,
+                                parent=handled.parent if handled else None,
+                                flags=handled.flags if handled else 0, headers=headers)
         if len(frame) > out.channel["max_message_size"]:
             raise MessageTooLarge("envelope of %d bytes on channel '%s' (max_message_size %d)"
                                   % (len(frame), out.name, out.channel["max_message_size"]))

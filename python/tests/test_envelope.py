@@ -33,6 +33,19 @@ class EnvelopeTest(unittest.TestCase):
         self.assertEqual(m.headers, {"h": "v"})
         self.assertEqual(len(m.trace), 16)
 
+    def test_trace_context_round_trip(self):
+        f = envelope.encode("p.0@1", 3, "c", "T", envelope.pack_payload(1), trace=b"t" * 16,
+                            parent=b"p" * 8, flags=envelope.SAMPLED)
+        self.assertEqual(msgpack.unpackb(f)[8], b"t" * 16 + b"p" * 8 + b"\x01")
+        m = envelope.decode(f)
+        self.assertEqual((m.trace, m.parent, m.flags, m.sampled), (b"t" * 16, b"p" * 8, 1, True))
+        self.assertEqual(m.traceparent, "00-" + "74" * 16 + "-" + "70" * 8 + "-01")
+
+    def test_sixteen_byte_trace_is_unsampled_without_parent(self):
+        m = envelope.decode(raw(GOOD))
+        self.assertEqual((m.trace, m.parent, m.flags, m.sampled, m.traceparent),
+                         (b"t" * 16, None, 0, False, None))
+
     def test_accepts_bin32_payload_and_uint_formats(self):
         fields = list(GOOD)
         payload = fields[10]
@@ -53,6 +66,8 @@ class EnvelopeTest(unittest.TestCase):
         self.rejects(raw(GOOD[:2] + [0] + GOOD[3:]), "seq")
         self.rejects(raw(GOOD[:7] + [0] + GOOD[8:]), "attempt")
         self.rejects(raw(GOOD[:8] + [b"short"] + GOOD[9:]), "trace")
+        self.rejects(raw(GOOD[:8] + [b"t" * 24] + GOOD[9:]), "trace")
+        self.rejects(raw(GOOD[:8] + [b"t" * 26] + GOOD[9:]), "trace")
         self.rejects(raw(GOOD[:5] + ["k" * 1025] + GOOD[6:]), "key")
         self.rejects(raw(GOOD[:1] + ["p" * 256] + GOOD[2:]), "producer")
         self.rejects(raw(GOOD[:9] + [{str(i): "" for i in range(65)}] + GOOD[10:]), "headers")

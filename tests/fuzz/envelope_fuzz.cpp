@@ -53,6 +53,8 @@ void check_round_trip(const brook::EnvelopeView& view, const brook::Limits& limi
   out.created_ns = first.created_ns;
   out.attempt = first.attempt;
   out.trace = first.trace;
+  out.parent_span = first.parent_span;
+  out.trace_flags = first.trace_flags;
   out.headers = headers;
   brook::EnvelopeEncoder encoder;
   const auto frame = encoder.encode_raw(out, view.payload);
@@ -66,7 +68,8 @@ void check_round_trip(const brook::EnvelopeView& view, const brook::Limits& limi
           first.channel == second.channel && first.type == second.type &&
           first.has_key == second.has_key && first.key == second.key &&
           first.created_ns == second.created_ns && first.attempt == second.attempt &&
-          first.trace == second.trace && first.headers == second.headers &&
+          first.trace == second.trace && first.parent_span == second.parent_span &&
+          first.trace_flags == second.trace_flags && first.headers == second.headers &&
           first.payload == second.payload);
 }
 

@@ -114,6 +114,24 @@ Decoded envelope(bool with_key, const std::vector<Header>& headers) {
   return d;
 }
 
+TEST(AmqpMapping, ASampledEnvelopeHandsItsTraceContextOn) {
+  OutgoingEnvelope e;
+  e.producer = "client.0@abc";
+  e.seq = 42;
+  e.channel = "baskets";
+  e.type = "shop.Basket";
+  e.trace[0] = std::byte{0xab};
+  e.parent_span[7] = std::byte{0x07};
+  e.trace_flags = kTraceSampled;
+  EnvelopeEncoder enc;
+  const auto frame = enc.encode(e, std::string("hi"));
+  EnvelopeView v;
+  ASSERT_TRUE(decode_envelope(frame, Limits{}, v));
+  const Outgoing o = to_amqp(v, Settings{});
+  std::map<std::string, std::string> h(o.props.headers.begin(), o.props.headers.end());
+  EXPECT_EQ(h["traceparent"], "00-ab000000000000000000000000000000-0000000000000007-01");
+}
+
 TEST(AmqpMapping, EnvelopeToAmqp) {
   const std::vector<Header> tenant{{"tenant", "t1"}};
   const Decoded d = envelope(true, tenant);

@@ -20,8 +20,14 @@ namespace brook {
 inline constexpr std::uint32_t kWireVersion = 1;
 inline constexpr std::size_t kEnvelopeFields = 11;
 inline constexpr std::size_t kTraceIdSize = 16;
+inline constexpr std::size_t kSpanIdSize = 8;
+// Field 9 (`trace`) is the trace id alone (16 bytes: not sampled, no parent) or the trace
+// context: trace id, parent span id, trace flags (25 bytes), as in a W3C traceparent.
+inline constexpr std::size_t kTraceContextSize = kTraceIdSize + kSpanIdSize + 1;
+inline constexpr std::uint8_t kTraceSampled = 0x01;  // trace flags bit 0 (W3C "sampled")
 
 using TraceId = std::array<std::byte, kTraceIdSize>;
+using SpanId = std::array<std::byte, kSpanIdSize>;
 
 // Identifies a message: the producing instance (opaque string, unique per process incarnation)
 // and that producer's sequence number on the channel, starting at 1.
@@ -43,6 +49,9 @@ struct EnvelopeView {
   std::int64_t created_ns = 0;
   std::uint32_t attempt = 1;
   TraceId trace{};
+  SpanId parent_span{};          // the span that sent it; zero in the 16-byte form
+  std::uint8_t trace_flags = 0;  // kTraceSampled; zero in the 16-byte form
+  bool sampled() const noexcept { return (trace_flags & kTraceSampled) != 0; }
   // Raw msgpack map of string headers, validated at decode time; iterate with for_each_header().
   std::span<const std::byte> headers_raw;
   std::uint32_t header_count = 0;
@@ -69,6 +78,8 @@ struct Envelope {
   std::int64_t created_ns = 0;
   std::uint32_t attempt = 1;
   TraceId trace{};
+  SpanId parent_span{};
+  std::uint8_t trace_flags = 0;
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::byte> payload;
 
@@ -92,5 +103,6 @@ void EnvelopeView::for_each_header(F&& fn) const {
 }
 
 std::string to_hex(const TraceId& t);
+std::string to_hex(const SpanId& s);
 
 }  // namespace brook

@@ -74,6 +74,9 @@ struct OutgoingEnvelope {
   std::int64_t created_ns = 0;
   std::uint32_t attempt = 1;
   TraceId trace{};
+  // Written in the 25-byte form when either is set, else in the 16-byte form (docs/wire.md).
+  SpanId parent_span{};
+  std::uint8_t trace_flags = 0;
   std::span<const Header> headers;
 };
 

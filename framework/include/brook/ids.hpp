@@ -13,11 +13,13 @@ std::string random_id();
 // Wall-clock time in nanoseconds since the Unix epoch (CLOCK_REALTIME), for created_ns.
 std::int64_t wall_clock_ns() noexcept;
 
-// Fast non-cryptographic generator for trace ids, seeded from the OS. One per thread.
+// Fast non-cryptographic generator for trace and span ids, seeded from the OS. One per thread.
 class TraceIdGenerator {
  public:
   TraceIdGenerator();
   TraceId next() noexcept;
+  // A span id, never all zero (W3C: zero means none).
+  SpanId next_span() noexcept;
 
  private:
   std::uint64_t state_;

@@ -27,17 +27,31 @@ TraceIdGenerator::TraceIdGenerator() {
   state_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
+namespace {
+std::uint64_t splitmix64(std::uint64_t& state) noexcept {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
 TraceId TraceIdGenerator::next() noexcept {
-  // splitmix64: two outputs fill the 16 bytes.
+  // Two outputs fill the 16 bytes.
   TraceId t;
   for (int half = 0; half < 2; ++half) {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
+    const std::uint64_t z = splitmix64(state_);
     std::memcpy(t.data() + 8 * half, &z, 8);
   }
   return t;
+}
+
+SpanId TraceIdGenerator::next_span() noexcept {
+  std::uint64_t z = splitmix64(state_);
+  if (z == 0) z = 1;
+  SpanId s;
+  std::memcpy(s.data(), &z, 8);
+  return s;
 }
 
 }  // namespace brook

@@ -126,7 +126,15 @@ DecodeStatus decode_envelope(std::span<const std::byte> frame, const Limits& lim
   std::span<const std::byte> trace;
   const std::size_t trace_at = r.offset();
   if (!d.check(r.read_bin(trace), "trace")) return d.status;
-  if (trace.size() != kTraceIdSize) return {DecodeErrc::kOutOfRange, "trace", trace_at};
+  if (trace.size() == kTraceIdSize) {
+    out.parent_span = {};
+    out.trace_flags = 0;
+  } else if (trace.size() == kTraceContextSize) {
+    std::memcpy(out.parent_span.data(), trace.data() + kTraceIdSize, kSpanIdSize);
+    out.trace_flags = static_cast<std::uint8_t>(trace[kTraceContextSize - 1]);
+  } else {
+    return {DecodeErrc::kOutOfRange, "trace", trace_at};
+  }
   std::memcpy(out.trace.data(), trace.data(), kTraceIdSize);
 
   std::uint32_t header_count = 0;
@@ -189,6 +197,8 @@ Envelope Envelope::from_view(const EnvelopeView& v) {
   e.created_ns = v.created_ns;
   e.attempt = v.attempt;
   e.trace = v.trace;
+  e.parent_span = v.parent_span;
+  e.trace_flags = v.trace_flags;
   v.for_each_header([&](std::string_view k, std::string_view val) {
     e.headers.emplace_back(std::string(k), std::string(val));
   });
@@ -196,15 +206,25 @@ Envelope Envelope::from_view(const EnvelopeView& v) {
   return e;
 }
 
-std::string to_hex(const TraceId& t) {
+namespace {
+std::string hex_of(std::span<const std::byte> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s;
-  s.reserve(2 * t.size());
-  for (std::byte b : t) {
+  s.reserve(2 * bytes.size());
+  for (std::byte b : bytes) {
     s.push_back(kDigits[static_cast<unsigned>(b) >> 4]);
     s.push_back(kDigits[static_cast<unsigned>(b) & 0xf]);
   }
   return s;
+}
+}  // namespace
+
+std::string to_hex(const TraceId& t) {
+  return hex_of(t);
+}
+
+std::string to_hex(const SpanId& s) {
+  return hex_of(s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,8 +246,18 @@ void EnvelopeEncoder::begin(const OutgoingEnvelope& env) {
   }
   p.pack_int64(env.created_ns);
   p.pack_uint32(env.attempt);
-  p.pack_bin(static_cast<std::uint32_t>(kTraceIdSize));
-  p.pack_bin_body(reinterpret_cast<const char*>(env.trace.data()), kTraceIdSize);
+  // Unsampled messages keep the 16-byte form every version of the wire decodes.
+  if (env.trace_flags == 0 && env.parent_span == SpanId{}) {
+    p.pack_bin(static_cast<std::uint32_t>(kTraceIdSize));
+    p.pack_bin_body(reinterpret_cast<const char*>(env.trace.data()), kTraceIdSize);
+  } else {
+    char context[kTraceContextSize];
+    std::memcpy(context, env.trace.data(), kTraceIdSize);
+    std::memcpy(context + kTraceIdSize, env.parent_span.data(), kSpanIdSize);
+    context[kTraceContextSize - 1] = static_cast<char>(env.trace_flags);
+    p.pack_bin(static_cast<std::uint32_t>(kTraceContextSize));
+    p.pack_bin_body(context, kTraceContextSize);
+  }
   p.pack_map(static_cast<std::uint32_t>(env.headers.size()));
   for (const auto& [k, v] : env.headers) {
     p.pack(k);
