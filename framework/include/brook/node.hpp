@@ -38,6 +38,7 @@
 #include <brook/program_options.hpp>
 #include <brook/state.hpp>
 #include <brook/topology.hpp>
+#include <brook/trace_context.hpp>
 #include <brook/type_name.hpp>
 #include <chrono>
 #include <cstdint>
@@ -167,6 +168,10 @@ struct EmitOptions {
   // emit() waits for room (on_full: block): do not emit from it. An emit with it on a
   // best-effort or pubsub output throws brook::Error. Empty (the default) costs nothing.
   std::function<void()> on_acknowledged;
+  // The trace this message continues (a bridge or tool passing a W3C traceparent on): its trace
+  // id, parent span and flags go into the envelope as they are. Unset (the default): the
+  // handled message's trace, or a new one (docs/monitoring.md, "Tracing").
+  std::optional<TraceContext> trace;
 };
 
 // EmitOptions with just an ordering key: `node.emit("out", v, brook::with_key(id))`. (GCC 12

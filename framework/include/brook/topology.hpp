@@ -109,6 +109,15 @@ struct SecuritySpec {
   SourceLocation where;
 };
 
+// `tracing:` (docs/monitoring.md, "Tracing"): spans of sampled messages.
+struct TracingSpec {
+  double sample = 0;  // fraction of root messages sampled (0: tracing off)
+  // JSON-lines span files, one per instance; empty: none. Relative: to the topology file.
+  std::filesystem::path spans;
+  std::string otlp;  // OTLP/HTTP JSON endpoint, http://host:port/path; empty: none
+  SourceLocation where;
+};
+
 struct ChannelSpec {
   std::string name;
   Pattern pattern = Pattern::kPipeline;
@@ -216,6 +225,7 @@ class Topology {
   std::filesystem::path state_dir = ".brook-state";
   SecuritySpec security;
   LogSpec log;
+  TracingSpec tracing;
   std::vector<HostSpec> hosts;        // in file order; empty: one machine
   std::vector<ChannelSpec> channels;  // in file order
   std::vector<NodeSpec> nodes;        // in file order

@@ -240,10 +240,26 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
   }
   detail::DeliveryTracker::Attempt a{in, env, peer};
   const Message message = make_message(env, in.port(), payload_decoder_);
+  // A sampled message gets a span id (its emits' parent) whether or not this node records spans.
+  const bool sampled = env.sampled();
+  const bool traced = sampled && tracer_;
+  std::int64_t start_ns = 0;
+  Clock::time_point started{};
+  dispatch_span_ = sampled ? trace_ids_.next_span() : SpanId{};
+  if (traced) {
+    start_ns = wall_clock_ns();
+    started = Clock::now();
+  }
   detail::HandlerOutcome outcome = call_handler(in, message, a);
+  const std::uint64_t dead_lettered = counters.dead_lettered;
+  detail::SpanOutcome span_outcome = detail::SpanOutcome::kOk;
   if (outcome.result == detail::HandlerResult::kDeclined) {
     if (in.acknowledges()) {
       declined(in, env, outcome.error);
+      if (traced) {
+        record_handling(env, dispatch_span_, start_ns, started, detail::SpanOutcome::kDeclined,
+                        outcome.error);
+      }
       return;  // no ack, not marked handled: the producer re-sends it
     }
     outcome.result = detail::HandlerResult::kThrew;  // nobody to give it back to
@@ -253,11 +269,23 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
       break;
     case detail::HandlerResult::kUndecodable:
       tracker_.undecodable(a, outcome.error, detail::peer_address(frame));
+      span_outcome = detail::SpanOutcome::kError;
       break;
     case detail::HandlerResult::kThrew:
     case detail::HandlerResult::kDeclined:
-      if (tracker_.failed(a, frame, outcome.error, stopping_)) return;  // the retry owns it
+      if (tracker_.failed(a, frame, outcome.error, stopping_)) {
+        if (traced) {
+          record_handling(env, dispatch_span_, start_ns, started, detail::SpanOutcome::kRetried,
+                          outcome.error);
+        }
+        return;  // the retry owns it
+      }
+      span_outcome = detail::SpanOutcome::kError;
       break;
+  }
+  if (traced) {
+    if (counters.dead_lettered != dead_lettered) span_outcome = detail::SpanOutcome::kDeadLettered;
+    record_handling(env, dispatch_span_, start_ns, started, span_outcome, outcome.error);
   }
   // With a state store, what the handler changed and emitted commits with the loop pass, and
   // the message is acknowledged then. (A failed or undecodable one changed nothing; its dead

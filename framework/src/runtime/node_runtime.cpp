@@ -34,6 +34,7 @@ NodeRuntime::NodeRuntime(NodeOptions options)
   make_inputs();
   make_outputs();
   make_dead_letter_outputs();
+  start_tracing();
   wait_fn_ = [this](const std::function<bool()>& done, Clock::time_point deadline) {
     return wait_until(done, deadline);
   };
@@ -192,9 +193,10 @@ OutgoingEnvelope NodeRuntime::begin_emit(std::size_t output, std::string_view ty
                                          const EmitOptions& o) {
   check_loop_thread("emit()");
   auto& out = *outputs_[output];
-  // A message emitted while handling another continues its trace.
-  return new_envelope(out.producer_id(), out.next_seq(), out.channel().name, type, o,
-                      handling_ != nullptr ? handling_->env.trace : trace_ids_.next());
+  OutgoingEnvelope env =
+      new_envelope(out.producer_id(), out.next_seq(), out.channel().name, type, o, TraceId{});
+  trace_context(env, o.trace);
+  return env;
 }
 
 void NodeRuntime::finish_emit(std::size_t output, std::span<const std::byte> frame,
@@ -248,7 +250,7 @@ void NodeRuntime::deliver(std::size_t output, zmq::message_t& msg, std::uint64_t
 
 detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Message& message,
                                                  detail::DeliveryTracker::Attempt& attempt) {
-  Handling h{attempt.env, &attempt, true};
+  Handling h{attempt.env, &attempt, true, dispatch_span_};
   staged_.clear();
   if (state_) state_->begin_call();
   handling_ = &h;
@@ -298,7 +300,7 @@ bool NodeRuntime::dead_letter(detail::DeliveryTracker::Attempt& a, std::uint32_t
   if (it == dead_letter_out_.end()) return false;
   // Part of the attempt, sent at once: it continues the message's trace, and the message is
   // acknowledged only once its dead letter is (chained).
-  Handling h{a.env, &a, false};
+  Handling h{a.env, &a, false, dispatch_span_};
   Handling* outer = handling_;
   handling_ = &h;
   const bool sent =
@@ -386,8 +388,10 @@ OutgoingEnvelope NodeRuntime::begin_request(std::string_view port, std::string_v
     throw ConfigError("request() before run(): send requests from on_ready, a handler or a timer");
   }
   detail::RequestOutput& r = requester(port);
-  return new_envelope(r.producer_id(), r.take_seq(), r.channel().name, type, EmitOptions{},
-                      handling_ != nullptr ? handling_->env.trace : trace_ids_.next());
+  OutgoingEnvelope env =
+      new_envelope(r.producer_id(), r.take_seq(), r.channel().name, type, EmitOptions{}, {});
+  trace_context(env, std::nullopt);
+  return env;
 }
 
 void NodeRuntime::finish_request(std::string_view port, std::span<const std::byte> frame,
@@ -423,15 +427,27 @@ void NodeRuntime::serve_request(detail::RequestServer& server, const RequestFn& 
   if (stopping_) last_input_ = Clock::now();
   // Emits continue the request's trace and leave at once (nothing retries a request).
   Handling h{env, nullptr, false};
+  const bool traced = env.sampled() && tracer_;
+  std::int64_t start_ns = 0;
+  Clock::time_point started{};
+  if (env.sampled()) h.span = trace_ids_.next_span();
+  if (traced) {
+    start_ns = wall_clock_ns();
+    started = Clock::now();
+  }
   Handling* outer = handling_;
   handling_ = &h;
   try {
     fn(make_message(env, server.port(), payload_decoder_), std::move(slot));
-  } catch (...) {
+  } catch (const std::exception& e) {
     handling_ = outer;
+    if (traced) {
+      record_handling(env, h.span, start_ns, started, detail::SpanOutcome::kError, e.what());
+    }
     throw;  // the server fails the request with what() and counts it
   }
   handling_ = outer;
+  if (traced) record_handling(env, h.span, start_ns, started, detail::SpanOutcome::kOk, {});
 }
 
 void NodeRuntime::watch_request_ports() {

@@ -26,6 +26,7 @@
 #include "runtime/state_store.hpp"
 #include "security/security.hpp"
 #include "security/zap_handler.hpp"
+#include "tracing/tracer.hpp"
 #include "util/lifecycle.hpp"
 #include "util/sd_notify.hpp"
 
@@ -78,6 +79,7 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
     const EnvelopeView& env;
     detail::DeliveryTracker::Attempt* attempt;  // null: the runtime's own emit (dead letter)
     bool staging;
+    SpanId span{};  // of a sampled message: this handling's span, its emits' parent
   };
   struct Staged {
     std::size_t output;
@@ -137,6 +139,18 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
                      std::shared_ptr<detail::ReplySlot> slot);
   void watch_request_ports();
 
+  // ---- tracing (node_tracing.cpp) ----
+  void start_tracing();
+  // The trace context of a message emitted now: the handled message's trace continued (parent:
+  // the handling's span), else a new trace, sampled by the tracer's probability (then its emit
+  // is recorded as the trace's root span).
+  // `given`: EmitOptions::trace, used as it is.
+  void trace_context(OutgoingEnvelope& env, const std::optional<TraceContext>& given);
+  // The span of a handling of a sampled message, once its outcome is known.
+  void record_handling(const EnvelopeView& env, const SpanId& span, std::int64_t start_ns,
+                       Clock::time_point started, detail::SpanOutcome outcome,
+                       const std::string& error);
+
   void drain_input(detail::Receiver& in);
   // `attempt` > 0: a retry of a message whose handler threw (skips admission).
   void dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
@@ -190,6 +204,8 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   EnvelopeEncoder encoder_;
   PayloadDecoder payload_decoder_;
   TraceIdGenerator trace_ids_;
+  std::unique_ptr<detail::Tracer> tracer_;  // null: tracing sends spans nowhere
+  SpanId dispatch_span_{};  // the span of the message dispatch() handles (dead letters' parent)
   LogRateLimiter decode_log_;
   LogRateLimiter misrouted_log_;
   LogRateLimiter declined_log_{std::chrono::seconds(10)};

@@ -39,6 +39,7 @@ void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& o
 void decode_channels(DiagnosticSink& sink, const Entry& entry, std::vector<ChannelSpec>& out);
 void decode_nodes(DiagnosticSink& sink, const Entry& entry, Decoded& out);
 void decode_security(DiagnosticSink& sink, const Entry& entry, SecuritySpec& out);
+void decode_tracing(DiagnosticSink& sink, const Entry& entry, TracingSpec& out);
 void decode_hosts(DiagnosticSink& sink, const Entry& entry, std::vector<HostSpec>& out);
 void decode_log(DiagnosticSink& sink, const Entry& entry, LogSpec& out);
 // A node's `host:`: one name, or a list of names (one per replica).

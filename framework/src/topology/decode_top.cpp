@@ -282,10 +282,10 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
                "a topology file starts with topology: <name>");
     return d;
   }
-  const Fields f = read_fields(
-      sink, root,
-      {"topology", "directory", "state_dir", "security", "log", "hosts", "channels", "nodes"},
-      "at the top level");
+  const Fields f = read_fields(sink, root,
+                               {"topology", "directory", "state_dir", "security", "log", "tracing",
+                                "hosts", "channels", "nodes"},
+                               "at the top level");
   const std::string context = "at the top level";
   if (const Entry* x = f.find("topology")) {
     if (auto name = read_string(sink, *x, "topology")) {
@@ -311,6 +311,7 @@ Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink) {
   }
   if (const Entry* x = f.find("security")) decode_security(sink, *x, d.topology.security);
   if (const Entry* x = f.find("log")) decode_log(sink, *x, d.topology.log);
+  if (const Entry* x = f.find("tracing")) decode_tracing(sink, *x, d.topology.tracing);
   if (const Entry* x = f.find("hosts")) decode_hosts(sink, *x, d.topology.hosts);
   if (const Entry* x = f.find("channels")) {
     decode_channels(sink, *x, d.topology.channels);

@@ -109,6 +109,13 @@ Topology parse_topology(std::string_view text, const std::string& filename,
     if (!ec) keys = (dir / keys).lexically_normal();
   }
 
+  auto& spans = decoded.topology.tracing.spans;
+  if (!spans.empty() && spans.is_relative() && !filename.empty()) {
+    std::error_code ec;
+    const fs::path dir = fs::absolute(fs::path(filename), ec).parent_path();
+    if (!ec) spans = (dir / spans).lexically_normal();
+  }
+
   // Warnings travel with the errors: `brook check` shows everything it found in one run.
   if (sink.has_errors()) throw TopologyError(sink.take_errors(), sink.take_warnings());
   decoded.topology.warnings = sink.take_warnings();

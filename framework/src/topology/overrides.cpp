@@ -98,7 +98,7 @@ class Override {
     }
     if (keys[0] != "topology" && keys[0] != "directory" && keys[0] != "channels" &&
         keys[0] != "nodes" && keys[0] != "security" && keys[0] != "state_dir" &&
-        keys[0] != "hosts" && keys[0] != "log") {
+        keys[0] != "hosts" && keys[0] != "log" && keys[0] != "tracing") {
       keys.insert(keys.begin(), "nodes");
     }
     if (keys[0] == "topology" && keys.size() > 1) {
