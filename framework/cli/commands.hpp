@@ -17,6 +17,7 @@ int run_ls(const Args& args);
 int run_stats(const Args& args);
 int run_tap(const Args& args);
 int run_send(const Args& args);
+int run_trace(const Args& args);
 int run_call(const Args& args);
 int run_dead(const Args& args);
 int run_keygen(const Args& args);

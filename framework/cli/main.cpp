@@ -26,6 +26,7 @@ constexpr Subcommand kSubcommands[] = {
     {"stats", "per node and channel counters and rates", brook::cli::run_stats},
     {"tap", "print messages flowing on a channel as JSON lines", brook::cli::run_tap},
     {"send", "inject JSON messages into a channel", brook::cli::run_send},
+    {"trace", "show a message's trace hop by hop from the span files", brook::cli::run_trace},
     {"call", "send one request on a request channel and print the reply", brook::cli::run_call},
     {"dead", "list, show and redrive dead letters", brook::cli::run_dead},
     {"record", "record the messages on channels into a file", brook::cli::run_record},

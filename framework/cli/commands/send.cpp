@@ -36,19 +36,21 @@ int run_send(const Args& args) {
       "type", po::value<std::string>()->default_value("json"),
       "type name in the envelope (consumers that check it expect e.g. shop.CartEvent)")(
       "header", po::value<std::vector<std::string>>()->composing(),
-      "NAME=VALUE header (repeatable)")("channel", po::value<std::string>()->required(),
-                                        "channel to write")(
+      "NAME=VALUE header (repeatable)")(
+      "traceparent", po::value<std::string>(),
+      "continue this W3C trace: 00-<32 hex trace id>-<16 hex parent id>-<flags> (01: sampled)")(
+      "channel", po::value<std::string>()->required(), "channel to write")(
       "payload", po::value<std::string>()->required(),
       "payload as JSON, or - to read it from stdin");
   po::positional_options_description pos;
   pos.add("channel", 1).add("payload", 1);
-  const auto vm =
-      parse(args, "CHANNEL JSON [--key K] [--count N] [--type T] [--topology FILE]",
-            "Sends JSON (converted to msgpack) as the payload of COUNT messages on\n"
-            "CHANNEL. Waits (up to 5 s) until every consuming node has a live replica,\n"
-            "then sends and exits 0 once all were handed over; exit 1 if some could not\n"
-            "be delivered.",
-            o, pos);
+  const auto vm = parse(
+      args, "CHANNEL JSON [--key K] [--count N] [--type T] [--traceparent TP] [--topology FILE]",
+      "Sends JSON (converted to msgpack) as the payload of COUNT messages on\n"
+      "CHANNEL. Waits (up to 5 s) until every consuming node has a live replica,\n"
+      "then sends and exits 0 once all were handed over; exit 1 if some could not\n"
+      "be delivered.",
+      o, pos);
   if (!vm) return kExitOk;
   const std::string channel = (*vm)["channel"].as<std::string>();
   std::string text = (*vm)["payload"].as<std::string>();
@@ -73,6 +75,16 @@ int run_send(const Args& args) {
     headers.emplace_back(k, v);
   const std::optional<std::string> key =
       vm->count("key") ? std::optional((*vm)["key"].as<std::string>()) : std::nullopt;
+  std::optional<TraceContext> trace;
+  if (vm->count("traceparent")) {
+    trace = parse_traceparent((*vm)["traceparent"].as<std::string>());
+    if (!trace) {
+      throw Exit(kExitUsage,
+                 "brook send: --traceparent expects 00-<32 hex trace id>-<16 hex parent id>-"
+                 "<2 hex flags>, lowercase, ids not all zero, e.g. "
+                 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    }
+  }
   const std::uint64_t count = (*vm)["count"].as<std::uint64_t>();
   const std::string type = (*vm)["type"].as<std::string>();
 
@@ -84,6 +96,7 @@ int run_send(const Args& args) {
     EmitOptions eo;
     if (key) eo.key = *key;
     eo.headers = headers;
+    eo.trace = trace;
     for (; sent < count; ++sent)
       node.emit_raw("port", payload, type, eo);
   });

@@ -19,11 +19,16 @@ nlohmann::json message_json(const Message& m) {
       {"channel", std::string(e.channel)},
       {"producer", std::string(e.id.producer)},
       {"seq", e.id.seq},
+      {"id", std::string(e.id.producer) + ":" + std::to_string(e.id.seq)},  // for brook trace
       {"type", std::string(e.type)},
       {"key", e.has_key ? nlohmann::json(std::string(e.key)) : nlohmann::json(nullptr)},
       {"created_ns", e.created_ns},
       {"attempt", e.attempt},
       {"trace", to_hex(e.trace)}};
+  // Only a message that carries its parent has a valid traceparent (W3C: no all-zero parent).
+  if (e.parent_span != SpanId{}) {
+    j["traceparent"] = format_traceparent({e.trace, e.parent_span, e.trace_flags});
+  }
   nlohmann::json headers = nlohmann::json::object();
   e.for_each_header(
       [&](std::string_view k, std::string_view v) { headers[std::string(k)] = std::string(v); });
