@@ -6,7 +6,8 @@ launched by `brook up`, discovery through the directory), NATS core and RabbitMQ
 manual ack + publisher confirms). Shapes: one hop (source -> sink), the shop pipeline
 (client -> basket -> product -> {pricing, order}, both sinks get every message), 100 B and 1 KiB
 bodies, and a relay (source -> relay -> sink) at-least-once: plain, with a durable output
-(brook-durable), and with a state store and a durable output (brook-stateful). Every stage appends one JSON line (bench/common/bench_stage.hpp) to a result file.
+(brook-durable), and with a state store and a durable output (brook-stateful); the shop
+at-least-once with tracing at 1 % sampling (brook-traced, spans to files). Every stage appends one JSON line (bench/common/bench_stage.hpp) to a result file.
 Cross-namespace rows (bench/cross_host.py): the one-hop pipeline with source and sink in two
 network namespaces against loopback; skipped when namespaces cannot be made (not root).
 
@@ -182,15 +183,19 @@ class Runner:
     def topology(self, system, shape, size, count, rate, result, port):
         stateful = system == "brook-stateful"
         durable = stateful or system == "brook-durable"
-        delivery = ("at-least-once" if system == "brook-at-least-once" or durable
+        traced = system == "brook-traced"  # at-least-once, tracing at 1 % sampling
+        delivery = ("at-least-once" if system in ("brook-at-least-once", "brook-traced") or durable
                     else "best-effort")
         channels = sorted({s[2] for s in SHAPES[shape] if s[2]})
         state_dir = self.work / "state"
         shutil.rmtree(state_dir, ignore_errors=True)
         lines = [f"topology: bench-{shape}",
                  f"directory: {{endpoints: ['tcp://127.0.0.1:{port}'], heartbeat: 200ms, ttl: 2s}}",
-                 f"state_dir: '{state_dir}'",
-                 "channels:"]
+                 f"state_dir: '{state_dir}'"]
+        if traced:
+            shutil.rmtree(self.work / "spans", ignore_errors=True)
+            lines.append(f"tracing: {{sample: 0.01, spans: '{self.work / 'spans'}'}}")
+        lines.append("channels:")
         lines += [f"  {c}: {{delivery: {delivery}}}" for c in channels]
         lines.append("nodes:")
         for name, role, inp, outs in SHAPES[shape]:
@@ -373,6 +378,7 @@ TARGETS = [
     ("best-effort shop CPU/msg at 10k msg/s ÷ raw", "brook-best-effort", "raw", "shop", 100, "cpu_us_per_msg", "<=", 1.2),
     ("at-least-once shop throughput ÷ RabbitMQ confirms", "brook-at-least-once", "rabbitmq-confirm", "shop", 100, "tput", ">=", 20),
     ("best-effort shop throughput ÷ NATS core", "brook-best-effort", "nats", "shop", 100, "tput", ">=", 1.0),
+    ("traced (1 % sampled) shop 100 B throughput ÷ at-least-once", "brook-traced", "brook-at-least-once", "shop", 100, "tput", ">=", 0.95),
     ("stateful relay 100 B throughput ÷ at-least-once relay", "brook-stateful", "brook-at-least-once", "relay", 100, "tput", ">=", 0.5),
 ]
 
@@ -548,7 +554,11 @@ def main():
         for shape in [x for x in (args.shapes if args.shapes is not None
                                   else "one-hop,shop,relay").split(",") if x]:
             for size in (100, 1024):
-                for system in systems if shape != "relay" else relay_systems:
+                # brook-traced: the at-least-once shop with tracing at 1 % sampling (spans to
+                # files), measured in the same run as the row it is compared with.
+                shape_systems = (relay_systems if shape == "relay" else
+                                 systems + ["brook-traced"] if shape == "shop" else systems)
+                for system in shape_systems:
                     n = peer_counts.get(system, count)
                     print(f"bench: {system} {shape} {size} B × {n} ...", file=sys.stderr, flush=True)
                     results.append(measure(runner, system, shape, size, n, runs, latency_s))
