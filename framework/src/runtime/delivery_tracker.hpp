@@ -41,6 +41,8 @@ class DeliveryTracker {
     const EnvelopeView& env;
     const std::string& peer;  // whom to acknowledge (empty: nobody)
     std::uint64_t token = 0;  // its entry in pending_, once it emitted something acknowledged
+    // A sampled message's handling span: the parent of what it emits, its dead letter included.
+    SpanId span{};
   };
 
   // `dead_letter(attempt, attempts, error)` sends the attempt's message as a dead letter, as

@@ -245,7 +245,7 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
   const bool traced = sampled && tracer_;
   std::int64_t start_ns = 0;
   Clock::time_point started{};
-  dispatch_span_ = sampled ? trace_ids_.next_span() : SpanId{};
+  if (sampled) a.span = trace_ids_.next_span();
   if (traced) {
     start_ns = wall_clock_ns();
     started = Clock::now();
@@ -257,7 +257,7 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
     if (in.acknowledges()) {
       declined(in, env, outcome.error);
       if (traced) {
-        record_handling(env, dispatch_span_, start_ns, started, detail::SpanOutcome::kDeclined,
+        record_handling(env, a.span, start_ns, started, detail::SpanOutcome::kDeclined,
                         outcome.error);
       }
       return;  // no ack, not marked handled: the producer re-sends it
@@ -275,7 +275,7 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
     case detail::HandlerResult::kDeclined:
       if (tracker_.failed(a, frame, outcome.error, stopping_)) {
         if (traced) {
-          record_handling(env, dispatch_span_, start_ns, started, detail::SpanOutcome::kRetried,
+          record_handling(env, a.span, start_ns, started, detail::SpanOutcome::kRetried,
                           outcome.error);
         }
         return;  // the retry owns it
@@ -285,7 +285,7 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
   }
   if (traced) {
     if (counters.dead_lettered != dead_lettered) span_outcome = detail::SpanOutcome::kDeadLettered;
-    record_handling(env, dispatch_span_, start_ns, started, span_outcome, outcome.error);
+    record_handling(env, a.span, start_ns, started, span_outcome, outcome.error);
   }
   // With a state store, what the handler changed and emitted commits with the loop pass, and
   // the message is acknowledged then. (A failed or undecodable one changed nothing; its dead

@@ -250,7 +250,7 @@ void NodeRuntime::deliver(std::size_t output, zmq::message_t& msg, std::uint64_t
 
 detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Message& message,
                                                  detail::DeliveryTracker::Attempt& attempt) {
-  Handling h{attempt.env, &attempt, true, dispatch_span_};
+  Handling h{attempt.env, &attempt, true, attempt.span};
   staged_.clear();
   if (state_) state_->begin_call();
   handling_ = &h;
@@ -300,7 +300,7 @@ bool NodeRuntime::dead_letter(detail::DeliveryTracker::Attempt& a, std::uint32_t
   if (it == dead_letter_out_.end()) return false;
   // Part of the attempt, sent at once: it continues the message's trace, and the message is
   // acknowledged only once its dead letter is (chained).
-  Handling h{a.env, &a, false, dispatch_span_};
+  Handling h{a.env, &a, false, a.span};
   Handling* outer = handling_;
   handling_ = &h;
   const bool sent =
@@ -445,6 +445,9 @@ void NodeRuntime::serve_request(detail::RequestServer& server, const RequestFn& 
       record_handling(env, h.span, start_ns, started, detail::SpanOutcome::kError, e.what());
     }
     throw;  // the server fails the request with what() and counts it
+  } catch (...) {
+    handling_ = outer;
+    throw;
   }
   handling_ = outer;
   if (traced) record_handling(env, h.span, start_ns, started, detail::SpanOutcome::kOk, {});

@@ -205,7 +205,6 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   PayloadDecoder payload_decoder_;
   TraceIdGenerator trace_ids_;
   std::unique_ptr<detail::Tracer> tracer_;  // null: tracing sends spans nowhere
-  SpanId dispatch_span_{};  // the span of the message dispatch() handles (dead letters' parent)
   LogRateLimiter decode_log_;
   LogRateLimiter misrouted_log_;
   LogRateLimiter declined_log_{std::chrono::seconds(10)};
