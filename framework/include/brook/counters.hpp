@@ -6,6 +6,8 @@
 #pragma once
 
 #include <array>
+#include <bit>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -17,6 +19,41 @@ namespace brook {
 namespace detail {
 class NodeEngine;
 }  // namespace detail
+
+// How long a channel's handler calls took, in fixed power-of-two buckets of microseconds:
+// bucket i counts calls of at most 2^i µs (and more than 2^(i-1) µs), the last one everything
+// above 2^(kBuckets-2) µs (8.4 s). Recording is a bit_width and two adds: no allocation, no
+// look-up, cheap enough for every message. Sent with the heartbeats (docs/directory.md).
+struct LatencyHistogram {
+  static constexpr std::size_t kBuckets = 25;
+  std::array<std::uint64_t, kBuckets> counts{};
+  std::uint64_t sum_ns = 0;
+
+  // The upper bound of bucket i in microseconds (i < kBuckets - 1; the last has none).
+  static constexpr std::uint64_t bound_us(std::size_t i) noexcept { return std::uint64_t{1} << i; }
+  static constexpr std::size_t bucket_of(std::uint64_t ns) noexcept {
+    const std::uint64_t us = ns / 1000 + (ns % 1000 != 0 ? 1 : 0);  // rounded up
+    const std::size_t b = us <= 1 ? 0 : static_cast<std::size_t>(std::bit_width(us - 1));
+    return b < kBuckets ? b : kBuckets - 1;
+  }
+  void record(std::chrono::nanoseconds d) noexcept {
+    const auto ns = static_cast<std::uint64_t>(d.count() > 0 ? d.count() : 0);
+    ++counts[bucket_of(ns)];
+    sum_ns += ns;
+  }
+  std::uint64_t count() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto c : counts)
+      n += c;
+    return n;
+  }
+  LatencyHistogram& operator+=(const LatencyHistogram& o) noexcept {
+    for (std::size_t i = 0; i < kBuckets; ++i)
+      counts[i] += o.counts[i];
+    sum_ns += o.sum_ns;
+    return *this;
+  }
+};
 
 struct ChannelCounters {
   std::uint64_t received = 0;        // envelopes decoded and handed to a handler
@@ -43,6 +80,11 @@ struct ChannelCounters {
                                      // left unacknowledged with their producer, re-sent later
   std::uint64_t misrouted = 0;       // at-least-once envelopes naming another channel (a producer
                                      // with a stale address): left with it, told to stop sending
+  std::uint64_t handled = 0;         // handler calls that returned (neither threw nor declined)
+  std::uint64_t lag_ms = 0;          // gauge, at-least-once producers: age of the oldest message
+                                     // not yet acknowledged (0: none), as of the last heartbeat
+  // Handler call durations (inputs); not one of kChannelCounterFields: sent as `latency`.
+  LatencyHistogram latency;
 
   // Visits (name, value) for each counter in kChannelCounterFields order (the wire names).
   template <class F>
@@ -58,7 +100,7 @@ struct CounterField {
 };
 
 // The single list of counters: wire names and members. Adding a counter means adding it here.
-inline constexpr std::array<CounterField, 19> kChannelCounterFields{{
+inline constexpr std::array<CounterField, 21> kChannelCounterFields{{
     {"received", &ChannelCounters::received},
     {"emitted", &ChannelCounters::emitted},
     {"sent", &ChannelCounters::sent},
@@ -78,6 +120,8 @@ inline constexpr std::array<CounterField, 19> kChannelCounterFields{{
     {"accept_failed", &ChannelCounters::accept_failed},
     {"declined", &ChannelCounters::declined},
     {"misrouted", &ChannelCounters::misrouted},
+    {"handled", &ChannelCounters::handled},
+    {"lag_ms", &ChannelCounters::lag_ms},
 }};
 
 template <class F>

@@ -81,9 +81,39 @@ void pack_entry(Packer& p, const DirectoryEntry& e) {
   pack_registration(p, e.reg);
 }
 
+// The channels whose handlers ran: the others send no `latency` entry.
+std::uint32_t timed_channels(const NodeCounters& c) {
+  std::uint32_t n = 0;
+  for (const auto& [name, ch] : c.channels)
+    n += ch.latency.count() > 0 ? 1 : 0;
+  return n;
+}
+
+void pack_latency(Packer& p, const NodeCounters& c, std::uint32_t timed) {
+  p.pack(std::string_view("latency"));
+  p.pack_map(timed);
+  for (const auto& [name, ch] : c.channels) {
+    const auto& h = ch.latency;
+    if (h.count() == 0) continue;
+    std::size_t used = h.counts.size();
+    while (used > 0 && h.counts[used - 1] == 0)
+      --used;  // trailing empty buckets are left out
+    p.pack(std::string_view(name));
+    p.pack_map(2);
+    pack_kv(p, "sum_ns", h.sum_ns);
+    p.pack(std::string_view("buckets"));
+    p.pack_array(static_cast<std::uint32_t>(used));
+    for (std::size_t i = 0; i < used; ++i)
+      p.pack(h.counts[i]);
+  }
+}
+
 void pack_counters(Packer& p, const NodeCounters& c) {
-  // The user maps only when the node declared some, so other nodes' heartbeats stay as they were.
-  p.pack_map(3 + (c.user_counters.empty() ? 0 : 1) + (c.user_gauges.empty() ? 0 : 1));
+  // The user maps only when the node declared some, the latencies only when a handler ran, so
+  // other nodes' heartbeats stay as they were.
+  const std::uint32_t timed = timed_channels(c);
+  p.pack_map(3 + (c.user_counters.empty() ? 0 : 1) + (c.user_gauges.empty() ? 0 : 1) +
+             (timed > 0 ? 1 : 0));
   pack_kv(p, "uptime_ms", c.uptime_ms);
   pack_kv(p, "loop_iterations", c.loop_iterations);
   p.pack(std::string_view("channels"));
@@ -109,6 +139,7 @@ void pack_counters(Packer& p, const NodeCounters& c) {
       p.pack_int64(v);
     }
   }
+  if (timed > 0) pack_latency(p, c, timed);
 }
 
 // Fields every reply with a DirectoryState carries.
@@ -252,6 +283,40 @@ void read_user_metrics(ObjectReader& f, std::string_view key,
   }
 }
 
+// `latency`: per channel, the handler durations' histogram. Bounded like the channels map; a
+// histogram that does not fit brook's buckets is refused rather than shown wrong.
+void read_latency(ObjectReader& f, NodeCounters& c) {
+  const auto* m = f.map("latency", 4096, false);
+  if (m == nullptr) return;
+  for (std::uint32_t i = 0; i < m->size; ++i) {
+    const auto& kv = m->ptr[i];
+    if (kv.key.type != msgpack::type::STR || kv.key.via.str.size > kMaxName ||
+        kv.val.type != msgpack::type::MAP) {
+      f.fail("latency", "expected a map of channel name to {sum_ns, buckets}");
+      return;
+    }
+    const std::string channel(kv.key.via.str.ptr, kv.key.via.str.size);
+    ObjectReader h(kv.val, f.child("latency") + "." + shown(channel));
+    LatencyHistogram hist;
+    h.uint("sum_ns", hist.sum_ns);
+    const auto* buckets = h.array("buckets", LatencyHistogram::kBuckets);
+    if (h.ok() && buckets != nullptr) {
+      for (std::uint32_t b = 0; b < buckets->size; ++b) {
+        if (buckets->ptr[b].type != msgpack::type::POSITIVE_INTEGER) {
+          h.fail("buckets", "expected unsigned counts");
+          break;
+        }
+        hist.counts[b] = buckets->ptr[b].via.u64;
+      }
+    }
+    if (!h.ok()) {
+      f.fail_nested(h.error());
+      return;
+    }
+    c.channels[channel].latency = hist;
+  }
+}
+
 bool read_counters(const msgpack::object& o, const std::string& path, NodeCounters& c,
                    std::string& error) {
   ObjectReader f(o, path);
@@ -277,6 +342,7 @@ bool read_counters(const msgpack::object& o, const std::string& path, NodeCounte
       }
     }
   }
+  read_latency(f, c);
   read_user_metrics(f, "user_counters", c.user_counters);
   read_user_metrics(f, "user_gauges", c.user_gauges);
   if (f.ok() && c.user_counters.size() + c.user_gauges.size() > kMaxUserMetrics) {

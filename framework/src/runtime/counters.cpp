@@ -23,6 +23,7 @@ bool ChannelCounters::set(std::string_view name, std::uint64_t value) {
 ChannelCounters& ChannelCounters::operator+=(const ChannelCounters& o) {
   for (const auto& f : kChannelCounterFields)
     this->*f.member += o.*f.member;
+  latency += o.latency;
   return *this;
 }
 

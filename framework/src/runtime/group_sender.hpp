@@ -58,6 +58,10 @@ class GroupSender {
   virtual std::size_t in_flight() const noexcept { return 0; }
   // The oldest sequence number not yet acknowledged (0: none), for a durable output's journal.
   virtual std::uint64_t oldest_unacked() const noexcept { return 0; }
+  // When that message was emitted (time_point::max(): none).
+  virtual Clock::time_point oldest_unacked_since() const noexcept {
+    return Clock::time_point::max();
+  }
 
   // The socket events the sender waits for now (ZMQ_POLLIN, ZMQ_POLLOUT, 0: none).
   virtual short interest() const noexcept = 0;

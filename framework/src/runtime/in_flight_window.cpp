@@ -28,13 +28,14 @@ void InFlightWindow::grow(std::size_t needed) {
 }
 
 InFlightWindow::Entry& InFlightWindow::insert(std::uint64_t seq, zmq::message_t frame,
-                                              std::uint64_t key_hash) {
+                                              std::uint64_t key_hash, Clock::time_point now) {
   if (base_ == 0) base_ = seq;
   if (seq - base_ >= ring_.size()) grow(static_cast<std::size_t>(seq - base_ + 1));
   Entry& e = ring_[seq % ring_.size()];
   e.seq = seq;
   e.replica = kUnsent;
   e.key_hash = key_hash;
+  e.stored_at = now;
   e.frame = std::move(frame);
   ++stored_;
   if (seq + 1 > top_) top_ = seq + 1;

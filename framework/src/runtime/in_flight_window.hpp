@@ -23,6 +23,7 @@ class InFlightWindow {
     std::uint32_t replica = kUnsent;
     std::uint64_t key_hash = 0;  // of the ordering key; 0 = none
     Clock::time_point sent_at{};
+    Clock::time_point stored_at{};  // when insert() took it: the lag of the oldest (heartbeats)
     zmq::message_t frame;
   };
 
@@ -32,7 +33,8 @@ class InFlightWindow {
   // the oldest one not yet acknowledged.
   bool has_room(std::uint64_t seq) const noexcept;
   // Stores an unsent message; requires has_room(seq).
-  Entry& insert(std::uint64_t seq, zmq::message_t frame, std::uint64_t key_hash = 0);
+  Entry& insert(std::uint64_t seq, zmq::message_t frame, std::uint64_t key_hash = 0,
+                Clock::time_point now = Clock::now());
   // The entry for `seq`, or nullptr if it was acknowledged (or never stored).
   Entry* find(std::uint64_t seq) noexcept;
 
@@ -50,6 +52,10 @@ class InFlightWindow {
 
   // The oldest stored sequence number, or 0 when nothing is stored.
   std::uint64_t oldest() const noexcept { return stored_ > 0 ? base_ : 0; }
+  // When the oldest stored message was stored (time_point::max() when nothing is).
+  Clock::time_point oldest_stored_at() const noexcept {
+    return stored_ > 0 ? ring_[base_ % ring_.size()].stored_at : Clock::time_point::max();
+  }
   std::size_t stored() const noexcept { return stored_; }
   std::size_t in_flight() const noexcept { return in_flight_; }
   std::size_t capacity() const noexcept { return capacity_; }

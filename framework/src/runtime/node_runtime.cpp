@@ -254,7 +254,12 @@ detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Mes
   staged_.clear();
   if (state_) state_->begin_call();
   handling_ = &h;
+  // One steady_clock pair per call: the handler latency histogram (docs/monitoring.md).
+  const auto started = Clock::now();
   const detail::HandlerOutcome outcome = detail::call_handler(in.handler(), message);
+  ChannelCounters& counters = in.counters();
+  counters.latency.record(Clock::now() - started);
+  if (outcome.result == detail::HandlerResult::kOk) ++counters.handled;
   handling_ = nullptr;
   if (state_) {
     state_->end_call(outcome.result == detail::HandlerResult::kOk);
@@ -536,8 +541,18 @@ void NodeRuntime::name_taken(const std::string& why) {
 }
 
 NodeCounters NodeRuntime::heartbeat_counters() {
+  const auto now = Clock::now();
   counters_.uptime_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count());
+  // The lag of each at-least-once output: the age of its oldest unacknowledged message.
+  for (auto& out : outputs_) {
+    const auto since = out->oldest_unacked_since();
+    out->counters().lag_ms =
+        since >= now
+            ? 0
+            : static_cast<std::uint64_t>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count());
+  }
   return counters_;
 }
 

@@ -80,6 +80,11 @@ class OutputPort {
   virtual void flush() = 0;
   // Held or unacknowledged messages remain (at shutdown a producer waits for them).
   virtual bool has_pending() const = 0;
+  // When the oldest message not yet acknowledged was emitted (time_point::max(): none, or the
+  // channel is not at-least-once): the lag the heartbeat reports.
+  virtual Clock::time_point oldest_unacked_since() const noexcept {
+    return Clock::time_point::max();
+  }
 
   // Every declared consumer node has a connected replica and every listed replica is connected
   // (pipeline) or welcomed us (pubsub); readiness() says what is missing, for the ready-timeout

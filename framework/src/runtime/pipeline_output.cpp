@@ -213,6 +213,14 @@ bool PipelineOutput::has_pending() const {
   return false;
 }
 
+PipelineOutput::Clock::time_point PipelineOutput::oldest_unacked_since() const noexcept {
+  auto oldest = Clock::time_point::max();
+  for (const auto& [key, g] : groups_) {
+    if (!g->tap()) oldest = std::min(oldest, g->oldest_unacked_since());
+  }
+  return oldest;
+}
+
 PipelineOutput::Clock::time_point PipelineOutput::next_wakeup() const {
   auto wake = Clock::time_point::max();
   for (const auto& [key, g] : groups_)

@@ -32,6 +32,7 @@ class PipelineOutput final : public OutputPort {
   void consumer_removed(const DirectoryEntry& e) override;
   void flush() override;
   bool has_pending() const override;
+  Clock::time_point oldest_unacked_since() const noexcept override;
   bool ready() const override;
   std::string readiness() const override;
 

@@ -60,6 +60,10 @@ std::uint64_t ReliableSender::oldest_unacked() const noexcept {
   return held_.empty() ? 0 : held_.front().seq;
 }
 
+ReliableSender::Clock::time_point ReliableSender::oldest_unacked_since() const noexcept {
+  return window_.oldest_stored_at();  // held ones are newer
+}
+
 Offer ReliableSender::offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
                             bool force) {
   const bool direct = held_.empty() && unsent_.empty() && window_.has_room(seq);
@@ -70,8 +74,8 @@ Offer ReliableSender::offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_
     held_.push_back(Held{seq, key_hash, std::move(msg)});
     return Offer::kQueued;
   }
-  InFlightWindow::Entry& e = window_.insert(seq, std::move(msg), key_hash);
   const auto now = Clock::now();
+  InFlightWindow::Entry& e = window_.insert(seq, std::move(msg), key_hash, now);
   if (unsent_.empty() && send(e, now)) return Offer::kSent;
   unsent_.push_back(seq);
   retry_at_ = now + kRetryPeriod;
@@ -95,7 +99,7 @@ std::size_t ReliableSender::flush() {
     Held h = std::move(held_.front());
     held_.pop_front();
     const std::uint64_t seq = h.seq;
-    InFlightWindow::Entry& e = window_.insert(seq, std::move(h.msg), h.key_hash);
+    InFlightWindow::Entry& e = window_.insert(seq, std::move(h.msg), h.key_hash, now);
     if (!send(e, now)) {
       unsent_.push_back(seq);
       break;

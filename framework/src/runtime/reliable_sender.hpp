@@ -31,6 +31,7 @@ class ReliableSender final : public GroupSender {
   std::size_t pending() const noexcept override { return held_.size() + unsent_.size(); }
   std::size_t in_flight() const noexcept override { return window_.in_flight(); }
   std::uint64_t oldest_unacked() const noexcept override;
+  Clock::time_point oldest_unacked_since() const noexcept override;
   // A ROUTER is always writable: it is read for acknowledgements, and what waits for a replica
   // is retried on a short timer (next_wakeup) instead.
   short interest() const noexcept override { return ZMQ_POLLIN; }

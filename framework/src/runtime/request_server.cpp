@@ -96,12 +96,16 @@ void RequestServer::handle(zmq::message_t& frame, const std::string& peer) {
   }
   const detail::LogMessage logged{env.channel, env.id.producer, env.id.seq, &env.trace};
   const detail::LogMessageScope log_scope(logged);
+  // The handler's own time (a reply it sends later is not in it), as for pipeline inputs.
+  const auto started = std::chrono::steady_clock::now();
   try {
     handler_(env, slot);
+    ++counters_.handled;
   } catch (const std::exception& e) {
     ++counters_.handler_errors;
     if (!slot->replied()) slot->fail(e.what());
   }
+  counters_.latency.record(std::chrono::steady_clock::now() - started);
 }
 
 void RequestServer::malformed(const zmq::message_t& frame, const std::string& why) {
