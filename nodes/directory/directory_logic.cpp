@@ -327,6 +327,9 @@ DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
   if (!proves(it->second, r.token)) return token_mismatch(k, it->second, "heartbeat");
   Instance& inst = it->second;
   inst.last_seen = now;
+  inst.previous = std::move(inst.counters);
+  inst.previous_at = inst.counters_at;
+  inst.counters_at = now;
   // Counters that would take the directory over its limits are not kept (the lease is renewed
   // all the same): `list` shows none for this instance until they fit again.
   // Without counters an instance takes no more than it did when admitted, so that always fits.
@@ -363,6 +366,7 @@ void DirectoryRegistry::expire(Clock::time_point now, std::vector<DirectoryUpdat
   for (auto it = instances_.begin(); it != instances_.end();) {
     if (now - it->second.last_seen > it->second.lease) {
       remove_all(it->second, ChangeReason::kExpired, now, changes);
+      ++leases_expired_;
       erase(it++);
     } else {
       ++it;
@@ -444,6 +448,26 @@ ListReply DirectoryRegistry::list(Clock::time_point now) const {
         info_of(inst, ms_between(inst.last_seen, now), ms_between(inst.registered_at, now)));
   }
   return r;
+}
+
+std::vector<MonitoredInstance> DirectoryRegistry::monitored(Clock::time_point now) const {
+  std::vector<MonitoredInstance> out;
+  out.reserve(instances_.size());
+  for (const auto& [k, inst] : instances_) {
+    MonitoredInstance m;
+    m.info = info_of(inst, ms_between(inst.last_seen, now), ms_between(inst.registered_at, now));
+    if (inst.previous_at != Clock::time_point{}) {
+      m.previous = inst.previous;
+      m.interval_ms = ms_between(inst.previous_at, inst.counters_at);
+    }
+    out.push_back(std::move(m));
+  }
+  // The map's order is by key, where "shop/a.10" comes before "shop/a.2".
+  std::sort(out.begin(), out.end(), [](const MonitoredInstance& a, const MonitoredInstance& b) {
+    return std::tie(a.info.topology, a.info.node, a.info.instance) <
+           std::tie(b.info.topology, b.info.node, b.info.instance);
+  });
+  return out;
 }
 
 std::string authorize(const DirectoryRequestBody& body, std::string_view user_id,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "directory/directory_protocol.hpp"
+#include "monitor_snapshot.hpp"
 
 namespace brook {
 
@@ -56,6 +57,11 @@ class DirectoryRegistry {
   const DirectoryConfig& config() const noexcept { return config_; }
   void set_pub_endpoint(std::string endpoint) { config_.pub_endpoint = std::move(endpoint); }
   std::size_t state_bytes() const noexcept { return total_bytes_; }
+  // Instances whose lease ran out since the directory started.
+  std::uint64_t leases_expired() const noexcept { return leases_expired_; }
+  // Every instance as `list` reports it, with its previous heartbeat's counters (for rates),
+  // ordered by scope, node and instance: what the HTTP listener shows.
+  std::vector<MonitoredInstance> monitored(Clock::time_point now) const;
 
  private:
   struct Instance {
@@ -72,6 +78,11 @@ class DirectoryRegistry {
     Clock::time_point last_seen;
     std::vector<Registration> registrations;
     NodeCounters counters;
+    // The heartbeat before `counters` and when both came (rates on the HTTP listener). Not part
+    // of any reply, so not in `bytes`; bounded like `counters`.
+    NodeCounters previous;
+    Clock::time_point counters_at{};
+    Clock::time_point previous_at{};
     std::size_t bytes = 0;  // footprint(): its share of kMaxStateBytes and kMaxNodeBytes
   };
 
@@ -114,6 +125,7 @@ class DirectoryRegistry {
   std::string epoch_;
   Clock::time_point started_;
   std::uint64_t seq_ = 0;
+  std::uint64_t leases_expired_ = 0;
   std::map<std::string, Instance> instances_;      // by key()
   std::size_t total_bytes_ = 0;                    // Σ Instance::bytes
   std::map<std::string, std::size_t> node_bytes_;  // Σ Instance::bytes per scoped node name

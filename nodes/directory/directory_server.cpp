@@ -102,6 +102,7 @@ void DirectoryServer::run(StopSignal& stop) {
   reactor.add_fd(stop.fd(), ZMQ_POLLIN, [&](short) { stop.consume(); });
   if (zap_) reactor.add_socket(zap_->socket(), ZMQ_POLLIN, [this](short) { zap_->process(); });
   if (monitor_) reactor.add_socket(*monitor_, ZMQ_POLLIN, [this](short) { handshake_failures(); });
+  if (options_.snapshots) publish_snapshot(Clock::now());  // /health answers from the start
   reactor.add_socket(router_, ZMQ_POLLIN, [this](short) { serve_requests(); });
   reactor.add_timer(Clock::now(), options_.tick, true, [this] { publish_tick(); });
   reactor.add_source([this] { return lease_wakeup(); },
@@ -283,6 +284,7 @@ void DirectoryServer::publish(std::vector<DirectoryUpdate>& changes) {
 
 void DirectoryServer::publish_tick() {
   const auto now = Clock::now();
+  if (options_.snapshots) publish_snapshot(now);
   const std::string bytes = encode(DirectoryTick{registry_.state(now)});
   (void)pub_.send(zmq::buffer(kTickKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
@@ -293,6 +295,25 @@ void DirectoryServer::publish_tick() {
     (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     (void)pub_.send(zmq::buffer(body), zmq::send_flags::dontwait);
   }
+}
+
+void DirectoryServer::publish_snapshot(Clock::time_point now) {
+  auto s = std::make_shared<MonitorSnapshot>();
+  s->time_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+  s->epoch = epoch_;
+  s->endpoint = endpoint_;
+  s->pub_endpoint = pub_endpoint_;
+  s->uptime_ms = registry_.state(now).uptime_ms;
+  s->heartbeat_ms = static_cast<std::uint64_t>(options_.config.heartbeat.count());
+  s->max_instances = options_.config.max_instances;
+  s->totals =
+      DirectoryTotals{stats_.requests, stats_.bad_requests,      stats_.denied,
+                      stats_.refused,  stats_.updates_published, registry_.leases_expired()};
+  s->topology = options_.topology;
+  s->instances = registry_.monitored(now);
+  options_.snapshots->publish(std::move(s));
 }
 
 void DirectoryServer::handshake_failures() {

@@ -23,6 +23,9 @@ struct DirectoryServerOptions {
   Security security;  // CURVE: only allowlisted keys connect; nodes register only as themselves
   // CURVE and a topology: registrations only for its nodes, within their replicas.
   DeclaredNodes declared;
+  // The HTTP listener's: when set, the loop publishes a MonitorSnapshot into it every tick.
+  std::shared_ptr<SnapshotBox> snapshots;
+  MonitoredTopology topology;  // what the snapshots say of the declared topology
 };
 
 struct DirectoryServerStats {
@@ -57,6 +60,7 @@ class DirectoryServer {
   void reply(zmq::message_t& identity, const DirectoryReply& r);
   void publish(std::vector<DirectoryUpdate>& changes);
   void publish_tick();
+  void publish_snapshot(DirectoryRegistry::Clock::time_point now);
   void handshake_failures();
 
   DirectoryServerOptions options_;

@@ -4,8 +4,11 @@
 #include <brook/log.hpp>
 #include <brook/topology.hpp>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "directory_server.hpp"
+#include "http_listener.hpp"
 #include "util/lifecycle.hpp"
 
 namespace po = boost::program_options;
@@ -20,6 +23,25 @@ std::chrono::milliseconds duration_option(const po::variables_map& vm, const cha
                             ": expected a duration like 3s or 500ms, got '" + text + "'");
   }
   return *d;
+}
+
+// What the HTTP listener's snapshots say of the topology the directory serves.
+brook::MonitoredTopology monitored_topology(const brook::Topology& t) {
+  brook::MonitoredTopology m;
+  m.name = t.name;
+  for (const auto& c : t.channels) {
+    const bool request = c.pattern == brook::Pattern::kRequest;
+    m.channels[c.name] = {std::string(brook::to_string(c.pattern)),
+                          request ? std::string() : std::string(brook::to_string(c.delivery))};
+  }
+  for (const auto& n : t.nodes) {
+    m.replicas[n.name] = static_cast<std::uint32_t>(n.replicas);
+    for (const auto& p : n.inputs)
+      m.consumers[p.channel].push_back(n.name);
+    for (const auto& p : n.outputs)
+      m.producers[p.channel].push_back(n.name);
+  }
+  return m;
 }
 
 int run(int argc, char** argv) {
@@ -40,8 +62,11 @@ int run(int argc, char** argv) {
       "set", po::value<std::vector<std::string>>()->composing(), "topology override key=value")(
       "ttl", po::value<std::string>(), "default lease TTL (default 3s, or the topology's)")(
       "heartbeat", po::value<std::string>(), "heartbeat period told to nodes (default 1s)")(
-      "max-instances", po::value<std::size_t>()->default_value(10000),
-      "refuse registrations beyond this many instances")(
+      "http", po::value<std::string>(),
+      "serve /metrics, /health, /api/topology and the dashboard at ADDRESS:PORT (port 0: any "
+      "free one; a bare PORT means 127.0.0.1:PORT; off: none; default: the topology's "
+      "directory.http, else none)")("max-instances", po::value<std::size_t>()->default_value(10000),
+                                    "refuse registrations beyond this many instances")(
       "log-level", po::value<std::string>()->default_value("info"),
       "trace, debug, info, warn, error or off")(
       "log-format", po::value<std::string>(),
@@ -73,6 +98,8 @@ int run(int argc, char** argv) {
 
     brook::DirectoryServerOptions opts;
     std::chrono::milliseconds handshake = brook::kDefaultHandshakeTimeout;
+    std::string http;         // ADDRESS:PORT, "" = no HTTP listener
+    std::string http_origin;  // where it came from, for errors
     if (vm.count("topology")) {
       brook::LoadOptions lo;
       lo.resolve_execs = false;
@@ -90,6 +117,11 @@ int run(int argc, char** argv) {
             brook::Security::load(topo.security, std::string(brook::kDirectoryIdentity));
       }
       handshake = topo.security.handshake_timeout;
+      if (!topo.directory.http.empty()) {
+        http = topo.directory.http;
+        http_origin = "directory.http in " + topo.directory.where.str();
+      }
+      opts.topology = monitored_topology(topo);
     }
     if (vm.count("keys")) {
       brook::SecuritySpec spec;
@@ -108,10 +140,35 @@ int run(int argc, char** argv) {
     opts.config.min_ttl = std::min(opts.config.min_ttl, opts.config.default_ttl);
     opts.config.max_instances = vm["max-instances"].as<std::size_t>();
 
+    if (vm.count("http")) {
+      http = vm["http"].as<std::string>();
+      http_origin = "--http";
+      if (http == "off") http.clear();
+    }
+    std::optional<brook::detail::HttpAddress> http_address;
+    if (!http.empty()) {
+      std::string why;
+      http_address = brook::detail::parse_http_address(http, why);
+      if (!http_address) {
+        throw brook::UsageError(http_origin + ": " + why + " (" +
+                                std::string(brook::detail::kHttpAddressHint) + ")");
+      }
+      opts.snapshots = std::make_shared<brook::SnapshotBox>();
+    }
+    auto snapshots = opts.snapshots;
+
     brook::StopSignal stop;
     brook::DirectoryServer server(std::move(opts));
-    brook::notify_ready("router=" + server.endpoint() + " pub=" + server.pub_endpoint() +
-                        " epoch=" + server.epoch());
+    std::unique_ptr<brook::HttpListener> listener;
+    std::string ready = "router=" + server.endpoint() + " pub=" + server.pub_endpoint() +
+                        " epoch=" + server.epoch();
+    if (http_address) {
+      listener = std::make_unique<brook::HttpListener>(*http_address, snapshots, http_origin);
+      BROOK_LOG(kInfo) << "http: " << listener->url() << " (metrics at " << listener->url()
+                       << "metrics)";
+      ready += " http=" + listener->url();
+    }
+    brook::notify_ready(ready);
     server.run(stop);
     return 0;
   } catch (const brook::TopologyError& e) {

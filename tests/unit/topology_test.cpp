@@ -529,6 +529,31 @@ TEST(TopologyErrors, DirectoryEndpointsAndTimes) {
           "heartbeat: 1s)"}));
 }
 
+TEST(TopologyErrors, DirectoryHttpIsAnAddressAndPort) {
+  const auto parsed = [](const std::string& http) {
+    return parse_topology(
+               "topology: t\ndirectory: {http: '" + http + "'}\nchannels: {}\nnodes: {}\n",
+               "t.yaml", isolated())
+        .directory.http;
+  };
+  EXPECT_EQ(parsed("127.0.0.1:9464"), "127.0.0.1:9464");
+  EXPECT_EQ(parsed("9464"), "127.0.0.1:9464") << "loopback unless an address is given";
+  EXPECT_EQ(parsed("[::1]:0"), "[::1]:0");
+  EXPECT_EQ(
+      parse_topology("topology: t\nchannels: {}\nnodes: {}\n", "t.yaml", isolated()).directory.http,
+      "")
+      << "off by default";
+  EXPECT_EQ(
+      errors_in("topology: t\ndirectory:\n  http: 127.0.0.1:70000\nchannels: {}\nnodes: {}\n"),
+      std::vector<std::string>{
+          "t.yaml:3:9: error: directory.http: port '70000' is not a number from 0 to 65535 "
+          "(hint: write ADDRESS:PORT, e.g. 127.0.0.1:9464 (port 0 picks a free one); "
+          "0.0.0.0:9464 serves every interface)"});
+  EXPECT_EQ(errors_in("topology: t\ndirectory: {htp: 1}\nchannels: {}\nnodes: {}\n"),
+            std::vector<std::string>{"t.yaml:2:13: error: unknown key 'htp' in directory (hint: "
+                                     "did you mean 'http'?)"});
+}
+
 TEST(TopologyErrors, DirectoryEndpointsMayBeASingleString) {
   const Topology t = parse_topology(
       "topology: t\ndirectory: {endpoints: 'tcp://10.0.0.1:7000'}\nchannels: {}\nnodes: {}\n",

@@ -80,6 +80,9 @@ struct DirectorySpec {
   std::chrono::milliseconds ttl{3000};
   std::chrono::milliseconds heartbeat{1000};
   bool external = false;  // true: `brook up` does not start a directory, someone else runs it
+  // ADDRESS:PORT of each directory's HTTP listener (/metrics, /health, /api/topology, the
+  // dashboard; docs/monitoring.md); empty: none. Port 0 picks a free one.
+  std::string http;
   SourceLocation where;
 };
 

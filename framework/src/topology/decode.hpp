@@ -36,6 +36,8 @@ struct Decoded {
 Decoded decode_topology(const YAML::Node& root, DiagnosticSink& sink);
 
 void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& out);
+// directory.http (decode_directory_http.cpp): stored normalised, "127.0.0.1:9464".
+void decode_directory_http(DiagnosticSink& sink, const Entry& e, std::string& out);
 void decode_channels(DiagnosticSink& sink, const Entry& entry, std::vector<ChannelSpec>& out);
 void decode_nodes(DiagnosticSink& sink, const Entry& entry, Decoded& out);
 void decode_security(DiagnosticSink& sink, const Entry& entry, SecuritySpec& out);

@@ -231,7 +231,7 @@ void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& o
   if (entry == nullptr) return;
   out.where = sink.where(entry->key);
   if (!expect_map(sink, *entry, "directory", true)) return;
-  const Fields f = read_fields(sink, entry->value, {"endpoints", "ttl", "heartbeat", "external"},
+  const Fields f = read_fields(sink, entry->value, {"endpoints", "ttl", "heartbeat", "external", "http"},
                                "in directory");
   if (const Entry* x = f.find("endpoints")) decode_endpoints(sink, *x, out.endpoints);
   const Entry* ttl = f.find("ttl");
@@ -257,6 +257,7 @@ void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& o
   if (const Entry* x = f.find("external")) {
     if (auto v = read_bool(sink, *x, "external")) out.external = *v;
   }
+  if (const Entry* x = f.find("http")) decode_directory_http(sink, *x, out.http);
 }
 
 void decode_channels(DiagnosticSink& sink, const Entry& entry, std::vector<ChannelSpec>& out) {
