@@ -1,6 +1,7 @@
 #include "http_listener.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <brook/error.hpp>
 #include <brook/log.hpp>
@@ -25,6 +26,12 @@ HttpListener::HttpListener(const detail::HttpAddress& address,
     : server_(std::make_unique<httplib::Server>()), snapshots_(std::move(snapshots)) {
   server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   server_->set_keep_alive_max_count(100);
+  // httplib's default adds SO_REUSEPORT, with which a second directory on the same port would
+  // bind too and take every other scrape. SO_REUSEADDR alone lets a restart rebind at once.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   const SnapshotBox* box = snapshots_.get();
   server_->Get("/metrics", [box](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_metrics(*box->latest()), "text/plain; version=0.0.4; charset=utf-8");

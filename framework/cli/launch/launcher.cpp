@@ -117,7 +117,8 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
   SpawnSpec s;
   if (p.spec == nullptr) {
     s.program = o_.directory_program;
-    s.args = directory_args(command_options(), p.endpoint);
+    s.args = directory_args(command_options(), p.endpoint,
+                            o_.directories.empty() || p.endpoint == o_.directories.front());
   } else {
     s.program = p.spec->exec_path;
     s.args = node_command_args(*p.spec, p.instance, command_options(p.spec));

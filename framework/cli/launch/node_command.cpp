@@ -33,10 +33,12 @@ std::vector<std::string> node_command_args(const NodeSpec& node, std::uint32_t i
   return args;
 }
 
-std::vector<std::string> directory_args(const NodeCommandOptions& o, const std::string& bind) {
+std::vector<std::string> directory_args(const NodeCommandOptions& o, const std::string& bind,
+                                        bool http) {
   std::vector<std::string> args{"--topology", o.topology.string(), "--log-level", o.log_level};
   if (o.log_format) args.insert(args.end(), {"--log-format", *o.log_format});
   if (!bind.empty()) args.insert(args.end(), {"--bind", bind});
+  if (!http) args.insert(args.end(), {"--http", "off"});
   for (const auto& ov : o.overrides)
     args.insert(args.end(), {"--set", ov});
   return args;

@@ -30,7 +30,10 @@ std::vector<std::string> node_command_args(const NodeSpec& node, std::uint32_t i
                                            const NodeCommandOptions& o);
 
 // brook-directory's options; `bind`: the endpoint it serves (empty: the topology's first).
-std::vector<std::string> directory_args(const NodeCommandOptions& o, const std::string& bind = {});
+// `http`: whether it may serve the topology's directory.http; the second directory brook up
+// starts on one machine would find that port taken, so only the first does.
+std::vector<std::string> directory_args(const NodeCommandOptions& o, const std::string& bind = {},
+                                        bool http = true);
 
 // What a directory of `host` serving `endpoint` binds: the host's address and the endpoint's
 // port. An endpoint may name its host (tcp://a:5670), which nothing can bind; the address is
