@@ -128,5 +128,23 @@ TEST(DedupeWindow, AJumpBeyondTheWindowAssumesNothingAboutTheNumbersJumpedOver) 
   EXPECT_FALSE(d.handled(400)) << "jumped over, never slid past";
 }
 
+// The producer's lag: when the oldest message not yet acknowledged was stored.
+TEST(InFlightWindow, KnowsWhenItsOldestMessageWasStored) {
+  InFlightWindow w(8);
+  EXPECT_EQ(w.oldest_stored_at(), InFlightWindow::Clock::time_point::max()) << "empty";
+  const auto t0 = InFlightWindow::Clock::now();
+  for (std::uint64_t seq = 1; seq <= 3; ++seq)
+    w.mark_sent(w.insert(seq, frame("m"), 0, t0 + std::chrono::milliseconds(seq)), 1,
+                t0 + std::chrono::milliseconds(10));
+  EXPECT_EQ(w.oldest_stored_at(), t0 + 1ms);
+  std::uint32_t replica = 0;
+  ASSERT_TRUE(w.ack(2, replica));
+  EXPECT_EQ(w.oldest_stored_at(), t0 + 1ms) << "1 is still unacknowledged";
+  ASSERT_TRUE(w.ack(1, replica));
+  EXPECT_EQ(w.oldest_stored_at(), t0 + 3ms);
+  ASSERT_TRUE(w.ack(3, replica));
+  EXPECT_EQ(w.oldest_stored_at(), InFlightWindow::Clock::time_point::max());
+}
+
 }  // namespace
 }  // namespace brook::detail

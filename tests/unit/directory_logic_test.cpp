@@ -519,5 +519,35 @@ TEST_F(DirectoryLogic, TheTokenIsNeverSentBack) {
     EXPECT_EQ(bytes.find(kToken), std::string::npos);
 }
 
+// What the HTTP listener sees: each instance with the heartbeat before its latest, for rates,
+// ordered by scope, node and instance (not by key, where "w.10" sorts before "w.2").
+TEST_F(DirectoryLogic, MonitoredInstancesKeepThePreviousHeartbeat) {
+  for (std::uint32_t i : {10u, 2u})
+    ASSERT_TRUE(std::holds_alternative<AckReply>(send(reg("w", i, "a", {}), 0ms)));
+  HeartbeatRequest hb{"w", 2, "a", {}};
+  hb.counters.channels["c"].received = 100;
+  ASSERT_TRUE(std::holds_alternative<AckReply>(send(hb, 1000ms)));
+  auto m = dir.monitored(t0 + 1100ms);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].info.instance, 2u);
+  EXPECT_EQ(m[1].info.instance, 10u);
+  EXPECT_EQ(m[0].interval_ms, 0u) << "one heartbeat: no rate yet";
+  EXPECT_EQ(m[0].info.age_ms, 100u);
+
+  hb.counters.channels["c"].received = 600;
+  ASSERT_TRUE(std::holds_alternative<AckReply>(send(hb, 1500ms)));
+  m = dir.monitored(t0 + 1500ms);
+  EXPECT_EQ(m[0].interval_ms, 500u);
+  EXPECT_EQ(m[0].previous.channels.at("c").received, 100u);
+  EXPECT_EQ(m[0].info.counters.channels.at("c").received, 600u);
+  EXPECT_DOUBLE_EQ(rate_per_second(100, 600, m[0].interval_ms), 1000.0);
+
+  EXPECT_EQ(dir.leases_expired(), 0u);
+  std::vector<DirectoryUpdate> gone;
+  dir.expire(t0 + 3500ms, gone);  // w.10 has been silent since 0 ms, w.2 since 1500 ms
+  EXPECT_EQ(dir.leases_expired(), 1u);
+  EXPECT_EQ(dir.monitored(t0 + 3500ms).size(), 1u);
+}
+
 }  // namespace
 }  // namespace brook
