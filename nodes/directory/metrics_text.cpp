@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <vector>
 
 namespace brook {
 
@@ -85,36 +86,62 @@ class Writer {
     out_ += type;
     out_ += '\n';
   }
-  // name{topology="..",node="..",instance=".."[,channel=".."][,extra]} value
+  // name{labels[,extra="value"]} value; `labels` already rendered (Labels below).
   template <class V>
-  void sample(std::string_view name, const InstanceInfo* i, std::string_view channel,
-              std::string_view extra_label, std::string_view extra_value, V value) {
+  void sample(std::string_view name, std::string_view labels, std::string_view extra_label,
+              std::string_view extra_value, V value) {
     out_ += name;
-    bool any = false;
-    const auto label = [&](std::string_view k, std::string_view v) {
-      out_ += any ? ',' : '{';
-      any = true;
-      out_ += k;
-      out_ += "=\"";
-      append_label_value(out_, v);
-      out_ += '"';
-    };
-    if (i != nullptr) {
-      label("topology", i->topology);
-      label("node", i->node);
-      label("instance", std::to_string(i->instance));
+    if (!labels.empty() || !extra_label.empty()) {
+      out_ += '{';
+      out_ += labels;
+      if (!extra_label.empty()) {
+        if (!labels.empty()) out_ += ',';
+        out_ += extra_label;
+        out_ += "=\"";
+        append_label_value(out_, extra_value);
+        out_ += '"';
+      }
+      out_ += '}';
     }
-    if (!channel.empty()) label("channel", channel);
-    if (!extra_label.empty()) label(extra_label, extra_value);
-    if (any) out_ += '}';
     out_ += ' ';
     append_number(out_, value);
     out_ += '\n';
   }
+  void reserve(std::size_t n) { out_.reserve(n); }
   std::string take() { return std::move(out_); }
 
  private:
   std::string out_;
+};
+
+// Every series' labels, rendered once per scrape rather than once per sample: per instance
+// topology="..",node="..",instance="..", and per channel of it the same with ,channel="..".
+struct Labels {
+  std::vector<std::string> instance;
+  std::vector<std::vector<std::string>> channel;  // in the order of counters.channels
+
+  explicit Labels(const MonitorSnapshot& s) {
+    instance.reserve(s.instances.size());
+    channel.reserve(s.instances.size());
+    for (const auto& m : s.instances) {
+      std::string l = "topology=\"";
+      append_label_value(l, m.info.topology);
+      l += "\",node=\"";
+      append_label_value(l, m.info.node);
+      l += "\",instance=\"";
+      l += std::to_string(m.info.instance);
+      l += '"';
+      auto& per = channel.emplace_back();
+      per.reserve(m.info.counters.channels.size());
+      for (const auto& [name, c] : m.info.counters.channels) {
+        std::string cl = l + ",channel=\"";
+        append_label_value(cl, name);
+        cl += '"';
+        per.push_back(std::move(cl));
+      }
+      instance.push_back(std::move(l));
+    }
+  }
 };
 
 double seconds(std::uint64_t ms) {
@@ -135,80 +162,80 @@ const std::array<std::string, LatencyHistogram::kBuckets>& le_labels() {
   return labels;
 }
 
-void channel_families(Writer& w, const MonitorSnapshot& s) {
+void channel_families(Writer& w, const MonitorSnapshot& s, const Labels& labels) {
   for (const auto& f : kChannelCounterFields) {
     const ChannelMetricInfo info = channel_metric_info(f.name);
     std::string name = "brook_channel_";
-    if (f.name == "lag_ms") {
+    const bool lag = f.name == "lag_ms";
+    if (lag) {
       name += "lag_seconds";
     } else {
       name += f.name;
       if (!info.gauge) name += "_total";
     }
     w.family(name, info.gauge ? "gauge" : "counter", info.help.empty() ? f.name : info.help);
-    for (const auto& m : s.instances) {
-      for (const auto& [channel, c] : m.info.counters.channels) {
+    for (std::size_t i = 0; i < s.instances.size(); ++i) {
+      std::size_t j = 0;
+      for (const auto& [channel, c] : s.instances[i].info.counters.channels) {
         const std::uint64_t v = c.*f.member;
-        if (f.name == "lag_ms") {
-          w.sample(name, &m.info, channel, {}, {}, seconds(v));
+        if (lag) {
+          w.sample(name, labels.channel[i][j++], {}, {}, seconds(v));
         } else {
-          w.sample(name, &m.info, channel, {}, {}, v);
+          w.sample(name, labels.channel[i][j++], {}, {}, v);
         }
       }
     }
   }
 }
 
-void latency_family(Writer& w, const MonitorSnapshot& s) {
+void latency_family(Writer& w, const MonitorSnapshot& s, const Labels& labels) {
   constexpr std::string_view name = "brook_handler_duration_seconds";
   w.family(name, "histogram", "Time a handler call took, per input channel.");
   const auto& le = le_labels();
-  for (const auto& m : s.instances) {
-    for (const auto& [channel, c] : m.info.counters.channels) {
+  for (std::size_t i = 0; i < s.instances.size(); ++i) {
+    std::size_t j = 0;
+    for (const auto& [channel, c] : s.instances[i].info.counters.channels) {
+      const std::string& l = labels.channel[i][j++];
       const LatencyHistogram& h = c.latency;
       if (h.count() == 0) continue;  // an output, or an input whose handler never ran
       std::uint64_t cumulative = 0;
       for (std::size_t b = 0; b < LatencyHistogram::kBuckets; ++b) {
         cumulative += h.counts[b];
-        w.sample("brook_handler_duration_seconds_bucket", &m.info, channel, "le", le[b],
-                 cumulative);
+        w.sample("brook_handler_duration_seconds_bucket", l, "le", le[b], cumulative);
       }
-      w.sample("brook_handler_duration_seconds_sum", &m.info, channel, {}, {},
+      w.sample("brook_handler_duration_seconds_sum", l, {}, {},
                static_cast<double>(h.sum_ns) / 1e9);
-      w.sample("brook_handler_duration_seconds_count", &m.info, channel, {}, {}, cumulative);
+      w.sample("brook_handler_duration_seconds_count", l, {}, {}, cumulative);
     }
   }
 }
 
-void instance_families(Writer& w, const MonitorSnapshot& s) {
-  w.family("brook_instance_up", "gauge",
-           "1 while the instance's heartbeats arrive, 0 when the last is over two periods old.");
-  for (const auto& m : s.instances)
-    w.sample("brook_instance_up", &m.info, {}, {}, {}, std::uint64_t{is_late(s, m.info) ? 0u : 1u});
-  w.family("brook_instance_heartbeat_age_seconds", "gauge",
-           "Time since the instance's last register or heartbeat.");
-  for (const auto& m : s.instances)
-    w.sample("brook_instance_heartbeat_age_seconds", &m.info, {}, {}, {}, seconds(m.info.age_ms));
-  w.family("brook_instance_uptime_seconds", "gauge", "The instance's uptime, as it last reported.");
-  for (const auto& m : s.instances) {
-    w.sample("brook_instance_uptime_seconds", &m.info, {}, {}, {},
-             seconds(m.info.counters.uptime_ms));
-  }
-  w.family("brook_instance_loop_iterations_total", "counter",
-           "Turns of the instance's event loop.");
-  for (const auto& m : s.instances) {
-    w.sample("brook_instance_loop_iterations_total", &m.info, {}, {}, {},
-             m.info.counters.loop_iterations);
-  }
+void instance_families(Writer& w, const MonitorSnapshot& s, const Labels& labels) {
+  const auto each = [&](std::string_view name, std::string_view type, std::string_view help,
+                        auto value_of) {
+    w.family(name, type, help);
+    for (std::size_t i = 0; i < s.instances.size(); ++i)
+      w.sample(name, labels.instance[i], {}, {}, value_of(s.instances[i].info));
+  };
+  each("brook_instance_up", "gauge",
+       "1 while the instance's heartbeats arrive, 0 when the last is over two periods old.",
+       [&](const InstanceInfo& i) { return std::uint64_t{is_late(s, i) ? 0u : 1u}; });
+  each("brook_instance_heartbeat_age_seconds", "gauge",
+       "Time since the instance's last register or heartbeat.",
+       [](const InstanceInfo& i) { return seconds(i.age_ms); });
+  each("brook_instance_uptime_seconds", "gauge", "The instance's uptime, as it last reported.",
+       [](const InstanceInfo& i) { return seconds(i.counters.uptime_ms); });
+  each("brook_instance_loop_iterations_total", "counter", "Turns of the instance's event loop.",
+       [](const InstanceInfo& i) { return i.counters.loop_iterations; });
   w.family("brook_user_total", "counter", "The node's own counters (Node::counter), by name.");
-  for (const auto& m : s.instances) {
-    for (const auto& [name, v] : m.info.counters.user_counters)
-      w.sample("brook_user_total", &m.info, {}, "name", name, v);
+  for (std::size_t i = 0; i < s.instances.size(); ++i) {
+    for (const auto& [name, v] : s.instances[i].info.counters.user_counters)
+      w.sample("brook_user_total", labels.instance[i], "name", name, v);
   }
   w.family("brook_user_level", "gauge", "The node's own gauges (Node::gauge), by name.");
-  for (const auto& m : s.instances) {
-    for (const auto& [name, v] : m.info.counters.user_gauges)
-      w.sample("brook_user_level", &m.info, {}, "name", name, v);
+  for (std::size_t i = 0; i < s.instances.size(); ++i) {
+    for (const auto& [name, v] : s.instances[i].info.counters.user_gauges)
+      w.sample("brook_user_level", labels.instance[i], "name", name, v);
   }
 }
 
@@ -216,7 +243,7 @@ void directory_families(Writer& w, const MonitorSnapshot& s) {
   const auto one = [&](std::string_view name, std::string_view type, std::string_view help,
                        auto value) {
     w.family(name, type, help);
-    w.sample(name, nullptr, {}, {}, {}, value);
+    w.sample(name, std::string_view{}, {}, {}, value);
   };
   one("brook_directory_up", "gauge", "1: the directory serves.", std::uint64_t{1});
   one("brook_directory_uptime_seconds", "gauge", "Time since the directory started.",
@@ -246,11 +273,17 @@ ChannelMetricInfo channel_metric_info(std::string_view name) noexcept {
 }
 
 std::string render_metrics(const MonitorSnapshot& s) {
+  const Labels labels(s);
   Writer w;
+  // About 110 bytes a sample: 21 per channel, 27 per timed channel, a few per instance.
+  std::size_t channels = 0;
+  for (const auto& m : s.instances)
+    channels += m.info.counters.channels.size();
+  w.reserve(4096 + 110 * (48 * channels + 8 * s.instances.size()));
   directory_families(w, s);
-  instance_families(w, s);
-  channel_families(w, s);
-  latency_family(w, s);
+  instance_families(w, s, labels);
+  channel_families(w, s, labels);
+  latency_family(w, s, labels);
   return w.take();
 }
 

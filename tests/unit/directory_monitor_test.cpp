@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <brook/envelope_codec.hpp>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -304,6 +305,44 @@ TEST(TopologyJson, HealthSaysOk) {
   EXPECT_EQ(j["status"], "ok");
   EXPECT_EQ(j["instances"], 3);
   EXPECT_EQ(j["late"], 1);
+}
+
+// 100 instances of 3 channels each, every counter set: what a scrape and a dashboard refresh cost
+// the directory's HTTP thread. The bound is loose (shared CI machines); the times are printed.
+TEST(MonitorRendering, AHundredInstancesRenderInMilliseconds) {
+  MonitorSnapshot s;
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    auto m = instance("node" + std::to_string(i % 10), i / 10);
+    for (const char* ch : {"a", "b", "c"}) {
+      auto& c = m.info.counters.channels[ch];
+      for (const auto& f : kChannelCounterFields)
+        c.*f.member = 1000 + i;
+      for (int k = 0; k < 1000; ++k)
+        c.latency.record(std::chrono::nanoseconds(k * 997));
+      m.info.registrations.push_back({ch, i % 2 ? Direction::kIn : Direction::kOut,
+                                      Pattern::kPipeline, "tcp://h:1", "p", false});
+    }
+    m.previous = m.info.counters;
+    m.interval_ms = 1000;
+    s.instances.push_back(std::move(m));
+  }
+  const auto time = [](auto&& fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t bytes = 0;
+    for (int i = 0; i < 10; ++i)
+      bytes += fn().size();
+    EXPECT_GT(bytes, 0u);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+               .count() /
+           10;
+  };
+  const double metrics_ms = time([&] { return render_metrics(s); });
+  const double topology_ms = time([&] { return render_topology_json(s); });
+  std::cout << "render_metrics: " << metrics_ms << " ms, " << render_metrics(s).size()
+            << " bytes; render_topology_json: " << topology_ms << " ms, "
+            << render_topology_json(s).size() << " bytes\n";
+  EXPECT_LT(metrics_ms, 100);
+  EXPECT_LT(topology_ms, 100);
 }
 
 TEST(HttpAddress, ParsesWhatTheDocsSay) {
