@@ -7,6 +7,7 @@
 #include <brook/log.hpp>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "dashboard_routes.hpp"
 #include "metrics_text.hpp"
@@ -18,6 +19,32 @@ namespace {
 
 // Scrapers and a browser or two: a small pool keeps the directory's footprint small.
 constexpr std::size_t kHttpThreads = 2;
+
+// The last rendering of one snapshot: scrapers and dashboards polling faster than the loop
+// publishes (every tick) get the same text without rendering it again.
+class RenderCache {
+ public:
+  using Render = std::string (*)(const MonitorSnapshot&);
+  explicit RenderCache(Render render) : render_(render) {}
+
+  std::shared_ptr<const std::string> get(const std::shared_ptr<const MonitorSnapshot>& s) {
+    {
+      const std::lock_guard lock(mutex_);
+      if (for_ == s) return text_;
+    }
+    auto text = std::make_shared<const std::string>(render_(*s));  // outside the lock
+    const std::lock_guard lock(mutex_);
+    for_ = s;
+    text_ = text;
+    return text;
+  }
+
+ private:
+  Render render_;
+  std::mutex mutex_;
+  std::shared_ptr<const MonitorSnapshot> for_;
+  std::shared_ptr<const std::string> text_;
+};
 
 }  // namespace
 
@@ -33,15 +60,17 @@ HttpListener::HttpListener(const detail::HttpAddress& address,
     (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   const SnapshotBox* box = snapshots_.get();
-  server_->Get("/metrics", [box](const httplib::Request&, httplib::Response& res) {
-    res.set_content(render_metrics(*box->latest()), "text/plain; version=0.0.4; charset=utf-8");
+  auto metrics = std::make_shared<RenderCache>(&render_metrics);
+  auto topology = std::make_shared<RenderCache>(&render_topology_json);
+  server_->Get("/metrics", [box, metrics](const httplib::Request&, httplib::Response& res) {
+    res.set_content(*metrics->get(box->latest()), "text/plain; version=0.0.4; charset=utf-8");
   });
   server_->Get("/health", [box](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_health_json(*box->latest()), "application/json");
   });
-  server_->Get("/api/topology", [box](const httplib::Request&, httplib::Response& res) {
+  server_->Get("/api/topology", [box, topology](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-store");
-    res.set_content(render_topology_json(*box->latest()), "application/json");
+    res.set_content(*topology->get(box->latest()), "application/json");
   });
   register_dashboard_routes(*server_);
 
