@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 
 #include "util/log_context.hpp"
 
@@ -21,15 +20,8 @@ std::string json_line(std::string_view name, std::string_view line) {
   if (line.size() >= 2 && line.front() == '{' && line.back() == '}') {
     return std::string(line) + "\n";
   }
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm utc{};
-  gmtime_r(&ts.tv_sec, &utc);
-  char stamp[48];
-  const std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", ts.tv_nsec / 1000000);
   std::string s = "{\"time\":\"";
-  s += stamp;
+  detail::append_log_time(s);
   s += "\",\"level\":\"info\",\"instance\":\"";
   detail::append_json_escaped(s, name);
   s += "\",\"msg\":\"";

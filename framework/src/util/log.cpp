@@ -22,20 +22,6 @@ thread_local const detail::LogMessage* t_message = nullptr;
 constexpr std::string_view kLevelNames[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 constexpr std::string_view kJsonLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 
-// "2026-12-07T01:02:03.456Z"
-void append_time(std::string& line) {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm utc{};
-  gmtime_r(&ts.tv_sec, &utc);
-  char stamp[40];
-  const std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
-  line.append(stamp, n);
-  char ms[24];
-  std::snprintf(ms, sizeof ms, ".%03ldZ", ts.tv_nsec / 1000000);
-  line.append(ms);
-}
-
 void append_field(std::string& line, std::string_view name, std::string_view value) {
   line.append(",\"");
   line.append(name);
@@ -46,7 +32,7 @@ void append_field(std::string& line, std::string_view name, std::string_view val
 
 void format_text(std::string& line, LogLevel level, std::string_view message, bool plain) {
   if (!plain) {
-    append_time(line);
+    detail::append_log_time(line);
     line.push_back(' ');
   }
   line.append(to_string(level));
@@ -62,7 +48,7 @@ void format_text(std::string& line, LogLevel level, std::string_view message, bo
 // handler, "channel", "message_id" (producer:seq) and "trace_id" (32 hex digits).
 void format_json(std::string& line, LogLevel level, std::string_view message) {
   line.append("{\"time\":\"");
-  append_time(line);
+  detail::append_log_time(line);
   line.append("\",\"level\":\"");
   line.append(kJsonLevels[static_cast<int>(level)]);
   line.push_back('"');
@@ -90,6 +76,19 @@ void format_json(std::string& line, LogLevel level, std::string_view message) {
 }  // namespace
 
 namespace detail {
+
+void append_log_time(std::string& out) {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm utc{};
+  gmtime_r(&ts.tv_sec, &utc);
+  char stamp[40];
+  const std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+  out.append(stamp, n);
+  char ms[24];
+  std::snprintf(ms, sizeof ms, ".%03ldZ", ts.tv_nsec / 1000000);
+  out.append(ms);
+}
 
 LogMessageScope::LogMessageScope(const LogMessage& m) noexcept : previous_(t_message) {
   t_message = &m;

@@ -4,6 +4,7 @@
 
 #include <brook/envelope.hpp>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace brook::detail {
@@ -26,6 +27,9 @@ class LogMessageScope {
  private:
   const LogMessage* previous_;
 };
+
+// Appends the current UTC time as log lines show it: "2026-12-07T01:02:03.456Z".
+void append_log_time(std::string& out);
 
 // Appends `s` to `out` as the inside of a JSON string (quotes, backslashes, control characters
 // escaped; bytes that are not UTF-8 become U+FFFD so a collector never rejects the line).
