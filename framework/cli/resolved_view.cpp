@@ -175,8 +175,6 @@ json resolved_view(const Topology& t, const NodeSpec& node, const NodeOptions& o
 
   const SecuritySpec& sec = t.security;
   const bool curve = sec.mechanism == Mechanism::kCurve;
-  const std::optional<LogFormat> log_format =
-      options.log_format ? options.log_format : t.log.format;
   json env = json::object();
   for (const auto& [k, v] : node.env)
     env[k] = v;
@@ -194,7 +192,7 @@ json resolved_view(const Topology& t, const NodeSpec& node, const NodeOptions& o
       {"advertise", options.advertise},
       {"bind", options.bind.empty() ? options.advertise : options.bind},
       {"state_dir", std::filesystem::absolute(t.state_dir).lexically_normal().string()},
-      {"log_format", log_format ? json(std::string(to_string(*log_format))) : json(nullptr)},
+      {"log_format", t.log.format ? json(std::string(to_string(*t.log.format))) : json(nullptr)},
       {"ready_timeout_ms", ms(options.ready_timeout.value_or(node.ready_timeout))},
       {"drain_timeout_ms", ms(options.drain_timeout.value_or(node.drain_timeout))},
       {"directory",

@@ -87,11 +87,27 @@ TEST_F(ResolvedView, HasEveryKeyOfSchemaVersionOne) {
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items())
     keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{
-                      "advertise", "bind",     "channels",  "directory", "drain_timeout_ms",
-                      "env",       "file",     "inputs",    "instance",  "instance_name",
-                      "job",       "node",     "outputs",   "params",    "ready_timeout_ms",
-                      "replicas",  "security", "state_dir", "topology",  "version"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"advertise",
+                                            "bind",
+                                            "channels",
+                                            "directory",
+                                            "drain_timeout_ms",
+                                            "env",
+                                            "file",
+                                            "inputs",
+                                            "instance",
+                                            "instance_name",
+                                            "job",
+                                            "log_format",
+                                            "node",
+                                            "outputs",
+                                            "params",
+                                            "ready_timeout_ms",
+                                            "replicas",
+                                            "security",
+                                            "state_dir",
+                                            "topology",
+                                            "version"}));
   EXPECT_EQ(j["version"], 1);
   EXPECT_EQ(j["bind"], j["advertise"]);  // no --bind: inputs bind the advertised address
   EXPECT_EQ(j["topology"], "shop");
