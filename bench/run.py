@@ -7,7 +7,9 @@ manual ack + publisher confirms). Shapes: one hop (source -> sink), the shop pip
 (client -> basket -> product -> {pricing, order}, both sinks get every message), 100 B and 1 KiB
 bodies, and a relay (source -> relay -> sink) at-least-once: plain, with a durable output
 (brook-durable), and with a state store and a durable output (brook-stateful); the shop
-at-least-once with tracing at 1 % sampling (brook-traced, spans to files). Every stage appends one JSON line (bench/common/bench_stage.hpp) to a result file.
+at-least-once with tracing at 1 % sampling (brook-traced, spans to files) and with the
+directory's HTTP listener on and scraped every second (brook-monitored: /metrics and
+/api/topology, as Prometheus and the dashboard would). Every stage appends one JSON line (bench/common/bench_stage.hpp) to a result file.
 Cross-namespace rows (bench/cross_host.py): the one-hop pipeline with source and sink in two
 network namespaces against loopback; skipped when namespaces cannot be made (not root).
 
@@ -25,7 +27,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -184,13 +188,16 @@ class Runner:
         stateful = system == "brook-stateful"
         durable = stateful or system == "brook-durable"
         traced = system == "brook-traced"  # at-least-once, tracing at 1 % sampling
-        delivery = ("at-least-once" if system in ("brook-at-least-once", "brook-traced") or durable
-                    else "best-effort")
+        delivery = ("at-least-once"
+                    if system in ("brook-at-least-once", "brook-traced", "brook-monitored")
+                    or durable else "best-effort")
         channels = sorted({s[2] for s in SHAPES[shape] if s[2]})
         state_dir = self.work / "state"
         shutil.rmtree(state_dir, ignore_errors=True)
+        http = (f", http: '127.0.0.1:{self.http_port}'" if system == "brook-monitored" else "")
         lines = [f"topology: bench-{shape}",
-                 f"directory: {{endpoints: ['tcp://127.0.0.1:{port}'], heartbeat: 200ms, ttl: 2s}}",
+                 f"directory: {{endpoints: ['tcp://127.0.0.1:{port}'], heartbeat: 200ms, "
+                 f"ttl: 2s{http}}}",
                  f"state_dir: '{state_dir}'"]
         if traced:
             shutil.rmtree(self.work / "spans", ignore_errors=True)
@@ -219,9 +226,12 @@ class Runner:
 
     def run_brook(self, system, shape, size, count, rate, result):
         port = free_port()
+        self.http_port = free_port()
         topo = self.topology(system, shape, size, count, rate, result, port)
         log = open(self.work / "brook-up.log", "a")
         up = self.spawn([str(self.bin / "brook"), "up", str(topo), "--quiet"], log)
+        if system == "brook-monitored":
+            threading.Thread(target=scrape, args=(self.http_port, up), daemon=True).start()
         # The directory's CPU counts too: sample it while it lives.
         dir_cpu = 0.0
         deadline = time.monotonic() + 150
@@ -266,6 +276,19 @@ class Runner:
                     return False
             procs.append(p)
         return wait_all(procs, 160)
+
+
+def scrape(port, up):
+    """What a Prometheus server and an open dashboard ask of the directory: /metrics and
+    /api/topology once a second, while `up` runs."""
+    while up.poll() is None:
+        for path in ("/metrics", "/api/topology"):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
+                    r.read()
+            except OSError:
+                pass  # not listening yet, or stopping
+        time.sleep(1)
 
 
 def summarize(run, count):
@@ -379,6 +402,7 @@ TARGETS = [
     ("at-least-once shop throughput ÷ RabbitMQ confirms", "brook-at-least-once", "rabbitmq-confirm", "shop", 100, "tput", ">=", 20),
     ("best-effort shop throughput ÷ NATS core", "brook-best-effort", "nats", "shop", 100, "tput", ">=", 1.0),
     ("traced (1 % sampled) shop 100 B throughput ÷ at-least-once", "brook-traced", "brook-at-least-once", "shop", 100, "tput", ">=", 0.95),
+    ("monitored (metrics scraped every 1 s) shop 100 B throughput ÷ at-least-once", "brook-monitored", "brook-at-least-once", "shop", 100, "tput", ">=", 0.95),
     ("stateful relay 100 B throughput ÷ at-least-once relay", "brook-stateful", "brook-at-least-once", "relay", 100, "tput", ">=", 0.5),
 ]
 
@@ -555,9 +579,11 @@ def main():
                                   else "one-hop,shop,relay").split(",") if x]:
             for size in (100, 1024):
                 # brook-traced: the at-least-once shop with tracing at 1 % sampling (spans to
-                # files), measured in the same run as the row it is compared with.
+                # files), brook-monitored: with the directory's metrics scraped; measured in the
+                # same run as the row they are compared with.
                 shape_systems = (relay_systems if shape == "relay" else
-                                 systems + ["brook-traced"] if shape == "shop" else systems)
+                                 systems + ["brook-traced", "brook-monitored"] if shape == "shop"
+                                 else systems)
                 for system in shape_systems:
                     n = peer_counts.get(system, count)
                     print(f"bench: {system} {shape} {size} B × {n} ...", file=sys.stderr, flush=True)
