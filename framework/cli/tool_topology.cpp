@@ -90,8 +90,9 @@ Topology from_directory(const std::vector<std::string>& endpoints,
         n.name = e.node;
         n.replicas = 1 << 16;  // not launched; only its inputs matter
       }
+      // By name: clang 14 cannot capture a structured binding.
       if (std::any_of(n.inputs.begin(), n.inputs.end(),
-                      [&](const PortSpec& p) { return p.channel == channel; }))
+                      [&name = ch.name](const PortSpec& p) { return p.channel == name; }))
         continue;
       PortSpec p;
       p.port = "in" + std::to_string(n.inputs.size());
