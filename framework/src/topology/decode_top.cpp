@@ -231,8 +231,8 @@ void decode_directory(DiagnosticSink& sink, const Entry* entry, DirectorySpec& o
   if (entry == nullptr) return;
   out.where = sink.where(entry->key);
   if (!expect_map(sink, *entry, "directory", true)) return;
-  const Fields f = read_fields(sink, entry->value, {"endpoints", "ttl", "heartbeat", "external", "http"},
-                               "in directory");
+  const Fields f = read_fields(
+      sink, entry->value, {"endpoints", "ttl", "heartbeat", "external", "http"}, "in directory");
   if (const Entry* x = f.find("endpoints")) decode_endpoints(sink, *x, out.endpoints);
   const Entry* ttl = f.find("ttl");
   const Entry* heartbeat = f.find("heartbeat");
