@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "util/json_text.hpp"
 #include "util/log_context.hpp"
 
 namespace brook::launch {

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "util/json_text.hpp"
+
 namespace brook::detail {
 
 std::string_view to_string(SpanKind k) noexcept {
@@ -25,21 +27,8 @@ std::string_view to_string(SpanOutcome o) noexcept {
 }
 
 void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   out.push_back('"');
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out += "\\u00";
-      out.push_back(kDigits[u >> 4]);
-      out.push_back(kDigits[u & 0xf]);
-    } else {
-      out.push_back(c);  // UTF-8 passes through; ids and names are ASCII
-    }
-  }
+  append_json_escaped(out, s);
   out.push_back('"');
 }
 

@@ -31,8 +31,4 @@ class LogMessageScope {
 // Appends the current UTC time as log lines show it: "2026-12-07T01:02:03.456Z".
 void append_log_time(std::string& out);
 
-// Appends `s` to `out` as the inside of a JSON string (quotes, backslashes, control characters
-// escaped; bytes that are not UTF-8 become U+FFFD so a collector never rejects the line).
-void append_json_escaped(std::string& out, std::string_view s);
-
 }  // namespace brook::detail
