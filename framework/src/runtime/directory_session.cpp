@@ -155,7 +155,7 @@ void DirectorySession::tick(Clock::time_point now) {
   expire_requests(now);
   if (unregister_sent_) {
     if (now >= unregister_deadline_) unregister_done_ = true;
-    next_wakeup_ = unregister_deadline_;
+    watch_while_stopping(now);
     return;
   }
   // Only silence while asking counts: an idle session with a long heartbeat is not cut off.
@@ -166,6 +166,23 @@ void DirectorySession::tick(Clock::time_point now) {
     snapshot_in_flight_ = send(snapshot_request(), now);
   }
   plan_wakeup(now);
+}
+
+void DirectorySession::watch_while_stopping(Clock::time_point now) {
+  // A stopping node still delivers what its outputs hold, so it must keep following its
+  // consumers: a consumer restarted meanwhile listens on a new port, and a directory restarted
+  // meanwhile publishes changes on a new port that only a hello tells. Without registering or
+  // heartbeating, a snapshot once per heartbeat period sees a new epoch (epoch_seen: hello,
+  // then a fresh snapshot) and brings the entries up to date.
+  if (phase_ == Phase::kHello) {
+    if (now >= next_hello_) send_hello(now);
+  } else if (!snapshot_in_flight_ && now >= next_watch_) {
+    snapshot_in_flight_ = send(snapshot_request(), now);
+    next_watch_ = now + heartbeat_;
+  }
+  next_wakeup_ =
+      std::min(phase_ == Phase::kHello ? next_hello_ : next_watch_, now + kRequestTimeout);
+  if (!unregister_done_) next_wakeup_ = std::min(next_wakeup_, unregister_deadline_);
 }
 
 void DirectorySession::expire_requests(Clock::time_point now) {
@@ -365,8 +382,9 @@ void DirectorySession::handle_hello(const HelloReply& r, Clock::time_point now) 
   if (r.state.epoch != epoch_) {
     if (!epoch_.empty()) {
       BROOK_LOG(kInfo) << "directory " << endpoint_ << " restarted (epoch " << epoch_ << " -> "
-                       << r.state.epoch << "); registering again, keeping " << entries_.size()
-                       << " known entries until it settles";
+                       << r.state.epoch << "); "
+                       << (unregister_sent_ ? "following it while stopping" : "registering again")
+                       << ", keeping " << entries_.size() << " known entries until it settles";
       full_reconcile_pending_ = true;
     }
     epoch_ = r.state.epoch;
@@ -386,7 +404,11 @@ void DirectorySession::handle_hello(const HelloReply& r, Clock::time_point now) 
     channel_seq_.clear();
     buffered_.clear();
   }
-  send_register(now);
+  if (unregister_sent_) {
+    phase_ = Phase::kRegistered;  // only watching (watch_while_stopping): not registering again
+  } else {
+    send_register(now);
+  }
   if (needs_snapshot_ && !snapshot_in_flight_) snapshot_in_flight_ = send(snapshot_request(), now);
 }
 
@@ -529,6 +551,7 @@ void DirectorySession::begin_unregister() {
   unregister_sent_ = true;
   const auto now = Clock::now();
   unregister_deadline_ = now + 500ms;
+  next_watch_ = now + heartbeat_;
   next_wakeup_ = {};
   if (phase_ != Phase::kRegistered && phase_ != Phase::kRegistering) {
     unregister_done_ = true;

@@ -135,6 +135,7 @@ class DirectorySession {
   template <class T>
   static constexpr std::size_t op_of = IndexIn<T, DirectoryRequestBody>::value;
   void expire_requests(Clock::time_point now);
+  void watch_while_stopping(Clock::time_point now);
   void tick_phase(Clock::time_point now);
   void plan_wakeup(Clock::time_point now);
   void handle_error(const Pending& sent, const ErrorReply& err, Clock::time_point now);
@@ -163,6 +164,7 @@ class DirectorySession {
   bool unregister_sent_ = false;
   bool unregister_done_ = false;
   Clock::time_point unregister_deadline_{};
+  Clock::time_point next_watch_{};  // the next snapshot while stopping
 };
 
 }  // namespace brook::detail
