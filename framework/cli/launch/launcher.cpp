@@ -743,7 +743,9 @@ void Launcher::Impl::shutdown() {
     if (d->alive) directories.push_back(d);
   }
   if (!directories.empty()) {
-    stop_group(directories, signals_ > 1 ? Clock::now() : Clock::now() + milliseconds(1000));
+    // Long enough for a directory paused a moment (a stalled VM, a debugger, scripts/chaos's
+    // SIGSTOP of up to 3 s) to answer SIGTERM; a hung one is killed, losing nothing (no data).
+    stop_group(directories, signals_ > 1 ? Clock::now() : Clock::now() + milliseconds(4000));
   }
 }
 
