@@ -16,7 +16,7 @@ BestEffortSender::BestEffortSender(zmq::context_t& context, const ChannelSpec& c
 Offer BestEffortSender::offer(zmq::message_t& msg, std::uint64_t, std::uint64_t, bool force) {
   if (pending_.empty() && socket_.send(msg, zmq::send_flags::dontwait)) return Offer::kSent;
   if (!force && pending_.size() >= max_pending_) return Offer::kFull;
-  pending_.emplace_back(std::move(msg));
+  pending_.push_back(std::move(msg));
   return Offer::kQueued;
 }
 

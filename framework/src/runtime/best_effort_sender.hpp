@@ -3,9 +3,8 @@
 // sent when the socket reports room.
 #pragma once
 
-#include <deque>
-
 #include "runtime/group_sender.hpp"
+#include "util/ring_queue.hpp"
 
 namespace brook::detail {
 
@@ -24,7 +23,7 @@ class BestEffortSender final : public GroupSender {
   std::size_t on_socket_ready(const AckedFn& acked) override;
 
  private:
-  std::deque<zmq::message_t> pending_;
+  RingQueue<zmq::message_t> pending_;
 };
 
 }  // namespace brook::detail

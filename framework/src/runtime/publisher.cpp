@@ -67,7 +67,7 @@ bool Publisher::send_pair(const std::string& topic, zmq::message_t& body) {
 Offer Publisher::offer(std::uint64_t seq, zmq::message_t& envelope, bool force) {
   if (open_ && pending_.empty() && send_pair(channel_, envelope)) return Offer::kSent;
   if (!force && pending_.size() >= max_pending_) return Offer::kFull;
-  pending_.emplace_back(seq, std::move(envelope));
+  pending_.push_back({seq, std::move(envelope)});
   return Offer::kQueued;
 }
 

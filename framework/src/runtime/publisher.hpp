@@ -10,7 +10,6 @@
 
 #include <brook/log.hpp>
 #include <brook/topology.hpp>
-#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -20,6 +19,7 @@
 #include "directory/directory_protocol.hpp"
 #include "runtime/group_sender.hpp"
 #include "security/security.hpp"
+#include "util/ring_queue.hpp"
 
 namespace brook::detail {
 
@@ -80,7 +80,7 @@ class Publisher {
   std::size_t taps_ = 0;
   std::map<std::string, std::string> subscribers_;  // endpoint -> subscriber producer id
   std::set<std::string> welcomed_;
-  std::deque<std::pair<std::uint64_t, zmq::message_t>> pending_;
+  RingQueue<std::pair<std::uint64_t, zmq::message_t>> pending_;
   std::vector<std::pair<std::string, std::string>> welcomes_;  // (topic, body) not yet sent
   LogRateLimiter refused_hello_log_;
 };

@@ -176,10 +176,13 @@ void ReliableSender::requeue(std::vector<std::uint64_t>& seqs) {
   counters_.redelivered += seqs.size();
   // Oldest first, ahead of later first sends, so re-sent messages are not starved.
   std::vector<std::uint64_t> merged(seqs.begin(), seqs.end());
-  merged.insert(merged.end(), unsent_.begin(), unsent_.end());
+  for (std::size_t i = 0; i < unsent_.size(); ++i)
+    merged.push_back(unsent_[i]);
   std::sort(merged.begin(), merged.end());
   merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
-  unsent_.assign(merged.begin(), merged.end());
+  unsent_.clear();
+  for (const std::uint64_t seq : merged)
+    unsent_.push_back(seq);
   seqs.clear();
 }
 

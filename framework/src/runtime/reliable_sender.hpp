@@ -9,11 +9,11 @@
 // waits for a replica (held before the window, or in it unsent).
 #pragma once
 
-#include <deque>
 #include <vector>
 
 #include "runtime/group_sender.hpp"
 #include "runtime/in_flight_window.hpp"
+#include "util/ring_queue.hpp"
 
 namespace brook::detail {
 
@@ -52,13 +52,13 @@ class ReliableSender final : public GroupSender {
   std::chrono::milliseconds linger_;  // the socket's, at close only
   InFlightWindow window_;
   struct Held {
-    std::uint64_t seq;
-    std::uint64_t key_hash;
+    std::uint64_t seq = 0;
+    std::uint64_t key_hash = 0;
     zmq::message_t msg;
   };
-  std::deque<Held> held_;             // not yet in the window
-  std::deque<std::uint64_t> unsent_;  // in the window, waiting for a replica
-  std::uint32_t turn_ = 0;            // rotates the order of equally loaded replicas
+  RingQueue<Held> held_;             // not yet in the window
+  RingQueue<std::uint64_t> unsent_;  // in the window, waiting for a replica
+  std::uint32_t turn_ = 0;           // rotates the order of equally loaded replicas
   std::vector<std::uint64_t> scratch_;
   std::vector<std::uint32_t> scratch_replicas_;
   std::vector<Replica*> candidates_;
