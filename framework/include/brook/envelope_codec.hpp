@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <msgpack.hpp>
 #include <optional>
 #include <span>
@@ -16,6 +17,10 @@
 #include <string_view>
 
 namespace brook {
+
+namespace detail {
+class PayloadParser;
+}
 
 // Bounds applied to every frame before anything is allocated for it.
 struct Limits {
@@ -113,18 +118,22 @@ class EnvelopeEncoder {
 // Unpacks payload bytes under Limits into a msgpack::object. Strings and binaries in the object
 // reference the input bytes (zero copy), so the object is valid while the input is and until the
 // next unpack() on this decoder. Not thread-safe; one per event loop.
+// The parser and zone are kept across calls: a steady stream of payloads decodes without heap
+// allocation.
 class PayloadDecoder {
  public:
-  explicit PayloadDecoder(const Limits& limits = {}) : limits_(limits) {}
+  explicit PayloadDecoder(const Limits& limits = {});
+  ~PayloadDecoder();
   PayloadDecoder(const PayloadDecoder&) = delete;
   PayloadDecoder& operator=(const PayloadDecoder&) = delete;
 
   DecodeStatus unpack(std::span<const std::byte> bytes, msgpack::object& out) noexcept;
-  void set_limits(const Limits& limits) { limits_ = limits; }
+  void set_limits(const Limits& limits);
 
  private:
   Limits limits_;
   msgpack::zone zone_;
+  std::unique_ptr<detail::PayloadParser> parser_;
 };
 
 // Helpers for byte spans over chars.

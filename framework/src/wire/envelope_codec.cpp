@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "wire/msgpack_reader.hpp"
+#include "wire/payload_parser.hpp"
 
 namespace brook {
 
@@ -291,28 +292,39 @@ std::span<const std::byte> EnvelopeEncoder::encode_raw(const OutgoingEnvelope& e
 // Payload
 
 namespace {
-// Strings and binaries reference the frame instead of being copied into the zone.
-bool reference_all(msgpack::type::object_type, std::size_t, void*) {
-  return true;
+msgpack::unpack_limit parser_limit(const Limits& limits) {
+  const std::size_t n = limits.max_elements;
+  const std::size_t any = limits.max_message_size;
+  return msgpack::unpack_limit(n, n / 2 + 1, any, any, any, limits.max_depth);
 }
 }  // namespace
+
+PayloadDecoder::PayloadDecoder(const Limits& limits)
+    : limits_(limits), parser_(std::make_unique<detail::PayloadParser>(parser_limit(limits))) {}
+
+PayloadDecoder::~PayloadDecoder() = default;
+
+void PayloadDecoder::set_limits(const Limits& limits) {
+  limits_ = limits;
+  parser_ = std::make_unique<detail::PayloadParser>(parser_limit(limits));
+}
 
 DecodeStatus PayloadDecoder::unpack(std::span<const std::byte> bytes,
                                     msgpack::object& out) noexcept {
   if (bytes.empty()) return {DecodeErrc::kBadPayload, "payload", 0};
-  // A declared element count can never exceed the bytes left, so bounding counts by the input
-  // size keeps msgpack from allocating for elements that cannot exist.
-  const std::size_t n = std::min(bytes.size(), limits_.max_elements);
-  const msgpack::unpack_limit limit(n, n / 2 + 1, bytes.size(), bytes.size(), bytes.size(),
-                                    limits_.max_depth);
   try {
     zone_.clear();
     std::size_t off = 0;
-    bool referenced = false;
-    out = msgpack::unpack(zone_, reinterpret_cast<const char*>(bytes.data()), bytes.size(), off,
-                          referenced, reference_all, nullptr, limit);
-    if (off != bytes.size()) return {DecodeErrc::kTrailingBytes, "payload", off};
-    return {};
+    switch (parser_->parse(zone_, reinterpret_cast<const char*>(bytes.data()), bytes.size(), off,
+                           out)) {
+      case msgpack::PARSE_SUCCESS:
+        if (off != bytes.size()) return {DecodeErrc::kTrailingBytes, "payload", off};
+        return {};
+      case msgpack::PARSE_CONTINUE:
+        return {DecodeErrc::kTruncated, "payload", 0};
+      default:
+        return {DecodeErrc::kBadPayload, "payload", off};
+    }
   } catch (const msgpack::size_overflow&) {
     return {DecodeErrc::kLimitExceeded, "payload", 0};
   } catch (const msgpack::insufficient_bytes&) {
