@@ -52,6 +52,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace brook {
@@ -132,6 +133,10 @@ class Message {
   // The payload converted to T; a mismatch throws PayloadError.
   template <class T>
   T as() const;
+  // The same into an existing value, which keeps its strings' buffers (fields the payload lacks
+  // keep what `into` held).
+  template <class T>
+  void convert(T& into) const;
 
  private:
   friend class detail::NodeEngine;
@@ -277,6 +282,33 @@ inline HandlerOptions also_accept(std::initializer_list<std::string_view> types)
 }
 
 namespace detail {
+// A typed handler converts each message into one value it keeps (see Node::on), when T allows.
+template <class T>
+inline constexpr bool kReusableValue = std::is_default_constructible_v<T>&&
+    std::is_copy_constructible_v<T>&& std::is_move_assignable_v<T>;
+
+template <class T>
+struct HandlerValue {
+  T value{};
+  bool busy = false;  // in use: a re-entered handler (a harness delivering in place) gets a new T
+  struct Use {
+    explicit Use(bool& b) : busy(b) { busy = true; }
+    ~Use() { busy = false; }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+    bool& busy;
+  };
+};
+
+template <class F, class T>
+void invoke_handler(F& fn, const T& value, const Message& m) {
+  if constexpr (std::is_invocable_v<F&, const T&, const Message&>) {
+    fn(value, m);
+  } else {
+    fn(value);
+  }
+}
+
 // The envelope types a typed handler takes: type_name<T>() and the aliases it declared.
 class AcceptedTypes {
  public:
@@ -529,6 +561,17 @@ T Message::as() const {
   }
 }
 
+template <class T>
+void Message::convert(T& into) const {
+  const msgpack::object& obj = payload();
+  try {
+    obj.convert(into);
+  } catch (const msgpack::type_error&) {
+    throw PayloadError(DecodeStatus{DecodeErrc::kTypeMismatch, "payload", 0},
+                       std::string("payload does not convert to ") + std::string(type_name<T>()));
+  }
+}
+
 template <class T, class F>
 Node& Node::on(std::string_view port, F&& fn, const HandlerOptions& options) {
   static_assert(
@@ -537,15 +580,23 @@ Node& Node::on(std::string_view port, F&& fn, const HandlerOptions& options) {
   if (options.is_optional() && !has_input(port)) return *this;
   return on(port, std::function<void(const Message&)>(
                       [fn = std::forward<F>(fn),
-                       accepted = detail::AcceptedTypes(type_name<T>(), options.aliases())](
-                          const Message& m) mutable {
+                       accepted = detail::AcceptedTypes(type_name<T>(), options.aliases()),
+                       slot = std::conditional_t<detail::kReusableValue<T>, detail::HandlerValue<T>,
+                                                 std::monostate>()](const Message& m) mutable {
                         accepted.check(m);
-                        T value = m.as<T>();
-                        if constexpr (std::is_invocable_v<F&, const T&, const Message&>) {
-                          fn(value, m);
-                        } else {
-                          fn(value);
+                        if constexpr (detail::kReusableValue<T>) {
+                          // One value per handler, converted into: its strings keep their
+                          // buffers from message to message (no allocation per message). Reset
+                          // first, so a field the payload lacks has its default, as in a new T.
+                          if (!slot.busy) {
+                            const typename detail::HandlerValue<T>::Use use(slot.busy);
+                            slot.value = T{};
+                            m.convert(slot.value);
+                            detail::invoke_handler(fn, slot.value, m);
+                            return;
+                          }
                         }
+                        detail::invoke_handler(fn, m.as<T>(), m);
                       }));
 }
 
