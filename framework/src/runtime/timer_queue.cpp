@@ -25,8 +25,11 @@ TimerQueue::Clock::time_point TimerQueue::next_deadline() const {
 
 void TimerQueue::run_due(Clock::time_point now,
                          const std::function<void(const std::exception&)>& on_error) {
-  // Collect first: callbacks may add or cancel timers, which would invalidate iteration.
+  // Collect first: callbacks may add or cancel timers, which would invalidate iteration. Into
+  // the kept vector: a timer that emits every loop turn must not allocate every turn.
   std::vector<TimerId> due;
+  due.swap(due_);
+  due.clear();
   for (const auto& [id, t] : timers_) {
     if (t.deadline <= now) due.push_back(id);
   }
@@ -47,6 +50,7 @@ void TimerQueue::run_due(Clock::time_point now,
       on_error(e);
     }
   }
+  due_.swap(due);
 }
 
 }  // namespace brook::detail

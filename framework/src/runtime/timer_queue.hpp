@@ -33,6 +33,7 @@ class TimerQueue {
     std::shared_ptr<std::function<void()>> fn;
   };
   std::map<TimerId, Timer> timers_;
+  std::vector<TimerId> due_;  // run_due()'s list, kept for its capacity
   TimerId next_id_ = 1;
 };
 
