@@ -14,25 +14,27 @@ DeliveryTracker::Pending& DeliveryTracker::pending_of(Attempt& a) {
     Pending& p = pending_[a.token];
     p.in = &a.in;
     p.peer = a.peer;
-    p.producer = std::string(a.env.id.producer);
+    const std::string_view producer = a.env.id.producer.substr(0, p.producer_bytes.size());
+    std::copy(producer.begin(), producer.end(), p.producer_bytes.begin());
+    p.producer_size = static_cast<std::uint8_t>(producer.size());
     p.seq = a.env.id.seq;
     return p;
   }
   return pending_[a.token];
 }
 
-void DeliveryTracker::finish(std::unordered_map<std::uint64_t, Pending>::iterator it) {
+void DeliveryTracker::finish(SeqMap<Pending>::iterator it) {
   std::vector<std::uint64_t> riders = std::move(it->second.riders);
-  it->second.in->release(it->second.peer, it->second.producer, it->second.seq);
+  it->second.in->release(it->second.peer, it->second.producer(), it->second.seq);
   pending_.erase(it);
   for (const std::uint64_t r : riders)
     release_hold(r, nullptr);
 }
 
-void DeliveryTracker::undo(std::unordered_map<std::uint64_t, Pending>::iterator it) {
+void DeliveryTracker::undo(SeqMap<Pending>::iterator it) {
   std::vector<std::uint64_t> riders = std::move(it->second.riders);
   Pending& p = it->second;
-  p.in->give_back(MessageId{p.producer, p.seq}, p.peer);
+  p.in->give_back(MessageId{p.producer(), p.seq}, p.peer);
   ++p.in->counters().declined;
   pending_.erase(it);
   for (const std::uint64_t r : riders)

@@ -14,6 +14,7 @@
 // deferred input message; nothing for best-effort inputs.
 #pragma once
 
+#include <array>
 #include <brook/counters.hpp>
 #include <brook/envelope.hpp>
 #include <chrono>
@@ -28,6 +29,7 @@
 
 #include "runtime/handling.hpp"
 #include "runtime/receiver.hpp"
+#include "util/recycling_allocator.hpp"
 
 namespace brook::detail {
 
@@ -95,15 +97,25 @@ class DeliveryTracker {
  private:
   struct Pending {  // an input message whose ack waits for its children's
     Receiver* in = nullptr;
-    std::string peer;
-    std::string producer;
+    std::string peer;  // a routing id: 5 bytes (libzmq's own), kept inline by std::string
+    // Inline, not a std::string: a producer id is longer than std::string keeps inline, and a
+    // Pending is made per message. The decoder bounds it by Limits::max_name (255).
+    std::array<char, 255> producer_bytes;
+    std::uint8_t producer_size = 0;
     std::uint64_t seq = 0;
     std::size_t outstanding = 0;  // acks of children, and holds
     std::size_t holds = 0;
     bool handler_done = false;
     bool given_back = false;            // a hold was given back before the handler returned
     std::vector<std::uint64_t> riders;  // holds released once this message is acknowledged
+
+    std::string_view producer() const noexcept { return {producer_bytes.data(), producer_size}; }
   };
+  // Node-recycling maps: an entry per message in flight must not cost an allocation each.
+  template <class V>
+  using SeqMap =
+      std::unordered_map<std::uint64_t, V, std::hash<std::uint64_t>, std::equal_to<std::uint64_t>,
+                         RecyclingAllocator<std::pair<const std::uint64_t, V>>>;
   struct Child {  // an emitted message whose acks release a Pending
     std::uint64_t token;
     std::size_t acks_left;
@@ -117,13 +129,13 @@ class DeliveryTracker {
 
   Pending& pending_of(Attempt& a);
   // Acknowledges the pending message and ends the holds riding on it.
-  void finish(std::unordered_map<std::uint64_t, Pending>::iterator it);
+  void finish(SeqMap<Pending>::iterator it);
   // The pending message goes back to its producer, and the holds riding on it too.
-  void undo(std::unordered_map<std::uint64_t, Pending>::iterator it);
+  void undo(SeqMap<Pending>::iterator it);
 
   DeadLetterFn dead_letter_;
-  std::unordered_map<std::uint64_t, Pending> pending_;              // by token
-  std::vector<std::unordered_map<std::uint64_t, Child>> children_;  // per output, by seq
+  SeqMap<Pending> pending_;              // by token
+  std::vector<SeqMap<Child>> children_;  // per output, by seq
   std::uint64_t next_token_ = 1;
   std::multimap<Clock::time_point, Retry> retries_;
   RetryBackoff backoff_;

@@ -332,10 +332,10 @@ void ReliableReceiver::mark_handled(const MessageId& id, const std::string& peer
 }
 
 void ReliableReceiver::undefer(std::string_view producer, std::uint64_t seq) {
-  if (deferred_.empty()) return;
+  if (deferred_count_ == 0) return;
   if (auto it = deferred_.find(producer); it != deferred_.end()) {
-    it->second.erase(seq);
-    if (it->second.empty()) deferred_.erase(it);
+    deferred_count_ -= it->second.erase(seq);
+    if (it->second.empty() && deferred_.size() > kKeptDeferredSets) deferred_.erase(it);
   }
 }
 
@@ -344,9 +344,9 @@ void ReliableReceiver::settle(const MessageId& id, const std::string& peer, Sett
   if (how == Settle::kDefer) {
     auto it = deferred_.find(id.producer);
     if (it == deferred_.end()) {
-      it = deferred_.emplace(std::string(id.producer), std::unordered_set<std::uint64_t>()).first;
+      it = deferred_.emplace(std::string(id.producer), SeqSet()).first;
     }
-    it->second.insert(id.seq);
+    deferred_count_ += it->second.insert(id.seq).second ? 1 : 0;
     return;
   }
   undefer(id.producer, id.seq);

@@ -40,6 +40,7 @@
 
 #include "runtime/dedupe_window.hpp"
 #include "runtime/receiver.hpp"
+#include "util/recycling_allocator.hpp"
 
 namespace brook::detail {
 
@@ -110,7 +111,14 @@ class ReliableReceiver final : public Receiver {
   std::uint64_t use_clock_ = 0;
   std::map<std::string, std::vector<std::uint64_t>, std::less<>> acks_;  // by routing id
   std::size_t acks_waiting_ = 0;
-  std::map<std::string, std::unordered_set<std::uint64_t>, std::less<>> deferred_;  // by producer
+  // By producer. Node-recycling sets, and a producer's emptied set is kept (up to
+  // kKeptDeferredSets of them): deferring a message per message must not allocate.
+  using SeqSet =
+      std::unordered_set<std::uint64_t, std::hash<std::uint64_t>, std::equal_to<std::uint64_t>,
+                         RecyclingAllocator<std::uint64_t>>;
+  static constexpr std::size_t kKeptDeferredSets = 64;
+  std::map<std::string, SeqSet, std::less<>> deferred_;
+  std::size_t deferred_count_ = 0;  // messages in deferred_
   std::size_t max_acks_per_frame_;
   msgpack::sbuffer ack_buffer_;
   bool draining_ = false;
