@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Runs the benchmark pipelines on every system and writes the comparison (scripts/bench).
 
-Systems: raw libzmq (bench-raw-stage), brook best-effort and at-least-once (bench-brook-stage
-launched by `brook up`, discovery through the directory), NATS core and RabbitMQ (auto-ack, and
-manual ack + publisher confirms). Shapes: one hop (source -> sink), the shop pipeline
+Systems: raw libzmq three ways: `raw`, the best direct libzmq code for the work
+(bench-raw-best-stage: XPUB/SUB fan-out with NODROP, no poll per received message, no
+per-message allocation; the baseline of every ratio), `raw-naive` (bench-raw-stage: blocking PUSH per reader,
+a msgpack tree decode per message) and `raw-ceiling` (bench-raw-best-stage --codec none: the same
+sockets without the envelope); brook best-effort and at-least-once (bench-brook-stage launched by
+`brook up`, discovery through the directory), NATS core and RabbitMQ (auto-ack, and manual ack +
+publisher confirms). Shapes: one hop (source -> sink), the shop pipeline
 (client -> basket -> product -> {pricing, order}, both sinks get every message), 100 B and 1 KiB
-bodies, and a relay (source -> relay -> sink) at-least-once: plain, with a durable output
-(brook-durable), and with a state store and a durable output (brook-stateful); the shop
+bodies, and a relay (source -> relay -> sink): the raw rows, brook best-effort, at-least-once,
+with a durable output (brook-durable), and with a state store and a durable output
+(brook-stateful); the shop
 at-least-once with tracing at 1 % sampling (brook-traced, spans to files) and with the
 directory's HTTP listener on and scraped every second (brook-monitored: /metrics and
 /api/topology, as Prometheus and the dashboard would). Every stage appends one JSON line (bench/common/bench_stage.hpp) to a result file.
@@ -147,8 +152,11 @@ class Runner:
     def run(self, system, shape, size, count, rate):
         result = self.work / f"result-{time.monotonic_ns()}.jsonl"
         directory_cpu_ms = 0.0  # only brook has a process besides the stages and the broker
-        if system == "raw":
+        if system == "raw-naive":
             ok = self.run_raw(shape, size, count, rate, result)
+        elif system in ("raw", "raw-ceiling"):
+            ok = self.run_raw_best(shape, size, count, rate, result,
+                                   "none" if system == "raw-ceiling" else "envelope")
         elif system.startswith("brook"):
             ok, directory_cpu_ms = self.run_brook(system, shape, size, count, rate, result)
         else:
@@ -180,6 +188,33 @@ class Runner:
                 argv += ["--rate", str(rate), "--size", str(size)]
             procs.append(self.spawn(argv, log))
             if inp and not wait_listening(ports[inp + "/" + name], 10):
+                wait_all(procs, 0)
+                return False
+        return wait_all(procs, 150)
+
+    def run_raw_best(self, shape, size, count, rate, result, codec):
+        """bench-raw-best-stage: every writer binds an XPUB for its channel and waits until each
+        reader's SUB has subscribed; a relay subscribes upstream only once its own readers have.
+        Writers start first (the shape's list in reverse), each listening before its readers
+        start, so a reader does not wait for libzmq's 100 ms reconnect interval."""
+        ports = {}
+        procs = []
+        log = open(self.work / "raw-best.log", "a")
+        for name, role, inp, outs in reversed(SHAPES[shape]):
+            argv = [str(self.bin / "bench-raw-best-stage"), "--role", role, "--name", name,
+                    "--count", str(count), "--result", str(result), "--timeout-s", "120",
+                    "--codec", codec]
+            if inp:
+                argv += ["--in", f"tcp://127.0.0.1:{ports[inp]}"]
+            if outs:
+                ports[outs[0]] = free_port()
+                readers = sum(1 for s in SHAPES[shape] if s[2] == outs[0])
+                argv += ["--out", f"tcp://127.0.0.1:{ports[outs[0]]}",
+                         "--subscribers", str(readers)]
+            if role == "source":
+                argv += ["--rate", str(rate), "--size", str(size)]
+            procs.append(self.spawn(argv, log))
+            if outs and not wait_listening(ports[outs[0]], 10):
                 wait_all(procs, 0)
                 return False
         return wait_all(procs, 150)
@@ -560,10 +595,14 @@ def main():
     count = 200_000 if args.quick else 500_000
     runs = 3
     latency_s = 2 if args.quick else 5
-    systems = ["raw", "brook-best-effort", "brook-at-least-once"]
+    # raw (the best libzmq code, every ratio's baseline), raw-naive and raw-ceiling in every
+    # shape, so each shape's targets have their reference in the same run.
+    raw_systems = ["raw", "raw-naive", "raw-ceiling"]
+    systems = raw_systems + ["brook-best-effort", "brook-at-least-once"]
     # brook-durable: the same relay with a durable output and no store, to tell the journal's
     # share of the stateful relay's cost from the store's.
-    relay_systems = ["brook-at-least-once", "brook-durable", "brook-stateful"]
+    relay_systems = raw_systems + ["brook-best-effort", "brook-at-least-once", "brook-durable",
+                                   "brook-stateful"]
     peer_counts = {"nats": count, "rabbitmq-auto": count // 5, "rabbitmq-confirm": count // 10}
     results, scaling, request_reply, bridges, cross = [], None, {}, None, None
     try:
