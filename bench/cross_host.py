@@ -85,12 +85,13 @@ class CrossRunner:
         ep = f"tcp://{address(SOURCE_HOST)}:{port}"
         source = self.r.spawn(self.bed.exec(SOURCE_HOST) + [
             stage, "--role", "source", "--name", "client", "--out", ep, "--subscribers", "1",
-            "--rate", "0", "--size", str(size)] + common, log)
+            "--rate", "0", "--size", str(size)] + common, log, own_session=False)
         if not wait_listening(source.pid, port, 10):
             wait_all([source], 0)
             return False
         sink = self.r.spawn(self.bed.exec(SINK_HOST) + [stage, "--role", "sink", "--name", "sink",
-                                                         "--in", ep] + common, log)
+                                                         "--in", ep] + common, log,
+                            own_session=False)
         return wait_all([source, sink], 150)
 
     def run_brook(self, system, size, count, result):
