@@ -76,20 +76,23 @@ class CrossRunner:
         return {"ok": ok, "stages": read_results(result), "directory_cpu_ms": 0.0}
 
     def run_raw(self, system, size, count, result):
+        """The best raw stage (bench-raw-best-stage), wired as on loopback: the source binds its
+        XPUB, the sink's SUB connects to it."""
         port = free_port()
         log = open(self.r.work / "cross-raw.log", "a")
-        stage = str(self.r.bin / "bench-raw-stage")
+        stage = str(self.r.bin / "bench-raw-best-stage")
         common = ["--count", str(count), "--result", str(result), "--timeout-s", "120"]
-        ep = f"tcp://{address(SINK_HOST)}:{port}"
-        sink = self.r.spawn(self.bed.exec(SINK_HOST) + [stage, "--role", "sink", "--name", "sink",
-                                                         "--in", ep] + common, log)
-        if not wait_listening(sink.pid, port, 10):
-            wait_all([sink], 0)
-            return False
+        ep = f"tcp://{address(SOURCE_HOST)}:{port}"
         source = self.r.spawn(self.bed.exec(SOURCE_HOST) + [
-            stage, "--role", "source", "--name", "client", "--out", ep, "--rate", "0",
-            "--size", str(size)] + common, log)
-        return wait_all([sink, source], 150)
+            stage, "--role", "source", "--name", "client", "--out", ep, "--subscribers", "1",
+            "--rate", "0", "--size", str(size)] + common, log, own_session=False)
+        if not wait_listening(source.pid, port, 10):
+            wait_all([source], 0)
+            return False
+        sink = self.r.spawn(self.bed.exec(SINK_HOST) + [stage, "--role", "sink", "--name", "sink",
+                                                         "--in", ep] + common, log,
+                            own_session=False)
+        return wait_all([source, sink], 150)
 
     def run_brook(self, system, size, count, result):
         port = free_port()

@@ -1,7 +1,9 @@
-// bench-raw-stage: one stage of the benchmark pipelines written directly on libzmq, the baseline
-// brook is measured against (bench/run.py). Same roles and result line as
-// bench/brook/brook_bench_stage.cpp; every reader binds a PULL, every writer connects one PUSH
-// per reader, and every hop decodes and re-encodes brook's envelope so the codec work matches.
+// bench-raw-stage: one stage of the benchmark pipelines written directly on libzmq, the naive
+// way: the `raw-naive` row of bench/run.py, shown beside `raw` (raw_best_stage.cpp, the baseline
+// every ratio uses) so the table shows what the best one's choices are worth. Same roles and
+// result line as bench/brook/brook_bench_stage.cpp; every reader binds a PULL, every writer
+// connects one PUSH per reader and sends to each with a blocking send, every hop decodes brook's
+// envelope into a fresh object (msgpack::unpack) and re-encodes it.
 //
 // usage: bench-raw-stage --role source|relay|sink --name NAME --count N [--rate R] [--size B]
 //                        [--in EP] [--out EP[,EP...]] [--result FILE] [--timeout-s T]
@@ -153,7 +155,7 @@ class Stage {
     // Linger runs out at the deadline: a flush that ended there may not have finished.
     if (outcome == Outcome::done && !outs_.empty() && expired()) outcome = Outcome::timed_out;
     // Written after the flush, so the CPU the I/O thread spends sending the tail is counted.
-    stats_.write(o_.result, "raw", o_.role, o_.name, dropped_);
+    stats_.write(o_.result, "raw-naive", o_.role, o_.name, dropped_);
     return outcome == Outcome::done ? 0 : 3;
   }
 
