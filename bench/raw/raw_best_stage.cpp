@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "common/bench_stage.hpp"
+#include "common/raw_args.hpp"
 #include "raw/envelope_view.hpp"
 
 namespace {
@@ -59,77 +60,29 @@ constexpr const char* kUsage =
     "       [--size B] [--in ENDPOINT] [--out ENDPOINT --subscribers N]\n"
     "       [--codec envelope|none] [--result FILE] [--timeout-s T]\n";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using bench::UsageError;
 
-struct Options {
-  std::string role;
-  std::string name;
-  std::uint64_t count = 0;
-  std::uint64_t rate = 0;
-  std::size_t size = 100;
-  std::string in;
+struct Options : bench::RawArgs {
   std::string out;
   int subscribers = 0;
-  bool codec = true;   // --codec envelope (default) or none
-  std::string result;  // empty: stdout
-  double timeout_s = 120;
+  bool codec = true;  // --codec envelope (default) or none
 };
-
-template <typename T>
-T parse_number(std::string_view flag, std::string_view text) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) {
-    throw UsageError(std::string(flag) + ": not a number: '" + std::string(text) + "'");
-  }
-  return value;
-}
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string_view flag = argv[i];
-    if (i + 1 >= argc) throw UsageError(std::string(flag) + " needs a value");
-    const std::string_view value = argv[i + 1];
-    if (flag == "--role") {
-      o.role = value;
-    } else if (flag == "--name") {
-      o.name = value;
-    } else if (flag == "--count") {
-      o.count = parse_number<std::uint64_t>(flag, value);
-    } else if (flag == "--rate") {
-      o.rate = parse_number<std::uint64_t>(flag, value);
-    } else if (flag == "--size") {
-      o.size = parse_number<std::size_t>(flag, value);
-    } else if (flag == "--in") {
-      o.in = value;
-    } else if (flag == "--out") {
+  bench::parse_raw_args(argc, argv, o, [&](std::string_view flag, std::string_view value) {
+    if (flag == "--out") {
       o.out = value;
     } else if (flag == "--subscribers") {
-      o.subscribers = parse_number<int>(flag, value);
+      o.subscribers = bench::parse_number<int>(flag, value);
     } else if (flag == "--codec") {
       if (value != "envelope" && value != "none") throw UsageError("--codec: envelope or none");
       o.codec = value == "envelope";
-    } else if (flag == "--result") {
-      o.result = value;
-    } else if (flag == "--timeout-s") {
-      o.timeout_s = parse_number<double>(flag, value);
     } else {
-      throw UsageError("unknown flag '" + std::string(flag) + "'");
+      return false;
     }
-  }
-  if (o.role != "source" && o.role != "relay" && o.role != "sink") {
-    throw UsageError("--role must be source, relay or sink");
-  }
-  if (o.name.empty()) throw UsageError("--name is required");
-  if (o.count == 0) throw UsageError("--count N (N > 0) is required");
-  if (!(o.timeout_s > 0)) throw UsageError("--timeout-s must be > 0");
-  // A stray endpoint would be silently unused and hide a wiring mistake in the driver.
-  if ((o.role == "source") != o.in.empty()) {
-    throw UsageError("--in is required for relay and sink, and only for them");
-  }
+    return true;
+  });
   if ((o.role == "sink") != o.out.empty() || (o.role == "sink") != (o.subscribers == 0)) {
     throw UsageError(
         "--out and --subscribers N (N > 0) are required for source and relay, "
