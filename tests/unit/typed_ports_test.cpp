@@ -137,6 +137,25 @@ TEST_F(TypedPorts, AMessageOfTheRightTypeWhosePayloadDoesNotConvertIsUndecodable
   EXPECT_TRUE(lines_.empty());
 }
 
+// Sent as a wc.Line without its text: what an older producer of the type would send.
+struct LineWithoutText {
+  static constexpr std::string_view kTypeName = "wc.Line";
+  std::uint64_t id = 0;
+  MSGPACK_DEFINE_MAP(id)
+};
+
+// A typed handler converts each message into one value it keeps (no allocation per message): a
+// field the next payload lacks must read as its default, not as the previous message's.
+TEST_F(TypedPorts, AFieldThePayloadLacksReadsAsItsDefaultNotAsThePreviousMessages) {
+  wire();
+  EXPECT_EQ(t_.send("in", Line{1, "a text longer than a short string keeps inline"}).outcome,
+            Outcome::kHandled);
+  EXPECT_EQ(t_.send("in", LineWithoutText{2}).outcome, Outcome::kHandled);
+  ASSERT_EQ(lines_.size(), 2u);
+  EXPECT_EQ(lines_[0], "a text longer than a short string keeps inline");
+  EXPECT_EQ(lines_[1], "") << "the kept value was not reset between messages";
+}
+
 TEST_F(TypedPorts, AnUntypedHandlerTakesAnyType) {
   std::vector<std::string> types;
   t_.node().on("in", [&](const Message& m) { types.emplace_back(m.type()); });
