@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import free_port, read_results, summarize, wait_all  # noqa: E402
+from run import RAW_HWM, RAW_HWM_DEFAULT, free_port, read_results, summarize, wait_all  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "netns"
 SYSTEMS = ["raw", "brook-best-effort", "brook-at-least-once"]
@@ -77,11 +77,12 @@ class CrossRunner:
 
     def run_raw(self, system, size, count, result):
         """The best raw stage (bench-raw-best-stage), wired as on loopback: the source binds its
-        XPUB, the sink's SUB connects to it."""
+        PUSH, the sink's PULL connects to it."""
         port = free_port()
         log = open(self.r.work / "cross-raw.log", "a")
         stage = str(self.r.bin / "bench-raw-best-stage")
-        common = ["--count", str(count), "--result", str(result), "--timeout-s", "120"]
+        common = ["--count", str(count), "--result", str(result), "--timeout-s", "120",
+                  "--hwm", str(RAW_HWM.get(("one-hop", size), RAW_HWM_DEFAULT))]
         ep = f"tcp://{address(SOURCE_HOST)}:{port}"
         source = self.r.spawn(self.bed.exec(SOURCE_HOST) + [
             stage, "--role", "source", "--name", "client", "--out", ep, "--subscribers", "1",

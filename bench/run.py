@@ -44,6 +44,14 @@ LATENCY_RATE = 10000
 # Messages per run of the cross-namespace rows (bench/cross_host.py): their 18 runs take about
 # 15 s, so --quick has them too.
 CROSS_COUNT = 200_000
+# The best raw stage's high-water marks (messages, send and receive), per (shape, body size):
+# measured on this 2-core VM, 3 alternating runs each (docs/bench.md). 10,000 carries 100 B
+# over one hop 1.3-2x faster than libzmq's 1000 (fewer writer wake-ups) and the relay a little;
+# at 1 KiB and on the 5-process shop the larger queues cost more in cache misses than they save
+# (one hop 1 KiB 0.63-0.71M msg/s against 0.82-0.92M, shop 100 B 0.57-0.71M against 0.64-0.77M).
+RAW_HWM = {("one-hop", 100): 10_000, ("relay", 100): 10_000}
+RAW_HWM_DEFAULT = 1000
+
 SHAPES = {
     # name -> list of (stage name, role, inputs, outputs); channels are named after the reader
     "one-hop": [("sink", "sink", "sink", []), ("client", "source", None, ["sink"])],
@@ -202,8 +210,9 @@ class Runner:
         return wait_all(procs, 150)
 
     def run_raw_best(self, shape, size, count, rate, result, codec):
-        """bench-raw-best-stage: every writer binds an XPUB for its channel and waits until each
-        reader's SUB has subscribed; a relay subscribes upstream only once its own readers have.
+        """bench-raw-best-stage: every writer binds a socket for its channel (a PUSH for one reader,
+        an XPUB for several) and waits until each reader is connected; a relay connects upstream
+        only once its own readers have.
         Writers start first (the shape's list in reverse), each listening before its readers
         start, so a reader does not wait for libzmq's 100 ms reconnect interval."""
         ports = {}
@@ -212,9 +221,10 @@ class Runner:
         for name, role, inp, outs in reversed(SHAPES[shape]):
             argv = [str(self.bin / "bench-raw-best-stage"), "--role", role, "--name", name,
                     "--count", str(count), "--result", str(result), "--timeout-s", "120",
-                    "--codec", codec]
+                    "--codec", codec, "--hwm", str(RAW_HWM.get((shape, size), RAW_HWM_DEFAULT))]
             if inp:
-                argv += ["--in", f"tcp://127.0.0.1:{ports[inp]}"]
+                readers = sum(1 for s in SHAPES[shape] if s[2] == inp)
+                argv += ["--in", f"tcp://127.0.0.1:{ports[inp]}", "--in-readers", str(readers)]
             if outs:
                 ports[outs[0]] = free_port()
                 readers = sum(1 for s in SHAPES[shape] if s[2] == outs[0])

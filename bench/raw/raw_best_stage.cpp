@@ -4,25 +4,28 @@
 // naive baseline, raw_stage.cpp): every hop decodes brook's envelope and the {seq, t_ns, body}
 // payload and re-encodes both. What it does better, each for a reason given where it is done:
 //   - fan-out through one XPUB per writer (bound; XPUB_NODROP: backpressure, never a drop) that
-//     every reader's SUB connects to, not one blocking PUSH per reader;
+//     every reader's SUB connects to, not one blocking PUSH per reader; a channel with a single
+//     reader is a PUSH to a PULL instead, which skips the subscription matching XPUB and SUB do
+//     per message (one hop, 100 B: see docs/bench.md);
 //   - a burst is drained without a poll between messages, and a wait costs one poll(2);
 //   - nothing is allocated per message: envelope and payload are decoded as views into the
 //     received frame (envelope_view.hpp), re-encoded into one reused buffer, sent with zmq_send;
-//   - high-water marks of kHwm messages instead of libzmq's 1000.
+//   - high-water marks (--hwm) tuned per shape and size by bench/run.py (RAW_HWM says why).
 // `--codec none` is the transport ceiling: the same sockets, but the frames carry no envelope.
 // The source writes seq and t_ns into the first 16 bytes of a body-sized frame, a relay
 // forwards the received frame as it is, a sink reads t_ns at byte 8. A mode of this program
 // rather than a program of its own, so that the sockets are the same code and the two rows
 // differ by the codec alone.
 //
-// Wiring (the reverse of bench-raw-stage's): a writer binds --out and waits until --subscribers
-// SUBs have subscribed before it sends; a reader connects --in. A relay connects its input only
-// once its own readers are subscribed, so by the time the source sees its subscribers the whole
-// pipeline is, and no message is sent into a pipe that no reader has yet.
+// Wiring (the reverse of bench-raw-stage's): a writer binds --out and waits until its
+// --subscribers readers are connected before it sends (SUBs: their subscriptions; one PULL: the
+// PUSH's handshake, from a socket monitor); a reader connects --in, as a PULL if --in-readers is
+// 1, else as a SUB. A relay connects its input only once its own readers are, so by the time
+// the source sees its readers the whole pipeline is, and no message waits for a reader.
 //
 // usage: bench-raw-best-stage --role source|relay|sink --name NAME --count N [--rate R]
-//          [--size B] [--in EP] [--out EP --subscribers N] [--codec envelope|none]
-//          [--result FILE] [--timeout-s T]
+//          [--size B] [--in EP [--in-readers N]] [--out EP --subscribers N]
+//          [--codec envelope|none] [--hwm N] [--result FILE] [--timeout-s T]
 // exit: 0 done, 1 runtime error, 2 bad usage, 3 timed out (the result is written as it stood).
 #include <zmq.h>
 
@@ -48,24 +51,21 @@ namespace {
 constexpr int kWakeMs = 100;  // how often a blocked send, recv or poll wakes to check the deadline
 // Same pacing as every other system's source (bench::Pacer): paced rows stay comparable.
 constexpr auto kPaceNap = std::chrono::milliseconds(1);
-// 10x libzmq's default of 1000: at 500k msg/s, 1000 messages are 2 ms, less than one time slice
-// of another stage on 2 cores, so a writer whose reader is descheduled would block soon after;
-// 10,000 at 1 KiB is ~10 MiB per pipe at most. (1000, 3000 and 100,000 measured the same as
-// 10,000 within this VM's noise: docs/bench.md.)
-constexpr int kHwm = 10'000;
 constexpr std::size_t kCeilingHeader = 16;  // --codec none: seq and t_ns, native byte order
 
 constexpr const char* kUsage =
     "usage: bench-raw-best-stage --role source|relay|sink --name NAME --count N [--rate R]\n"
-    "       [--size B] [--in ENDPOINT] [--out ENDPOINT --subscribers N]\n"
-    "       [--codec envelope|none] [--result FILE] [--timeout-s T]\n";
+    "       [--size B] [--in ENDPOINT [--in-readers N]] [--out ENDPOINT --subscribers N]\n"
+    "       [--codec envelope|none] [--hwm N] [--result FILE] [--timeout-s T]\n";
 
 using bench::UsageError;
 
 struct Options : bench::RawArgs {
   std::string out;
   int subscribers = 0;
-  bool codec = true;  // --codec envelope (default) or none
+  int in_readers = 1;  // how many readers --in's channel has: its writer's --subscribers
+  int hwm = 1000;      // send and receive high-water marks, messages (libzmq's default)
+  bool codec = true;   // --codec envelope (default) or none
 };
 
 Options parse_options(int argc, char** argv) {
@@ -75,6 +75,12 @@ Options parse_options(int argc, char** argv) {
       o.out = value;
     } else if (flag == "--subscribers") {
       o.subscribers = bench::parse_number<int>(flag, value);
+    } else if (flag == "--in-readers") {
+      o.in_readers = bench::parse_number<int>(flag, value);
+      if (o.in_readers < 1) throw UsageError("--in-readers must be >= 1");
+    } else if (flag == "--hwm") {
+      o.hwm = bench::parse_number<int>(flag, value);
+      if (o.hwm < 1) throw UsageError("--hwm must be >= 1");
     } else if (flag == "--codec") {
       if (value != "envelope" && value != "none") throw UsageError("--codec: envelope or none");
       o.codec = value == "envelope";
@@ -113,14 +119,26 @@ class Stage {
     stats_.record_latency(o.role == "sink");
     zmq_msg_init(&frame_);
     if (o.out.empty()) return;
-    out_ = socket(ZMQ_XPUB);
-    // XPUB drops for a subscriber whose pipe is full unless NODROP: then zmq_send returns EAGAIN
-    // (a blocking send waits), so the slowest reader backpressures the writer as a PUSH would,
-    // while one send serves every reader: the frame is copied once and shared by reference.
-    set_int(out_, ZMQ_XPUB_NODROP, 1, "ZMQ_XPUB_NODROP");
-    // Every subscriber's subscription, not only the first for a topic: they are counted.
-    set_int(out_, ZMQ_XPUB_VERBOSE, 1, "ZMQ_XPUB_VERBOSE");
-    set_int(out_, ZMQ_SNDHWM, kHwm, "ZMQ_SNDHWM");
+    if (o.subscribers == 1) {
+      out_ = socket(ZMQ_PUSH);
+      // Its handshakes tell when the reader is connected (wait_for_subscribers).
+      const std::string monitor = "inproc://out-monitor";
+      if (zmq_socket_monitor(out_, monitor.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
+        fail("zmq_socket_monitor");
+      }
+      monitor_ = socket(ZMQ_PAIR);
+      set_int(monitor_, ZMQ_RCVTIMEO, kWakeMs, "ZMQ_RCVTIMEO");
+      if (zmq_connect(monitor_, monitor.c_str()) != 0) fail("connect " + monitor);
+    } else {
+      out_ = socket(ZMQ_XPUB);
+      // XPUB drops for a subscriber whose pipe is full unless NODROP: then zmq_send returns
+      // EAGAIN (a blocking send waits), so the slowest reader backpressures the writer as a PUSH
+      // would, while one send serves every reader: the frame is copied once and shared.
+      set_int(out_, ZMQ_XPUB_NODROP, 1, "ZMQ_XPUB_NODROP");
+      // Every subscriber's subscription, not only the first for a topic: they are counted.
+      set_int(out_, ZMQ_XPUB_VERBOSE, 1, "ZMQ_XPUB_VERBOSE");
+    }
+    set_int(out_, ZMQ_SNDHWM, o.hwm, "ZMQ_SNDHWM");
     set_int(out_, ZMQ_SNDTIMEO, kWakeMs, "ZMQ_SNDTIMEO");
     set_int(out_, ZMQ_RCVTIMEO, kWakeMs, "ZMQ_RCVTIMEO");
     if (zmq_bind(out_, o.out.c_str()) != 0) fail("bind " + o.out);
@@ -132,7 +150,7 @@ class Stage {
 
   ~Stage() {  // after an exception; run() closes everything itself
     zmq_msg_close(&frame_);
-    for (void* s : {in_, out_}) {
+    for (void* s : {in_, out_, monitor_}) {
       if (s != nullptr) zmq_close(s);
     }
     if (ctx_ != nullptr) zmq_ctx_term(ctx_);
@@ -165,8 +183,29 @@ class Stage {
   }
 
   // A subscription arrives on the XPUB as a message "\x01<topic>" once the subscriber's
-  // connection is up and attached: from then on a send reaches it.
+  // connection is up and attached: from then on a send reaches it. A PUSH's reader is attached
+  // once the handshake succeeded; the monitor's event is two frames (event and value, then the
+  // endpoint).
   Outcome wait_for_subscribers() {
+    if (monitor_ != nullptr) {
+      for (bool seen = false; !seen;) {
+        if (zmq_msg_recv(&frame_, monitor_, 0) < 0) {
+          if (zmq_errno() != EAGAIN) fail("receive a monitor event");
+          if (expired()) return Outcome::timed_out;
+          continue;
+        }
+        std::uint16_t event = 0;
+        if (zmq_msg_size(&frame_) >= sizeof event) {
+          std::memcpy(&event, zmq_msg_data(&frame_), sizeof event);
+        }
+        seen = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+        if (zmq_msg_more(&frame_) && zmq_msg_recv(&frame_, monitor_, 0) < 0) fail("monitor");
+      }
+      zmq_socket_monitor(out_, nullptr, 0);
+      zmq_close(monitor_);
+      monitor_ = nullptr;
+      return Outcome::done;
+    }
     for (int seen = 0; seen < o_.subscribers;) {
       if (zmq_msg_recv(&frame_, out_, 0) < 0) {
         if (zmq_errno() != EAGAIN) fail("receive a subscription");
@@ -180,10 +219,10 @@ class Stage {
   }
 
   void connect_input() {
-    in_ = socket(ZMQ_SUB);
-    set_int(in_, ZMQ_RCVHWM, kHwm, "ZMQ_RCVHWM");
+    in_ = socket(o_.in_readers == 1 ? ZMQ_PULL : ZMQ_SUB);
+    set_int(in_, ZMQ_RCVHWM, o_.hwm, "ZMQ_RCVHWM");
     set_int(in_, ZMQ_RCVTIMEO, kWakeMs, "ZMQ_RCVTIMEO");
-    if (zmq_setsockopt(in_, ZMQ_SUBSCRIBE, "", 0) != 0) fail("ZMQ_SUBSCRIBE");
+    if (o_.in_readers > 1 && zmq_setsockopt(in_, ZMQ_SUBSCRIBE, "", 0) != 0) fail("ZMQ_SUBSCRIBE");
     if (zmq_connect(in_, o_.in.c_str()) != 0) fail("connect " + o_.in);
   }
 
@@ -331,6 +370,7 @@ class Stage {
   void* ctx_;
   void* in_ = nullptr;
   void* out_ = nullptr;
+  void* monitor_ = nullptr;  // a PUSH's handshake events, until its reader is connected
   zmq_msg_t frame_;
   std::uint64_t received_ = 0;
   bench::EnvelopeWriter writer_;
