@@ -127,6 +127,39 @@ TEST_F(SendersTest, BestEffortQueuesUntilAReplicaConnectsThenRefusesBeyondMaxPen
   EXPECT_EQ(r.receive()->second, "d");
 }
 
+// A producer faster than its replica: once the pipe is full, what follows waits in the queue and
+// goes out, in order, as the replica makes room (the socket's POLLOUT), not lost nor reordered.
+TEST_F(SendersTest, BestEffortSendsWhatWaitedBehindAFullPipeInOrder) {
+  ChannelSpec ch = channel(Delivery::kBestEffort, 100'000);
+  ch.hwm = 10;
+  BestEffortSender s(ctx, ch, "counter", false, 0ms, counters, security);
+  Replica r(ctx, zmq::socket_type::pull, "x0");
+  r.socket.set(zmq::sockopt::rcvhwm, 10);
+  s.add_replica(r.entry);
+  ASSERT_TRUE(wait_connected(s, 1));
+  constexpr int kCount = 20'000;  // far beyond both pipes and the kernel's socket buffers
+  for (int i = 0; i < kCount; ++i) {
+    auto m = msg(std::to_string(i));
+    ASSERT_NE(s.offer(m, static_cast<std::uint64_t>(i + 1)), Offer::kFull);
+  }
+  ASSERT_GT(s.pending(), 0u);
+  EXPECT_EQ(s.flush(), 0u);  // nobody read: no room
+  int next = 0;
+  const auto deadline = Clock::now() + 10s;
+  while (next < kCount && Clock::now() < deadline) {
+    zmq::pollitem_t items[] = {{s.socket().handle(), 0, s.interest(), 0},
+                               {r.socket.handle(), 0, ZMQ_POLLIN, 0}};
+    (void)zmq::poll(items, 2, 20ms);
+    if (items[0].revents != 0) (void)s.on_socket_ready(nullptr);
+    for (zmq::message_t got; next < kCount && r.socket.recv(got, zmq::recv_flags::dontwait);) {
+      ASSERT_EQ(got.to_string(), std::to_string(next));
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, kCount);
+  EXPECT_EQ(s.pending(), 0u);
+}
+
 TEST_F(SendersTest, ReliableKeepsEachMessageUntilAcknowledged) {
   const ChannelSpec ch = channel(Delivery::kAtLeastOnce);
   ReliableSender s(ctx, ch, "counter", 0ms, counters, security);

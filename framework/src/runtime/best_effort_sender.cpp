@@ -14,16 +14,23 @@ BestEffortSender::BestEffortSender(zmq::context_t& context, const ChannelSpec& c
 }
 
 Offer BestEffortSender::offer(zmq::message_t& msg, std::uint64_t, std::uint64_t, bool force) {
-  if (pending_.empty() && socket_.send(msg, zmq::send_flags::dontwait)) return Offer::kSent;
+  if (pending_.empty()) {
+    if (socket_.send(msg, zmq::send_flags::dontwait)) return Offer::kSent;
+    full_ = true;
+  }
   if (!force && pending_.size() >= max_pending_) return Offer::kFull;
   pending_.push_back(std::move(msg));
   return Offer::kQueued;
 }
 
 std::size_t BestEffortSender::flush() {
+  if (full_) return 0;
   std::size_t sent = 0;
   while (!pending_.empty()) {
-    if (!socket_.send(pending_.front(), zmq::send_flags::dontwait)) break;
+    if (!socket_.send(pending_.front(), zmq::send_flags::dontwait)) {
+      full_ = true;
+      break;
+    }
     pending_.pop_front();
     ++sent;
   }
@@ -31,6 +38,7 @@ std::size_t BestEffortSender::flush() {
 }
 
 std::size_t BestEffortSender::on_socket_ready(const AckedFn&) {
+  full_ = false;
   return flush();
 }
 

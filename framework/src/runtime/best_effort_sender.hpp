@@ -24,6 +24,10 @@ class BestEffortSender final : public GroupSender {
 
  private:
   RingQueue<zmq::message_t> pending_;
+  // A send found no replica with room. Until the socket reports room again (on_socket_ready,
+  // which the loop calls on ZMQ_POLLOUT while anything waits), flush() does not try: while a
+  // fast producer's queue stays full, every emit() would otherwise pay a refused send.
+  bool full_ = false;
 };
 
 }  // namespace brook::detail
