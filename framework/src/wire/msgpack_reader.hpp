@@ -1,10 +1,14 @@
 // A bounds-checked cursor over msgpack bytes that reads one value header at a time without
 // allocating. Used for the envelope, whose layout is fixed, so a tree decode is unnecessary.
+// The reads are defined here, inline: each envelope decode makes a dozen of them, and as calls
+// into another unit they cost a third of the decode (one-hop sink profile, docs/bench.md).
 #pragma once
 
+#include <bit>
 #include <brook/envelope_codec.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -37,10 +41,163 @@ class MsgpackReader {
  private:
   std::uint8_t peek() const noexcept { return static_cast<std::uint8_t>(data_[pos_]); }
   bool has(std::size_t n) const noexcept { return data_.size() - pos_ >= n; }
+  // The big-endian number of `width` (1, 2, 4 or 8) bytes at `at`; the caller checked has().
   std::uint64_t be(std::size_t at, std::size_t width) const noexcept;
 
   std::span<const std::byte> data_;
   std::size_t pos_ = 0;
 };
+
+inline std::uint64_t MsgpackReader::be(std::size_t at, std::size_t width) const noexcept {
+  // One load and a byte swap per width rather than a loop: it runs for most envelope fields.
+  const std::byte* p = data_.data() + at;
+  switch (width) {
+    case 1:
+      return static_cast<std::uint8_t>(*p);
+    case 2: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return std::endian::native == std::endian::little ? __builtin_bswap16(v) : v;
+    }
+    case 4: {
+      std::uint32_t v;
+      std::memcpy(&v, p, 4);
+      return std::endian::native == std::endian::little ? __builtin_bswap32(v) : v;
+    }
+    default: {  // 8
+      std::uint64_t v;
+      std::memcpy(&v, p, 8);
+      return std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
+    }
+  }
+}
+
+inline bool MsgpackReader::peek_nil() const noexcept {
+  return has(1) && peek() == 0xc0;
+}
+
+inline DecodeErrc MsgpackReader::read_array_header(std::uint32_t& n) noexcept {
+  if (!has(1)) return DecodeErrc::kTruncated;
+  const std::uint8_t b = peek();
+  if ((b & 0xf0) == 0x90) {
+    n = b & 0x0f;
+    pos_ += 1;
+    return DecodeErrc::kOk;
+  }
+  const std::size_t width = b == 0xdc ? 2 : b == 0xdd ? 4 : 0;
+  if (width == 0) return DecodeErrc::kWrongType;
+  if (!has(1 + width)) return DecodeErrc::kTruncated;
+  n = static_cast<std::uint32_t>(be(pos_ + 1, width));
+  pos_ += 1 + width;
+  return DecodeErrc::kOk;
+}
+
+inline DecodeErrc MsgpackReader::read_map_header(std::uint32_t& n) noexcept {
+  if (!has(1)) return DecodeErrc::kTruncated;
+  const std::uint8_t b = peek();
+  if ((b & 0xf0) == 0x80) {
+    n = b & 0x0f;
+    pos_ += 1;
+    return DecodeErrc::kOk;
+  }
+  const std::size_t width = b == 0xde ? 2 : b == 0xdf ? 4 : 0;
+  if (width == 0) return DecodeErrc::kWrongType;
+  if (!has(1 + width)) return DecodeErrc::kTruncated;
+  n = static_cast<std::uint32_t>(be(pos_ + 1, width));
+  pos_ += 1 + width;
+  return DecodeErrc::kOk;
+}
+
+inline DecodeErrc MsgpackReader::read_int(std::int64_t& v) noexcept {
+  if (!has(1)) return DecodeErrc::kTruncated;
+  const std::uint8_t b = peek();
+  if (b <= 0x7f) {
+    v = b;
+    pos_ += 1;
+    return DecodeErrc::kOk;
+  }
+  if (b >= 0xe0) {
+    v = static_cast<std::int8_t>(b);
+    pos_ += 1;
+    return DecodeErrc::kOk;
+  }
+  // uint 8/16/32/64 are 0xcc-0xcf, int 8/16/32/64 are 0xd0-0xd3: 1 << (low bits) bytes follow.
+  const bool is_signed = b >= 0xd0 && b <= 0xd3;
+  if (!is_signed && (b < 0xcc || b > 0xcf)) return DecodeErrc::kWrongType;
+  const std::size_t width = std::size_t{1} << (b & 0x03);
+  if (!has(1 + width)) return DecodeErrc::kTruncated;
+  const std::uint64_t raw = be(pos_ + 1, width);
+  if (is_signed) {
+    // Sign-extend from `width` bytes.
+    const unsigned shift = static_cast<unsigned>(64 - 8 * width);
+    v = static_cast<std::int64_t>(raw << shift) >> shift;
+  } else {
+    if (raw > static_cast<std::uint64_t>(INT64_MAX)) return DecodeErrc::kOutOfRange;
+    v = static_cast<std::int64_t>(raw);
+  }
+  pos_ += 1 + width;
+  return DecodeErrc::kOk;
+}
+
+inline DecodeErrc MsgpackReader::read_uint(std::uint64_t& v) noexcept {
+  if (!has(1)) return DecodeErrc::kTruncated;
+  const std::uint8_t b = peek();
+  if (b <= 0x7f) {
+    v = b;
+    pos_ += 1;
+    return DecodeErrc::kOk;
+  }
+  if (b < 0xcc || b > 0xcf) {
+    // Other encoders may write a non-negative value in a signed format.
+    std::int64_t s = 0;
+    const std::size_t saved = pos_;
+    const DecodeErrc e = read_int(s);
+    if (e != DecodeErrc::kOk) return e;
+    if (s < 0) {
+      pos_ = saved;
+      return DecodeErrc::kOutOfRange;
+    }
+    v = static_cast<std::uint64_t>(s);
+    return DecodeErrc::kOk;
+  }
+  const std::size_t width = std::size_t{1} << (b & 0x03);  // uint 8/16/32/64: 0xcc-0xcf
+  if (!has(1 + width)) return DecodeErrc::kTruncated;
+  v = be(pos_ + 1, width);
+  pos_ += 1 + width;
+  return DecodeErrc::kOk;
+}
+
+inline DecodeErrc MsgpackReader::read_str(std::string_view& v) noexcept {
+  if (!has(1)) return DecodeErrc::kTruncated;
+  const std::uint8_t b = peek();
+  std::size_t width = 0;
+  std::uint64_t len = 0;
+  if ((b & 0xe0) == 0xa0) {
+    len = b & 0x1f;
+  } else if (b == 0xd9 || b == 0xda || b == 0xdb) {
+    width = b == 0xd9 ? 1 : b == 0xda ? 2 : 4;
+    if (!has(1 + width)) return DecodeErrc::kTruncated;
+    len = be(pos_ + 1, width);
+  } else {
+    return DecodeErrc::kWrongType;
+  }
+  if (!has(1 + width + len)) return DecodeErrc::kTruncated;
+  v = std::string_view(reinterpret_cast<const char*>(data_.data() + pos_ + 1 + width), len);
+  pos_ += 1 + width + len;
+  return DecodeErrc::kOk;
+}
+
+inline DecodeErrc MsgpackReader::read_bin(std::span<const std::byte>& v) noexcept {
+  if (!has(1)) return DecodeErrc::kTruncated;
+  const std::uint8_t b = peek();
+  if (b != 0xc4 && b != 0xc5 && b != 0xc6) return DecodeErrc::kWrongType;
+  const std::size_t width = b == 0xc4 ? 1 : b == 0xc5 ? 2 : 4;
+  if (!has(1 + width)) return DecodeErrc::kTruncated;
+  const std::uint64_t len = be(pos_ + 1, width);
+  if (!has(1 + width + len)) return DecodeErrc::kTruncated;
+  v = data_.subspan(pos_ + 1 + width, len);
+  pos_ += 1 + width + len;
+  return DecodeErrc::kOk;
+}
 
 }  // namespace brook::detail
