@@ -1,11 +1,15 @@
 // What happens to a message after its handler ran (runtime/handling.hpp), shared by the node
-// process and brook::testing: retry delays and dead-letter headers.
+// process and brook::testing: retry delays and dead-letter headers; which calls are timed for the
+// latency histogram.
 #include "runtime/handling.hpp"
 
 #include <gtest/gtest.h>
 
 #include <brook/envelope_codec.hpp>
 #include <set>
+#include <vector>
+
+#include "runtime/handler_timing.hpp"
 
 namespace brook::detail {
 namespace {
@@ -69,6 +73,37 @@ TEST(DeadLetterHeaders, KeepTheOriginalHeadersThenSayWhy) {
   EXPECT_EQ(h[4].second, "checkouts");
   EXPECT_EQ(h[5].second, "basket.0@abc");
   EXPECT_EQ(h[6].second, "42");
+}
+
+// Under a burst one call in 8 is timed and the others count at its time: the histogram's count
+// is every call, its buckets and sum follow the timed calls.
+TEST(HandlerTiming, TimesTheFirstOfEachBatchAndOneInEightElseCountingEveryCall) {
+  HandlerTiming t;
+  LatencyHistogram h;
+  std::vector<int> timed;
+  for (int call = 0; call < 20; ++call) {
+    if (t.due(false)) {
+      timed.push_back(call);
+      t.timed(h, call < 8 ? 3us : 300us);
+    } else {
+      t.untimed(h);
+    }
+  }
+  EXPECT_EQ(timed, (std::vector<int>{0, 8, 16}));  // the very first call, then every 8th
+  EXPECT_EQ(h.count(), 20u);
+  EXPECT_EQ(h.counts[LatencyHistogram::bucket_of(3'000)], 8u);     // calls 0-7 at 3 µs
+  EXPECT_EQ(h.counts[LatencyHistogram::bucket_of(300'000)], 12u);  // 8-19 at 300 µs
+  EXPECT_EQ(h.sum_ns, 8u * 3'000 + 12u * 300'000);
+
+  // A batch's first call is timed whatever came before: a node woken per message times them all.
+  EXPECT_TRUE(t.due(true));
+  t.timed(h, 5us);
+  EXPECT_TRUE(t.due(true));
+  t.timed(h, 7us);
+  EXPECT_FALSE(t.due(false));
+  t.untimed(h);
+  EXPECT_EQ(h.count(), 23u);
+  EXPECT_EQ(h.counts[LatencyHistogram::bucket_of(7'000)], 3u);  // 5 µs, 7 µs and one more at 7
 }
 
 }  // namespace

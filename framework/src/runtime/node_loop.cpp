@@ -204,7 +204,7 @@ void NodeRuntime::drain_input(detail::Receiver& in) {
         tap_refused(why);
         continue;
       case detail::Receiver::Received::kMessage:
-        dispatch(in, frame, peer_, 0);
+        dispatch(in, frame, peer_, 0, i == 0);
         continue;
     }
   }
@@ -213,7 +213,7 @@ void NodeRuntime::drain_input(detail::Receiver& in) {
 }
 
 void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
-                           std::uint32_t attempt) {
+                           std::uint32_t attempt, bool first_of_batch) {
   EnvelopeView env;
   if (const DecodeStatus st = decode_envelope(detail::bytes_of(frame), in.limits(), env); !st) {
     decode_error(in, frame, st.describe());
@@ -250,7 +250,7 @@ void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const st
     start_ns = wall_clock_ns();
     started = Clock::now();
   }
-  detail::HandlerOutcome outcome = call_handler(in, message, a);
+  detail::HandlerOutcome outcome = call_handler(in, message, a, first_of_batch);
   const std::uint64_t dead_lettered = counters.dead_lettered;
   detail::SpanOutcome span_outcome = detail::SpanOutcome::kOk;
   if (outcome.result == detail::HandlerResult::kDeclined) {

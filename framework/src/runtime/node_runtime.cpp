@@ -249,16 +249,23 @@ void NodeRuntime::deliver(std::size_t output, zmq::message_t& msg, std::uint64_t
 }
 
 detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Message& message,
-                                                 detail::DeliveryTracker::Attempt& attempt) {
+                                                 detail::DeliveryTracker::Attempt& attempt,
+                                                 bool first_of_batch) {
   Handling h{attempt.env, &attempt, true, attempt.span};
   staged_.clear();
   if (state_) state_->begin_call();
   handling_ = &h;
-  // One steady_clock pair per call: the handler latency histogram (docs/monitoring.md).
-  const auto started = Clock::now();
+  // The handler latency histogram (docs/monitoring.md): a steady_clock pair per timed call.
+  detail::HandlerTiming& timing = in.handler_timing();
+  const bool timed = timing.due(first_of_batch);
+  const auto started = timed ? Clock::now() : Clock::time_point{};
   const detail::HandlerOutcome outcome = detail::call_handler(in.handler(), message);
   ChannelCounters& counters = in.counters();
-  counters.latency.record(Clock::now() - started);
+  if (timed) {
+    timing.timed(counters.latency, Clock::now() - started);
+  } else {
+    timing.untimed(counters.latency);
+  }
   if (outcome.result == detail::HandlerResult::kOk) ++counters.handled;
   handling_ = nullptr;
   if (state_) {

@@ -110,9 +110,10 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   // A consumer group acknowledged message `seq` of output `output`: its receipt, if any.
   void receipt_acked(std::size_t output, std::uint64_t seq);
   // Calls the handler with its emits staged; delivers them if it returned, discards them if it
-  // threw.
+  // threw. `first_of_batch`: the call is timed for the latency histogram (HandlerTiming).
   detail::HandlerOutcome call_handler(detail::Receiver& in, const Message& message,
-                                      detail::DeliveryTracker::Attempt& attempt);
+                                      detail::DeliveryTracker::Attempt& attempt,
+                                      bool first_of_batch);
   bool dead_letter(detail::DeliveryTracker::Attempt& a, std::uint32_t attempts,
                    const std::string& error);
 
@@ -153,8 +154,9 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
 
   void drain_input(detail::Receiver& in);
   // `attempt` > 0: a retry of a message whose handler threw (skips admission).
+  // `first_of_batch`: the first message drained in a loop pass (or a retry): always timed.
   void dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
-                std::uint32_t attempt);
+                std::uint32_t attempt, bool first_of_batch = true);
   void decode_error(detail::Receiver& in, const zmq::message_t& frame, const std::string& why);
   // An envelope of another channel: given back to its producer where it can be (at-least-once),
   // else a decode error.

@@ -20,6 +20,7 @@
 
 #include "directory/directory_protocol.hpp"
 #include "runtime/accept_guard.hpp"
+#include "runtime/handler_timing.hpp"
 #include "runtime/socket_monitor.hpp"
 #include "runtime/socket_setup.hpp"
 #include "security/security.hpp"
@@ -42,6 +43,7 @@ class Receiver {
   Registration registration() const;
   zmq::socket_t& socket() noexcept { return socket_; }
   std::function<void(const Message&)>& handler() noexcept { return handler_; }
+  HandlerTiming& handler_timing() noexcept { return handler_timing_; }
 
   // The monitor reporting failed accepts (the accept guard handles them) and, with CURVE,
   // handshakes that failed before the ZAP handler could judge them (no CURVE, wrong server key,
@@ -132,6 +134,7 @@ class Receiver {
   AcceptGuard accept_guard_;
   LogRateLimiter refused_log_;
   std::function<void(const Message&)> handler_;
+  HandlerTiming handler_timing_;
 };
 
 // The receiver for `channel`'s delivery (a tap's takes copies best-effort). `own_id`: this
