@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <brook/log.hpp>
 
+#include "util/coarse_clock.hpp"
 #include "wire/control_frames.hpp"
 
 namespace brook::detail {
@@ -74,17 +75,18 @@ Offer ReliableSender::offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_
     held_.push_back(Held{seq, key_hash, std::move(msg)});
     return Offer::kQueued;
   }
-  const auto now = Clock::now();
+  const auto now = coarse_now();  // per message: ack_timeout is far longer than a tick
   InFlightWindow::Entry& e = window_.insert(seq, std::move(msg), key_hash, now);
   if (unsent_.empty() && send(e, now)) return Offer::kSent;
   unsent_.push_back(seq);
-  retry_at_ = now + kRetryPeriod;
+  retry_at_ = Clock::now() + kRetryPeriod;  // not the coarse `now`: it may be a tick behind
   return Offer::kQueued;
 }
 
 std::size_t ReliableSender::flush() {
+  if (unsent_.empty() && held_.empty()) return 0;  // every emit() calls it: no clock read then
   std::size_t sent = 0;
-  const auto now = Clock::now();
+  const auto now = coarse_now();
   while (!unsent_.empty()) {
     InFlightWindow::Entry* e = window_.find(unsent_.front());
     if (e == nullptr || e->replica != InFlightWindow::kUnsent) {
@@ -106,7 +108,7 @@ std::size_t ReliableSender::flush() {
     }
     ++sent;
   }
-  if (!unsent_.empty()) retry_at_ = now + kRetryPeriod;
+  if (!unsent_.empty()) retry_at_ = Clock::now() + kRetryPeriod;
   return sent;
 }
 
