@@ -41,6 +41,7 @@ class MsgpackReader {
  private:
   std::uint8_t peek() const noexcept { return static_cast<std::uint8_t>(data_[pos_]); }
   bool has(std::size_t n) const noexcept { return data_.size() - pos_ >= n; }
+  DecodeErrc read_header(std::uint32_t& n, std::uint8_t fix, std::uint8_t tag16) noexcept;
   // The big-endian number of `width` (1, 2, 4 or 8) bytes at `at`; the caller checked has().
   std::uint64_t be(std::size_t at, std::size_t width) const noexcept;
 
@@ -76,15 +77,18 @@ inline bool MsgpackReader::peek_nil() const noexcept {
   return has(1) && peek() == 0xc0;
 }
 
-inline DecodeErrc MsgpackReader::read_array_header(std::uint32_t& n) noexcept {
+// fixarray/fixmap is `fix` in the high nibble and the count in the low one; `tag16` and the
+// byte after it are the 16- and 32-bit forms.
+inline DecodeErrc MsgpackReader::read_header(std::uint32_t& n, std::uint8_t fix,
+                                             std::uint8_t tag16) noexcept {
   if (!has(1)) return DecodeErrc::kTruncated;
   const std::uint8_t b = peek();
-  if ((b & 0xf0) == 0x90) {
+  if ((b & 0xf0) == fix) {
     n = b & 0x0f;
     pos_ += 1;
     return DecodeErrc::kOk;
   }
-  const std::size_t width = b == 0xdc ? 2 : b == 0xdd ? 4 : 0;
+  const std::size_t width = b == tag16 ? 2 : b == tag16 + 1 ? 4 : 0;
   if (width == 0) return DecodeErrc::kWrongType;
   if (!has(1 + width)) return DecodeErrc::kTruncated;
   n = static_cast<std::uint32_t>(be(pos_ + 1, width));
@@ -92,20 +96,12 @@ inline DecodeErrc MsgpackReader::read_array_header(std::uint32_t& n) noexcept {
   return DecodeErrc::kOk;
 }
 
+inline DecodeErrc MsgpackReader::read_array_header(std::uint32_t& n) noexcept {
+  return read_header(n, 0x90, 0xdc);
+}
+
 inline DecodeErrc MsgpackReader::read_map_header(std::uint32_t& n) noexcept {
-  if (!has(1)) return DecodeErrc::kTruncated;
-  const std::uint8_t b = peek();
-  if ((b & 0xf0) == 0x80) {
-    n = b & 0x0f;
-    pos_ += 1;
-    return DecodeErrc::kOk;
-  }
-  const std::size_t width = b == 0xde ? 2 : b == 0xdf ? 4 : 0;
-  if (width == 0) return DecodeErrc::kWrongType;
-  if (!has(1 + width)) return DecodeErrc::kTruncated;
-  n = static_cast<std::uint32_t>(be(pos_ + 1, width));
-  pos_ += 1 + width;
-  return DecodeErrc::kOk;
+  return read_header(n, 0x80, 0xde);
 }
 
 inline DecodeErrc MsgpackReader::read_int(std::int64_t& v) noexcept {
