@@ -676,7 +676,7 @@ def main():
         import scaling as scaling_module
         scaling_md = scaling_module.markdown(scaling)
     md = markdown(results, scaling_md, args.quick, targets=not args.bridges)
-    if not args.bridges:
+    if not args.bridges and args.shapes is None:  # --shapes runs no request/reply
         md += request_reply_markdown(request_reply)
     if cross is not None:
         import cross_host
