@@ -188,6 +188,36 @@ nodes:
   EXPECT_TRUE(processes_of_topology().empty());
 }
 
+TEST_F(Up, EachNodeReadsItsScopeWithTheFilesLineNumbers) {
+  // brook up hands each node only the lines it needs (BROOK_TOPOLOGY_SCOPE); what the node says
+  // about them still names the file's own lines. `delay_us` is on line 12.
+  topology(R"(
+topology: up-scope
+directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
+channels:
+  a: {external: true}
+  b: {external: true}
+nodes:
+  other: {exec: brook-test-sink, inputs: {in: a}}
+  sink:
+    exec: brook-test-sink
+    inputs: {in: b}
+    params: {delay_us: not-a-number}
+)");
+  Process p = up({}, false);
+  ASSERT_TRUE(wait_for(
+      [&] { return p.log().find("sink.0 failed with a configuration error") != std::string::npos; },
+      20s))
+      << p.log();
+  EXPECT_NE(p.log().find(file_.string() + ":12"), std::string::npos) << p.log();
+  ASSERT_TRUE(wait_for([&] { return pids().count("other.0") > 0; }, 10s)) << p.log();
+  std::ifstream env("/proc/" + std::to_string(pids().at("other.0")) + "/environ");
+  const std::string vars((std::istreambuf_iterator<char>(env)), {});
+  EXPECT_NE(vars.find(std::string("BROOK_TOPOLOGY_SCOPE=other:")), std::string::npos)
+      << "other.0 was given its scope";
+  EXPECT_EQ(p.stop(), 1) << "sink.0 failed\n" << p.log();
+}
+
 TEST_F(Up, ADirectoryPortInUseNamesTheSettingToChange) {
   topology(R"(
 topology: up-port

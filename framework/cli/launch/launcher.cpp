@@ -13,8 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "cli_common.hpp"
@@ -30,6 +32,7 @@
 #include "resolved_view.hpp"
 #include "runtime/node_engine.hpp"
 #include "runtime/reactor.hpp"
+#include "topology/scope.hpp"
 #include "util/lifecycle.hpp"
 #include "util/sd_notify.hpp"
 
@@ -113,6 +116,16 @@ void Launcher::Impl::write_resolved_one(const NodeSpec& n, std::uint32_t instanc
   resolved_->write(n.name, instance, cli::resolved_view(topology, spec, options));
 }
 
+void Launcher::Impl::index_scopes() {
+  if (t_.file.empty()) return;
+  std::ifstream in(t_.file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) return;  // the nodes will say what is wrong with it
+  if (const auto index = detail::index_scope(text.str()))
+    scopes_ = detail::scope_values(t_, *index);
+}
+
 SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
   SpawnSpec s;
   if (p.spec == nullptr) {
@@ -124,6 +137,10 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
     s.args = node_command_args(*p.spec, p.instance, command_options(p.spec));
     s.env = p.spec->env;
     if (resolved_) s.env["BROOK_RESOLVED"] = resolved_->path(p.spec->name, p.instance).string();
+    // Each node parses only what it needs of a large topology (topology/scope.hpp); empty: the
+    // whole file, whatever the launcher's own environment says.
+    const auto scope = scopes_.find(p.spec->name);
+    s.env[detail::kTopologyScopeEnv] = scope == scopes_.end() ? "" : scope->second;
   }
   // Under systemd, brook up is the service's main process: its children's notifications would
   // be refused (NotifyAccess=main), and an empty variable turns them off.
@@ -773,6 +790,7 @@ int Launcher::Impl::run() {
     }
   }
   write_resolved();
+  index_scopes();
   ::signal(SIGPIPE, SIG_IGN);
   if (o_.run_dir) {
     open_run_dir();

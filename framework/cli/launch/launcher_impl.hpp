@@ -109,6 +109,8 @@ class Launcher::Impl {
   NodeCommandOptions command_options(const NodeSpec* node = nullptr) const;
   // Each instance's resolved document, from the options it is started with ($BROOK_RESOLVED).
   void write_resolved();
+  // What each node of the topology file needs of it ($BROOK_TOPOLOGY_SCOPE), into scopes_.
+  void index_scopes();
   void on_exit(Proc& p, int status);
   void schedule_restart(Proc& p, const std::string& why);
   void read_output(Proc& p, bool all);
@@ -192,6 +194,7 @@ class Launcher::Impl {
   std::optional<ListReply> last_list_;
   Clock::time_point last_list_at_{};
   std::optional<ResolvedFiles> resolved_;
+  std::map<std::string, std::string> scopes_;  // by node name
 
   // Operating a running launch: the run directory, its control socket and the instance logs.
   std::unique_ptr<InstanceLogs> logs_;
