@@ -44,6 +44,7 @@ constexpr std::size_t kMaxLine = 64 * 1024;
 constexpr milliseconds kStatusPeriod{1000};
 constexpr milliseconds kDrainPoll{250};
 constexpr milliseconds kNameCheck{1000};
+constexpr milliseconds kReapPeriod{1000};
 // GNU timeout (and anything else that signals a process and then its process group) delivers
 // one stop twice, microseconds apart: the same signal from the same sender this soon after the
 // first is that stop again, not the second one that kills at once.
@@ -89,7 +90,8 @@ bool Launcher::Impl::runs_here(const NodeSpec& n, int instance) const {
 
 void Launcher::Impl::write_resolved() {
   resolved_.emplace();
-  std::optional<Topology> topology;  // as the nodes load it: the same file and overrides
+  std::optional<Topology> topology;        // as the nodes load it: the same file and overrides
+  std::optional<cli::ChannelUsers> users;  // who writes and reads each channel, found once
   for (const auto& level : levels_) {
     for (const NodeSpec* n : level) {
       for (int i = 0; i < n->replicas; ++i) {
@@ -98,9 +100,12 @@ void Launcher::Impl::write_resolved() {
         std::vector<std::string> argv = node_args(*n, instance);
         argv.insert(argv.begin(), n->exec_path.string());
         const NodeOptions options = cli::node_options(argv);
-        if (!topology) topology = detail::load_node_topology(options);
+        if (!topology) {
+          topology = detail::load_node_topology(options);
+          users.emplace(*topology);
+        }
         const NodeSpec& spec = detail::node_instance_spec(*topology, options);
-        resolved_->write(n->name, instance, cli::resolved_view(*topology, spec, options));
+        resolved_->write(n->name, instance, cli::resolved_view(*topology, spec, options, &*users));
       }
     }
   }
@@ -200,6 +205,7 @@ void Launcher::Impl::read_output(Proc& p, bool all) {
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
     close_output(p);  // EOF: every holder of the write end exited
+    reap_due_ = true;
     emit_lines(p, true);
   }
 }
@@ -356,7 +362,7 @@ void Launcher::Impl::schedule_restart(Proc& p, const std::string& why) {
 void Launcher::Impl::read_signals() {
   signalfd_siginfo si;
   while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-    // SIGCHLD only wakes the loop: exits are reaped after every poll.
+    if (si.ssi_signo == SIGCHLD) reap_due_ = true;  // reaped after this poll
     if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM) continue;
     const auto now = Clock::now();
     if (signals_ > 0 && first_signal_.ssi_signo == si.ssi_signo &&
@@ -802,12 +808,16 @@ int Launcher::Impl::run() {
     }
   }
   const auto signals = reactor_.add_fd(signal_fd_, ZMQ_POLLIN, [this](short) { read_signals(); });
-  // After every poll, not only on SIGCHLD: a thread that does not block SIGCHLD would take it.
+  // After a poll that read a SIGCHLD or the end of a child's output, not after every poll: each
+  // waitpid() looks at every child, a thousand of them while they start. A thread that does not
+  // block SIGCHLD could take one, and a grandchild may keep a pipe open: a timer reaps too.
   const auto reaper = reactor_.add_source([] { return Clock::time_point::max(); },
                                           [this](Clock::time_point) {
-                                            reap();
+                                            if (std::exchange(reap_due_, false)) reap();
                                             stop_on_closed_stdout();
                                           });
+  const TimerId reap_timer = reactor_.add_timer(Clock::now() + kReapPeriod, kReapPeriod, true,
+                                                [this] { reap_due_ = true; });
   // A pipe's write end reports an error once its reader closed it: notice that even while
   // nothing is printed. (Not a terminal or file: those would always poll readable.)
   struct stat out {};
@@ -878,6 +888,7 @@ int Launcher::Impl::run() {
   if (operation_source_ != 0) reactor_.remove_source(operation_source_);
   control_.reset();  // the socket goes before the pid file: a tool sees the launch gone
   if (tee_fd_ >= 0) ::close(tee_fd_);
+  reactor_.cancel_timer(reap_timer);
   reactor_.remove_source(reaper);
   if (stdout_watch_ != 0) reactor_.remove(stdout_watch_);
   reactor_.remove(signals);

@@ -185,6 +185,7 @@ class Launcher::Impl {
   Reactor::ReaderId stdout_watch_ = 0;
   std::string host_;
   bool stopping_ = false;
+  bool reap_due_ = true;  // a child may have exited: waitpid() after this poll
   bool failed_ = false;
   int total_restarts_ = 0;
   int killed_ = 0;  // processes that had to be SIGKILLed at shutdown

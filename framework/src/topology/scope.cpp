@@ -121,6 +121,21 @@ std::map<std::string, std::string> scope_values(const Topology& t, const ScopeIn
   for (int i = 0; i < 16; ++i)
     hash[i] = hex_digit(static_cast<unsigned>(index.hash >> (60 - 4 * i)) & 0xf);
 
+  // Every entry in file order, so that each node's blank ranges come out sorted and merged in
+  // one pass (a thousand nodes, each with a thousand entries to skip or keep).
+  struct Entry {
+    LineRange range;
+    std::string_view name;
+    bool is_node;
+  };
+  std::vector<Entry> entries;
+  for (const auto& [name, range] : index.nodes)
+    entries.push_back({range, name, true});
+  for (const auto& [name, range] : index.channels)
+    entries.push_back({range, name, false});
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.range < b.range; });
+
   std::map<std::string, std::string> out;
   for (const auto& n : t.nodes) {
     std::set<std::string_view> kept_channels;
@@ -145,22 +160,15 @@ std::map<std::string, std::string> scope_values(const Topology& t, const ScopeIn
       }
     }
     // Every kept entry must be one the index knows (a name made by substitution is not).
-    const auto known = [](const auto& names, const auto& entries) {
+    const auto known = [](const auto& names, const auto& indexed) {
       return std::all_of(names.begin(), names.end(),
-                         [&](std::string_view name) { return entries.count(name) > 0; });
+                         [&](std::string_view name) { return indexed.count(name) > 0; });
     };
     if (!known(kept_nodes, index.nodes) || !known(kept_channels, index.channels)) continue;
-    std::vector<LineRange> blank;
-    for (const auto* entries : {&index.nodes, &index.channels}) {
-      const auto& kept = entries == &index.nodes ? kept_nodes : kept_channels;
-      for (const auto& [name, range] : *entries) {
-        if (!kept.count(name)) blank.push_back(range);
-      }
-    }
-    std::sort(blank.begin(), blank.end());
     std::vector<LineRange> merged;
-    for (const auto& r : blank)
-      add_range(merged, r);
+    for (const auto& [range, name, is_node] : entries) {
+      if (!(is_node ? kept_nodes : kept_channels).count(name)) add_range(merged, range);
+    }
     std::string value = n.name + ":" + std::string(hash, sizeof hash) + ":";
     for (std::size_t i = 0; i < merged.size(); ++i) {
       value += (i == 0 ? "" : ",") + std::to_string(merged[i].first);
