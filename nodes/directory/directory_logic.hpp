@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "directory/directory_protocol.hpp"
@@ -100,7 +102,12 @@ class DirectoryRegistry {
   std::string over_quota(const std::string& node, std::size_t old_bytes,
                          std::size_t new_bytes) const;
   void account(const Instance& inst, std::size_t new_bytes);
-  void erase(std::map<std::string, Instance>::iterator it);
+  using InstanceIt = std::map<std::string, Instance, std::less<>>::iterator;
+  void erase(InstanceIt it);
+  // Sets when the instance was last heard from and its lease, keeping by_deadline_ in step.
+  void renew(InstanceIt it, Clock::time_point last_seen, std::chrono::milliseconds lease);
+  // Keeps by_channel_ in step with the instance's registrations: off them, or on them.
+  void index_channels(InstanceIt it, bool add);
 
   DirectoryReplyBody do_register(const RegisterRequest& r, Clock::time_point now,
                                  std::vector<DirectoryUpdate>& changes);
@@ -126,7 +133,14 @@ class DirectoryRegistry {
   Clock::time_point started_;
   std::uint64_t seq_ = 0;
   std::uint64_t leases_expired_ = 0;
-  std::map<std::string, Instance> instances_;      // by key()
+  std::map<std::string, Instance, std::less<>> instances_;  // by key()
+  // Every instance by when its lease runs out (last_seen + lease), and the key it is under (the
+  // map's own, stable): expiry and the next wake-up look at the front only, not at every
+  // instance on every turn of the loop.
+  std::set<std::pair<Clock::time_point, const std::string*>> by_deadline_;
+  // Instance keys by scoped channel name: a snapshot or resolve of a few channels reads only
+  // their instances, not every instance (a thousand nodes starting take a thousand snapshots).
+  std::map<std::string, std::set<std::string_view>, std::less<>> by_channel_;
   std::size_t total_bytes_ = 0;                    // Σ Instance::bytes
   std::map<std::string, std::size_t> node_bytes_;  // Σ Instance::bytes per scoped node name
 
