@@ -33,6 +33,7 @@
 #include "runtime/node_engine.hpp"
 #include "runtime/reactor.hpp"
 #include "topology/scope.hpp"
+#include "util/fd_limit.hpp"
 #include "util/lifecycle.hpp"
 #include "util/sd_notify.hpp"
 
@@ -772,18 +773,27 @@ void Launcher::Impl::shutdown() {
   }
 }
 
+void Launcher::Impl::raise_fd_limit() const {
+  std::uint64_t instances = 0;
+  for (const auto& level : levels_) {
+    for (const NodeSpec* n : level) {
+      for (int i = 0; i < n->replicas; ++i)
+        instances += runs_here(*n, i) ? 1 : 0;
+    }
+  }
+  // Each child's output, READY and stop-report pipes, its log file in a run directory, and a
+  // margin for the rest (the directories, the control socket, the directory client).
+  const std::uint64_t wanted = (o_.run_dir ? 4 : 3) * instances + 64;
+  const detail::FdLimit limit = detail::raise_fd_limit(wanted);
+  if (limit.soft >= wanted || limit.soft == 0) return;
+  throw Error("cannot start " + std::to_string(instances) + " instance(s): brook up needs " +
+              std::to_string(wanted) + " open files for them, and the hard limit is " +
+              std::to_string(limit.hard) +
+              " (raise it: ulimit -Hn as root, LimitNOFILE= in a systemd unit, nofile in "
+              "/etc/security/limits.conf; or start fewer replicas)");
+}
+
 int Launcher::Impl::run() {
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGCHLD);
-  sigset_t old;
-  ::sigprocmask(SIG_BLOCK, &mask, &old);
-  signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (signal_fd_ < 0) throw Error(std::string("signalfd: ") + std::strerror(errno));
-  // With SIGINT and SIGTERM blocked, so that a stop cannot leave the files behind: `resolved_`
-  // removes them when the launcher goes, whichever way run() ends.
   levels_ = start_levels(t_, o_.only);
   if (o_.host) {  // a host may run none of a selected node's instances, or none at all
     for (auto& level : levels_) {
@@ -795,6 +805,19 @@ int Launcher::Impl::run() {
       });
     }
   }
+  // Before anything starts: a launch that cannot hold its children's pipes says so now.
+  raise_fd_limit();
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGCHLD);
+  sigset_t old;
+  ::sigprocmask(SIG_BLOCK, &mask, &old);
+  signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) throw Error(std::string("signalfd: ") + std::strerror(errno));
+  // With SIGINT and SIGTERM blocked, so that a stop cannot leave the files behind: `resolved_`
+  // removes them when the launcher goes, whichever way run() ends.
   write_resolved();
   index_scopes();
   ::signal(SIGPIPE, SIG_IGN);

@@ -131,6 +131,9 @@ class Launcher::Impl {
   bool wait_until(Clock::time_point deadline, const std::function<bool()>& done);
 
   // ---- phases ----
+  // Raises the open-file limit for the instances levels_ holds; throws Error when the hard limit
+  // is too low for them.
+  void raise_fd_limit() const;
   bool start_directories();
   bool start_nodes();
   void supervise();
