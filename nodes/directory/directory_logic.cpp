@@ -73,21 +73,23 @@ DirectoryState DirectoryRegistry::state(Clock::time_point now) const {
 
 DirectoryReplyBody DirectoryRegistry::handle(const DirectoryRequestBody& request,
                                              Clock::time_point now,
-                                             std::vector<DirectoryUpdate>& changes) {
+                                             std::vector<DirectoryUpdate>& changes,
+                                             std::string_view route) {
   struct Visitor {
     DirectoryRegistry& self;
     Clock::time_point now;
     std::vector<DirectoryUpdate>& changes;
-    DirectoryReplyBody operator()(const HelloRequest&) const {
+    std::string_view route;
+    DirectoryReplyBody operator()(const HelloRequest& r) const {
       return HelloReply{self.state(now), self.config_.pub_endpoint,
                         static_cast<std::uint32_t>(self.config_.default_ttl.count()),
-                        static_cast<std::uint32_t>(self.config_.heartbeat.count())};
+                        static_cast<std::uint32_t>(self.config_.heartbeat.count()), r.push};
     }
     DirectoryReplyBody operator()(const RegisterRequest& r) const {
-      return self.do_register(r, now, changes);
+      return self.do_register(r, now, changes, route);
     }
     DirectoryReplyBody operator()(const HeartbeatRequest& r) const {
-      return self.do_heartbeat(r, now);
+      return self.do_heartbeat(r, now, route);
     }
     DirectoryReplyBody operator()(const UnregisterRequest& r) const {
       return self.do_unregister(r, now, changes);
@@ -100,7 +102,25 @@ DirectoryReplyBody DirectoryRegistry::handle(const DirectoryRequestBody& request
     }
     DirectoryReplyBody operator()(const ListRequest&) const { return self.list(now); }
   };
-  return std::visit(Visitor{*this, now, changes}, request);
+  return std::visit(Visitor{*this, now, changes, route}, request);
+}
+
+void DirectoryRegistry::push_routes(const std::string& topology, const std::string& channel,
+                                    std::vector<std::string_view>& out) const {
+  out.clear();
+  const auto c = by_channel_.find(scoped_name(topology, channel));
+  if (c == by_channel_.end()) return;
+  for (const std::string_view k : c->second) {
+    const std::string& route = instances_.find(k)->second.route;
+    if (!route.empty()) out.push_back(route);
+  }
+}
+
+void DirectoryRegistry::push_routes(std::vector<std::string_view>& out) const {
+  out.clear();
+  for (const auto& [k, inst] : instances_) {
+    if (!inst.route.empty()) out.push_back(inst.route);
+  }
 }
 
 void DirectoryRegistry::publish(ChangeOp op, ChangeReason reason, const Instance& inst,
@@ -238,7 +258,8 @@ void DirectoryRegistry::index_channels(InstanceIt it, bool add) {
 }
 
 DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Clock::time_point now,
-                                                  std::vector<DirectoryUpdate>& changes) {
+                                                  std::vector<DirectoryUpdate>& changes,
+                                                  std::string_view route) {
   if (std::string why = validate_registration(r); !why.empty()) {
     return error(DirectoryErrc::kBadRequest, why);
   }
@@ -318,6 +339,7 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   Instance& inst = it->second;
   inst.host = r.host;
   inst.pid = r.pid;
+  inst.route = r.push ? std::string(route) : std::string();
   renew(it, now, lease);
 
   // Re-registration of the same incarnation (after a directory restart, or a node adding ports):
@@ -341,8 +363,8 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
   return AckReply{state(now)};
 }
 
-DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
-                                                   Clock::time_point now) {
+DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r, Clock::time_point now,
+                                                   std::string_view route) {
   const std::string k = key(r.topology, r.node, r.instance);
   auto it = instances_.find(k);
   if (it == instances_.end()) {
@@ -356,6 +378,8 @@ DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
   if (!proves(it->second, r.token)) return token_mismatch(k, it->second, "heartbeat");
   Instance& inst = it->second;
   renew(it, now, inst.lease);
+  // A client that connected again (a new routing id) gets its changes on the new connection.
+  if (!inst.route.empty() && !route.empty() && inst.route != route) inst.route = route;
   inst.previous = std::move(inst.counters);
   inst.previous_at = inst.counters_at;
   inst.counters_at = now;

@@ -39,8 +39,17 @@ class DirectoryRegistry {
   DirectoryRegistry(DirectoryConfig config, std::string epoch, Clock::time_point started);
 
   // Handles one request; appends the changes it caused (consecutive seq numbers) to `changes`.
+  // `route`: the connection it came on (a ROUTER routing id), where an instance that registers
+  // with `push` gets its changes; its heartbeats move them to the connection they come on.
   DirectoryReplyBody handle(const DirectoryRequestBody& request, Clock::time_point now,
-                            std::vector<DirectoryUpdate>& changes);
+                            std::vector<DirectoryUpdate>& changes, std::string_view route = {});
+
+  // The connections to push a change of `channel` in `topology` to: those of the instances
+  // registered on it with `push`. Empty for none.
+  void push_routes(const std::string& topology, const std::string& channel,
+                   std::vector<std::string_view>& out) const;
+  // Every instance's connection that takes pushed changes (for the ticks).
+  void push_routes(std::vector<std::string_view>& out) const;
 
   // Removes instances whose lease ran out before `now`, appending the removals.
   void expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes);
@@ -86,6 +95,9 @@ class DirectoryRegistry {
     Clock::time_point counters_at{};
     Clock::time_point previous_at{};
     std::size_t bytes = 0;  // footprint(): its share of kMaxStateBytes and kMaxNodeBytes
+    // Registered with `push`: the connection its changes go to ("" = it watches the PUB).
+    // Never in a reply; one per instance, so bounded like the instances.
+    std::string route;
   };
 
   // What `inst` adds to a list reply and to a snapshot of every channel, as encoded.
@@ -110,8 +122,9 @@ class DirectoryRegistry {
   void index_channels(InstanceIt it, bool add);
 
   DirectoryReplyBody do_register(const RegisterRequest& r, Clock::time_point now,
-                                 std::vector<DirectoryUpdate>& changes);
-  DirectoryReplyBody do_heartbeat(const HeartbeatRequest& r, Clock::time_point now);
+                                 std::vector<DirectoryUpdate>& changes, std::string_view route);
+  DirectoryReplyBody do_heartbeat(const HeartbeatRequest& r, Clock::time_point now,
+                                  std::string_view route);
   DirectoryReplyBody do_unregister(const UnregisterRequest& r, Clock::time_point now,
                                    std::vector<DirectoryUpdate>& changes);
   // The entries of `channels` (empty = all); `with_seq`: and each channel's last update seq.

@@ -622,5 +622,34 @@ TEST_F(DirectoryIndex, LeasesRunOutInDeadlineOrderWhateverTheKeys) {
   EXPECT_EQ(dir.next_expiry(), Clock::time_point::max());
 }
 
+TEST_F(DirectoryIndex, PushedChangesGoToTheConnectionOfEachInstanceThatAskedForThem) {
+  auto pushing = reg("a", 0, "i1", {input("x", "tcp://h:1")});
+  pushing.push = true;
+  std::vector<DirectoryUpdate> none;
+  auto hello = dir.handle(HelloRequest{true}, t0, none, "r1");
+  EXPECT_TRUE(std::get<HelloReply>(hello).push);
+  EXPECT_FALSE(std::get<HelloReply>(dir.handle(HelloRequest{}, t0, none, "r1")).push);
+  dir.handle(pushing, t0, none, "r1");
+  dir.handle(reg("b", 0, "i2", {input("x", "tcp://h:2")}), t0, none, "r2");  // watches the PUB
+  std::vector<std::string_view> routes;
+  dir.push_routes("", "x", routes);
+  EXPECT_EQ(routes, (std::vector<std::string_view>{"r1"}));
+  dir.push_routes("", "y", routes);
+  EXPECT_TRUE(routes.empty());
+
+  // Its heartbeats come on a new connection (it connected again): the changes follow.
+  dir.handle(HeartbeatRequest{"a", 0, "i1", {}}, t0 + 500ms, none, "r3");
+  dir.push_routes(routes);
+  EXPECT_EQ(routes, (std::vector<std::string_view>{"r3"})) << "the ticks too";
+  // Registered again without push: none; unregistered: none.
+  dir.handle(reg("a", 0, "i1", {input("x", "tcp://h:1")}), t0 + 600ms, none, "r3");
+  dir.push_routes("", "x", routes);
+  EXPECT_TRUE(routes.empty());
+  dir.handle(pushing, t0 + 700ms, none, "r4");
+  dir.handle(UnregisterRequest{"a", 0, "i1"}, t0 + 800ms, none, "r4");
+  dir.push_routes(routes);
+  EXPECT_TRUE(routes.empty());
+}
+
 }  // namespace
 }  // namespace brook
