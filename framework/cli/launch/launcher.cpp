@@ -95,18 +95,25 @@ void Launcher::Impl::write_resolved() {
   std::optional<cli::ChannelUsers> users;  // who writes and reads each channel, found once
   for (const auto& level : levels_) {
     for (const NodeSpec* n : level) {
+      // A node's instances differ only in --instance: its command line is parsed once.
+      std::optional<NodeOptions> options;
+      const NodeSpec* spec = nullptr;
       for (int i = 0; i < n->replicas; ++i) {
         if (!runs_here(*n, i)) continue;
         const auto instance = static_cast<std::uint32_t>(i);
-        std::vector<std::string> argv = node_args(*n, instance);
-        argv.insert(argv.begin(), n->exec_path.string());
-        const NodeOptions options = cli::node_options(argv);
-        if (!topology) {
-          topology = detail::load_node_topology(options);
-          users.emplace(*topology);
+        if (!options) {
+          std::vector<std::string> argv = node_args(*n, instance);
+          argv.insert(argv.begin(), n->exec_path.string());
+          options = cli::node_options(argv);
+          if (!topology) {
+            topology = detail::load_node_topology(*options);
+            users.emplace(*topology);
+          }
+          spec = &detail::node_instance_spec(*topology, *options);
         }
-        const NodeSpec& spec = detail::node_instance_spec(*topology, options);
-        resolved_->write(n->name, instance, cli::resolved_view(*topology, spec, options, &*users));
+        options->instance = instance;  // below replicas: the loop's bound is the same count
+        resolved_->write(n->name, instance,
+                         cli::resolved_view(*topology, *spec, *options, &*users));
       }
     }
   }
