@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <set>
 
 #include "topology/yaml_documents.hpp"
@@ -68,11 +69,19 @@ char hex_digit(unsigned v) {
 }  // namespace
 
 std::uint64_t scope_hash(std::string_view text) noexcept {
-  std::uint64_t h = 14695981039346656037ull;
-  for (const char c : text) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
+  // FNV-1a's steps over 8 bytes at a time (a byte at a time was ~2 % of a node's start): a
+  // change detector, not a defence; every node computes it over the whole file.
+  constexpr std::uint64_t kPrime = 1099511628211ull;
+  std::uint64_t h = 14695981039346656037ull ^ text.size();
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, text.data() + i, sizeof word);
+    h = (h ^ word) * kPrime;
+    h ^= h >> 29;
   }
+  for (; i < text.size(); ++i)
+    h = (h ^ static_cast<unsigned char>(text[i])) * kPrime;
   return h;
 }
 

@@ -38,7 +38,8 @@ struct ScopeIndex {
   std::map<std::string, LineRange, std::less<>> channels;
 };
 
-// FNV-1a, 64 bits: tells a node whether its file is still the one brook up read.
+// 64 bits, FNV-1a's steps over words: tells a node whether its file is still the one brook up
+// read.
 std::uint64_t scope_hash(std::string_view text) noexcept;
 
 // The index of a topology file's text, or nullopt when entries cannot be blanked line by line:
