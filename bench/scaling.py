@@ -376,7 +376,8 @@ def markdown(results: dict) -> str:
            "**Replicas**: source → relay (brook-test-sink, *R* replicas) → sink through `brook "
            f"up`, {fmt(cfg.get('messages'))} × 100 B emitted flat out. msgs/s = messages ÷ "
            "(sink's last − first receive), the first one hop after the source's first emit, so "
-           "≈ from source start. Directory CPU: utime+stime; wall: all of `brook up`.", "",
+           "≈ from source start. Directory CPU: its time on CPU (schedstat); wall: all of "
+           "`brook up`.", "",
            "| relay replicas | msgs/s | directory CPU ms | wall s | |", "|---|---|---|---|---|"]
     for r in results.get("replicas", []):
         out.append(f"| {r['replicas']} | {fmt(r.get('msgs_per_s'))} | "
