@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Scaling measurements for scripts/bench (standard library only): throughput with 1-8 relay
-replicas, time for `brook up` to start 100 nodes, a new replica's first message, idle node RSS.
+replicas, time for `brook up` to start 100 and 1,000 nodes (with the directory's peak RSS and the
+CPU each process spent until READY), a new replica's first message, idle node RSS.
 
-Directory heartbeat 200ms and ttl 1s as in the tests (the 100-node topology: the defaults, 1s
-and 3s); at-least-once pipeline channels. Times are CLOCK_MONOTONIC (time.monotonic_ns(), the
-nodes' std::chrono::steady_clock), so they compare across processes.
+Directory heartbeat 200ms and ttl 1s as in the tests (the 100- and 1,000-node topologies: the
+defaults, 1s and 3s); at-least-once pipeline channels. Times are CLOCK_MONOTONIC
+(time.monotonic_ns(), the nodes' std::chrono::steady_clock), so they compare across processes.
 
-    python3 bench/scaling.py --bin build/bin [--quick] [--keep]   # markdown, then the JSON
+    python3 bench/scaling.py --bin build/bin [--quick] [--keep] [--only thousand_nodes,...]
 """
 import argparse, contextlib, json, os, pathlib, random, re, select, shutil, signal, socket
 import statistics, subprocess, sys, tempfile, threading, time
 
 DIRECTORY = "directory: {endpoints: ['tcp://127.0.0.1:%d'], heartbeat: 200ms, ttl: 1s}\n"
 DEFAULT_DIRECTORY = "directory: {endpoints: ['tcp://127.0.0.1:%d']}\n"  # heartbeat 1s, ttl 3s
-TARGETS = {"ready_s": 2.0, "first_message_ms": 200.0, "idle_rss_mib": 8.0}
+TARGETS = {"ready_s": 2.0, "first_message_ms": 200.0, "idle_rss_mib": 8.0,
+           # issue 17, "Scale": 1,000 nodes under brook up, relay replicas 1 -> 8 on 2 cores.
+           "ready_1000_s": 5.0, "directory_rss_mib": 64.0, "replica_loss_pct": 25.0}
 
 
 def free_port():
@@ -79,7 +82,16 @@ def children(pid):
 
 
 def cpu_ms(pid):
-    """utime + stime of `pid` in ms, from /proc/PID/stat (None once it is gone)."""
+    """CPU time of `pid` in ms (None once it is gone): the sum of its threads' time on CPU from
+    /proc/PID/task/*/schedstat, in ns; utime + stime from /proc/PID/stat only where there is no
+    schedstat, as those count whole clock ticks (10 ms) and a starting node takes a few ms."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    ns = [proc_text(pid, f"task/{t}/schedstat").split()[:1] for t in tasks]
+    if ns and all(ns):
+        return round(sum(int(n[0]) for n in ns) / 1e6, 1)
     stat = proc_text(pid, "stat")
     if not stat:
         return None
@@ -178,25 +190,28 @@ def replica_run(bin_dir, work, replicas, n):
     return res
 
 
-def hundred_nodes(bin_dir, work, limit):
-    """50 ticker -> printer pairs (100 nodes) under brook up: start -> READY (waited for up to
-    `limit` s), directory peak RSS. Not brook-test-source: it paces any rate with a 1 ms timer
-    (~25 ms CPU/s each), so 50 of them would load 2 cores by themselves."""
-    res = {"nodes": 100}
-    topo, log = work / "hundred.yaml", work / "hundred.log"
-    text = "topology: bench-hundred\n" + DEFAULT_DIRECTORY % free_port() + "channels:\n"
-    text += "".join(f"  c{i}: {{}}\n" for i in range(50)) + "nodes:\n"
-    for i in range(50):
+def many_nodes(bin_dir, work, pairs, limit):
+    """`pairs` ticker -> printer pairs (2 x pairs nodes) under brook up: start -> READY (waited for
+    up to `limit` s), directory peak RSS, CPU ms each process spent until READY. Not
+    brook-test-source: it paces any rate with a 1 ms timer (~25 ms CPU/s each), so 50 of them
+    would load 2 cores by themselves."""
+    res = {"nodes": 2 * pairs}
+    name = f"nodes-{2 * pairs}"
+    topo, log = work / f"{name}.yaml", work / f"{name}.log"
+    text = f"topology: bench-{name}\n" + DEFAULT_DIRECTORY % free_port() + "channels:\n"
+    text += "".join(f"  c{i}: {{}}\n" for i in range(pairs)) + "nodes:\n"
+    for i in range(pairs):
         text += (f"  tick{i}: {{exec: brook-example-ticker, outputs: {{out: c{i}}},"
                  " params: {period: 1s}}\n"
                  f"  print{i}: {{exec: brook-example-printer, inputs: {{in: c{i}}}}}\n")
     topo.write_text(text)
+    res["topology_bytes"] = len(text)
     p, ready, t0, dpid = up(bin_dir, topo, log)
     seen = {}
     try:
         deadline, next_scan = time.monotonic() + limit, 0.0
         while "line" not in ready and p.poll() is None and time.monotonic() < deadline:
-            # Reading /proc for 100 children costs CPU the nodes are competing for: scan
+            # Reading /proc for every child costs CPU the nodes are competing for: scan
             # rarely (for a child that exits before READY), and once more at READY.
             if time.monotonic() >= next_scan:
                 seen.update(children(p.pid))
@@ -206,17 +221,27 @@ def hundred_nodes(bin_dir, work, limit):
             res["error"] = f"no READY line within {limit} s (brook up exit {p.poll()})"
             return res
         res["ready_s"] = round((ready["t_ns"] - t0) / 1e9, 3)
-        res["instances"] = ready["line"].split("instances=")[-1]
+        res["instances"] = ready["line"].split("instances=")[-1].split()[0]
         seen.update(children(p.pid))
-        cpu = {"brook up": cpu_ms(p.pid) or 0}  # CPU spent until READY, per program
+        # CPU spent until READY: brook up, the directory, each node (read now, a little after).
+        cpu = {"brook up": cpu_ms(p.pid) or 0}
+        nodes = []
         for pid, cmd in seen.items():
             name = os.path.basename(cmd.split(" ")[0])
-            cpu[name] = cpu.get(name, 0) + (cpu_ms(pid) or 0)
+            ms = cpu_ms(pid) or 0
+            cpu[name] = round(cpu.get(name, 0) + ms, 1)
+            if name == "brook-directory":
+                res["directory_cpu_ms_at_ready"] = ms
+            else:
+                nodes.append(ms)
         res["cpu_ms_at_ready"] = cpu
+        res["brook_up_cpu_ms_at_ready"] = cpu["brook up"]
+        if nodes:
+            res["node_cpu_ms_at_ready"] = {"median": statistics.median(nodes), "max": max(nodes)}
         time.sleep(1)  # a few heartbeats in steady state
         res["directory_peak_rss_kib"] = status_kib(dpid, "VmHWM") if dpid else None
         t_stop = time.monotonic()
-        res["stop_exit"] = stop(p, 15, seen)
+        res["stop_exit"] = stop(p, 15 if pairs <= 50 else 30, seen)
         res["stop_s"] = round(time.monotonic() - t_stop, 2)
     finally:
         stop(p, 15, seen)
@@ -304,8 +329,12 @@ def idle_rss(bin_dir, work):
             stop(p, 5)
 
 
-def run(bin_dir: pathlib.Path, work: pathlib.Path, quick: bool) -> dict:
-    """Run the four measurements with the binaries in `bin_dir`, files under `work`."""
+PARTS = ("replicas", "hundred_nodes", "thousand_nodes", "first_message_ms", "idle_rss_kib")
+
+
+def run(bin_dir: pathlib.Path, work: pathlib.Path, quick: bool, parts=PARTS) -> dict:
+    """Run the measurements `parts` (all five by default) with the binaries in `bin_dir`, files
+    under `work`."""
     bin_dir, work = pathlib.Path(bin_dir).resolve(), pathlib.Path(work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     n = 50000 if quick else 200000
@@ -314,13 +343,22 @@ def run(bin_dir: pathlib.Path, work: pathlib.Path, quick: bool) -> dict:
             return step()
         except Exception as e:
             return {**base, "error": f"{type(e).__name__}: {e}"}
-    return {"config": {"messages": n, "body_bytes": 100, "heartbeat": "200ms", "ttl": "1s",
-                       "cores": os.cpu_count(), "loadavg_before": round(os.getloadavg()[0], 2)},
-            "replicas": [attempt(lambda r=r: replica_run(bin_dir, work, r, n), replicas=r)
-                         for r in (1, 2, 4, 8)],
-            "hundred_nodes": attempt(lambda: hundred_nodes(bin_dir, work, 20 if quick else 60)),
-            "first_message_ms": attempt(lambda: first_message(bin_dir, work, 3 if quick else 5)),
-            "idle_rss_kib": attempt(lambda: idle_rss(bin_dir, work))}
+    steps = {
+        "replicas": lambda: [attempt(lambda r=r: replica_run(bin_dir, work, r, n), replicas=r)
+                             for r in (1, 2, 4, 8)],
+        "hundred_nodes": lambda: attempt(lambda: many_nodes(bin_dir, work, 50,
+                                                            20 if quick else 60)),
+        "thousand_nodes": lambda: attempt(lambda: many_nodes(bin_dir, work, 500,
+                                                             30 if quick else 60)),
+        "first_message_ms": lambda: attempt(lambda: first_message(bin_dir, work,
+                                                                  3 if quick else 5)),
+        "idle_rss_kib": lambda: attempt(lambda: idle_rss(bin_dir, work))}
+    results = {"config": {"messages": n, "body_bytes": 100, "heartbeat": "200ms", "ttl": "1s",
+                          "cores": os.cpu_count(),
+                          "loadavg_before": round(os.getloadavg()[0], 2)}}
+    for part in parts:
+        results[part] = steps[part]()
+    return results
 
 
 def markdown(results: dict) -> str:
@@ -328,23 +366,40 @@ def markdown(results: dict) -> str:
     def fmt(v):
         return "–" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
     cfg = results.get("config", {})
-    h, f, i = (results.get(k, {}) for k in ("hundred_nodes", "first_message_ms", "idle_rss_kib"))
+    h, f, i, k = (results.get(key, {}) for key in
+                  ("hundred_nodes", "first_message_ms", "idle_rss_kib", "thousand_nodes"))
     mib = lambda kib: None if kib is None else round(kib / 1024, 1)
     out = ["### Scaling", "",
            f"{cfg.get('cores')} cores, load average {cfg.get('loadavg_before')} at the start; "
-           "directory heartbeat 200ms, ttl 1s (100 nodes: defaults 1s, 3s); at-least-once.", "",
+           "directory heartbeat 200ms, ttl 1s (100 and 1,000 nodes: defaults 1s, 3s); "
+           "at-least-once.", "",
            "**Replicas**: source → relay (brook-test-sink, *R* replicas) → sink through `brook "
            f"up`, {fmt(cfg.get('messages'))} × 100 B emitted flat out. msgs/s = messages ÷ "
            "(sink's last − first receive), the first one hop after the source's first emit, so "
-           "≈ from source start. Directory CPU: utime+stime; wall: all of `brook up`.", "",
+           "≈ from source start. Directory CPU: its time on CPU (schedstat); wall: all of "
+           "`brook up`.", "",
            "| relay replicas | msgs/s | directory CPU ms | wall s | |", "|---|---|---|---|---|"]
     for r in results.get("replicas", []):
         out.append(f"| {r['replicas']} | {fmt(r.get('msgs_per_s'))} | "
                    f"{fmt(r.get('directory_cpu_ms'))} | {fmt(r.get('wall_s'))} | "
                    + (f"error: {r['error']} |" if "error" in r else " |"))
     first = TARGETS["first_message_ms"]
-    rows = [("100 nodes: `brook up` start → READY, s", h.get("ready_s"), TARGETS["ready_s"]),
+    tput = {r["replicas"]: r.get("msgs_per_s") for r in results.get("replicas", [])
+            if "error" not in r}
+    loss = (round(100 * (1 - tput[8] / tput[1]), 1) if tput.get(1) and tput.get(8) is not None
+            else None)
+    kcpu = k.get("node_cpu_ms_at_ready", {})
+    rows = [("relay replicas 1 → 8: throughput lost, %", loss, TARGETS["replica_loss_pct"]),
+            ("100 nodes: `brook up` start → READY, s", h.get("ready_s"), TARGETS["ready_s"]),
             ("100 nodes: directory peak RSS, MiB", mib(h.get("directory_peak_rss_kib")), None),
+            ("1,000 nodes: `brook up` start → READY, s", k.get("ready_s"),
+             TARGETS["ready_1000_s"]),
+            ("1,000 nodes: directory peak RSS, MiB", mib(k.get("directory_peak_rss_kib")),
+             TARGETS["directory_rss_mib"]),
+            ("1,000 nodes: CPU ms to READY, `brook up`", k.get("brook_up_cpu_ms_at_ready"), None),
+            ("1,000 nodes: CPU ms to READY, directory", k.get("directory_cpu_ms_at_ready"), None),
+            ("1,000 nodes: CPU ms to READY, a node (median)", kcpu.get("median"), None),
+            ("1,000 nodes: CPU ms to READY, a node (max)", kcpu.get("max"), None),
             ("new replica → first message, median ms", f.get("median"), first),
             ("new replica → first message, max ms", f.get("max"), first),
             ("idle node VmRSS, MiB", mib(i.get("rss")), TARGETS["idle_rss_mib"]),
@@ -354,7 +409,8 @@ def markdown(results: dict) -> str:
         verdict = "–" if v is None or target is None else "pass" if v <= target else "**miss**"
         out.append(f"| {name} | {fmt(v)} | {'–' if target is None else f'≤ {target:g}'} "
                    f"| {verdict} |")
-    for key, d in (("hundred_nodes", h), ("first_message_ms", f), ("idle_rss_kib", i)):
+    for key, d in (("hundred_nodes", h), ("thousand_nodes", k), ("first_message_ms", f),
+                   ("idle_rss_kib", i)):
         for err in [d["error"]] if "error" in d else d.get("errors", []):
             out.append(f"\n{key}: error: {err}")
     out += ["", "**100 nodes**: 50 brook-example-ticker (1 msg/s, forever) → "
@@ -363,6 +419,11 @@ def markdown(results: dict) -> str:
             "its printer; then `brook up` writes READY "
             f"({h.get('instances', '?')}). CPU ms by then: {h.get('cpu_ms_at_ready')}; leases "
             f"lapsed: {h.get('leases_expired')}.", "",
+            f"**1,000 nodes**: the same with 500 pairs ({fmt(k.get('topology_bytes'))} B of "
+            f"topology; {k.get('instances', '?')} ready); CPU ms at READY: brook up, the "
+            "directory and each node's median and max (the nodes' CPU is read just after READY, "
+            f"so a node counts a few ms of its steady state). Stopped in {k.get('stop_s')} s; "
+            f"leases lapsed: {k.get('leases_expired')}.", "",
             "**New replica**: source at 2000 msg/s → sink (replicas 2), started directly; after "
             "1 s sink.1 is spawned; first message = its first receive − its spawn. Runs (ms): "
             f"{f.get('runs')}; sink.1 READY after {f.get('sink1_ready_ms')} ms.", "",
@@ -376,10 +437,14 @@ def main():
     ap.add_argument("--bin", type=pathlib.Path, default=pathlib.Path("build/bin"))
     ap.add_argument("--quick", action="store_true", help="fewer messages and runs (< 60 s)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    ap.add_argument("--only", help="comma-separated parts to run, of: " + ", ".join(PARTS))
     args = ap.parse_args()
+    parts = args.only.split(",") if args.only else PARTS
+    if any(p not in PARTS for p in parts):
+        ap.error(f"--only takes parts of: {', '.join(PARTS)}")
     work = pathlib.Path(tempfile.mkdtemp(prefix="brook-scaling-"))
     try:
-        results = run(args.bin, work, args.quick)
+        results = run(args.bin, work, args.quick, parts)
     finally:
         print(f"work directory: {work}", file=sys.stderr) if args.keep else shutil.rmtree(work)
     print(markdown(results) + "\n" + json.dumps(results, indent=2))

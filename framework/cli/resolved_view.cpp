@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -96,23 +97,15 @@ json node_list(const std::vector<const NodeSpec*>& nodes) {
   return out;
 }
 
-// The nodes writing `channel`: its producers, and for a dead_letter channel the nodes reading a
-// channel that dead-letters into it.
-std::vector<const NodeSpec*> writers(const Topology& t, const std::string& channel) {
-  std::vector<const NodeSpec*> out;
-  for (const auto& n : t.nodes) {
-    bool writes = std::any_of(n.outputs.begin(), n.outputs.end(),
-                              [&](const PortSpec& p) { return p.channel == channel; });
-    for (const auto& p : n.inputs) {
-      const ChannelSpec* c = t.channel(p.channel);
-      writes = writes || (c != nullptr && c->dead_letter == channel);
-    }
-    if (writes) out.push_back(&n);
-  }
-  return out;
+const std::vector<const NodeSpec*>& users_of(
+    const std::map<std::string, std::vector<const NodeSpec*>, std::less<>>& users,
+    const std::string& channel) {
+  static const std::vector<const NodeSpec*> kNone;
+  const auto it = users.find(channel);
+  return it == users.end() ? kNone : it->second;
 }
 
-json channel_json(const Topology& t, const ChannelSpec& c) {
+json channel_json(const ChannelSpec& c, const ChannelUsers& users) {
   return {{"pattern", to_string(c.pattern)},
           {"delivery", to_string(c.delivery)},
           {"max_message_size", c.max_message_size},
@@ -131,11 +124,31 @@ json channel_json(const Topology& t, const ChannelSpec& c) {
           {"timeout_ms", ms(c.timeout)},
           {"idempotent", c.idempotent},
           {"external", c.external},
-          {"producers", node_list(writers(t, c.name))},
-          {"consumers", node_list(t.consumers(c.name))}};
+          {"producers", node_list(users_of(users.writers, c.name))},
+          {"consumers", node_list(users_of(users.readers, c.name))}};
 }
 
 }  // namespace
+
+ChannelUsers::ChannelUsers(const Topology& t) {
+  std::map<std::string_view, const ChannelSpec*> channels;
+  for (const auto& c : t.channels)
+    channels.emplace(c.name, &c);
+  auto add = [](std::vector<const NodeSpec*>& nodes, const NodeSpec& n) {
+    if (nodes.empty() || nodes.back() != &n) nodes.push_back(&n);  // once per node
+  };
+  for (const auto& n : t.nodes) {
+    for (const auto& p : n.outputs)
+      add(writers[p.channel], n);
+    for (const auto& p : n.inputs) {
+      add(readers[p.channel], n);
+      // The node itself sends what its handlers give up on to the dead_letter channel.
+      const auto c = channels.find(p.channel);
+      if (c != channels.end() && !c->second->dead_letter.empty())
+        add(writers[c->second->dead_letter], n);
+    }
+  }
+}
 
 NodeOptions node_options(const std::vector<std::string>& argv) {
   std::vector<const char*> cargv;
@@ -152,7 +165,10 @@ json params_json(const Params& params) {
   return map.IsMap() ? yaml_json(map) : json::object();
 }
 
-json resolved_view(const Topology& t, const NodeSpec& node, const NodeOptions& options) {
+json resolved_view(const Topology& t, const NodeSpec& node, const NodeOptions& options,
+                   const ChannelUsers* users) {
+  std::optional<ChannelUsers> own;
+  if (users == nullptr) users = &own.emplace(t);
   json inputs = json::object();
   json outputs = json::object();
   std::set<std::string> channel_names;
@@ -170,7 +186,7 @@ json resolved_view(const Topology& t, const NodeSpec& node, const NodeOptions& o
   }
   json channels = json::object();
   for (const auto& name : channel_names) {
-    if (const ChannelSpec* c = t.channel(name)) channels[name] = channel_json(t, *c);
+    if (const ChannelSpec* c = t.channel(name)) channels[name] = channel_json(*c, *users);
   }
 
   const SecuritySpec& sec = t.security;

@@ -73,21 +73,23 @@ DirectoryState DirectoryRegistry::state(Clock::time_point now) const {
 
 DirectoryReplyBody DirectoryRegistry::handle(const DirectoryRequestBody& request,
                                              Clock::time_point now,
-                                             std::vector<DirectoryUpdate>& changes) {
+                                             std::vector<DirectoryUpdate>& changes,
+                                             std::string_view route) {
   struct Visitor {
     DirectoryRegistry& self;
     Clock::time_point now;
     std::vector<DirectoryUpdate>& changes;
-    DirectoryReplyBody operator()(const HelloRequest&) const {
+    std::string_view route;
+    DirectoryReplyBody operator()(const HelloRequest& r) const {
       return HelloReply{self.state(now), self.config_.pub_endpoint,
                         static_cast<std::uint32_t>(self.config_.default_ttl.count()),
-                        static_cast<std::uint32_t>(self.config_.heartbeat.count())};
+                        static_cast<std::uint32_t>(self.config_.heartbeat.count()), r.push};
     }
     DirectoryReplyBody operator()(const RegisterRequest& r) const {
-      return self.do_register(r, now, changes);
+      return self.do_register(r, now, changes, route);
     }
     DirectoryReplyBody operator()(const HeartbeatRequest& r) const {
-      return self.do_heartbeat(r, now);
+      return self.do_heartbeat(r, now, route);
     }
     DirectoryReplyBody operator()(const UnregisterRequest& r) const {
       return self.do_unregister(r, now, changes);
@@ -100,7 +102,25 @@ DirectoryReplyBody DirectoryRegistry::handle(const DirectoryRequestBody& request
     }
     DirectoryReplyBody operator()(const ListRequest&) const { return self.list(now); }
   };
-  return std::visit(Visitor{*this, now, changes}, request);
+  return std::visit(Visitor{*this, now, changes, route}, request);
+}
+
+void DirectoryRegistry::push_routes(const std::string& topology, const std::string& channel,
+                                    std::vector<std::string_view>& out) const {
+  out.clear();
+  const auto c = by_channel_.find(scoped_name(topology, channel));
+  if (c == by_channel_.end()) return;
+  for (const std::string_view k : c->second) {
+    const std::string& route = instances_.find(k)->second.route;
+    if (!route.empty()) out.push_back(route);
+  }
+}
+
+void DirectoryRegistry::push_routes(std::vector<std::string_view>& out) const {
+  out.clear();
+  for (const auto& [k, inst] : instances_) {
+    if (!inst.route.empty()) out.push_back(inst.route);
+  }
 }
 
 void DirectoryRegistry::publish(ChangeOp op, ChangeReason reason, const Instance& inst,
@@ -207,13 +227,39 @@ void DirectoryRegistry::account(const Instance& inst, std::size_t new_bytes) {
   if (node == 0) node_bytes_.erase(scoped);
 }
 
-void DirectoryRegistry::erase(std::map<std::string, Instance>::iterator it) {
+void DirectoryRegistry::erase(InstanceIt it) {
   account(it->second, 0);
+  index_channels(it, false);
+  by_deadline_.erase({it->second.last_seen + it->second.lease, &it->first});
   instances_.erase(it);
 }
 
+void DirectoryRegistry::renew(InstanceIt it, Clock::time_point last_seen, milliseconds lease) {
+  Instance& inst = it->second;
+  by_deadline_.erase({inst.last_seen + inst.lease, &it->first});
+  inst.last_seen = last_seen;
+  inst.lease = lease;
+  by_deadline_.emplace(inst.last_seen + inst.lease, &it->first);
+}
+
+void DirectoryRegistry::index_channels(InstanceIt it, bool add) {
+  const Instance& inst = it->second;
+  for (const auto& reg : inst.registrations) {
+    const std::string scoped = scoped_name(inst.topology, reg.channel);
+    if (add) {
+      by_channel_[scoped].insert(it->first);
+      continue;
+    }
+    const auto c = by_channel_.find(scoped);
+    if (c == by_channel_.end()) continue;
+    c->second.erase(it->first);
+    if (c->second.empty()) by_channel_.erase(c);
+  }
+}
+
 DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Clock::time_point now,
-                                                  std::vector<DirectoryUpdate>& changes) {
+                                                  std::vector<DirectoryUpdate>& changes,
+                                                  std::string_view route) {
   if (std::string why = validate_registration(r); !why.empty()) {
     return error(DirectoryErrc::kBadRequest, why);
   }
@@ -285,13 +331,16 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
     // so a request that copied its incarnation cannot lock the real process out.
     inst.token = r.token;
     inst.registered_at = now;
+    inst.last_seen = now;
+    inst.lease = lease;
     it = instances_.emplace(k, std::move(inst)).first;
+    by_deadline_.emplace(now + lease, &it->first);
   }
   Instance& inst = it->second;
   inst.host = r.host;
   inst.pid = r.pid;
-  inst.lease = lease;
-  inst.last_seen = now;
+  inst.route = r.push ? std::string(route) : std::string();
+  renew(it, now, lease);
 
   // Re-registration of the same incarnation (after a directory restart, or a node adding ports):
   // publish only the difference so watchers do not drop healthy connections.
@@ -306,14 +355,16 @@ DirectoryReplyBody DirectoryRegistry::do_register(const RegisterRequest& r, Cloc
       publish(ChangeOp::kAdd, ChangeReason::kRegistered, inst, reg, now, changes);
     }
   }
+  index_channels(it, false);
   inst.registrations = r.registrations;
+  index_channels(it, true);
   account(inst, bytes);
   inst.bytes = bytes;
   return AckReply{state(now)};
 }
 
-DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
-                                                   Clock::time_point now) {
+DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r, Clock::time_point now,
+                                                   std::string_view route) {
   const std::string k = key(r.topology, r.node, r.instance);
   auto it = instances_.find(k);
   if (it == instances_.end()) {
@@ -326,7 +377,9 @@ DirectoryReplyBody DirectoryRegistry::do_heartbeat(const HeartbeatRequest& r,
   }
   if (!proves(it->second, r.token)) return token_mismatch(k, it->second, "heartbeat");
   Instance& inst = it->second;
-  inst.last_seen = now;
+  renew(it, now, inst.lease);
+  // A client that connected again (a new routing id) gets its changes on the new connection.
+  if (!inst.route.empty() && !route.empty() && inst.route != route) inst.route = route;
   inst.previous = std::move(inst.counters);
   inst.previous_at = inst.counters_at;
   inst.counters_at = now;
@@ -363,48 +416,60 @@ DirectoryReplyBody DirectoryRegistry::do_unregister(const UnregisterRequest& r,
 }
 
 void DirectoryRegistry::expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes) {
-  for (auto it = instances_.begin(); it != instances_.end();) {
-    if (now - it->second.last_seen > it->second.lease) {
-      remove_all(it->second, ChangeReason::kExpired, now, changes);
-      ++leases_expired_;
-      erase(it++);
-    } else {
-      ++it;
-    }
+  // A lease runs out once now - last_seen > lease: its deadline is before now.
+  while (!by_deadline_.empty() && by_deadline_.begin()->first < now) {
+    const auto it = instances_.find(*by_deadline_.begin()->second);
+    remove_all(it->second, ChangeReason::kExpired, now, changes);
+    ++leases_expired_;
+    erase(it);
   }
 }
 
 void DirectoryRegistry::extend_leases(Clock::duration stall, Clock::time_point now) {
-  for (auto& [k, inst] : instances_)
-    inst.last_seen = std::min(inst.last_seen + stall, now);
+  for (auto it = instances_.begin(); it != instances_.end(); ++it) {
+    const Instance& inst = it->second;
+    renew(it, std::min(inst.last_seen + std::chrono::duration_cast<Clock::duration>(stall), now),
+          inst.lease);
+  }
 }
 
 DirectoryRegistry::Clock::time_point DirectoryRegistry::next_expiry() const {
-  auto next = Clock::time_point::max();
-  for (const auto& [k, inst] : instances_)
-    next = std::min(next, inst.last_seen + inst.lease);
-  return next;
+  return by_deadline_.empty() ? Clock::time_point::max() : by_deadline_.begin()->first;
 }
 
 EntriesReply DirectoryRegistry::entries(Clock::time_point now, const std::string& topology,
                                         const std::vector<std::string>& channels,
                                         bool with_seq) const {
   EntriesReply r{state(now), {}, {}};
-  const std::set<std::string_view> wanted(channels.begin(), channels.end());
-  auto selected = [&](const std::string& c) { return wanted.empty() || wanted.count(c) > 0; };
-  for (const auto& [k, inst] : instances_) {
-    if (inst.topology != topology) continue;
+  auto add_entries = [&](const Instance& inst, const std::string* channel) {
     for (const auto& reg : inst.registrations) {
-      if (!selected(reg.channel)) continue;
+      if (channel != nullptr && reg.channel != *channel) continue;
       r.entries.push_back(
           DirectoryEntry{inst.node, inst.instance, inst.incarnation, reg, inst.topology});
     }
-  }
-  if (with_seq) {
-    for (const auto& [scoped, log] : channels_) {
-      if (log.topology == topology && selected(log.channel)) {
-        r.channel_seq[log.channel] = log.last_seq;
+  };
+  if (channels.empty()) {  // every channel of the topology
+    for (const auto& [k, inst] : instances_) {
+      if (inst.topology == topology) add_entries(inst, nullptr);
+    }
+    if (with_seq) {
+      for (const auto& [scoped, log] : channels_) {
+        if (log.topology == topology) r.channel_seq[log.channel] = log.last_seq;
       }
+    }
+    return r;
+  }
+  // Each channel's entries, by instance key; a channel asked for twice, once.
+  const std::set<std::string> wanted(channels.begin(), channels.end());
+  for (const auto& channel : wanted) {
+    const std::string scoped = scoped_name(topology, channel);
+    if (const auto c = by_channel_.find(scoped); c != by_channel_.end()) {
+      for (const std::string_view k : c->second)
+        add_entries(instances_.find(k)->second, &channel);
+    }
+    if (!with_seq) continue;
+    if (const auto log = channels_.find(scoped); log != channels_.end()) {
+      r.channel_seq[channel] = log->second.last_seq;
     }
   }
   return r;

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "directory/directory_protocol.hpp"
@@ -37,8 +39,17 @@ class DirectoryRegistry {
   DirectoryRegistry(DirectoryConfig config, std::string epoch, Clock::time_point started);
 
   // Handles one request; appends the changes it caused (consecutive seq numbers) to `changes`.
+  // `route`: the connection it came on (a ROUTER routing id), where an instance that registers
+  // with `push` gets its changes; its heartbeats move them to the connection they come on.
   DirectoryReplyBody handle(const DirectoryRequestBody& request, Clock::time_point now,
-                            std::vector<DirectoryUpdate>& changes);
+                            std::vector<DirectoryUpdate>& changes, std::string_view route = {});
+
+  // The connections to push a change of `channel` in `topology` to: those of the instances
+  // registered on it with `push`. Empty for none.
+  void push_routes(const std::string& topology, const std::string& channel,
+                   std::vector<std::string_view>& out) const;
+  // Every instance's connection that takes pushed changes (for the ticks).
+  void push_routes(std::vector<std::string_view>& out) const;
 
   // Removes instances whose lease ran out before `now`, appending the removals.
   void expire(Clock::time_point now, std::vector<DirectoryUpdate>& changes);
@@ -84,6 +95,9 @@ class DirectoryRegistry {
     Clock::time_point counters_at{};
     Clock::time_point previous_at{};
     std::size_t bytes = 0;  // footprint(): its share of kMaxStateBytes and kMaxNodeBytes
+    // Registered with `push`: the connection its changes go to ("" = it watches the PUB).
+    // Never in a reply; one per instance, so bounded like the instances.
+    std::string route;
   };
 
   // What `inst` adds to a list reply and to a snapshot of every channel, as encoded.
@@ -100,11 +114,17 @@ class DirectoryRegistry {
   std::string over_quota(const std::string& node, std::size_t old_bytes,
                          std::size_t new_bytes) const;
   void account(const Instance& inst, std::size_t new_bytes);
-  void erase(std::map<std::string, Instance>::iterator it);
+  using InstanceIt = std::map<std::string, Instance, std::less<>>::iterator;
+  void erase(InstanceIt it);
+  // Sets when the instance was last heard from and its lease, keeping by_deadline_ in step.
+  void renew(InstanceIt it, Clock::time_point last_seen, std::chrono::milliseconds lease);
+  // Keeps by_channel_ in step with the instance's registrations: off them, or on them.
+  void index_channels(InstanceIt it, bool add);
 
   DirectoryReplyBody do_register(const RegisterRequest& r, Clock::time_point now,
-                                 std::vector<DirectoryUpdate>& changes);
-  DirectoryReplyBody do_heartbeat(const HeartbeatRequest& r, Clock::time_point now);
+                                 std::vector<DirectoryUpdate>& changes, std::string_view route);
+  DirectoryReplyBody do_heartbeat(const HeartbeatRequest& r, Clock::time_point now,
+                                  std::string_view route);
   DirectoryReplyBody do_unregister(const UnregisterRequest& r, Clock::time_point now,
                                    std::vector<DirectoryUpdate>& changes);
   // The entries of `channels` (empty = all); `with_seq`: and each channel's last update seq.
@@ -126,7 +146,14 @@ class DirectoryRegistry {
   Clock::time_point started_;
   std::uint64_t seq_ = 0;
   std::uint64_t leases_expired_ = 0;
-  std::map<std::string, Instance> instances_;      // by key()
+  std::map<std::string, Instance, std::less<>> instances_;  // by key()
+  // Every instance by when its lease runs out (last_seen + lease), and the key it is under (the
+  // map's own, stable): expiry and the next wake-up look at the front only, not at every
+  // instance on every turn of the loop.
+  std::set<std::pair<Clock::time_point, const std::string*>> by_deadline_;
+  // Instance keys by scoped channel name: a snapshot or resolve of a few channels reads only
+  // their instances, not every instance (a thousand nodes starting take a thousand snapshots).
+  std::map<std::string, std::set<std::string_view>, std::less<>> by_channel_;
   std::size_t total_bytes_ = 0;                    // Σ Instance::bytes
   std::map<std::string, std::size_t> node_bytes_;  // Σ Instance::bytes per scoped node name
 

@@ -231,7 +231,8 @@ void DirectoryServer::handle(zmq::message_t& identity, zmq::message_t& body, boo
     }
   }
   changes_.clear();
-  auto result = registry_.handle(request.body, Clock::now(), changes_);
+  auto result = registry_.handle(request.body, Clock::now(), changes_,
+                                 {static_cast<const char*>(identity.data()), identity.size()});
   if (const auto* reg = std::get_if<RegisterRequest>(&request.body)) {
     if (std::holds_alternative<AckReply>(result)) {
       BROOK_LOG(kDebug) << "registered " << scoped_name(reg->topology, reg->node) << "."
@@ -277,9 +278,25 @@ void DirectoryServer::publish(std::vector<DirectoryUpdate>& changes) {
     const std::string topic = update_topic(c.entry.topology, c.entry.reg.channel);
     (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    registry_.push_routes(c.entry.topology, c.entry.reg.channel, routes_);
+    push(routes_, topic, bytes);
     ++stats_.updates_published;
   }
   changes.clear();
+}
+
+void DirectoryServer::push(const std::vector<std::string_view>& routes, std::string_view topic,
+                           std::string_view body) {
+  // As on the PUB: two frames, after the routing id. A client that stopped reading loses them
+  // (it notices the gap by seq, or by the next mark, and takes a snapshot); ROUTER drops what it
+  // cannot queue without blocking.
+  for (const std::string_view route : routes) {
+    if (!router_.send(zmq::buffer(route), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      continue;
+    }
+    (void)router_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    (void)router_.send(zmq::buffer(body), zmq::send_flags::dontwait);
+  }
 }
 
 void DirectoryServer::publish_tick() {
@@ -288,12 +305,16 @@ void DirectoryServer::publish_tick() {
   const std::string bytes = encode(DirectoryTick{registry_.state(now)});
   (void)pub_.send(zmq::buffer(kTickKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  registry_.push_routes(routes_);
+  push(routes_, kTickKind, bytes);
   // Each recently changed channel's mark goes only to that channel's watchers.
   for (const auto& m : registry_.marks(now)) {
     const std::string topic = mark_topic(m.topology, m.channel);
     const std::string body = encode(m);
     (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     (void)pub_.send(zmq::buffer(body), zmq::send_flags::dontwait);
+    registry_.push_routes(m.topology, m.channel, routes_);
+    push(routes_, topic, body);
   }
 }
 

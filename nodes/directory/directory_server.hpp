@@ -59,6 +59,9 @@ class DirectoryServer {
   void handle(zmq::message_t& identity, zmq::message_t& body, bool extra_frames);
   void reply(zmq::message_t& identity, const DirectoryReply& r);
   void publish(std::vector<DirectoryUpdate>& changes);
+  // Sends a change (topic and body, as on the PUB) to each connection in `routes`.
+  void push(const std::vector<std::string_view>& routes, std::string_view topic,
+            std::string_view body);
   void publish_tick();
   void publish_snapshot(DirectoryRegistry::Clock::time_point now);
   void handshake_failures();
@@ -75,6 +78,7 @@ class DirectoryServer {
   DirectoryRegistry registry_;
   DirectoryServerStats stats_;
   std::vector<DirectoryUpdate> changes_;
+  std::vector<std::string_view> routes_;  // push(): kept between calls
   // When expire_leases() last ran: the loop runs it every turn and sleeps at most a tick between
   // turns, so a longer gap is a stall of the directory itself.
   DirectoryRegistry::Clock::time_point last_turn_{};

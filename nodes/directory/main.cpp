@@ -9,6 +9,7 @@
 
 #include "directory_server.hpp"
 #include "http_listener.hpp"
+#include "util/fd_limit.hpp"
 #include "util/lifecycle.hpp"
 
 namespace po = boost::program_options;
@@ -23,6 +24,29 @@ std::chrono::milliseconds duration_option(const po::variables_map& vm, const cha
                             ": expected a duration like 3s or 500ms, got '" + text + "'");
   }
   return *d;
+}
+
+// Two descriptors per node (its request and its watch connection) and a margin: raised to what
+// --max-instances nodes take, as far as the hard limit allows. Too low for the instances of the
+// directory's own topology: an error now rather than refused connections later.
+void raise_fd_limit(std::size_t max_instances, const brook::DeclaredNodes& declared) {
+  std::uint64_t own = 0;
+  for (const auto& [node, replicas] : declared.replicas)
+    own += replicas;
+  const auto needs = [](std::uint64_t instances) { return 2 * instances + 64; };
+  const auto limit = brook::detail::raise_fd_limit(needs(max_instances));
+  if (limit.soft == 0 || limit.soft >= needs(max_instances)) return;
+  if (limit.soft < needs(own)) {
+    throw brook::ConfigError(
+        "topology '" + declared.topology + "' has " + std::to_string(own) +
+        " instances, whose connections take " + std::to_string(needs(own)) +
+        " open files, and the hard limit is " + std::to_string(limit.hard) +
+        " (raise it: ulimit -Hn as root, LimitNOFILE= in a systemd unit, nofile in "
+        "/etc/security/limits.conf)");
+  }
+  BROOK_LOG(kInfo) << "open-file limit " << limit.soft << " (the hard limit): room for about "
+                   << (limit.soft - 64) / 2
+                   << " instances' connections, fewer than --max-instances " << max_instances;
 }
 
 // What the HTTP listener's snapshots say of the topology the directory serves.
@@ -139,6 +163,7 @@ int run(int argc, char** argv) {
     }
     opts.config.min_ttl = std::min(opts.config.min_ttl, opts.config.default_ttl);
     opts.config.max_instances = vm["max-instances"].as<std::size_t>();
+    raise_fd_limit(opts.config.max_instances, opts.declared);
 
     if (vm.count("http")) {
       http = vm["http"].as<std::string>();

@@ -3,8 +3,9 @@
 Registers the instance with its token, renews the lease with heartbeats carrying counters, keeps
 a mirror of the entries of the channels it uses (snapshot + updates, marks, ticks), registers
 again after a directory restart, retries a name held by another process (stale_incarnation)
-until that lease lapses, and unregisters at stop. Single-threaded: the node's loop polls
-`dealer` and `sub` and calls tick().
+until that lease lapses, and unregisters at stop. A directory that pushes (its hello reply says
+so) sends the changes on the dealer too, and the sub stays unconnected. Single-threaded: the
+node's loop polls `dealer` and `sub` and calls tick().
 """
 
 import logging
@@ -71,7 +72,8 @@ class DirectorySession:
         self.next_hello = now
         self.next_heartbeat = now
         self.epoch = ""
-        self.pub = ""
+        self.pub = ""  # the PUB the sub is connected to; "": none
+        self.push = False  # the directory pushes our changes on the dealer
         self.entries = {}
         self.channel_seq = {}
         self.have_snapshot = False
@@ -110,12 +112,15 @@ class DirectorySession:
                 "topology": i["topology"], "token": i["token"]}
 
     def send_hello(self, now):
-        self.next_hello = now + (HELLO_RETRY if self.send("hello", {}, now) else CONNECT_RETRY)
+        sent = self.send("hello", {"push": True}, now)
+        self.next_hello = now + (HELLO_RETRY if sent else CONNECT_RETRY)
 
     def send_register(self, now):
         fields = self.ident()
         fields.update({"host": pysocket.gethostname()[:255], "pid": os.getpid(),
                        "lease_ms": int(self.ttl * 1000), "registrations": self.registrations})
+        if self.push:
+            fields["push"] = True
         self.phase = "registering"
         self.next_hello = now + REQUEST_TIMEOUT
         self.send("register", fields, now)
@@ -177,6 +182,9 @@ class DirectorySession:
                 parts = self.dealer.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            if len(parts) == 2:  # a change the directory pushes, as on its PUB
+                self.handle_watch(parts)
+                continue
             if len(parts) != 1:
                 continue
             try:
@@ -265,19 +273,23 @@ class DirectorySession:
                 log.info("directory %s restarted; registering again", self.endpoint)
                 self.full_reconcile_pending = True
             self.epoch = r.get("epoch")
-            pub = r.get("pub", "")
-            if pub != self.pub:
-                if self.pub:
-                    try:
-                        self.sub.disconnect(self.pub)
-                    except zmq.ZMQError:
-                        pass
-                self.pub = pub
-                self.sub.connect(pub)
             self.have_snapshot = False
             self.needs_snapshot = True
             self.channel_seq = {}
             self.buffered = []
+        # Pushed changes spare the directory a connection to its PUB; a directory before push
+        # (no "push" in the reply) is followed there.
+        self.push = r.get("push") is True and not self.unregister_sent
+        pub = "" if self.push else r.get("pub", "")
+        if pub != self.pub:
+            if self.pub:
+                try:
+                    self.sub.disconnect(self.pub)
+                except zmq.ZMQError:
+                    pass
+            self.pub = pub
+            if pub:
+                self.sub.connect(pub)
         self.send_register(now)
         if self.needs_snapshot and not self.snapshot_in_flight:
             self.snapshot_in_flight = self.send("snapshot", self.snapshot_fields(), now)
@@ -313,23 +325,26 @@ class DirectorySession:
                 parts = self.sub.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            if len(parts) != 2:
-                continue
-            try:
-                body = msgpack.unpackb(parts[1], raw=False)
-            except Exception:
-                continue
-            if not isinstance(body, dict):
-                continue
-            kind = parts[0]
-            if kind.startswith(b"update:"):
-                if body.get("epoch") == self.epoch and isinstance(body.get("entry"), dict):
-                    self.handle_update(body)
-            elif kind.startswith(b"mark:"):
-                if body.get("epoch") == self.epoch:
-                    self.handle_mark(body)
-            elif kind == b"tick":
-                self.handle_tick(body)
+            if len(parts) == 2:
+                self.handle_watch(parts)
+
+    def handle_watch(self, parts):
+        """A change: [topic, map], from the PUB or pushed on the dealer."""
+        try:
+            body = msgpack.unpackb(parts[1], raw=False)
+        except Exception:
+            return
+        if not isinstance(body, dict):
+            return
+        kind = parts[0]
+        if kind.startswith(b"update:"):
+            if body.get("epoch") == self.epoch and isinstance(body.get("entry"), dict):
+                self.handle_update(body)
+        elif kind.startswith(b"mark:"):
+            if body.get("epoch") == self.epoch:
+                self.handle_mark(body)
+        elif kind == b"tick":
+            self.handle_tick(body)
 
     def handle_update(self, u):
         e = u["entry"]

@@ -188,6 +188,36 @@ nodes:
   EXPECT_TRUE(processes_of_topology().empty());
 }
 
+TEST_F(Up, EachNodeReadsItsScopeWithTheFilesLineNumbers) {
+  // brook up hands each node only the lines it needs (BROOK_TOPOLOGY_SCOPE); what the node says
+  // about them still names the file's own lines. `delay_us` is on line 12.
+  topology(R"(
+topology: up-scope
+directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
+channels:
+  a: {external: true}
+  b: {external: true}
+nodes:
+  other: {exec: brook-test-sink, inputs: {in: a}}
+  sink:
+    exec: brook-test-sink
+    inputs: {in: b}
+    params: {delay_us: not-a-number}
+)");
+  Process p = up({}, false);
+  ASSERT_TRUE(wait_for(
+      [&] { return p.log().find("sink.0 failed with a configuration error") != std::string::npos; },
+      20s))
+      << p.log();
+  EXPECT_NE(p.log().find(file_.string() + ":12"), std::string::npos) << p.log();
+  ASSERT_TRUE(wait_for([&] { return pids().count("other.0") > 0; }, 10s)) << p.log();
+  std::ifstream env("/proc/" + std::to_string(pids().at("other.0")) + "/environ");
+  const std::string vars((std::istreambuf_iterator<char>(env)), {});
+  EXPECT_NE(vars.find(std::string("BROOK_TOPOLOGY_SCOPE=other:")), std::string::npos)
+      << "other.0 was given its scope";
+  EXPECT_EQ(p.stop(), 1) << "sink.0 failed\n" << p.log();
+}
+
 TEST_F(Up, ADirectoryPortInUseNamesTheSettingToChange) {
   topology(R"(
 topology: up-port
@@ -226,6 +256,47 @@ nodes:
   const auto only = run_command({bin("brook"), "up", file_.string(), "--only", "nobody"}, 30s);
   EXPECT_EQ(only.code, 2) << only.describe();
   EXPECT_NE(only.err.find("no node 'nobody'"), std::string::npos) << only.describe();
+}
+
+TEST_F(Up, RaisesTheOpenFileLimitOrSaysWhyItCannot) {
+  // 40 instances take 3 x 40 + 64 = 184 descriptors in brook up (three pipes each, a margin).
+  topology(R"(
+topology: up-files
+directory: {endpoints: ['{DIRECTORY}'], heartbeat: 200ms, ttl: 1s}
+channels: {work: {external: true}}
+nodes:
+  sink: {exec: brook-test-sink, replicas: 40, inputs: {in: work}}
+)");
+  const std::string up = bin("brook") + " up " + file_.string() + " --quiet";
+  const auto low = run_command({"/bin/sh", "-c", "ulimit -n 150 && exec " + up}, 30s);
+  EXPECT_EQ(low.code, 1) << low.describe();
+  EXPECT_NE(low.err.find("cannot start 40 instance(s): brook up needs 184 open files for them, "
+                         "and the hard limit is 150 (raise it"),
+            std::string::npos)
+      << low.describe();
+  EXPECT_TRUE(processes_of_topology().empty()) << "nothing was started";
+  // The directory on its own: two descriptors per instance of its topology, 2 x 40 + 64.
+  const auto dir = run_command({"/bin/sh", "-c",
+                                "ulimit -n 100 && exec " + bin("brook-directory") + " --topology " +
+                                    file_.string() + " --bind " + endpoint_},
+                               30s);
+  EXPECT_EQ(dir.code, 2) << dir.describe();
+  EXPECT_NE(dir.err.find("topology 'up-files' has 40 instances, whose connections take 144 open "
+                         "files, and the hard limit is 100"),
+            std::string::npos)
+      << dir.describe();
+
+  // A soft limit below what they need, under a hard limit that has room: raised, and they run.
+  Process p = Process::start({.argv = {"/bin/sh", "-c", "ulimit -Sn 150 && exec " + up},
+                              .env = {},
+                              .log = dir_ / "soft.log",
+                              .wait_ready = true,
+                              .ready_timeout = 30s});
+  std::ifstream limits("/proc/" + std::to_string(p.pid()) + "/limits");
+  const std::string text((std::istreambuf_iterator<char>(limits)), {});
+  EXPECT_NE(text.find("Max open files            184"), std::string::npos) << text;
+  EXPECT_EQ(pids().size(), 40u) << p.log();
+  EXPECT_EQ(p.stop(), 0) << p.log();
 }
 
 TEST_F(Up, OnlyStartsTheNamedNodes) {

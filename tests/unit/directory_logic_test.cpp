@@ -549,5 +549,107 @@ TEST_F(DirectoryLogic, MonitoredInstancesKeepThePreviousHeartbeat) {
   EXPECT_EQ(dir.monitored(t0 + 3500ms).size(), 1u);
 }
 
+// The snapshot of a few channels reads an index by channel, and expiry one by lease deadline:
+// both must follow every way an instance's registrations and leases change.
+class DirectoryIndex : public DirectoryLogic {
+ protected:
+  std::set<std::string> endpoints_of(std::vector<std::string> channels, Clock::duration at,
+                                     std::string topology = {}) {
+    std::vector<DirectoryUpdate> none;
+    std::set<std::string> out;
+    const auto r =
+        dir.handle(SnapshotRequest{std::move(channels), std::move(topology)}, t0 + at, none);
+    for (const auto& e : std::get<EntriesReply>(r).entries)
+      out.insert(e.reg.endpoint);
+    return out;
+  }
+  using Endpoints = std::set<std::string>;
+};
+
+TEST_F(DirectoryIndex, ChosenChannelsFollowEveryChangeOfRegistrations) {
+  send(reg("a", 0, "i1", {input("x", "tcp://h:1"), input("y", "tcp://h:2")}), 0ms);
+  send(reg("b", 0, "i2", {input("x", "tcp://h:3")}), 0ms);
+  auto scoped = reg("a", 0, "i9", {input("x", "tcp://other:1")});
+  scoped.topology = "other";
+  send(scoped, 0ms);
+  EXPECT_EQ(endpoints_of({"x"}, 1ms), (Endpoints{"tcp://h:1", "tcp://h:3"}));
+  EXPECT_EQ(endpoints_of({"x"}, 1ms, "other"), (Endpoints{"tcp://other:1"}));
+  EXPECT_EQ(endpoints_of({"x", "y", "x"}, 1ms), (Endpoints{"tcp://h:1", "tcp://h:2", "tcp://h:3"}));
+
+  send(reg("a", 0, "i1", {input("x", "tcp://h:1"), input("z", "tcp://h:4")}), 10ms);
+  EXPECT_TRUE(endpoints_of({"y"}, 11ms).empty()) << "a left y";
+  EXPECT_EQ(endpoints_of({"z"}, 11ms), (Endpoints{"tcp://h:4"}));
+
+  send(UnregisterRequest{"b", 0, "i2"}, 20ms);
+  EXPECT_EQ(endpoints_of({"x"}, 21ms), (Endpoints{"tcp://h:1"}));
+
+  // a's lease lapses (3 s after its last registration) and a new incarnation takes its name.
+  send(reg("a", 0, "i3", {input("y", "tcp://h:5")}), 3100ms);
+  EXPECT_TRUE(endpoints_of({"x"}, 3101ms).empty()) << "the old incarnation's ports went";
+  EXPECT_EQ(endpoints_of({"y"}, 3101ms), (Endpoints{"tcp://h:5"}));
+
+  changes.clear();
+  dir.expire(t0 + 6200ms, changes);
+  EXPECT_TRUE(endpoints_of({"y"}, 6200ms).empty());
+  EXPECT_TRUE(endpoints_of({"x"}, 6200ms, "other").empty());
+  EXPECT_EQ(dir.instance_count(), 0u);
+}
+
+TEST_F(DirectoryIndex, LeasesRunOutInDeadlineOrderWhateverTheKeys) {
+  // Keys sort "n.0" < "n.1" < ... while deadlines run the other way round.
+  for (std::uint32_t i = 0; i < 5; ++i)
+    send(reg("n", i, "i" + std::to_string(i), {input("c", "tcp://h:" + std::to_string(i))}),
+         std::chrono::milliseconds(100 * (5 - i)));
+  EXPECT_EQ(dir.next_expiry(), t0 + 3100ms) << "n.4, registered first";
+  send(HeartbeatRequest{"n", 4, "i4", {}}, 1000ms);
+  EXPECT_EQ(dir.next_expiry(), t0 + 3200ms) << "n.3 now; n.4 renewed to 4000";
+  changes.clear();
+  dir.expire(t0 + 3350ms, changes);
+  EXPECT_EQ(dir.instance_count(), 3u) << "n.3 (3200) and n.2 (3300) ran out";
+  EXPECT_EQ(dir.next_expiry(), t0 + 3400ms);
+  EXPECT_EQ(dir.leases_expired(), 2u);
+
+  // A stalled directory gives every lease the stalled time back, in the same order.
+  dir.extend_leases(500ms, t0 + 3390ms);
+  EXPECT_EQ(dir.next_expiry(), t0 + 3900ms) << "n.1 (registered at 400 ms, +500 ms)";
+  changes.clear();
+  dir.expire(t0 + 3850ms, changes);
+  EXPECT_EQ(dir.instance_count(), 3u);
+  dir.expire(t0 + 3950ms, changes);
+  EXPECT_EQ(dir.instance_count(), 2u);
+  dir.expire(t0 + 4600ms, changes);
+  EXPECT_EQ(dir.instance_count(), 0u) << "n.0 at 4000 and n.4 at 4500";
+  EXPECT_EQ(dir.next_expiry(), Clock::time_point::max());
+}
+
+TEST_F(DirectoryIndex, PushedChangesGoToTheConnectionOfEachInstanceThatAskedForThem) {
+  auto pushing = reg("a", 0, "i1", {input("x", "tcp://h:1")});
+  pushing.push = true;
+  std::vector<DirectoryUpdate> none;
+  auto hello = dir.handle(HelloRequest{true}, t0, none, "r1");
+  EXPECT_TRUE(std::get<HelloReply>(hello).push);
+  EXPECT_FALSE(std::get<HelloReply>(dir.handle(HelloRequest{}, t0, none, "r1")).push);
+  dir.handle(pushing, t0, none, "r1");
+  dir.handle(reg("b", 0, "i2", {input("x", "tcp://h:2")}), t0, none, "r2");  // watches the PUB
+  std::vector<std::string_view> routes;
+  dir.push_routes("", "x", routes);
+  EXPECT_EQ(routes, (std::vector<std::string_view>{"r1"}));
+  dir.push_routes("", "y", routes);
+  EXPECT_TRUE(routes.empty());
+
+  // Its heartbeats come on a new connection (it connected again): the changes follow.
+  dir.handle(HeartbeatRequest{"a", 0, "i1", {}}, t0 + 500ms, none, "r3");
+  dir.push_routes(routes);
+  EXPECT_EQ(routes, (std::vector<std::string_view>{"r3"})) << "the ticks too";
+  // Registered again without push: none; unregistered: none.
+  dir.handle(reg("a", 0, "i1", {input("x", "tcp://h:1")}), t0 + 600ms, none, "r3");
+  dir.push_routes("", "x", routes);
+  EXPECT_TRUE(routes.empty());
+  dir.handle(pushing, t0 + 700ms, none, "r4");
+  dir.handle(UnregisterRequest{"a", 0, "i1"}, t0 + 800ms, none, "r4");
+  dir.push_routes(routes);
+  EXPECT_TRUE(routes.empty());
+}
+
 }  // namespace
 }  // namespace brook

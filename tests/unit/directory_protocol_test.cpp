@@ -471,5 +471,39 @@ TEST(DirectoryProtocol, TokensRoundTripAndAreBounded) {
   EXPECT_TRUE(decode(bytes(encode(DirectoryRequest{1, reg})), out)) << "64 bytes are allowed";
 }
 
+TEST(DirectoryProtocol, PushIsAskedGrantedAndOtherwiseAbsent) {
+  DirectoryRequest out;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{1, HelloRequest{true}})), out));
+  EXPECT_TRUE(std::get<HelloRequest>(out.body).push);
+  RegisterRequest reg = sample_register();
+  reg.push = true;
+  ASSERT_TRUE(decode(bytes(encode(DirectoryRequest{2, reg})), out));
+  EXPECT_TRUE(std::get<RegisterRequest>(out.body).push);
+  EXPECT_EQ(std::get<RegisterRequest>(out.body).registrations.size(), 3u);
+
+  const DirectoryState st{"e", 1, 2, true};
+  DirectoryReply reply;
+  ASSERT_TRUE(decode(
+      bytes(encode(DirectoryReply{3, HelloReply{st, "tcp://h:1", 3000, 1000, true}})), reply));
+  EXPECT_TRUE(std::get<HelloReply>(reply.body).push);
+  EXPECT_EQ(std::get<HelloReply>(reply.body).pub_endpoint, "tcp://h:1");
+
+  // Without it, every frame is as it was before push: a directory or client before it reads
+  // them unchanged, and a reply from such a directory means no push.
+  for (const std::string& frame :
+       {encode(DirectoryRequest{1, HelloRequest{}}), encode(DirectoryRequest{2, sample_register()}),
+        encode(DirectoryReply{3, HelloReply{st, "tcp://h:1", 3000, 1000}})}) {
+    EXPECT_EQ(frame.find("push"), std::string::npos);
+  }
+  ASSERT_TRUE(
+      decode(bytes(encode(DirectoryReply{3, HelloReply{st, "tcp://h:1", 3000, 1000}})), reply));
+  EXPECT_FALSE(std::get<HelloReply>(reply.body).push);
+  const std::string wrong = test::pack_map({{"v", std::int64_t{3}},
+                                            {"op", std::string("hello")},
+                                            {"id", std::int64_t{1}},
+                                            {"push", std::string("yes")}});
+  EXPECT_FALSE(decode(bytes(wrong), out)) << "a push that is not a bool";
+}
+
 }  // namespace
 }  // namespace brook

@@ -84,6 +84,7 @@ class ScriptedDirectory : public ::testing::Test {
     if (!router_.recv(id, zmq::recv_flags::dontwait)) return;
     (void)router_.recv(frame, zmq::recv_flags::none);
     peers_.insert(id.to_string());
+    last_peer_ = id.to_string();
     ++requests_;
     DirectoryRequest req;
     ASSERT_TRUE(decode(std::span(static_cast<const std::byte*>(frame.data()), frame.size()), req));
@@ -99,8 +100,11 @@ class ScriptedDirectory : public ::testing::Test {
       return;
     }
     DirectoryReplyBody body = AckReply{state()};
-    if (std::holds_alternative<HelloRequest>(req.body)) {
-      body = HelloReply{state(), pub_.get(zmq::sockopt::last_endpoint), 3000, 1000};
+    if (const auto* h = std::get_if<HelloRequest>(&req.body)) {
+      body = HelloReply{state(), pub_.get(zmq::sockopt::last_endpoint), 3000, 1000,
+                        pushes_ && h->push};
+    } else if (const auto* r = std::get_if<RegisterRequest>(&req.body)) {
+      registered_with_push_ = r->push;
     } else if (const auto* s = std::get_if<SnapshotRequest>(&req.body)) {
       snapshot_channels_ = s->channels;
       ++snapshots_;
@@ -116,6 +120,12 @@ class ScriptedDirectory : public ::testing::Test {
   void publish(const std::string& topic, const std::string& bytes) {
     pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore);
     pub_.send(zmq::buffer(bytes));
+  }
+  // As a pushing directory does: on the request connection, after the session's routing id.
+  void push(const std::string& topic, const std::string& bytes) {
+    router_.send(zmq::buffer(last_peer_), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(bytes));
   }
   void update(std::uint64_t seq, std::uint64_t prev, const DirectoryEntry& e,
               ChangeOp op = ChangeOp::kAdd) {
@@ -139,7 +149,36 @@ class ScriptedDirectory : public ::testing::Test {
   int requests_ = 0;
   std::set<std::string> subscriptions_;
   std::map<std::string, std::string> tokens_;  // by op: the token of the last such request
+  bool pushes_ = false;                        // answers a hello that asks for push with push
+  bool registered_with_push_ = false;
+  std::string last_peer_;
 };
+
+TEST_F(ScriptedDirectory, TakesItsChangesOnTheRequestConnectionWhenTheDirectoryPushes) {
+  pushes_ = true;
+  ASSERT_TRUE(run([&] { return recorder_.registrations > 0 && session_->synced(); }));
+  EXPECT_TRUE(registered_with_push_);
+  const auto pushed_update = [&](std::uint64_t seq, std::uint64_t prev, const DirectoryEntry& e) {
+    seq_ = std::max(seq_, seq);
+    push(update_topic(e.topology, e.reg.channel),
+         encode(
+             DirectoryUpdate{"epoch-1", seq, prev, ChangeOp::kAdd, ChangeReason::kRegistered, e}));
+  };
+  pushed_update(3, 0, entry("x", "c1"));
+  ASSERT_TRUE(run([&] { return recorder_.live.count("x.0/c1") == 1; }));
+
+  // A pushed mark shows a lost update of c2, as on the PUB: snapshot.
+  seq_ = 8;
+  snapshot_ = EntriesReply{state(), {entry("x", "c1"), entry("z", "c2")}, {{"c1", 3}, {"c2", 8}}};
+  push(mark_topic("", "c2"), encode(DirectoryMark{"epoch-1", "c2", 8}));
+  push(std::string(kTickKind), encode(DirectoryTick{state()}));
+  ASSERT_TRUE(run([&] { return snapshots_ == 2 && recorder_.live.count("z.0/c2") == 1; }));
+  pushed_update(9, 3, entry("v", "c1"));
+  ASSERT_TRUE(run([&] { return recorder_.live.count("v.0/c1") == 1; }));
+  EXPECT_EQ(snapshots_, 2);
+  EXPECT_TRUE(subscriptions_.empty()) << "the session never connected to the PUB";
+  EXPECT_EQ(peers_.size(), 1u) << "one connection to the directory";
+}
 
 // The process's token goes with every request that names its instance, so only this process can
 // re-register, renew or remove it (docs/directory.md#tokens).

@@ -7,20 +7,48 @@
 namespace brook::launch {
 
 namespace {
-// The channels `n` writes: its outputs, and the dead-letter channel of each input that has one
-// (a failed message is emitted there by the consuming node), each once.
-std::vector<std::string> written_channels(const Topology& t, const NodeSpec& n) {
-  std::vector<std::string> out;
-  auto add = [&](const std::string& c) {
-    if (!c.empty() && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
-  };
-  for (const auto& o : n.outputs)
-    add(o.channel);
-  for (const auto& in : n.inputs) {
-    if (const ChannelSpec* c = t.channel(in.channel)) add(c->dead_letter);
+
+// Who reads and what each node writes, found once: a topology of a thousand nodes would otherwise
+// scan every node for every channel of every node.
+class Edges {
+ public:
+  explicit Edges(const Topology& t) {
+    std::map<std::string_view, const ChannelSpec*> channels;
+    for (const auto& c : t.channels)
+      channels.emplace(c.name, &c);
+    for (const auto& n : t.nodes) {
+      for (const auto& in : n.inputs) {
+        auto& r = readers_[in.channel];
+        if (r.empty() || r.back() != &n) r.push_back(&n);
+      }
+    }
+    for (const auto& n : t.nodes) {
+      // The channels `n` writes: its outputs, and the dead-letter channel of each input that has
+      // one (a failed message is emitted there by the consuming node), each once.
+      auto& out = written_[&n];
+      auto add = [&](const std::string& c) {
+        if (!c.empty() && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+      };
+      for (const auto& o : n.outputs)
+        add(o.channel);
+      for (const auto& in : n.inputs) {
+        if (const auto c = channels.find(in.channel); c != channels.end())
+          add(c->second->dead_letter);
+      }
+    }
   }
-  return out;
-}
+  const std::vector<std::string>& written(const NodeSpec& n) const { return written_.at(&n); }
+  const std::vector<const NodeSpec*>& readers(const std::string& channel) const {
+    static const std::vector<const NodeSpec*> kNone;
+    const auto it = readers_.find(channel);
+    return it == readers_.end() ? kNone : it->second;
+  }
+
+ private:
+  std::map<std::string, std::vector<const NodeSpec*>, std::less<>> readers_;
+  std::map<const NodeSpec*, std::vector<std::string>> written_;
+};
+
 }  // namespace
 
 std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
@@ -35,6 +63,7 @@ std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
     }
   }
   auto selected = [&](const NodeSpec& n) { return only.empty() || only.count(n.name) > 0; };
+  const Edges edges(t);
 
   std::map<std::string, int> level;
   std::set<std::string> visiting;
@@ -42,8 +71,8 @@ std::vector<std::vector<const NodeSpec*>> start_levels(const Topology& t,
     if (auto it = level.find(n.name); it != level.end()) return it->second;
     if (!visiting.insert(n.name).second) return -1;  // a cycle: ignore the closing edge
     int h = 0;
-    for (const auto& channel : written_channels(t, n)) {
-      for (const NodeSpec* reader : t.consumers(channel)) {
+    for (const auto& channel : edges.written(n)) {
+      for (const NodeSpec* reader : edges.readers(channel)) {
         if (reader == &n || !selected(*reader)) continue;
         const int r = height(*reader);
         if (r >= 0) h = std::max(h, r + 1);
@@ -71,12 +100,13 @@ std::vector<StartStep> start_plan(const Topology& t,
     for (const NodeSpec* n : levels[i])
       level_of[n] = i;
   }
+  const Edges edges(t);
   std::vector<StartStep> plan;
   for (std::size_t i = 0; i < levels.size(); ++i) {
     for (const NodeSpec* n : levels[i]) {
       StartStep step{n, i, {}};
-      for (const auto& channel : written_channels(t, *n)) {
-        for (const NodeSpec* reader : t.consumers(channel)) {
+      for (const auto& channel : edges.written(*n)) {
+        for (const NodeSpec* reader : edges.readers(channel)) {
           auto it = level_of.find(reader);
           if (it == level_of.end() || it->second >= i) continue;
           if (std::find(step.waits_for.begin(), step.waits_for.end(), reader) ==
@@ -98,13 +128,14 @@ std::set<std::string> channels_downstream_of_jobs(const Topology& t) {
     if (n.job) frontier.push_back(&n);
   }
   std::set<std::string> visited;
+  const Edges edges(t);
   while (!frontier.empty()) {
     const NodeSpec* n = frontier.back();
     frontier.pop_back();
     if (!visited.insert(n->name).second) continue;
-    for (const auto& channel : written_channels(t, *n)) {
+    for (const auto& channel : edges.written(*n)) {
       if (!reached.insert(channel).second) continue;
-      for (const NodeSpec* reader : t.consumers(channel))
+      for (const NodeSpec* reader : edges.readers(channel))
         frontier.push_back(reader);
     }
   }

@@ -13,8 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "cli_common.hpp"
@@ -30,6 +32,8 @@
 #include "resolved_view.hpp"
 #include "runtime/node_engine.hpp"
 #include "runtime/reactor.hpp"
+#include "topology/scope.hpp"
+#include "util/fd_limit.hpp"
 #include "util/lifecycle.hpp"
 #include "util/sd_notify.hpp"
 
@@ -41,6 +45,7 @@ constexpr std::size_t kMaxLine = 64 * 1024;
 constexpr milliseconds kStatusPeriod{1000};
 constexpr milliseconds kDrainPoll{250};
 constexpr milliseconds kNameCheck{1000};
+constexpr milliseconds kReapPeriod{1000};
 // GNU timeout (and anything else that signals a process and then its process group) delivers
 // one stop twice, microseconds apart: the same signal from the same sender this soon after the
 // first is that stop again, not the second one that kills at once.
@@ -86,18 +91,29 @@ bool Launcher::Impl::runs_here(const NodeSpec& n, int instance) const {
 
 void Launcher::Impl::write_resolved() {
   resolved_.emplace();
-  std::optional<Topology> topology;  // as the nodes load it: the same file and overrides
+  std::optional<Topology> topology;        // as the nodes load it: the same file and overrides
+  std::optional<cli::ChannelUsers> users;  // who writes and reads each channel, found once
   for (const auto& level : levels_) {
     for (const NodeSpec* n : level) {
+      // A node's instances differ only in --instance: its command line is parsed once.
+      std::optional<NodeOptions> options;
+      const NodeSpec* spec = nullptr;
       for (int i = 0; i < n->replicas; ++i) {
         if (!runs_here(*n, i)) continue;
         const auto instance = static_cast<std::uint32_t>(i);
-        std::vector<std::string> argv = node_args(*n, instance);
-        argv.insert(argv.begin(), n->exec_path.string());
-        const NodeOptions options = cli::node_options(argv);
-        if (!topology) topology = detail::load_node_topology(options);
-        const NodeSpec& spec = detail::node_instance_spec(*topology, options);
-        resolved_->write(n->name, instance, cli::resolved_view(*topology, spec, options));
+        if (!options) {
+          std::vector<std::string> argv = node_args(*n, instance);
+          argv.insert(argv.begin(), n->exec_path.string());
+          options = cli::node_options(argv);
+          if (!topology) {
+            topology = detail::load_node_topology(*options);
+            users.emplace(*topology);
+          }
+          spec = &detail::node_instance_spec(*topology, *options);
+        }
+        options->instance = instance;  // below replicas: the loop's bound is the same count
+        resolved_->write(n->name, instance,
+                         cli::resolved_view(*topology, *spec, *options, &*users));
       }
     }
   }
@@ -113,6 +129,16 @@ void Launcher::Impl::write_resolved_one(const NodeSpec& n, std::uint32_t instanc
   resolved_->write(n.name, instance, cli::resolved_view(topology, spec, options));
 }
 
+void Launcher::Impl::index_scopes() {
+  if (t_.file.empty()) return;
+  std::ifstream in(t_.file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) return;  // the nodes will say what is wrong with it
+  if (const auto index = detail::index_scope(text.str()))
+    scopes_ = detail::scope_values(t_, *index);
+}
+
 SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
   SpawnSpec s;
   if (p.spec == nullptr) {
@@ -124,6 +150,10 @@ SpawnSpec Launcher::Impl::spawn_spec(const Proc& p) const {
     s.args = node_command_args(*p.spec, p.instance, command_options(p.spec));
     s.env = p.spec->env;
     if (resolved_) s.env["BROOK_RESOLVED"] = resolved_->path(p.spec->name, p.instance).string();
+    // Each node parses only what it needs of a large topology (topology/scope.hpp); empty: the
+    // whole file, whatever the launcher's own environment says.
+    const auto scope = scopes_.find(p.spec->name);
+    s.env[detail::kTopologyScopeEnv] = scope == scopes_.end() ? "" : scope->second;
   }
   // Under systemd, brook up is the service's main process: its children's notifications would
   // be refused (NotifyAccess=main), and an empty variable turns them off.
@@ -183,6 +213,7 @@ void Launcher::Impl::read_output(Proc& p, bool all) {
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
     close_output(p);  // EOF: every holder of the write end exited
+    reap_due_ = true;
     emit_lines(p, true);
   }
 }
@@ -339,7 +370,7 @@ void Launcher::Impl::schedule_restart(Proc& p, const std::string& why) {
 void Launcher::Impl::read_signals() {
   signalfd_siginfo si;
   while (::read(signal_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-    // SIGCHLD only wakes the loop: exits are reaped after every poll.
+    if (si.ssi_signo == SIGCHLD) reap_due_ = true;  // reaped after this poll
     if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM) continue;
     const auto now = Clock::now();
     if (signals_ > 0 && first_signal_.ssi_signo == si.ssi_signo &&
@@ -749,18 +780,27 @@ void Launcher::Impl::shutdown() {
   }
 }
 
+void Launcher::Impl::raise_fd_limit() const {
+  std::uint64_t instances = 0;
+  for (const auto& level : levels_) {
+    for (const NodeSpec* n : level) {
+      for (int i = 0; i < n->replicas; ++i)
+        instances += runs_here(*n, i) ? 1 : 0;
+    }
+  }
+  // Each child's output, READY and stop-report pipes, its log file in a run directory, and a
+  // margin for the rest (the directories, the control socket, the directory client).
+  const std::uint64_t wanted = (o_.run_dir ? 4 : 3) * instances + 64;
+  const detail::FdLimit limit = detail::raise_fd_limit(wanted);
+  if (limit.soft >= wanted || limit.soft == 0) return;
+  throw Error("cannot start " + std::to_string(instances) + " instance(s): brook up needs " +
+              std::to_string(wanted) + " open files for them, and the hard limit is " +
+              std::to_string(limit.hard) +
+              " (raise it: ulimit -Hn as root, LimitNOFILE= in a systemd unit, nofile in "
+              "/etc/security/limits.conf; or start fewer replicas)");
+}
+
 int Launcher::Impl::run() {
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGCHLD);
-  sigset_t old;
-  ::sigprocmask(SIG_BLOCK, &mask, &old);
-  signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (signal_fd_ < 0) throw Error(std::string("signalfd: ") + std::strerror(errno));
-  // With SIGINT and SIGTERM blocked, so that a stop cannot leave the files behind: `resolved_`
-  // removes them when the launcher goes, whichever way run() ends.
   levels_ = start_levels(t_, o_.only);
   if (o_.host) {  // a host may run none of a selected node's instances, or none at all
     for (auto& level : levels_) {
@@ -772,7 +812,21 @@ int Launcher::Impl::run() {
       });
     }
   }
+  // Before anything starts: a launch that cannot hold its children's pipes says so now.
+  raise_fd_limit();
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGCHLD);
+  sigset_t old;
+  ::sigprocmask(SIG_BLOCK, &mask, &old);
+  signal_fd_ = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) throw Error(std::string("signalfd: ") + std::strerror(errno));
+  // With SIGINT and SIGTERM blocked, so that a stop cannot leave the files behind: `resolved_`
+  // removes them when the launcher goes, whichever way run() ends.
   write_resolved();
+  index_scopes();
   ::signal(SIGPIPE, SIG_IGN);
   if (o_.run_dir) {
     open_run_dir();
@@ -784,12 +838,16 @@ int Launcher::Impl::run() {
     }
   }
   const auto signals = reactor_.add_fd(signal_fd_, ZMQ_POLLIN, [this](short) { read_signals(); });
-  // After every poll, not only on SIGCHLD: a thread that does not block SIGCHLD would take it.
+  // After a poll that read a SIGCHLD or the end of a child's output, not after every poll: each
+  // waitpid() looks at every child, a thousand of them while they start. A thread that does not
+  // block SIGCHLD could take one, and a grandchild may keep a pipe open: a timer reaps too.
   const auto reaper = reactor_.add_source([] { return Clock::time_point::max(); },
                                           [this](Clock::time_point) {
-                                            reap();
+                                            if (std::exchange(reap_due_, false)) reap();
                                             stop_on_closed_stdout();
                                           });
+  const TimerId reap_timer = reactor_.add_timer(Clock::now() + kReapPeriod, kReapPeriod, true,
+                                                [this] { reap_due_ = true; });
   // A pipe's write end reports an error once its reader closed it: notice that even while
   // nothing is printed. (Not a terminal or file: those would always poll readable.)
   struct stat out {};
@@ -860,6 +918,7 @@ int Launcher::Impl::run() {
   if (operation_source_ != 0) reactor_.remove_source(operation_source_);
   control_.reset();  // the socket goes before the pid file: a tool sees the launch gone
   if (tee_fd_ >= 0) ::close(tee_fd_);
+  reactor_.cancel_timer(reap_timer);
   reactor_.remove_source(reaper);
   if (stdout_watch_ != 0) reactor_.remove(stdout_watch_);
   reactor_.remove(signals);

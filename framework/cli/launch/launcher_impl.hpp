@@ -109,6 +109,8 @@ class Launcher::Impl {
   NodeCommandOptions command_options(const NodeSpec* node = nullptr) const;
   // Each instance's resolved document, from the options it is started with ($BROOK_RESOLVED).
   void write_resolved();
+  // What each node of the topology file needs of it ($BROOK_TOPOLOGY_SCOPE), into scopes_.
+  void index_scopes();
   void on_exit(Proc& p, int status);
   void schedule_restart(Proc& p, const std::string& why);
   void read_output(Proc& p, bool all);
@@ -129,6 +131,9 @@ class Launcher::Impl {
   bool wait_until(Clock::time_point deadline, const std::function<bool()>& done);
 
   // ---- phases ----
+  // Raises the open-file limit for the instances levels_ holds; throws Error when the hard limit
+  // is too low for them.
+  void raise_fd_limit() const;
   bool start_directories();
   bool start_nodes();
   void supervise();
@@ -183,6 +188,7 @@ class Launcher::Impl {
   Reactor::ReaderId stdout_watch_ = 0;
   std::string host_;
   bool stopping_ = false;
+  bool reap_due_ = true;  // a child may have exited: waitpid() after this poll
   bool failed_ = false;
   int total_restarts_ = 0;
   int killed_ = 0;  // processes that had to be SIGKILLed at shutdown
@@ -192,6 +198,7 @@ class Launcher::Impl {
   std::optional<ListReply> last_list_;
   Clock::time_point last_list_at_{};
   std::optional<ResolvedFiles> resolved_;
+  std::map<std::string, std::string> scopes_;  // by node name
 
   // Operating a running launch: the run directory, its control socket and the instance logs.
   std::unique_ptr<InstanceLogs> logs_;

@@ -12,7 +12,8 @@ namespace brook::launch {
 
 class ResolvedFiles {
  public:
-  // Creates the directory (mode 0700) under $TMPDIR, else /tmp. Throws brook::Error.
+  // Creates the directory (mode 0700) under $TMPDIR, else /dev/shm (in memory) when this user
+  // can write there, else /tmp. Throws brook::Error.
   ResolvedFiles();
   ~ResolvedFiles();
   ResolvedFiles(const ResolvedFiles&) = delete;

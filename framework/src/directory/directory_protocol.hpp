@@ -77,7 +77,11 @@ struct InstanceInfo {
 // so copying its incarnation (which `list` and every envelope show) is not enough to take it over.
 // "" = none (a client that predates tokens). The directory never sends it back.
 
-struct HelloRequest {};
+struct HelloRequest {
+  // Asks whether the directory pushes an instance's changes on this connection (docs/directory.md,
+  // "Pushed changes"), so the client need not connect to its PUB.
+  bool push = false;
+};
 struct RegisterRequest {
   std::string node;
   std::uint32_t instance = 0;
@@ -88,6 +92,9 @@ struct RegisterRequest {
   std::vector<Registration> registrations;
   std::string topology{};
   std::string token{};
+  // Send this instance its changes (ticks, and the updates and marks of its registrations'
+  // channels) on this connection rather than only on the PUB: a hello reply said push.
+  bool push = false;
 };
 struct HeartbeatRequest {
   std::string node;
@@ -152,6 +159,7 @@ struct HelloReply {
   std::string pub_endpoint;  // where change notifications are published
   std::uint32_t ttl_ms = 0;
   std::uint32_t heartbeat_ms = 0;
+  bool push = false;  // the hello asked, and this directory pushes to instances that register so
 };
 struct AckReply {
   DirectoryState state;

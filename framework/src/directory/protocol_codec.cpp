@@ -541,11 +541,17 @@ std::string encode(const DirectoryRequest& r) {
   Packer p(b);
   const std::uint32_t common = 3;
   std::visit(
-      Overloaded{[&](const HelloRequest&) { p.pack_map(common); },
+      Overloaded{[&](const HelloRequest& q) {
+                   // Only when set: a directory before push ignores the key all the same.
+                   p.pack_map(common + (q.push ? 1 : 0));
+                   if (q.push) pack_kb(p, "push", true);
+                 },
                  [&](const RegisterRequest& q) {
-                   p.pack_map(common + 7 + scope_fields(q.topology) + token_fields(q.token));
+                   p.pack_map(common + 7 + scope_fields(q.topology) + token_fields(q.token) +
+                              (q.push ? 1 : 0));
                    pack_scope(p, q.topology);
                    pack_token(p, q.token);
+                   if (q.push) pack_kb(p, "push", true);
                    pack_kv(p, "node", q.node);
                    pack_kv(p, "instance", q.instance);
                    pack_kv(p, "incarnation", q.incarnation);
@@ -603,8 +609,9 @@ std::string encode(const DirectoryReply& r) {
   Packer p(b);
   const std::uint32_t common = 4;  // v, op, id, ok
   std::visit(Overloaded{[&](const HelloReply& q) {
-                          p.pack_map(common + kStateFields + 3);
+                          p.pack_map(common + kStateFields + 3 + (q.push ? 1 : 0));
                           pack_state(p, q.state);
+                          if (q.push) pack_kb(p, "push", true);
                           pack_kv(p, "pub", q.pub_endpoint);
                           pack_kv(p, "ttl_ms", q.ttl_ms);
                           pack_kv(p, "heartbeat_ms", q.heartbeat_ms);
@@ -709,12 +716,15 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryRequest& out) {
   if (!read_header(f, op, out.id)) return ProtocolStatus::failure(f.error());
 
   if (op == "hello") {
-    out.body = HelloRequest{};
+    HelloRequest q;
+    f.boolean("push", q.push, false);
+    out.body = q;
   } else if (op == "register") {
     RegisterRequest q;
     read_instance_id(f, q.node, q.instance, q.incarnation);
     read_scope(f, q.topology);
     f.str("token", q.token, kMaxDirectoryToken, false);
+    f.boolean("push", q.push, false);
     f.str("host", q.host, kMaxName, false);
     f.uint32("pid", q.pid, false);
     f.uint32("lease_ms", q.lease_ms, false);
@@ -795,6 +805,7 @@ ProtocolStatus decode(std::span<const std::byte> frame, DirectoryReply& out) {
   read_state(f, state);
   if (op == "hello") {
     HelloReply r{state, {}, 0, 0};
+    f.boolean("push", r.push, false);
     f.str("pub", r.pub_endpoint, kMaxEndpoint);
     f.uint32("ttl_ms", r.ttl_ms);
     f.uint32("heartbeat_ms", r.heartbeat_ms);

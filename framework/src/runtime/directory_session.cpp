@@ -121,7 +121,7 @@ bool DirectorySession::send(DirectoryRequestBody body, Clock::time_point now) {
 void DirectorySession::send_hello(Clock::time_point now) {
   // Not sent means the connection is not up yet (IMMEDIATE): try again almost at once, so a new
   // node joins within milliseconds of the directory being reachable.
-  next_hello_ = now + (send(HelloRequest{}, now) ? kHelloRetry : kConnectRetry);
+  next_hello_ = now + (send(HelloRequest{true}, now) ? kHelloRetry : kConnectRetry);
 }
 
 void DirectorySession::send_register(Clock::time_point now) {
@@ -135,6 +135,7 @@ void DirectorySession::send_register(Clock::time_point now) {
   r.registrations = registrations_;
   r.topology = identity_.topology;
   r.token = identity_.token;
+  r.push = push_;
   phase_ = Phase::kRegistering;
   next_hello_ = now + kRequestTimeout;  // if no ack by then, start over with hello
   (void)send(std::move(r), now);
@@ -244,15 +245,23 @@ void DirectorySession::on_request_readable() {
   for (int i = 0; i < 100; ++i) {
     zmq::message_t frame;
     if (!dealer_.recv(frame, zmq::recv_flags::dontwait)) return;
-    bool junk = false;
-    while (frame.more()) {  // a reply is one frame; anything else is not from a directory
-      zmq::message_t extra;
-      (void)dealer_.recv(extra, zmq::recv_flags::none);
-      junk = true;
-      if (!extra.more()) break;
+    if (frame.more()) {
+      // Two frames: a change the directory pushes on this connection (a topic, then the body,
+      // as on its PUB). Anything longer is not from a directory.
+      zmq::message_t body;
+      (void)dealer_.recv(body, zmq::recv_flags::none);
+      bool junk = false;
+      for (bool more = body.more(); more;) {
+        zmq::message_t extra;
+        (void)dealer_.recv(extra, zmq::recv_flags::none);
+        more = extra.more();
+        junk = true;
+      }
+      if (!junk) handle_watch_message(frame, body);
+      continue;
     }
     DirectoryReply reply;
-    auto st = junk ? ProtocolStatus::failure("multi-frame reply") : decode(bytes_of(frame), reply);
+    auto st = decode(bytes_of(frame), reply);
     if (!st) {
       BROOK_LOG(kWarn) << "ignoring malformed reply from directory " << endpoint_ << ": "
                        << st.error;
@@ -388,21 +397,24 @@ void DirectorySession::handle_hello(const HelloReply& r, Clock::time_point now) 
       full_reconcile_pending_ = true;
     }
     epoch_ = r.state.epoch;
-    if (r.pub_endpoint != pub_endpoint_) {
-      if (!pub_endpoint_.empty()) {
-        try {
-          sub_.disconnect(pub_endpoint_);
-        } catch (const zmq::error_t&) {
-          // Already gone; nothing to undo.
-        }
-      }
-      pub_endpoint_ = r.pub_endpoint;
-      sub_.connect(pub_endpoint_);
-    }
     have_snapshot_ = false;
     needs_snapshot_ = true;
     channel_seq_.clear();
     buffered_.clear();
+  }
+  // A directory that pushes our changes on this connection spares it (and us) a connection to
+  // its PUB; one before push (or a stopping node, which no longer registers) is followed there.
+  push_ = r.push && !unregister_sent_;
+  if (const std::string want = push_ ? std::string() : r.pub_endpoint; want != pub_endpoint_) {
+    if (!pub_endpoint_.empty()) {
+      try {
+        sub_.disconnect(pub_endpoint_);
+      } catch (const zmq::error_t&) {
+        // Already gone; nothing to undo.
+      }
+    }
+    pub_endpoint_ = want;
+    if (!pub_endpoint_.empty()) sub_.connect(pub_endpoint_);
   }
   if (unregister_sent_) {
     phase_ = Phase::kRegistered;  // only watching (watch_while_stopping): not registering again
@@ -456,21 +468,26 @@ void DirectorySession::on_watch_readable() {
       (void)sub_.recv(extra, zmq::recv_flags::none);
       if (!extra.more()) break;
     }
-    const std::string_view k(static_cast<const char*>(kind.data()), kind.size());
-    if (is_update_topic(k)) {
-      DirectoryUpdate u;
-      if (decode(bytes_of(body), u)) {
-        if (u.epoch == epoch_) handle_update(u);
-      } else {
-        BROOK_LOG(kWarn) << "ignoring malformed update from directory " << endpoint_;
-      }
-    } else if (is_mark_topic(k)) {
-      DirectoryMark m;
-      if (decode(bytes_of(body), m) && m.epoch == epoch_) handle_mark(m);
-    } else if (k == kTickKind) {
-      DirectoryTick t;
-      if (decode(bytes_of(body), t)) handle_tick(t, Clock::now());
+    handle_watch_message(kind, body);
+  }
+}
+
+void DirectorySession::handle_watch_message(const zmq::message_t& kind,
+                                            const zmq::message_t& body) {
+  const std::string_view k(static_cast<const char*>(kind.data()), kind.size());
+  if (is_update_topic(k)) {
+    DirectoryUpdate u;
+    if (decode(bytes_of(body), u)) {
+      if (u.epoch == epoch_) handle_update(u);
+    } else {
+      BROOK_LOG(kWarn) << "ignoring malformed update from directory " << endpoint_;
     }
+  } else if (is_mark_topic(k)) {
+    DirectoryMark m;
+    if (decode(bytes_of(body), m) && m.epoch == epoch_) handle_mark(m);
+  } else if (k == kTickKind) {
+    DirectoryTick t;
+    if (decode(bytes_of(body), t)) handle_tick(t, Clock::now());
   }
 }
 

@@ -2,7 +2,9 @@
 // heartbeats, and a watch that mirrors the directory's entries of the channels this node
 // registers (a snapshot of those channels, then their updates and marks, each channel numbered on
 // its own: the ZeroMQ guide's Clone pattern with subtrees). It never blocks: requests go out on a
-// DEALER and replies are handled when the loop sees them.
+// DEALER and replies are handled when the loop sees them. A directory that pushes (its hello
+// reply says so) sends the changes on that DEALER too, and the SUB stays unconnected: one
+// connection per node for the directory to hold, not two.
 //
 // The directory is soft state. When it is unreachable the session keeps its last known entries,
 // so established connections keep flowing; when it comes back with a new epoch the session
@@ -90,6 +92,8 @@ class DirectorySession {
   void handle_reply(const DirectoryReply& reply, Clock::time_point now);
   void handle_hello(const HelloReply& r, Clock::time_point now);
   void handle_entries(const EntriesReply& r);
+  // A change from the PUB or pushed on the request connection: topic frame, body frame.
+  void handle_watch_message(const zmq::message_t& kind, const zmq::message_t& body);
   void handle_update(const DirectoryUpdate& u);
   void handle_tick(const DirectoryTick& t, Clock::time_point now);
   void handle_mark(const DirectoryMark& m);
@@ -114,7 +118,8 @@ class DirectorySession {
 
   Phase phase_ = Phase::kHello;
   std::string epoch_;
-  std::string pub_endpoint_;
+  std::string pub_endpoint_;  // the PUB the SUB is connected to; empty: none
+  bool push_ = false;         // the directory pushes our changes on the request connection
   std::uint64_t next_id_ = 1;
   struct Pending {
     std::size_t op;         // the request's index in DirectoryRequestBody

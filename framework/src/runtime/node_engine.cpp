@@ -2,8 +2,10 @@
 
 #include <brook/ids.hpp>
 #include <brook/log.hpp>
+#include <cstdlib>
 
 #include "runtime/handling.hpp"
+#include "topology/scope.hpp"
 
 namespace brook::detail {
 
@@ -20,6 +22,17 @@ std::string join_ports(const std::vector<PortSpec>& ports) {
 
 constexpr const char* kPortFix =
     ": map it to a channel there, or mark it optional in the code (brook::optional_port)";
+
+// What a node process runs with: only the part $BROOK_TOPOLOGY_SCOPE names, when brook up gave
+// this node one (topology/scope.hpp). Not a view of the whole topology, so not what brook
+// resolve shows.
+Topology load_process_topology(const NodeOptions& o) {
+  if (o.preloaded) return *o.preloaded;
+  LoadOptions lo;
+  lo.overrides = o.overrides;
+  lo.resolve_execs = false;
+  return load_scoped_topology(o.topology, o.node, std::getenv(kTopologyScopeEnv), lo);
+}
 
 }  // namespace
 
@@ -51,7 +64,7 @@ const NodeSpec& node_instance_spec(const Topology& t, const NodeOptions& o) {
 
 NodeEngine::NodeEngine(NodeOptions options, std::string incarnation)
     : options_(std::move(options)),
-      topology_(load_node_topology(options_)),
+      topology_(load_process_topology(options_)),
       incarnation_(std::move(incarnation)) {
   spec_ = &node_instance_spec(topology_, options_);
   instance_name_ = spec_->name + "." + std::to_string(options_.instance);

@@ -18,7 +18,6 @@ using namespace std::chrono_literals;
 // amortise the poll, small enough to keep inputs fair and timers on time.
 constexpr int kInputBatch = 256;
 constexpr auto kMaxBatchTime = 20ms;
-constexpr auto kReadyCheckPeriod = 10ms;
 }  // namespace
 
 int NodeRuntime::run() {
@@ -151,8 +150,15 @@ void NodeRuntime::watch_framework_sockets() {
           liveness_->tick(now, stopping_ ? "stopping" : ready_ ? "ready" : "starting");
         });
   }
+  // Readiness changes only with what the loop handles (a directory reply, a connection, a
+  // welcome), and sources tick after every poll: so it is checked then, and wakes the loop by
+  // itself only for the ready timeout (and the warnings after it). The last source added here,
+  // so it sees what the other sources did in the same pass.
   reactor_.add_source(
-      [this] { return ready_ ? Clock::time_point::max() : Clock::now() + kReadyCheckPeriod; },
+      [this] {
+        return ready_ ? Clock::time_point::max()
+                      : std::max(started_ + ready_timeout_, next_unregistered_warn_);
+      },
       [this](Clock::time_point now) {
         if (!ready_) check_ready(now);
       },

@@ -8,6 +8,7 @@
 #include "topology/decode.hpp"
 #include "topology/overrides.hpp"
 #include "topology/params_yaml.hpp"
+#include "topology/scope.hpp"
 #include "topology/substitution.hpp"
 #include "topology/yaml_documents.hpp"
 #include "topology/yaml_shape.hpp"
@@ -78,22 +79,42 @@ YAML::Node parse_yaml(std::string_view text, detail::DiagnosticSink& sink) {
   return docs.first;
 }
 
+std::string read_file(const fs::path& file, const LoadOptions& options) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) throw Error("cannot read topology file " + file.string() + ": " + ec.message());
+  check_size(static_cast<std::size_t>(size), file.string(), options.max_file_size);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot open topology file " + file.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw Error("cannot read topology file " + file.string());
+  return std::move(text).str();
+}
+
 }  // namespace
 
 Topology parse_topology(std::string_view text, const std::string& filename,
                         const LoadOptions& options) {
+  return detail::parse_topology_text(text, filename, options, false);
+}
+
+Topology detail::parse_topology_text(std::string_view text, const std::string& filename,
+                                     const LoadOptions& options, bool scoped) {
   check_size(text.size(), filename, options.max_file_size);
   const detail::EnvLookup env = options.env ? options.env : detail::EnvLookup(getenv_lookup);
   detail::DiagnosticSink sink(filename);
 
   YAML::Node root = parse_yaml(text, sink);
   detail::substitute_env(root, env, sink);
-  if (root.IsMap()) detail::apply_overrides(root, options.overrides, sink);
+  if (root.IsMap()) detail::apply_overrides(root, options.overrides, sink, scoped);
 
   detail::Decoded decoded = detail::decode_topology(root, sink);
-  detail::check_channel_use(decoded, sink);
+  // A scope holds the nodes it reads about without their other channels: brook up checked how
+  // every channel is used, on the whole file.
+  if (!scoped) detail::check_channel_use(decoded, sink);
   detail::check_hosts(decoded, sink);
-  detail::check_cross_hops(decoded.topology, sink);
+  if (!scoped) detail::check_cross_hops(decoded.topology, sink);
   if (options.resolve_execs) {
     std::error_code ec;
     fs::path base = fs::absolute(fs::path(filename), ec).parent_path();
@@ -123,22 +144,33 @@ Topology parse_topology(std::string_view text, const std::string& filename,
 }
 
 Topology load_topology(const fs::path& file, const LoadOptions& options) {
-  std::error_code ec;
-  const auto size = fs::file_size(file, ec);
-  if (ec) throw Error("cannot read topology file " + file.string() + ": " + ec.message());
-  check_size(static_cast<std::size_t>(size), file.string(), options.max_file_size);
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error("cannot open topology file " + file.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw Error("cannot read topology file " + file.string());
+  Topology t = parse_topology(read_file(file, options), file.string(), options);
+  detail::finish_loaded(t, file);
+  return t;
+}
 
-  Topology t = parse_topology(text.str(), file.string(), options);
+void detail::finish_loaded(Topology& t, const fs::path& file) {
+  std::error_code ec;
   t.file = fs::absolute(file, ec).lexically_normal();
   // Params errors name the file as Topology::file does, like the runtime's other messages.
   for (NodeSpec& n : t.nodes) {
     n.params = detail::with_file(n.params, t.file.string(), n.name);
   }
+}
+
+Topology detail::load_scoped_topology(const fs::path& file, const std::string& node,
+                                      const char* scope, const LoadOptions& options) {
+  std::string text = read_file(file, options);
+  bool scoped = false;
+  if (scope != nullptr && *scope != '\0') {
+    const auto s = parse_scope(scope);
+    if (s && s->node == node && s->hash == scope_hash(text)) {
+      text = narrow_text(text, s->blank);
+      scoped = true;
+    }
+  }
+  Topology t = parse_topology_text(text, file.string(), options, scoped);
+  finish_loaded(t, file);
   return t;
 }
 

@@ -80,8 +80,8 @@ void attribute_tree(DiagnosticSink& sink, const YAML::Node& n, const std::string
 
 class Override {
  public:
-  Override(const std::string& text, DiagnosticSink& sink)
-      : text_(text), origin_("--set " + text), sink_(sink) {}
+  Override(const std::string& text, DiagnosticSink& sink, bool skip_undeclared)
+      : text_(text), origin_("--set " + text), sink_(sink), skip_undeclared_(skip_undeclared) {}
 
   void apply(YAML::Node root) {
     const std::size_t eq = text_.find('=');
@@ -130,6 +130,7 @@ class Override {
     const std::vector<std::string> known =
         section ? keys_of(section->value) : keys_of(YAML::Node());
     if (section && section->value.IsMap() && find_entry(section->value, keys[1])) return true;
+    if (skip_undeclared_) return false;
     std::string hint = known.empty() ? "the topology declares no " + kind + "s"
                                      : "known " + kind + "s: " + join(known);
     if (auto close = closest(keys[1], known)) hint = "did you mean '" + *close + "'? " + hint;
@@ -189,15 +190,16 @@ class Override {
   const std::string& text_;
   std::string origin_;
   DiagnosticSink& sink_;
+  bool skip_undeclared_;
 };
 
 }  // namespace
 
 void apply_overrides(YAML::Node root, const std::vector<std::string>& overrides,
-                     DiagnosticSink& sink) {
+                     DiagnosticSink& sink, bool skip_undeclared) {
   for (const auto& text : overrides) {
     sink.add_origin("--set " + text);
-    Override(text, sink).apply(root);
+    Override(text, sink, skip_undeclared).apply(root);
   }
 }
 
