@@ -24,13 +24,14 @@ Offer BestEffortSender::offer(zmq::message_t& msg, std::uint64_t, std::uint64_t,
 }
 
 std::size_t BestEffortSender::flush() {
-  if (full_) return 0;
+  if (full_ && ++skipped_while_full_ % kTryWhileFullEvery != 0) return 0;
   std::size_t sent = 0;
   while (!pending_.empty()) {
     if (!socket_.send(pending_.front(), zmq::send_flags::dontwait)) {
       full_ = true;
       break;
     }
+    full_ = false;
     pending_.pop_front();
     ++sent;
   }
@@ -39,6 +40,7 @@ std::size_t BestEffortSender::flush() {
 
 std::size_t BestEffortSender::on_socket_ready(const AckedFn&) {
   full_ = false;
+  skipped_while_full_ = 0;
   return flush();
 }
 

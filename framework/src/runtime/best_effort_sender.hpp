@@ -23,11 +23,16 @@ class BestEffortSender final : public GroupSender {
   std::size_t on_socket_ready(const AckedFn& acked) override;
 
  private:
-  RingQueue<zmq::message_t> pending_;
   // A send found no replica with room. Until the socket reports room again (on_socket_ready,
-  // which the loop calls on ZMQ_POLLOUT while anything waits), flush() does not try: while a
-  // fast producer's queue stays full, every emit() would otherwise pay a refused send.
+  // which the loop calls on ZMQ_POLLOUT while anything waits), flush() tries only once in
+  // kTryWhileFullEvery calls: while a fast producer's queue stays full, every emit() would
+  // otherwise pay a refused send; and a long handler that keeps emitting, which does not let
+  // the loop run, still sends within that many emits once there is room.
+  static constexpr unsigned kTryWhileFullEvery = 64;
+
+  RingQueue<zmq::message_t> pending_;
   bool full_ = false;
+  unsigned skipped_while_full_ = 0;
 };
 
 }  // namespace brook::detail
