@@ -275,21 +275,20 @@ void DirectoryServer::reply(zmq::message_t& identity, const DirectoryReply& r) {
 void DirectoryServer::publish(std::vector<DirectoryUpdate>& changes) {
   for (const auto& c : changes) {
     const std::string bytes = encode(c);
-    const std::string topic = update_topic(c.entry.topology, c.entry.reg.channel);
-    (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
     registry_.push_routes(c.entry.topology, c.entry.reg.channel, routes_);
-    push(routes_, topic, bytes);
+    broadcast(update_topic(c.entry.topology, c.entry.reg.channel), bytes, routes_);
     ++stats_.updates_published;
   }
   changes.clear();
 }
 
-void DirectoryServer::push(const std::vector<std::string_view>& routes, std::string_view topic,
-                           std::string_view body) {
-  // As on the PUB: two frames, after the routing id. A client that stopped reading loses them
-  // (it notices the gap by seq, or by the next mark, and takes a snapshot); ROUTER drops what it
-  // cannot queue without blocking.
+void DirectoryServer::broadcast(std::string_view topic, std::string_view body,
+                                const std::vector<std::string_view>& routes) {
+  (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  (void)pub_.send(zmq::buffer(body), zmq::send_flags::dontwait);
+  // Pushed as on the PUB: two frames, after the routing id. A client that stopped reading loses
+  // them (it notices the gap by seq, or by the next mark, and takes a snapshot); ROUTER drops
+  // what it cannot queue without blocking.
   for (const std::string_view route : routes) {
     if (!router_.send(zmq::buffer(route), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       continue;
@@ -302,19 +301,12 @@ void DirectoryServer::push(const std::vector<std::string_view>& routes, std::str
 void DirectoryServer::publish_tick() {
   const auto now = Clock::now();
   if (options_.snapshots) publish_snapshot(now);
-  const std::string bytes = encode(DirectoryTick{registry_.state(now)});
-  (void)pub_.send(zmq::buffer(kTickKind), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-  (void)pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
   registry_.push_routes(routes_);
-  push(routes_, kTickKind, bytes);
+  broadcast(kTickKind, encode(DirectoryTick{registry_.state(now)}), routes_);
   // Each recently changed channel's mark goes only to that channel's watchers.
   for (const auto& m : registry_.marks(now)) {
-    const std::string topic = mark_topic(m.topology, m.channel);
-    const std::string body = encode(m);
-    (void)pub_.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    (void)pub_.send(zmq::buffer(body), zmq::send_flags::dontwait);
     registry_.push_routes(m.topology, m.channel, routes_);
-    push(routes_, topic, body);
+    broadcast(mark_topic(m.topology, m.channel), encode(m), routes_);
   }
 }
 

@@ -59,9 +59,9 @@ class DirectoryServer {
   void handle(zmq::message_t& identity, zmq::message_t& body, bool extra_frames);
   void reply(zmq::message_t& identity, const DirectoryReply& r);
   void publish(std::vector<DirectoryUpdate>& changes);
-  // Sends a change (topic and body, as on the PUB) to each connection in `routes`.
-  void push(const std::vector<std::string_view>& routes, std::string_view topic,
-            std::string_view body);
+  // Sends a change (topic, then body) on the PUB and pushes it to each connection in `routes`.
+  void broadcast(std::string_view topic, std::string_view body,
+                 const std::vector<std::string_view>& routes);
   void publish_tick();
   void publish_snapshot(DirectoryRegistry::Clock::time_point now);
   void handshake_failures();

@@ -25,13 +25,13 @@ Offer BestEffortSender::offer(zmq::message_t& msg, std::uint64_t, std::uint64_t,
 
 std::size_t BestEffortSender::flush() {
   if (full_ && ++skipped_while_full_ % kTryWhileFullEvery != 0) return 0;
+  full_ = false;
   std::size_t sent = 0;
   while (!pending_.empty()) {
     if (!socket_.send(pending_.front(), zmq::send_flags::dontwait)) {
       full_ = true;
       break;
     }
-    full_ = false;
     pending_.pop_front();
     ++sent;
   }

@@ -138,13 +138,8 @@ inline DecodeErrc MsgpackReader::read_int(std::int64_t& v) noexcept {
 inline DecodeErrc MsgpackReader::read_uint(std::uint64_t& v) noexcept {
   if (!has(1)) return DecodeErrc::kTruncated;
   const std::uint8_t b = peek();
-  if (b <= 0x7f) {
-    v = b;
-    pos_ += 1;
-    return DecodeErrc::kOk;
-  }
   if (b < 0xcc || b > 0xcf) {
-    // Other encoders may write a non-negative value in a signed format.
+    // A positive fixint, or a non-negative value in a signed format (other encoders write them).
     std::int64_t s = 0;
     const std::size_t saved = pos_;
     const DecodeErrc e = read_int(s);
