@@ -249,6 +249,40 @@ TEST(Reactor, RecheckFindsAMessageWhoseNotificationWasConsumedOutsideTheHandler)
   EXPECT_LT(Clock::now() - begin, 500ms);
 }
 
+TEST(Reactor, ADrainingReaderStoppedEarlyIsCalledAgainWhenItAsksAndOnTheNextMessage) {
+  zmq::context_t ctx;
+  Pair p(ctx, "reactor-drains");
+  Reactor r;
+  std::vector<std::string> got;
+  ReaderOptions o;
+  o.drains = true;
+  Reactor::ReaderId id = 0;
+  // Takes one message a call, as a handler at its batch limit does, and asks to be called again.
+  id = r.add_socket(
+      p.in, ZMQ_POLLIN,
+      [&](short) {
+        zmq::message_t m;
+        if (!p.in.recv(m, zmq::recv_flags::dontwait)) return;
+        got.push_back(m.to_string());
+        r.recheck(id);
+      },
+      o);
+  EXPECT_EQ(r.run_once(Clock::now() + 1ms), 0);
+  for (const char* s : {"1", "2", "3"})
+    p.send(s);
+  const auto begin = Clock::now();
+  ASSERT_TRUE(run_until(
+      r, [&] { return got.size() == 3; }, 5s));
+  EXPECT_LT(Clock::now() - begin, 500ms);        // no wait for a notification that does not come
+  EXPECT_EQ(r.run_once(Clock::now() + 1ms), 0);  // nothing left
+  p.send("4");
+  const auto again = Clock::now();
+  ASSERT_TRUE(run_until(
+      r, [&] { return got.size() == 4; }, 5s));
+  EXPECT_LT(Clock::now() - again, 500ms);
+  EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3", "4"}));
+}
+
 TEST(Reactor, OneShotAndPeriodicTimersAndCancelFromTheirOwnCallback) {
   Reactor r;
   const auto now = Clock::now();

@@ -109,18 +109,39 @@ void NodeRuntime::watch_framework_sockets() {
   reactor_.add_fd(stop_.fd(), ZMQ_POLLIN, [this](short) { on_stop_fd(); });
   watch_request_ports();
   if (zap_) reactor_.add_socket(zap_->socket(), ZMQ_POLLIN, [this](short) { zap_->process(); });
-  detail::ReaderOptions data;
-  data.group = detail::ReactorGroup::kData;  // runs handlers: never while one waits in emit()
-  data.recheck_always = true;                // acknowledgements are sent on it from anywhere
   for (auto& in : inputs_) {
     detail::Receiver& r = *in;
-    reactor_.add_socket(
-        r.socket(), ZMQ_POLLIN, [this, &r](short) { drain_input(r); }, data);
+    detail::ReaderOptions data;
+    data.group = detail::ReactorGroup::kData;  // runs handlers: never while one waits in emit()
+    data.recheck_always = r.acknowledges();    // acknowledgements are sent on it from anywhere
+    data.drains = true;
+    // Whatever else uses the socket (a drain stopped at its batch limit, the accept guard's
+    // unbind and bind) leaves notifications its fd does not repeat: the reactor reads it again.
+    auto id = std::make_shared<detail::Reactor::ReaderId>();
+    auto drain = [this, &r, id] {
+      if (!drain_input(r)) reactor_.recheck(*id);
+    };
+    *id = reactor_.add_socket(
+        r.socket(), ZMQ_POLLIN, [drain](short) { drain(); }, data);
     reactor_.add_socket(zmq::socket_ref(zmq::from_handle, r.monitor_socket()), ZMQ_POLLIN,
-                        [&r](short) { r.on_monitor_event(); });
+                        [this, &r, id](short) {
+                          r.on_monitor_event();
+                          reactor_.recheck(*id);
+                        });
+    // Messages held back: only when due. A drain that finds the socket empty is a poll() and a
+    // getpid() inside libzmq, which every loop pass would pay otherwise.
     reactor_.add_source([&r] { return r.next_wakeup(); },
-                        [this, &r](Clock::time_point) { drain_input(r); }, data.group);
-    watch_accept_guard(r.accept_guard());
+                        [&r, drain](Clock::time_point now) {
+                          if (now >= r.next_wakeup()) drain();
+                        },
+                        data.group);
+    detail::AcceptGuard& guard = r.accept_guard();
+    reactor_.add_source([&guard] { return guard.next_wakeup(); },
+                        [this, &guard, id](Clock::time_point now) {
+                          if (now < guard.next_wakeup()) return;
+                          guard.tick(now);
+                          reactor_.recheck(*id);
+                        });
   }
   // With a state store, each pass commits what its handlers did (before its acks go out).
   reactor_.add_source([this] { return pass_open() ? Clock::now() : Clock::time_point::max(); },
@@ -189,7 +210,7 @@ bool NodeRuntime::wait_until(const std::function<bool()>& done, Clock::time_poin
 
 // ---- receiving -----------------------------------------------------------------------------
 
-void NodeRuntime::drain_input(detail::Receiver& in) {
+bool NodeRuntime::drain_input(detail::Receiver& in) {
   zmq::message_t frame;
   std::string why;
   const auto batch_start = Clock::now();
@@ -200,7 +221,7 @@ void NodeRuntime::drain_input(detail::Receiver& in) {
     switch (in.receive(frame, peer_, why)) {
       case detail::Receiver::Received::kNothing:
         in.flush_acks();  // one acknowledgement frame per producer per batch
-        return;
+        return true;
       case detail::Receiver::Received::kControl:
         continue;
       case detail::Receiver::Received::kMalformed:
@@ -214,8 +235,8 @@ void NodeRuntime::drain_input(detail::Receiver& in) {
         continue;
     }
   }
-  // More may wait: the reactor reads this socket's events again before its next poll.
   in.flush_acks();
+  return false;  // more may wait
 }
 
 void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,

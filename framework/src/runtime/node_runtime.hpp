@@ -152,7 +152,8 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
                        Clock::time_point started, detail::SpanOutcome outcome,
                        const std::string& error);
 
-  void drain_input(detail::Receiver& in);
+  // Reads and dispatches a batch; false when it stopped at the batch limit with more waiting.
+  [[nodiscard]] bool drain_input(detail::Receiver& in);
   // `attempt` > 0: a retry of a message whose handler threw (skips admission).
   // `first_of_batch`: the first message drained in a loop pass (or a retry): always timed.
   void dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,

@@ -212,7 +212,8 @@ int Reactor::run_once(Clock::time_point deadline, Mode mode) {
       (void)!::read(wake_fd_, &count, sizeof count);  // run_posted below takes the posts
       continue;
     }
-    poller_.recheck(i);  // its handler may stop before the end (a batch limit)
+    // Its handler may stop before the end (a batch limit); one that drains says so itself.
+    if (!slots_[i]->options.drains) poller_.recheck(i);
     ready.push_back(Ready{slots_[i], items[i].revents});
   }
   int fired = 0;

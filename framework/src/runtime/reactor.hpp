@@ -9,9 +9,10 @@
 // kControlOnly, so handlers never nest; run_once(kAll) from inside any callback throws.
 //
 // Invariants:
-// - A reader whose handler ran is rechecked on the next poll: a handler that stopped at a batch
-//   limit is called again without blocking. Any other send or receive on a reader's socket
-//   consumes its notifications: call recheck(id), or register it with recheck_always.
+// - A reader whose handler ran is rechecked on the next poll (unless it `drains`): a handler that
+//   stopped at a batch limit is called again without blocking. Any other send or receive on a
+//   reader's socket (bind and unbind too) consumes its notifications: call recheck(id), or
+//   register it with recheck_always.
 // - A handler may be called with nothing left to read (a nested kControlOnly pass took it):
 //   read with dontwait.
 // - add/remove are safe from any callback; a removed reader's or source's callback does not run
@@ -50,6 +51,11 @@ struct ReaderOptions {
   // Sent or received on from outside its handler, anywhere (a node's outputs, inputs that ack):
   // read its ZMQ_EVENTS before every poll instead of calling recheck() each time.
   bool recheck_always = false;
+  // Its handler reads until the socket has nothing left, or calls recheck() when it stops
+  // before (a batch limit): its ZMQ_EVENTS need no read after the handler. A receive that finds
+  // the socket empty has taken in every notification, so the socket's fd announces the next;
+  // the read would cost a poll() and a getpid() inside libzmq per wake-up.
+  bool drains = false;
 };
 
 class Reactor {
