@@ -325,9 +325,10 @@ TimerId NodeRuntime::add_timer(std::chrono::milliseconds delay, std::chrono::mil
                                bool periodic, std::function<void()> fn) {
   check_loop_thread("every()/after()");
   // The loop sees a stop request only at its next poll, and the shutdown drain still runs the
-  // reactor: without this check a timer that called stop() would fire once more.
+  // reactor: without this check a timer that called stop() would fire once more. (A signal is
+  // seen at the next poll: reading the signalfd here would be a system call per tick.)
   return reactor_.add_timer(Clock::now() + delay, period, periodic, [this, fn = std::move(fn)] {
-    if (stop_.requested() || stopping_) return;
+    if (stop_.seen() || stopping_) return;
     fn();
   });
 }

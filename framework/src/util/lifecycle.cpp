@@ -180,6 +180,10 @@ bool StopSignal::requested() const noexcept {
       [[maybe_unused]] ssize_t r = ::write(write_fd_, &b, 1);
     }
   }
+  return seen();
+}
+
+bool StopSignal::seen() const noexcept {
   return requested_.load() || (catch_signals_ && g_stop_requested.load());
 }
 

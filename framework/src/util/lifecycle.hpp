@@ -54,6 +54,9 @@ class StopSignal {
   // Takes what made fd() readable; returns how many stop requests and signals that was.
   int consume() noexcept;
   bool requested() const noexcept;
+  // A stop request, or a signal already taken from the signalfd: requested() without its read()
+  // of the signalfd, for checks made on every timer tick.
+  bool seen() const noexcept;
   // Name of the signal that arrived ("SIGTERM"), or "stop()" for request_stop(); empty if none.
   std::string reason() const;
   // Async-signal-safe and thread-safe.
