@@ -77,6 +77,56 @@ TEST(Envelope, NoKeyIsNil) {
   EXPECT_EQ(v.header_count, 0u);
 }
 
+// The node decodes a whole drain into one view: whatever the previous frame left in it (a key,
+// a sampled trace context, headers, a retry's attempt) must not show in the next.
+TEST(Envelope, AReusedViewHoldsOnlyTheLastFrame) {
+  std::vector<Header> headers{{"tenant", "acme"}};
+  auto first = sample(headers);
+  first.trace_flags = kTraceSampled;
+  for (std::size_t i = 0; i < kSpanIdSize; ++i)
+    first.parent_span[i] = std::byte(0xa0 + i);
+  auto second = sample({});
+  second.producer = "order.1@0000000000000001";
+  second.seq = 7;
+  second.channel = "orders";
+  second.type = "shop.Order";
+  second.key.reset();
+  second.created_ns = 5;
+  second.attempt = 1;
+  EnvelopeEncoder enc;
+  const auto a = copy(enc.encode(first, std::string("first")));
+  const auto b = copy(enc.encode(second, 2));
+
+  EnvelopeView reused;
+  ASSERT_TRUE(decode_envelope(a, Limits{}, reused).ok());
+  ASSERT_TRUE(reused.sampled());
+  ASSERT_EQ(reused.header_count, 1u);
+  reused.attempt = 4;  // as a retry sets it
+  ASSERT_TRUE(decode_envelope(b, Limits{}, reused).ok());
+  EnvelopeView fresh;
+  ASSERT_TRUE(decode_envelope(b, Limits{}, fresh).ok());
+
+  EXPECT_EQ(reused.version, fresh.version);
+  EXPECT_EQ(reused.id.producer, fresh.id.producer);
+  EXPECT_EQ(reused.id.seq, fresh.id.seq);
+  EXPECT_EQ(reused.channel, fresh.channel);
+  EXPECT_EQ(reused.type, fresh.type);
+  EXPECT_EQ(reused.has_key, fresh.has_key);
+  EXPECT_EQ(reused.key, fresh.key);
+  EXPECT_EQ(reused.created_ns, fresh.created_ns);
+  EXPECT_EQ(reused.attempt, 1u);
+  EXPECT_EQ(reused.trace, fresh.trace);
+  EXPECT_EQ(reused.parent_span, SpanId{});
+  EXPECT_EQ(reused.trace_flags, 0);
+  EXPECT_EQ(reused.header_count, 0u);
+  EXPECT_EQ(reused.headers_raw.data(), fresh.headers_raw.data());
+  EXPECT_EQ(reused.headers_raw.size(), fresh.headers_raw.size());
+  EXPECT_EQ(reused.payload.data(), fresh.payload.data());
+  EXPECT_EQ(reused.payload.size(), fresh.payload.size());
+  EXPECT_EQ(reused.frame.data(), fresh.frame.data());
+  EXPECT_EQ(reused.frame.size(), fresh.frame.size());
+}
+
 TEST(Envelope, EncoderReusesItsBuffer) {
   EnvelopeEncoder enc;
   auto e = sample({});

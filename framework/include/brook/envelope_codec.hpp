@@ -65,7 +65,8 @@ struct [[nodiscard]] DecodeStatus {
   std::string describe() const;
 };
 
-// Decodes one envelope frame. On success `out` points into `frame`.
+// Decodes one envelope frame. On success `out` points into `frame`, and every field of `out` was
+// written: one view can take frame after frame without being reset.
 DecodeStatus decode_envelope(std::span<const std::byte> frame, const Limits& limits,
                              EnvelopeView& out) noexcept;
 

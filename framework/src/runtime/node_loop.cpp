@@ -152,15 +152,17 @@ void NodeRuntime::watch_framework_sockets() {
                         for (auto& in : inputs_)
                           in->flush_acks();
                       });
-  reactor_.add_source(
-      [this] { return tracker_.next_retry(); },
-      [this](Clock::time_point now) {
-        if (now < tracker_.next_retry()) return;
-        tracker_.run_due(
-            now, [this](detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
-                        std::uint32_t attempt) { dispatch(in, frame, peer, attempt); });
-      },
-      detail::ReactorGroup::kData);
+  reactor_.add_source([this] { return tracker_.next_retry(); },
+                      [this](Clock::time_point now) {
+                        if (now < tracker_.next_retry()) return;
+                        tracker_.run_due(now,
+                                         [this](detail::Receiver& in, zmq::message_t& frame,
+                                                const std::string& peer, std::uint32_t attempt) {
+                                           EnvelopeView env;
+                                           dispatch(in, frame, peer, env, attempt);
+                                         });
+                      },
+                      detail::ReactorGroup::kData);
   // Not in the data group: the liveness signals say the loop turns, a long handler included
   // (emit() waiting for room runs control sources); a loop that hangs stops them.
   liveness_.emplace(topology_.directory.heartbeat);
@@ -212,6 +214,7 @@ bool NodeRuntime::wait_until(const std::function<bool()>& done, Clock::time_poin
 
 bool NodeRuntime::drain_input(detail::Receiver& in) {
   zmq::message_t frame;
+  EnvelopeView env;
   std::string why;
   const auto batch_start = Clock::now();
   for (int i = 0; i < kInputBatch; ++i) {
@@ -231,7 +234,7 @@ bool NodeRuntime::drain_input(detail::Receiver& in) {
         tap_refused(why);
         continue;
       case detail::Receiver::Received::kMessage:
-        dispatch(in, frame, peer_, 0, i == 0);
+        dispatch(in, frame, peer_, env, 0, i == 0);
         continue;
     }
   }
@@ -240,8 +243,7 @@ bool NodeRuntime::drain_input(detail::Receiver& in) {
 }
 
 void NodeRuntime::dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
-                           std::uint32_t attempt, bool first_of_batch) {
-  EnvelopeView env;
+                           EnvelopeView& env, std::uint32_t attempt, bool first_of_batch) {
   if (const DecodeStatus st = decode_envelope(detail::bytes_of(frame), in.limits(), env); !st) {
     decode_error(in, frame, st.describe());
     return;

@@ -156,8 +156,10 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   [[nodiscard]] bool drain_input(detail::Receiver& in);
   // `attempt` > 0: a retry of a message whose handler threw (skips admission).
   // `first_of_batch`: the first message drained in a loop pass (or a retry): always timed.
+  // `env`: what the frame is decoded into, kept by the caller across a drain (decode_envelope
+  // writes every field), since a fresh view's zeroing cost ~20 ns a message (docs/bench.md).
   void dispatch(detail::Receiver& in, zmq::message_t& frame, const std::string& peer,
-                std::uint32_t attempt, bool first_of_batch = true);
+                EnvelopeView& env, std::uint32_t attempt, bool first_of_batch = true);
   void decode_error(detail::Receiver& in, const zmq::message_t& frame, const std::string& why);
   // An envelope of another channel: given back to its producer where it can be (at-least-once),
   // else a decode error.
