@@ -7,10 +7,14 @@
 // the containers a message passes through reaching a new high-water mark (a relay's pending
 // acknowledgements while its consumer lags, up to the channel's window), after which they reuse
 // their memory. The source is paced (kRate) so the stages run in a steady state, not a growing
-// backlog. Asserted: fewer than kSlack allocations over kWindow messages, where one allocation
-// per message anywhere would be kWindow, and a std::deque's one per 8 messages kWindow / 8.
+// backlog; but a stall of the machine (tens of ms under a parallel test run) lets a backlog build
+// and the containers grow once, far past a window's slack. So the window is cut in quarters and
+// the calmest one is asserted: fewer than kSlack / 4 allocations over kWindow / 4 messages. One
+// allocation per message anywhere would be kWindow / 4 in every quarter, and a std::deque's one
+// per 8 messages kWindow / 32.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -30,6 +34,12 @@ struct Counted {
   std::string role;
   std::uint64_t messages = 0;
   std::uint64_t allocations = 0;
+  std::uint64_t quarters[4] = {};
+  std::uint64_t calmest() const { return *std::min_element(quarters, quarters + 4); }
+  std::string by_quarter() const {
+    return std::to_string(quarters[0]) + ", " + std::to_string(quarters[1]) + ", " +
+           std::to_string(quarters[2]) + ", " + std::to_string(quarters[3]);
+  }
 };
 
 Counted read_counted(const std::filesystem::path& file) {
@@ -37,6 +47,8 @@ Counted read_counted(const std::filesystem::path& file) {
   std::string tag;
   Counted c;
   in >> tag >> c.role >> c.messages >> c.allocations;
+  for (auto& q : c.quarters)
+    in >> q;
   return c;
 }
 
@@ -78,12 +90,12 @@ void expect_no_allocation_per_message(const std::string& pattern, const std::str
     const Counted counted = read_counted(c.dir() / (std::string(role) + ".txt"));
     EXPECT_EQ(counted.role, role);
     EXPECT_EQ(counted.messages, kWindow) << role << " did not get through its window";
-    EXPECT_LT(counted.allocations, kSlack)
-        << role << ": " << counted.allocations << " heap allocations over " << kWindow
-        << " messages (run it with BROOK_ALLOC_TRACE=1 for their backtraces)";
+    EXPECT_LT(counted.calmest(), kSlack / 4)
+        << role << ": " << counted.by_quarter() << " heap allocations in the quarters of "
+        << kWindow << " messages (run it with BROOK_ALLOC_TRACE=DIR for their backtraces)";
     std::cout << "[ measured ] " << pattern << " " << delivery << " " << body << " B " << role
               << ": " << counted.allocations << " allocations over " << counted.messages
-              << " messages\n";
+              << " messages (by quarter: " << counted.by_quarter() << ")\n";
   }
 }
 

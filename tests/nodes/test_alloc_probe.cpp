@@ -4,7 +4,8 @@
 // Every global operator new of the process is counted (all threads: the loop, libzmq's I/O
 // thread, anything brook starts). A stage counts from its `from`-th message to its `to`-th
 // (received, or emitted for the source), a steady state past connection set-up and buffer
-// growth, and writes "ALLOCS <role> <messages> <allocations>" to `report` when it stops.
+// growth, and writes "ALLOCS <role> <messages> <allocations> <q1> <q2> <q3> <q4>" to `report`
+// when it stops: the window's allocations, then those of each quarter of it.
 // With BROOK_ALLOC_TRACE=DIR in its environment, the first 20 counted allocations write their
 // backtraces to DIR/<role>.trace (addresses for `addr2line -Cfe`, names where exported).
 //
@@ -133,14 +134,25 @@ int main(int argc, char** argv) {
   std::uint64_t seen = 0;
   std::uint64_t at_from = 0;
   std::uint64_t in_window = 0;
+  std::uint64_t quarters[4] = {};
+  std::uint64_t quarter_start = 0;
+  int quarter = 0;
+  const std::uint64_t quarter_size = (to - from) / 4;
   // Called after each message's work; the window is (from, to].
   auto step = [&] {
     ++seen;
     if (seen == from) {
       g_traces_left = traces;
-      at_from = g_allocations.load();
+      at_from = quarter_start = g_allocations.load();
       g_counting = true;
-    } else if (seen == to) {
+    } else if (seen > from && seen <= to && quarter < 4 &&
+               (seen - from == quarter_size * static_cast<std::uint64_t>(quarter + 1) ||
+                seen == to)) {
+      const std::uint64_t now = g_allocations.load();
+      quarters[quarter++] = now - quarter_start;
+      quarter_start = now;
+    }
+    if (seen == to) {
       g_counting = false;
       in_window = g_allocations.load() - at_from;
     }
@@ -148,7 +160,9 @@ int main(int argc, char** argv) {
   node.on_stop([&] {
     g_counting = false;
     const std::uint64_t messages = seen >= to ? to - from : 0;
-    std::ofstream(report) << "ALLOCS " << role << " " << messages << " " << in_window << "\n";
+    std::ofstream(report) << "ALLOCS " << role << " " << messages << " " << in_window << " "
+                          << quarters[0] << " " << quarters[1] << " " << quarters[2] << " "
+                          << quarters[3] << "\n";
   });
 
   if (role == "source") {
