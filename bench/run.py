@@ -38,6 +38,8 @@ import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from scaling import cpu_ms  # noqa: E402  (a process's CPU from its threads' schedstat)
 # The private RabbitMQ node the tests use too (start, stop, kill).
 RABBITMQ_SCRIPT = HERE.parent / "tests" / "support" / "rabbitmq.sh"
 LATENCY_RATE = 10000
@@ -94,21 +96,6 @@ def read_results(path):
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def threads_cpu_ms(pid):
-    """CPU time of a live process's threads so far, in ms, to the nanosecond (schedstat; the
-    10 ms clock ticks of /proc/PID/stat would round a quiet directory's CPU to 0 or 10 ms)."""
-    total = 0
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            try:
-                total += int((task / "schedstat").read_text().split()[0])
-            except (OSError, IndexError, ValueError):
-                pass  # the thread ended meanwhile
-    except OSError:
-        return None
-    return total / 1e6
 
 
 def cpu_in_window(samples, first_ns, last_ns):
@@ -321,7 +308,7 @@ class Runner:
                 pids = children_named(up.pid, "brook-directory")
                 dir_pid = pids[0] if pids else None
             if dir_pid is not None:
-                ms = threads_cpu_ms(dir_pid)
+                ms = cpu_ms(dir_pid)
                 if ms is not None:
                     samples.append((time.monotonic_ns(), ms))
             time.sleep(0.05)
@@ -620,7 +607,6 @@ def run_bridges(runner, work, count, results=None):
         print(f"bench: rabbitmq-confirm one-hop 100 B × {count // 2} ...", file=sys.stderr,
               flush=True)
         peer = measured_here = measure(runner, "rabbitmq-confirm", "one-hop", 100, count // 2, 1, 1)
-    sys.path.insert(0, str(HERE))
     import bridges as bridges_module
     print(f"bench: RabbitMQ bridges × {count} ...", file=sys.stderr, flush=True)
     res = bridges_module.run(runner.bin, work / "bridges", server, count)
@@ -686,14 +672,12 @@ def main():
         if args.shapes is None:
             print("bench: request/reply ...", file=sys.stderr, flush=True)
             request_reply = measure_request_reply(runner, 20_000 if args.quick else 50_000)
-            sys.path.insert(0, str(HERE))
             import cross_host
             cross = {"count": CROSS_COUNT, "rows": cross_host.run(runner, CROSS_COUNT)}
         if bridges is None and "rabbitmq-confirm" in getattr(runner, "peer_servers", {}):
             print("bench: RabbitMQ bridges ...", file=sys.stderr, flush=True)
             bridges = run_bridges(runner, work, 100_000, results)
         if not args.quick and args.shapes is None:
-            sys.path.insert(0, str(HERE))
             import scaling as scaling_module
             print("bench: scaling ...", file=sys.stderr, flush=True)
             scaling = scaling_module.run(Path(args.bin).resolve(), work / "scaling", False)

@@ -124,9 +124,9 @@ void NodeRuntime::watch_framework_sockets() {
     *id = reactor_.add_socket(
         r.socket(), ZMQ_POLLIN, [drain](short) { drain(); }, data);
     reactor_.add_socket(zmq::socket_ref(zmq::from_handle, r.monitor_socket()), ZMQ_POLLIN,
-                        [this, &r, id](short) {
+                        [this, &r, reader = *id](short) {
                           r.on_monitor_event();
-                          reactor_.recheck(*id);
+                          reactor_.recheck(reader);
                         });
     // Messages held back: only when due. A drain that finds the socket empty is a poll() and a
     // getpid() inside libzmq, which every loop pass would pay otherwise.
@@ -135,13 +135,7 @@ void NodeRuntime::watch_framework_sockets() {
                           if (now >= r.next_wakeup()) drain();
                         },
                         data.group);
-    detail::AcceptGuard& guard = r.accept_guard();
-    reactor_.add_source([&guard] { return guard.next_wakeup(); },
-                        [this, &guard, id](Clock::time_point now) {
-                          if (now < guard.next_wakeup()) return;
-                          guard.tick(now);
-                          reactor_.recheck(*id);
-                        });
+    watch_accept_guard(r.accept_guard(), *id);
   }
   // With a state store, each pass commits what its handlers did (before its acks go out).
   reactor_.add_source([this] { return pass_open() ? Clock::now() : Clock::time_point::max(); },
@@ -188,9 +182,14 @@ void NodeRuntime::watch_framework_sockets() {
       detail::ReactorGroup::kData);  // runs on_ready callbacks
 }
 
-void NodeRuntime::watch_accept_guard(detail::AcceptGuard& guard) {
+void NodeRuntime::watch_accept_guard(detail::AcceptGuard& guard,
+                                     detail::Reactor::ReaderId socket_reader) {
   reactor_.add_source([&guard] { return guard.next_wakeup(); },
-                      [&guard](Clock::time_point now) { guard.tick(now); });
+                      [this, &guard, socket_reader](Clock::time_point now) {
+                        if (now < guard.next_wakeup()) return;
+                        guard.tick(now);
+                        reactor_.recheck(socket_reader);  // the bind used the socket
+                      });
 }
 
 void NodeRuntime::on_stop_fd() {

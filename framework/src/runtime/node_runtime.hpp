@@ -103,7 +103,9 @@ class NodeRuntime final : public detail::NodeEngine, public detail::DirectorySes
   void start_directory_sessions();
   void watch_framework_sockets();
   // Listens again when an input's accept guard stopped it (out of descriptors).
-  void watch_accept_guard(detail::AcceptGuard& guard);
+  // `socket_reader`: the guarded socket's reader, rechecked after a rebind (0: none needs it,
+  // as one with recheck_always).
+  void watch_accept_guard(detail::AcceptGuard& guard, detail::Reactor::ReaderId socket_reader = 0);
   void deliver(std::size_t output, zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
                detail::DeliveryTracker::Attempt* attempt, bool journaled = false,
                std::function<void()> on_acknowledged = {});
