@@ -29,10 +29,38 @@ void require(bool condition) {
   if (!condition) std::abort();
 }
 
+std::string packed(const msgpack::object& o) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, o);
+  return {b.data(), b.size()};
+}
+
+// brook's payload parser builds what msgpack-cxx's own unpack() builds under the same limits,
+// and accepts exactly what it accepts (compared packed: NaN is not equal to itself).
+void check_against_msgpack(std::span<const std::byte> bytes, const brook::Limits& limits,
+                           bool decoded, const msgpack::object& object) {
+  const std::size_t n = limits.max_elements;
+  const std::size_t any = limits.max_message_size;
+  const msgpack::unpack_limit limit(n, n / 2 + 1, any, any, any, limits.max_depth);
+  msgpack::object_handle reference;
+  bool accepted = false;
+  try {
+    std::size_t off = 0;
+    reference = msgpack::unpack(reinterpret_cast<const char*>(bytes.data()), bytes.size(), off,
+                                nullptr, nullptr, limit);
+    accepted = off == bytes.size();
+  } catch (const std::exception&) {
+  }
+  require(decoded == accepted);
+  if (decoded) require(packed(object) == packed(reference.get()));
+}
+
 void check_payload(std::span<const std::byte> bytes, const brook::Limits& limits) {
   brook::PayloadDecoder decoder(limits);
   msgpack::object object;
-  if (!decoder.unpack(bytes, object)) return;
+  const bool decoded = decoder.unpack(bytes, object).ok();
+  check_against_msgpack(bytes, limits, decoded, object);
+  if (!decoded) return;
   try {
     (void)object.as<Order>();
   } catch (const msgpack::type_error&) {

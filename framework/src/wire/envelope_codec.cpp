@@ -2,7 +2,6 @@
 #include <cstring>
 
 #include "wire/msgpack_reader.hpp"
-#include "wire/payload_parser.hpp"
 
 namespace brook {
 
@@ -286,52 +285,6 @@ std::span<const std::byte> EnvelopeEncoder::encode_raw(const OutgoingEnvelope& e
   begin(env);
   buffer_.write(reinterpret_cast<const char*>(payload.data()), payload.size());
   return finish();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Payload
-
-namespace {
-msgpack::unpack_limit parser_limit(const Limits& limits) {
-  const std::size_t n = limits.max_elements;
-  const std::size_t any = limits.max_message_size;
-  return msgpack::unpack_limit(n, n / 2 + 1, any, any, any, limits.max_depth);
-}
-}  // namespace
-
-PayloadDecoder::PayloadDecoder(const Limits& limits)
-    : limits_(limits), parser_(std::make_unique<detail::PayloadParser>(parser_limit(limits))) {}
-
-PayloadDecoder::~PayloadDecoder() = default;
-
-void PayloadDecoder::set_limits(const Limits& limits) {
-  limits_ = limits;
-  parser_ = std::make_unique<detail::PayloadParser>(parser_limit(limits));
-}
-
-DecodeStatus PayloadDecoder::unpack(std::span<const std::byte> bytes,
-                                    msgpack::object& out) noexcept {
-  if (bytes.empty()) return {DecodeErrc::kBadPayload, "payload", 0};
-  try {
-    zone_.clear();
-    std::size_t off = 0;
-    switch (parser_->parse(zone_, reinterpret_cast<const char*>(bytes.data()), bytes.size(), off,
-                           out)) {
-      case msgpack::PARSE_SUCCESS:
-        if (off != bytes.size()) return {DecodeErrc::kTrailingBytes, "payload", off};
-        return {};
-      case msgpack::PARSE_CONTINUE:
-        return {DecodeErrc::kTruncated, "payload", 0};
-      default:
-        return {DecodeErrc::kBadPayload, "payload", off};
-    }
-  } catch (const msgpack::size_overflow&) {
-    return {DecodeErrc::kLimitExceeded, "payload", 0};
-  } catch (const msgpack::insufficient_bytes&) {
-    return {DecodeErrc::kTruncated, "payload", 0};
-  } catch (const std::exception&) {
-    return {DecodeErrc::kBadPayload, "payload", 0};
-  }
 }
 
 }  // namespace brook

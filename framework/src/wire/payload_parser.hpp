@@ -1,69 +1,64 @@
-// The msgpack parser behind PayloadDecoder, kept from one payload to the next.
+// The parser behind PayloadDecoder: one complete msgpack value into msgpack-cxx's object tree,
+// the objects in the caller's zone, strings, binaries and extensions referencing the input.
 //
-// msgpack::unpack() builds a parse context and an object-building visitor for every call, and
-// each reserves a std::vector for its nesting stack: two heap allocations per message. This
-// parser is the same context and visitor (msgpack-cxx's own, from its v2 detail namespace,
-// Debian's 4.x) built once; init() clears both stacks without giving their memory back, so a
-// steady stream of payloads parses without allocating (the objects themselves go to the caller's
-// zone, whose first chunk is kept by zone::clear()).
+// Not msgpack-cxx's own parser: that one is a resumable state machine for streams (any byte may
+// end a read) calling a visitor per value; for the bench's {seq, t_ns, body} payload it took
+// ~480 instructions, this loop over one complete buffer ~300 (callgrind, relay main thread;
+// docs/bench.md). What it builds is what msgpack-cxx's unpack() builds, value for value (the
+// fuzz target compares the two), so `as<T>()` and `convert()` work on it unchanged.
 //
-// Counts a peer declares stay bounded by the bytes that could hold them: an array of n elements
-// needs at least n bytes, a map of n pairs 2n, so a larger count is refused before msgpack sizes
-// anything for it (the visitor's fixed limits come on top).
+// Bounded: nesting by Limits::max_depth (an explicit stack, no recursion), elements of
+// an array or map by Limits::max_elements (a map's pairs by half of it), a string, binary or
+// extension by Limits::max_message_size and the payload's length; a count is checked against the
+// bytes left before anything is allocated for it (an array of n elements needs n bytes, a map of n
+// pairs 2n). Nothing is allocated per payload beyond the zone's chunks, which zone::clear() keeps.
 #pragma once
 
+#include <brook/envelope_codec.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <msgpack.hpp>
+#include <span>
+#include <vector>
 
 namespace brook::detail {
 
-class BoundedObjectVisitor : public msgpack::v2::detail::create_object_visitor {
- public:
-  using create_object_visitor::create_object_visitor;
+struct PayloadCursor;  // payload_parser.cpp
 
-  void bound_by(std::size_t bytes) noexcept { bytes_ = bytes; }
-  // Hide the base's: the parse context calls them on this type.
-  bool start_array(std::uint32_t n) {
-    if (n > bytes_) throw msgpack::array_size_overflow("array size overflow");
-    return create_object_visitor::start_array(n);
-  }
-  bool start_map(std::uint32_t n) {
-    if (n > bytes_ / 2 + 1) throw msgpack::map_size_overflow("map size overflow");
-    return create_object_visitor::start_map(n);
-  }
+class PayloadParser {
+ public:
+  explicit PayloadParser(const Limits& limits);
+
+  // Parses exactly one value filling `bytes` into `zone` (which the caller cleared or not) and
+  // `out`. kTruncated when the bytes end inside it, kTrailingBytes when bytes follow it,
+  // kLimitExceeded past a limit, kBadPayload for the reserved byte 0xc1. On failure `out` is
+  // unspecified. Throws what the zone throws (std::bad_alloc).
+  DecodeStatus parse(std::span<const std::byte> bytes, msgpack::zone& zone, msgpack::object& out);
 
  private:
-  std::size_t bytes_ = 0;
-};
+  friend struct PayloadCursor;
+  // An open array or map: its slots (a map's are key, value, key, ...) and the next one to fill.
+  struct Open {
+    msgpack::object* items = nullptr;     // array
+    msgpack::object_kv* pairs = nullptr;  // map
+    std::uint32_t slots = 0;
+    std::uint32_t next = 0;
+    msgpack::object* slot(std::uint32_t i) const noexcept {
+      if (items != nullptr) return &items[i];
+      return (i & 1) == 0 ? &pairs[i / 2].key : &pairs[i / 2].val;
+    }
+  };
 
-class PayloadParser : public msgpack::v2::detail::context<PayloadParser> {
- public:
-  // Strings and binaries reference the input instead of being copied into the zone.
-  explicit PayloadParser(const msgpack::unpack_limit& limit)
-      : visitor_([](msgpack::type::object_type, std::size_t, void*) { return true; }, nullptr,
-                 limit) {}
+  // One value's header (and a scalar's data) into `o`; a container with elements is pushed.
+  DecodeErrc value(PayloadCursor& c, msgpack::object& o, msgpack::zone& zone);
+  DecodeErrc open(PayloadCursor& c, msgpack::object& o, std::uint64_t n, bool map,
+                  std::size_t header, msgpack::zone& zone);
+  void push(PayloadCursor& c, const Open& o);
 
-  // The context reaches the visitor through this.
-  BoundedObjectVisitor& visitor() noexcept { return visitor_; }
-
-  // Parses one object from data[0, len) into `zone`; `off` gets the bytes used. Throws
-  // msgpack's exceptions for malformed input or an exceeded limit, returns PARSE_CONTINUE
-  // for a truncated one.
-  msgpack::parse_return parse(msgpack::zone& zone, const char* data, std::size_t len,
-                              std::size_t& off, msgpack::object& out) {
-    init();
-    visitor_.set_zone(zone);
-    visitor_.set_referenced(false);
-    visitor_.bound_by(len);
-    off = 0;
-    const msgpack::parse_return r = execute(data, len, off);
-    out = visitor_.data();
-    return r;
-  }
-
- private:
-  BoundedObjectVisitor visitor_;
+  std::uint32_t max_depth_;
+  std::size_t max_elements_;
+  std::size_t max_bytes_;   // of a string, binary or extension: Limits::max_message_size
+  std::vector<Open> open_;  // the stack parse() works in: 64 levels, more when a payload needs
 };
 
 }  // namespace brook::detail
