@@ -86,6 +86,35 @@ struct OutgoingEnvelope {
   std::span<const Header> headers;
 };
 
+namespace detail {
+
+// The encoder's buffer: msgpack's packer writes the payload through write(), the envelope's own
+// fields are written in place through append(). Grows, never shrinks; not zeroed.
+class FrameBuffer {
+ public:
+  void write(const char* bytes, std::size_t n) { std::memcpy(append(n), bytes, n); }
+  // `n` more bytes at the end, to be written by the caller.
+  char* append(std::size_t n) {
+    if (capacity_ - size_ < n) grow(n);
+    char* at = data_.get() + size_;
+    size_ += n;
+    return at;
+  }
+  void resize_down(std::size_t n) noexcept { size_ = n < size_ ? n : size_; }
+  void clear() noexcept { size_ = 0; }
+  char* data() noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  void grow(std::size_t n);
+
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
+}  // namespace detail
+
 // Encodes envelopes into one reused buffer. The returned span is valid until the next encode.
 class EnvelopeEncoder {
  public:
@@ -99,7 +128,7 @@ class EnvelopeEncoder {
   template <class T>
   std::span<const std::byte> encode(const OutgoingEnvelope& env, const T& value) {
     begin(env);
-    msgpack::packer<msgpack::sbuffer> packer(buffer_);
+    msgpack::packer<detail::FrameBuffer> packer(buffer_);
     packer.pack(value);
     return finish();
   }
@@ -112,7 +141,7 @@ class EnvelopeEncoder {
   void begin(const OutgoingEnvelope& env);
   std::span<const std::byte> finish();
 
-  msgpack::sbuffer buffer_{1024};
+  detail::FrameBuffer buffer_;
   std::size_t payload_header_at_ = 0;
 };
 
