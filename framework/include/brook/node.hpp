@@ -114,18 +114,18 @@ struct NodeOptions {
 // A received message, valid only during the handler call it is passed to.
 class Message {
  public:
-  const EnvelopeView& envelope() const noexcept { return envelope_; }
-  MessageId id() const noexcept { return envelope_.id; }
-  std::string_view channel() const noexcept { return envelope_.channel; }
-  std::string_view type() const noexcept { return envelope_.type; }
+  const EnvelopeView& envelope() const noexcept { return *envelope_; }
+  MessageId id() const noexcept { return envelope_->id; }
+  std::string_view channel() const noexcept { return envelope_->channel; }
+  std::string_view type() const noexcept { return envelope_->type; }
   std::string_view port() const noexcept { return port_; }
   // The ordering key, or nullopt when the producer set none.
   std::optional<std::string_view> key() const noexcept {
-    return envelope_.has_key ? std::optional(envelope_.key) : std::nullopt;
+    return envelope_->has_key ? std::optional(envelope_->key) : std::nullopt;
   }
-  std::uint32_t attempt() const noexcept { return envelope_.attempt; }
-  std::string_view header(std::string_view name) const { return envelope_.header(name); }
-  std::span<const std::byte> payload_bytes() const noexcept { return envelope_.payload; }
+  std::uint32_t attempt() const noexcept { return envelope_->attempt; }
+  std::string_view header(std::string_view name) const { return envelope_->header(name); }
+  std::span<const std::byte> payload_bytes() const noexcept { return envelope_->payload; }
 
   // The payload as a msgpack object (decoded on first use; strings reference the frame).
   // A malformed payload throws PayloadError, which the runtime counts as a decode error.
@@ -141,9 +141,9 @@ class Message {
  private:
   friend class detail::NodeEngine;
   Message(const EnvelopeView& env, std::string_view port, PayloadDecoder& decoder)
-      : envelope_(env), port_(port), decoder_(&decoder) {}
+      : envelope_(&env), port_(port), decoder_(&decoder) {}
 
-  EnvelopeView envelope_;
+  const EnvelopeView* envelope_;  // the runtime's, alive while the handler runs (not a copy)
   std::string_view port_;
   PayloadDecoder* decoder_;
   mutable msgpack::object payload_{};

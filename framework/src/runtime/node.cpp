@@ -12,7 +12,7 @@ namespace brook {
 
 const msgpack::object& Message::payload() const {
   if (!decoded_) {
-    const DecodeStatus st = decoder_->unpack(envelope_.payload, payload_);
+    const DecodeStatus st = decoder_->unpack(envelope_->payload, payload_);
     if (!st) throw PayloadError(st, "payload: " + st.describe());
     decoded_ = true;
   }

@@ -55,15 +55,15 @@ struct Decoder {
   detail::MsgpackReader r;
   DecodeStatus status;
 
-  bool fail(DecodeErrc e, const char* field, std::size_t at) {
+  [[gnu::always_inline]] bool fail(DecodeErrc e, const char* field, std::size_t at) {
     status = {e, field, at};
     return false;
   }
-  bool check(DecodeErrc e, const char* field) {
+  [[gnu::always_inline]] bool check(DecodeErrc e, const char* field) {
     if (e == DecodeErrc::kOk) return true;
     return fail(e, field, r.offset());
   }
-  bool str(std::string_view& v, const char* field, std::size_t max) {
+  [[gnu::always_inline]] bool str(std::string_view& v, const char* field, std::size_t max) {
     const std::size_t at = r.offset();
     if (!check(r.read_str(v), field)) return false;
     if (v.size() > max) return fail(DecodeErrc::kLimitExceeded, field, at);

@@ -1,7 +1,8 @@
 // A bounds-checked cursor over msgpack bytes that reads one value header at a time without
 // allocating. Used for the envelope, whose layout is fixed, so a tree decode is unnecessary.
-// The reads are defined here, inline: each envelope decode makes a dozen of them, and as calls
-// into another unit they cost a third of the decode (one-hop sink profile, docs/bench.md).
+// The reads are defined here, always inlined: each envelope decode makes a dozen of them, and as
+// calls they cost a third of the decode (one-hop sink profile, docs/bench.md; the compiler kept
+// read_uint and read_bin out of line until told, ~150 instructions a decode).
 #pragma once
 
 #include <bit>
@@ -49,7 +50,8 @@ class MsgpackReader {
   std::size_t pos_ = 0;
 };
 
-inline std::uint64_t MsgpackReader::be(std::size_t at, std::size_t width) const noexcept {
+[[gnu::always_inline]] inline std::uint64_t MsgpackReader::be(std::size_t at,
+                                                              std::size_t width) const noexcept {
   // One load and a byte swap per width rather than a loop: it runs for most envelope fields.
   const std::byte* p = data_.data() + at;
   switch (width) {
@@ -79,8 +81,9 @@ inline bool MsgpackReader::peek_nil() const noexcept {
 
 // fixarray/fixmap is `fix` in the high nibble and the count in the low one; `tag16` and the
 // byte after it are the 16- and 32-bit forms.
-inline DecodeErrc MsgpackReader::read_header(std::uint32_t& n, std::uint8_t fix,
-                                             std::uint8_t tag16) noexcept {
+[[gnu::always_inline]] inline DecodeErrc MsgpackReader::read_header(std::uint32_t& n,
+                                                                    std::uint8_t fix,
+                                                                    std::uint8_t tag16) noexcept {
   if (!has(1)) return DecodeErrc::kTruncated;
   const std::uint8_t b = peek();
   if ((b & 0xf0) == fix) {
@@ -104,7 +107,7 @@ inline DecodeErrc MsgpackReader::read_map_header(std::uint32_t& n) noexcept {
   return read_header(n, 0x80, 0xde);
 }
 
-inline DecodeErrc MsgpackReader::read_int(std::int64_t& v) noexcept {
+[[gnu::always_inline]] inline DecodeErrc MsgpackReader::read_int(std::int64_t& v) noexcept {
   if (!has(1)) return DecodeErrc::kTruncated;
   const std::uint8_t b = peek();
   if (b <= 0x7f) {
@@ -135,7 +138,7 @@ inline DecodeErrc MsgpackReader::read_int(std::int64_t& v) noexcept {
   return DecodeErrc::kOk;
 }
 
-inline DecodeErrc MsgpackReader::read_uint(std::uint64_t& v) noexcept {
+[[gnu::always_inline]] inline DecodeErrc MsgpackReader::read_uint(std::uint64_t& v) noexcept {
   if (!has(1)) return DecodeErrc::kTruncated;
   const std::uint8_t b = peek();
   if (b < 0xcc || b > 0xcf) {
@@ -158,7 +161,7 @@ inline DecodeErrc MsgpackReader::read_uint(std::uint64_t& v) noexcept {
   return DecodeErrc::kOk;
 }
 
-inline DecodeErrc MsgpackReader::read_str(std::string_view& v) noexcept {
+[[gnu::always_inline]] inline DecodeErrc MsgpackReader::read_str(std::string_view& v) noexcept {
   if (!has(1)) return DecodeErrc::kTruncated;
   const std::uint8_t b = peek();
   std::size_t width = 0;
@@ -178,7 +181,8 @@ inline DecodeErrc MsgpackReader::read_str(std::string_view& v) noexcept {
   return DecodeErrc::kOk;
 }
 
-inline DecodeErrc MsgpackReader::read_bin(std::span<const std::byte>& v) noexcept {
+[[gnu::always_inline]] inline DecodeErrc MsgpackReader::read_bin(
+    std::span<const std::byte>& v) noexcept {
   if (!has(1)) return DecodeErrc::kTruncated;
   const std::uint8_t b = peek();
   if (b != 0xc4 && b != 0xc5 && b != 0xc6) return DecodeErrc::kWrongType;
