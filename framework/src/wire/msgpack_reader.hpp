@@ -15,6 +15,27 @@
 
 namespace brook::detail {
 
+// The big-endian unsigned number of W (1, 2, 4 or 8) bytes at p: one load and a byte swap.
+template <std::size_t W>
+[[gnu::always_inline]] inline std::uint64_t load_be(const void* p) noexcept {
+  static_assert(W == 1 || W == 2 || W == 4 || W == 8);
+  if constexpr (W == 1) {
+    return *static_cast<const std::uint8_t*>(p);
+  } else if constexpr (W == 2) {
+    std::uint16_t v;
+    std::memcpy(&v, p, 2);
+    return std::endian::native == std::endian::little ? __builtin_bswap16(v) : v;
+  } else if constexpr (W == 4) {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return std::endian::native == std::endian::little ? __builtin_bswap32(v) : v;
+  } else {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
+  }
+}
+
 class MsgpackReader {
  public:
   explicit MsgpackReader(std::span<const std::byte> bytes) noexcept : data_(bytes) {}
@@ -52,26 +73,16 @@ class MsgpackReader {
 
 [[gnu::always_inline]] inline std::uint64_t MsgpackReader::be(std::size_t at,
                                                               std::size_t width) const noexcept {
-  // One load and a byte swap per width rather than a loop: it runs for most envelope fields.
   const std::byte* p = data_.data() + at;
   switch (width) {
     case 1:
-      return static_cast<std::uint8_t>(*p);
-    case 2: {
-      std::uint16_t v;
-      std::memcpy(&v, p, 2);
-      return std::endian::native == std::endian::little ? __builtin_bswap16(v) : v;
-    }
-    case 4: {
-      std::uint32_t v;
-      std::memcpy(&v, p, 4);
-      return std::endian::native == std::endian::little ? __builtin_bswap32(v) : v;
-    }
-    default: {  // 8
-      std::uint64_t v;
-      std::memcpy(&v, p, 8);
-      return std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
-    }
+      return load_be<1>(p);
+    case 2:
+      return load_be<2>(p);
+    case 4:
+      return load_be<4>(p);
+    default:
+      return load_be<8>(p);
   }
 }
 

@@ -2,36 +2,13 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
+
+#include "wire/msgpack_reader.hpp"
 
 namespace brook::detail {
 
-namespace {
-
 // Everything the loop calls is inlined into it: as calls they cost as much as the parsing.
 #define BROOK_INLINE [[gnu::always_inline]] inline
-
-// The big-endian unsigned number of W bytes at p.
-template <std::size_t W>
-BROOK_INLINE std::uint64_t be(const std::uint8_t* p) noexcept {
-  if constexpr (W == 1) {
-    return *p;
-  } else if constexpr (W == 2) {
-    std::uint16_t v;
-    std::memcpy(&v, p, 2);
-    return std::endian::native == std::endian::little ? __builtin_bswap16(v) : v;
-  } else if constexpr (W == 4) {
-    std::uint32_t v;
-    std::memcpy(&v, p, 4);
-    return std::endian::native == std::endian::little ? __builtin_bswap32(v) : v;
-  } else {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    return std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
-  }
-}
-
-}  // namespace
 
 struct PayloadCursor {
   const std::uint8_t* data;
@@ -44,7 +21,7 @@ struct PayloadCursor {
   // The W bytes after the value's tag.
   template <std::size_t W>
   std::uint64_t after_tag() const noexcept {
-    return be<W>(data + pos + 1);
+    return load_be<W>(data + pos + 1);
   }
 };
 
