@@ -174,11 +174,16 @@ std::size_t PipelineOutput::deliver(zmq::message_t& msg, std::uint64_t seq, std:
   std::size_t remaining = groups_.size();
   std::size_t takers = 0;
   for (auto& [key, g] : groups_) {
-    --remaining;
-    zmq::message_t copy;
-    if (remaining != 0) copy.copy(msg);
-    zmq::message_t& m = remaining == 0 ? msg : copy;
-    const Offer r = g->offer(m, seq, key_hash, force && !g->tap());
+    // The last group takes the message itself, the others a copy sharing its data; no empty
+    // message is made and closed for a single group (two libzmq calls per emit).
+    Offer r;
+    if (--remaining == 0) {
+      r = g->offer(msg, seq, key_hash, force && !g->tap());
+    } else {
+      zmq::message_t copy;
+      copy.copy(msg);
+      r = g->offer(copy, seq, key_hash, force && !g->tap());
+    }
     if (r != Offer::kFull && g->acknowledges()) ++takers;
     if (r == Offer::kSent) {
       if (!g->tap()) ++counters_.sent;
