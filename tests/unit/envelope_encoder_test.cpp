@@ -147,5 +147,23 @@ TEST(EnvelopeEncoder, AFrameDecodesBackAndTheBufferIsReused) {
   }
 }
 
+TEST(EnvelopeEncoder, EncodesAgainAfterItWasMovedFrom) {
+  OutgoingEnvelope env;
+  env.producer = "relay.0@1";
+  env.seq = 7;
+  env.channel = "priced";
+  env.type = "bench.Msg";
+  const std::string payload = "\x91\x2a";
+  EnvelopeEncoder first;
+  const std::string before = encoded(first, env, payload);
+  EnvelopeEncoder second(std::move(first));
+  EXPECT_EQ(encoded(second, env, payload), before);
+  EXPECT_EQ(encoded(first, env, payload), before);  // NOLINT(bugprone-use-after-move): on purpose
+  EnvelopeEncoder third;
+  third = std::move(second);
+  EXPECT_EQ(encoded(second, env, payload), before);  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(encoded(third, env, payload), before);
+}
+
 }  // namespace
 }  // namespace brook

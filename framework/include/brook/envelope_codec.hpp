@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace brook {
 
@@ -92,7 +93,22 @@ namespace detail {
 // fields are written in place through append(). Grows, never shrinks; not zeroed.
 class FrameBuffer {
  public:
-  void write(const char* bytes, std::size_t n) { std::memcpy(append(n), bytes, n); }
+  FrameBuffer() = default;
+  // A moved-from buffer is empty, not a size without storage.
+  FrameBuffer(FrameBuffer&& other) noexcept
+      : data_(std::move(other.data_)),
+        size_(std::exchange(other.size_, 0)),
+        capacity_(std::exchange(other.capacity_, 0)) {}
+  FrameBuffer& operator=(FrameBuffer&& other) noexcept {
+    data_ = std::move(other.data_);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+    return *this;
+  }
+
+  void write(const char* bytes, std::size_t n) {
+    if (n != 0) std::memcpy(append(n), bytes, n);  // the packer writes empty strings' bodies
+  }
   // `n` more bytes at the end, to be written by the caller.
   char* append(std::size_t n) {
     if (capacity_ - size_ < n) grow(n);
