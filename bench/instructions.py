@@ -63,6 +63,9 @@ class Runner(bench_run.Runner):
         lines = [line.replace(stage, "exec: " + str(self.brook_wrapper))
                  if f"role: {self.role}," in line else line
                  for line in path.read_text().splitlines()]
+        # A stage under callgrind is ~50x slower: the source's default drain_timeout (2 s) can
+        # end before that stage acknowledged everything.
+        lines = [line.replace("job: true,", "job: true, drain_timeout: 300s,") for line in lines]
         path.write_text("\n".join(lines) + "\n")
         return path
 
@@ -115,6 +118,8 @@ def main():
     ap.add_argument("--size", type=int, default=100)
     ap.add_argument("--counts", default="20000,60000")
     ap.add_argument("--functions", type=int, default=0, metavar="N")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the callgrind outputs (for callgrind_annotate --tree=caller)")
     args = ap.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("instructions.py: needs valgrind (apt-get install valgrind)")
@@ -140,8 +145,11 @@ def main():
                 rows = sorted(((f2[k] - f1.get(k, 0)) / (n2 - n1), k) for k in f2)
                 for per, name in reversed(rows[-args.functions:]):
                     print(f"      {per:7.0f}  {name}")
-        shutil.rmtree(work1, ignore_errors=True)
-        shutil.rmtree(work2, ignore_errors=True)
+        if args.keep:
+            print(f"  kept: {work1} {work2}")
+        else:
+            shutil.rmtree(work1, ignore_errors=True)
+            shutil.rmtree(work2, ignore_errors=True)
 
 
 if __name__ == "__main__":
