@@ -64,11 +64,14 @@ class DeliveryTrackerTest : public ::testing::Test {
       [this](DeliveryTracker::Attempt& a, std::uint32_t attempts, const std::string& error) {
         dead.push_back(std::to_string(a.env.id.seq) + " after " + std::to_string(attempts) + ": " +
                        error);
-        if (chain_dead_letters) tracker.emitted(a, 1, 900 + a.env.id.seq, 1);
+        if (chain_dead_letters) {
+          dead_letter_tag = tracker.chain(a);
+          tracker.emitted(a, 1);
+        }
         return true;
-      },
-      2};
+      }};
   bool chain_dead_letters = false;  // the dead letter is taken by a group that acknowledges
+  std::uint64_t dead_letter_tag = 0;
   zmq::context_t ctx{1};
   Security security;
   ChannelCounters counters;
@@ -82,32 +85,52 @@ class DeliveryTrackerTest : public ::testing::Test {
 
 TEST_F(DeliveryTrackerTest, AMessageWithoutAcknowledgedOutputIsAcknowledgedAtOnce) {
   DeliveryTracker::Attempt a{*in, env, peer};
-  tracker.emitted(a, 0, 1, 0);  // taken by nobody that acknowledges
+  (void)tracker.chain(a);
+  tracker.emitted(a, 0);  // taken by nobody that acknowledges
   tracker.settle(a);
   EXPECT_EQ(acks(), std::vector<std::uint64_t>{5});
 }
 
 TEST_F(DeliveryTrackerTest, AMessageIsAcknowledgedOnlyOnceEverythingItEmittedIs) {
   DeliveryTracker::Attempt a{*in, env, peer};
-  tracker.emitted(a, 0, 100, 2);  // two consumer groups took message 100 of output 0
-  tracker.emitted(a, 1, 7, 1);
+  const std::uint64_t tag = tracker.chain(a);
+  ASSERT_NE(tag, 0u);
+  EXPECT_EQ(tracker.chain(a), tag) << "one tag for all the attempt emits";
+  tracker.emitted(a, 2);  // two consumer groups took one message
+  tracker.emitted(a, 1);  // one group took another
   tracker.settle(a);
   EXPECT_TRUE(acks(100ms).empty());
-  tracker.acked(0, 100);
-  tracker.acked(1, 7);
-  EXPECT_TRUE(acks(100ms).empty()) << "one group of output 0 has not acknowledged yet";
-  tracker.acked(1, 7);  // a duplicate ack changes nothing
-  tracker.acked(0, 100);
+  tracker.acked(tag);
+  tracker.acked(tag);
+  tracker.acked(0);  // an untagged message's ack (a durable journal's replay) changes nothing
+  EXPECT_TRUE(acks(100ms).empty()) << "one group has not acknowledged yet";
+  tracker.acked(tag);
   EXPECT_EQ(acks(), std::vector<std::uint64_t>{5});
+  EXPECT_EQ(tracker.awaiting_acks(), 0u);
+  tracker.acked(tag);  // a stale tag changes nothing
+
+  // The slot is used again for the next message; the old tag does not reach it.
+  EnvelopeView next = env;
+  next.id.seq = 6;
+  DeliveryTracker::Attempt b{*in, next, peer};
+  const std::uint64_t tag_b = tracker.chain(b);
+  EXPECT_NE(tag_b, tag);
+  tracker.emitted(b, 1);
+  tracker.settle(b);
+  tracker.acked(tag);
+  EXPECT_TRUE(acks(100ms).empty()) << "acknowledged by the previous message's tag";
+  tracker.acked(tag_b);
+  EXPECT_EQ(acks(), std::vector<std::uint64_t>{6});
 }
 
 TEST_F(DeliveryTrackerTest, AFailedAttemptIsRetriedThenDeadLetteredWithTheReason) {
   zmq::message_t frame("payload", 7);
   DeliveryTracker::Attempt first{*in, env, peer};
-  tracker.emitted(first, 0, 1, 1);
+  const std::uint64_t tag = tracker.chain(first);
+  tracker.emitted(first, 1);
   ASSERT_TRUE(tracker.failed(first, frame, "boom", false));  // attempt 1 of 2: retried
   EXPECT_EQ(counters.handler_errors, 1u);
-  tracker.acked(0, 1);  // the failed attempt's earlier output no longer releases the message
+  tracker.acked(tag);  // the failed attempt's earlier output no longer releases the message
   EXPECT_TRUE(acks(100ms).empty());
   EXPECT_EQ(tracker.retries_waiting(), 1u);
 
@@ -144,7 +167,8 @@ TEST_F(DeliveryTrackerTest, AMessageIsAcknowledgedOnlyOnceItsDeadLetterIs) {
                     tracker.settle(last);
                   });
   EXPECT_TRUE(acks(100ms).empty()) << "the dead letter is not acknowledged yet";
-  tracker.acked(1, 905);
+  ASSERT_NE(dead_letter_tag, 0u);
+  tracker.acked(dead_letter_tag);
   EXPECT_EQ(acks(), std::vector<std::uint64_t>{5});
 }
 
@@ -177,12 +201,13 @@ TEST_F(DeliveryTrackerTest, AHeldMessageIsAcknowledgedWithTheMessageWhoseHandler
   EnvelopeView completion = env;
   completion.id.seq = 6;
   DeliveryTracker::Attempt b{*in, completion, peer};
-  tracker.emitted(b, 0, 100, 1);
+  const std::uint64_t tag = tracker.chain(b);
+  tracker.emitted(b, 1);
   tracker.release_hold(token, &b);
   tracker.settle(b);
   EXPECT_TRUE(acks(100ms).empty()) << "the completion's output is not acknowledged yet";
   EXPECT_EQ(tracker.awaiting_downstream(), 1u);
-  tracker.acked(0, 100);
+  tracker.acked(tag);
   EXPECT_EQ(acks(), (std::vector<std::uint64_t>{6, 5}));
   EXPECT_EQ(tracker.awaiting_acks(), 0u);
   tracker.release_hold(token, nullptr);  // a stale token changes nothing

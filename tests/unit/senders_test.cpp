@@ -181,7 +181,7 @@ TEST_F(SendersTest, ReliableKeepsEachMessageUntilAcknowledged) {
   ASSERT_TRUE(wait_connected(s, 1));
 
   auto m = msg("one");
-  ASSERT_EQ(s.offer(m, 1), Offer::kSent);
+  ASSERT_EQ(s.offer(m, 1, 0, false, 0xabcdef0123), Offer::kSent);
   EXPECT_EQ(s.in_flight(), 1u);
   EXPECT_EQ(s.oldest_unacked(), 1u);
   const auto got = r.receive();
@@ -189,10 +189,17 @@ TEST_F(SendersTest, ReliableKeepsEachMessageUntilAcknowledged) {
   EXPECT_EQ(got->second, "one");
 
   std::vector<std::uint64_t> acked;
+  std::vector<std::uint64_t> tags;
   r.ack(got->first, {1, 1, 99});  // a repeated and an unknown number are ignored
   ASSERT_TRUE(pump(
-      s, [&](std::uint64_t seq) { acked.push_back(seq); }, [&] { return s.in_flight() == 0; }));
+      s,
+      [&](std::uint64_t seq, std::uint64_t tag) {
+        acked.push_back(seq);
+        tags.push_back(tag);
+      },
+      [&] { return s.in_flight() == 0; }));
   EXPECT_EQ(acked, std::vector<std::uint64_t>{1});
+  EXPECT_EQ(tags, std::vector<std::uint64_t>{0xabcdef0123}) << "the tag it was offered with";
   EXPECT_EQ(s.oldest_unacked(), 0u);
 }
 

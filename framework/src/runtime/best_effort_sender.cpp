@@ -13,7 +13,8 @@ BestEffortSender::BestEffortSender(zmq::context_t& context, const ChannelSpec& c
   if (tap_) socket_.set(zmq::sockopt::sndhwm, 1000);
 }
 
-Offer BestEffortSender::offer(zmq::message_t& msg, std::uint64_t, std::uint64_t, bool force) {
+Offer BestEffortSender::offer(zmq::message_t& msg, std::uint64_t, std::uint64_t, bool force,
+                              std::uint64_t) {
   if (pending_.empty()) {
     if (socket_.send(msg, zmq::send_flags::dontwait)) return Offer::kSent;
     full_ = true;

@@ -16,7 +16,7 @@ class BestEffortSender final : public GroupSender {
 
   bool acknowledges() const noexcept override { return false; }
   [[nodiscard]] Offer offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash = 0,
-                            bool force = false) override;
+                            bool force = false, std::uint64_t tag = 0) override;
   std::size_t flush() override;
   std::size_t pending() const noexcept override { return pending_.size(); }
   short interest() const noexcept override { return pending_.empty() ? 0 : ZMQ_POLLOUT; }

@@ -5,13 +5,13 @@
 
 namespace brook::detail {
 
-DeliveryTracker::DeliveryTracker(DeadLetterFn dead_letter, std::size_t outputs)
-    : dead_letter_(std::move(dead_letter)), children_(outputs) {}
+DeliveryTracker::DeliveryTracker(DeadLetterFn dead_letter) : dead_letter_(std::move(dead_letter)) {}
 
 DeliveryTracker::Pending& DeliveryTracker::pending_of(Attempt& a) {
-  if (a.token == 0) {
-    a.token = next_token_++;
-    Pending& p = pending_[a.token];
+  Pending* known = a.token != 0 ? pending_.find(a.token) : nullptr;
+  if (known == nullptr) {
+    auto [token, p] = pending_.emplace();
+    a.token = token;
     p.in = &a.in;
     p.peer = a.peer;
     const std::string_view producer = a.env.id.producer.substr(0, p.producer_bytes.size());
@@ -20,32 +20,32 @@ DeliveryTracker::Pending& DeliveryTracker::pending_of(Attempt& a) {
     p.seq = a.env.id.seq;
     return p;
   }
-  return pending_[a.token];
+  return *known;
 }
 
-void DeliveryTracker::finish(SeqMap<Pending>::iterator it) {
-  std::vector<std::uint64_t> riders = std::move(it->second.riders);
-  it->second.in->release(it->second.peer, it->second.producer(), it->second.seq);
-  pending_.erase(it);
+void DeliveryTracker::finish(std::uint64_t token, Pending& p) {
+  std::vector<std::uint64_t> riders = std::move(p.riders);
+  p.in->release(p.peer, p.producer(), p.seq);
+  pending_.erase(token);
   for (const std::uint64_t r : riders)
     release_hold(r, nullptr);
 }
 
-void DeliveryTracker::undo(SeqMap<Pending>::iterator it) {
-  std::vector<std::uint64_t> riders = std::move(it->second.riders);
-  Pending& p = it->second;
+void DeliveryTracker::undo(std::uint64_t token, Pending& p) {
+  std::vector<std::uint64_t> riders = std::move(p.riders);
   p.in->give_back(MessageId{p.producer(), p.seq}, p.peer);
   ++p.in->counters().declined;
-  pending_.erase(it);
+  pending_.erase(token);
   for (const std::uint64_t r : riders)
     give_back(r);
 }
 
 std::size_t DeliveryTracker::awaiting_downstream() const {
-  return static_cast<std::size_t>(
-      std::count_if(pending_.begin(), pending_.end(), [](const auto& kv) {
-        return kv.second.outstanding > kv.second.holds || !kv.second.riders.empty();
-      }));
+  std::size_t n = 0;
+  pending_.for_each([&n](const Pending& p) {
+    if (p.outstanding > p.holds || !p.riders.empty()) ++n;
+  });
+  return n;
 }
 
 std::uint64_t DeliveryTracker::hold(Attempt& a) {
@@ -57,65 +57,59 @@ std::uint64_t DeliveryTracker::hold(Attempt& a) {
 }
 
 void DeliveryTracker::release_hold(std::uint64_t token, Attempt* after) {
-  const auto it = pending_.find(token);
-  if (it == pending_.end() || it->second.holds == 0) return;
+  Pending* p = pending_.find(token);
+  if (p == nullptr || p->holds == 0) return;
   if (after != nullptr && after->token != token && after->in.acknowledges()) {
     pending_of(*after).riders.push_back(token);
     return;
   }
-  Pending& p = it->second;
-  --p.holds;
-  --p.outstanding;
-  if (p.outstanding == 0 && p.handler_done) finish(it);
+  --p->holds;
+  --p->outstanding;
+  if (p->outstanding == 0 && p->handler_done) finish(token, *p);
 }
 
 void DeliveryTracker::give_back(std::uint64_t token) {
-  const auto it = pending_.find(token);
-  if (it == pending_.end()) return;
-  if (!it->second.handler_done) {
-    it->second.given_back = true;  // settle() declines it when the handler returns
+  Pending* p = pending_.find(token);
+  if (p == nullptr) return;
+  if (!p->handler_done) {
+    p->given_back = true;  // settle() declines it when the handler returns
     return;
   }
-  undo(it);
+  undo(token, *p);
 }
 
-void DeliveryTracker::emitted(Attempt& a, std::size_t output, std::uint64_t seq,
-                              std::size_t takers) {
+std::uint64_t DeliveryTracker::chain(Attempt& a) {
+  if (!a.in.acknowledges()) return 0;
+  (void)pending_of(a);
+  return a.token;
+}
+
+void DeliveryTracker::emitted(Attempt& a, std::size_t takers) {
   if (takers == 0 || !a.in.acknowledges()) return;
   pending_of(a).outstanding += takers;
-  if (output >= children_.size()) children_.resize(output + 1);
-  children_[output][seq] = Child{a.token, takers};
 }
 
-void DeliveryTracker::acked(std::size_t output, std::uint64_t seq) {
-  if (output >= children_.size()) return;
-  auto& children = children_[output];
-  const auto c = children.find(seq);
-  if (c == children.end()) return;
-  const std::uint64_t token = c->second.token;
-  if (--c->second.acks_left == 0) children.erase(c);
-  const auto it = pending_.find(token);
-  if (it == pending_.end()) return;  // its attempt failed and a retry owns the message
-  Pending& p = it->second;
-  if (p.outstanding > 0) --p.outstanding;
-  if (p.outstanding == 0 && p.handler_done) finish(it);
+void DeliveryTracker::acked(std::uint64_t tag) {
+  Pending* p = pending_.find(tag);
+  if (p == nullptr) return;  // its attempt failed and a retry owns the message
+  if (p->outstanding > 0) --p->outstanding;
+  if (p->outstanding == 0 && p->handler_done) finish(tag, *p);
 }
 
 void DeliveryTracker::settle(Attempt& a) {
   if (!a.in.acknowledges()) return;
-  const auto it = a.token != 0 ? pending_.find(a.token) : pending_.end();
-  if (it == pending_.end()) {
+  Pending* p = a.token != 0 ? pending_.find(a.token) : nullptr;
+  if (p == nullptr) {
     a.in.settle(a.env.id, a.peer, Receiver::Settle::kAck);
     return;
   }
-  Pending& p = it->second;
-  p.handler_done = true;
+  p->handler_done = true;
   // Deferred first in every case: release() and give_back() act on a settled message.
   a.in.settle(a.env.id, a.peer, Receiver::Settle::kDefer);
-  if (p.given_back) {
-    undo(it);
-  } else if (p.outstanding == 0) {
-    finish(it);
+  if (p->given_back) {
+    undo(a.token, *p);
+  } else if (p->outstanding == 0) {
+    finish(a.token, *p);
   }
 }
 
@@ -150,9 +144,9 @@ bool DeliveryTracker::failed(Attempt& a, zmq::message_t& frame, const std::strin
   // release this message, which the retry now owns. Holds it released go back to their
   // producers: the release was part of the failed attempt.
   if (a.token != 0) {
-    if (const auto it = pending_.find(a.token); it != pending_.end()) {
-      const std::vector<std::uint64_t> riders = std::move(it->second.riders);
-      pending_.erase(it);
+    if (Pending* p = pending_.find(a.token); p != nullptr) {
+      const std::vector<std::uint64_t> riders = std::move(p->riders);
+      pending_.erase(a.token);
       for (const std::uint64_t r : riders)
         give_back(r);
     }

@@ -10,8 +10,10 @@
 //   acknowledged) or gives it back to its producer.
 //
 // Plain bookkeeping fed an explicit Attempt per handler call; the sockets are the receivers' and
-// the output ports'. Cost: one hash-map entry per emitted message awaiting its ack, one per
-// deferred input message; nothing for best-effort inputs.
+// the output ports'. An input message whose handler emits gets a slot (SlotMap: an index, no
+// hashing) whose key, the chain tag, rides with each emitted message in the output's in-flight
+// window and comes back with each group's acknowledgement; nothing per emitted message, nothing
+// for best-effort inputs.
 #pragma once
 
 #include <array>
@@ -23,13 +25,12 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 #include <zmq.hpp>
 
 #include "runtime/handling.hpp"
 #include "runtime/receiver.hpp"
-#include "util/recycling_allocator.hpp"
+#include "util/slot_map.hpp"
 
 namespace brook::detail {
 
@@ -42,7 +43,7 @@ class DeliveryTracker {
     Receiver& in;
     const EnvelopeView& env;
     const std::string& peer;  // whom to acknowledge (empty: nobody)
-    std::uint64_t token = 0;  // its entry in pending_, once it emitted something acknowledged
+    std::uint64_t token = 0;  // its entry in pending_ (the chain tag), once it emitted or held
     // A sampled message's handling span: the parent of what it emits, its dead letter included.
     SpanId span{};
   };
@@ -52,13 +53,18 @@ class DeliveryTracker {
   // dead letter is); true when it was sent.
   using DeadLetterFn =
       std::function<bool(Attempt& a, std::uint32_t attempts, const std::string& error)>;
-  explicit DeliveryTracker(DeadLetterFn dead_letter, std::size_t outputs);
+  explicit DeliveryTracker(DeadLetterFn dead_letter);
 
-  // The attempt's handler emitted message `seq` on output `output`, taken by `takers` consumer
-  // groups that acknowledge.
-  void emitted(Attempt& a, std::size_t output, std::uint64_t seq, std::size_t takers);
-  // A consumer group acknowledged message `seq` of output `output`.
-  void acked(std::size_t output, std::uint64_t seq);
+  // The tag for what the attempt's handler emits to consumers that acknowledge: their
+  // acknowledgements come back with it (acked()). 0 when its input does not acknowledge
+  // (nothing to chain).
+  std::uint64_t chain(Attempt& a);
+  // A message tagged chain(a) was taken by `takers` consumer groups that acknowledge.
+  void emitted(Attempt& a, std::size_t takers);
+  // A consumer group acknowledged a message tagged `tag`, once per group and message (the
+  // output's in-flight window sees to that). A stale tag (the attempt failed, a retry owns the
+  // message) or 0 is ignored.
+  void acked(std::uint64_t tag);
 
   // The handler returned, or failed for good: acknowledge the message now, or once what it
   // emitted is acknowledged.
@@ -96,6 +102,8 @@ class DeliveryTracker {
 
  private:
   struct Pending {  // an input message whose ack waits for its children's
+    // User-provided, so that making one (a message) does not zero producer_bytes first.
+    Pending() noexcept {}  // NOLINT(modernize-use-equals-default)
     Receiver* in = nullptr;
     std::string peer;  // a routing id: 5 bytes (libzmq's own), kept inline by std::string
     // Inline, not a std::string: a producer id is longer than std::string keeps inline, and a
@@ -111,15 +119,6 @@ class DeliveryTracker {
 
     std::string_view producer() const noexcept { return {producer_bytes.data(), producer_size}; }
   };
-  // Node-recycling maps: an entry per message in flight must not cost an allocation each.
-  template <class V>
-  using SeqMap =
-      std::unordered_map<std::uint64_t, V, std::hash<std::uint64_t>, std::equal_to<std::uint64_t>,
-                         RecyclingAllocator<std::pair<const std::uint64_t, V>>>;
-  struct Child {  // an emitted message whose acks release a Pending
-    std::uint64_t token;
-    std::size_t acks_left;
-  };
   struct Retry {
     Receiver* in = nullptr;
     zmq::message_t frame;
@@ -129,14 +128,12 @@ class DeliveryTracker {
 
   Pending& pending_of(Attempt& a);
   // Acknowledges the pending message and ends the holds riding on it.
-  void finish(SeqMap<Pending>::iterator it);
+  void finish(std::uint64_t token, Pending& p);
   // The pending message goes back to its producer, and the holds riding on it too.
-  void undo(SeqMap<Pending>::iterator it);
+  void undo(std::uint64_t token, Pending& p);
 
   DeadLetterFn dead_letter_;
-  SeqMap<Pending> pending_;              // by token
-  std::vector<SeqMap<Child>> children_;  // per output, by seq
-  std::uint64_t next_token_ = 1;
+  SlotMap<Pending> pending_;  // by token
   std::multimap<Clock::time_point, Retry> retries_;
   RetryBackoff backoff_;
   LogRateLimiter handler_log_;

@@ -26,8 +26,9 @@ enum class Offer { kSent, kQueued, kFull };
 class GroupSender {
  public:
   using Clock = std::chrono::steady_clock;
-  // Called with each sequence number acknowledged for the first time.
-  using AckedFn = std::function<void(std::uint64_t seq)>;
+  // Called with each sequence number acknowledged for the first time, and the tag it was
+  // offered with.
+  using AckedFn = std::function<void(std::uint64_t seq, std::uint64_t tag)>;
 
   virtual ~GroupSender() = default;
   GroupSender(const GroupSender&) = delete;
@@ -48,8 +49,10 @@ class GroupSender {
   // Sends `msg` (sequence number `seq` of the channel) now, or queues it behind earlier ones;
   // kFull when the queue is at max_pending (msg untouched). `key_hash`: of the message's ordering
   // key (0 = none). `force`: queue even beyond max_pending (what a durable journal re-sends).
+  // `tag`: given back with its acknowledgement (the delivery tracker's chain tag).
   [[nodiscard]] virtual Offer offer(zmq::message_t& msg, std::uint64_t seq,
-                                    std::uint64_t key_hash = 0, bool force = false) = 0;
+                                    std::uint64_t key_hash = 0, bool force = false,
+                                    std::uint64_t tag = 0) = 0;
   // Sends what waits while replicas take it; returns how many first sends happened (re-sends are
   // counted as redelivered instead).
   virtual std::size_t flush() = 0;

@@ -28,13 +28,15 @@ void InFlightWindow::grow(std::size_t needed) {
 }
 
 InFlightWindow::Entry& InFlightWindow::insert(std::uint64_t seq, zmq::message_t frame,
-                                              std::uint64_t key_hash, Clock::time_point now) {
+                                              std::uint64_t key_hash, Clock::time_point now,
+                                              std::uint64_t tag) {
   if (base_ == 0) base_ = seq;
   if (seq - base_ >= ring_.size()) grow(static_cast<std::size_t>(seq - base_ + 1));
   Entry& e = ring_[seq % ring_.size()];
   e.seq = seq;
   e.replica = kUnsent;
   e.key_hash = key_hash;
+  e.tag = tag;
   e.stored_at = now;
   e.frame = std::move(frame);
   ++stored_;
@@ -54,10 +56,11 @@ void InFlightWindow::mark_sent(Entry& e, std::uint32_t replica, Clock::time_poin
   e.sent_at = now;
 }
 
-bool InFlightWindow::ack(std::uint64_t seq, std::uint32_t& replica) noexcept {
+bool InFlightWindow::ack(std::uint64_t seq, std::uint32_t& replica, std::uint64_t* tag) noexcept {
   Entry* e = find(seq);
   if (e == nullptr) return false;
   replica = e->replica;
+  if (tag != nullptr) *tag = e->tag;
   if (e->replica != kUnsent) --in_flight_;
   e->seq = 0;
   e->replica = kUnsent;

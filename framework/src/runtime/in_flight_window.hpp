@@ -22,6 +22,7 @@ class InFlightWindow {
     std::uint64_t seq = 0;  // 0: free
     std::uint32_t replica = kUnsent;
     std::uint64_t key_hash = 0;  // of the ordering key; 0 = none
+    std::uint64_t tag = 0;       // the sender's caller's, given back with the ack
     Clock::time_point sent_at{};
     Clock::time_point stored_at{};  // when insert() took it: the lag of the oldest (heartbeats)
     zmq::message_t frame;
@@ -34,14 +35,14 @@ class InFlightWindow {
   bool has_room(std::uint64_t seq) const noexcept;
   // Stores an unsent message; requires has_room(seq).
   Entry& insert(std::uint64_t seq, zmq::message_t frame, std::uint64_t key_hash = 0,
-                Clock::time_point now = Clock::now());
+                Clock::time_point now = Clock::now(), std::uint64_t tag = 0);
   // The entry for `seq`, or nullptr if it was acknowledged (or never stored).
   Entry* find(std::uint64_t seq) noexcept;
 
   void mark_sent(Entry& e, std::uint32_t replica, Clock::time_point now) noexcept;
   // Forgets an acknowledged message and sets `replica` to the one it was in flight to (kUnsent
-  // if none). False when `seq` is not stored (a late or duplicate ack).
-  bool ack(std::uint64_t seq, std::uint32_t& replica) noexcept;
+  // if none), and `*tag` to its tag. False when `seq` is not stored (a late or duplicate ack).
+  bool ack(std::uint64_t seq, std::uint32_t& replica, std::uint64_t* tag = nullptr) noexcept;
   // Entries in flight to `replica` go back to unsent; their sequence numbers are appended in
   // order to `out`.
   void release(std::uint32_t replica, std::vector<std::uint64_t>& out) noexcept;

@@ -15,8 +15,7 @@ NodeRuntime::NodeRuntime(NodeOptions options)
       context_(1),
       stop_(options_.handle_signals),
       tracker_([this](detail::DeliveryTracker::Attempt& a, std::uint32_t attempts,
-                      const std::string& error) { return dead_letter(a, attempts, error); },
-               0) {
+                      const std::string& error) { return dead_letter(a, attempts, error); }) {
   ready_timeout_ = options_.ready_timeout.value_or(spec_->ready_timeout);
   drain_timeout_ = options_.drain_timeout.value_or(spec_->drain_timeout);
   linger_ = drain_timeout_;
@@ -127,8 +126,8 @@ void NodeRuntime::add_output(const PortSpec& port, const ChannelSpec& ch, std::s
   const std::size_t index = outputs_.size();
   outputs_.push_back(std::make_unique<detail::PipelineOutput>(
       reactor_, context_, port, ch, topology_, std::move(producer), linger_, counters, security_,
-      std::move(journal), [this, index](std::uint64_t seq) {
-        tracker_.acked(index, seq);
+      std::move(journal), [this, index](std::uint64_t seq, std::uint64_t tag) {
+        tracker_.acked(tag);
         receipt_acked(index, seq);
       }));
 }
@@ -237,15 +236,17 @@ void NodeRuntime::deliver(std::size_t output, zmq::message_t& msg, std::uint64_t
                           std::uint64_t key_hash, detail::DeliveryTracker::Attempt* attempt,
                           bool journaled, std::function<void()> on_acknowledged) {
   auto& out = *outputs_[output];
-  const std::size_t takers = out.deliver(msg, seq, key_hash, journaled);
+  // A durable output's journal holds the message from here on, so the input that caused it
+  // need not wait for downstream acknowledgements (chained acks are for outputs without one).
+  const bool chained = attempt != nullptr && !out.durable() && out.acknowledged();
+  const std::uint64_t tag = chained ? tracker_.chain(*attempt) : 0;
+  const std::size_t takers = out.deliver(msg, seq, key_hash, journaled, tag);
   ++out.counters().emitted;
   if (on_acknowledged && takers > 0) {
     if (receipts_.size() <= output) receipts_.resize(outputs_.size());
     receipts_[output][seq] = Receipt{takers, std::move(on_acknowledged)};
   }
-  // A durable output's journal holds the message from here on, so the input that caused it
-  // need not wait for downstream acknowledgements (chained acks are for outputs without one).
-  if (attempt != nullptr && !out.durable()) tracker_.emitted(*attempt, output, seq, takers);
+  if (chained) tracker_.emitted(*attempt, takers);
 }
 
 detail::HandlerOutcome NodeRuntime::call_handler(detail::Receiver& in, const Message& message,

@@ -37,8 +37,8 @@ using WaitFn = std::function<bool(const std::function<bool()>& done,
 class OutputPort {
  public:
   using Clock = std::chrono::steady_clock;
-  // A consumer group acknowledged message `seq` of this port.
-  using AckedFn = std::function<void(std::uint64_t seq)>;
+  // A consumer group acknowledged message `seq` of this port, delivered with `tag`.
+  using AckedFn = std::function<void(std::uint64_t seq, std::uint64_t tag)>;
 
   virtual ~OutputPort();
   OutputPort(const OutputPort&) = delete;
@@ -66,11 +66,13 @@ class OutputPort {
   // block_timeout) or throws BackpressureError (fail, or block timed out); with drop, deliver()
   // drops and counts.
   virtual void make_room(const WaitFn& wait) = 0;
+  // Whether consumers acknowledge what it delivers (an at-least-once pipeline channel).
+  virtual bool acknowledged() const noexcept { return false; }
   // Hands message `seq` to the consumers (a durable port journals it first unless `journaled`).
   // Returns how many consumer groups that acknowledge took it (for chained acknowledgements; 0
-  // for best-effort and pubsub).
+  // for best-effort and pubsub); their acknowledgements come back with `tag` (AckedFn).
   virtual std::size_t deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
-                              bool journaled) = 0;
+                              bool journaled, std::uint64_t tag = 0) = 0;
 
   // Directory events for inputs on this port's channel.
   virtual void consumer_added(const DirectoryEntry& e) = 0;

@@ -164,7 +164,7 @@ void PipelineOutput::make_room(const WaitFn& wait) {
 }
 
 std::size_t PipelineOutput::deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
-                                    bool journaled) {
+                                    bool journaled, std::uint64_t tag) {
   // Accepted from here on: journaled before any consumer can see (and acknowledge) it.
   if (journal_ && !journaled)
     journal_->append(seq, key_hash, {static_cast<const std::byte*>(msg.data()), msg.size()});
@@ -178,11 +178,11 @@ std::size_t PipelineOutput::deliver(zmq::message_t& msg, std::uint64_t seq, std:
     // message is made and closed for a single group (two libzmq calls per emit).
     Offer r;
     if (--remaining == 0) {
-      r = g->offer(msg, seq, key_hash, force && !g->tap());
+      r = g->offer(msg, seq, key_hash, force && !g->tap(), tag);
     } else {
       zmq::message_t copy;
       copy.copy(msg);
-      r = g->offer(copy, seq, key_hash, force && !g->tap());
+      r = g->offer(copy, seq, key_hash, force && !g->tap(), tag);
     }
     if (r != Offer::kFull && g->acknowledges()) ++takers;
     if (r == Offer::kSent) {

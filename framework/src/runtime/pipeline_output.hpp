@@ -17,7 +17,8 @@ class PipelineOutput final : public OutputPort {
   // `journal`: a durable output's (null otherwise). Its unacknowledged messages are queued for
   // the consumers at once, sequence numbers continue after it, and `producer_id` must be the
   // same for every incarnation using it (consumers de-duplicate by producer and number).
-  // `acked`: called for each message a consumer group acknowledged.
+  // `acked`: called for each message a consumer group acknowledged, with the tag it was
+  // delivered with.
   PipelineOutput(Reactor& reactor, zmq::context_t& context, const PortSpec& port,
                  const ChannelSpec& channel, const Topology& topology, std::string producer_id,
                  std::chrono::milliseconds linger, ChannelCounters& counters,
@@ -26,8 +27,9 @@ class PipelineOutput final : public OutputPort {
   bool durable() const noexcept override { return journal_ != nullptr; }
   OutputJournal* journal() noexcept override { return journal_.get(); }
   void make_room(const WaitFn& wait) override;
+  bool acknowledged() const noexcept override { return channel_->reliable(); }
   std::size_t deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
-                      bool journaled) override;
+                      bool journaled, std::uint64_t tag) override;
   void consumer_added(const DirectoryEntry& e) override;
   void consumer_removed(const DirectoryEntry& e) override;
   void flush() override;

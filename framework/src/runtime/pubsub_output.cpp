@@ -61,7 +61,8 @@ void PubsubOutput::make_room(const WaitFn& wait) {
   }
 }
 
-std::size_t PubsubOutput::deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t, bool) {
+std::size_t PubsubOutput::deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t, bool,
+                                  std::uint64_t) {
   publisher_.send_to_taps(msg);
   const Offer r = publisher_.offer(seq, msg, channel_->on_full != OnFull::kDrop);
   if (r == Offer::kSent) {

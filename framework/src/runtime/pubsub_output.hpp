@@ -19,7 +19,7 @@ class PubsubOutput final : public OutputPort {
 
   void make_room(const WaitFn& wait) override;
   std::size_t deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
-                      bool journaled) override;
+                      bool journaled, std::uint64_t tag) override;
   void consumer_added(const DirectoryEntry& e) override;
   void consumer_removed(const DirectoryEntry& e) override { publisher_.remove_subscriber(e); }
   void flush() override;

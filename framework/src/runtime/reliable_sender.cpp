@@ -66,17 +66,17 @@ ReliableSender::Clock::time_point ReliableSender::oldest_unacked_since() const n
 }
 
 Offer ReliableSender::offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
-                            bool force) {
+                            bool force, std::uint64_t tag) {
   const bool direct = held_.empty() && unsent_.empty() && window_.has_room(seq);
   if (!force && (!direct || replicas_.available() == 0) && pending() >= max_pending_) {
     return Offer::kFull;
   }
   if (!held_.empty() || !window_.has_room(seq)) {
-    held_.push_back(Held{seq, key_hash, std::move(msg)});
+    held_.push_back(Held{seq, key_hash, tag, std::move(msg)});
     return Offer::kQueued;
   }
   const auto now = coarse_now();  // per message: ack_timeout is far longer than a tick
-  InFlightWindow::Entry& e = window_.insert(seq, std::move(msg), key_hash, now);
+  InFlightWindow::Entry& e = window_.insert(seq, std::move(msg), key_hash, now, tag);
   if (unsent_.empty() && send(e, now)) return Offer::kSent;
   unsent_.push_back(seq);
   retry_at_ = Clock::now() + kRetryPeriod;  // not the coarse `now`: it may be a tick behind
@@ -101,7 +101,7 @@ std::size_t ReliableSender::flush() {
     Held h = std::move(held_.front());
     held_.pop_front();
     const std::uint64_t seq = h.seq;
-    InFlightWindow::Entry& e = window_.insert(seq, std::move(h.msg), h.key_hash, now);
+    InFlightWindow::Entry& e = window_.insert(seq, std::move(h.msg), h.key_hash, now, h.tag);
     if (!send(e, now)) {
       unsent_.push_back(seq);
       break;
@@ -236,11 +236,12 @@ void ReliableSender::read_acks(const AckedFn& acked) {
     }
     for (const std::uint64_t seq : acked_seqs_) {
       std::uint32_t replica = InFlightWindow::kUnsent;
-      if (!window_.ack(seq, replica)) continue;
+      std::uint64_t tag = 0;
+      if (!window_.ack(seq, replica, &tag)) continue;
       if (replica != InFlightWindow::kUnsent) {
         if (Replica* r = replicas_.find(replica); r != nullptr && r->in_flight > 0) --r->in_flight;
       }
-      if (acked) acked(seq);
+      if (acked) acked(seq, tag);
     }
   }
 }

@@ -26,7 +26,7 @@ class ReliableSender final : public GroupSender {
 
   bool acknowledges() const noexcept override { return true; }
   [[nodiscard]] Offer offer(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash = 0,
-                            bool force = false) override;
+                            bool force = false, std::uint64_t tag = 0) override;
   std::size_t flush() override;
   std::size_t pending() const noexcept override { return held_.size() + unsent_.size(); }
   std::size_t in_flight() const noexcept override { return window_.in_flight(); }
@@ -54,6 +54,7 @@ class ReliableSender final : public GroupSender {
   struct Held {
     std::uint64_t seq = 0;
     std::uint64_t key_hash = 0;
+    std::uint64_t tag = 0;
     zmq::message_t msg;
   };
   RingQueue<Held> held_;             // not yet in the window

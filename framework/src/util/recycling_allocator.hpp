@@ -1,8 +1,8 @@
 // An allocator for node-based containers (std::unordered_map, std::map) on the message path that
 // keeps freed nodes for the next insert instead of returning them to the heap.
 //
-// A map with one entry per message in flight (the delivery tracker's pending acknowledgements)
-// allocates a node per message and frees it a moment later; with this allocator it reaches its
+// A set with one entry per message in flight (a receiver's deferred acknowledgements) allocates
+// a node per message and frees it a moment later; with this allocator it reaches its
 // largest size once and then reuses those nodes. Only single-object allocations (nodes) are
 // recycled; arrays (bucket tables) go to the heap as usual and are not freed by erase anyway.
 //
