@@ -171,9 +171,9 @@ ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const 
     }
   }
   if (Claim* mine = find_claim(env.id.producer, peer)) return mine;
-  auto it = producers_.find(env.id.producer);
-  if (it == producers_.end()) return &add_claim(env.id.producer, peer);
-  auto& claims = it->second.claims;
+  Producer* known = last_producer_.find(producers_, env.id.producer);
+  if (known == nullptr) return &add_claim(env.id.producer, peer);
+  auto& claims = known->claims;
   // An envelope libzmq still queued from a connection that is gone meanwhile (its producer
   // reconnected; its new connection re-sends it): handling it now, or letting that connection
   // take the record over, would put it after newer ones of the new connection.
@@ -234,9 +234,9 @@ ReliableReceiver::Claim* ReliableReceiver::claim(const EnvelopeView& env, const 
 
 ReliableReceiver::Claim* ReliableReceiver::find_claim(std::string_view producer,
                                                       const std::string& peer) {
-  const auto it = producers_.find(producer);
-  if (it == producers_.end()) return nullptr;
-  for (Claim& c : it->second.claims) {
+  Producer* p = last_producer_.find(producers_, producer);
+  if (p == nullptr) return nullptr;
+  for (Claim& c : p->claims) {
     if (c.connection != peer) continue;
     c.last_used = ++use_clock_;
     return &c;
@@ -283,11 +283,11 @@ ReliableReceiver::Claim& ReliableReceiver::add_claim(std::string_view producer,
   if (claims_ >= kMaxClaimsRemembered) {
     claims_ -= producers_.begin()->second.claims.size();
     producers_.erase(producers_.begin());
+    last_producer_.forget();
   }
-  auto it = producers_.find(producer);
-  if (it == producers_.end()) it = producers_.emplace(std::string(producer), Producer{}).first;
+  Producer& p = last_producer_.find_or_add(producers_, producer, [] { return Producer{}; });
   ++claims_;
-  return it->second.claims.emplace_back(Claim{peer, fresh_window(producer), ++use_clock_});
+  return p.claims.emplace_back(Claim{peer, fresh_window(producer), ++use_clock_});
 }
 
 DedupeWindow ReliableReceiver::fresh_window(std::string_view producer) const {
@@ -311,9 +311,10 @@ void ReliableReceiver::give_back(const MessageId& id, const std::string& peer) {
   if (Claim* c = find_claim(id.producer, peer)) c->handled.unmark(id.seq);
 }
 
-bool ReliableReceiver::deferred(const MessageId& id) const {
-  const auto it = deferred_.find(id.producer);
-  return it != deferred_.end() && it->second.count(id.seq) > 0;
+bool ReliableReceiver::deferred(const MessageId& id) {
+  if (deferred_count_ == 0) return false;
+  const SeqSet* s = last_deferred_.find(deferred_, id.producer);
+  return s != nullptr && s->count(id.seq) > 0;
 }
 
 void ReliableReceiver::mark_handled(const MessageId& id, const std::string& peer) {
@@ -333,20 +334,20 @@ void ReliableReceiver::mark_handled(const MessageId& id, const std::string& peer
 
 void ReliableReceiver::undefer(std::string_view producer, std::uint64_t seq) {
   if (deferred_count_ == 0) return;
-  if (auto it = deferred_.find(producer); it != deferred_.end()) {
-    deferred_count_ -= it->second.erase(seq);
-    if (it->second.empty() && deferred_.size() > kKeptDeferredSets) deferred_.erase(it);
+  SeqSet* s = last_deferred_.find(deferred_, producer);
+  if (s == nullptr) return;
+  deferred_count_ -= s->erase(seq);
+  if (s->empty() && deferred_.size() > kKeptDeferredSets) {
+    deferred_.erase(deferred_.find(producer));
+    last_deferred_.forget();
   }
 }
 
 void ReliableReceiver::settle(const MessageId& id, const std::string& peer, Settle how) {
   mark_handled(id, peer);
   if (how == Settle::kDefer) {
-    auto it = deferred_.find(id.producer);
-    if (it == deferred_.end()) {
-      it = deferred_.emplace(std::string(id.producer), SeqSet()).first;
-    }
-    deferred_count_ += it->second.insert(id.seq).second ? 1 : 0;
+    SeqSet& s = last_deferred_.find_or_add(deferred_, id.producer, [] { return SeqSet(); });
+    deferred_count_ += s.insert(id.seq).second ? 1 : 0;
     return;
   }
   undefer(id.producer, id.seq);
@@ -360,9 +361,7 @@ void ReliableReceiver::release(const std::string& peer, std::string_view produce
 }
 
 void ReliableReceiver::queue_ack(const std::string& peer, std::uint64_t seq) {
-  auto a = acks_.find(peer);
-  if (a == acks_.end()) a = acks_.emplace(peer, std::vector<std::uint64_t>()).first;
-  a->second.push_back(seq);
+  last_acks_.find_or_add(acks_, peer, [] { return std::vector<std::uint64_t>(); }).push_back(seq);
   if (++acks_waiting_ >= max_acks_per_frame_) flush_acks();
 }
 
@@ -398,6 +397,7 @@ void ReliableReceiver::flush_acks() {
     if (it->second.empty()) {
       // Nothing for it since the last flush: forget the connection (it may be long gone).
       it = acks_.erase(it);
+      last_acks_.forget();
       continue;
     }
     encode_ack(it->second, ack_buffer_);

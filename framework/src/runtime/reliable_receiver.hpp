@@ -40,6 +40,7 @@
 
 #include "runtime/dedupe_window.hpp"
 #include "runtime/receiver.hpp"
+#include "util/last_found.hpp"
 #include "util/recycling_allocator.hpp"
 
 namespace brook::detail {
@@ -94,7 +95,7 @@ class ReliableReceiver final : public Receiver {
   Claim& add_claim(std::string_view producer, const std::string& peer);
   // A new record's window: what an earlier incarnation committed for the producer, or empty.
   DedupeWindow fresh_window(std::string_view producer) const;
-  bool deferred(const MessageId& id) const;
+  bool deferred(const MessageId& id);
   void mark_handled(const MessageId& id, const std::string& peer);
   void undefer(std::string_view producer, std::uint64_t seq);
   void queue_ack(const std::string& peer, std::uint64_t seq);
@@ -105,11 +106,14 @@ class ReliableReceiver final : public Receiver {
 
   bool curve_;
   Producers producers_;  // by producer id
+  LastFound<Producers> last_producer_;
   std::size_t claims_ = 0;
   // From the state store's inbox at start (at most kMaxClaimsRemembered producers).
   std::map<std::string, DedupeWindow, std::less<>> seeds_;
   std::uint64_t use_clock_ = 0;
-  std::map<std::string, std::vector<std::uint64_t>, std::less<>> acks_;  // by routing id
+  using Acks = std::map<std::string, std::vector<std::uint64_t>, std::less<>>;
+  Acks acks_;  // by routing id
+  LastFound<Acks> last_acks_;
   std::size_t acks_waiting_ = 0;
   // By producer. Node-recycling sets, and a producer's emptied set is kept (up to
   // kKeptDeferredSets of them): deferring a message per message must not allocate.
@@ -117,7 +121,9 @@ class ReliableReceiver final : public Receiver {
       std::unordered_set<std::uint64_t, std::hash<std::uint64_t>, std::equal_to<std::uint64_t>,
                          RecyclingAllocator<std::uint64_t>>;
   static constexpr std::size_t kKeptDeferredSets = 64;
-  std::map<std::string, SeqSet, std::less<>> deferred_;
+  using Deferred = std::map<std::string, SeqSet, std::less<>>;
+  Deferred deferred_;
+  LastFound<Deferred> last_deferred_;
   std::size_t deferred_count_ = 0;  // messages in deferred_
   std::size_t max_acks_per_frame_;
   msgpack::sbuffer ack_buffer_;
