@@ -55,8 +55,7 @@ std::size_t Receiver::drain_parts(zmq::message_t& body, std::size_t parts) {
   return parts;
 }
 
-bool Receiver::refused_tap(const zmq::message_t& frame, std::string& why) const {
-  if (!tap_) return false;
+bool Receiver::tap_refusal(const zmq::message_t& frame, std::string& why) const {
   const std::span<const std::byte> bytes(static_cast<const std::byte*>(frame.data()), frame.size());
   if (!as_string_view(bytes).starts_with(tap_refusal_prefix())) return false;
   TapRefusal r;

@@ -119,7 +119,11 @@ class Receiver {
   std::size_t drain_parts(zmq::message_t& body, std::size_t parts);
   // For a tap: whether `frame` is a producer's tap refusal (docs/wire.md, "Taps"); `why` then
   // says who refused and what to do.
-  bool refused_tap(const zmq::message_t& frame, std::string& why) const;
+  // Inline: every message of a node's own inputs asks, and only a tap's look.
+  bool refused_tap(const zmq::message_t& frame, std::string& why) const {
+    return tap_ && tap_refusal(frame, why);
+  }
+  bool tap_refusal(const zmq::message_t& frame, std::string& why) const;
 
   std::string port_;
   const ChannelSpec* channel_;
