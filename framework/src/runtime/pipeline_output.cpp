@@ -41,6 +41,7 @@ GroupSender& PipelineOutput::add_group(const std::string& key, const std::string
   }
   GroupSender& s = *g;
   groups_.emplace(key, std::move(g));
+  list_senders();
   const auto monitor = watch_socket(
       zmq::socket_ref(zmq::from_handle, s.monitor_socket()), [] { return short{ZMQ_POLLIN}; },
       [this, &s](short) {
@@ -64,7 +65,15 @@ void PipelineOutput::remove_group(const std::string& key) {
   // Best-effort copies for a tap that left: nothing to linger for.
   it->second->socket().set(zmq::sockopt::linger, 0);
   groups_.erase(it);
+  list_senders();
   update_gauges();
+}
+
+void PipelineOutput::list_senders() {
+  ++senders_listed_;
+  senders_.clear();
+  for (const auto& [key, g] : groups_)
+    senders_.push_back(g.get());
 }
 
 std::size_t PipelineOutput::taps() const {
@@ -158,8 +167,12 @@ void PipelineOutput::make_room(GroupSender& g, const WaitFn& wait) {
 void PipelineOutput::make_room(const WaitFn& wait) {
   // Every real group first, so `fail` rejects the message before any group got it, and `block`
   // waits for the slowest group before sending to all.
-  for (auto& [key, g] : groups_) {
-    if (!g->tap()) make_room(*g, wait);
+  // A wait runs the loop's control work, which may add or remove groups (senders_ changes):
+  // then every group is checked again (checking one twice is harmless, skipping one is not).
+  for (std::size_t i = 0; i < senders_.size(); ++i) {
+    const std::uint64_t listed = senders_listed_;
+    if (!senders_[i]->tap()) make_room(*senders_[i], wait);
+    if (senders_listed_ != listed) i = static_cast<std::size_t>(-1);  // ++i: from the first
   }
 }
 
@@ -171,9 +184,9 @@ std::size_t PipelineOutput::deliver(zmq::message_t& msg, std::uint64_t seq, std:
   // make_room() admitted it; a handler's output admitted message by message may exceed
   // max_pending by what that handler emitted. Only `drop` turns a full group away.
   const bool force = channel_->on_full != OnFull::kDrop;
-  std::size_t remaining = groups_.size();
+  std::size_t remaining = senders_.size();
   std::size_t takers = 0;
-  for (auto& [key, g] : groups_) {
+  for (GroupSender* g : senders_) {
     // The last group takes the message itself, the others a copy sharing its data; no empty
     // message is made and closed for a single group (two libzmq calls per emit).
     Offer r;
@@ -203,7 +216,7 @@ void PipelineOutput::socket_ready(GroupSender& g) {
 
 void PipelineOutput::flush() {
   std::size_t sent = 0;
-  for (auto& [key, g] : groups_) {
+  for (GroupSender* g : senders_) {
     if (g->pending() > 0) sent += g->flush();
   }
   counters_.sent += sent;
@@ -246,7 +259,7 @@ void PipelineOutput::tick(Clock::time_point now) {
 void PipelineOutput::update_gauges() {
   std::uint64_t p = 0;
   std::uint64_t f = 0;
-  for (const auto& [key, g] : groups_) {
+  for (const GroupSender* g : senders_) {
     p += g->pending();
     f += g->in_flight();
   }

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 
 #include "runtime/group_sender.hpp"
 #include "runtime/output_port.hpp"
@@ -42,6 +43,7 @@ class PipelineOutput final : public OutputPort {
   GroupSender& add_group(const std::string& key, const std::string& node, bool tap);
   // Closes a tap's group (its last replica left): its sockets and what it held.
   void remove_group(const std::string& key);
+  void list_senders();
   std::size_t taps() const;
   void make_room(GroupSender& g, const WaitFn& wait);
   void socket_ready(GroupSender& g);
@@ -58,6 +60,10 @@ class PipelineOutput final : public OutputPort {
   std::set<std::string> declared_;  // consuming nodes named by the topology
   std::set<std::string> warned_;    // undeclared consumers already warned about
   std::map<std::string, std::unique_ptr<GroupSender>> groups_;  // by node ("~tap/..." for taps)
+  // groups_'s senders in its order, for what runs per message (make_room, deliver, the gauges):
+  // a vector walk instead of a tree walk, three times per emit.
+  std::vector<GroupSender*> senders_;
+  std::uint64_t senders_listed_ = 0;  // how often senders_ was made
   // Of each group's monitor and socket, by the same key.
   std::map<std::string, std::pair<Reactor::ReaderId, Reactor::ReaderId>> readers_of_;
   std::unique_ptr<OutputJournal> journal_;
