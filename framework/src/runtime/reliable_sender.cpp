@@ -129,7 +129,7 @@ void ReliableSender::pick_candidates(const InFlightWindow::Entry& e) {
   replicas_.for_each([&](Replica& r) {
     if (r.connected && !r.draining) candidates_.push_back(&r);
   });
-  if (candidates_.empty()) return;
+  if (candidates_.size() < 2) return;
   // Fewest unacknowledged first (credit-based sharing: a slow replica gets less, a stopped one
   // nothing new once its pipe is full). Equally loaded replicas take turns: at low rates every
   // replica is at 0, and endpoint order would give all the work to the first.
