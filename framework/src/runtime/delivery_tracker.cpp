@@ -85,8 +85,8 @@ std::uint64_t DeliveryTracker::chain(Attempt& a) {
 }
 
 void DeliveryTracker::emitted(Attempt& a, std::size_t takers) {
-  if (takers == 0 || !a.in.acknowledges()) return;
-  pending_of(a).outstanding += takers;
+  if (takers == 0 || a.token == 0) return;  // chain(a) made the entry, if a acknowledges
+  if (Pending* p = pending_.find(a.token)) p->outstanding += takers;
 }
 
 void DeliveryTracker::acked(std::uint64_t tag) {

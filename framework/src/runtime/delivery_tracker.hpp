@@ -59,7 +59,8 @@ class DeliveryTracker {
   // acknowledgements come back with it (acked()). 0 when its input does not acknowledge
   // (nothing to chain).
   std::uint64_t chain(Attempt& a);
-  // A message tagged chain(a) was taken by `takers` consumer groups that acknowledge.
+  // A message tagged chain(a) (called first) was taken by `takers` consumer groups that
+  // acknowledge.
   void emitted(Attempt& a, std::size_t takers);
   // A consumer group acknowledged a message tagged `tag`, once per group and message (the
   // output's in-flight window sees to that). A stale tag (the attempt failed, a retry owns the
