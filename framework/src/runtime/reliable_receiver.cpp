@@ -93,7 +93,11 @@ Receiver::Received ReliableReceiver::receive(zmq::message_t& body, std::string& 
   }
   // [producer routing id][envelope]; the id is where the acknowledgement goes.
   if (!socket_.recv(body, zmq::recv_flags::dontwait)) return Received::kNothing;
-  peer.assign(static_cast<const char*>(body.data()), body.size());
+  // A burst comes from one connection: `peer` usually holds its id already (a compare is
+  // cheaper than std::string's out-of-line assign).
+  if (const std::string_view id(static_cast<const char*>(body.data()), body.size()); peer != id) {
+    peer.assign(id);
+  }
   if (!body.more()) {
     why = "expected a routing id and an envelope frame, got 1 frame";
     return Received::kMalformed;
