@@ -177,7 +177,6 @@ class PayloadDecoder {
   void set_limits(const Limits& limits);
 
  private:
-  Limits limits_;
   msgpack::zone zone_;
   std::unique_ptr<detail::PayloadParser> parser_;
 };

@@ -72,7 +72,7 @@ class OutputPort {
   // Returns how many consumer groups that acknowledge took it (for chained acknowledgements; 0
   // for best-effort and pubsub); their acknowledgements come back with `tag` (AckedFn).
   virtual std::size_t deliver(zmq::message_t& msg, std::uint64_t seq, std::uint64_t key_hash,
-                              bool journaled, std::uint64_t tag = 0) = 0;
+                              bool journaled, std::uint64_t tag) = 0;
 
   // Directory events for inputs on this port's channel.
   virtual void consumer_added(const DirectoryEntry& e) = 0;

@@ -1,9 +1,10 @@
 // EnvelopeEncoder: the envelope's fields written in place, the payload packed after them.
 #include <algorithm>
-#include <bit>
 #include <brook/envelope_codec.hpp>
 #include <cstring>
 #include <memory>
+
+#include "wire/big_endian.hpp"
 
 namespace brook {
 
@@ -22,48 +23,27 @@ class FieldWriter {
   char* end() const noexcept { return p_; }
 
   void tag(std::uint8_t b) noexcept { *p_++ = static_cast<char>(b); }
-  // The low `width` (1, 2, 4 or 8) bytes of v, most significant first.
-  void be(std::uint64_t v, int width) noexcept {
-    constexpr bool kSwap = std::endian::native == std::endian::little;
-    switch (width) {
-      case 1:
-        *p_ = static_cast<char>(v);
-        break;
-      case 2: {
-        const auto x = static_cast<std::uint16_t>(v);
-        const std::uint16_t out = kSwap ? __builtin_bswap16(x) : x;
-        std::memcpy(p_, &out, 2);
-        break;
-      }
-      case 4: {
-        const auto x = static_cast<std::uint32_t>(v);
-        const std::uint32_t out = kSwap ? __builtin_bswap32(x) : x;
-        std::memcpy(p_, &out, 4);
-        break;
-      }
-      default: {
-        const std::uint64_t out = kSwap ? __builtin_bswap64(v) : v;
-        std::memcpy(p_, &out, 8);
-        break;
-      }
-    }
-    p_ += width;
+  // The low W bytes of v, most significant first.
+  template <std::size_t W>
+  void be(std::uint64_t v) noexcept {
+    detail::store_be<W>(p_, v);
+    p_ += W;
   }
   void uint(std::uint64_t v) noexcept {
     if (v < 128) {
       tag(static_cast<std::uint8_t>(v));
     } else if (v < 256) {
       tag(0xcc);
-      be(v, 1);
+      be<1>(v);
     } else if (v < 65536) {
       tag(0xcd);
-      be(v, 2);
+      be<2>(v);
     } else if (v < (std::uint64_t{1} << 32)) {
       tag(0xce);
-      be(v, 4);
+      be<4>(v);
     } else {
       tag(0xcf);
-      be(v, 8);
+      be<8>(v);
     }
   }
   void int64(std::int64_t v) noexcept {
@@ -73,16 +53,16 @@ class FieldWriter {
       tag(static_cast<std::uint8_t>(bits));  // negative fixint
     } else if (v >= -128) {
       tag(0xd0);
-      be(bits, 1);
+      be<1>(bits);
     } else if (v >= -32768) {
       tag(0xd1);
-      be(bits, 2);
+      be<2>(bits);
     } else if (v >= INT32_MIN) {
       tag(0xd2);
-      be(bits, 4);
+      be<4>(bits);
     } else {
       tag(0xd3);
-      be(bits, 8);
+      be<8>(bits);
     }
   }
   void str(std::string_view s) noexcept {
@@ -91,26 +71,26 @@ class FieldWriter {
       tag(static_cast<std::uint8_t>(0xa0 | n));
     } else if (n < 256) {
       tag(0xd9);
-      be(n, 1);
+      be<1>(n);
     } else if (n < 65536) {
       tag(0xda);
-      be(n, 2);
+      be<2>(n);
     } else {
       tag(0xdb);
-      be(n, 4);
+      be<4>(n);
     }
     bytes(s.data(), n);
   }
   void bin(const void* data, std::size_t n) noexcept {
     if (n < 256) {
       tag(0xc4);
-      be(n, 1);
+      be<1>(n);
     } else if (n < 65536) {
       tag(0xc5);
-      be(n, 2);
+      be<2>(n);
     } else {
       tag(0xc6);
-      be(n, 4);
+      be<4>(n);
     }
     bytes(data, n);
   }
@@ -119,10 +99,10 @@ class FieldWriter {
       tag(static_cast<std::uint8_t>(0x80 | n));
     } else if (n < 65536) {
       tag(0xde);
-      be(n, 2);
+      be<2>(n);
     } else {
       tag(0xdf);
-      be(n, 4);
+      be<4>(n);
     }
   }
 
@@ -180,25 +160,20 @@ void EnvelopeEncoder::begin(const OutgoingEnvelope& env) {
   // (valid msgpack for any length) and patch it in finish().
   payload_header_at_ = static_cast<std::size_t>(w.end() - start);
   w.tag(0xc6);
-  w.be(0, 4);
+  w.be<4>(0);
   buffer_.resize_down(static_cast<std::size_t>(w.end() - start));
 }
 
 std::span<const std::byte> EnvelopeEncoder::finish() {
   const std::size_t body = buffer_.size() - payload_header_at_ - 5;
-  char* h = buffer_.data() + payload_header_at_ + 1;
-  h[0] = static_cast<char>((body >> 24) & 0xff);
-  h[1] = static_cast<char>((body >> 16) & 0xff);
-  h[2] = static_cast<char>((body >> 8) & 0xff);
-  h[3] = static_cast<char>(body & 0xff);
+  detail::store_be<4>(buffer_.data() + payload_header_at_ + 1, body);
   return {reinterpret_cast<const std::byte*>(buffer_.data()), buffer_.size()};
 }
 
 std::span<const std::byte> EnvelopeEncoder::encode_raw(const OutgoingEnvelope& env,
                                                        std::span<const std::byte> payload) {
   begin(env);
-  if (!payload.empty())
-    buffer_.write(reinterpret_cast<const char*>(payload.data()), payload.size());
+  buffer_.write(reinterpret_cast<const char*>(payload.data()), payload.size());
   return finish();
 }
 

@@ -5,36 +5,15 @@
 // read_uint and read_bin out of line until told, ~150 instructions a decode).
 #pragma once
 
-#include <bit>
 #include <brook/envelope_codec.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string_view>
 
-namespace brook::detail {
+#include "wire/big_endian.hpp"
 
-// The big-endian unsigned number of W (1, 2, 4 or 8) bytes at p: one load and a byte swap.
-template <std::size_t W>
-[[gnu::always_inline]] inline std::uint64_t load_be(const void* p) noexcept {
-  static_assert(W == 1 || W == 2 || W == 4 || W == 8);
-  if constexpr (W == 1) {
-    return *static_cast<const std::uint8_t*>(p);
-  } else if constexpr (W == 2) {
-    std::uint16_t v;
-    std::memcpy(&v, p, 2);
-    return std::endian::native == std::endian::little ? __builtin_bswap16(v) : v;
-  } else if constexpr (W == 4) {
-    std::uint32_t v;
-    std::memcpy(&v, p, 4);
-    return std::endian::native == std::endian::little ? __builtin_bswap32(v) : v;
-  } else {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    return std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
-  }
-}
+namespace brook::detail {
 
 class MsgpackReader {
  public:

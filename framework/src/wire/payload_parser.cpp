@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <bit>
 
-#include "wire/msgpack_reader.hpp"
+#include "wire/big_endian.hpp"
 
 namespace brook::detail {
 
@@ -263,12 +263,11 @@ DecodeStatus PayloadParser::parse(std::span<const std::byte> bytes, msgpack::zon
 namespace brook {
 
 PayloadDecoder::PayloadDecoder(const Limits& limits)
-    : limits_(limits), parser_(std::make_unique<detail::PayloadParser>(limits)) {}
+    : parser_(std::make_unique<detail::PayloadParser>(limits)) {}
 
 PayloadDecoder::~PayloadDecoder() = default;
 
 void PayloadDecoder::set_limits(const Limits& limits) {
-  limits_ = limits;
   parser_ = std::make_unique<detail::PayloadParser>(limits);
 }
 
