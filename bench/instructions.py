@@ -52,7 +52,7 @@ class Runner(bench_run.Runner):
         self.brook_wrapper = wrapper(work, "callgrind-brook", self.bin / "bench-brook-stage")
         self.raw_wrapper = wrapper(work, "callgrind-raw", "")
 
-    def spawn(self, argv, log, own_session=True):
+    def spawn(self, argv, log, own_session=False):
         if Path(argv[0]).name.startswith("bench-raw") and self.role in argv:
             argv = [str(self.raw_wrapper)] + argv
         return super().spawn(argv, log, own_session)

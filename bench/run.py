@@ -182,13 +182,16 @@ class Runner:
                                              max(s["last_ns"] for s in stages))
         return {"ok": ok, "stages": stages, "directory_cpu_ms": directory_cpu_ms}
 
-    def spawn(self, argv, log, own_session=True):
-        """A program in a session of its own (`brook up`: its nodes share that session), or, for
-        the stages of a raw or peer pipeline, in the driver's (process_group=0: a group of its
-        own, for killpg). With Linux's autogroup a session is a scheduling group: one session
-        per stage gave each stage its own share of the CPU against other load, where brook's
-        nodes share one, and under load delayed wake-ups by whole time slices (raw shop at
-        10k msg/s, p99 1.4-20 ms with a session per stage against 0.4-1.3 ms in one)."""
+    def spawn(self, argv, log, own_session=False):
+        """A program in a process group of its own (for killpg) in the driver's session, as every
+        system's stages are (`brook up`'s nodes included), or with own_session in a session of
+        its own. With Linux's autogroup a session is a scheduling group: one session per stage
+        gave each stage its own share of the CPU against other load, and under load delayed
+        wake-ups by whole time slices (raw shop at 10k msg/s, p99 1.4-20 ms with a session per
+        stage against 0.4-1.3 ms in one); and a system whose stages are in another session than
+        the others' does not get the niceness the driver was started with (run under `nice -n
+        -19`, raw's stages had it and brook's did not: brook's p99 at 10k msg/s read 1.8-2.4x
+        raw's, 0.5-1.0x in one session)."""
         if own_session:
             return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
