@@ -407,8 +407,9 @@ def measure(runner, system, shape, size, count, runs, latency_s, latency_runs=1)
 
 
 def median_run(paced):
-    """One paced run's summary whose latency and CPU figures are each the median over `paced`'s
-    complete runs (the first complete one when there is one); None when none is complete."""
+    """The first complete paced run's summary with each latency and CPU figure replaced by its
+    median over every complete run in `paced`; with none complete, the first run's (None or
+    incomplete, as summarize() gave it)."""
     complete = [p for p in paced if p and p["complete"]]
     if not complete:
         return paced[0] if paced else None
@@ -504,7 +505,7 @@ TARGETS = [
 ]
 
 
-def latency_runs(system, shape, size):
+def paced_runs(system, shape, size):
     """Paced runs of a row: 3 for the rows the latency and CPU targets compare (a single run's
     p99 at 10k msg/s moved 2-3x from run to run on the 2-core VM, raw's as much as brook's;
     docs/bench.md), one for the others."""
@@ -697,7 +698,7 @@ def main():
                     n = peer_counts.get(system, count)
                     print(f"bench: {system} {shape} {size} B × {n} ...", file=sys.stderr, flush=True)
                     results.append(measure(runner, system, shape, size, n, runs, latency_s,
-                                           latency_runs(system, shape, size)))
+                                           paced_runs(system, shape, size)))
         if args.shapes is None:
             print("bench: request/reply ...", file=sys.stderr, flush=True)
             request_reply = measure_request_reply(runner, 20_000 if args.quick else 50_000)
