@@ -7,47 +7,45 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace brook::detail {
+
+// The unsigned type of W bytes.
+template <std::size_t W>
+using UintOf = std::conditional_t<
+    W == 1, std::uint8_t,
+    std::conditional_t<W == 2, std::uint16_t,
+                       std::conditional_t<W == 4, std::uint32_t, std::uint64_t>>>;
+
+// v with its bytes reversed on a little-endian host (the swap is its own inverse).
+template <class U>
+[[gnu::always_inline]] inline U swap_to_big(U v) noexcept {
+  if constexpr (sizeof(U) == 1 || std::endian::native == std::endian::big) {
+    return v;
+  } else if constexpr (sizeof(U) == 2) {
+    return __builtin_bswap16(v);
+  } else if constexpr (sizeof(U) == 4) {
+    return __builtin_bswap32(v);
+  } else {
+    return __builtin_bswap64(v);
+  }
+}
 
 template <std::size_t W>
 [[gnu::always_inline]] inline std::uint64_t load_be(const void* p) noexcept {
   static_assert(W == 1 || W == 2 || W == 4 || W == 8);
-  if constexpr (W == 1) {
-    return *static_cast<const std::uint8_t*>(p);
-  } else if constexpr (W == 2) {
-    std::uint16_t v;
-    std::memcpy(&v, p, 2);
-    return std::endian::native == std::endian::little ? __builtin_bswap16(v) : v;
-  } else if constexpr (W == 4) {
-    std::uint32_t v;
-    std::memcpy(&v, p, 4);
-    return std::endian::native == std::endian::little ? __builtin_bswap32(v) : v;
-  } else {
-    std::uint64_t v;
-    std::memcpy(&v, p, 8);
-    return std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
-  }
+  UintOf<W> v;
+  std::memcpy(&v, p, W);
+  return swap_to_big(v);
 }
 
 // The low W bytes of v at p, most significant first.
 template <std::size_t W>
 [[gnu::always_inline]] inline void store_be(void* p, std::uint64_t v) noexcept {
   static_assert(W == 1 || W == 2 || W == 4 || W == 8);
-  if constexpr (W == 1) {
-    *static_cast<std::uint8_t*>(p) = static_cast<std::uint8_t>(v);
-  } else if constexpr (W == 2) {
-    const auto x = static_cast<std::uint16_t>(v);
-    const std::uint16_t out = std::endian::native == std::endian::little ? __builtin_bswap16(x) : x;
-    std::memcpy(p, &out, 2);
-  } else if constexpr (W == 4) {
-    const auto x = static_cast<std::uint32_t>(v);
-    const std::uint32_t out = std::endian::native == std::endian::little ? __builtin_bswap32(x) : x;
-    std::memcpy(p, &out, 4);
-  } else {
-    const std::uint64_t out = std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
-    std::memcpy(p, &out, 8);
-  }
+  const UintOf<W> out = swap_to_big(static_cast<UintOf<W>>(v));
+  std::memcpy(p, &out, W);
 }
 
 }  // namespace brook::detail
