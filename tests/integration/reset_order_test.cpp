@@ -161,6 +161,9 @@ void run_resets(std::uint32_t replicas, const std::string& probability) {
   constexpr std::uint64_t kCount = 30000;
   Cluster c;
   c.start_directory();
+  // The source's drain_timeout: a reset just after its stop began leaves it messages to re-send
+  // once the replica reconnects, which the default 2 s did not always leave time for (957
+  // unacknowledged, exit status 1, in one full scripts/test run).
   c.write_topology(R"(
 topology: reset-order
 directory: {endpoints: ["{DIRECTORY}"], heartbeat: 200ms, ttl: 5s}
@@ -179,9 +182,6 @@ nodes:
     sinks.push_back(c.start_node("brook-test-sink", "sink", i, {"--advertise", "127.0.0.7"}));
     journals.push_back(c.dir() / ("journal-" + std::to_string(i) + ".txt"));
   }
-  // The source's drain_timeout: a reset just after its stop began leaves it messages to re-send
-  // once the replica reconnects, which the default 2 s did not always leave time for (957
-  // unacknowledged, exit status 1, in one full scripts/test run).
   auto source = c.start_node("brook-test-source", "source");
   const std::optional<int> source_exit = source.wait(90s);
   // Every message the source emitted was acknowledged before it exited (its drain): the sinks
