@@ -7,6 +7,7 @@
 #include <brook/log.hpp>
 
 #include "runtime/reactor.hpp"
+#include "runtime/socket_setup.hpp"
 #include "util/sd_notify.hpp"
 
 namespace brook {
@@ -56,6 +57,8 @@ DirectoryServer::DirectoryServer(DirectoryServerOptions options)
       registry_(options_.config, epoch_, Clock::now()) {
   for (auto* s : {&router_, &pub_}) {
     s->set(zmq::sockopt::linger, 0);
+    // Every node connects at start: a whole topology's nodes at once under brook up.
+    s->set(zmq::sockopt::backlog, detail::kListenBacklog);
   }
   router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
   // Watchers send only subscriptions here; a huge one is garbage.

@@ -17,6 +17,7 @@ void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
 
 BoundEndpoint bind_ephemeral(zmq::socket_t& s, const ListenAddress& at, const std::string& what) {
   const std::string bind = "tcp://" + at.bind + ":*";
+  s.set(zmq::sockopt::backlog, kListenBacklog);
   try {
     s.bind(bind);
   } catch (const zmq::error_t& e) {

@@ -23,6 +23,13 @@ void configure_data_socket(zmq::socket_t& s, const ChannelSpec& channel,
 // decode errors counted and logged with the peer.
 inline constexpr std::size_t kInputFrameCeiling = 2;
 
+// Connections the kernel queues on a listening socket until the process accepts them
+// (ZMQ_BACKLOG; the kernel caps it at net.core.somaxconn). At libzmq's default of 100 a burst of
+// connections overflows the queue, the kernel drops their SYNs, and each retries only after 1,
+// then 3, 7, 15 s: 1,000 nodes started at once on 2 cores waited up to 30 s for their directory
+// connection that way.
+inline constexpr int kListenBacklog = 4096;
+
 // Where a node's inputs listen: bound at `bind` (an address of this host, an interface, or
 // 0.0.0.0) and registered under `advertise`, the address peers connect to (`--bind` and
 // `--advertise`, or a topology host's bind and address).
