@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
+#include <thread>
 #include <zmq.hpp>
 
 #include "support/cluster.hpp"
@@ -145,6 +147,41 @@ nodes:
   ASSERT_NE(sink_stop, std::string::npos) << log;
   EXPECT_LT(source_stop, sink_stop);
   std::cout << "SIGTERM to exit: " << took.count() << " ms\n";
+}
+
+// A large topology starts a window of instances at a time (docs/cli.md, brook up): all at once,
+// they would starve the directory of CPU until nodes time out and register again.
+TEST_F(Up, StartsManyReplicasAWindowAtATimeAndAllGetReady) {
+  constexpr std::size_t kReplicas = 40;
+  topology(R"(
+topology: up-window
+directory: {endpoints: ['{DIRECTORY}']}
+channels: {work: {external: true}}
+nodes:
+  sink: {exec: brook-test-sink, replicas: 40, inputs: {in: work}}
+)");
+  Process p = up();
+  EXPECT_EQ(pids().size(), kReplicas) << p.log();
+  const std::size_t window = std::max<std::size_t>(16, 8 * std::thread::hardware_concurrency());
+  const std::string log = p.log();
+  const std::regex starting(R"(\| starting sink(?: x(\d+))?\n)");
+  std::size_t started = 0;
+  std::size_t groups = 0;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), starting);
+       it != std::sregex_iterator(); ++it) {
+    const std::size_t n = (*it)[1].matched ? std::stoul((*it)[1].str()) : 1;
+    EXPECT_LE(n, window) << log;
+    started += n;
+    ++groups;
+  }
+  EXPECT_EQ(started, kReplicas) << log;
+  if (kReplicas > window) {
+    EXPECT_GE(groups, 2u) << log;
+  }
+  p.signal(SIGTERM);
+  const auto code = p.wait(20s);
+  ASSERT_TRUE(code.has_value()) << p.log();
+  EXPECT_EQ(*code, 0) << p.log();
 }
 
 TEST_F(Up, AFailedJobMakesTheExitCodeNonZero) {

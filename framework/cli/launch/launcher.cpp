@@ -17,6 +17,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "cli_common.hpp"
@@ -53,6 +54,17 @@ constexpr milliseconds kSameStop{500};
 // Exit status when stdout was closed (`brook up t.yaml | head`): what a shell reports for a
 // program killed by SIGPIPE.
 constexpr int kExitStdoutClosed = 128 + SIGPIPE;
+
+// Instances starting at once (started, not ready yet). A starting node is busy on the CPU for a
+// few milliseconds (exec, loading, sockets), then waits for the directory. Started all at once,
+// 1,000 nodes on 2 cores left the directory so little CPU that it accepted and answered too late:
+// nodes timed out, reconnected and registered again, and were not all ready after 60 s. The
+// window leaves CPU to the directory and the nodes already up, and is wide enough that the
+// waits on the directory overlap.
+std::size_t start_window() {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max<std::size_t>(16, 8 * std::size_t{cores});
+}
 
 }  // namespace
 
@@ -494,9 +506,11 @@ bool Launcher::Impl::start_nodes() {
   std::map<const NodeSpec*, std::vector<Proc*>> instances;
   std::map<const NodeSpec*, Clock::time_point> give_up_at;  // its ready_timeout + 5 s
   std::set<const NodeSpec*> warned;
+  std::map<const NodeSpec*, int> next_replica;  // the next of a node's replicas to start
   auto settled = [&](const NodeSpec* n) {
     auto it = instances.find(n);
-    return it != instances.end() &&
+    const auto next = next_replica.find(n);
+    return it != instances.end() && next != next_replica.end() && next->second >= n->replicas &&
            std::all_of(it->second.begin(), it->second.end(), [](const Proc* p) {
              return p->ready || p->state == ProcState::kDone || p->state == ProcState::kFailed;
            });
@@ -516,12 +530,25 @@ bool Launcher::Impl::start_nodes() {
     return std::all_of(p.waits_for.begin(), p.waits_for.end(),
                        [&](const NodeSpec* w) { return settled(w) || given_up(w, now); });
   };
+  // Instances started and not ready yet, short of their node's give-up time.
+  const std::size_t window = start_window();
+  auto starting = [&](Clock::time_point now) {
+    std::size_t n = 0;
+    for (const auto& [spec, procs] : instances) {
+      if (given_up(spec, now)) continue;
+      for (const Proc* p : procs) {
+        n += !p->ready && p->state != ProcState::kDone && p->state != ProcState::kFailed ? 1 : 0;
+      }
+    }
+    return n;
+  };
 
   while (!pending.empty()) {
     const auto now = Clock::now();
     std::vector<Proc*> group;
     std::string names;
-    for (auto it = pending.begin(); it != pending.end();) {
+    std::size_t room = window - std::min(window, starting(now));
+    for (auto it = pending.begin(); it != pending.end() && room > 0;) {
       if (!can_start(*it, now)) {
         ++it;
         continue;
@@ -530,11 +557,8 @@ bool Launcher::Impl::start_nodes() {
         warn_not_ready(w);
       const NodeSpec* n = it->node;
       int here = 0;
-      for (int i = 0; i < n->replicas; ++i)
-        here += runs_here(*n, i) ? 1 : 0;
-      names +=
-          (names.empty() ? "" : ", ") + n->name + (here > 1 ? " x" + std::to_string(here) : "");
-      for (int i = 0; i < n->replicas; ++i) {
+      int& i = next_replica[n];
+      for (; i < n->replicas && room > 0; ++i) {
         if (!runs_here(*n, i)) continue;
         procs_.push_back(Proc{});
         Proc& p = procs_.back();
@@ -544,8 +568,15 @@ bool Launcher::Impl::start_nodes() {
         p.name = n->name + "." + std::to_string(i);
         group.push_back(&p);
         instances[n].push_back(&p);
+        ++here;
+        --room;
+      }
+      if (here > 0) {
+        names +=
+            (names.empty() ? "" : ", ") + n->name + (here > 1 ? " x" + std::to_string(here) : "");
       }
       give_up_at[n] = now + n->ready_timeout + std::chrono::seconds(5);
+      if (i < n->replicas) break;  // the window is full: the rest of its replicas come next
       it = pending.erase(it);
     }
     if (!group.empty()) {
@@ -554,16 +585,16 @@ bool Launcher::Impl::start_nodes() {
         start(*p);
       continue;
     }
+    // Woken by a node that becomes ready or whose give-up time comes: either may let a waiting
+    // node start, or free room in the window.
     auto deadline = Clock::time_point::max();
-    for (const auto& p : pending) {
-      for (const NodeSpec* w : p.waits_for) {
-        if (auto it = give_up_at.find(w); it != give_up_at.end())
-          deadline = std::min(deadline, it->second);
-      }
+    for (const auto& [spec, at] : give_up_at) {
+      if (at > now) deadline = std::min(deadline, at);
     }
     wait_until(deadline, [&] {
       const auto t = Clock::now();
-      return std::any_of(pending.begin(), pending.end(),
+      return starting(t) < window &&
+             std::any_of(pending.begin(), pending.end(),
                          [&](const StartStep& p) { return can_start(p, t); });
     });
     if (signals_ > 0) return false;
