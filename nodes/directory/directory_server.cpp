@@ -57,7 +57,7 @@ DirectoryServer::DirectoryServer(DirectoryServerOptions options)
       registry_(options_.config, epoch_, Clock::now()) {
   for (auto* s : {&router_, &pub_}) {
     s->set(zmq::sockopt::linger, 0);
-    // Every node connects at start: a whole topology's nodes at once under brook up.
+    // Every node of a topology connects here as it starts, many at a time under brook up.
     s->set(zmq::sockopt::backlog, detail::kListenBacklog);
   }
   router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxDirectoryFrame));
